@@ -1,0 +1,167 @@
+package dev.spillway.core.scheduling;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.function.LongConsumer;
+
+/**
+ * The scheduling core: snapshot in, plan out. No I/O, no clock, no randomness: the same snapshot
+ * always gives the same plan.
+ *
+ * <p>Tasks are taken by priority (higher first), then by time queued, then by name. For each task
+ * the nodes are walked in name order through the filter pipeline; the first {@code candidateLimit}
+ * feasible nodes are scored and the best one wins (ties go to the earlier node).
+ *
+ * <p>Two facts keep a cycle linear rather than tasks × nodes: within a cycle free resources only
+ * shrink, and tasks of one job share a {@link TaskShape}. So each shape keeps a cursor past the
+ * leading nodes that already refused it (they will keep refusing), and once a shape finds no node
+ * at all, the rest of its tasks are left waiting with the same explanation without a search.
+ */
+public final class Scheduler {
+
+    /** A scorer and its weight in the combined score. */
+    public record WeightedScorer(NodeScorer scorer, double weight) {
+    }
+
+    private final NodeFilter[] filters;
+    private final WeightedScorer[] scorers;
+    private final double totalWeight;
+    private final int candidateLimit;
+
+    public Scheduler(List<NodeFilter> filters, List<WeightedScorer> scorers, int candidateLimit) {
+        if (candidateLimit < 1) throw new IllegalArgumentException("candidateLimit must be at least 1");
+        this.filters = filters.toArray(NodeFilter[]::new);
+        this.scorers = scorers.toArray(WeightedScorer[]::new);
+        this.totalWeight = scorers.stream().mapToDouble(WeightedScorer::weight).sum();
+        this.candidateLimit = candidateLimit;
+    }
+
+    /** The standard pipeline. Filters run cheapest and most selective first. */
+    public static Scheduler standard() {
+        return standard(8);
+    }
+
+    public static Scheduler standard(int candidateLimit) {
+        return new Scheduler(
+                List.of(
+                        Filters.SCHEDULABLE,     // one boolean: draining nodes out first
+                        Filters.POOL,            // set lookup, usually an empty set
+                        Filters.NODE_SELECTOR,   // a few map lookups, usually none
+                        Filters.CAPACITY,        // static: the node could never hold the task
+                        Filters.FREE_RESOURCES), // transient: the node is busy now
+                List.of(
+                        new WeightedScorer(Scorers.BIN_PACK, 1.0),
+                        new WeightedScorer(Scorers.SPARE_GPUS, 1.0)),
+                candidateLimit);
+    }
+
+    /** Orders tasks by priority (high first), then by time queued, then by job and index. */
+    public static final Comparator<PendingTask> QUEUE_ORDER = Comparator
+            .comparingInt((PendingTask t) -> -t.priority())
+            .thenComparingLong(PendingTask::queuedAtMillis)
+            .thenComparing(PendingTask::ref);
+
+    public Plan plan(Snapshot snapshot) {
+        return plan(snapshot, null);
+    }
+
+    /**
+     * @param decisionNanos if not null, receives the time each task's decision took, in nanoseconds
+     */
+    public Plan plan(Snapshot snapshot, LongConsumer decisionNanos) {
+        NodeSlot[] slots = snapshot.nodes().stream()
+                .sorted(Comparator.comparing(NodeView::name))
+                .map(NodeSlot::new)
+                .toArray(NodeSlot[]::new);
+        PendingTask[] queue = snapshot.tasks().toArray(PendingTask[]::new);
+        Arrays.sort(queue, QUEUE_ORDER);
+
+        Map<TaskShape, ShapeSearch> searches = new HashMap<>();
+        List<Placement> placements = new ArrayList<>();
+        List<Plan.Unplaced> unplaced = new ArrayList<>();
+        for (PendingTask task : queue) {
+            long start = decisionNanos == null ? 0 : System.nanoTime();
+            ShapeSearch search = searches.computeIfAbsent(task.shape(), ShapeSearch::new);
+            Placement placement = search.exhausted == null ? place(task, search, slots) : null;
+            if (placement != null) {
+                placements.add(placement);
+            } else {
+                unplaced.add(new Plan.Unplaced(task, search.exhausted));
+            }
+            if (decisionNanos != null) decisionNanos.accept(System.nanoTime() - start);
+        }
+        return new Plan(placements, unplaced);
+    }
+
+    private Placement place(PendingTask task, ShapeSearch search, NodeSlot[] slots) {
+        TaskShape shape = search.shape;
+        int best = -1;
+        double bestScore = Double.NEGATIVE_INFINITY;
+        int feasible = 0;
+        boolean leading = true;
+        for (int i = search.cursor; i < slots.length && feasible < candidateLimit; i++) {
+            if (firstVeto(shape, slots[i]) != null) {
+                if (leading) search.cursor = i + 1;
+                continue;
+            }
+            leading = false;
+            feasible++;
+            double score = score(shape, slots[i]);
+            if (score > bestScore) {
+                bestScore = score;
+                best = i;
+            }
+        }
+        if (best < 0) {
+            search.exhausted = explain(shape, slots);
+            return null;
+        }
+        slots[best].take(shape.request());
+        return new Placement(task.ref(), slots[best].view().name(), shape.request(), bestScore, feasible);
+    }
+
+    private Veto firstVeto(TaskShape shape, NodeSlot slot) {
+        for (NodeFilter f : filters) {
+            Veto v = f.check(shape, slot);
+            if (v != null) return v;
+        }
+        return null;
+    }
+
+    private double score(TaskShape shape, NodeSlot slot) {
+        if (totalWeight == 0) return 0;
+        double sum = 0;
+        for (WeightedScorer s : scorers) sum += s.weight() * s.scorer().score(shape, slot);
+        return sum / totalWeight;
+    }
+
+    private Explanation explain(TaskShape shape, NodeSlot[] slots) {
+        Map<String, Map<Veto, Integer>> counts = new LinkedHashMap<>();
+        for (NodeSlot slot : slots) {
+            Veto v = firstVeto(shape, slot);
+            if (v == null) continue; // cannot happen for an exhausted shape; kept for safety of the count
+            counts.computeIfAbsent(slot.view().pool(), p -> new LinkedHashMap<>()).merge(v, 1, Integer::sum);
+        }
+        List<Explanation.VetoCount> rows = new ArrayList<>();
+        counts.forEach((pool, byVeto) -> byVeto.forEach((veto, n) -> rows.add(new Explanation.VetoCount(pool, veto, n))));
+        return new Explanation(slots.length, rows);
+    }
+
+    /** Per-shape search state for one cycle. */
+    private static final class ShapeSearch {
+        final TaskShape shape;
+        /** Nodes before this index refused the shape and, within this cycle, always will. */
+        int cursor;
+        /** Set once no node can take the shape; every later task of the shape waits with it. */
+        Explanation exhausted;
+
+        ShapeSearch(TaskShape shape) {
+            this.shape = shape;
+        }
+    }
+}

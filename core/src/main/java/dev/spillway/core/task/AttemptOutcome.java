@@ -1,0 +1,25 @@
+package dev.spillway.core.task;
+
+/** How an attempt ended, as reported by an agent or decided by the broker. */
+public sealed interface AttemptOutcome {
+
+    /** The process exited by itself. */
+    record Exited(int exitCode) implements AttemptOutcome {
+    }
+
+    /** The process could not be started. */
+    record StartFailed(String message) implements AttemptOutcome {
+    }
+
+    /** The node went silent past its lease with the attempt on it. */
+    record NodeLost(String node) implements AttemptOutcome {
+    }
+
+    /** The agent stopped the attempt while draining and gives the task back. */
+    record HandedBack(String node) implements AttemptOutcome {
+    }
+
+    /** The job was cancelled. */
+    record Cancelled() implements AttemptOutcome {
+    }
+}

@@ -1,0 +1,66 @@
+package dev.spillway.core.task;
+
+import java.time.Duration;
+import java.time.Instant;
+
+/**
+ * Decides what an ended attempt means for its task: success, a retry after backoff, a plain
+ * re-queue, or a terminal failure. Pure: the caller supplies the clock reading.
+ */
+public final class TaskLifecycle {
+
+    /**
+     * A node loss re-queues the task without using a retry, at most this many times; a task that
+     * keeps killing its nodes then ends LOST rather than taking down the pool.
+     */
+    public static final int MAX_NODE_LOSSES = 5;
+
+    private TaskLifecycle() {}
+
+    /**
+     * The task's next state and bookkeeping.
+     *
+     * @param state      the new state (QUEUED for a retry or re-queue)
+     * @param failures   failed attempts so far, including this one if it failed
+     * @param losses     node losses so far, including this one
+     * @param notBefore  earliest placement time for a re-queued task; null when not re-queued
+     * @param reason     short machine-readable reason
+     * @param message    human-readable detail
+     */
+    public record Decision(TaskState state, int failures, int losses, Instant notBefore, String reason, String message) {
+    }
+
+    public static Decision onAttemptEnded(AttemptOutcome outcome, int failures, int losses, RetryPolicy retry, Instant now) {
+        if (outcome instanceof AttemptOutcome.Exited e) {
+            return e.exitCode() == 0
+                    ? new Decision(TaskState.SUCCEEDED, failures, losses, null, "exited", "exited with code 0")
+                    : failed(failures, losses, retry, now, "exited", "exited with code " + e.exitCode());
+        }
+        if (outcome instanceof AttemptOutcome.StartFailed s) {
+            return failed(failures, losses, retry, now, "start_failed", s.message());
+        }
+        if (outcome instanceof AttemptOutcome.NodeLost l) {
+            return losses + 1 > MAX_NODE_LOSSES
+                    ? new Decision(TaskState.LOST, failures, losses + 1, null, "node_lost",
+                            "node " + l.node() + " was lost; the task lost " + (losses + 1) + " nodes, giving up")
+                    : new Decision(TaskState.QUEUED, failures, losses + 1, now, "node_lost",
+                            "node " + l.node() + " was lost; re-queued");
+        }
+        if (outcome instanceof AttemptOutcome.HandedBack h) {
+            return new Decision(TaskState.QUEUED, failures, losses, now, "handed_back",
+                    "node " + h.node() + " is draining and handed the task back");
+        }
+        return new Decision(TaskState.CANCELLED, failures, losses, null, "cancelled", "job cancelled");
+    }
+
+    private static Decision failed(int failures, int losses, RetryPolicy retry, Instant now, String reason, String message) {
+        int total = failures + 1;
+        if (total > retry.maxRetries()) {
+            String detail = retry.maxRetries() == 0 ? message : message + "; no retries left (" + retry.maxRetries() + " allowed)";
+            return new Decision(TaskState.FAILED, total, losses, null, reason, detail);
+        }
+        Duration delay = retry.backoffAfter(total);
+        return new Decision(TaskState.QUEUED, total, losses, now.plus(delay), "retry_backoff",
+                message + "; retry " + total + "/" + retry.maxRetries() + " after " + delay.toMillis() + " ms");
+    }
+}

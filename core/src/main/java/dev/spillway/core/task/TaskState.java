@@ -1,0 +1,22 @@
+package dev.spillway.core.task;
+
+import java.util.EnumSet;
+import java.util.Set;
+
+/** The task lifecycle. Allowed transitions live in {@link TaskStateMachine}, nowhere else. */
+public enum TaskState {
+    QUEUED, ASSIGNED, RUNNING, SUCCEEDED, FAILED, LOST, CANCELLED;
+
+    private static final Set<TaskState> TERMINAL = EnumSet.of(SUCCEEDED, FAILED, LOST, CANCELLED);
+    private static final Set<TaskState> ON_NODE = EnumSet.of(ASSIGNED, RUNNING);
+
+    /** No further transition will happen. */
+    public boolean terminal() {
+        return TERMINAL.contains(this);
+    }
+
+    /** The task holds resources on a node. */
+    public boolean onNode() {
+        return ON_NODE.contains(this);
+    }
+}
