@@ -1,0 +1,192 @@
+package dev.spillway.broker.scheduling;
+
+import dev.spillway.broker.agent.AgentSession;
+import dev.spillway.broker.agent.AgentSessions;
+import dev.spillway.broker.agent.AssignMessages;
+import dev.spillway.broker.agent.SchedulerWakeup;
+import dev.spillway.broker.config.BrokerConfig;
+import dev.spillway.broker.jobs.JobCatalog;
+import dev.spillway.broker.store.TaskStore;
+import dev.spillway.core.scheduling.NodeView;
+import dev.spillway.core.scheduling.PendingTask;
+import dev.spillway.core.scheduling.Plan;
+import dev.spillway.core.scheduling.Resources;
+import dev.spillway.core.scheduling.Scheduler;
+import dev.spillway.core.scheduling.Snapshot;
+import dev.spillway.core.scheduling.TaskRef;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Timer;
+import io.quarkus.runtime.ShutdownEvent;
+import io.quarkus.runtime.StartupEvent;
+import io.vertx.mutiny.sqlclient.Pool;
+import io.vertx.mutiny.sqlclient.Row;
+import io.vertx.mutiny.sqlclient.Tuple;
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.enterprise.event.Observes;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.UUID;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import org.jboss.logging.Logger;
+
+/**
+ * The scheduling shell around the pure core: snapshot (connected nodes, their allocation, queued
+ * tasks) → {@link Scheduler#plan} → commit with compare-and-set ({@link TaskStore#assign}) →
+ * dispatch to the agents. One dedicated thread runs the cycles, so at most one plan is ever
+ * being applied; it may block on the database without holding up any event loop.
+ */
+@ApplicationScoped
+public class SchedulingLoop implements SchedulerWakeup {
+
+    private static final Logger LOG = Logger.getLogger(SchedulingLoop.class);
+    private static final long FINISH_SWEEP_NANOS = TimeUnit.SECONDS.toNanos(5);
+
+    private final Pool pool;
+    private final AgentSessions sessions;
+    private final TaskStore tasks;
+    private final JobCatalog jobs;
+    private final BrokerConfig config;
+    private final Scheduler scheduler;
+    private final Semaphore wakeups = new Semaphore(0);
+    private final Timer cycleTimer;
+    private final Counter placements;
+    private final AtomicLong queueDepth = new AtomicLong();
+    private volatile Map<UUID, String> pendingReasons = Map.of();
+    private volatile boolean running;
+    private Thread thread;
+    private long lastFinishSweep;
+
+    public SchedulingLoop(Pool pool, AgentSessions sessions, TaskStore tasks, JobCatalog jobs, BrokerConfig config,
+                          MeterRegistry registry) {
+        this.pool = pool;
+        this.sessions = sessions;
+        this.tasks = tasks;
+        this.jobs = jobs;
+        this.config = config;
+        this.scheduler = Scheduler.standard(config.scheduler().candidateLimit());
+        this.cycleTimer = Timer.builder("spillway_scheduling_cycle").description("Duration of one scheduling cycle")
+                .publishPercentileHistogram().register(registry);
+        this.placements = Counter.builder("spillway_placements").description("Task placements committed").register(registry);
+        Gauge.builder("spillway_queue_depth", queueDepth, AtomicLong::get)
+                .description("Tasks waiting for a node at the last cycle (eligible now)").register(registry);
+    }
+
+    void start(@Observes StartupEvent event) {
+        running = true;
+        thread = new Thread(this::run, "spillway-scheduler");
+        thread.setDaemon(true);
+        thread.start();
+    }
+
+    void stop(@Observes ShutdownEvent event) throws InterruptedException {
+        running = false;
+        if (thread != null) {
+            thread.interrupt();
+            thread.join(5000);
+        }
+    }
+
+    @Override
+    public void wake() {
+        wakeups.release();
+    }
+
+    /** Why the queued tasks of a job waited at the last cycle; null when none waited. */
+    public String pendingReason(UUID jobId) {
+        return pendingReasons.get(jobId);
+    }
+
+    private void run() {
+        long intervalMillis = config.scheduler().interval().toMillis();
+        while (running) {
+            try {
+                wakeups.tryAcquire(intervalMillis, TimeUnit.MILLISECONDS);
+                wakeups.drainPermits();
+                cycleTimer.record(this::cycle);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            } catch (RuntimeException e) {
+                if (!running) return;
+                LOG.errorf(e, "scheduling cycle failed; retrying in %d ms", intervalMillis);
+            }
+        }
+    }
+
+    private void cycle() {
+        List<AgentSession> connected = sessions.connected();
+        Map<String, Resources> allocated = allocation();
+        List<NodeView> nodes = new ArrayList<>(connected.size());
+        for (AgentSession s : connected) nodes.add(s.view(allocated.getOrDefault(s.node(), Resources.ZERO)));
+
+        List<Queued> queued = queued();
+        queueDepth.set(queued.size());
+        Map<UUID, JobCatalog.JobInfo> infos = jobs.getAll(queued.stream().map(Queued::jobId).collect(java.util.stream.Collectors.toSet()));
+        List<PendingTask> pending = new ArrayList<>(queued.size());
+        for (Queued q : queued) {
+            JobCatalog.JobInfo job = infos.get(q.jobId);
+            pending.add(new PendingTask(new TaskRef(q.jobId.toString(), q.index, q.attempt), job.shape(), job.priority(), q.queuedAtMillis));
+        }
+
+        Plan plan = scheduler.plan(new Snapshot(nodes, pending));
+
+        Map<UUID, String> reasons = new HashMap<>();
+        for (Plan.Unplaced u : plan.unplaced()) reasons.putIfAbsent(UUID.fromString(u.task().ref().jobId()), u.why().summary());
+        pendingReasons = reasons;
+
+        List<TaskStore.Assigned> committed = tasks.assign(plan.placements()).await().indefinitely();
+        placements.increment(committed.size());
+        if (committed.size() < plan.placements().size()) {
+            LOG.debugf("%d of %d placements refused at commit (stale task or node no longer ready)",
+                    plan.placements().size() - committed.size(), plan.placements().size());
+        }
+        for (TaskStore.Assigned a : committed) {
+            JobCatalog.JobInfo job = infos.get(a.jobId());
+            if (!sessions.send(a.node(), AssignMessages.assign(a.jobId(), job.spec(), a.index(), a.attempt()))) {
+                LOG.debugf("node %s went away before %s/%d could be sent; it is re-sent on reconnect or re-queued when the node is lost",
+                        a.node(), a.jobId(), a.index());
+            }
+        }
+
+        long now = System.nanoTime();
+        if (now - lastFinishSweep > FINISH_SWEEP_NANOS) {
+            lastFinishSweep = now;
+            tasks.finishDoneJobs().await().indefinitely();
+        }
+    }
+
+    private Map<String, Resources> allocation() {
+        Map<String, Resources> out = new HashMap<>();
+        for (Row r : pool.query("""
+                SELECT t.node, sum(j.cpu_millis)::bigint AS cpu, sum(j.memory_mib)::bigint AS mem, sum(j.gpus)::int AS gpu
+                FROM task t JOIN job j ON j.id = t.job_id
+                WHERE t.state IN ('ASSIGNED', 'RUNNING') GROUP BY t.node""").execute().await().indefinitely()) {
+            out.put(r.getString("node"), new Resources(r.getLong("cpu"), r.getLong("mem"), r.getInteger("gpu")));
+        }
+        return out;
+    }
+
+    private record Queued(UUID jobId, int index, int attempt, long queuedAtMillis) {
+    }
+
+    private List<Queued> queued() {
+        List<Queued> out = new ArrayList<>();
+        for (Row r : pool.preparedQuery("""
+                SELECT job_id, idx, attempt, queued_at FROM task
+                WHERE state = 'QUEUED' AND not_before <= now()
+                ORDER BY queued_at, job_id, idx LIMIT $1""")
+                .execute(Tuple.of(config.scheduler().maxTasksPerCycle())).await().indefinitely()) {
+            out.add(new Queued(r.getUUID("job_id"), r.getInteger("idx"), r.getInteger("attempt"),
+                    r.getOffsetDateTime("queued_at").toInstant().toEpochMilli()));
+        }
+        return out;
+    }
+}

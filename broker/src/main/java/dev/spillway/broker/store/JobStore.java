@@ -1,0 +1,208 @@
+package dev.spillway.broker.store;
+
+import dev.spillway.api.v1.JobSpec;
+import io.smallrye.mutiny.Uni;
+import io.vertx.core.json.JsonObject;
+import io.vertx.mutiny.sqlclient.Pool;
+import io.vertx.mutiny.sqlclient.Row;
+import io.vertx.mutiny.sqlclient.RowSet;
+import io.vertx.mutiny.sqlclient.Tuple;
+import jakarta.enterprise.context.ApplicationScoped;
+import java.time.OffsetDateTime;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+
+/**
+ * Jobs and their task arrays in PostgreSQL. Writes are single statements (data-modifying CTEs),
+ * so each is atomic without an explicit transaction and costs one round trip.
+ */
+@ApplicationScoped
+public class JobStore {
+
+    private final Pool pool;
+
+    public JobStore(Pool pool) {
+        this.pool = pool;
+    }
+
+    /** Stores a validated job and all its tasks as QUEUED, atomically. */
+    public Uni<Void> insert(UUID id, JobSpec spec) {
+        var task = spec.getTask();
+        var retry = spec.getRetry();
+        List<String> labelKeys = new ArrayList<>(spec.getLabelsMap().keySet());
+        List<String> labelValues = labelKeys.stream().map(spec.getLabelsMap()::get).toList();
+        Tuple args = Tuple.tuple()
+                .addUUID(id)
+                .addString(spec.getName())
+                .addString(spec.getTenant())
+                .addInteger(spec.getPriority())
+                .addInteger(spec.getTaskCount())
+                .addLong(task.getResources().getCpuMillis())
+                .addLong(task.getResources().getMemoryMib())
+                .addInteger(task.getResources().getGpus())
+                .addValue(new JsonObject(Map.copyOf(task.getNodeSelectorMap())))
+                .addArrayOfString(task.getPoolsList().toArray(String[]::new))
+                .addValue(new JsonObject(Map.copyOf(spec.getLabelsMap())))
+                .addInteger(retry.getMaxRetries())
+                .addLong(retry.getInitialBackoff().getSeconds() * 1000 + retry.getInitialBackoff().getNanos() / 1_000_000)
+                .addLong(retry.getMaxBackoff().getSeconds() * 1000 + retry.getMaxBackoff().getNanos() / 1_000_000)
+                .addBuffer(io.vertx.mutiny.core.buffer.Buffer.buffer(spec.toByteArray()))
+                .addArrayOfString(labelKeys.toArray(String[]::new))
+                .addArrayOfString(labelValues.toArray(String[]::new));
+        return pool.preparedQuery("""
+                WITH j AS (
+                  INSERT INTO job (id, name, tenant, priority, task_count, state, cpu_millis, memory_mib, gpus,
+                                   node_selector, pools, labels, max_retries, initial_backoff_ms, max_backoff_ms, spec)
+                  VALUES ($1, $2, $3, $4, $5, 'QUEUED', $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+                  RETURNING id),
+                l AS (
+                  INSERT INTO job_label (job_id, key, value)
+                  SELECT (SELECT id FROM j), k, v FROM unnest($16::text[], $17::text[]) AS x(k, v))
+                INSERT INTO task (job_id, idx, state)
+                SELECT (SELECT id FROM j), g, 'QUEUED' FROM generate_series(0, $5 - 1) AS g
+                """).execute(args).replaceWithVoid();
+    }
+
+    public record JobRow(UUID id, String state, OffsetDateTime createdAt, OffsetDateTime finishedAt, JobSpec spec) {
+    }
+
+    public record TaskRow(int index, String state, int attempt, String node, Integer exitCode, OffsetDateTime assignedAt, OffsetDateTime startedAt,
+                          OffsetDateTime finishedAt, String reason, String message, int failures) {
+    }
+
+    public Uni<JobRow> find(UUID id) {
+        return pool.preparedQuery("SELECT id, state, created_at, finished_at, spec FROM job WHERE id = $1")
+                .execute(Tuple.of(id))
+                .map(rows -> rows.size() == 0 ? null : jobRow(rows.iterator().next()));
+    }
+
+    public Uni<List<TaskRow>> tasks(UUID jobId) {
+        return pool.preparedQuery("""
+                SELECT idx, state, attempt, node, exit_code, assigned_at, started_at, finished_at, reason, message, failures
+                FROM task WHERE job_id = $1 ORDER BY idx""")
+                .execute(Tuple.of(jobId))
+                .map(rows -> {
+                    List<TaskRow> out = new ArrayList<>(rows.size());
+                    for (Row r : rows) {
+                        out.add(new TaskRow(r.getInteger("idx"), r.getString("state"), r.getInteger("attempt"),
+                                r.getString("node"), r.getInteger("exit_code"), r.getOffsetDateTime("assigned_at"), r.getOffsetDateTime("started_at"),
+                                r.getOffsetDateTime("finished_at"), r.getString("reason"), r.getString("message"),
+                                r.getInteger("failures")));
+                    }
+                    return out;
+                });
+    }
+
+    /** Number of tasks per state, for each of the given jobs. */
+    public Uni<Map<UUID, Map<String, Integer>>> taskCounts(List<UUID> jobIds) {
+        return pool.preparedQuery("SELECT job_id, state, count(*)::int AS n FROM task WHERE job_id = ANY($1) GROUP BY job_id, state")
+                .execute(Tuple.of(jobIds.toArray(UUID[]::new)))
+                .map(rows -> {
+                    Map<UUID, Map<String, Integer>> out = new java.util.HashMap<>();
+                    for (Row r : rows) {
+                        out.computeIfAbsent(r.getUUID("job_id"), k -> new java.util.TreeMap<>()).put(r.getString("state"), r.getInteger("n"));
+                    }
+                    return out;
+                });
+    }
+
+    /** A page of jobs, newest first, after the (created_at, id) key of the previous page. */
+    public Uni<List<JobRow>> list(int limit, OffsetDateTime afterCreated, UUID afterId, List<String> states, String tenant,
+                                  Map<String, String> labels) {
+        List<String> keys = new ArrayList<>(labels.keySet());
+        Tuple args = Tuple.tuple()
+                .addInteger(limit)
+                .addOffsetDateTime(afterCreated)
+                .addUUID(afterId)
+                .addArrayOfString(states.toArray(String[]::new))
+                .addString(tenant)
+                .addArrayOfString(keys.toArray(String[]::new))
+                .addArrayOfString(keys.stream().map(labels::get).toArray(String[]::new))
+                .addInteger(keys.size());
+        return pool.preparedQuery("""
+                SELECT id, state, created_at, finished_at, spec FROM job j
+                WHERE ($2::timestamptz IS NULL OR (created_at, id) < ($2, $3))
+                  AND (cardinality($4::text[]) = 0 OR state = ANY($4))
+                  AND ($5::text IS NULL OR tenant = $5)
+                  AND (SELECT count(*) FROM job_label l JOIN unnest($6::text[], $7::text[]) AS w(k, v)
+                         ON l.key = w.k AND l.value = w.v WHERE l.job_id = j.id) = $8
+                ORDER BY created_at DESC, id DESC
+                LIMIT $1""")
+                .execute(args)
+                .map(rows -> {
+                    List<JobRow> out = new ArrayList<>(rows.size());
+                    for (Row r : rows) out.add(jobRow(r));
+                    return out;
+                });
+    }
+
+    public record CancelledTask(int index, int attempt, String node, String previousState) {
+    }
+
+    /**
+     * Cancels every unfinished task of a job and closes the job, in one statement.
+     * Returns the tasks it cancelled, with the node each was on (for kill messages).
+     */
+    public Uni<List<CancelledTask>> cancel(UUID jobId) {
+        return pool.preparedQuery("""
+                WITH live AS (
+                  SELECT idx, attempt, node, state FROM task
+                  WHERE job_id = $1 AND state IN ('QUEUED', 'ASSIGNED', 'RUNNING') FOR UPDATE),
+                u AS (
+                  UPDATE task t SET state = 'CANCELLED', finished_at = now(), reason = 'cancelled', message = 'job cancelled'
+                  FROM live WHERE t.job_id = $1 AND t.idx = live.idx
+                  RETURNING t.idx, t.attempt, t.node, live.state AS previous),
+                e AS (
+                  INSERT INTO task_event (job_id, idx, attempt, state, node, reason, message)
+                  SELECT $1, idx, attempt, 'CANCELLED', node, 'cancelled', 'job cancelled' FROM u),
+                j AS (
+                  UPDATE job SET state = 'CANCELLED', finished_at = now() WHERE id = $1 AND finished_at IS NULL)
+                SELECT idx, attempt, node, previous FROM u""")
+                .execute(Tuple.of(jobId))
+                .map(rows -> {
+                    List<CancelledTask> out = new ArrayList<>(rows.size());
+                    for (Row r : rows) {
+                        out.add(new CancelledTask(r.getInteger("idx"), r.getInteger("attempt"), r.getString("node"), r.getString("previous")));
+                    }
+                    return out;
+                });
+    }
+
+    public record EventRow(long seq, OffsetDateTime at, int index, int attempt, String state, String node, String reason,
+                           String message) {
+    }
+
+    public Uni<List<EventRow>> eventsAfter(UUID jobId, long afterSeq, int limit) {
+        return pool.preparedQuery("""
+                SELECT seq, at, idx, attempt, state, node, reason, message FROM task_event
+                WHERE job_id = $1 AND seq > $2 ORDER BY seq LIMIT $3""")
+                .execute(Tuple.of(jobId, afterSeq, limit))
+                .map(JobStore::events);
+    }
+
+    public Uni<Long> lastEventSeq(UUID jobId) {
+        return pool.preparedQuery("SELECT coalesce(max(seq), 0) AS s FROM task_event WHERE job_id = $1")
+                .execute(Tuple.of(jobId))
+                .map(rows -> rows.iterator().next().getLong("s"));
+    }
+
+    private static List<EventRow> events(RowSet<Row> rows) {
+        List<EventRow> out = new ArrayList<>(rows.size());
+        for (Row r : rows) {
+            out.add(new EventRow(r.getLong("seq"), r.getOffsetDateTime("at"), r.getInteger("idx"), r.getInteger("attempt"),
+                    r.getString("state"), r.getString("node"), r.getString("reason"), r.getString("message")));
+        }
+        return out;
+    }
+
+    private static JobRow jobRow(Row r) {
+        try {
+            return new JobRow(r.getUUID("id"), r.getString("state"), r.getOffsetDateTime("created_at"),
+                    r.getOffsetDateTime("finished_at"), JobSpec.parseFrom(r.getBuffer("spec").getBytes()));
+        } catch (com.google.protobuf.InvalidProtocolBufferException e) {
+            throw new IllegalStateException("job " + r.getUUID("id") + " has an unreadable spec", e);
+        }
+    }
+}

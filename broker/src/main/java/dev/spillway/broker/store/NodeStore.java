@@ -1,0 +1,137 @@
+package dev.spillway.broker.store;
+
+import dev.spillway.core.scheduling.Resources;
+import io.smallrye.mutiny.Uni;
+import io.vertx.core.json.JsonObject;
+import io.vertx.mutiny.sqlclient.Pool;
+import io.vertx.mutiny.sqlclient.Row;
+import io.vertx.mutiny.sqlclient.Tuple;
+import jakarta.enterprise.context.ApplicationScoped;
+import java.time.Instant;
+import java.time.OffsetDateTime;
+import java.time.ZoneOffset;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+
+/** Nodes and pools in PostgreSQL. */
+@ApplicationScoped
+public class NodeStore {
+
+    private final Pool pool;
+
+    public NodeStore(Pool pool) {
+        this.pool = pool;
+    }
+
+    /**
+     * Records a (re-)registering node as READY or DRAINING, creating its pool if needed. The node
+     * keeps its id across registrations. Returns the node id.
+     */
+    public Uni<UUID> register(String name, String poolName, String poolKind, Resources capacity, Map<String, String> labels,
+                              String agentVersion, boolean draining) {
+        Tuple args = Tuple.tuple()
+                .addString(name).addUUID(UUID.randomUUID()).addString(poolName)
+                .addString(draining ? "DRAINING" : "READY")
+                .addLong(capacity.cpuMillis()).addLong(capacity.memoryMib()).addInteger(capacity.gpus())
+                .addValue(new JsonObject(Map.copyOf(labels)))
+                .addString(agentVersion)
+                .addString(poolKind);
+        return pool.preparedQuery("""
+                WITH p AS (INSERT INTO pool (name, kind) VALUES ($3, $10) ON CONFLICT (name) DO NOTHING)
+                INSERT INTO node (name, id, pool, state, cpu_millis, memory_mib, gpus, labels, agent_version, registered_at, last_seen_at)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, now(), now())
+                ON CONFLICT (name) DO UPDATE SET pool = excluded.pool, state = excluded.state,
+                    cpu_millis = excluded.cpu_millis, memory_mib = excluded.memory_mib, gpus = excluded.gpus,
+                    labels = excluded.labels, agent_version = excluded.agent_version,
+                    registered_at = now(), last_seen_at = now()
+                RETURNING id""")
+                .execute(args)
+                .onFailure().retry().atMost(1) // a concurrent first insert of the same pool: the retry sees it
+                .map(rows -> rows.iterator().next().getUUID("id"));
+    }
+
+    public Uni<Void> ensurePool(String name, String kind) {
+        return pool.preparedQuery("INSERT INTO pool (name, kind) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING")
+                .execute(Tuple.of(name, kind)).replaceWithVoid();
+    }
+
+    public Uni<Void> setState(String name, String state) {
+        return pool.preparedQuery("UPDATE node SET state = $2, last_seen_at = now() WHERE name = $1")
+                .execute(Tuple.of(name, state)).replaceWithVoid();
+    }
+
+    /** Writes the heartbeat times kept in memory (one statement for all nodes). */
+    public Uni<Void> touch(Map<String, Instant> lastSeen) {
+        if (lastSeen.isEmpty()) return Uni.createFrom().voidItem();
+        String[] names = lastSeen.keySet().toArray(String[]::new);
+        OffsetDateTime[] times = new OffsetDateTime[names.length];
+        for (int i = 0; i < names.length; i++) times[i] = lastSeen.get(names[i]).atOffset(ZoneOffset.UTC);
+        return pool.preparedQuery("""
+                UPDATE node n SET last_seen_at = v.t FROM unnest($1::text[], $2::timestamptz[]) AS v(name, t)
+                WHERE n.name = v.name""").execute(Tuple.of(names, times)).replaceWithVoid();
+    }
+
+    /** Names of nodes the database believes connected (READY or DRAINING). */
+    public Uni<List<String>> connectedNames() {
+        return pool.query("SELECT name FROM node WHERE state IN ('READY', 'DRAINING')").execute()
+                .map(rows -> {
+                    List<String> out = new ArrayList<>();
+                    for (Row r : rows) out.add(r.getString("name"));
+                    return out;
+                });
+    }
+
+    public record NodeRow(String name, UUID id, String pool, String state, Resources capacity, Resources allocated,
+                          Map<String, String> labels, OffsetDateTime lastSeen, int runningTasks, String agentVersion) {
+    }
+
+    /** Nodes with what their assigned and running tasks hold. */
+    public Uni<List<NodeRow>> list(String poolFilter, String nameFilter) {
+        return pool.preparedQuery("""
+                SELECT n.name, n.id, n.pool, n.state, n.cpu_millis, n.memory_mib, n.gpus, n.labels, n.last_seen_at, n.agent_version,
+                       coalesce(a.cpu, 0) AS a_cpu, coalesce(a.mem, 0) AS a_mem, coalesce(a.gpu, 0) AS a_gpu, coalesce(a.n, 0) AS a_n
+                FROM node n LEFT JOIN (
+                  SELECT t.node, sum(j.cpu_millis)::bigint AS cpu, sum(j.memory_mib)::bigint AS mem, sum(j.gpus)::int AS gpu, count(*)::int AS n
+                  FROM task t JOIN job j ON j.id = t.job_id
+                  WHERE t.state IN ('ASSIGNED', 'RUNNING') GROUP BY t.node) a ON a.node = n.name
+                WHERE ($1::text IS NULL OR n.pool = $1) AND ($2::text IS NULL OR n.name = $2)
+                ORDER BY n.pool, n.name""")
+                .execute(Tuple.of(poolFilter, nameFilter))
+                .map(rows -> {
+                    List<NodeRow> out = new ArrayList<>();
+                    for (Row r : rows) {
+                        Map<String, String> labels = new HashMap<>();
+                        r.getJsonObject("labels").forEach(e -> labels.put(e.getKey(), String.valueOf(e.getValue())));
+                        out.add(new NodeRow(r.getString("name"), r.getUUID("id"), r.getString("pool"), r.getString("state"),
+                                new Resources(r.getLong("cpu_millis"), r.getLong("memory_mib"), r.getInteger("gpus")),
+                                new Resources(r.getLong("a_cpu"), r.getLong("a_mem"), r.getInteger("a_gpu")),
+                                labels, r.getOffsetDateTime("last_seen_at"), r.getInteger("a_n"), r.getString("agent_version")));
+                    }
+                    return out;
+                });
+    }
+
+    public record PoolRow(String name, String kind) {
+    }
+
+    public Uni<List<PoolRow>> pools() {
+        return pool.query("SELECT name, kind FROM pool ORDER BY name").execute().map(rows -> {
+            List<PoolRow> out = new ArrayList<>();
+            for (Row r : rows) out.add(new PoolRow(r.getString("name"), r.getString("kind")));
+            return out;
+        });
+    }
+
+    /** The largest node each pool has ever registered: what a single task can at most ask of it. */
+    public Uni<Map<String, Resources>> largestNodePerPool() {
+        return pool.query("SELECT pool, max(cpu_millis) AS c, max(memory_mib) AS m, max(gpus) AS g FROM node GROUP BY pool")
+                .execute().map(rows -> {
+                    Map<String, Resources> out = new HashMap<>();
+                    for (Row r : rows) out.put(r.getString("pool"), new Resources(r.getLong("c"), r.getLong("m"), r.getInteger("g")));
+                    return out;
+                });
+    }
+}

@@ -1,0 +1,274 @@
+package dev.spillway.broker.store;
+
+import dev.spillway.core.scheduling.Placement;
+import dev.spillway.core.task.AttemptOutcome;
+import dev.spillway.core.task.RetryPolicy;
+import dev.spillway.core.task.TaskLifecycle;
+import dev.spillway.core.task.TaskState;
+import dev.spillway.core.task.TaskStateMachine;
+import io.smallrye.mutiny.Uni;
+import io.vertx.mutiny.sqlclient.Pool;
+import io.vertx.mutiny.sqlclient.Row;
+import io.vertx.mutiny.sqlclient.SqlClient;
+import io.vertx.mutiny.sqlclient.Tuple;
+import jakarta.enterprise.context.ApplicationScoped;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.OffsetDateTime;
+import java.time.ZoneOffset;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+import java.util.UUID;
+import java.util.stream.Collectors;
+
+/**
+ * Task transitions. Every write is a compare-and-set on (state, attempt) whose allowed source
+ * states come from {@link TaskStateMachine}, and writes its task event in the same statement.
+ * A write that matches no row means the caller's view was stale; it changes nothing.
+ */
+@ApplicationScoped
+public class TaskStore {
+
+    private static final String ON_NODE = sqlList(Set.of(TaskState.ASSIGNED, TaskState.RUNNING));
+
+    private final Pool pool;
+
+    public TaskStore(Pool pool) {
+        this.pool = pool;
+    }
+
+    /** A placement that was committed: the task now runs attempt {@code attempt} on {@code node}. */
+    public record Assigned(UUID jobId, int index, int attempt, String node) {
+    }
+
+    /**
+     * Commits a plan's placements in one transaction. A placement is refused when its task is no
+     * longer QUEUED at the attempt the snapshot saw, or its node is no longer READY (the node rows
+     * are share-locked, so a node cannot be declared lost halfway through).
+     */
+    public Uni<List<Assigned>> assign(List<Placement> placements) {
+        if (placements.isEmpty()) return Uni.createFrom().item(List.of());
+        int n = placements.size();
+        UUID[] jobs = new UUID[n];
+        Integer[] idx = new Integer[n];
+        Integer[] attempts = new Integer[n];
+        String[] nodes = new String[n];
+        String[] messages = new String[n];
+        for (int i = 0; i < n; i++) {
+            Placement p = placements.get(i);
+            jobs[i] = UUID.fromString(p.task().jobId());
+            idx[i] = p.task().index();
+            attempts[i] = p.task().attempt();
+            nodes[i] = p.node();
+            messages[i] = p.reason();
+        }
+        String[] distinctNodes = placements.stream().map(Placement::node).distinct().toArray(String[]::new);
+        return pool.withTransaction(tx -> tx
+                .preparedQuery("SELECT name FROM node WHERE name = ANY($1) AND state = 'READY' ORDER BY name FOR SHARE")
+                .execute(Tuple.of(distinctNodes))
+                .flatMap(ready -> {
+                    List<String> readyNodes = new ArrayList<>();
+                    for (Row r : ready) readyNodes.add(r.getString("name"));
+                    return tx.preparedQuery("""
+                            WITH u AS (
+                              UPDATE task t SET state = 'ASSIGNED', attempt = t.attempt + 1, node = p.node,
+                                     assigned_at = now(), started_at = NULL, finished_at = NULL, exit_code = NULL,
+                                     reason = 'placed', message = p.message
+                              FROM unnest($1::uuid[], $2::int[], $3::int[], $4::text[], $5::text[])
+                                   AS p(job_id, idx, attempt, node, message)
+                              WHERE t.job_id = p.job_id AND t.idx = p.idx AND t.attempt = p.attempt
+                                AND t.state = 'QUEUED' AND p.node = ANY($6)
+                              RETURNING t.job_id, t.idx, t.attempt, t.node, t.message),
+                            e AS (
+                              INSERT INTO task_event (job_id, idx, attempt, state, node, reason, message)
+                              SELECT job_id, idx, attempt, 'ASSIGNED', node, 'placed', message FROM u),
+                            j AS (
+                              UPDATE job SET state = 'RUNNING'
+                              WHERE id IN (SELECT DISTINCT job_id FROM u) AND state = 'QUEUED')
+                            SELECT job_id, idx, attempt, node FROM u""")
+                            .execute(Tuple.of(jobs, idx, attempts, nodes, messages, readyNodes.toArray(String[]::new)));
+                }))
+                .map(rows -> {
+                    List<Assigned> out = new ArrayList<>(rows.size());
+                    for (Row r : rows) {
+                        out.add(new Assigned(r.getUUID("job_id"), r.getInteger("idx"), r.getInteger("attempt"), r.getString("node")));
+                    }
+                    return out;
+                });
+    }
+
+    /** The agent started the attempt. False when the attempt is not current (the report is refused). */
+    public Uni<Boolean> started(UUID jobId, int index, int attempt, String node, Instant at) {
+        return pool.preparedQuery("""
+                WITH u AS (
+                  UPDATE task SET state = 'RUNNING', started_at = $4, reason = 'started', message = 'process started on ' || node
+                  WHERE job_id = $1 AND idx = $2 AND attempt = $3 AND node = $5 AND state = 'ASSIGNED'
+                  RETURNING job_id, idx, attempt, node, message)
+                INSERT INTO task_event (job_id, idx, attempt, state, node, reason, message, at)
+                SELECT job_id, idx, attempt, 'RUNNING', node, 'started', message, $4 FROM u""")
+                .execute(Tuple.of(jobId, index, attempt, at.atOffset(ZoneOffset.UTC), node))
+                .map(rows -> rows.rowCount() > 0);
+    }
+
+    /** Whether the attempt is the task's current one and still on {@code node} (ASSIGNED or RUNNING). */
+    public Uni<Boolean> isLive(UUID jobId, int index, int attempt, String node) {
+        return pool.preparedQuery("SELECT 1 FROM task WHERE job_id = $1 AND idx = $2 AND attempt = $3 AND node = $4 AND state IN " + ON_NODE)
+                .execute(Tuple.of(jobId, index, attempt, node))
+                .map(rows -> rows.size() > 0);
+    }
+
+    /** An attempt the store places on a node. */
+    public record OnNode(UUID jobId, int index, int attempt, String state) {
+    }
+
+    /** Every attempt the store believes {@code node} holds (ASSIGNED or RUNNING). */
+    public Uni<List<OnNode>> onNode(String node) {
+        return pool.preparedQuery("SELECT job_id, idx, attempt, state FROM task WHERE node = $1 AND state IN " + ON_NODE)
+                .execute(Tuple.of(node))
+                .map(rows -> {
+                    List<OnNode> out = new ArrayList<>();
+                    for (Row r : rows) out.add(new OnNode(r.getUUID("job_id"), r.getInteger("idx"), r.getInteger("attempt"), r.getString("state")));
+                    return out;
+                });
+    }
+
+    /** Usage reported with an ended attempt. */
+    public record Usage(long cpuTimeMillis, long peakMemoryMib) {
+        public static final Usage NONE = new Usage(0, 0);
+    }
+
+    /** What an ended attempt did to its task; null when the report was stale and refused. */
+    public record Ended(TaskState state, boolean jobFinished) {
+    }
+
+    /**
+     * An attempt ended. Reads the task, lets {@link TaskLifecycle} decide (retry, re-queue,
+     * success, failure), and writes the decision as a compare-and-set on the attempt.
+     */
+    public Uni<Ended> ended(UUID jobId, int index, int attempt, String node, AttemptOutcome outcome, Integer exitCode,
+                            Usage usage, Instant now) {
+        return pool.preparedQuery("""
+                SELECT t.state, t.failures, t.losses, j.max_retries, j.initial_backoff_ms, j.max_backoff_ms
+                FROM task t JOIN job j ON j.id = t.job_id
+                WHERE t.job_id = $1 AND t.idx = $2 AND t.attempt = $3 AND t.node = $4 AND t.state IN """ + ON_NODE)
+                .execute(Tuple.of(jobId, index, attempt, node))
+                .flatMap(rows -> {
+                    if (rows.size() == 0) return Uni.createFrom().nullItem();
+                    Row r = rows.iterator().next();
+                    RetryPolicy retry = new RetryPolicy(r.getInteger("max_retries"),
+                            Duration.ofMillis(r.getLong("initial_backoff_ms")), Duration.ofMillis(r.getLong("max_backoff_ms")));
+                    TaskLifecycle.Decision d = TaskLifecycle.onAttemptEnded(outcome, r.getInteger("failures"), r.getInteger("losses"), retry, now);
+                    return write(pool, jobId, index, attempt, d, exitCode, usage, now);
+                });
+    }
+
+    /** The tasks a lost node held, each re-queued or ended per {@link TaskLifecycle}. */
+    public record Requeued(UUID jobId, int index, int attempt, TaskState state) {
+    }
+
+    /**
+     * Declares a node lost (if it is still READY or DRAINING) and decides the fate of every task on
+     * it, in one transaction. Returns nothing when the node had already been handled.
+     */
+    public Uni<List<Requeued>> nodeLost(String node, Instant now) {
+        return pool.withTransaction(tx -> tx
+                .preparedQuery("UPDATE node SET state = 'LOST' WHERE name = $1 AND state IN ('READY', 'DRAINING') RETURNING name")
+                .execute(Tuple.of(node))
+                .flatMap(updated -> updated.rowCount() == 0
+                        ? Uni.createFrom().item(List.<Requeued>of())
+                        : requeueTasksOn(tx, node, now)));
+    }
+
+    private Uni<List<Requeued>> requeueTasksOn(SqlClient tx, String node, Instant now) {
+        return tx.preparedQuery("""
+                SELECT t.job_id, t.idx, t.attempt, t.failures, t.losses, j.max_retries, j.initial_backoff_ms, j.max_backoff_ms
+                FROM task t JOIN job j ON j.id = t.job_id
+                WHERE t.node = $1 AND t.state IN """ + ON_NODE + " FOR UPDATE OF t")
+                .execute(Tuple.of(node))
+                .flatMap(rows -> {
+                    List<Uni<Requeued>> writes = new ArrayList<>();
+                    for (Row r : rows) {
+                        UUID job = r.getUUID("job_id");
+                        int idx = r.getInteger("idx");
+                        int attempt = r.getInteger("attempt");
+                        AttemptOutcome outcome = new AttemptOutcome.NodeLost(node);
+                        RetryPolicy retry = new RetryPolicy(r.getInteger("max_retries"),
+                                Duration.ofMillis(r.getLong("initial_backoff_ms")), Duration.ofMillis(r.getLong("max_backoff_ms")));
+                        TaskLifecycle.Decision d = TaskLifecycle.onAttemptEnded(outcome, r.getInteger("failures"), r.getInteger("losses"), retry, now);
+                        writes.add(write(tx, job, idx, attempt, d, null, Usage.NONE, now)
+                                .map(e -> new Requeued(job, idx, attempt, d.state())));
+                    }
+                    if (writes.isEmpty()) return Uni.createFrom().item(List.<Requeued>of());
+                    // One connection runs statements in order; concurrency here only pipelines them.
+                    return Uni.join().all(writes).andFailFast();
+                });
+    }
+
+    /** Key of an attempt as agents and the store both spell it. */
+    public static String attemptKey(UUID jobId, int index, int attempt) {
+        return jobId + "/" + index + "#" + attempt;
+    }
+
+    private static Uni<Ended> write(SqlClient client, UUID jobId, int index, int attempt, TaskLifecycle.Decision d, Integer exitCode,
+                                    Usage usage, Instant now) {
+        TaskState to = d.state();
+        boolean requeue = to == TaskState.QUEUED;
+        OffsetDateTime at = now.atOffset(ZoneOffset.UTC);
+        Tuple args = Tuple.tuple()
+                .addUUID(jobId).addInteger(index).addInteger(attempt)
+                .addString(to.name())
+                .addInteger(d.failures()).addInteger(d.losses())
+                .addOffsetDateTime(d.notBefore() == null ? null : d.notBefore().atOffset(ZoneOffset.UTC))
+                .addString(d.reason()).addString(d.message())
+                .addInteger(exitCode)
+                .addOffsetDateTime(at)
+                .addBoolean(requeue)
+                .addLong(usage.cpuTimeMillis()).addLong(usage.peakMemoryMib());
+        String sql = """
+                WITH u AS (
+                  UPDATE task SET state = $4, failures = $5, losses = $6,
+                         not_before = coalesce($7, not_before),
+                         queued_at = CASE WHEN $12 THEN $11 ELSE queued_at END,
+                         finished_at = CASE WHEN $12 THEN NULL ELSE $11 END,
+                         reason = $8, message = $9, exit_code = $10,
+                         cpu_time_ms = $13, peak_memory_mib = $14
+                  WHERE job_id = $1 AND idx = $2 AND attempt = $3 AND state IN %s
+                  RETURNING job_id, idx, attempt, node),
+                e AS (
+                  INSERT INTO task_event (job_id, idx, attempt, state, node, reason, message, at)
+                  SELECT job_id, idx, attempt, $4, node, $8, $9, $11 FROM u)
+                SELECT count(*)::int AS n FROM u""".formatted(sqlList(TaskStateMachine.sourcesOf(to)));
+        return client.preparedQuery(sql).execute(args).flatMap(rows -> {
+            if (rows.iterator().next().getInteger("n") == 0) return Uni.createFrom().nullItem();
+            if (!to.terminal()) return Uni.createFrom().item(new Ended(to, false));
+            return finishJobIfDone(client, jobId).map(done -> new Ended(to, done));
+        });
+    }
+
+    /**
+     * Closes the job when no task is left unfinished. Two last tasks ending at once may each miss
+     * the other; {@link #finishDoneJobs()} closes such jobs on the next scheduling cycle.
+     */
+    static Uni<Boolean> finishJobIfDone(SqlClient client, UUID jobId) {
+        return client.preparedQuery(FINISH_JOBS + " AND id = $1").execute(Tuple.of(jobId)).map(rows -> rows.rowCount() > 0);
+    }
+
+    /** Closes every job whose tasks have all finished; returns how many it closed. */
+    public Uni<Integer> finishDoneJobs() {
+        return pool.query(FINISH_JOBS).execute().map(rows -> rows.rowCount());
+    }
+
+    private static final String FINISH_JOBS = """
+            UPDATE job j SET finished_at = now(), state = (
+              SELECT CASE WHEN bool_or(t.state = 'CANCELLED') THEN 'CANCELLED'
+                          WHEN bool_or(t.state IN ('FAILED', 'LOST')) THEN 'FAILED'
+                          ELSE 'SUCCEEDED' END
+              FROM task t WHERE t.job_id = j.id)
+            WHERE finished_at IS NULL
+              AND NOT EXISTS (SELECT 1 FROM task t WHERE t.job_id = j.id AND t.state IN ('QUEUED', 'ASSIGNED', 'RUNNING'))""";
+
+    private static String sqlList(Set<TaskState> states) {
+        return states.stream().map(s -> "'" + s.name() + "'").sorted().collect(Collectors.joining(", ", "(", ")"));
+    }
+}

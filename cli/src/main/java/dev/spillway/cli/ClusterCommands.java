@@ -1,0 +1,90 @@
+package dev.spillway.cli;
+
+import dev.spillway.api.v1.ListNodesRequest;
+import dev.spillway.api.v1.ListNodesResponse;
+import dev.spillway.api.v1.ListPoolsRequest;
+import dev.spillway.api.v1.ListPoolsResponse;
+import dev.spillway.api.v1.Node;
+import dev.spillway.api.v1.NodeServiceGrpc;
+import dev.spillway.api.v1.Pool;
+import dev.spillway.api.v1.PoolServiceGrpc;
+import dev.spillway.api.v1.Resources;
+import io.grpc.ManagedChannel;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParentCommand;
+import picocli.CommandLine.Spec;
+
+/** Cluster commands: nodes, pools. */
+final class ClusterCommands {
+
+    private ClusterCommands() {}
+
+    static String amount(Resources used, Resources cap) {
+        return dev.spillway.core.scheduling.Resources.Format.cpu(used.getCpuMillis()) + "/"
+                + dev.spillway.core.scheduling.Resources.Format.cpu(cap.getCpuMillis()) + " cpu, "
+                + dev.spillway.core.scheduling.Resources.Format.memory(used.getMemoryMib()) + "/"
+                + dev.spillway.core.scheduling.Resources.Format.memory(cap.getMemoryMib())
+                + (cap.getGpus() > 0 ? ", " + used.getGpus() + "/" + cap.getGpus() + " gpu" : "");
+    }
+
+    @Command(name = "nodes", description = "Nodes: state, pool, allocation, last report.")
+    static final class Nodes implements Callable<Integer> {
+        @ParentCommand
+        Spillway root;
+
+        @Spec
+        CommandSpec spec;
+
+        @Option(names = "--pool", description = "Only this pool.")
+        String pool;
+
+        @Override
+        public Integer call() {
+            ManagedChannel channel = root.channel();
+            try {
+                ListNodesResponse r = NodeServiceGrpc.newBlockingStub(channel)
+                        .listNodes(ListNodesRequest.newBuilder().setPool(pool == null ? "" : pool).build());
+                if (Output.structured(root.output, r, spec.commandLine().getOut())) return Spillway.OK;
+                Output.Table t = new Output.Table("NODE", "POOL", "STATE", "TASKS", "ALLOCATED", "LABELS", "LAST SEEN");
+                for (Node n : r.getNodesList()) {
+                    t.row(n.getName(), n.getPool(), Output.state(n.getState(), "NODE_STATE_"), n.getRunningTasks(),
+                            amount(n.getAllocated(), n.getCapacity()), n.getLabelsMap().isEmpty() ? "-" : n.getLabelsMap(),
+                            Output.time(n.getLastSeenTime()));
+                }
+                t.print(spec.commandLine().getOut());
+                return Spillway.OK;
+            } finally {
+                Spillway.close(channel);
+            }
+        }
+    }
+
+    @Command(name = "pools", description = "Pools: kind, connected nodes, capacity and allocation.")
+    static final class Pools implements Callable<Integer> {
+        @ParentCommand
+        Spillway root;
+
+        @Spec
+        CommandSpec spec;
+
+        @Override
+        public Integer call() {
+            ManagedChannel channel = root.channel();
+            try {
+                ListPoolsResponse r = PoolServiceGrpc.newBlockingStub(channel).listPools(ListPoolsRequest.getDefaultInstance());
+                if (Output.structured(root.output, r, spec.commandLine().getOut())) return Spillway.OK;
+                Output.Table t = new Output.Table("POOL", "KIND", "NODES", "TASKS", "ALLOCATED");
+                for (Pool p : r.getPoolsList()) {
+                    t.row(p.getName(), p.getKind(), p.getReadyNodes(), p.getRunningTasks(), amount(p.getAllocated(), p.getCapacity()));
+                }
+                t.print(spec.commandLine().getOut());
+                return Spillway.OK;
+            } finally {
+                Spillway.close(channel);
+            }
+        }
+    }
+}

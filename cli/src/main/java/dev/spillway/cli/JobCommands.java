@@ -1,0 +1,252 @@
+package dev.spillway.cli;
+
+import com.google.protobuf.util.JsonFormat;
+import dev.spillway.api.v1.CancelJobRequest;
+import dev.spillway.api.v1.CancelJobResponse;
+import dev.spillway.api.v1.GetJobRequest;
+import dev.spillway.api.v1.GetJobResponse;
+import dev.spillway.api.v1.GetTaskLogsRequest;
+import dev.spillway.api.v1.GetTaskLogsResponse;
+import dev.spillway.api.v1.Job;
+import dev.spillway.api.v1.JobServiceGrpc;
+import dev.spillway.api.v1.JobState;
+import dev.spillway.api.v1.ListJobsRequest;
+import dev.spillway.api.v1.ListJobsResponse;
+import dev.spillway.api.v1.LogStream;
+import dev.spillway.api.v1.SubmitJobRequest;
+import dev.spillway.api.v1.SubmitJobResponse;
+import dev.spillway.api.v1.Task;
+import dev.spillway.api.v1.WatchJobRequest;
+import dev.spillway.api.v1.WatchJobResponse;
+import io.grpc.ManagedChannel;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.ParentCommand;
+import picocli.CommandLine.Spec;
+
+/** Job commands: submit, jobs, job, watch, logs, cancel. */
+final class JobCommands {
+
+    private JobCommands() {}
+
+    abstract static class Base implements Callable<Integer> {
+        @ParentCommand
+        Spillway root;
+
+        @Spec
+        CommandSpec spec;
+
+        PrintWriter out() {
+            return spec.commandLine().getOut();
+        }
+
+        @Override
+        public Integer call() throws Exception {
+            ManagedChannel channel = root.channel();
+            try {
+                return run(JobServiceGrpc.newBlockingStub(channel));
+            } finally {
+                Spillway.close(channel);
+            }
+        }
+
+        abstract Integer run(JobServiceGrpc.JobServiceBlockingStub jobs) throws Exception;
+    }
+
+    @Command(name = "submit", description = "Submit a job spec (YAML); prints the job id.")
+    static final class Submit extends Base {
+        @Parameters(paramLabel = "FILE", description = "Job spec file.")
+        Path file;
+
+        @Option(names = "--watch", description = "Then follow the job until it finishes (exit 1 if it fails).")
+        boolean watch;
+
+        @Override
+        Integer run(JobServiceGrpc.JobServiceBlockingStub jobs) throws Exception {
+            JobSpecFile spec = JobSpecFile.read(file);
+            SubmitJobResponse response;
+            try {
+                response = jobs.submitJob(SubmitJobRequest.newBuilder().setSpec(spec.spec()).build());
+            } catch (StatusRuntimeException e) {
+                if (e.getStatus().getCode() != Status.Code.INVALID_ARGUMENT || Spillway.violations(e).isEmpty()) throw e;
+                PrintWriter err = spec().commandLine().getErr();
+                err.println("spillway: the broker refused " + file + ":");
+                spec.locate(Spillway.violations(e)).forEach(p -> err.println(p.toString()));
+                return Spillway.INVALID;
+            }
+            if (!Output.structured(root.output, response, out())) out().println(response.getJobId());
+            out().flush();
+            return watch ? Watch.follow(jobs, response.getJobId(), out()) : Spillway.OK;
+        }
+
+        private CommandSpec spec() {
+            return super.spec;
+        }
+    }
+
+    @Command(name = "jobs", description = "List jobs, newest first.")
+    static final class Jobs extends Base {
+        @Option(names = "--state", split = ",", description = "Only these states (queued, running, succeeded, failed, cancelled).")
+        List<String> states = List.of();
+
+        @Option(names = "--tenant", description = "Only this tenant.")
+        String tenant;
+
+        @Option(names = "--label", description = "Only jobs with this label key=value (repeatable).")
+        Map<String, String> labels = Map.of();
+
+        @Option(names = "--limit", defaultValue = "50", description = "At most this many jobs (default ${DEFAULT-VALUE}).")
+        int limit;
+
+        @Override
+        Integer run(JobServiceGrpc.JobServiceBlockingStub jobs) {
+            ListJobsRequest.Builder req = ListJobsRequest.newBuilder().setPageSize(Math.min(limit, 1000)).putAllLabels(labels);
+            if (tenant != null) req.setTenant(tenant);
+            for (String s : states) {
+                try {
+                    req.addStates(JobState.valueOf("JOB_STATE_" + s.toUpperCase(Locale.ROOT)));
+                } catch (IllegalArgumentException e) {
+                    throw new Spillway.CliException(Spillway.INVALID, "unknown state '" + s + "' (queued, running, succeeded, failed, cancelled)");
+                }
+            }
+            ListJobsResponse.Builder all = ListJobsResponse.newBuilder();
+            String token = "";
+            do {
+                ListJobsResponse page = jobs.listJobs(req.setPageToken(token).build());
+                all.addAllJobs(page.getJobsList());
+                token = page.getNextPageToken();
+            } while (!token.isEmpty() && all.getJobsCount() < limit);
+            if (Output.structured(root.output, all, out())) return Spillway.OK;
+            Output.Table t = new Output.Table("JOB", "NAME", "TENANT", "STATE", "TASKS", "DONE", "CREATED");
+            for (Job j : all.getJobsList()) {
+                t.row(j.getJobId(), j.getSpec().getName().isEmpty() ? "-" : j.getSpec().getName(), j.getSpec().getTenant(),
+                        Output.state(j.getState(), "JOB_STATE_"), j.getSpec().getTaskCount(), done(j), Output.time(j.getCreateTime()));
+            }
+            t.print(out());
+            return Spillway.OK;
+        }
+    }
+
+    static String done(Job j) {
+        int finished = 0;
+        for (String s : List.of("SUCCEEDED", "FAILED", "LOST", "CANCELLED")) finished += j.getTaskCountsOrDefault(s, 0);
+        return finished + "/" + j.getSpec().getTaskCount();
+    }
+
+    @Command(name = "job", description = "One job: its state, why it waits, and every task.")
+    static final class JobDetail extends Base {
+        @Parameters(paramLabel = "JOB", description = "Job id.")
+        String id;
+
+        @Override
+        Integer run(JobServiceGrpc.JobServiceBlockingStub jobs) {
+            GetJobResponse r = jobs.getJob(GetJobRequest.newBuilder().setJobId(id).build());
+            if (Output.structured(root.output, r, out())) return Spillway.OK;
+            Job j = r.getJob();
+            PrintWriter out = out();
+            out.println("Job:      " + j.getJobId() + (j.getSpec().getName().isEmpty() ? "" : " (" + j.getSpec().getName() + ")"));
+            out.println("Tenant:   " + j.getSpec().getTenant());
+            out.println("State:    " + Output.state(j.getState(), "JOB_STATE_") + "  " + j.getTaskCountsMap());
+            out.println("Created:  " + Output.time(j.getCreateTime()) + "   Finished: " + Output.time(j.getFinishTime()));
+            if (!j.getPendingReason().isEmpty()) out.println("Waiting:  " + j.getPendingReason());
+            out.println();
+            Output.Table t = new Output.Table("TASK", "STATE", "ATTEMPT", "NODE", "EXIT", "STARTED", "FINISHED", "REASON");
+            for (Task task : r.getTasksList()) {
+                t.row(task.getIndex(), Output.state(task.getState(), "TASK_STATE_"), task.getAttempt(),
+                        task.getNode().isEmpty() ? "-" : task.getNode(), task.hasExitCode() ? task.getExitCode() : "-",
+                        Output.time(task.getStartTime()), Output.time(task.getFinishTime()),
+                        task.getMessage().isEmpty() ? task.getReason() : task.getMessage());
+            }
+            t.print(out);
+            return Spillway.OK;
+        }
+    }
+
+    @Command(name = "watch", description = "Follow a job's task events until it finishes (exit 1 if it did not succeed).")
+    static final class Watch extends Base {
+        @Parameters(paramLabel = "JOB", description = "Job id.")
+        String id;
+
+        @Override
+        Integer run(JobServiceGrpc.JobServiceBlockingStub jobs) throws Exception {
+            if (root.output == Output.Format.TABLE) return follow(jobs, id, out());
+            JobState last = JobState.JOB_STATE_UNSPECIFIED;
+            Iterator<WatchJobResponse> events = jobs.watchJob(WatchJobRequest.newBuilder().setJobId(id).build());
+            while (events.hasNext()) {
+                WatchJobResponse e = events.next();
+                last = e.getJobState();
+                out().println(JsonFormat.printer().omittingInsignificantWhitespace().print(e));
+                out().flush();
+            }
+            return last == JobState.JOB_STATE_SUCCEEDED ? Spillway.OK : Spillway.ERROR;
+        }
+
+        static int follow(JobServiceGrpc.JobServiceBlockingStub jobs, String id, PrintWriter out) {
+            JobState last = JobState.JOB_STATE_UNSPECIFIED;
+            Iterator<WatchJobResponse> events = jobs.watchJob(WatchJobRequest.newBuilder().setJobId(id).build());
+            while (events.hasNext()) {
+                WatchJobResponse e = events.next();
+                last = e.getJobState();
+                out.printf("%s  task %-5d #%-2d %-10s %-12s %s%n", Output.time(e.getTime()), e.getTaskIndex(), e.getAttempt(),
+                        Output.state(e.getState(), "TASK_STATE_"), e.getNode().isEmpty() ? "-" : e.getNode(), e.getMessage());
+                out.flush();
+            }
+            out.println("job " + id + " " + Output.state(last, "JOB_STATE_").toLowerCase(Locale.ROOT));
+            out.flush();
+            return last == JobState.JOB_STATE_SUCCEEDED ? Spillway.OK : Spillway.ERROR;
+        }
+    }
+
+    @Command(name = "logs", description = "Print a task's output (from the node that ran it).")
+    static final class Logs extends Base {
+        @Parameters(paramLabel = "JOB", description = "Job id.")
+        String id;
+
+        @Option(names = "--task", required = true, description = "Task index.")
+        int task;
+
+        @Option(names = "--attempt", defaultValue = "0", description = "Attempt (default: the current one).")
+        int attempt;
+
+        @Option(names = {"-f", "--follow"}, description = "Keep printing new output until the attempt ends.")
+        boolean follow;
+
+        @Option(names = "--stderr", description = "Standard error instead of standard output.")
+        boolean stderr;
+
+        @Override
+        Integer run(JobServiceGrpc.JobServiceBlockingStub jobs) throws Exception {
+            Iterator<GetTaskLogsResponse> chunks = jobs.getTaskLogs(GetTaskLogsRequest.newBuilder().setJobId(id).setTaskIndex(task)
+                    .setAttempt(attempt).setFollow(follow).setStream(stderr ? LogStream.LOG_STREAM_STDERR : LogStream.LOG_STREAM_STDOUT).build());
+            while (chunks.hasNext()) {
+                System.out.write(chunks.next().getData().toByteArray());
+                System.out.flush();
+            }
+            return Spillway.OK;
+        }
+    }
+
+    @Command(name = "cancel", description = "Cancel a job: queued tasks never start, running processes are killed.")
+    static final class Cancel extends Base {
+        @Parameters(paramLabel = "JOB", description = "Job id.")
+        String id;
+
+        @Override
+        Integer run(JobServiceGrpc.JobServiceBlockingStub jobs) {
+            CancelJobResponse r = jobs.cancelJob(CancelJobRequest.newBuilder().setJobId(id).build());
+            if (!Output.structured(root.output, r, out())) out().println("cancelled " + r.getCancelledTasks() + " task(s) of job " + id);
+            return Spillway.OK;
+        }
+    }
+}

@@ -1,0 +1,214 @@
+package dev.spillway.cli;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.HttpURLConnection;
+import java.net.ServerSocket;
+import java.net.URI;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * A broker and its agents as child processes of this JVM: what {@code spillway up} runs, and what
+ * the end-to-end tests and the submit benchmark start. Every process is stopped by its own pid.
+ */
+public final class LocalCluster implements AutoCloseable {
+
+    /** Where things are and how big the agents are. */
+    public static final class Options {
+        public Path home = Path.of(System.getProperty("spillway.home", "."));
+        public Path dataDir = Path.of(System.getProperty("user.home"), ".spillway");
+        public int port = 7070;
+        public String bind = "127.0.0.1";
+        public int agents = 2;
+        public String pool = "onprem";
+        public String agentCpu = "2";
+        public String agentMemory = "4Gi";
+        public String drain = "finish";
+        public Map<String, String> brokerProperties = new LinkedHashMap<>();
+        /** Pass -Dquarkus.log... etc.; null keeps the broker's own defaults. */
+        public String brokerJvmOptions = "-Xmx1g";
+    }
+
+    private final Options options;
+    private final Path logDir;
+    private Process broker;
+    private final Map<String, Process> agents = new LinkedHashMap<>();
+
+    public LocalCluster(Options options) {
+        this.options = options;
+        this.logDir = options.dataDir.resolve("logs");
+    }
+
+    public static int freePort() {
+        try (ServerSocket s = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+            return s.getLocalPort();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    public String brokerAddress() {
+        return "127.0.0.1:" + options.port;
+    }
+
+    public Path dataDir() {
+        return options.dataDir;
+    }
+
+    public Path logDir() {
+        return logDir;
+    }
+
+    /** Starts the broker, waits until it is healthy, then starts the agents. */
+    public LocalCluster start() {
+        startBroker();
+        for (int i = 1; i <= options.agents; i++) startAgent("agent-" + i);
+        return this;
+    }
+
+    public void startBroker() {
+        Path jar = options.home.resolve("broker/target/quarkus-app/quarkus-run.jar");
+        require(jar);
+        List<String> cmd = new ArrayList<>();
+        cmd.add(java());
+        if (options.brokerJvmOptions != null) cmd.addAll(List.of(options.brokerJvmOptions.split(" ")));
+        cmd.add("-Dspillway.data-dir=" + options.dataDir);
+        cmd.add("-Dquarkus.http.port=" + options.port);
+        cmd.add("-Dquarkus.http.host=" + options.bind);
+        options.brokerProperties.forEach((k, v) -> cmd.add("-D" + k + "=" + v));
+        cmd.add("-jar");
+        cmd.add(jar.toString());
+        broker = spawn(cmd, "broker");
+        awaitHealthy(Duration.ofSeconds(120));
+    }
+
+    public Process startAgent(String name) {
+        Path jar = options.home.resolve("on-prem-agent/target/spillway-agent.jar");
+        require(jar);
+        List<String> cmd = List.of(java(), "-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-jar", jar.toString(),
+                "--broker", brokerAddress(),
+                "--token-file", options.dataDir.resolve("agent-token").toString(),
+                "--name", name, "--pool", options.pool,
+                "--cpu", options.agentCpu, "--memory", options.agentMemory,
+                "--drain", options.drain,
+                "--work-dir", options.dataDir.resolve("agents").resolve(name).toString());
+        Process p = spawn(cmd, name);
+        agents.put(name, p);
+        return p;
+    }
+
+    public Process broker() {
+        return broker;
+    }
+
+    public Map<String, Process> agents() {
+        return agents;
+    }
+
+    /** SIGTERM and wait (the broker shuts down cleanly, stopping its embedded PostgreSQL). */
+    public void stopBroker() {
+        stop(broker, Duration.ofSeconds(60));
+    }
+
+    /** SIGKILL: the broker dies on the spot. */
+    public void killBroker() {
+        broker.destroyForcibly();
+        waitFor(broker, Duration.ofSeconds(30));
+    }
+
+    /** SIGTERM: the agent drains per its drain mode. */
+    public void stopAgent(String name) {
+        stop(agents.get(name), Duration.ofSeconds(60));
+    }
+
+    /** SIGKILL: the agent dies on the spot, its task processes keep running until reaped below. */
+    public void killAgent(String name) {
+        Process p = agents.get(name);
+        List<ProcessHandle> children = p.descendants().toList();
+        p.destroyForcibly();
+        waitFor(p, Duration.ofSeconds(30));
+        // The tasks it ran are orphans now; a real machine would lose them with it.
+        children.forEach(ProcessHandle::destroyForcibly);
+    }
+
+    @Override
+    public void close() {
+        for (Process p : agents.values()) {
+            if (p.isAlive()) p.destroy();
+        }
+        for (Process p : agents.values()) stop(p, Duration.ofSeconds(40));
+        if (broker != null) stopBroker();
+    }
+
+    private void awaitHealthy(Duration timeout) {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        URI health = URI.create("http://127.0.0.1:" + options.port + "/q/health/ready");
+        while (System.nanoTime() < deadline) {
+            if (!broker.isAlive()) {
+                throw new IllegalStateException("the broker exited with code " + broker.exitValue() + "; see " + logDir.resolve("broker.log"));
+            }
+            try {
+                HttpURLConnection c = (HttpURLConnection) health.toURL().openConnection();
+                c.setConnectTimeout(500);
+                c.setReadTimeout(2000);
+                if (c.getResponseCode() == 200) return;
+            } catch (IOException notYet) {
+                // still starting
+            }
+            try {
+                Thread.sleep(100); // polling a starting process: there is nothing to wait on but its port
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IllegalStateException("interrupted while waiting for the broker");
+            }
+        }
+        throw new IllegalStateException("the broker did not become healthy within " + timeout + "; see " + logDir.resolve("broker.log"));
+    }
+
+    private Process spawn(List<String> cmd, String name) {
+        try {
+            Files.createDirectories(logDir);
+            Path log = logDir.resolve(name + ".log");
+            return new ProcessBuilder(cmd).redirectErrorStream(true)
+                    .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()))
+                    .start();
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot start " + name, e);
+        }
+    }
+
+    private static void stop(Process p, Duration timeout) {
+        if (p == null || !p.isAlive()) return;
+        p.destroy();
+        if (!waitFor(p, timeout)) {
+            p.destroyForcibly();
+            waitFor(p, Duration.ofSeconds(10));
+        }
+    }
+
+    private static boolean waitFor(Process p, Duration timeout) {
+        try {
+            return p.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return false;
+        }
+    }
+
+    private static void require(Path jar) {
+        if (!Files.exists(jar)) {
+            throw new IllegalStateException(jar + " is missing: build first (./mvnw -DskipTests package)");
+        }
+    }
+
+    private static String java() {
+        return ProcessHandle.current().info().command().orElse("java");
+    }
+}

@@ -1,0 +1,84 @@
+package dev.spillway.cli;
+
+import com.google.protobuf.InvalidProtocolBufferException;
+import com.google.protobuf.MessageOrBuilder;
+import com.google.protobuf.Timestamp;
+import com.google.protobuf.util.JsonFormat;
+import java.io.PrintWriter;
+import java.time.Instant;
+import java.time.ZoneId;
+import java.time.format.DateTimeFormatter;
+import java.util.ArrayList;
+import java.util.List;
+import org.yaml.snakeyaml.DumperOptions;
+import org.yaml.snakeyaml.Yaml;
+
+/** Tables for people, JSON and YAML (the proto3 JSON mapping) for scripts. */
+final class Output {
+
+    enum Format { TABLE, JSON, YAML }
+
+    private static final JsonFormat.Printer JSON = JsonFormat.printer().alwaysPrintFieldsWithNoPresence();
+    private static final DateTimeFormatter TIME = DateTimeFormatter.ofPattern("yyyy-MM-dd HH:mm:ss").withZone(ZoneId.systemDefault());
+
+    private Output() {}
+
+    /** Prints {@code message} as JSON or YAML; returns false for TABLE (the caller prints a table). */
+    static boolean structured(Format format, MessageOrBuilder message, PrintWriter out) {
+        if (format == Format.TABLE) return false;
+        try {
+            String json = JSON.print(message);
+            if (format == Format.JSON) {
+                out.println(json);
+            } else {
+                DumperOptions options = new DumperOptions();
+                options.setDefaultFlowStyle(DumperOptions.FlowStyle.BLOCK);
+                out.print(new Yaml(options).dump(new Yaml().load(json)));
+            }
+            out.flush();
+            return true;
+        } catch (InvalidProtocolBufferException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    static String time(Timestamp t) {
+        if (t == null || (t.getSeconds() == 0 && t.getNanos() == 0)) return "-";
+        return TIME.format(Instant.ofEpochSecond(t.getSeconds(), t.getNanos()));
+    }
+
+    static String state(Enum<?> e, String prefix) {
+        return e.name().startsWith(prefix) ? e.name().substring(prefix.length()) : e.name();
+    }
+
+    /** A plain aligned table. */
+    static final class Table {
+        private final List<String[]> rows = new ArrayList<>();
+
+        Table(String... header) {
+            rows.add(header);
+        }
+
+        Table row(Object... cells) {
+            String[] r = new String[cells.length];
+            for (int i = 0; i < cells.length; i++) r[i] = cells[i] == null ? "-" : cells[i].toString();
+            rows.add(r);
+            return this;
+        }
+
+        void print(PrintWriter out) {
+            int cols = rows.get(0).length;
+            int[] width = new int[cols];
+            for (String[] r : rows) for (int i = 0; i < cols; i++) width[i] = Math.max(width[i], r[i].length());
+            for (String[] r : rows) {
+                StringBuilder sb = new StringBuilder();
+                for (int i = 0; i < cols; i++) {
+                    sb.append(r[i]);
+                    if (i < cols - 1) sb.append(" ".repeat(width[i] - r[i].length() + 2));
+                }
+                out.println(sb.toString().stripTrailing());
+            }
+            out.flush();
+        }
+    }
+}

@@ -1,0 +1,142 @@
+package dev.spillway.cli;
+
+import com.google.rpc.BadRequest;
+import io.grpc.ManagedChannel;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
+import io.grpc.protobuf.StatusProto;
+import java.io.PrintWriter;
+import java.util.concurrent.TimeUnit;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code spillway}: the command line of the Spillway broker.
+ *
+ * <p>Exit codes: 0 success; 1 error (broker unreachable, internal error, a watched job failed);
+ * 2 invalid input or not found.
+ */
+@Command(name = "spillway", mixinStandardHelpOptions = true, version = "spillway 0.1.0",
+        description = "Spillway: on-prem agent pools and cloud capacity as one logical computer.",
+        subcommands = {
+                UpCommand.class,
+                JobCommands.Submit.class, JobCommands.Jobs.class, JobCommands.JobDetail.class, JobCommands.Watch.class,
+                JobCommands.Logs.class, JobCommands.Cancel.class,
+                ClusterCommands.Nodes.class, ClusterCommands.Pools.class,
+                BenchCommand.class,
+                CommandLine.HelpCommand.class},
+        exitCodeListHeading = "%nExit codes:%n",
+        exitCodeList = {"0:success", "1:error (broker unreachable, internal error, job failed)", "2:invalid input or not found"})
+public final class Spillway {
+
+    public static final int OK = 0;
+    public static final int ERROR = 1;
+    public static final int INVALID = 2;
+
+    @Option(names = "--broker", defaultValue = "${env:SPILLWAY_BROKER:-127.0.0.1:7070}", scope = CommandLine.ScopeType.INHERIT,
+            description = "Broker address host:port (env SPILLWAY_BROKER; default ${DEFAULT-VALUE}).")
+    String broker;
+
+    @Option(names = {"-o", "--output"}, defaultValue = "table", scope = CommandLine.ScopeType.INHERIT,
+            description = "Output format: table, json or yaml (default ${DEFAULT-VALUE}).")
+    Output.Format output;
+
+    ManagedChannel channel() {
+        return NettyChannelBuilder.forTarget(broker).usePlaintext().maxInboundMessageSize(64 * 1024 * 1024).build();
+    }
+
+    static void close(ManagedChannel channel) {
+        channel.shutdownNow();
+        try {
+            channel.awaitTermination(2, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    /** An error the user should see as a message and an exit code, not a stack trace. */
+    public static final class CliException extends RuntimeException {
+        final int exitCode;
+
+        public CliException(int exitCode, String message) {
+            super(message);
+            this.exitCode = exitCode;
+        }
+    }
+
+    public static void main(String[] args) {
+        System.exit(commandLine().execute(args));
+    }
+
+    public static CommandLine commandLine() {
+        CommandLine cli = new CommandLine(new Spillway());
+        cli.setCaseInsensitiveEnumValuesAllowed(true);
+        cli.setExecutionExceptionHandler(Spillway::handle);
+        return cli;
+    }
+
+    private static int handle(Exception e, CommandLine cmd, CommandLine.ParseResult parsed) {
+        PrintWriter err = cmd.getErr();
+        if (e instanceof CliException c) {
+            err.println("spillway: " + c.getMessage());
+            return c.exitCode;
+        }
+        if (e instanceof StatusRuntimeException s) {
+            return status(s, err, cmd);
+        }
+        if (e instanceof JobSpecFile.InvalidSpecException invalid) {
+            invalid.problems().forEach(p -> err.println(p.toString()));
+            return INVALID;
+        }
+        if (e instanceof java.nio.file.NoSuchFileException f) {
+            err.println("spillway: no such file: " + f.getFile());
+            return INVALID;
+        }
+        err.println("spillway: " + e);
+        return ERROR;
+    }
+
+    static int status(StatusRuntimeException s, PrintWriter err, CommandLine cmd) {
+        Status.Code code = s.getStatus().getCode();
+        String broker = ((Spillway) cmd.getCommandSpec().root().userObject()).broker;
+        switch (code) {
+            case INVALID_ARGUMENT -> {
+                var violations = violations(s);
+                if (violations.isEmpty()) err.println("spillway: " + s.getStatus().getDescription());
+                violations.forEach(v -> err.println("spillway: " + v.getField() + ": " + v.getDescription()));
+                return INVALID;
+            }
+            case NOT_FOUND -> {
+                err.println("spillway: " + s.getStatus().getDescription());
+                return INVALID;
+            }
+            case UNAVAILABLE -> {
+                String detail = s.getStatus().getDescription();
+                err.println("spillway: cannot reach the broker at " + broker + (detail == null ? "" : " (" + detail + ")")
+                        + "; is it running? (./spillway up)");
+                return ERROR;
+            }
+            default -> {
+                err.println("spillway: " + code + ": " + s.getStatus().getDescription());
+                return ERROR;
+            }
+        }
+    }
+
+    static java.util.List<BadRequest.FieldViolation> violations(StatusRuntimeException s) {
+        com.google.rpc.Status status = StatusProto.fromThrowable(s);
+        if (status == null) return java.util.List.of();
+        for (var any : status.getDetailsList()) {
+            if (any.is(BadRequest.class)) {
+                try {
+                    return any.unpack(BadRequest.class).getFieldViolationsList();
+                } catch (com.google.protobuf.InvalidProtocolBufferException ignored) {
+                    // fall through
+                }
+            }
+        }
+        return java.util.List.of();
+    }
+}

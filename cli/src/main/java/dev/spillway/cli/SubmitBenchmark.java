@@ -1,0 +1,199 @@
+package dev.spillway.cli;
+
+import com.google.common.util.concurrent.FutureCallback;
+import com.google.common.util.concurrent.Futures;
+import com.google.common.util.concurrent.MoreExecutors;
+import dev.spillway.api.v1.GetJobRequest;
+import dev.spillway.api.v1.GetJobResponse;
+import dev.spillway.api.v1.JobServiceGrpc;
+import dev.spillway.api.v1.JobSpec;
+import dev.spillway.api.v1.Resources;
+import dev.spillway.api.v1.SubmitJobRequest;
+import dev.spillway.api.v1.SubmitJobResponse;
+import dev.spillway.api.v1.TaskTemplate;
+import io.grpc.ManagedChannel;
+import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.stream.Stream;
+import org.HdrHistogram.Histogram;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/**
+ * Durable submission over gRPC on loopback against a freshly started broker on embedded
+ * PostgreSQL (its own temporary data directory), then submission-to-placement latency with free
+ * capacity on a second fresh broker with one large agent.
+ */
+@Command(name = "submit", description = "SubmitJob throughput and latency, and submission-to-placement latency, on a fresh local broker.")
+final class SubmitBenchmark implements Callable<Integer> {
+
+    @Spec
+    CommandSpec spec;
+
+    @Option(names = "--jobs", defaultValue = "20000", description = "Single-task jobs to submit (default ${DEFAULT-VALUE}).")
+    int jobs;
+
+    @Option(names = "--concurrency", defaultValue = "64", description = "Submissions in flight (default ${DEFAULT-VALUE}).")
+    int concurrency;
+
+    @Option(names = "--array-jobs", defaultValue = "200", description = "1,000-task jobs to submit (default ${DEFAULT-VALUE}).")
+    int arrayJobs;
+
+    @Option(names = "--placement-jobs", defaultValue = "300", description = "Jobs timed from submission to placement (default ${DEFAULT-VALUE}).")
+    int placementJobs;
+
+    @Override
+    public Integer call() throws Exception {
+        PrintWriter out = spec.commandLine().getOut();
+        Path dir = Files.createTempDirectory("spillway-bench-");
+        try {
+            Stats single;
+            Stats array;
+            try (LocalCluster cluster = cluster(dir.resolve("submit"), 0)) {
+                out.println("broker started on " + cluster.brokerAddress() + " (embedded PostgreSQL, no agents: nothing is placed)");
+                ManagedChannel channel = NettyChannelBuilder.forTarget(cluster.brokerAddress()).usePlaintext().build();
+                try {
+                    var stub = JobServiceGrpc.newFutureStub(channel);
+                    submit(stub, spec(1, "true"), 1000, concurrency); // warm-up
+                    single = submit(stub, spec(1, "true"), jobs, concurrency);
+                    out.printf(Locale.ROOT, "single-task jobs: %d in %.2f s = %.0f jobs/s, p50 %.1f ms, p99 %.1f ms%n", jobs,
+                            single.seconds, jobs / single.seconds, single.p50Millis(), single.p99Millis());
+                    array = submit(stub, spec(1000, "true"), arrayJobs, 4);
+                    out.printf(Locale.ROOT, "1,000-task jobs: %d in %.2f s = %.0f tasks/s, p50 %.1f ms, p99 %.1f ms%n", arrayJobs,
+                            array.seconds, arrayJobs * 1000 / array.seconds, array.p50Millis(), array.p99Millis());
+                } finally {
+                    Spillway.close(channel);
+                }
+            }
+            Histogram placement = placement(dir.resolve("placement"), out);
+            out.println(String.format(Locale.ROOT,
+                    "RESULT submit single_jobs_per_sec=%.0f single_p50_ms=%.1f single_p99_ms=%.1f array_tasks_per_sec=%.0f array_p99_ms=%.1f placement_p50_ms=%.1f placement_p99_ms=%.1f",
+                    jobs / single.seconds, single.p50Millis(), single.p99Millis(), arrayJobs * 1000 / array.seconds, array.p99Millis(),
+                    placement.getValueAtPercentile(50) / 1000.0, placement.getValueAtPercentile(99) / 1000.0));
+            out.flush();
+            return Spillway.OK;
+        } finally {
+            deleteTree(dir);
+        }
+    }
+
+    private static LocalCluster cluster(Path data, int agents) {
+        LocalCluster.Options o = new LocalCluster.Options();
+        o.dataDir = data;
+        o.port = LocalCluster.freePort();
+        o.agents = agents;
+        o.agentCpu = "64";
+        o.agentMemory = "256Gi";
+        return new LocalCluster(o).start();
+    }
+
+    /** Time from submission (the job's create time) to placement (the task's assign time), both broker clock. */
+    private Histogram placement(Path data, PrintWriter out) throws InterruptedException {
+        Histogram h = new Histogram(3_600_000_000L, 3);
+        try (LocalCluster cluster = cluster(data, 1)) {
+            ManagedChannel channel = NettyChannelBuilder.forTarget(cluster.brokerAddress()).usePlaintext().build();
+            try {
+                var stub = JobServiceGrpc.newBlockingStub(channel);
+                List<String> ids = new ArrayList<>();
+                for (int i = 0; i < placementJobs; i++) {
+                    ids.add(stub.submitJob(SubmitJobRequest.newBuilder().setSpec(spec(1, "true")).build()).getJobId());
+                    Thread.sleep(20); // an open-loop trickle, so every job meets free capacity and an idle scheduler
+                }
+                for (String id : ids) {
+                    GetJobResponse job;
+                    do {
+                        job = stub.getJob(GetJobRequest.newBuilder().setJobId(id).build());
+                    } while (!job.getTasks(0).hasAssignTime() && sleepBriefly());
+                    var created = job.getJob().getCreateTime();
+                    var assigned = job.getTasks(0).getAssignTime();
+                    long micros = (assigned.getSeconds() - created.getSeconds()) * 1_000_000 + (assigned.getNanos() - created.getNanos()) / 1000;
+                    h.recordValue(Math.max(0, micros));
+                }
+            } finally {
+                Spillway.close(channel);
+            }
+        }
+        out.printf(Locale.ROOT, "submission to placement (free capacity): %d jobs, p50 %.1f ms, p99 %.1f ms%n", placementJobs,
+                h.getValueAtPercentile(50) / 1000.0, h.getValueAtPercentile(99) / 1000.0);
+        return h;
+    }
+
+    private static boolean sleepBriefly() {
+        try {
+            Thread.sleep(20);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return false;
+        }
+        return true;
+    }
+
+    record Stats(Histogram latencyMicros, double seconds) {
+        double p50Millis() {
+            return latencyMicros.getValueAtPercentile(50) / 1000.0;
+        }
+
+        double p99Millis() {
+            return latencyMicros.getValueAtPercentile(99) / 1000.0;
+        }
+    }
+
+    private static Stats submit(JobServiceGrpc.JobServiceFutureStub stub, JobSpec spec, int count, int inFlight) throws InterruptedException {
+        Histogram h = new Histogram(3_600_000_000L, 3);
+        Semaphore window = new Semaphore(inFlight);
+        CountDownLatch done = new CountDownLatch(count);
+        AtomicReference<Throwable> failure = new AtomicReference<>();
+        SubmitJobRequest request = SubmitJobRequest.newBuilder().setSpec(spec).build();
+        long start = System.nanoTime();
+        for (int i = 0; i < count && failure.get() == null; i++) {
+            window.acquire();
+            long sent = System.nanoTime();
+            Futures.addCallback(stub.submitJob(request), new FutureCallback<SubmitJobResponse>() {
+                @Override
+                public void onSuccess(SubmitJobResponse r) {
+                    synchronized (h) {
+                        h.recordValue((System.nanoTime() - sent) / 1000);
+                    }
+                    window.release();
+                    done.countDown();
+                }
+
+                @Override
+                public void onFailure(Throwable t) {
+                    failure.compareAndSet(null, t);
+                    window.release();
+                    done.countDown();
+                }
+            }, MoreExecutors.directExecutor());
+        }
+        done.await();
+        if (failure.get() != null) throw new IllegalStateException("a submission failed: " + failure.get(), failure.get());
+        return new Stats(h, (System.nanoTime() - start) / 1e9);
+    }
+
+    static JobSpec spec(int tasks, String command) {
+        return JobSpec.newBuilder().setName("bench").setTaskCount(tasks)
+                .setTask(TaskTemplate.newBuilder().addCommand(command)
+                        .setResources(Resources.newBuilder().setCpuMillis(100).setMemoryMib(64)))
+                .build();
+    }
+
+    private static void deleteTree(Path dir) throws IOException {
+        try (Stream<Path> paths = Files.walk(dir)) {
+            for (Path p : paths.sorted(Comparator.reverseOrder()).toList()) Files.deleteIfExists(p);
+        }
+    }
+}

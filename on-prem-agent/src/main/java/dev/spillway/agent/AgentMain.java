@@ -1,0 +1,127 @@
+package dev.spillway.agent;
+
+import java.io.IOException;
+import java.net.InetAddress;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** {@code spillway-agent}: joins a node to a Spillway broker. */
+@Command(name = "spillway-agent", mixinStandardHelpOptions = true, version = "spillway-agent 0.1.0",
+        description = "Runs Spillway task attempts on this machine for a broker.")
+public final class AgentMain implements Callable<Integer> {
+
+    @Option(names = "--broker", defaultValue = "${env:SPILLWAY_BROKER:-127.0.0.1:7070}",
+            description = "Broker address host:port (env SPILLWAY_BROKER; default ${DEFAULT-VALUE}).")
+    String broker;
+
+    @Option(names = "--token-file", description = "File holding the agent token (else env SPILLWAY_AGENT_TOKEN).")
+    Path tokenFile;
+
+    @Option(names = "--name", description = "Node name, unique in the cluster (default: the host name).")
+    String name;
+
+    @Option(names = "--pool", defaultValue = "onprem", description = "Pool to join (default ${DEFAULT-VALUE}).")
+    String pool;
+
+    @Option(names = "--cpu", description = "Cores offered to tasks, e.g. 2 or 1.5 (default: all the OS reports).")
+    String cpu;
+
+    @Option(names = "--memory", description = "Memory offered to tasks, e.g. 4Gi or 512Mi (default: all the OS reports).")
+    String memory;
+
+    @Option(names = "--gpus", defaultValue = "0", description = "GPUs offered to tasks (default ${DEFAULT-VALUE}).")
+    int gpus;
+
+    @Option(names = "--label", description = "Node label key=value (repeatable).")
+    Map<String, String> labels = new LinkedHashMap<>();
+
+    @Option(names = "--work-dir", description = "Where attempts run and keep their output (default ~/.spillway/agents/<name>).")
+    Path workDir;
+
+    @Option(names = "--drain", defaultValue = "finish",
+            description = "On SIGTERM: 'finish' running tasks (up to --drain-timeout, then hand back the rest) or 'hand-back' at once.")
+    String drain;
+
+    @Option(names = "--drain-timeout", defaultValue = "30s", description = "Longest wait for running tasks when draining (default ${DEFAULT-VALUE}).")
+    String drainTimeout;
+
+    @Override
+    public Integer call() throws Exception {
+        String token = System.getenv("SPILLWAY_AGENT_TOKEN");
+        if (tokenFile != null) {
+            if (!Files.isReadable(tokenFile)) {
+                System.err.println("spillway-agent: cannot read the token file " + tokenFile);
+                return 2;
+            }
+            token = Files.readString(tokenFile).trim();
+        }
+        if (token == null || token.isBlank()) {
+            System.err.println("spillway-agent: no token: pass --token-file FILE or set SPILLWAY_AGENT_TOKEN");
+            return 2;
+        }
+        String node = name != null ? name : hostName();
+        Agent.DrainMode mode = switch (drain) {
+            case "finish" -> Agent.DrainMode.FINISH;
+            case "hand-back" -> Agent.DrainMode.HAND_BACK;
+            default -> throw new CommandLine.ParameterException(new CommandLine(this), "--drain must be 'finish' or 'hand-back'");
+        };
+        Agent.Settings settings = new Agent.Settings(broker, token, node, pool,
+                cpu == null ? HostCapacity.cpuMillis() : Quantities.cpuMillis(cpu),
+                memory == null ? HostCapacity.memoryMib() : Quantities.memoryMib(memory),
+                gpus, labels,
+                workDir != null ? workDir : Path.of(System.getProperty("user.home"), ".spillway", "agents", node),
+                mode, parseDuration(drainTimeout), "0.1.0");
+        if (settings.cpuMillis() <= 0 || settings.memoryMib() <= 0) {
+            System.err.println("spillway-agent: --cpu and --memory must be positive");
+            return 2;
+        }
+        Files.createDirectories(settings.workDir());
+        Agent agent = new Agent(settings);
+        CountDownLatch drained = new CountDownLatch(1);
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            agent.drainAndStop();
+            drained.countDown();
+        }, "agent-drain"));
+        agent.run();
+        drained.await();
+        return 0;
+    }
+
+    static Duration parseDuration(String text) {
+        String t = text.trim();
+        try {
+            if (t.endsWith("ms")) return Duration.ofMillis(Long.parseLong(t.substring(0, t.length() - 2)));
+            if (t.endsWith("s")) return Duration.ofSeconds(Long.parseLong(t.substring(0, t.length() - 1)));
+            if (t.endsWith("m")) return Duration.ofMinutes(Long.parseLong(t.substring(0, t.length() - 1)));
+            return Duration.parse(t);
+        } catch (RuntimeException e) {
+            throw new IllegalArgumentException("not a duration: '" + text + "' (use 30s, 500ms, 2m)");
+        }
+    }
+
+    private static String hostName() {
+        try {
+            return InetAddress.getLocalHost().getHostName();
+        } catch (IOException e) {
+            return "node-" + ProcessHandle.current().pid();
+        }
+    }
+
+    public static void main(String[] args) {
+        System.setProperty("java.util.logging.SimpleFormatter.format", "%1$tT.%1$tL %4$-7s [agent] %5$s%6$s%n");
+        CommandLine cli = new CommandLine(new AgentMain());
+        cli.setExecutionExceptionHandler((e, cmd, parsed) -> {
+            cmd.getErr().println("spillway-agent: " + e.getMessage());
+            return 1;
+        });
+        System.exit(cli.execute(args));
+    }
+}

@@ -1,0 +1,72 @@
+package dev.spillway.agent;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * A task attempt's processes. Each attempt starts through {@code setsid}, so its first process
+ * leads a new session and process group whose id is its pid; signalling the group reaches every
+ * process the task started, however deep, unless one left the group on purpose (those are found
+ * by walking descendants).
+ */
+final class ProcessTree {
+
+    private ProcessTree() {}
+
+    static List<String> wrap(List<String> command) {
+        return java.util.stream.Stream.concat(java.util.stream.Stream.of("setsid"), command.stream()).toList();
+    }
+
+    /** SIGTERM to the group, then SIGKILL to whatever is left after {@code graceMillis}. */
+    static void kill(Process leader, long graceMillis) {
+        List<ProcessHandle> descendants = leader.descendants().toList();
+        signalGroup(leader.pid(), "TERM");
+        descendants.forEach(ProcessHandle::destroy);
+        try {
+            leader.waitFor(graceMillis, TimeUnit.MILLISECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        signalGroup(leader.pid(), "KILL");
+        leader.descendants().forEach(ProcessHandle::destroyForcibly);
+        descendants.forEach(ProcessHandle::destroyForcibly);
+        leader.destroyForcibly();
+    }
+
+    private static void signalGroup(long pgid, String signal) {
+        try {
+            Process kill = new ProcessBuilder("kill", "-" + signal, "--", "-" + pgid).redirectErrorStream(true)
+                    .redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+            kill.waitFor(5, TimeUnit.SECONDS);
+        } catch (IOException e) {
+            // no kill(1): the descendant walk still reaches the processes
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    /** CPU time (ms) and resident memory (MiB) of the leader and its descendants right now. */
+    static long[] usage(Process leader) {
+        long cpu = 0;
+        long rssKib = 0;
+        for (ProcessHandle p : java.util.stream.Stream.concat(java.util.stream.Stream.of(leader.toHandle()), leader.descendants()).toList()) {
+            cpu += p.info().totalCpuDuration().map(java.time.Duration::toMillis).orElse(0L);
+            rssKib += rssKib(p.pid());
+        }
+        return new long[] {cpu, rssKib / 1024};
+    }
+
+    private static long rssKib(long pid) {
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc", Long.toString(pid), "status"))) {
+                if (line.startsWith("VmRSS:")) return Long.parseLong(line.replaceAll("\\D", ""));
+            }
+        } catch (IOException | NumberFormatException ignored) {
+            // the process just exited
+        }
+        return 0;
+    }
+}
