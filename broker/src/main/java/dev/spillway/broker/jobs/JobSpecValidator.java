@@ -37,6 +37,7 @@ public final class JobSpecValidator {
     public Result validate(JobSpec in) {
         List<FieldViolation> v = new ArrayList<>();
         String p = "spec.";
+        unknownFields("spec", in, v);
         if (in.getName().length() > 128) v.add(violation(p + "name", "at most 128 characters"));
         if (in.getTenant().length() > 63) v.add(violation(p + "tenant", "at most 63 characters"));
         if (!in.getTenant().isEmpty() && !LABEL.matcher(in.getTenant()).matches()) {
@@ -104,6 +105,21 @@ public final class JobSpecValidator {
                 .setRetry(withDefaults)
                 .build();
         return new Result(spec, v);
+    }
+
+    /**
+     * Fields this broker does not know (sent by a newer or a broken client) would be dropped
+     * silently; refuse them instead, naming each by its path and field number.
+     */
+    private static void unknownFields(String path, com.google.protobuf.Message message, List<FieldViolation> v) {
+        for (Integer number : message.getUnknownFields().asMap().keySet()) {
+            v.add(violation(path + "." + number, "unknown field number " + number + " (is the client newer than this broker?)"));
+        }
+        message.getAllFields().forEach((field, value) -> {
+            if (field.getJavaType() != com.google.protobuf.Descriptors.FieldDescriptor.JavaType.MESSAGE || field.isMapField()) return;
+            if (field.isRepeated()) return;
+            unknownFields(path + "." + field.getName(), (com.google.protobuf.Message) value, v);
+        });
     }
 
     private static void labels(String field, Map<String, String> labels, List<FieldViolation> v) {

@@ -29,7 +29,7 @@ import org.eclipse.microprofile.config.spi.ConfigSource;
  */
 public class DatabaseConfigSource implements ConfigSource {
 
-    static final String STARTED_URL = "spillway.internal.embedded-postgres-port";
+    static final String STARTED_URL = "dev.spillway.embedded-postgres.port";
     private static final String REACTIVE_URL = "quarkus.datasource.reactive.url";
     private static final String JDBC_URL = "quarkus.datasource.jdbc.url";
     private static final String USERNAME = "quarkus.datasource.username";

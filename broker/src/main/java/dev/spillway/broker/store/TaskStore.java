@@ -224,7 +224,8 @@ public class TaskStore {
                 .addInteger(exitCode)
                 .addOffsetDateTime(at)
                 .addBoolean(requeue)
-                .addLong(usage.cpuTimeMillis()).addLong(usage.peakMemoryMib());
+                .addLong(usage.cpuTimeMillis()).addLong(usage.peakMemoryMib())
+                .addArrayOfString(d.attemptEnd() == null ? new String[] {to.name()} : new String[] {d.attemptEnd().name(), to.name()});
         String sql = """
                 WITH u AS (
                   UPDATE task SET state = $4, failures = $5, losses = $6,
@@ -236,8 +237,10 @@ public class TaskStore {
                   WHERE job_id = $1 AND idx = $2 AND attempt = $3 AND state IN %s
                   RETURNING job_id, idx, attempt, node),
                 e AS (
+                  -- The attempt's own end (FAILED, LOST) first when the task goes back to the queue.
                   INSERT INTO task_event (job_id, idx, attempt, state, node, reason, message, at)
-                  SELECT job_id, idx, attempt, $4, node, $8, $9, $11 FROM u)
+                  SELECT u.job_id, u.idx, u.attempt, s.state, u.node, $8, $9, $11
+                  FROM u, unnest($15::text[]) WITH ORDINALITY AS s(state, ord) ORDER BY s.ord)
                 SELECT count(*)::int AS n FROM u""".formatted(sqlList(TaskStateMachine.sourcesOf(to)));
         return client.preparedQuery(sql).execute(args).flatMap(rows -> {
             if (rows.iterator().next().getInteger("n") == 0) return Uni.createFrom().nullItem();

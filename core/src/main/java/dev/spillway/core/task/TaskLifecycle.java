@@ -26,14 +26,18 @@ public final class TaskLifecycle {
      * @param notBefore  earliest placement time for a re-queued task; null when not re-queued
      * @param reason     short machine-readable reason
      * @param message    human-readable detail
+     * @param attemptEnd how the attempt itself ended when the task goes back to the queue (FAILED
+     *                   for a failure with retries left, LOST for a lost node), so histories show
+     *                   it; null when the task's new state already says it
      */
-    public record Decision(TaskState state, int failures, int losses, Instant notBefore, String reason, String message) {
+    public record Decision(TaskState state, int failures, int losses, Instant notBefore, String reason, String message,
+                           TaskState attemptEnd) {
     }
 
     public static Decision onAttemptEnded(AttemptOutcome outcome, int failures, int losses, RetryPolicy retry, Instant now) {
         if (outcome instanceof AttemptOutcome.Exited e) {
             return e.exitCode() == 0
-                    ? new Decision(TaskState.SUCCEEDED, failures, losses, null, "exited", "exited with code 0")
+                    ? new Decision(TaskState.SUCCEEDED, failures, losses, null, "exited", "exited with code 0", null)
                     : failed(failures, losses, retry, now, "exited", "exited with code " + e.exitCode());
         }
         if (outcome instanceof AttemptOutcome.StartFailed s) {
@@ -42,25 +46,25 @@ public final class TaskLifecycle {
         if (outcome instanceof AttemptOutcome.NodeLost l) {
             return losses + 1 > MAX_NODE_LOSSES
                     ? new Decision(TaskState.LOST, failures, losses + 1, null, "node_lost",
-                            "node " + l.node() + " was lost; the task lost " + (losses + 1) + " nodes, giving up")
+                            "node " + l.node() + " was lost; the task lost " + (losses + 1) + " nodes, giving up", null)
                     : new Decision(TaskState.QUEUED, failures, losses + 1, now, "node_lost",
-                            "node " + l.node() + " was lost; re-queued");
+                            "node " + l.node() + " was lost; re-queued", TaskState.LOST);
         }
         if (outcome instanceof AttemptOutcome.HandedBack h) {
             return new Decision(TaskState.QUEUED, failures, losses, now, "handed_back",
-                    "node " + h.node() + " is draining and handed the task back");
+                    "node " + h.node() + " is draining and handed the task back", null);
         }
-        return new Decision(TaskState.CANCELLED, failures, losses, null, "cancelled", "job cancelled");
+        return new Decision(TaskState.CANCELLED, failures, losses, null, "cancelled", "job cancelled", null);
     }
 
     private static Decision failed(int failures, int losses, RetryPolicy retry, Instant now, String reason, String message) {
         int total = failures + 1;
         if (total > retry.maxRetries()) {
             String detail = retry.maxRetries() == 0 ? message : message + "; no retries left (" + retry.maxRetries() + " allowed)";
-            return new Decision(TaskState.FAILED, total, losses, null, reason, detail);
+            return new Decision(TaskState.FAILED, total, losses, null, reason, detail, null);
         }
         Duration delay = retry.backoffAfter(total);
         return new Decision(TaskState.QUEUED, total, losses, now.plus(delay), "retry_backoff",
-                message + "; retry " + total + "/" + retry.maxRetries() + " after " + delay.toMillis() + " ms");
+                message + "; retry " + total + "/" + retry.maxRetries() + " after " + delay.toMillis() + " ms", TaskState.FAILED);
     }
 }

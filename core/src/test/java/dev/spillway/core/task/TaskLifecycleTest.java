@@ -18,6 +18,7 @@ class TaskLifecycleTest {
     void failuresRetryWithExponentialBackoffThenFail() {
         var first = TaskLifecycle.onAttemptEnded(new AttemptOutcome.Exited(1), 0, 0, TWO_RETRIES, NOW);
         assertThat(first.state()).isEqualTo(TaskState.QUEUED);
+        assertThat(first.attemptEnd()).isEqualTo(TaskState.FAILED);
         assertThat(first.notBefore()).isEqualTo(NOW.plusSeconds(1));
         var second = TaskLifecycle.onAttemptEnded(new AttemptOutcome.Exited(1), first.failures(), 0, TWO_RETRIES, NOW);
         assertThat(second.notBefore()).isEqualTo(NOW.plusSeconds(2));
@@ -32,6 +33,7 @@ class TaskLifecycleTest {
         assertThat(d.state()).isEqualTo(TaskState.QUEUED);
         assertThat(d.failures()).isZero();
         assertThat(d.losses()).isEqualTo(1);
+        assertThat(d.attemptEnd()).isEqualTo(TaskState.LOST);
         var giveUp = TaskLifecycle.onAttemptEnded(new AttemptOutcome.NodeLost("n1"), 0, TaskLifecycle.MAX_NODE_LOSSES, RetryPolicy.NONE, NOW);
         assertThat(giveUp.state()).isEqualTo(TaskState.LOST);
     }

@@ -1,0 +1,181 @@
+package dev.spillway.broker.store;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.google.protobuf.Duration;
+import dev.spillway.api.v1.JobSpec;
+import dev.spillway.api.v1.Resources;
+import dev.spillway.api.v1.RetryPolicy;
+import dev.spillway.api.v1.TaskTemplate;
+import dev.spillway.core.scheduling.Placement;
+import dev.spillway.core.scheduling.TaskRef;
+import dev.spillway.core.task.AttemptOutcome;
+import dev.spillway.core.task.TaskState;
+import io.vertx.mutiny.core.Vertx;
+import io.vertx.mutiny.sqlclient.Pool;
+import io.vertx.mutiny.sqlclient.Row;
+import io.vertx.mutiny.sqlclient.Tuple;
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import org.flywaydb.core.Flyway;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+
+/**
+ * The store's contract, run against a real PostgreSQL with the real migrations: subclasses say
+ * which server (embedded here, Testcontainers where Docker runs, or any URL).
+ */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+abstract class StoreContractTest {
+
+    private Vertx vertx;
+    private Pool pool;
+    JobStore jobs;
+    TaskStore tasks;
+    NodeStore nodes;
+
+    /** JDBC URL, user and password of a server this test may write to. */
+    abstract String[] database();
+
+    @BeforeAll
+    void connect() {
+        String[] db = database();
+        Flyway.configure().dataSource(db[0], db[1], db[2]).cleanDisabled(false).load().clean();
+        Flyway.configure().dataSource(db[0], db[1], db[2]).load().migrate();
+        vertx = Vertx.vertx();
+        pool = io.vertx.mutiny.pgclient.PgBuilder.pool()
+                .connectingTo(io.vertx.pgclient.PgConnectOptions.fromUri(db[0].substring(5)).setUser(db[1]).setPassword(db[2]))
+                .with(new io.vertx.sqlclient.PoolOptions().setMaxSize(4))
+                .using(vertx)
+                .build();
+        jobs = new JobStore(pool);
+        tasks = new TaskStore(pool);
+        nodes = new NodeStore(pool);
+        nodes.register("n1", "onprem", "on-prem", new dev.spillway.core.scheduling.Resources(4000, 8192, 0), Map.of(), "test", false)
+                .await().indefinitely();
+    }
+
+    @AfterAll
+    void disconnect() {
+        if (pool != null) pool.closeAndAwait();
+        if (vertx != null) vertx.closeAndAwait();
+    }
+
+    static JobSpec spec(int tasks, int retries) {
+        return JobSpec.newBuilder().setName("t").setTenant("team-a").setTaskCount(tasks).putLabels("kind", "test")
+                .setTask(TaskTemplate.newBuilder().addCommand("true").setResources(Resources.newBuilder().setCpuMillis(1000).setMemoryMib(512)))
+                .setRetry(RetryPolicy.newBuilder().setMaxRetries(retries).setInitialBackoff(Duration.newBuilder().setSeconds(60))
+                        .setMaxBackoff(Duration.newBuilder().setSeconds(300)))
+                .build();
+    }
+
+    UUID submit(int taskCount, int retries) {
+        UUID id = UUID.randomUUID();
+        jobs.insert(id, spec(taskCount, retries)).await().indefinitely();
+        return id;
+    }
+
+    List<TaskStore.Assigned> place(UUID job, int index, int seenAttempt, String node) {
+        return tasks.assign(List.of(new Placement(new TaskRef(job.toString(), index, seenAttempt), node,
+                new dev.spillway.core.scheduling.Resources(1000, 512, 0), 1.0, 1))).await().indefinitely();
+    }
+
+    Row task(UUID job, int index) {
+        return pool.preparedQuery("SELECT * FROM task WHERE job_id = $1 AND idx = $2").execute(Tuple.of(job, index))
+                .await().indefinitely().iterator().next();
+    }
+
+    @Test
+    void aJobIsStoredWithEveryTaskQueued() {
+        UUID id = submit(1000, 0);
+        var rows = jobs.tasks(id).await().indefinitely();
+        assertThat(rows).hasSize(1000).allSatisfy(t -> assertThat(t.state()).isEqualTo("QUEUED"));
+        assertThat(jobs.find(id).await().indefinitely().spec().getTaskCount()).isEqualTo(1000);
+    }
+
+    @Test
+    void placementIsACompareAndSetOnTheAttemptTheSnapshotSaw() {
+        UUID id = submit(2, 0);
+        assertThat(place(id, 0, 0, "n1")).singleElement().satisfies(a -> assertThat(a.attempt()).isEqualTo(1));
+        assertThat(place(id, 0, 0, "n1")).as("a second plan from the same stale snapshot").isEmpty();
+        assertThat(place(id, 1, 0, "no-such-node")).as("a node that is not READY").isEmpty();
+        assertThat(task(id, 0).getString("state")).isEqualTo("ASSIGNED");
+        assertThat(task(id, 1).getString("state")).isEqualTo("QUEUED");
+    }
+
+    @Test
+    void aSuccessfulAttemptFinishesTheJobAndALateReportIsRefused() {
+        UUID id = submit(1, 0);
+        place(id, 0, 0, "n1");
+        assertThat(tasks.started(id, 0, 1, "n1", Instant.now()).await().indefinitely()).isTrue();
+        var ended = tasks.ended(id, 0, 1, "n1", new AttemptOutcome.Exited(0), 0, TaskStore.Usage.NONE, Instant.now()).await().indefinitely();
+        assertThat(ended.state()).isEqualTo(TaskState.SUCCEEDED);
+        assertThat(ended.jobFinished()).isTrue();
+        assertThat(jobs.find(id).await().indefinitely().state()).isEqualTo("SUCCEEDED");
+
+        var late = tasks.ended(id, 0, 1, "n1", new AttemptOutcome.Exited(1), 1, TaskStore.Usage.NONE, Instant.now()).await().indefinitely();
+        assertThat(late).isNull();
+        assertThat(task(id, 0).getString("state")).isEqualTo("SUCCEEDED");
+    }
+
+    @Test
+    void aFailureWithRetriesLeftRequeuesAfterTheBackoff() {
+        UUID id = submit(1, 1);
+        place(id, 0, 0, "n1");
+        var ended = tasks.ended(id, 0, 1, "n1", new AttemptOutcome.Exited(3), 3, TaskStore.Usage.NONE, Instant.now()).await().indefinitely();
+        assertThat(ended.state()).isEqualTo(TaskState.QUEUED);
+        Row t = task(id, 0);
+        assertThat(t.getInteger("failures")).isEqualTo(1);
+        assertThat(t.getOffsetDateTime("not_before").toInstant()).isAfter(Instant.now().plusSeconds(30));
+        assertThat(place(id, 0, 1, "n1")).singleElement().satisfies(a -> assertThat(a.attempt()).isEqualTo(2));
+        var second = tasks.ended(id, 0, 2, "n1", new AttemptOutcome.Exited(3), 3, TaskStore.Usage.NONE, Instant.now()).await().indefinitely();
+        assertThat(second.state()).isEqualTo(TaskState.FAILED);
+        assertThat(jobs.find(id).await().indefinitely().state()).isEqualTo("FAILED");
+    }
+
+    @Test
+    void aLostNodesTasksAreRequeuedOnce() {
+        nodes.register("n-lost", "onprem", "on-prem", new dev.spillway.core.scheduling.Resources(4000, 8192, 0), Map.of(), "test", false)
+                .await().indefinitely();
+        UUID id = submit(2, 0);
+        place(id, 0, 0, "n-lost");
+        place(id, 1, 0, "n-lost");
+        var requeued = tasks.nodeLost("n-lost", Instant.now()).await().indefinitely();
+        assertThat(requeued).hasSize(2).allSatisfy(r -> assertThat(r.state()).isEqualTo(TaskState.QUEUED));
+        assertThat(task(id, 0).getInteger("losses")).isEqualTo(1);
+        assertThat(task(id, 0).getInteger("failures")).isZero();
+        assertThat(tasks.nodeLost("n-lost", Instant.now()).await().indefinitely()).as("already lost").isEmpty();
+        var late = tasks.started(id, 0, 1, "n-lost", Instant.now()).await().indefinitely();
+        assertThat(late).as("the lost attempt's late start").isFalse();
+    }
+
+    @Test
+    void cancelClosesEveryUnfinishedTaskAndTheJob() {
+        UUID id = submit(3, 0);
+        place(id, 0, 0, "n1");
+        tasks.started(id, 0, 1, "n1", Instant.now()).await().indefinitely();
+        var cancelled = jobs.cancel(id).await().indefinitely();
+        assertThat(cancelled).hasSize(3);
+        assertThat(cancelled).filteredOn(c -> c.index() == 0).singleElement()
+                .satisfies(c -> assertThat(c.previousState()).isEqualTo("RUNNING"));
+        assertThat(jobs.find(id).await().indefinitely().state()).isEqualTo("CANCELLED");
+        assertThat(jobs.cancel(id).await().indefinitely()).as("idempotent").isEmpty();
+        assertThat(tasks.ended(id, 0, 1, "n1", new AttemptOutcome.Exited(143), 143, TaskStore.Usage.NONE, Instant.now())
+                .await().indefinitely()).as("the killed process's report").isNull();
+    }
+
+    @Test
+    void listingPagesNewestFirstAndFilters() {
+        UUID a = submit(1, 0);
+        UUID b = submit(1, 0);
+        var page = jobs.list(1, null, null, List.of("QUEUED"), "team-a", Map.of("kind", "test")).await().indefinitely();
+        assertThat(page).singleElement().satisfies(j -> assertThat(j.id()).isEqualTo(b));
+        var next = jobs.list(1, page.get(0).createdAt(), page.get(0).id(), List.of(), null, Map.of()).await().indefinitely();
+        assertThat(next).singleElement().satisfies(j -> assertThat(j.id()).isEqualTo(a));
+        assertThat(jobs.list(10, null, null, List.of(), null, Map.of("kind", "other")).await().indefinitely()).isEmpty();
+    }
+}

@@ -1,0 +1,128 @@
+package dev.spillway.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.spillway.api.v1.ListJobsRequest;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+import picocli.CommandLine;
+
+/** The CLI against a real broker: exit codes, messages naming file, line and field, nothing stored on error. */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+class CliIT {
+
+    private ClusterFixture fx;
+
+    @BeforeAll
+    void start() throws Exception {
+        fx = new ClusterFixture("cli", 1, "10s");
+    }
+
+    @AfterAll
+    void stop() {
+        if (fx != null) fx.close();
+    }
+
+    record Run(int exit, String out, String err) {
+    }
+
+    Run cli(String... args) {
+        StringWriter out = new StringWriter();
+        StringWriter err = new StringWriter();
+        CommandLine cmd = Spillway.commandLine();
+        cmd.setOut(new PrintWriter(out));
+        cmd.setErr(new PrintWriter(err));
+        String[] all = new String[args.length + 2];
+        all[0] = "--broker";
+        all[1] = fx.cluster.brokerAddress();
+        System.arraycopy(args, 0, all, 2, args.length);
+        int exit = cmd.execute(all);
+        return new Run(exit, out.toString(), err.toString());
+    }
+
+    int jobCount() {
+        return fx.jobs.listJobs(ListJobsRequest.newBuilder().setPageSize(1000).build()).getJobsCount();
+    }
+
+    @Test
+    void aValidSpecIsSubmittedAndWatchedToTheEnd() throws Exception {
+        Path spec = Files.writeString(Files.createTempFile("ok", ".yaml"), """
+                name: ok
+                tasks: 3
+                command: echo "hi $SPILLWAY_TASK_INDEX"
+                resources: {cpu: 500m, memory: 64Mi}
+                """);
+        Run submit = cli("submit", spec.toString(), "--watch");
+        assertThat(submit.exit()).as(submit.err()).isZero();
+        String id = submit.out().lines().findFirst().orElseThrow();
+        assertThat(submit.out()).contains("job " + id + " succeeded");
+
+        Run job = cli("job", id, "-o", "json");
+        assertThat(job.exit()).isZero();
+        assertThat(job.out()).contains("\"state\": \"JOB_STATE_SUCCEEDED\"");
+        Run jobs = cli("jobs");
+        assertThat(jobs.out()).contains(id).contains("SUCCEEDED");
+        assertThat(cli("nodes").out()).contains("agent-1").contains("READY");
+        assertThat(cli("pools", "-o", "yaml").out()).contains("name: onprem");
+    }
+
+    @Test
+    void anUnknownFieldIsReportedWithItsLineAndNothingIsSent() throws Exception {
+        int before = jobCount();
+        Path spec = Files.writeString(Files.createTempFile("bad", ".yaml"), """
+                name: bad
+                tasks: 3
+                colour: red
+                command: "true"
+                resources: {cpu: 1, memory: 64Mi}
+                """);
+        Run r = cli("submit", spec.toString());
+        assertThat(r.exit()).isEqualTo(2);
+        assertThat(r.err()).contains(spec + ":3:1: colour: unknown field");
+        assertThat(jobCount()).isEqualTo(before);
+    }
+
+    @Test
+    void theBrokersFieldViolationsPointAtTheLinesTheyCameFrom() throws Exception {
+        int before = jobCount();
+        Path spec = Files.writeString(Files.createTempFile("zero", ".yaml"), """
+                name: zero
+                tasks: 2
+                command: "true"
+                resources:
+                  cpu: 0
+                  memory: 64Mi
+                env:
+                  9LIVES: "no"
+                """);
+        Run r = cli("submit", spec.toString());
+        assertThat(r.exit()).isEqualTo(2);
+        assertThat(r.err()).contains(spec + ":5:3: resources.cpu: must be positive (got 0)");
+        assertThat(r.err()).contains(spec + ":8:3: env[9LIVES]: names must match");
+        assertThat(jobCount()).isEqualTo(before);
+    }
+
+    @Test
+    void anUnknownJobIsNotFoundWithExitCode2() {
+        Run r = cli("job", "00000000-0000-0000-0000-000000000000");
+        assertThat(r.exit()).isEqualTo(2);
+        assertThat(r.err()).contains("no job 00000000-0000-0000-0000-000000000000");
+        assertThat(cli("cancel", "not-a-uuid").exit()).isEqualTo(2);
+    }
+
+    @Test
+    void anUnreachableBrokerIsError1WithAHint() {
+        CommandLine cmd = Spillway.commandLine();
+        StringWriter err = new StringWriter();
+        cmd.setErr(new PrintWriter(err));
+        int exit = cmd.execute("--broker", "127.0.0.1:" + LocalCluster.freePort(), "jobs");
+        assertThat(exit).isEqualTo(1);
+        assertThat(err.toString()).contains("cannot reach the broker");
+    }
+}

@@ -1,0 +1,123 @@
+package dev.spillway.cli;
+
+import static org.awaitility.Awaitility.await;
+
+import dev.spillway.api.v1.GetJobRequest;
+import dev.spillway.api.v1.GetJobResponse;
+import dev.spillway.api.v1.JobServiceGrpc;
+import dev.spillway.api.v1.JobSpec;
+import dev.spillway.api.v1.JobState;
+import dev.spillway.api.v1.Resources;
+import dev.spillway.api.v1.SubmitJobRequest;
+import dev.spillway.api.v1.TaskTemplate;
+import dev.spillway.api.v1.WatchJobRequest;
+import dev.spillway.api.v1.WatchJobResponse;
+import io.grpc.ManagedChannel;
+import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
+import java.io.IOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.UUID;
+import java.util.concurrent.CopyOnWriteArrayList;
+
+/**
+ * A real broker (packaged jar, embedded PostgreSQL in its own data directory under target/) and
+ * real agent processes on random loopback ports, for one test class.
+ */
+final class ClusterFixture implements AutoCloseable {
+
+    final LocalCluster cluster;
+    final ManagedChannel channel;
+    final JobServiceGrpc.JobServiceBlockingStub jobs;
+
+    ClusterFixture(String name, int agents, String lease) throws IOException {
+        LocalCluster.Options o = new LocalCluster.Options();
+        o.home = Path.of(System.getProperty("spillway.home", "..")).toAbsolutePath();
+        Path base = Path.of("target", "it").toAbsolutePath();
+        Files.createDirectories(base);
+        o.dataDir = Files.createTempDirectory(base, name + "-");
+        o.port = LocalCluster.freePort();
+        o.agents = agents;
+        o.agentCpu = "2";
+        o.agentMemory = "2Gi";
+        o.brokerJvmOptions = "-Xmx512m -XX:TieredStopAtLevel=1";
+        o.brokerProperties.put("spillway.agents.lease", lease);
+        o.brokerProperties.put("spillway.agents.heartbeat-interval", "500ms");
+        cluster = new LocalCluster(o).start();
+        channel = NettyChannelBuilder.forTarget(cluster.brokerAddress()).usePlaintext().build();
+        jobs = JobServiceGrpc.newBlockingStub(channel);
+        await().atMost(Duration.ofSeconds(60)).until(() -> readyNodes() == agents);
+    }
+
+    long readyNodes() {
+        return dev.spillway.api.v1.NodeServiceGrpc.newBlockingStub(channel)
+                .listNodes(dev.spillway.api.v1.ListNodesRequest.getDefaultInstance()).getNodesList().stream()
+                .filter(n -> n.getState() == dev.spillway.api.v1.NodeState.NODE_STATE_READY).count();
+    }
+
+    static JobSpec shellJob(int tasks, long cpuMillis, String command) {
+        return JobSpec.newBuilder().setName("it").setTaskCount(tasks)
+                .setTask(TaskTemplate.newBuilder().addCommand("/bin/sh").addCommand("-c").addCommand(command)
+                        .setResources(Resources.newBuilder().setCpuMillis(cpuMillis).setMemoryMib(128)))
+                .build();
+    }
+
+    String submit(JobSpec spec) {
+        return jobs.submitJob(SubmitJobRequest.newBuilder().setSpec(spec).build()).getJobId();
+    }
+
+    GetJobResponse job(String id) {
+        return jobs.getJob(GetJobRequest.newBuilder().setJobId(id).build());
+    }
+
+    GetJobResponse awaitFinished(String id, Duration timeout) {
+        await().atMost(timeout).pollInterval(Duration.ofMillis(200)).until(() -> job(id).getJob().hasFinishTime());
+        return job(id);
+    }
+
+    /** Collects every event of a job from now until it finishes, on a stream of its own. */
+    List<WatchJobResponse> watch(String id) {
+        List<WatchJobResponse> events = new CopyOnWriteArrayList<>();
+        Thread t = new Thread(() -> {
+            try {
+                JobServiceGrpc.newBlockingStub(channel).watchJob(WatchJobRequest.newBuilder().setJobId(id).build())
+                        .forEachRemaining(events::add);
+            } catch (RuntimeException ignored) {
+                // the broker was stopped under the watch; tests that restart it do not watch
+            }
+        }, "watch-" + id);
+        t.setDaemon(true);
+        t.start();
+        return events;
+    }
+
+    String metrics() throws IOException, InterruptedException {
+        return HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create("http://" + cluster.brokerAddress() + "/q/metrics")).build(),
+                HttpResponse.BodyHandlers.ofString()).body();
+    }
+
+    static double metric(String metrics, String line) {
+        return metrics.lines().filter(l -> l.startsWith(line)).findFirst()
+                .map(l -> Double.parseDouble(l.substring(l.lastIndexOf(' ') + 1))).orElse(0.0);
+    }
+
+    static boolean finishedOk(GetJobResponse job) {
+        return job.getJob().getState() == JobState.JOB_STATE_SUCCEEDED;
+    }
+
+    static String uniqueMarker() {
+        return "spillway-it-" + UUID.randomUUID();
+    }
+
+    @Override
+    public void close() {
+        Spillway.close(channel);
+        cluster.close();
+    }
+}
