@@ -46,7 +46,7 @@ final class SubmitBenchmark implements Callable<Integer> {
     @Option(names = "--jobs", defaultValue = "20000", description = "Single-task jobs to submit (default ${DEFAULT-VALUE}).")
     int jobs;
 
-    @Option(names = "--concurrency", defaultValue = "64", description = "Submissions in flight (default ${DEFAULT-VALUE}).")
+    @Option(names = "--concurrency", defaultValue = "32", description = "Submissions in flight (default ${DEFAULT-VALUE}).")
     int concurrency;
 
     @Option(names = "--array-jobs", defaultValue = "200", description = "1,000-task jobs to submit (default ${DEFAULT-VALUE}).")
@@ -107,6 +107,11 @@ final class SubmitBenchmark implements Callable<Integer> {
             ManagedChannel channel = NettyChannelBuilder.forTarget(cluster.brokerAddress()).usePlaintext().build();
             try {
                 var stub = JobServiceGrpc.newBlockingStub(channel);
+                // Warm-up: the first placements of a fresh broker pay for class loading and JIT.
+                for (int i = 0; i < 50; i++) {
+                    stub.submitJob(SubmitJobRequest.newBuilder().setSpec(spec(1, "true")).build());
+                    Thread.sleep(20);
+                }
                 List<String> ids = new ArrayList<>();
                 for (int i = 0; i < placementJobs; i++) {
                     ids.add(stub.submitJob(SubmitJobRequest.newBuilder().setSpec(spec(1, "true")).build()).getJobId());

@@ -48,11 +48,14 @@ public class AgentGrpcService extends AgentServiceGrpc.AgentServiceImplBase {
     private final LogRouter logs;
     private final SchedulerWakeup scheduler;
     private final BrokerConfig config;
+    private final dev.spillway.broker.cluster.NodeShapes shapes;
     private final Counter staleReports;
     private final Counter reports;
 
     public AgentGrpcService(AgentSessions sessions, NodeStore nodes, TaskStore tasks, JobCatalog jobs, LogRouter logs,
-                            SchedulerWakeup scheduler, BrokerConfig config, MeterRegistry registry) {
+                            SchedulerWakeup scheduler, BrokerConfig config, MeterRegistry registry,
+                            dev.spillway.broker.cluster.NodeShapes shapes) {
+        this.shapes = shapes;
         this.sessions = sessions;
         this.nodes = nodes;
         this.tasks = tasks;
@@ -125,6 +128,7 @@ public class AgentGrpcService extends AgentServiceGrpc.AgentServiceImplBase {
             AgentSession s = new AgentSession(r.getNodeName(), r.getPool(), capacity, r.getLabelsMap(), r.getDraining(), out);
             return nodes.register(r.getNodeName(), r.getPool(), kind, capacity, r.getLabelsMap(), r.getAgentVersion(), r.getDraining())
                     .flatMap(nodeId -> {
+                        shapes.invalidate();
                         session = s;
                         sessions.attach(s);
                         s.send(ConnectResponse.newBuilder().setRegistered(Registered.newBuilder()

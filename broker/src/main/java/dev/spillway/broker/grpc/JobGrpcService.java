@@ -28,7 +28,8 @@ import dev.spillway.broker.jobs.JobQueries;
 import dev.spillway.broker.jobs.JobSpecValidator;
 import dev.spillway.broker.scheduling.SchedulingLoop;
 import dev.spillway.broker.store.JobStore;
-import dev.spillway.broker.store.NodeStore;
+import dev.spillway.broker.cluster.NodeShapes;
+import dev.spillway.broker.jobs.SubmissionBatcher;
 import dev.spillway.core.scheduling.Resources;
 import io.grpc.Status;
 import io.grpc.stub.ServerCallStreamObserver;
@@ -48,7 +49,6 @@ public class JobGrpcService extends JobServiceGrpc.JobServiceImplBase {
     private static final long WATCH_POLL_MILLIS = 200;
 
     private final JobStore store;
-    private final NodeStore nodes;
     private final JobCatalog catalog;
     private final SchedulingLoop scheduler;
     private final AgentSessions sessions;
@@ -57,12 +57,16 @@ public class JobGrpcService extends JobServiceGrpc.JobServiceImplBase {
     private final Vertx vertx;
     private final Pool pool;
     private final JobQueries queries;
+    private final SubmissionBatcher submissions;
+    private final NodeShapes shapes;
 
-    public JobGrpcService(JobStore store, NodeStore nodes, JobCatalog catalog, SchedulingLoop scheduler, AgentSessions sessions,
-                          LogRouter logs, BrokerConfig config, Vertx vertx, Pool pool, JobQueries queries) {
+    public JobGrpcService(JobStore store, JobCatalog catalog, SchedulingLoop scheduler, AgentSessions sessions, LogRouter logs,
+                          BrokerConfig config, Vertx vertx, Pool pool, JobQueries queries, SubmissionBatcher submissions,
+                          NodeShapes shapes) {
         this.queries = queries;
+        this.submissions = submissions;
+        this.shapes = shapes;
         this.store = store;
-        this.nodes = nodes;
         this.catalog = catalog;
         this.scheduler = scheduler;
         this.sessions = sessions;
@@ -82,7 +86,7 @@ public class JobGrpcService extends JobServiceGrpc.JobServiceImplBase {
         JobSpec spec = result.spec();
         UUID id = UUID.randomUUID();
         respond(checkSomeNodeFits(spec)
-                .flatMap(v -> store.insert(id, spec))
+                .flatMap(v -> submissions.submit(id, spec))
                 .invoke(() -> {
                     catalog.put(id, spec);
                     scheduler.wake();
@@ -97,7 +101,7 @@ public class JobGrpcService extends JobServiceGrpc.JobServiceImplBase {
     private Uni<Void> checkSomeNodeFits(JobSpec spec) {
         Resources need = JobCatalog.shapeOf(spec).request();
         List<String> allowed = spec.getTask().getPoolsList();
-        return nodes.list(null, null).map(all -> {
+        return shapes.all().map(all -> {
             var candidates = all.stream().filter(n -> allowed.isEmpty() || allowed.contains(n.pool())).toList();
             if (all.isEmpty() || candidates.stream().anyMatch(n -> n.capacity().covers(need))) return null;
             StringBuilder largest = new StringBuilder();

@@ -48,6 +48,9 @@ public class SchedulingLoop implements SchedulerWakeup {
 
     private static final Logger LOG = Logger.getLogger(SchedulingLoop.class);
     private static final long FINISH_SWEEP_NANOS = TimeUnit.SECONDS.toNanos(5);
+    /** Shortest pause between cycles: under a stream of wake-ups, each cycle takes what arrived meanwhile. */
+    private static final long MIN_GAP_MILLIS = 10;
+    private static final String NO_NODES = "no nodes are connected";
 
     private final Pool pool;
     private final AgentSessions sessions;
@@ -60,6 +63,7 @@ public class SchedulingLoop implements SchedulerWakeup {
     private final Counter placements;
     private final AtomicLong queueDepth = new AtomicLong();
     private volatile Map<UUID, String> pendingReasons = Map.of();
+    private volatile boolean noNodes;
     private volatile boolean running;
     private Thread thread;
     private long lastFinishSweep;
@@ -101,7 +105,7 @@ public class SchedulingLoop implements SchedulerWakeup {
 
     /** Why the queued tasks of a job waited at the last cycle; null when none waited. */
     public String pendingReason(UUID jobId) {
-        return pendingReasons.get(jobId);
+        return noNodes ? NO_NODES : pendingReasons.get(jobId);
     }
 
     private void run() {
@@ -109,6 +113,7 @@ public class SchedulingLoop implements SchedulerWakeup {
         while (running) {
             try {
                 wakeups.tryAcquire(intervalMillis, TimeUnit.MILLISECONDS);
+                Thread.sleep(MIN_GAP_MILLIS);
                 wakeups.drainPermits();
                 cycleTimer.record(this::cycle);
             } catch (InterruptedException e) {
@@ -123,6 +128,14 @@ public class SchedulingLoop implements SchedulerWakeup {
 
     private void cycle() {
         List<AgentSession> connected = sessions.connected();
+        if (connected.stream().noneMatch(s -> !s.draining())) {
+            // Nothing can be placed: skip reading the queue (it may be long) and say why everything waits.
+            noNodes = true;
+            pendingReasons = Map.of();
+            sweepFinishedJobs();
+            return;
+        }
+        noNodes = false;
         Map<String, Resources> allocated = allocation();
         List<NodeView> nodes = new ArrayList<>(connected.size());
         for (AgentSession s : connected) nodes.add(s.view(allocated.getOrDefault(s.node(), Resources.ZERO)));
@@ -156,6 +169,10 @@ public class SchedulingLoop implements SchedulerWakeup {
             }
         }
 
+        sweepFinishedJobs();
+    }
+
+    private void sweepFinishedJobs() {
         long now = System.nanoTime();
         if (now - lastFinishSweep > FINISH_SWEEP_NANOS) {
             lastFinishSweep = now;

@@ -27,42 +27,90 @@ public class JobStore {
         this.pool = pool;
     }
 
+    /** A validated job to store. */
+    public record NewJob(UUID id, JobSpec spec) {
+    }
+
     /** Stores a validated job and all its tasks as QUEUED, atomically. */
     public Uni<Void> insert(UUID id, JobSpec spec) {
-        var task = spec.getTask();
-        var retry = spec.getRetry();
-        List<String> labelKeys = new ArrayList<>(spec.getLabelsMap().keySet());
-        List<String> labelValues = labelKeys.stream().map(spec.getLabelsMap()::get).toList();
+        return insertAll(List.of(new NewJob(id, spec)));
+    }
+
+    /**
+     * Stores several jobs and all their tasks as QUEUED in one statement: all or none. Used to
+     * commit concurrent submissions together (one round trip and one WAL flush for the lot).
+     */
+    public Uni<Void> insertAll(List<NewJob> jobs) {
+        int n = jobs.size();
+        UUID[] ids = new UUID[n];
+        String[] names = new String[n];
+        String[] tenants = new String[n];
+        Integer[] priorities = new Integer[n];
+        Integer[] counts = new Integer[n];
+        Long[] cpus = new Long[n];
+        Long[] mems = new Long[n];
+        Integer[] gpus = new Integer[n];
+        String[] selectors = new String[n];
+        String[] pools = new String[n];
+        String[] labels = new String[n];
+        Integer[] retries = new Integer[n];
+        Long[] initialBackoffs = new Long[n];
+        Long[] maxBackoffs = new Long[n];
+        io.vertx.core.buffer.Buffer[] specs = new io.vertx.core.buffer.Buffer[n];
+        List<UUID> labelJobs = new ArrayList<>();
+        List<String> labelKeys = new ArrayList<>();
+        List<String> labelValues = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            JobSpec spec = jobs.get(i).spec();
+            var task = spec.getTask();
+            var retry = spec.getRetry();
+            ids[i] = jobs.get(i).id();
+            names[i] = spec.getName();
+            tenants[i] = spec.getTenant();
+            priorities[i] = spec.getPriority();
+            counts[i] = spec.getTaskCount();
+            cpus[i] = task.getResources().getCpuMillis();
+            mems[i] = task.getResources().getMemoryMib();
+            gpus[i] = task.getResources().getGpus();
+            selectors[i] = new JsonObject(Map.copyOf(task.getNodeSelectorMap())).encode();
+            pools[i] = new io.vertx.core.json.JsonArray(List.copyOf(task.getPoolsList())).encode();
+            labels[i] = new JsonObject(Map.copyOf(spec.getLabelsMap())).encode();
+            retries[i] = retry.getMaxRetries();
+            initialBackoffs[i] = millis(retry.getInitialBackoff());
+            maxBackoffs[i] = millis(retry.getMaxBackoff());
+            specs[i] = io.vertx.core.buffer.Buffer.buffer(spec.toByteArray());
+            for (Map.Entry<String, String> label : spec.getLabelsMap().entrySet()) {
+                labelJobs.add(ids[i]);
+                labelKeys.add(label.getKey());
+                labelValues.add(label.getValue());
+            }
+        }
         Tuple args = Tuple.tuple()
-                .addUUID(id)
-                .addString(spec.getName())
-                .addString(spec.getTenant())
-                .addInteger(spec.getPriority())
-                .addInteger(spec.getTaskCount())
-                .addLong(task.getResources().getCpuMillis())
-                .addLong(task.getResources().getMemoryMib())
-                .addInteger(task.getResources().getGpus())
-                .addValue(new JsonObject(Map.copyOf(task.getNodeSelectorMap())))
-                .addArrayOfString(task.getPoolsList().toArray(String[]::new))
-                .addValue(new JsonObject(Map.copyOf(spec.getLabelsMap())))
-                .addInteger(retry.getMaxRetries())
-                .addLong(retry.getInitialBackoff().getSeconds() * 1000 + retry.getInitialBackoff().getNanos() / 1_000_000)
-                .addLong(retry.getMaxBackoff().getSeconds() * 1000 + retry.getMaxBackoff().getNanos() / 1_000_000)
-                .addBuffer(io.vertx.mutiny.core.buffer.Buffer.buffer(spec.toByteArray()))
-                .addArrayOfString(labelKeys.toArray(String[]::new))
+                .addArrayOfUUID(ids).addArrayOfString(names).addArrayOfString(tenants).addArrayOfInteger(priorities)
+                .addArrayOfInteger(counts).addArrayOfLong(cpus).addArrayOfLong(mems).addArrayOfInteger(gpus)
+                .addArrayOfString(selectors).addArrayOfString(pools).addArrayOfString(labels).addArrayOfInteger(retries)
+                .addArrayOfLong(initialBackoffs).addArrayOfLong(maxBackoffs).addValue(specs)
+                .addArrayOfUUID(labelJobs.toArray(UUID[]::new)).addArrayOfString(labelKeys.toArray(String[]::new))
                 .addArrayOfString(labelValues.toArray(String[]::new));
         return pool.preparedQuery("""
                 WITH j AS (
                   INSERT INTO job (id, name, tenant, priority, task_count, state, cpu_millis, memory_mib, gpus,
                                    node_selector, pools, labels, max_retries, initial_backoff_ms, max_backoff_ms, spec)
-                  VALUES ($1, $2, $3, $4, $5, 'QUEUED', $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
-                  RETURNING id),
+                  SELECT id, name, tenant, priority, n, 'QUEUED', cpu, mem, gpu, selector::jsonb,
+                         ARRAY(SELECT jsonb_array_elements_text(pools::jsonb)), labels::jsonb, retries, ib, mb, spec
+                  FROM unnest($1::uuid[], $2::text[], $3::text[], $4::int[], $5::int[], $6::bigint[], $7::bigint[], $8::int[],
+                              $9::text[], $10::text[], $11::text[], $12::int[], $13::bigint[], $14::bigint[], $15::bytea[])
+                       AS x(id, name, tenant, priority, n, cpu, mem, gpu, selector, pools, labels, retries, ib, mb, spec)),
                 l AS (
                   INSERT INTO job_label (job_id, key, value)
-                  SELECT (SELECT id FROM j), k, v FROM unnest($16::text[], $17::text[]) AS x(k, v))
+                  SELECT * FROM unnest($16::uuid[], $17::text[], $18::text[]))
                 INSERT INTO task (job_id, idx, state)
-                SELECT (SELECT id FROM j), g, 'QUEUED' FROM generate_series(0, $5 - 1) AS g
+                SELECT x.id, g, 'QUEUED' FROM unnest($1::uuid[], $5::int[]) AS x(id, n), generate_series(0, x.n - 1) AS g
                 """).execute(args).replaceWithVoid();
+    }
+
+    private static long millis(com.google.protobuf.Duration d) {
+        return d.getSeconds() * 1000 + d.getNanos() / 1_000_000;
     }
 
     public record JobRow(UUID id, String state, OffsetDateTime createdAt, OffsetDateTime finishedAt, JobSpec spec) {

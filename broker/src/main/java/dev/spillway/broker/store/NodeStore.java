@@ -124,14 +124,4 @@ public class NodeStore {
             return out;
         });
     }
-
-    /** The largest node each pool has ever registered: what a single task can at most ask of it. */
-    public Uni<Map<String, Resources>> largestNodePerPool() {
-        return pool.query("SELECT pool, max(cpu_millis) AS c, max(memory_mib) AS m, max(gpus) AS g FROM node GROUP BY pool")
-                .execute().map(rows -> {
-                    Map<String, Resources> out = new HashMap<>();
-                    for (Row r : rows) out.put(r.getString("pool"), new Resources(r.getLong("c"), r.getLong("m"), r.getInteger("g")));
-                    return out;
-                });
-    }
 }

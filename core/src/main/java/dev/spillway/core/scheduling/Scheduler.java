@@ -18,9 +18,9 @@ import java.util.function.LongConsumer;
  * feasible nodes are scored and the best one wins (ties go to the earlier node).
  *
  * <p>Two facts keep a cycle linear rather than tasks × nodes: within a cycle free resources only
- * shrink, and tasks of one job share a {@link TaskShape}. So each shape keeps a cursor past the
- * leading nodes that already refused it (they will keep refusing), and once a shape finds no node
- * at all, the rest of its tasks are left waiting with the same explanation without a search.
+ * shrink, and tasks of one job share a {@link TaskShape}. So each shape remembers how far it has
+ * looked and which nodes it found feasible (a node that refused it will keep refusing), and once
+ * a shape finds no node at all, the rest of its tasks wait with the same explanation, unsearched.
  */
 public final class Scheduler {
 
@@ -84,9 +84,11 @@ public final class Scheduler {
         Map<TaskShape, ShapeSearch> searches = new HashMap<>();
         List<Placement> placements = new ArrayList<>();
         List<Plan.Unplaced> unplaced = new ArrayList<>();
+        ShapeSearch search = null;
         for (PendingTask task : queue) {
             long start = decisionNanos == null ? 0 : System.nanoTime();
-            ShapeSearch search = searches.computeIfAbsent(task.shape(), ShapeSearch::new);
+            // Tasks of one job come in a row and share their shape instance: skip the hash lookup.
+            if (search == null || search.shape != task.shape()) search = searches.computeIfAbsent(task.shape(), ShapeSearch::new);
             Placement placement = search.exhausted == null ? place(task, search, slots) : null;
             if (placement != null) {
                 placements.add(placement);
@@ -100,29 +102,33 @@ public final class Scheduler {
 
     private Placement place(PendingTask task, ShapeSearch search, NodeSlot[] slots) {
         TaskShape shape = search.shape;
-        int best = -1;
-        double bestScore = Double.NEGATIVE_INFINITY;
-        int feasible = 0;
-        boolean leading = true;
-        for (int i = search.cursor; i < slots.length && feasible < candidateLimit; i++) {
-            if (firstVeto(shape, slots[i]) != null) {
-                if (leading) search.cursor = i + 1;
-                continue;
-            }
-            leading = false;
-            feasible++;
-            double score = score(shape, slots[i]);
-            if (score > bestScore) {
-                bestScore = score;
-                best = i;
-            }
+        int[] candidates = search.candidates;
+        // Candidates placed on since they were found may no longer fit; those never fit again.
+        int kept = 0;
+        for (int i = 0; i < search.count; i++) {
+            if (firstVeto(shape, slots[candidates[i]]) == null) candidates[kept++] = candidates[i];
         }
-        if (best < 0) {
+        search.count = kept;
+        // Extend past the frontier until there are candidateLimit feasible nodes or no more nodes.
+        while (search.count < candidateLimit && search.frontier < slots.length) {
+            int i = search.frontier++;
+            if (firstVeto(shape, slots[i]) == null) candidates[search.count++] = i;
+        }
+        if (search.count == 0) {
             search.exhausted = explain(shape, slots);
             return null;
         }
+        int best = -1;
+        double bestScore = Double.NEGATIVE_INFINITY;
+        for (int i = 0; i < search.count; i++) {
+            double score = score(shape, slots[candidates[i]]);
+            if (score > bestScore) { // candidates are in node order: ties go to the earlier node
+                bestScore = score;
+                best = candidates[i];
+            }
+        }
         slots[best].take(shape.request());
-        return new Placement(task.ref(), slots[best].view().name(), shape.request(), bestScore, feasible);
+        return new Placement(task.ref(), slots[best].view().name(), shape.request(), bestScore, search.count);
     }
 
     private Veto firstVeto(TaskShape shape, NodeSlot slot) {
@@ -152,11 +158,17 @@ public final class Scheduler {
         return new Explanation(slots.length, rows);
     }
 
-    /** Per-shape search state for one cycle. */
-    private static final class ShapeSearch {
+    /**
+     * Per-shape search state for one cycle. Invariant: {@code candidates[0..count)} are, in node
+     * order, the first feasible nodes for the shape; every other node before {@code frontier}
+     * refused it and, since free resources only shrink within a cycle, always will. So each node
+     * is examined past the frontier at most once per shape, and a placement costs O(candidateLimit).
+     */
+    private final class ShapeSearch {
         final TaskShape shape;
-        /** Nodes before this index refused the shape and, within this cycle, always will. */
-        int cursor;
+        final int[] candidates = new int[candidateLimit];
+        int count;
+        int frontier;
         /** Set once no node can take the shape; every later task of the shape waits with it. */
         Explanation exhausted;
 
