@@ -31,6 +31,7 @@ public final class LocalCluster implements AutoCloseable {
         public String agentCpu = "2";
         public String agentMemory = "4Gi";
         public String drain = "finish";
+        public String drainTimeout = "30s";
         public Map<String, String> brokerProperties = new LinkedHashMap<>();
         /** Pass -Dquarkus.log... etc.; null keeps the broker's own defaults. */
         public String brokerJvmOptions = "-Xmx1g";
@@ -97,7 +98,7 @@ public final class LocalCluster implements AutoCloseable {
                 "--token-file", options.dataDir.resolve("agent-token").toString(),
                 "--name", name, "--pool", options.pool,
                 "--cpu", options.agentCpu, "--memory", options.agentMemory,
-                "--drain", options.drain,
+                "--drain", options.drain, "--drain-timeout", options.drainTimeout,
                 "--work-dir", options.dataDir.resolve("agents").resolve(name).toString());
         Process p = spawn(cmd, name);
         agents.put(name, p);

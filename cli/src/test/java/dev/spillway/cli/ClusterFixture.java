@@ -37,6 +37,10 @@ final class ClusterFixture implements AutoCloseable {
     final JobServiceGrpc.JobServiceBlockingStub jobs;
 
     ClusterFixture(String name, int agents, String lease) throws IOException {
+        this(name, agents, lease, o -> { });
+    }
+
+    ClusterFixture(String name, int agents, String lease, java.util.function.Consumer<LocalCluster.Options> customize) throws IOException {
         LocalCluster.Options o = new LocalCluster.Options();
         o.home = Path.of(System.getProperty("spillway.home", "..")).toAbsolutePath();
         Path base = Path.of("target", "it").toAbsolutePath();
@@ -49,6 +53,7 @@ final class ClusterFixture implements AutoCloseable {
         o.brokerJvmOptions = "-Xmx512m -XX:TieredStopAtLevel=1";
         o.brokerProperties.put("spillway.agents.lease", lease);
         o.brokerProperties.put("spillway.agents.heartbeat-interval", "500ms");
+        customize.accept(o);
         cluster = new LocalCluster(o).start();
         channel = NettyChannelBuilder.forTarget(cluster.brokerAddress()).usePlaintext().build();
         jobs = JobServiceGrpc.newBlockingStub(channel);

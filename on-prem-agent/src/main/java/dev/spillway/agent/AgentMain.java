@@ -89,6 +89,10 @@ public final class AgentMain implements Callable<Integer> {
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             agent.drainAndStop();
             drained.countDown();
+            // A complete drain is a clean stop: exit 0 rather than the JVM's 143 for SIGTERM.
+            System.out.flush();
+            System.err.flush();
+            Runtime.getRuntime().halt(0);
         }, "agent-drain"));
         agent.run();
         drained.await();

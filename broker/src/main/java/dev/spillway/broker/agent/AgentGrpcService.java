@@ -102,8 +102,13 @@ public class AgentGrpcService extends AgentServiceGrpc.AgentServiceImplBase {
                     return register(message.getRegister());
                 case REPORT:
                     if (session == null) return refuse("report before register");
-                    session.draining(message.getReport().getDraining());
-                    return handleAttempts(message.getReport().getAttemptsList());
+                    Uni<Void> drainChange = Uni.createFrom().voidItem();
+                    if (session.draining() != message.getReport().getDraining()) {
+                        session.draining(message.getReport().getDraining());
+                        LOG.infof("node %s is %s", session.node(), session.draining() ? "draining" : "taking work again");
+                        drainChange = nodes.setState(session.node(), session.draining() ? "DRAINING" : "READY");
+                    }
+                    return drainChange.flatMap(v -> handleAttempts(message.getReport().getAttemptsList()));
                 case LOG_CHUNK:
                     logs.deliver(message.getLogChunk());
                     return Uni.createFrom().voidItem();
@@ -251,6 +256,14 @@ public class AgentGrpcService extends AgentServiceGrpc.AgentServiceImplBase {
         @Override
         public void onCompleted() {
             closed("agent closed the stream");
+            AgentSession s = session;
+            if (s != null) {
+                // A clean goodbye: if the node holds nothing, it is simply gone, not lost.
+                tail = tail.thenCompose(v -> tasks.onNode(s.node())
+                        .flatMap(held -> held.isEmpty() && sessions.get(s.node()) == null
+                                ? nodes.setState(s.node(), "DISCONNECTED") : Uni.createFrom().voidItem())
+                        .subscribeAsCompletionStage().exceptionally(e -> null));
+            }
             try {
                 out.onCompleted();
             } catch (RuntimeException ignored) {

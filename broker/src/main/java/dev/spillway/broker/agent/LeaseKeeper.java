@@ -69,8 +69,8 @@ public class LeaseKeeper {
                 if (s != null) s.close(Status.DEADLINE_EXCEEDED.withDescription("no report within the lease of " + lease));
                 List<TaskStore.Requeued> requeued = tasks.nodeLost(node, now).await().indefinitely();
                 sessions.forget(node);
-                LOG.warnf("node %s silent for %s (lease %s): declared lost, %d task(s) re-queued or ended", node,
-                        Duration.between(seen, now).withNanos(0), lease, requeued.size());
+                LOG.warnf("node %s silent for %d s (lease %d s): declared lost, %d task(s) re-queued or ended", node,
+                        Duration.between(seen, now).toSeconds(), lease.toSeconds(), requeued.size());
                 scheduler.wake();
             }
             if (++ticks % 5 == 0) nodes.touch(sessions.lastSeenTimes()).await().indefinitely();

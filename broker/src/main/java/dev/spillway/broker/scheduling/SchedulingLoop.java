@@ -62,6 +62,7 @@ public class SchedulingLoop implements SchedulerWakeup {
     private final Timer cycleTimer;
     private final Counter placements;
     private final AtomicLong queueDepth = new AtomicLong();
+    private final Map<String, AtomicLong> liveTasks = new HashMap<>();
     private volatile Map<UUID, String> pendingReasons = Map.of();
     private volatile boolean noNodes;
     private volatile boolean running;
@@ -81,6 +82,12 @@ public class SchedulingLoop implements SchedulerWakeup {
         this.placements = Counter.builder("spillway_placements").description("Task placements committed").register(registry);
         Gauge.builder("spillway_queue_depth", queueDepth, AtomicLong::get)
                 .description("Tasks waiting for a node at the last cycle (eligible now)").register(registry);
+        for (String state : List.of("QUEUED", "ASSIGNED", "RUNNING")) {
+            AtomicLong count = new AtomicLong();
+            liveTasks.put(state, count);
+            Gauge.builder("spillway_tasks", count, AtomicLong::get).tag("state", state.toLowerCase(java.util.Locale.ROOT))
+                    .description("Unfinished tasks by state (refreshed every few seconds)").register(registry);
+        }
     }
 
     void start(@Observes StartupEvent event) {
@@ -177,6 +184,12 @@ public class SchedulingLoop implements SchedulerWakeup {
         if (now - lastFinishSweep > FINISH_SWEEP_NANOS) {
             lastFinishSweep = now;
             tasks.finishDoneJobs().await().indefinitely();
+            Map<String, Long> counts = new HashMap<>();
+            for (Row r : pool.query("SELECT state, count(*) AS n FROM task WHERE state IN ('QUEUED', 'ASSIGNED', 'RUNNING') GROUP BY state")
+                    .execute().await().indefinitely()) {
+                counts.put(r.getString("state"), r.getLong("n"));
+            }
+            liveTasks.forEach((state, gauge) -> gauge.set(counts.getOrDefault(state, 0L)));
         }
     }
 
