@@ -3,13 +3,10 @@ package dev.spillway.broker.grpc;
 import com.google.protobuf.Timestamp;
 import dev.spillway.api.v1.Job;
 import dev.spillway.api.v1.JobState;
-import dev.spillway.api.v1.Node;
-import dev.spillway.api.v1.NodeState;
 import dev.spillway.api.v1.Task;
 import dev.spillway.api.v1.TaskState;
 import dev.spillway.api.v1.WatchJobResponse;
 import dev.spillway.broker.store.JobStore;
-import dev.spillway.broker.store.NodeStore;
 import dev.spillway.core.scheduling.Resources;
 import java.time.OffsetDateTime;
 import java.util.Map;
@@ -67,20 +64,5 @@ public final class ProtoMapping {
 
     public static dev.spillway.api.v1.Resources resources(Resources r) {
         return dev.spillway.api.v1.Resources.newBuilder().setCpuMillis(r.cpuMillis()).setMemoryMib(r.memoryMib()).setGpus(r.gpus()).build();
-    }
-
-    public static Node node(NodeStore.NodeRow n) {
-        return Node.newBuilder()
-                .setName(n.name())
-                .setNodeId(n.id().toString())
-                .setPool(n.pool())
-                .setState(NodeState.valueOf("NODE_STATE_" + n.state()))
-                .setCapacity(resources(n.capacity()))
-                .setAllocated(resources(n.allocated()))
-                .putAllLabels(n.labels())
-                .setLastSeenTime(timestamp(n.lastSeen()))
-                .setRunningTasks(n.runningTasks())
-                .setAgentVersion(n.agentVersion())
-                .build();
     }
 }

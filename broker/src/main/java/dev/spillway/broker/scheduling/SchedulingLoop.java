@@ -6,6 +6,7 @@ import dev.spillway.broker.agent.AssignMessages;
 import dev.spillway.broker.agent.SchedulerWakeup;
 import dev.spillway.broker.config.BrokerConfig;
 import dev.spillway.broker.jobs.JobCatalog;
+import dev.spillway.broker.store.NodeStore;
 import dev.spillway.broker.store.TaskStore;
 import dev.spillway.core.scheduling.NodeView;
 import dev.spillway.core.scheduling.PendingTask;
@@ -55,6 +56,7 @@ public class SchedulingLoop implements SchedulerWakeup {
     private final Pool pool;
     private final AgentSessions sessions;
     private final TaskStore tasks;
+    private final NodeStore nodeStore;
     private final JobCatalog jobs;
     private final BrokerConfig config;
     private final Scheduler scheduler;
@@ -69,8 +71,9 @@ public class SchedulingLoop implements SchedulerWakeup {
     private Thread thread;
     private long lastFinishSweep;
 
-    public SchedulingLoop(Pool pool, AgentSessions sessions, TaskStore tasks, JobCatalog jobs, BrokerConfig config,
-                          MeterRegistry registry) {
+    public SchedulingLoop(Pool pool, AgentSessions sessions, TaskStore tasks, NodeStore nodeStore, JobCatalog jobs,
+                          BrokerConfig config, MeterRegistry registry) {
+        this.nodeStore = nodeStore;
         this.pool = pool;
         this.sessions = sessions;
         this.tasks = tasks;
@@ -143,9 +146,12 @@ public class SchedulingLoop implements SchedulerWakeup {
             return;
         }
         noNodes = false;
-        Map<String, Resources> allocated = allocation();
+        Map<String, NodeStore.Allocation> allocated = nodeStore.allocations().await().indefinitely();
         List<NodeView> nodes = new ArrayList<>(connected.size());
-        for (AgentSession s : connected) nodes.add(s.view(allocated.getOrDefault(s.node(), Resources.ZERO)));
+        for (AgentSession s : connected) {
+            NodeStore.Allocation a = allocated.get(s.node());
+            nodes.add(s.view(a == null ? Resources.ZERO : a.resources()));
+        }
 
         List<Queued> queued = queued();
         queueDepth.set(queued.size());
@@ -191,17 +197,6 @@ public class SchedulingLoop implements SchedulerWakeup {
             }
             liveTasks.forEach((state, gauge) -> gauge.set(counts.getOrDefault(state, 0L)));
         }
-    }
-
-    private Map<String, Resources> allocation() {
-        Map<String, Resources> out = new HashMap<>();
-        for (Row r : pool.query("""
-                SELECT t.node, sum(j.cpu_millis)::bigint AS cpu, sum(j.memory_mib)::bigint AS mem, sum(j.gpus)::int AS gpu
-                FROM task t JOIN job j ON j.id = t.job_id
-                WHERE t.state IN ('ASSIGNED', 'RUNNING') GROUP BY t.node""").execute().await().indefinitely()) {
-            out.put(r.getString("node"), new Resources(r.getLong("cpu"), r.getLong("mem"), r.getInteger("gpu")));
-        }
-        return out;
     }
 
     private record Queued(UUID jobId, int index, int attempt, long queuedAtMillis) {

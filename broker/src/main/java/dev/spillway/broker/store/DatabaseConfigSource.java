@@ -36,9 +36,14 @@ public class DatabaseConfigSource implements ConfigSource {
     private static final String PASSWORD = "quarkus.datasource.password";
     private static final Set<String> ANSWERS = Set.of(REACTIVE_URL, JDBC_URL, USERNAME, PASSWORD);
 
+    /**
+     * Quarkus looks credentials up only under names a source lists. An external database's names
+     * are listed; the embedded one's are not (listing them could start it during the build), and
+     * its URL carries the user instead.
+     */
     @Override
     public Set<String> getPropertyNames() {
-        return Set.of();
+        return setting("spillway.database.url", "SPILLWAY_DATABASE_URL").isPresent() ? ANSWERS : Set.of();
     }
 
     @Override

@@ -84,44 +84,24 @@ public class NodeStore {
                 });
     }
 
-    public record NodeRow(String name, UUID id, String pool, String state, Resources capacity, Resources allocated,
-                          Map<String, String> labels, OffsetDateTime lastSeen, int runningTasks, String agentVersion) {
+    /** What the assigned and running tasks on one node hold. */
+    public record Allocation(Resources resources, int tasks) {
     }
 
-    /** Nodes with what their assigned and running tasks hold. */
-    public Uni<List<NodeRow>> list(String poolFilter, String nameFilter) {
-        return pool.preparedQuery("""
-                SELECT n.name, n.id, n.pool, n.state, n.cpu_millis, n.memory_mib, n.gpus, n.labels, n.last_seen_at, n.agent_version,
-                       coalesce(a.cpu, 0) AS a_cpu, coalesce(a.mem, 0) AS a_mem, coalesce(a.gpu, 0) AS a_gpu, coalesce(a.n, 0) AS a_n
-                FROM node n LEFT JOIN (
-                  SELECT t.node, sum(j.cpu_millis)::bigint AS cpu, sum(j.memory_mib)::bigint AS mem, sum(j.gpus)::int AS gpu, count(*)::int AS n
-                  FROM task t JOIN job j ON j.id = t.job_id
-                  WHERE t.state IN ('ASSIGNED', 'RUNNING') GROUP BY t.node) a ON a.node = n.name
-                WHERE ($1::text IS NULL OR n.pool = $1) AND ($2::text IS NULL OR n.name = $2)
-                ORDER BY n.pool, n.name""")
-                .execute(Tuple.of(poolFilter, nameFilter))
+    /** Allocation per node name (nodes holding nothing are absent). */
+    public Uni<Map<String, Allocation>> allocations() {
+        return pool.query("""
+                SELECT t.node, sum(j.cpu_millis)::bigint AS cpu, sum(j.memory_mib)::bigint AS mem, sum(j.gpus)::int AS gpu, count(*)::int AS n
+                FROM task t JOIN job j ON j.id = t.job_id
+                WHERE t.state IN ('ASSIGNED', 'RUNNING') GROUP BY t.node""")
+                .execute()
                 .map(rows -> {
-                    List<NodeRow> out = new ArrayList<>();
+                    Map<String, Allocation> out = new HashMap<>();
                     for (Row r : rows) {
-                        Map<String, String> labels = new HashMap<>();
-                        r.getJsonObject("labels").forEach(e -> labels.put(e.getKey(), String.valueOf(e.getValue())));
-                        out.add(new NodeRow(r.getString("name"), r.getUUID("id"), r.getString("pool"), r.getString("state"),
-                                new Resources(r.getLong("cpu_millis"), r.getLong("memory_mib"), r.getInteger("gpus")),
-                                new Resources(r.getLong("a_cpu"), r.getLong("a_mem"), r.getInteger("a_gpu")),
-                                labels, r.getOffsetDateTime("last_seen_at"), r.getInteger("a_n"), r.getString("agent_version")));
+                        out.put(r.getString("node"), new Allocation(
+                                new Resources(r.getLong("cpu"), r.getLong("mem"), r.getInteger("gpu")), r.getInteger("n")));
                     }
                     return out;
                 });
-    }
-
-    public record PoolRow(String name, String kind) {
-    }
-
-    public Uni<List<PoolRow>> pools() {
-        return pool.query("SELECT name, kind FROM pool ORDER BY name").execute().map(rows -> {
-            List<PoolRow> out = new ArrayList<>();
-            for (Row r : rows) out.add(new PoolRow(r.getString("name"), r.getString("kind")));
-            return out;
-        });
     }
 }

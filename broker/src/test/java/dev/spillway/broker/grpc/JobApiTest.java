@@ -190,6 +190,35 @@ class JobApiTest {
         }
     }
 
+    @Test
+    void nodesAndPoolsAreListedOverGrpcAndRest() throws Exception {
+        try (FakeAgent agent = new FakeAgent("view-node", "test-agent-token")) {
+            agent.register(3000, 2048);
+            var nodes = dev.spillway.api.v1.NodeServiceGrpc.newBlockingStub(channel)
+                    .listNodes(dev.spillway.api.v1.ListNodesRequest.newBuilder().setPool("onprem").build()).getNodesList();
+            assertThat(nodes).filteredOn(n -> n.getName().equals("view-node")).singleElement().satisfies(n -> {
+                assertThat(n.getState()).isEqualTo(dev.spillway.api.v1.NodeState.NODE_STATE_READY);
+                assertThat(n.getCapacity().getCpuMillis()).isEqualTo(3000);
+                assertThat(n.getLabelsMap()).containsEntry("rack", "r1");
+            });
+            var pools = dev.spillway.api.v1.PoolServiceGrpc.newBlockingStub(channel)
+                    .listPools(dev.spillway.api.v1.ListPoolsRequest.getDefaultInstance()).getPoolsList();
+            assertThat(pools).filteredOn(p -> p.getName().equals("onprem")).singleElement()
+                    .satisfies(p -> assertThat(p.getReadyNodes()).isPositive());
+
+            var http = java.net.http.HttpClient.newHttpClient();
+            var ok = http.send(java.net.http.HttpRequest.newBuilder(url.toURI().resolve("/api/v1/nodes?pool=onprem")).build(),
+                    java.net.http.HttpResponse.BodyHandlers.ofString());
+            assertThat(ok.statusCode()).isEqualTo(200);
+            assertThat(ok.body()).contains("\"name\":\"view-node\"");
+            var missing = http.send(java.net.http.HttpRequest.newBuilder(
+                    url.toURI().resolve("/api/v1/jobs/" + java.util.UUID.randomUUID())).build(), java.net.http.HttpResponse.BodyHandlers.ofString());
+            assertThat(missing.statusCode()).isEqualTo(404);
+            assertThat(missing.headers().firstValue("content-type")).hasValueSatisfying(v -> assertThat(v).startsWith("application/problem+json"));
+            assertThat(missing.body()).contains("\"status\":404").contains("no job");
+        }
+    }
+
     private double refusedReports() {
         var registry = io.quarkus.arc.Arc.container().instance(io.micrometer.core.instrument.MeterRegistry.class).get();
         var counter = registry.find("spillway_agent_reports_refused").counter();
@@ -229,7 +258,7 @@ class JobApiTest {
         private final String name;
 
         void register(long cpuMillis, long memoryMib) {
-            send(ConnectRequest.newBuilder().setRegister(Register.newBuilder().setNodeName(name).setPool("onprem")
+            send(ConnectRequest.newBuilder().setRegister(Register.newBuilder().setNodeName(name).setPool("onprem").putLabels("rack", "r1")
                     .setCapacity(Resources.newBuilder().setCpuMillis(cpuMillis).setMemoryMib(memoryMib))).build());
             await().atMost(Duration.ofSeconds(10)).until(() -> received.stream().anyMatch(ConnectResponse::hasRegistered));
         }
