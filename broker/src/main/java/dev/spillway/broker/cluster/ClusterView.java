@@ -42,8 +42,9 @@ public class ClusterView {
             where.append(" and name = :name");
             params.and("name", name);
         }
-        Uni<List<NodeEntity>> rows = Panache.withSession(() -> NodeEntity.<NodeEntity>find(where.toString(), Sort.by("pool").and("name"), params).list());
-        return Uni.combine().all().unis(rows, nodes.allocations()).asTuple().map(t -> new NodeRows(t.getItem1(), t.getItem2()));
+        // One session, used by one query at a time: a reactive session must not be shared by concurrent operations.
+        return Panache.withSession(() -> NodeEntity.<NodeEntity>find(where.toString(), Sort.by("pool").and("name"), params).list())
+                .flatMap(rows -> nodes.allocations().map(allocations -> new NodeRows(rows, allocations)));
     }
 
     public Uni<List<Node>> nodes(String pool, String name) {
@@ -51,8 +52,9 @@ public class ClusterView {
     }
 
     public Uni<List<Pool>> pools() {
-        Uni<List<PoolEntity>> pools = Panache.withSession(() -> PoolEntity.<PoolEntity>listAll(Sort.by("name")));
-        return Uni.combine().all().unis(pools, nodeRows(null, null)).asTuple().map(t -> {
+        return Panache.withSession(() -> PoolEntity.<PoolEntity>listAll(Sort.by("name")))
+                .flatMap(pools -> nodeRows(null, null).map(rows -> io.smallrye.mutiny.tuples.Tuple2.of(pools, rows)))
+                .map(t -> {
             List<Pool> out = new ArrayList<>();
             for (PoolEntity p : t.getItem1()) {
                 Resources capacity = Resources.ZERO;
