@@ -1,0 +1,23 @@
+package dev.spillway.core.burst;
+
+import dev.spillway.core.scheduling.Resources;
+
+/**
+ * One way to buy a machine: an instance type in one region/zone of one cloud pool, spot or
+ * on-demand, at a price.
+ *
+ * @param id              unique and stable, e.g. {@code aws-eu:eu-central-1a:m6i.xlarge:spot}; ties break on it
+ * @param pool            the cloud pool it belongs to
+ * @param region          e.g. {@code eu-central-1}
+ * @param zone            e.g. {@code eu-central-1a}; may equal the region
+ * @param jurisdiction    legal area of the region, e.g. {@code EU}, {@code US}
+ * @param shape           what an instance offers to tasks
+ * @param priceUsdPerHour price of one instance
+ */
+public record Offering(String id, String pool, String region, String zone, String jurisdiction, String instanceType,
+                       Resources shape, boolean spot, double priceUsdPerHour) {
+
+    public Offering {
+        if (priceUsdPerHour <= 0 || Double.isNaN(priceUsdPerHour)) throw new IllegalArgumentException("price must be positive: " + id);
+    }
+}
