@@ -105,7 +105,7 @@ final class Agent {
             if (stopping) break;
             backoff = registered[0] ? 250 : Math.min(backoff * 2, 10_000);
             long wait = backoff / 2 + ThreadLocalRandom.current().nextLong(backoff / 2 + 1);
-            LOG.info(() -> "reconnecting to " + settings.broker() + " in " + wait + " ms");
+            if (registered[0]) LOG.info(() -> "reconnecting to " + settings.broker() + " (retrying with backoff up to 10 s)");
             try {
                 Thread.sleep(wait);
             } catch (InterruptedException e) {
@@ -135,7 +135,9 @@ final class Agent {
                 if (s.getCode() == Status.Code.UNAUTHENTICATED) {
                     LOG.severe("the broker refused this agent's token: " + s.getDescription());
                 } else if (!stopping) {
-                    LOG.warning("stream to the broker ended: " + s.getCode() + (s.getDescription() == null ? "" : " " + s.getDescription()));
+                    // Say it once per outage, not at every reconnect attempt.
+                    Level level = registered[0] ? Level.WARNING : Level.FINE;
+                    LOG.log(level, "stream to the broker ended: " + s.getCode() + (s.getDescription() == null ? "" : " " + s.getDescription()));
                 }
                 stream = null;
                 ended.countDown();

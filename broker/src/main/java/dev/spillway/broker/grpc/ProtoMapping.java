@@ -42,6 +42,8 @@ public final class ProtoMapping {
                 .setFailures(row.failures());
         if (row.node() != null) b.setNode(row.node());
         if (row.exitCode() != null) b.setExitCode(row.exitCode());
+        if (row.cpuTimeMillis() != null) b.setCpuTimeMillis(row.cpuTimeMillis());
+        if (row.peakMemoryMib() != null) b.setPeakMemoryMib(row.peakMemoryMib());
         if (row.assignedAt() != null) b.setAssignTime(timestamp(row.assignedAt()));
         if (row.startedAt() != null) b.setStartTime(timestamp(row.startedAt()));
         if (row.finishedAt() != null) b.setFinishTime(timestamp(row.finishedAt()));

@@ -117,7 +117,8 @@ public class JobStore {
     }
 
     public record TaskRow(int index, String state, int attempt, String node, Integer exitCode, OffsetDateTime assignedAt, OffsetDateTime startedAt,
-                          OffsetDateTime finishedAt, String reason, String message, int failures) {
+                          OffsetDateTime finishedAt, String reason, String message, int failures, Long cpuTimeMillis,
+                          Long peakMemoryMib) {
     }
 
     public Uni<JobRow> find(UUID id) {
@@ -128,7 +129,8 @@ public class JobStore {
 
     public Uni<List<TaskRow>> tasks(UUID jobId) {
         return pool.preparedQuery("""
-                SELECT idx, state, attempt, node, exit_code, assigned_at, started_at, finished_at, reason, message, failures
+                SELECT idx, state, attempt, node, exit_code, assigned_at, started_at, finished_at, reason, message, failures,
+                       cpu_time_ms, peak_memory_mib
                 FROM task WHERE job_id = $1 ORDER BY idx""")
                 .execute(Tuple.of(jobId))
                 .map(rows -> {
@@ -137,7 +139,7 @@ public class JobStore {
                         out.add(new TaskRow(r.getInteger("idx"), r.getString("state"), r.getInteger("attempt"),
                                 r.getString("node"), r.getInteger("exit_code"), r.getOffsetDateTime("assigned_at"), r.getOffsetDateTime("started_at"),
                                 r.getOffsetDateTime("finished_at"), r.getString("reason"), r.getString("message"),
-                                r.getInteger("failures")));
+                                r.getInteger("failures"), r.getLong("cpu_time_ms"), r.getLong("peak_memory_mib")));
                     }
                     return out;
                 });

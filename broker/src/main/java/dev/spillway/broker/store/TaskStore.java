@@ -73,7 +73,7 @@ public class TaskStore {
                     return tx.preparedQuery("""
                             WITH u AS (
                               UPDATE task t SET state = 'ASSIGNED', attempt = t.attempt + 1, node = p.node,
-                                     assigned_at = now(), started_at = NULL, finished_at = NULL, exit_code = NULL,
+                                     assigned_at = now(), started_at = NULL, finished_at = NULL, exit_code = NULL, cpu_time_ms = NULL, peak_memory_mib = NULL,
                                      reason = 'placed', message = p.message
                               FROM unnest($1::uuid[], $2::int[], $3::int[], $4::text[], $5::text[])
                                    AS p(job_id, idx, attempt, node, message)
