@@ -1,0 +1,56 @@
+package dev.spillway.provider.local;
+
+import dev.spillway.provider.spi.CapacityException;
+import dev.spillway.provider.spi.LaunchRequest;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/** What the local cloud can be told to do wrong, for tests and demos. */
+public final class Faults {
+
+    private final AtomicInteger failingLaunches = new AtomicInteger();
+    private final Set<String> noCapacity = ConcurrentHashMap.newKeySet();
+    private final Set<String> neverBoot = ConcurrentHashMap.newKeySet();
+
+    /** The next {@code n} launches fail as if the cloud's API were down. */
+    public Faults failNextLaunches(int n) {
+        failingLaunches.set(n);
+        return this;
+    }
+
+    /** Launches of this offering fail with insufficient capacity until {@link #capacityBack}. */
+    public Faults noCapacity(String instanceType, String zone, boolean spot) {
+        noCapacity.add(key(instanceType, zone, spot));
+        return this;
+    }
+
+    public Faults capacityBack(String instanceType, String zone, boolean spot) {
+        noCapacity.remove(key(instanceType, zone, spot));
+        return this;
+    }
+
+    /** Instances of this type are accepted but never start their agent. */
+    public Faults neverBoot(String instanceType) {
+        neverBoot.add(instanceType);
+        return this;
+    }
+
+    void beforeLaunch(LaunchRequest r) throws CapacityException {
+        if (failingLaunches.getAndUpdate(n -> Math.max(0, n - 1)) > 0) {
+            throw new CapacityException(CapacityException.Kind.UNAVAILABLE, "injected: the local cloud's API failed");
+        }
+        if (noCapacity.contains(key(r.instanceType(), r.zone(), r.spot()))) {
+            throw new CapacityException(CapacityException.Kind.INSUFFICIENT_CAPACITY,
+                    "injected: no " + (r.spot() ? "spot " : "") + "capacity for " + r.instanceType() + " in " + r.zone());
+        }
+    }
+
+    boolean neverBoots(String instanceType) {
+        return neverBoot.contains(instanceType);
+    }
+
+    private static String key(String type, String zone, boolean spot) {
+        return type + "@" + zone + (spot ? ":spot" : ":on-demand");
+    }
+}
