@@ -10,7 +10,7 @@ import picocli.CommandLine.Spec;
 
 /** {@code spillway bench …}: benchmarks whose last line is {@code RESULT <name> key=value …}. */
 @Command(name = "bench", description = "Benchmarks; each ends with one line 'RESULT <name> <metric>=<value> ...'.",
-        subcommands = {BenchCommand.SchedulerBench.class, SubmitBenchmark.class})
+        subcommands = {BenchCommand.SchedulerBench.class, SubmitBenchmark.class, BurstBenchmark.class})
 final class BenchCommand {
 
     @Command(name = "scheduler", description = "The scheduling core alone, one thread: placements/s and decision latency.")
