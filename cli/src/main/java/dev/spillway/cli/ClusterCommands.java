@@ -62,6 +62,52 @@ final class ClusterCommands {
         }
     }
 
+    @Command(name = "token", description = "Join tokens for new nodes.", subcommands = TokenCreate.class)
+    static final class Token {
+    }
+
+    @Command(name = "create", description = "Mint a one-time join token for one new node (prints it once).")
+    static final class TokenCreate implements Callable<Integer> {
+        @ParentCommand
+        Token parent;
+
+        @Spec
+        CommandSpec spec;
+
+        @Option(names = "--node", required = true, description = "Name the new node will register with.")
+        String node;
+
+        @Option(names = "--pool", defaultValue = "onprem", description = "Pool it joins (default ${DEFAULT-VALUE}).")
+        String pool;
+
+        @Option(names = "--ttl", defaultValue = "15m", description = "How long the token stays usable: 30s, 15m, 2h (default ${DEFAULT-VALUE}).")
+        String ttl;
+
+        @Override
+        public Integer call() {
+            Spillway root = (Spillway) spec.root().userObject();
+            com.google.protobuf.Duration duration;
+            try {
+                duration = JobSpecFile.duration(ttl);
+            } catch (IllegalArgumentException e) {
+                throw new Spillway.CliException(Spillway.INVALID, "--ttl: " + e.getMessage());
+            }
+            ManagedChannel channel = root.channel();
+            try {
+                var r = NodeServiceGrpc.newBlockingStub(channel).createJoinToken(dev.spillway.api.v1.CreateJoinTokenRequest.newBuilder()
+                        .setNodeName(node).setPool(pool).setTtl(duration).build());
+                if (Output.structured(root.output, r, spec.commandLine().getOut())) return Spillway.OK;
+                spec.commandLine().getOut().println(r.getToken());
+                spec.commandLine().getErr().println("one-time token for node " + node + " in pool " + pool + ", valid until "
+                        + Output.time(r.getExpireTime()) + "; start the agent with SPILLWAY_JOIN_TOKEN=<token> --name " + node
+                        + " --pool " + pool);
+                return Spillway.OK;
+            } finally {
+                Spillway.close(channel);
+            }
+        }
+    }
+
     @Command(name = "pools", description = "Pools: kind, connected nodes, capacity and allocation.")
     static final class Pools implements Callable<Integer> {
         @ParentCommand

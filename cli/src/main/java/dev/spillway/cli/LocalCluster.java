@@ -86,21 +86,30 @@ public final class LocalCluster implements AutoCloseable {
         options.brokerProperties.forEach((k, v) -> cmd.add("-D" + k + "=" + v));
         cmd.add("-jar");
         cmd.add(jar.toString());
-        broker = spawn(cmd, "broker");
+        broker = spawn(cmd, "broker", Map.of());
         awaitHealthy(Duration.ofSeconds(120));
     }
 
     public Process startAgent(String name) {
+        return startAgent(name, null);
+    }
+
+    /** Starts an agent that joins with a one-time join token instead of the shared token (when not null). */
+    public Process startAgent(String name, String joinToken) {
         Path jar = options.home.resolve("on-prem-agent/target/spillway-agent.jar");
         require(jar);
-        List<String> cmd = List.of(java(), "-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-jar", jar.toString(),
-                "--broker", brokerAddress(),
-                "--token-file", options.dataDir.resolve("agent-token").toString(),
+        List<String> credential = joinToken == null
+                ? List.of("--token-file", options.dataDir.resolve("agent-token").toString())
+                : List.of();
+        List<String> cmd = new ArrayList<>(List.of(java(), "-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-jar", jar.toString(),
+                "--broker", brokerAddress()));
+        cmd.addAll(credential);
+        cmd.addAll(List.of(
                 "--name", name, "--pool", options.pool,
                 "--cpu", options.agentCpu, "--memory", options.agentMemory,
                 "--drain", options.drain, "--drain-timeout", options.drainTimeout,
-                "--work-dir", options.dataDir.resolve("agents").resolve(name).toString());
-        Process p = spawn(cmd, name);
+                "--work-dir", options.dataDir.resolve("agents").resolve(name).toString()));
+        Process p = spawn(cmd, name, joinToken == null ? Map.of() : Map.of("SPILLWAY_JOIN_TOKEN", joinToken));
         agents.put(name, p);
         return p;
     }
@@ -173,13 +182,14 @@ public final class LocalCluster implements AutoCloseable {
         throw new IllegalStateException("the broker did not become healthy within " + timeout + "; see " + logDir.resolve("broker.log"));
     }
 
-    private Process spawn(List<String> cmd, String name) {
+    private Process spawn(List<String> cmd, String name, Map<String, String> env) {
         try {
             Files.createDirectories(logDir);
             Path log = logDir.resolve(name + ".log");
-            return new ProcessBuilder(cmd).redirectErrorStream(true)
-                    .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()))
-                    .start();
+            ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true)
+                    .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()));
+            pb.environment().putAll(env);
+            return pb.start();
         } catch (IOException e) {
             throw new UncheckedIOException("cannot start " + name, e);
         }

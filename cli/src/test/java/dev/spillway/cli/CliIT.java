@@ -109,6 +109,26 @@ class CliIT {
     }
 
     @Test
+    void aNodeJoinsWithAOneTimeTokenAndComesBackWithItsOwnCredential() throws Exception {
+        Run token = cli("token", "create", "--node", "joined-1", "--pool", "onprem", "--ttl", "5m");
+        assertThat(token.exit()).as(token.err()).isZero();
+        String secret = token.out().trim();
+        assertThat(secret).startsWith("join.");
+
+        fx.cluster.startAgent("joined-1", secret);
+        org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(60)).until(() -> fx.readyNodes() == 2);
+        // Restarted, it still presents the spent join token, but reconnects with the node credential it was given.
+        fx.cluster.killAgent("joined-1");
+        fx.cluster.startAgent("joined-1", secret);
+        java.nio.file.Path agentLog = fx.cluster.logDir().resolve("joined-1.log");
+        org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(60)).until(() ->
+                java.nio.file.Files.readString(agentLog).split("registered with", -1).length - 1 == 2);
+        assertThat(java.nio.file.Files.readString(agentLog)).doesNotContain("refused");
+        assertThat(java.nio.file.Files.readString(fx.cluster.logDir().resolve("broker.log"))).doesNotContain(secret.substring(5));
+        fx.cluster.stopAgent("joined-1");
+    }
+
+    @Test
     void anUnknownJobIsNotFoundWithExitCode2() {
         Run r = cli("job", "00000000-0000-0000-0000-000000000000");
         assertThat(r.exit()).isEqualTo(2);

@@ -19,7 +19,6 @@ import io.grpc.Status;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.grpc.stub.ClientCallStreamObserver;
 import io.grpc.stub.ClientResponseObserver;
-import io.grpc.stub.MetadataUtils;
 import io.grpc.stub.StreamObserver;
 import java.io.IOException;
 import java.io.RandomAccessFile;
@@ -51,6 +50,7 @@ final class Agent {
     private static final Duration FINISHED_RETENTION = Duration.ofMinutes(10);
     private static final long KILL_GRACE_MILLIS = 5000;
     private static final int LOG_CHUNK_BYTES = 64 * 1024;
+    private static final Metadata.Key<String> AUTHORIZATION = Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER);
 
     enum DrainMode {
         /** Wait for running attempts up to the drain timeout, then hand back the rest. */
@@ -75,13 +75,31 @@ final class Agent {
     private volatile boolean stopping;
     private volatile long heartbeatMillis = 2000;
 
+    /**
+     * Credentials to try, best first: a node credential from an earlier join, then the token the
+     * agent was started with (shared agent token or one-time join token). A refused one is dropped.
+     */
+    private final java.util.Deque<String> credentials = new java.util.concurrent.ConcurrentLinkedDeque<>();
+
     Agent(Settings settings) {
         this.settings = settings;
-        Metadata headers = new Metadata();
-        headers.put(Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER), "Bearer " + settings.token());
+        readNodeCredential().ifPresent(credentials::add);
+        credentials.add(settings.token());
         this.channel = NettyChannelBuilder.forTarget(settings.broker())
                 .usePlaintext()
-                .intercept(MetadataUtils.newAttachHeadersInterceptor(headers))
+                .intercept(new io.grpc.ClientInterceptor() {
+                    @Override
+                    public <Q, R> io.grpc.ClientCall<Q, R> interceptCall(io.grpc.MethodDescriptor<Q, R> method, io.grpc.CallOptions options,
+                                                                        io.grpc.Channel next) {
+                        return new io.grpc.ForwardingClientCall.SimpleForwardingClientCall<>(next.newCall(method, options)) {
+                            @Override
+                            public void start(Listener<R> listener, Metadata headers) {
+                                headers.put(AUTHORIZATION, "Bearer " + credentials.peekFirst());
+                                super.start(listener, headers);
+                            }
+                        };
+                    }
+                })
                 .keepAliveTime(30, TimeUnit.SECONDS)
                 .maxInboundMessageSize(16 * 1024 * 1024)
                 .build();
@@ -133,7 +151,8 @@ final class Agent {
             public void onError(Throwable t) {
                 Status s = Status.fromThrowable(t);
                 if (s.getCode() == Status.Code.UNAUTHENTICATED) {
-                    LOG.severe("the broker refused this agent's token: " + s.getDescription());
+                    LOG.severe("the broker refused this agent's credential: " + s.getDescription());
+                    if (credentials.size() > 1) credentials.pollFirst(); // try the next one
                 } else if (!stopping) {
                     // Say it once per outage, not at every reconnect attempt.
                     Level level = registered[0] ? Level.WARNING : Level.FINE;
@@ -172,6 +191,13 @@ final class Agent {
         switch (message.getPayloadCase()) {
             case REGISTERED -> {
                 heartbeatMillis = Math.max(100, message.getRegistered().getHeartbeatIntervalMillis());
+                String credential = message.getRegistered().getNodeCredential();
+                if (!credential.isEmpty()) {
+                    // Joined with a one-time token: from now on reconnect with this node's own credential.
+                    credentials.clear();
+                    credentials.add(credential);
+                    writeNodeCredential(credential);
+                }
                 LOG.info(() -> "registered with " + settings.broker() + " as node " + settings.name() + " (pool " + settings.pool() + ")");
             }
             case ASSIGN -> assign(message.getAssign());
@@ -240,6 +266,30 @@ final class Agent {
             } catch (RuntimeException e) {
                 return false;
             }
+        }
+    }
+
+    private Path nodeCredentialFile() {
+        return settings.workDir().resolve("node-credential");
+    }
+
+    private java.util.Optional<String> readNodeCredential() {
+        try {
+            Path f = nodeCredentialFile();
+            return Files.exists(f) ? java.util.Optional.of(Files.readString(f).trim()) : java.util.Optional.empty();
+        } catch (IOException e) {
+            return java.util.Optional.empty();
+        }
+    }
+
+    private void writeNodeCredential(String credential) {
+        try {
+            Path tmp = Files.createTempFile(settings.workDir(), "node-credential", ".tmp",
+                    java.nio.file.attribute.PosixFilePermissions.asFileAttribute(java.nio.file.attribute.PosixFilePermissions.fromString("rw-------")));
+            Files.writeString(tmp, credential + "\n");
+            Files.move(tmp, nodeCredentialFile(), java.nio.file.StandardCopyOption.ATOMIC_MOVE, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        } catch (IOException e) {
+            LOG.warning("cannot keep the node credential in " + nodeCredentialFile() + ": " + e.getMessage());
         }
     }
 

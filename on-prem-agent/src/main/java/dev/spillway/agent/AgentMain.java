@@ -22,8 +22,12 @@ public final class AgentMain implements Callable<Integer> {
             description = "Broker address host:port (env SPILLWAY_BROKER; default ${DEFAULT-VALUE}).")
     String broker;
 
-    @Option(names = "--token-file", description = "File holding the agent token (else env SPILLWAY_AGENT_TOKEN).")
+    @Option(names = "--token-file", description = "File holding the cluster's shared agent token (else env SPILLWAY_AGENT_TOKEN).")
     Path tokenFile;
+
+    @Option(names = "--join-token-file",
+            description = "File holding a one-time join token from 'spillway token create' (else env SPILLWAY_JOIN_TOKEN).")
+    Path joinTokenFile;
 
     @Option(names = "--name", description = "Node name, unique in the cluster (default: the host name).")
     String name;
@@ -56,15 +60,17 @@ public final class AgentMain implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         String token = System.getenv("SPILLWAY_AGENT_TOKEN");
-        if (tokenFile != null) {
-            if (!Files.isReadable(tokenFile)) {
-                System.err.println("spillway-agent: cannot read the token file " + tokenFile);
+        if (token == null || token.isBlank()) token = System.getenv("SPILLWAY_JOIN_TOKEN");
+        for (Path file : new Path[] {joinTokenFile, tokenFile}) {
+            if (file == null) continue;
+            if (!Files.isReadable(file)) {
+                System.err.println("spillway-agent: cannot read " + file);
                 return 2;
             }
-            token = Files.readString(tokenFile).trim();
+            token = Files.readString(file).trim();
         }
         if (token == null || token.isBlank()) {
-            System.err.println("spillway-agent: no token: pass --token-file FILE or set SPILLWAY_AGENT_TOKEN");
+            System.err.println("spillway-agent: no credential: pass --token-file or --join-token-file, or set SPILLWAY_AGENT_TOKEN or SPILLWAY_JOIN_TOKEN");
             return 2;
         }
         String node = name != null ? name : hostName();

@@ -1,5 +1,7 @@
 package dev.spillway.broker.agent;
 
+import io.grpc.Context;
+import io.grpc.Contexts;
 import io.grpc.Metadata;
 import io.grpc.ServerCall;
 import io.grpc.ServerCallHandler;
@@ -8,12 +10,23 @@ import io.grpc.Status;
 import jakarta.enterprise.context.ApplicationScoped;
 import org.jboss.logging.Logger;
 
-/** Refuses agent streams that do not present the agent token as {@code authorization: Bearer <token>}. */
+/**
+ * Admits agent streams that present a credential: the shared agent token (checked here), or a
+ * join token or node credential (checked at registration, once the node name is known). The
+ * presented credential travels to the stream handler in the gRPC context.
+ */
 @ApplicationScoped
 public class AgentAuthInterceptor implements ServerInterceptor {
 
     private static final Logger LOG = Logger.getLogger(AgentAuthInterceptor.class);
     static final Metadata.Key<String> AUTHORIZATION = Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER);
+
+    /** What the agent presented. {@code secret} is null for the shared token (already verified). */
+    record Presented(Kind kind, String secret) {
+        enum Kind { SHARED, JOIN, NODE }
+    }
+
+    static final Context.Key<Presented> PRESENTED = Context.key("spillway-agent-credential");
 
     private final AgentToken token;
 
@@ -25,12 +38,20 @@ public class AgentAuthInterceptor implements ServerInterceptor {
     public <Q, R> ServerCall.Listener<Q> interceptCall(ServerCall<Q, R> call, Metadata headers, ServerCallHandler<Q, R> next) {
         String value = headers.get(AUTHORIZATION);
         String presented = value != null && value.startsWith("Bearer ") ? value.substring(7) : null;
-        if (!token.matches(presented)) {
+        Presented credential = null;
+        if (token.matches(presented)) {
+            credential = new Presented(Presented.Kind.SHARED, null);
+        } else if (presented != null && presented.startsWith(AgentCredentials.JOIN_PREFIX)) {
+            credential = new Presented(Presented.Kind.JOIN, presented);
+        } else if (presented != null && presented.startsWith(AgentCredentials.NODE_PREFIX)) {
+            credential = new Presented(Presented.Kind.NODE, presented);
+        }
+        if (credential == null) {
             LOG.warnf("refused an agent connection from %s: %s", call.getAttributes().get(io.grpc.Grpc.TRANSPORT_ATTR_REMOTE_ADDR),
-                    presented == null ? "no bearer token" : "wrong token");
-            call.close(Status.UNAUTHENTICATED.withDescription("agent token missing or wrong"), new Metadata());
+                    presented == null ? "no bearer credential" : "wrong token");
+            call.close(Status.UNAUTHENTICATED.withDescription("agent credential missing or wrong"), new Metadata());
             return new ServerCall.Listener<>() {};
         }
-        return next.startCall(call, headers);
+        return Contexts.interceptCall(Context.current().withValue(PRESENTED, credential), call, headers, next);
     }
 }

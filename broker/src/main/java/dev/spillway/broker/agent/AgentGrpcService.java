@@ -49,13 +49,15 @@ public class AgentGrpcService extends AgentServiceGrpc.AgentServiceImplBase {
     private final SchedulerWakeup scheduler;
     private final BrokerConfig config;
     private final dev.spillway.broker.cluster.NodeShapes shapes;
+    private final AgentCredentials credentials;
     private final Counter staleReports;
     private final Counter reports;
 
     public AgentGrpcService(AgentSessions sessions, NodeStore nodes, TaskStore tasks, JobCatalog jobs, LogRouter logs,
                             SchedulerWakeup scheduler, BrokerConfig config, MeterRegistry registry,
-                            dev.spillway.broker.cluster.NodeShapes shapes) {
+                            dev.spillway.broker.cluster.NodeShapes shapes, AgentCredentials credentials) {
         this.shapes = shapes;
+        this.credentials = credentials;
         this.sessions = sessions;
         this.nodes = nodes;
         this.tasks = tasks;
@@ -70,7 +72,11 @@ public class AgentGrpcService extends AgentServiceGrpc.AgentServiceImplBase {
 
     @Override
     public StreamObserver<ConnectRequest> connect(StreamObserver<ConnectResponse> out) {
-        return new Connection(out);
+        return new Connection(out, AgentAuthInterceptor.PRESENTED.get());
+    }
+
+    /** A registration accepted: the node's id, and a fresh credential when it joined with a join token. */
+    private record Admitted(UUID nodeId, String credential) {
     }
 
     private final class Connection implements StreamObserver<ConnectRequest> {
@@ -79,9 +85,11 @@ public class AgentGrpcService extends AgentServiceGrpc.AgentServiceImplBase {
         /** Attempts this connection has already recorded as started (reports repeat running attempts). */
         private final Set<String> started = new HashSet<>();
         private CompletableFuture<Void> tail = CompletableFuture.completedFuture(null);
+        private final AgentAuthInterceptor.Presented credential;
 
-        Connection(StreamObserver<ConnectResponse> out) {
+        Connection(StreamObserver<ConnectResponse> out, AgentAuthInterceptor.Presented credential) {
             this.out = out;
+            this.credential = credential;
         }
 
         @Override
@@ -128,18 +136,45 @@ public class AgentGrpcService extends AgentServiceGrpc.AgentServiceImplBase {
                     || r.getCapacity().getMemoryMib() <= 0) {
                 return refuse("register needs a node name, a pool and positive cpu and memory");
             }
+            return authorize(r).flatMap(refusal -> {
+                if (refusal != null) {
+                    LOG.warnf("refused node %s: %s", r.getNodeName(), refusal);
+                    out.onError(Status.UNAUTHENTICATED.withDescription(refusal).asRuntimeException());
+                    return Uni.createFrom().voidItem();
+                }
+                return admit(r);
+            });
+        }
+
+        /** Null when the presented credential lets this node register; otherwise why not. */
+        private Uni<String> authorize(Register r) {
+            if (credential == null) return Uni.createFrom().item("no credential");
+            return switch (credential.kind()) {
+                case SHARED -> Uni.createFrom().nullItem();
+                case JOIN -> credentials.spendJoinToken(credential.secret(), r.getNodeName(), r.getPool());
+                case NODE -> credentials.checkNodeCredential(credential.secret(), r.getNodeName())
+                        .map(ok -> ok ? null : "node credential does not belong to node " + r.getNodeName());
+            };
+        }
+
+        private Uni<Void> admit(Register r) {
             Resources capacity = new Resources(r.getCapacity().getCpuMillis(), r.getCapacity().getMemoryMib(), r.getCapacity().getGpus());
             String kind = config.pools().containsKey(r.getPool()) ? config.pools().get(r.getPool()).kind() : "on-prem";
             AgentSession s = new AgentSession(r.getNodeName(), r.getPool(), capacity, r.getLabelsMap(), r.getDraining(), out);
             return nodes.register(r.getNodeName(), r.getPool(), kind, capacity, r.getLabelsMap(), r.getAgentVersion(), r.getDraining())
-                    .flatMap(nodeId -> {
+                    .flatMap(nodeId -> credential.kind() == AgentAuthInterceptor.Presented.Kind.JOIN
+                            ? credentials.issueNodeCredential(r.getNodeName()).map(c -> new Admitted(nodeId, c))
+                            : Uni.createFrom().item(new Admitted(nodeId, "")))
+                    .flatMap(admitted -> {
+                        UUID nodeId = admitted.nodeId();
                         shapes.invalidate();
                         session = s;
                         sessions.attach(s);
                         s.send(ConnectResponse.newBuilder().setRegistered(Registered.newBuilder()
                                 .setNodeId(nodeId.toString())
                                 .setHeartbeatIntervalMillis((int) config.agents().heartbeatInterval().toMillis())
-                                .setLeaseMillis((int) config.agents().lease().toMillis())).build());
+                                .setLeaseMillis((int) config.agents().lease().toMillis())
+                                .setNodeCredential(admitted.credential())).build());
                         LOG.infof("node %s joined pool %s with %s (%d attempts reported)", r.getNodeName(), r.getPool(), capacity,
                                 r.getAttemptsCount());
                         Set<String> reported = new HashSet<>();

@@ -1,5 +1,11 @@
 package dev.spillway.broker.grpc;
 
+import static dev.spillway.broker.jobs.JobSpecValidator.violation;
+
+import com.google.protobuf.Timestamp;
+import com.google.rpc.BadRequest.FieldViolation;
+import dev.spillway.api.v1.CreateJoinTokenRequest;
+import dev.spillway.api.v1.CreateJoinTokenResponse;
 import dev.spillway.api.v1.GetNodeRequest;
 import dev.spillway.api.v1.GetNodeResponse;
 import dev.spillway.api.v1.GetPoolRequest;
@@ -10,9 +16,14 @@ import dev.spillway.api.v1.ListPoolsRequest;
 import dev.spillway.api.v1.ListPoolsResponse;
 import dev.spillway.api.v1.NodeServiceGrpc;
 import dev.spillway.api.v1.PoolServiceGrpc;
+import dev.spillway.broker.agent.AgentCredentials;
 import dev.spillway.broker.cluster.ClusterView;
 import io.grpc.stub.StreamObserver;
 import io.quarkus.grpc.GrpcService;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.regex.Pattern;
 
 /** spillway.v1.PoolService and NodeService: read-only views of the cluster. */
 public final class ClusterGrpcServices {
@@ -51,10 +62,37 @@ public final class ClusterGrpcServices {
 
     @GrpcService
     public static class Nodes extends NodeServiceGrpc.NodeServiceImplBase {
-        private final ClusterView cluster;
+        private static final Duration DEFAULT_TTL = Duration.ofMinutes(15);
+        private static final Duration MAX_TTL = Duration.ofHours(24);
+        private static final Pattern NAME = Pattern.compile("[A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?");
 
-        public Nodes(ClusterView cluster) {
+        private final ClusterView cluster;
+        private final AgentCredentials credentials;
+
+        public Nodes(ClusterView cluster, AgentCredentials credentials) {
             this.cluster = cluster;
+            this.credentials = credentials;
+        }
+
+        @Override
+        public void createJoinToken(CreateJoinTokenRequest request,
+                                    StreamObserver<CreateJoinTokenResponse> out) {
+            List<FieldViolation> v = new ArrayList<>();
+            if (!NAME.matcher(request.getNodeName()).matches()) v.add(violation("node_name", "required: a node name"));
+            if (!NAME.matcher(request.getPool()).matches()) v.add(violation("pool", "required: a pool name"));
+            Duration ttl = request.hasTtl()
+                    ? Duration.ofSeconds(request.getTtl().getSeconds(), request.getTtl().getNanos()) : DEFAULT_TTL;
+            if (ttl.isNegative() || ttl.isZero() || ttl.compareTo(MAX_TTL) > 0) v.add(violation("ttl", "must be positive and at most 24h"));
+            if (!v.isEmpty()) {
+                out.onError(GrpcErrors.invalid(v));
+                return;
+            }
+            credentials.mintJoinToken(request.getNodeName(), request.getPool(), ttl).subscribe().with(m -> {
+                out.onNext(CreateJoinTokenResponse.newBuilder().setToken(m.token())
+                        .setExpireTime(Timestamp.newBuilder().setSeconds(m.expires().getEpochSecond())
+                                .setNanos(m.expires().getNano())).build());
+                out.onCompleted();
+            }, e -> out.onError(GrpcErrors.toStatus(e)));
         }
 
         @Override

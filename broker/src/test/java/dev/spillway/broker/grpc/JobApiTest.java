@@ -149,7 +149,7 @@ class JobApiTest {
 
     @Test
     void moreCpuThanAnyNodeOffersIsRefusedOnceNodesAreKnown() throws Exception {
-        try (FakeAgent agent = new FakeAgent("api-test-node", "test-agent-token")) {
+        try (FakeAgent agent = agent("api-test-node", "test-agent-token")) {
             agent.register(4000, 8192);
             var v = refused(b -> {
                 b.getTaskBuilder().getResourcesBuilder().setCpuMillis(64_000);
@@ -162,7 +162,7 @@ class JobApiTest {
 
     @Test
     void anAgentWithAWrongTokenIsRefused() throws Exception {
-        try (FakeAgent agent = new FakeAgent("intruder", "not-the-token")) {
+        try (FakeAgent agent = agent("intruder", "not-the-token")) {
             agent.send(ConnectRequest.newBuilder().setRegister(Register.newBuilder().setNodeName("intruder").setPool("onprem")
                     .setCapacity(Resources.newBuilder().setCpuMillis(1000).setMemoryMib(1024))).build());
             await().atMost(Duration.ofSeconds(10)).until(() -> agent.error != null);
@@ -173,7 +173,7 @@ class JobApiTest {
 
     @Test
     void aReportOfAnAttemptThatIsNotCurrentIsRefused() throws Exception {
-        try (FakeAgent agent = new FakeAgent("stale-node", "test-agent-token")) {
+        try (FakeAgent agent = agent("stale-node", "test-agent-token")) {
             agent.register(2000, 4096);
             String id = jobs.submitJob(SubmitJobRequest.newBuilder().setSpec(valid().toBuilder().setTaskCount(1)
                     .setTask(valid().getTask().toBuilder().putNodeSelector("test", "stale"))).build()).getJobId();
@@ -192,7 +192,7 @@ class JobApiTest {
 
     @Test
     void nodesAndPoolsAreListedOverGrpcAndRest() throws Exception {
-        try (FakeAgent agent = new FakeAgent("view-node", "test-agent-token")) {
+        try (FakeAgent agent = agent("view-node", "test-agent-token")) {
             agent.register(3000, 2048);
             var nodes = dev.spillway.api.v1.NodeServiceGrpc.newBlockingStub(channel)
                     .listNodes(dev.spillway.api.v1.ListNodesRequest.newBuilder().setPool("onprem").build()).getNodesList();
@@ -225,58 +225,7 @@ class JobApiTest {
         return counter == null ? 0 : counter.count();
     }
 
-    /** A test-side agent speaking the real protocol. */
-    final class FakeAgent implements AutoCloseable {
-        final ManagedChannel agentChannel;
-        final StreamObserver<ConnectRequest> requests;
-        final List<ConnectResponse> received = new CopyOnWriteArrayList<>();
-        volatile Throwable error;
-
-        FakeAgent(String name, String token) {
-            Metadata headers = new Metadata();
-            headers.put(Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER), "Bearer " + token);
-            agentChannel = ManagedChannelBuilder.forAddress(url.getHost(), url.getPort()).usePlaintext()
-                    .intercept(MetadataUtils.newAttachHeadersInterceptor(headers)).build();
-            requests = AgentServiceGrpc.newStub(agentChannel).connect(new StreamObserver<>() {
-                @Override
-                public void onNext(ConnectResponse value) {
-                    received.add(value);
-                }
-
-                @Override
-                public void onError(Throwable t) {
-                    error = t;
-                }
-
-                @Override
-                public void onCompleted() {
-                }
-            });
-            this.name = name;
-        }
-
-        private final String name;
-
-        void register(long cpuMillis, long memoryMib) {
-            send(ConnectRequest.newBuilder().setRegister(Register.newBuilder().setNodeName(name).setPool("onprem").putLabels("rack", "r1")
-                    .setCapacity(Resources.newBuilder().setCpuMillis(cpuMillis).setMemoryMib(memoryMib))).build());
-            await().atMost(Duration.ofSeconds(10)).until(() -> received.stream().anyMatch(ConnectResponse::hasRegistered));
-        }
-
-        void send(ConnectRequest r) {
-            synchronized (requests) {
-                requests.onNext(r);
-            }
-        }
-
-        @Override
-        public void close() {
-            try {
-                requests.onCompleted();
-            } catch (RuntimeException ignored) {
-                // already failed
-            }
-            agentChannel.shutdownNow();
-        }
+    private FakeAgent agent(String name, String token) {
+        return new FakeAgent(url.getHost(), url.getPort(), name, token);
     }
 }
