@@ -62,6 +62,38 @@ final class ClusterCommands {
         }
     }
 
+    @Command(name = "instances", description = "Cloud instances the broker launched: state, why, price and cost so far.")
+    static final class Instances implements Callable<Integer> {
+        @ParentCommand
+        Spillway root;
+
+        @Spec
+        CommandSpec spec;
+
+        @Option(names = "--pool", description = "Only this pool.")
+        String pool;
+
+        @Override
+        public Integer call() {
+            ManagedChannel channel = root.channel();
+            try {
+                var r = PoolServiceGrpc.newBlockingStub(channel).listInstances(
+                        dev.spillway.api.v1.ListInstancesRequest.newBuilder().setPool(pool == null ? "" : pool).build());
+                if (Output.structured(root.output, r, spec.commandLine().getOut())) return Spillway.OK;
+                Output.Table t = new Output.Table("NODE", "POOL", "TYPE", "ZONE", "MARKET", "USD/H", "STATE", "COST USD", "REASON");
+                for (var i : r.getInstancesList()) {
+                    t.row(i.getNode(), i.getPool(), i.getInstanceType(), i.getZone(), i.getSpot() ? "spot" : "on-demand",
+                            String.format(java.util.Locale.ROOT, "%.4f", i.getPriceUsdPerHour()), i.getState(),
+                            String.format(java.util.Locale.ROOT, "%.5f", i.getCostUsd()), i.getReason());
+                }
+                t.print(spec.commandLine().getOut());
+                return Spillway.OK;
+            } finally {
+                Spillway.close(channel);
+            }
+        }
+    }
+
     @Command(name = "token", description = "Join tokens for new nodes.", subcommands = TokenCreate.class)
     static final class Token {
     }

@@ -44,6 +44,8 @@ import org.yaml.snakeyaml.nodes.SequenceNode;
  * resources: {cpu: 1, memory: 512Mi, gpus: 0} # cpu in cores ("0.5", "500m"); memory "4Gi", "512Mi" or MiB
  * nodeSelector: {disk: ssd}
  * pools: [onprem]
+ * jurisdictions: [EU]         # where the task may run; empty: anywhere
+ * spot: true                  # may use interruptible capacity (default false)
  * retries: 2
  * backoff: {initial: 1s, max: 1m}
  * </pre>
@@ -88,6 +90,8 @@ public final class JobSpecFile {
         FIELDS.put("resources.gpus", "spec.task.resources.gpus");
         FIELDS.put("nodeSelector", "spec.task.node_selector");
         FIELDS.put("pools", "spec.task.pools");
+        FIELDS.put("jurisdictions", "spec.task.jurisdictions");
+        FIELDS.put("spot", "spec.task.spot_tolerant");
         FIELDS.put("retries", "spec.retry.max_retries");
         FIELDS.put("backoff", "spec.retry");
         FIELDS.put("backoff.initial", "spec.retry.initial_backoff");
@@ -195,6 +199,8 @@ public final class JobSpecFile {
                     case "resources" -> resources(v);
                     case "nodeSelector" -> task.putAllNodeSelector(stringMap(key, v, "spec.task.node_selector"));
                     case "pools" -> task.addAllPools(stringList(key, v));
+                    case "jurisdictions" -> task.addAllJurisdictions(stringList(key, v));
+                    case "spot" -> task.setSpotTolerant(bool(key, v));
                     case "retries" -> retry.setMaxRetries((int) integer(key, v));
                     case "backoff" -> backoff(v);
                     default -> problem(t.getKeyNode(), key, "unknown field (known: " + String.join(", ",
@@ -293,6 +299,12 @@ public final class JobSpecFile {
             }
             problem(v, field, "expected a whole number");
             return 0;
+        }
+
+        boolean bool(String field, Node v) {
+            if (v instanceof ScalarNode s && (s.getValue().equals("true") || s.getValue().equals("false"))) return Boolean.parseBoolean(s.getValue());
+            problem(v, field, "expected true or false");
+            return false;
         }
 
         Map<String, String> stringMap(String field, Node v, String specField) {

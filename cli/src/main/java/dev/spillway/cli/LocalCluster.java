@@ -81,6 +81,7 @@ public final class LocalCluster implements AutoCloseable {
         cmd.add(java());
         if (options.brokerJvmOptions != null) cmd.addAll(List.of(options.brokerJvmOptions.split(" ")));
         cmd.add("-Dspillway.data-dir=" + options.dataDir);
+        cmd.add("-Dspillway.home=" + options.home.toAbsolutePath());
         cmd.add("-Dquarkus.http.port=" + options.port);
         cmd.add("-Dquarkus.http.host=" + options.bind);
         options.brokerProperties.forEach((k, v) -> cmd.add("-D" + k + "=" + v));

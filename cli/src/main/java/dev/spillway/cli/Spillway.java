@@ -24,7 +24,7 @@ import picocli.CommandLine.Option;
                 UpCommand.class,
                 JobCommands.Submit.class, JobCommands.Jobs.class, JobCommands.JobDetail.class, JobCommands.Watch.class,
                 JobCommands.Logs.class, JobCommands.Cancel.class,
-                ClusterCommands.Nodes.class, ClusterCommands.Pools.class, ClusterCommands.Token.class,
+                ClusterCommands.Nodes.class, ClusterCommands.Pools.class, ClusterCommands.Token.class, ClusterCommands.Instances.class,
                 BenchCommand.class,
                 CommandLine.HelpCommand.class},
         exitCodeListHeading = "%nExit codes:%n",

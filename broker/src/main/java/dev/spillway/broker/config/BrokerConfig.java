@@ -71,9 +71,72 @@ public interface BrokerConfig {
         int maxCommandBytes();
     }
 
+    /** Spillway's installation (repository) directory; the local cloud runs the agent jar built there. */
+    Optional<String> home();
+
+    /** Identifies this broker's instances in the clouds (the {@code spillway:cluster} tag). */
+    @WithDefault("spillway")
+    String cluster();
+
+    /** Address cloud instances use to reach this broker (host:port). Defaults to this broker's own address. */
+    Optional<String> advertisedAddress();
+
+    /** How often the burst controller plans, checks instance lifecycles and scales down. */
+    @WithDefault("2s")
+    Duration burstInterval();
+
     interface PoolSettings {
         /** {@code on-prem}, {@code local}, {@code aws} or {@code azure}. */
         @WithDefault("on-prem")
         String kind();
+
+        // ---- cloud pools (kind local, aws, azure) ----
+
+        /** Catalog of offerings: a bundled one ({@code aws-eu-central-1}, {@code azure-westeurope}) or a CSV file path. */
+        Optional<String> catalog();
+
+        /** Legal area of the pool's region, matched against tasks' jurisdictions (e.g. {@code EU}). */
+        Optional<String> jurisdiction();
+
+        /** Instances the pool keeps even when idle. */
+        @WithDefault("0")
+        int minNodes();
+
+        /** Most instances at once. */
+        @WithDefault("10")
+        int maxNodes();
+
+        /** Cap on the pool's total instance price, USD per hour; none when unset. */
+        Optional<Double> maxSpendUsdPerHour();
+
+        /** Instance types the pool may launch; all of the catalog when empty. */
+        Optional<java.util.List<String>> instanceTypes();
+
+        /** Whether spot capacity may be used (for tasks that tolerate it). */
+        @WithDefault("true")
+        boolean spot();
+
+        /** A task that only waits for busy on-prem capacity bursts after waiting this long. */
+        @WithDefault("30s")
+        Duration burstAfter();
+
+        /** An instance idle this long is drained and terminated (down to min-nodes). */
+        @WithDefault("60s")
+        Duration scaleDownAfter();
+
+        /** An instance whose agent has not joined within this time is terminated. */
+        @WithDefault("5m")
+        Duration joinTimeout();
+
+        /** How long an offering that hit a capacity error stays out of plans. */
+        @WithDefault("3m")
+        Duration capacityErrorBackoff();
+
+        /** local only: the agent jar its instances run (default: the one built in this repository). */
+        Optional<String> agentJar();
+
+        /** local only: time from launch until the instance's agent starts. */
+        @WithDefault("3s")
+        Duration bootDelay();
     }
 }

@@ -33,9 +33,37 @@ public final class ClusterGrpcServices {
     @GrpcService
     public static class Pools extends PoolServiceGrpc.PoolServiceImplBase {
         private final ClusterView cluster;
+        private final dev.spillway.broker.cloud.InstanceStore instances;
 
-        public Pools(ClusterView cluster) {
+        public Pools(ClusterView cluster, dev.spillway.broker.cloud.InstanceStore instances) {
             this.cluster = cluster;
+            this.instances = instances;
+        }
+
+        @Override
+        public void listInstances(dev.spillway.api.v1.ListInstancesRequest request, StreamObserver<dev.spillway.api.v1.ListInstancesResponse> out) {
+            instances.all().subscribe().with(rows -> {
+                java.time.Instant now = java.time.Instant.now();
+                var b = dev.spillway.api.v1.ListInstancesResponse.newBuilder();
+                for (var r : rows) {
+                    if (!request.getPool().isEmpty() && !request.getPool().equals(r.pool())) continue;
+                    var i = dev.spillway.api.v1.CloudInstance.newBuilder().setInstanceId(r.id().toString()).setPool(r.pool())
+                            .setNode(r.nodeName()).setInstanceType(r.instanceType()).setRegion(r.region()).setZone(r.zone())
+                            .setSpot(r.spot()).setPriceUsdPerHour(r.priceUsdPerHour()).setState(r.state().name()).setReason(r.reason())
+                            .setCostUsd(r.costUsd(now)).setRequestTime(ts(r.requestedAt()));
+                    if (r.providerInstance() != null) i.setProviderInstanceId(r.providerInstance());
+                    if (r.launchedAt() != null) i.setLaunchTime(ts(r.launchedAt()));
+                    if (r.joinedAt() != null) i.setJoinTime(ts(r.joinedAt()));
+                    if (r.terminatedAt() != null) i.setTerminateTime(ts(r.terminatedAt()));
+                    b.addInstances(i);
+                }
+                out.onNext(b.build());
+                out.onCompleted();
+            }, e -> out.onError(GrpcErrors.toStatus(e)));
+        }
+
+        private static Timestamp ts(java.time.Instant t) {
+            return Timestamp.newBuilder().setSeconds(t.getEpochSecond()).setNanos(t.getNano()).build();
         }
 
         @Override

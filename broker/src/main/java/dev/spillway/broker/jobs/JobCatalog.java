@@ -82,7 +82,8 @@ public class JobCatalog {
     public static TaskShape shapeOf(JobSpec spec) {
         var r = spec.getTask().getResources();
         return new TaskShape(new Resources(r.getCpuMillis(), r.getMemoryMib(), r.getGpus()),
-                spec.getTask().getNodeSelectorMap(), Set.copyOf(spec.getTask().getPoolsList()));
+                spec.getTask().getNodeSelectorMap(), Set.copyOf(spec.getTask().getPoolsList()),
+                Set.copyOf(spec.getTask().getJurisdictionsList()), spec.getTask().getSpotTolerant());
     }
 
     private static JobInfo toInfo(UUID id, int priority, byte[] spec) {

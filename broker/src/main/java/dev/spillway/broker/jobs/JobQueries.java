@@ -23,10 +23,20 @@ public class JobQueries {
 
     private final JobStore store;
     private final SchedulingLoop scheduler;
+    private final dev.spillway.broker.cloud.BurstController burst;
 
-    public JobQueries(JobStore store, SchedulingLoop scheduler) {
+    public JobQueries(JobStore store, SchedulingLoop scheduler, dev.spillway.broker.cloud.BurstController burst) {
         this.store = store;
         this.scheduler = scheduler;
+        this.burst = burst;
+    }
+
+    /** Why a job's queued tasks wait, and what the burst controller did about it. */
+    String pendingReason(UUID id) {
+        String waiting = scheduler.pendingReason(id);
+        String bursting = burst.burstReason(id);
+        if (waiting == null) return bursting;
+        return bursting == null ? waiting : waiting + "; " + bursting;
     }
 
     public Uni<GetJobResponse> get(UUID id) {
@@ -34,7 +44,7 @@ public class JobQueries {
             if (job == null) throw GrpcErrors.notFound("no job " + id);
             return Uni.combine().all().unis(store.tasks(id), store.taskCounts(List.of(id))).asTuple()
                     .map(t -> GetJobResponse.newBuilder()
-                            .setJob(ProtoMapping.job(job, t.getItem2().get(id), scheduler.pendingReason(id)))
+                            .setJob(ProtoMapping.job(job, t.getItem2().get(id), pendingReason(id)))
                             .addAllTasks(t.getItem1().stream().map(ProtoMapping::task).toList())
                             .build());
         });
@@ -68,7 +78,7 @@ public class JobQueries {
             List<JobStore.JobRow> page = more ? rows.subList(0, size) : rows;
             return store.taskCounts(page.stream().map(JobStore.JobRow::id).toList()).map(counts -> {
                 ListJobsResponse.Builder b = ListJobsResponse.newBuilder();
-                for (JobStore.JobRow r : page) b.addJobs(ProtoMapping.job(r, counts.get(r.id()), scheduler.pendingReason(r.id())));
+                for (JobStore.JobRow r : page) b.addJobs(ProtoMapping.job(r, counts.get(r.id()), pendingReason(r.id())));
                 if (more) {
                     JobStore.JobRow last = page.get(page.size() - 1);
                     b.setNextPageToken(Base64.getUrlEncoder().withoutPadding()

@@ -87,6 +87,9 @@ public final class JobSpecValidator {
             for (int i = 0; i < task.getPoolsCount(); i++) {
                 if (!LABEL.matcher(task.getPools(i)).matches()) v.add(violation(t + "pools[" + i + "]", "not a pool name"));
             }
+            for (int i = 0; i < task.getJurisdictionsCount(); i++) {
+                if (!LABEL.matcher(task.getJurisdictions(i)).matches()) v.add(violation(t + "jurisdictions[" + i + "]", "not a jurisdiction name"));
+            }
         }
 
         RetryPolicy retry = in.getRetry();

@@ -66,7 +66,9 @@ public class SchedulingLoop implements SchedulerWakeup {
     private final AtomicLong queueDepth = new AtomicLong();
     private final Map<String, AtomicLong> liveTasks = new HashMap<>();
     private volatile Map<UUID, String> pendingReasons = Map.of();
+    private volatile List<Plan.Unplaced> lastUnplaced = List.of();
     private volatile boolean noNodes;
+    private final boolean hasCloudPools;
     private volatile boolean running;
     private Thread thread;
     private long lastFinishSweep;
@@ -80,6 +82,7 @@ public class SchedulingLoop implements SchedulerWakeup {
         this.jobs = jobs;
         this.config = config;
         this.scheduler = Scheduler.standard(config.scheduler().candidateLimit());
+        this.hasCloudPools = config.pools().values().stream().anyMatch(p -> !p.kind().equals("on-prem"));
         this.cycleTimer = Timer.builder("spillway_scheduling_cycle").description("Duration of one scheduling cycle")
                 .publishPercentileHistogram().register(registry);
         this.placements = Counter.builder("spillway_placements").description("Task placements committed").register(registry);
@@ -113,6 +116,11 @@ public class SchedulingLoop implements SchedulerWakeup {
         wakeups.release();
     }
 
+    /** The tasks the last cycle could not place, with why (what the burst controller works from). */
+    public List<Plan.Unplaced> lastUnplaced() {
+        return lastUnplaced;
+    }
+
     /** Why the queued tasks of a job waited at the last cycle; null when none waited. */
     public String pendingReason(UUID jobId) {
         return noNodes ? NO_NODES : pendingReasons.get(jobId);
@@ -138,10 +146,11 @@ public class SchedulingLoop implements SchedulerWakeup {
 
     private void cycle() {
         List<AgentSession> connected = sessions.connected();
-        if (connected.stream().noneMatch(s -> !s.draining())) {
-            // Nothing can be placed: skip reading the queue (it may be long) and say why everything waits.
+        if (!hasCloudPools && connected.stream().noneMatch(s -> !s.draining())) {
+            // Nothing can be placed, nor burst: skip reading the queue (it may be long) and say why everything waits.
             noNodes = true;
             pendingReasons = Map.of();
+            lastUnplaced = List.of();
             sweepFinishedJobs();
             return;
         }
@@ -167,6 +176,7 @@ public class SchedulingLoop implements SchedulerWakeup {
         Map<UUID, String> reasons = new HashMap<>();
         for (Plan.Unplaced u : plan.unplaced()) reasons.putIfAbsent(UUID.fromString(u.task().ref().jobId()), u.why().summary());
         pendingReasons = reasons;
+        lastUnplaced = plan.unplaced();
 
         List<TaskStore.Assigned> committed = tasks.assign(plan.placements()).await().indefinitely();
         placements.increment(committed.size());

@@ -58,6 +58,38 @@ public final class Filters {
         }
     };
 
+    /** A task limited to some jurisdictions runs only on nodes labelled with one of them. */
+    public static final NodeFilter JURISDICTION = new NodeFilter() {
+        private final Veto veto = Veto.fixed("jurisdiction", "node outside the task's jurisdictions");
+
+        @Override
+        public String name() {
+            return "jurisdiction";
+        }
+
+        @Override
+        public Veto check(TaskShape shape, NodeSlot node) {
+            if (shape.jurisdictions().isEmpty()) return null;
+            String where = node.view().labels().get(TaskShape.JURISDICTION_LABEL);
+            return where != null && shape.jurisdictions().contains(where) ? null : veto;
+        }
+    };
+
+    /** Spot (interruptible) nodes take only tasks that tolerate interruption. */
+    public static final NodeFilter SPOT = new NodeFilter() {
+        private final Veto veto = Veto.fixed("spot", "spot node; the task does not tolerate spot");
+
+        @Override
+        public String name() {
+            return "spot";
+        }
+
+        @Override
+        public Veto check(TaskShape shape, NodeSlot node) {
+            return shape.spotTolerant() || !"true".equals(node.view().labels().get(TaskShape.SPOT_LABEL)) ? null : veto;
+        }
+    };
+
     /** The node could never hold the task, even empty. */
     public static final NodeFilter CAPACITY = new NodeFilter() {
         private final Map<Dimension, Veto> vetoes = vetoesPerDimension(Veto.Kind.STATIC, "capacity", "node too small: %s");

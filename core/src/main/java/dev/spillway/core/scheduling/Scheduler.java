@@ -52,9 +52,12 @@ public final class Scheduler {
                         Filters.SCHEDULABLE,     // one boolean: draining nodes out first
                         Filters.POOL,            // set lookup, usually an empty set
                         Filters.NODE_SELECTOR,   // a few map lookups, usually none
+                        Filters.JURISDICTION,    // one label lookup when the task is limited
+                        Filters.SPOT,            // one label lookup
                         Filters.CAPACITY,        // static: the node could never hold the task
                         Filters.FREE_RESOURCES), // transient: the node is busy now
                 List.of(
+                        new WeightedScorer(Scorers.PREFER_ON_PREM, 2.0), // cloud only when on-prem is full
                         new WeightedScorer(Scorers.BIN_PACK, 1.0),
                         new WeightedScorer(Scorers.SPARE_GPUS, 1.0)),
                 candidateLimit);

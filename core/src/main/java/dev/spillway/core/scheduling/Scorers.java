@@ -24,6 +24,25 @@ public final class Scorers {
         }
     };
 
+    /**
+     * Prefers capacity that is already paid for: on-prem nodes over cloud nodes (labelled
+     * {@link #CLOUD_LABEL}{@code =true}), so cloud nodes empty out and can be handed back.
+     */
+    public static final NodeScorer PREFER_ON_PREM = new NodeScorer() {
+        @Override
+        public String name() {
+            return "prefer-on-prem";
+        }
+
+        @Override
+        public double score(TaskShape shape, NodeSlot node) {
+            return "true".equals(node.view().labels().get(CLOUD_LABEL)) ? 0 : 1;
+        }
+    };
+
+    /** Node label marking capacity rented from a cloud pool. */
+    public static final String CLOUD_LABEL = "spillway.dev/cloud";
+
     /** Keeps tasks that need no GPU off GPU nodes, so GPU tasks find them free. */
     public static final NodeScorer SPARE_GPUS = new NodeScorer() {
         @Override

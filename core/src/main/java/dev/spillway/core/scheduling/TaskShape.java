@@ -8,14 +8,28 @@ import java.util.Set;
  * so the scheduler evaluates static constraints and remembers exhausted searches per shape,
  * not per task.
  *
- * @param request      resources one task needs
- * @param nodeSelector labels a node must carry (all of them)
- * @param pools        pools the task may run in; empty means any
+ * @param request       resources one task needs
+ * @param nodeSelector  labels a node must carry (all of them)
+ * @param pools         pools the task may run in; empty means any
+ * @param jurisdictions legal areas the task may run in (a node's {@link #JURISDICTION_LABEL}); empty means any
+ * @param spotTolerant  whether the task may run on interruptible capacity (nodes labelled {@link #SPOT_LABEL}{@code =true})
  */
-public record TaskShape(Resources request, Map<String, String> nodeSelector, Set<String> pools) {
+public record TaskShape(Resources request, Map<String, String> nodeSelector, Set<String> pools, Set<String> jurisdictions,
+                        boolean spotTolerant) {
+
+    /** Node label naming the legal area a node is in, e.g. {@code EU}. */
+    public static final String JURISDICTION_LABEL = "spillway.dev/jurisdiction";
+    /** Node label marking interruptible (spot) capacity. */
+    public static final String SPOT_LABEL = "spillway.dev/spot";
 
     public TaskShape {
         nodeSelector = Map.copyOf(nodeSelector);
         pools = Set.copyOf(pools);
+        jurisdictions = Set.copyOf(jurisdictions);
+    }
+
+    /** A shape with no jurisdiction limits that does not tolerate spot capacity. */
+    public TaskShape(Resources request, Map<String, String> nodeSelector, Set<String> pools) {
+        this(request, nodeSelector, pools, Set.of(), false);
     }
 }
