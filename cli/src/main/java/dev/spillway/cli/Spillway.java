@@ -21,7 +21,7 @@ import picocli.CommandLine.Option;
 @Command(name = "spillway", mixinStandardHelpOptions = true, version = "spillway 0.1.0",
         description = "Spillway: on-prem agent pools and cloud capacity as one logical computer.",
         subcommands = {
-                UpCommand.class,
+                UpCommand.class, DemoCommand.class,
                 JobCommands.Submit.class, JobCommands.Jobs.class, JobCommands.JobDetail.class, JobCommands.Watch.class,
                 JobCommands.Logs.class, JobCommands.Cancel.class,
                 ClusterCommands.Nodes.class, ClusterCommands.Pools.class, ClusterCommands.Token.class, ClusterCommands.Instances.class,

@@ -39,7 +39,7 @@ public class CloudPools {
                 Path.of(config.dataDir(), "local-cloud", name),
                 List.of(java, "-Xmx192m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-jar", jar),
                 s.bootDelay(),
-                Catalog.load(catalog, region, region + "a")));
+                Catalog.load(catalog, region, catalog.startsWith("azure") ? region + "-1" : region + "a")));
         return CloudPool.of(name, s, region, jurisdiction, provider, provider.offerings());
     }
 
