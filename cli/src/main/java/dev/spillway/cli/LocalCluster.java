@@ -55,6 +55,10 @@ public final class LocalCluster implements AutoCloseable {
         }
     }
 
+    public Options options() {
+        return options;
+    }
+
     public String brokerAddress() {
         return "127.0.0.1:" + options.port;
     }

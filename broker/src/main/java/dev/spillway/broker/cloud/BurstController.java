@@ -158,6 +158,11 @@ public class BurstController {
                     terminateQuietly(pool, i.id());
                 } else if (row != null && i.state() == Instance.State.TERMINATED) {
                     closeGone(row, "the instance went away (terminated by the cloud, e.g. a spot interruption)");
+                } else if (row != null && row.state() == InstanceState.REQUESTED) {
+                    // Launched, but the broker stopped before recording it: adopt it rather than launch again.
+                    instances.transition(row.id(), InstanceState.PROVISIONING, "launched before a broker restart; adopted", i.id())
+                            .await().indefinitely();
+                    LOG.infof("pool %s: adopted instance %s (%s) launched before a restart", pool.name(), i.id(), row.nodeName());
                 }
             }
             for (InstanceStore.InstanceRow row : live) {
@@ -329,10 +334,12 @@ public class BurstController {
         try {
             var token = credentials.mintJoinToken(row.nodeName(), pool.name(), pool.settings().joinTimeout()).await().indefinitely();
             String broker = config.advertisedAddress().orElse(advertised());
+            failpoint("burst.before-launch");
             Instance launched = pool.provider().launch(new LaunchRequest(row.id().toString(), row.instanceType(), row.region(), row.zone(),
                     row.spot(), row.spot() ? row.priceUsdPerHour() * 1.5 : 0,
                     Map.of(Tags.CLUSTER, config.cluster(), Tags.POOL, pool.name(), Tags.REQUEST, row.id().toString()),
                     new AgentBootstrap(broker, token.token(), row.nodeName(), pool.name(), labels)));
+            failpoint("burst.after-launch");
             instances.transition(row.id(), InstanceState.PROVISIONING, why, launched.id()).await().indefinitely();
         } catch (CapacityException e) {
             if (e.offeringUnavailable()) {
@@ -344,6 +351,14 @@ public class BurstController {
                 // Unavailable or throttled: the record stays REQUESTED and the launch is retried with the same key.
                 LOG.warnf("pool %s: launch of %s failed (%s: %s); retrying later", pool.name(), row.nodeName(), e.kind(), e.getMessage());
             }
+        }
+    }
+
+    /** Crash-recovery testing: halt here, as kill -9 would, when configured to (see BrokerConfig#failpoint). */
+    private void failpoint(String name) {
+        if (config.failpoint().filter(name::equals).isPresent()) {
+            LOG.warnf("failpoint %s: halting the broker", name);
+            Runtime.getRuntime().halt(137);
         }
     }
 

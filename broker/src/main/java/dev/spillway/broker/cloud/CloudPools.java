@@ -40,6 +40,14 @@ public class CloudPools {
                 List.of(java, "-Xmx192m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-jar", jar),
                 s.bootDelay(),
                 Catalog.load(catalog, region, catalog.startsWith("azure") ? region + "-1" : region + "a")));
+        s.faultNoCapacity().orElse(List.of()).forEach(f -> {
+            String[] parts = f.split("[@:]");
+            if (parts.length != 3) throw new IllegalStateException("pool " + name + ": fault-no-capacity entries look like type@zone:spot");
+            provider.faults().noCapacity(parts[0], parts[1], parts[2].equals("spot"));
+        });
+        if (config.failpoint().filter("burst.during-launch"::equals).isPresent()) {
+            provider.faults().haltDuringLaunch();
+        }
         return CloudPool.of(name, s, region, jurisdiction, provider, provider.offerings());
     }
 

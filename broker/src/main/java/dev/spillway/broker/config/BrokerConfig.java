@@ -81,6 +81,14 @@ public interface BrokerConfig {
     /** Address cloud instances use to reach this broker (host:port). Defaults to this broker's own address. */
     Optional<String> advertisedAddress();
 
+    /**
+     * Testing only: halts the broker (as kill -9 would) at a named point of a cloud launch:
+     * {@code burst.before-launch} (record written, provider not called), {@code burst.during-launch}
+     * (the provider accepted, the call has not returned), {@code burst.after-launch} (launched, not
+     * yet recorded as such). The crash-recovery tests use it; never set it in production.
+     */
+    Optional<String> failpoint();
+
     /** How often the burst controller plans, checks instance lifecycles and scales down. */
     @WithDefault("2s")
     Duration burstInterval();
@@ -134,6 +142,9 @@ public interface BrokerConfig {
 
         /** local only: the agent jar its instances run (default: the one built in this repository). */
         Optional<String> agentJar();
+
+        /** local only, fault injection: offerings ({@code type@zone:spot} or {@code type@zone:on-demand}) with no capacity. */
+        Optional<java.util.List<String>> faultNoCapacity();
 
         /** local only: time from launch until the instance's agent starts. */
         @WithDefault("3s")

@@ -12,6 +12,7 @@ public final class Faults {
     private final AtomicInteger failingLaunches = new AtomicInteger();
     private final Set<String> noCapacity = ConcurrentHashMap.newKeySet();
     private final Set<String> neverBoot = ConcurrentHashMap.newKeySet();
+    private volatile boolean haltDuringLaunch;
 
     /** The next {@code n} launches fail as if the cloud's API were down. */
     public Faults failNextLaunches(int n) {
@@ -34,6 +35,19 @@ public final class Faults {
     public Faults neverBoot(String instanceType) {
         neverBoot.add(instanceType);
         return this;
+    }
+
+    /**
+     * Crash-recovery testing: the process halts (as on kill -9) right after the local cloud has
+     * accepted a launch and before the call returns to the broker.
+     */
+    public Faults haltDuringLaunch() {
+        haltDuringLaunch = true;
+        return this;
+    }
+
+    void afterAccepting() {
+        if (haltDuringLaunch) Runtime.getRuntime().halt(137);
     }
 
     void beforeLaunch(LaunchRequest r) throws CapacityException {

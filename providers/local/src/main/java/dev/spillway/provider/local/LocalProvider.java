@@ -25,7 +25,6 @@ import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.Properties;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
@@ -38,8 +37,8 @@ import java.util.logging.Logger;
  * real VMs would. {@link #faults()} injects what clouds do: failed launches, no capacity, spot
  * interruptions, instances that never join.
  *
- * <p>The join token reaches the agent through its environment, never its command line, and is
- * kept only in memory until boot (like user data that the instance reads once).
+ * <p>The join token reaches the agent through its environment, never its command line; until
+ * boot it is kept with the instance like cloud user data (a file readable by this user only).
  */
 public final class LocalProvider implements CapacityProvider, AutoCloseable {
 
@@ -60,7 +59,6 @@ public final class LocalProvider implements CapacityProvider, AutoCloseable {
 
     private final Settings settings;
     private final Faults faults = new Faults();
-    private final Map<String, AgentBootstrap> pendingBoots = new ConcurrentHashMap<>();
     private final ScheduledExecutorService boots = Executors.newSingleThreadScheduledExecutor(r -> {
         Thread t = new Thread(r, "local-cloud-boot");
         t.setDaemon(true);
@@ -74,6 +72,59 @@ public final class LocalProvider implements CapacityProvider, AutoCloseable {
         } catch (IOException e) {
             throw new UncheckedIOException("cannot create " + settings.stateDir(), e);
         }
+        resumePendingBoots();
+    }
+
+    /** Instances accepted before this provider (or its broker) restarted still boot, as VMs would. */
+    private void resumePendingBoots() {
+        try (var files = Files.list(settings.stateDir())) {
+            for (Path f : files.filter(p -> p.getFileName().toString().endsWith(".instance")).toList()) {
+                String id = f.getFileName().toString().replace(".instance", "");
+                Record r = read(id);
+                if (r != null && r.state == Instance.State.PENDING && !faults.neverBoots(r.instanceType)) {
+                    boots.schedule(() -> boot(id), settings.bootDelay().toMillis(), TimeUnit.MILLISECONDS);
+                }
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    /**
+     * The instance's bootstrap, kept like a cloud keeps user data: readable by this user only, in
+     * the simulated cloud's own state directory, read once at boot.
+     */
+    private void writeUserData(String id, AgentBootstrap b) {
+        Properties p = new Properties();
+        p.setProperty("broker", b.brokerAddress());
+        p.setProperty("token", b.joinToken());
+        p.setProperty("node", b.nodeName());
+        p.setProperty("pool", b.pool());
+        b.labels().forEach((k, v) -> p.setProperty("label." + k, v));
+        try {
+            Path tmp = Files.createTempFile(settings.stateDir(), id, ".tmp",
+                    java.nio.file.attribute.PosixFilePermissions.asFileAttribute(java.nio.file.attribute.PosixFilePermissions.fromString("rw-------")));
+            try (Writer out = Files.newBufferedWriter(tmp, StandardCharsets.UTF_8)) {
+                p.store(out, "user data");
+            }
+            Files.move(tmp, settings.stateDir().resolve(id + ".userdata"), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    private AgentBootstrap readUserData(String id) {
+        Path f = settings.stateDir().resolve(id + ".userdata");
+        if (!Files.exists(f)) return null;
+        Properties p = new Properties();
+        try (Reader in = Files.newBufferedReader(f, StandardCharsets.UTF_8)) {
+            p.load(in);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        Map<String, String> labels = new HashMap<>();
+        p.stringPropertyNames().stream().filter(k -> k.startsWith("label.")).forEach(k -> labels.put(k.substring(6), p.getProperty(k)));
+        return new AgentBootstrap(p.getProperty("broker"), p.getProperty("token"), p.getProperty("node"), p.getProperty("pool"), labels);
     }
 
     public Faults faults() {
@@ -108,16 +159,17 @@ public final class LocalProvider implements CapacityProvider, AutoCloseable {
         Record r = new Record(id, request.instanceType(), request.region(), request.zone(), request.spot(), Instance.State.PENDING,
                 request.tags(), Instant.now(), 0, offering.shape().cpuMillis(), offering.shape().memoryMib(), offering.shape().gpus());
         write(r);
+        writeUserData(id, request.bootstrap());
         if (!faults.neverBoots(request.instanceType())) {
-            pendingBoots.put(id, request.bootstrap());
             boots.schedule(() -> boot(id), settings.bootDelay().toMillis(), TimeUnit.MILLISECONDS);
         }
+        faults.afterAccepting();
         LOG.info(() -> "local cloud: launching " + id + " (" + request.instanceType() + (request.spot() ? ", spot" : "") + " in " + request.zone() + ")");
         return r.instance();
     }
 
     private synchronized void boot(String id) {
-        AgentBootstrap bootstrap = pendingBoots.remove(id);
+        AgentBootstrap bootstrap = readUserData(id);
         Record r = read(id);
         if (bootstrap == null || r == null || r.state != Instance.State.PENDING) return;
         List<String> cmd = new ArrayList<>(settings.agentCommand());
@@ -163,7 +215,6 @@ public final class LocalProvider implements CapacityProvider, AutoCloseable {
         synchronized (this) {
             r = read(instanceId);
             if (r == null || r.state == Instance.State.TERMINATED) return;
-            pendingBoots.remove(instanceId);
             write(r.with(Instance.State.STOPPING, r.pid));
         }
         stop(r.pid, Duration.ofSeconds(30));
