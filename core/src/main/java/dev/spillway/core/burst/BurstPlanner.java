@@ -20,7 +20,8 @@ import java.util.Set;
  * Small problems are solved exactly (branch and bound). Larger ones take the better of two
  * heuristics:
  * <ul>
- *   <li><b>cost-aware packing</b>: repeatedly pick the instance (offering and first-fit-decreasing
+ *   <li><b>cost-aware packing</b> (and, when pool limits leave demand uncovered, the same packing
+ *       ranked by demand per instance instead of per dollar): repeatedly pick the instance (offering and first-fit-decreasing
  *       load) that buys the most demand per dollar, valuing each task at the cheapest price of its
  *       dominant share of any offering it may use, and launch as many copies of that load as the
  *       demand repeats;</li>
@@ -40,9 +41,16 @@ public final class BurstPlanner {
         if (p.coverable.size() <= EXACT_MAX_TASKS && p.offerings.length <= EXACT_MAX_OFFERINGS) {
             return p.result(new Exact(p).solve());
         }
-        List<Bin> packed = new CostAwarePacking(p).solve();
-        List<Bin> ffd = firstFitDecreasing(p);
-        return p.result(better(packed, ffd) ? packed : ffd);
+        List<Bin> best = firstFitDecreasing(p);
+        List<Bin> packed = new CostAwarePacking(p, false).solve();
+        if (better(packed, best)) best = packed;
+        if (covered(best) < p.coverable.size()) {
+            // Limits bind: the cheapest-per-dollar instances may run out before the demand does;
+            // packing the most demand per instance may cover more.
+            List<Bin> dense = new CostAwarePacking(p, true).solve();
+            if (better(dense, best)) best = dense;
+        }
+        return p.result(best);
     }
 
     /** The first-fit-decreasing plan alone: the baseline the planner must never lose to. */
@@ -262,9 +270,12 @@ public final class BurstPlanner {
         /** Task classes (same request, jurisdictions, spot tolerance) with the tasks still to cover. */
         private final List<List<Demand>> classes = new ArrayList<>();
         private final double[] classValue;
+        /** Rank loads by value per instance instead of value per dollar (when instance limits bind). */
+        private final boolean perInstance;
 
-        CostAwarePacking(Problem p) {
+        CostAwarePacking(Problem p, boolean perInstance) {
             this.p = p;
+            this.perInstance = perInstance;
             Map<Object, List<Demand>> byKey = new LinkedHashMap<>();
             List<Demand> sorted = new ArrayList<>(p.coverable);
             sorted.sort(largestFirst());
@@ -287,7 +298,7 @@ public final class BurstPlanner {
                     if (!budgets.get(o.pool()).allows(o, 1)) continue;
                     double value = fill(o, next, pattern);
                     if (value <= 0) continue;
-                    double efficiency = value / o.priceUsdPerHour();
+                    double efficiency = perInstance ? value - 1e-6 * o.priceUsdPerHour() : value / o.priceUsdPerHour();
                     if (efficiency > bestEfficiency + 1e-12) {
                         bestEfficiency = efficiency;
                         best = o;
