@@ -125,13 +125,8 @@ public class JobGrpcService extends JobServiceGrpc.JobServiceImplBase {
 
     @Override
     public void cancelJob(CancelJobRequest request, StreamObserver<CancelJobResponse> out) {
-        UUID id;
-        try {
-            id = GrpcErrors.jobId(request.getJobId());
-        } catch (RuntimeException e) {
-            out.onError(e);
-            return;
-        }
+        UUID id = jobIdOrReply(request.getJobId(), out);
+        if (id == null) return;
         respond(store.find(id).flatMap(job -> {
             if (job == null) throw GrpcErrors.notFound("no job " + id);
             return store.cancel(id);
@@ -148,13 +143,8 @@ public class JobGrpcService extends JobServiceGrpc.JobServiceImplBase {
 
     @Override
     public void watchJob(WatchJobRequest request, StreamObserver<WatchJobResponse> out) {
-        UUID id;
-        try {
-            id = GrpcErrors.jobId(request.getJobId());
-        } catch (RuntimeException e) {
-            out.onError(e);
-            return;
-        }
+        UUID id = jobIdOrReply(request.getJobId(), out);
+        if (id == null) return;
         ServerCallStreamObserver<WatchJobResponse> call = (ServerCallStreamObserver<WatchJobResponse>) out;
         // Current state first (as synthetic events at sequence 0), then every event after the snapshot.
         store.lastEventSeq(id).flatMap(seq -> store.find(id).flatMap(job -> {
@@ -209,13 +199,8 @@ public class JobGrpcService extends JobServiceGrpc.JobServiceImplBase {
 
     @Override
     public void getTaskLogs(GetTaskLogsRequest request, StreamObserver<GetTaskLogsResponse> out) {
-        UUID id;
-        try {
-            id = GrpcErrors.jobId(request.getJobId());
-        } catch (RuntimeException e) {
-            out.onError(e);
-            return;
-        }
+        UUID id = jobIdOrReply(request.getJobId(), out);
+        if (id == null) return;
         ServerCallStreamObserver<GetTaskLogsResponse> call = (ServerCallStreamObserver<GetTaskLogsResponse>) out;
         // gRPC takes the cancel handler only now; the log request it must cancel comes later.
         java.util.concurrent.atomic.AtomicReference<Runnable> onCancel = new java.util.concurrent.atomic.AtomicReference<>(() -> { });
@@ -277,6 +262,16 @@ public class JobGrpcService extends JobServiceGrpc.JobServiceImplBase {
         if (!session.send(ConnectResponse.newBuilder().setLogRequest(ask).build())) {
             logs.close(requestId);
             call.onError(Status.UNAVAILABLE.withDescription("node " + session.node() + " disconnected").asRuntimeException());
+        }
+    }
+
+    /** The job id, or null after answering INVALID_ARGUMENT. */
+    private static UUID jobIdOrReply(String value, StreamObserver<?> out) {
+        try {
+            return GrpcErrors.jobId(value);
+        } catch (RuntimeException e) {
+            out.onError(e);
+            return null;
         }
     }
 

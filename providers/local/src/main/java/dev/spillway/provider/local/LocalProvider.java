@@ -101,16 +101,7 @@ public final class LocalProvider implements CapacityProvider, AutoCloseable {
         p.setProperty("node", b.nodeName());
         p.setProperty("pool", b.pool());
         b.labels().forEach((k, v) -> p.setProperty("label." + k, v));
-        try {
-            Path tmp = Files.createTempFile(settings.stateDir(), id, ".tmp",
-                    java.nio.file.attribute.PosixFilePermissions.asFileAttribute(java.nio.file.attribute.PosixFilePermissions.fromString("rw-------")));
-            try (Writer out = Files.newBufferedWriter(tmp, StandardCharsets.UTF_8)) {
-                p.store(out, "user data");
-            }
-            Files.move(tmp, settings.stateDir().resolve(id + ".userdata"), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
+        store(p, settings.stateDir().resolve(id + ".userdata"), "user data");
     }
 
     private AgentBootstrap readUserData(String id) {
@@ -282,12 +273,18 @@ public final class LocalProvider implements CapacityProvider, AutoCloseable {
         p.setProperty("memory", Long.toString(r.memoryMib));
         p.setProperty("gpus", Integer.toString(r.gpus));
         r.tags.forEach((k, v) -> p.setProperty("tag." + k, v));
+        store(p, file(r.id), "local cloud instance");
+    }
+
+    /** Writes atomically (temporary file, then rename), readable by this user only. */
+    private void store(Properties p, Path target, String comment) {
         try {
-            Path tmp = Files.createTempFile(settings.stateDir(), r.id, ".tmp");
+            Path tmp = Files.createTempFile(settings.stateDir(), target.getFileName().toString(), ".tmp",
+                    java.nio.file.attribute.PosixFilePermissions.asFileAttribute(java.nio.file.attribute.PosixFilePermissions.fromString("rw-------")));
             try (Writer out = Files.newBufferedWriter(tmp, StandardCharsets.UTF_8)) {
-                p.store(out, "local cloud instance");
+                p.store(out, comment);
             }
-            Files.move(tmp, file(r.id), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+            Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
