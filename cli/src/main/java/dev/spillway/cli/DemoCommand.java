@@ -126,7 +126,7 @@ final class DemoCommand implements Callable<Integer> {
                 String before = seenState.put(i.getNode(), i.getState());
                 if (i.getState().equals(before)) continue;
                 String what = switch (i.getState()) {
-                    case "REQUESTED", "PROVISIONING" -> before == null ? "burst decision: " + i.getReason() : null;
+                    case "REQUESTED", "PROVISIONING" -> before == null ? "burst decision: " + i.getDecision() : null;
                     case "JOINED" -> "joined: booted and registered";
                     case "DRAINING" -> "draining: " + i.getReason();
                     case "TERMINATED" -> String.format(Locale.ROOT, "terminated (%s), cost %.5f USD", i.getReason(), i.getCostUsd());

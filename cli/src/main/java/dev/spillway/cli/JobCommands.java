@@ -173,6 +173,54 @@ final class JobCommands {
         }
     }
 
+    @Command(name = "explain", description = "Why a job's tasks are where they are, or why they wait, and what bursting did for it.")
+    static final class Explain extends Base {
+        @Parameters(paramLabel = "JOB", description = "Job id.")
+        String id;
+
+        @Override
+        Integer run(JobServiceGrpc.JobServiceBlockingStub jobs) {
+            GetJobResponse r = jobs.getJob(GetJobRequest.newBuilder().setJobId(id).build());
+            var instances = dev.spillway.api.v1.PoolServiceGrpc.newBlockingStub((io.grpc.Channel) jobs.getChannel())
+                    .listInstances(dev.spillway.api.v1.ListInstancesRequest.getDefaultInstance()).getInstancesList();
+            Map<String, dev.spillway.api.v1.CloudInstance> byNode = new java.util.HashMap<>();
+            instances.forEach(i -> byNode.put(i.getNode(), i));
+            PrintWriter out = out();
+            Job j = r.getJob();
+            out.println("Job " + j.getJobId() + " is " + Output.state(j.getState(), "JOB_STATE_").toLowerCase(Locale.ROOT)
+                    + ": " + j.getTaskCountsMap());
+            if (!j.getPendingReason().isEmpty()) {
+                out.println();
+                out.println("Waiting tasks:");
+                for (String part : j.getPendingReason().split("; ")) out.println("  " + part);
+            }
+            // Tasks grouped by where they are and why (the latest transition's message).
+            Map<String, Integer> groups = new java.util.TreeMap<>();
+            Map<String, java.util.List<Integer>> examples = new java.util.HashMap<>();
+            for (Task t : r.getTasksList()) {
+                String where = t.getNode().isEmpty() ? "no node" : t.getNode();
+                dev.spillway.api.v1.CloudInstance cloud = byNode.get(t.getNode());
+                if (cloud != null) {
+                    where += String.format(Locale.ROOT, " (%s %s%s, %.4f USD/h, burst because: %s)", cloud.getPool(), cloud.getInstanceType(),
+                            cloud.getSpot() ? " spot" : "", cloud.getPriceUsdPerHour(), cloud.getDecision());
+                }
+                String key = Output.state(t.getState(), "TASK_STATE_") + " on " + where + ": "
+                        + (t.getMessage().isEmpty() ? t.getReason() : t.getMessage());
+                groups.merge(key, 1, Integer::sum);
+                examples.computeIfAbsent(key, k -> new java.util.ArrayList<>()).add(t.getIndex());
+            }
+            out.println();
+            out.println("Tasks:");
+            groups.forEach((key, n) -> {
+                var idx = examples.get(key);
+                out.printf("  %4d  %s  [tasks %s%s]%n", n, key, idx.subList(0, Math.min(5, idx.size())).toString().replaceAll("[\\[\\]]", ""),
+                        idx.size() > 5 ? ", ..." : "");
+            });
+            out.flush();
+            return Spillway.OK;
+        }
+    }
+
     @Command(name = "watch", description = "Follow a job's task events until it finishes (exit 1 if it did not succeed).")
     static final class Watch extends Base {
         @Parameters(paramLabel = "JOB", description = "Job id.")

@@ -23,7 +23,7 @@ import picocli.CommandLine.Option;
         subcommands = {
                 UpCommand.class, DemoCommand.class,
                 JobCommands.Submit.class, JobCommands.Jobs.class, JobCommands.JobDetail.class, JobCommands.Watch.class,
-                JobCommands.Logs.class, JobCommands.Cancel.class,
+                JobCommands.Logs.class, JobCommands.Cancel.class, JobCommands.Explain.class,
                 ClusterCommands.Nodes.class, ClusterCommands.Pools.class, ClusterCommands.Token.class, ClusterCommands.Instances.class,
                 BenchCommand.class,
                 CommandLine.HelpCommand.class},

@@ -263,7 +263,7 @@ public class BurstController {
                     o.spot() ? " (spot)" : "", o.zone(), o.priceUsdPerHour(), planned.tasks().size());
             LOG.infof("bursting to pool %s: %s", pool.name(), why);
             instances.insertRequested(id, pool.name(), nodeName, o.instanceType(), o.region(), o.zone(), o.spot(), o.priceUsdPerHour(),
-                    o.shape()).await().indefinitely();
+                    o.shape(), why).await().indefinitely();
             planned.tasks().forEach(t -> reasons.merge(UUID.fromString(t.jobId()), "bursting: " + nodeName + " " + why, (a, b) -> a));
             launch(pool, instances.live().await().indefinitely().stream().filter(r -> r.id().equals(id)).findFirst().orElseThrow(), why);
         }

@@ -25,6 +25,7 @@ public class InstanceStore {
 
     public record InstanceRow(UUID id, String pool, String nodeName, String providerInstance, String instanceType, String region,
                               String zone, boolean spot, double priceUsdPerHour, Resources shape, InstanceState state, String reason,
+                              String decision,
                               Instant requestedAt, Instant launchedAt, Instant joinedAt, Instant drainingAt, Instant terminatedAt) {
 
         /** What it has cost so far: its lifetime since launch times its price. */
@@ -36,14 +37,14 @@ public class InstanceStore {
     }
 
     public Uni<Void> insertRequested(UUID id, String poolName, String nodeName, String type, String region, String zone, boolean spot,
-                                     double price, Resources shape) {
+                                     double price, Resources shape, String decision) {
         return pool.preparedQuery("""
                 INSERT INTO cloud_instance (id, pool, node_name, instance_type, region, zone, spot, price_usd_per_hour,
-                                            cpu_millis, memory_mib, gpus, state)
-                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'REQUESTED')""")
+                                            cpu_millis, memory_mib, gpus, state, reason, decision)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'REQUESTED', $12, $12)""")
                 .execute(Tuple.tuple().addUUID(id).addString(poolName).addString(nodeName).addString(type).addString(region)
                         .addString(zone).addBoolean(spot).addDouble(price).addLong(shape.cpuMillis()).addLong(shape.memoryMib())
-                        .addInteger(shape.gpus()))
+                        .addInteger(shape.gpus()).addString(decision))
                 .replaceWithVoid();
     }
 
@@ -79,7 +80,7 @@ public class InstanceStore {
                         r.getString("instance_type"), r.getString("region"), r.getString("zone"), r.getBoolean("spot"),
                         r.getDouble("price_usd_per_hour"),
                         new Resources(r.getLong("cpu_millis"), r.getLong("memory_mib"), r.getInteger("gpus")),
-                        InstanceState.valueOf(r.getString("state")), r.getString("reason"),
+                        InstanceState.valueOf(r.getString("state")), r.getString("reason"), r.getString("decision"),
                         instant(r.getOffsetDateTime("requested_at")), instant(r.getOffsetDateTime("launched_at")),
                         instant(r.getOffsetDateTime("joined_at")), instant(r.getOffsetDateTime("draining_at")),
                         instant(r.getOffsetDateTime("terminated_at"))));

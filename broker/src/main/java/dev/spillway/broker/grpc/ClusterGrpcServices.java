@@ -50,6 +50,7 @@ public final class ClusterGrpcServices {
                     var i = dev.spillway.api.v1.CloudInstance.newBuilder().setInstanceId(r.id().toString()).setPool(r.pool())
                             .setNode(r.nodeName()).setInstanceType(r.instanceType()).setRegion(r.region()).setZone(r.zone())
                             .setSpot(r.spot()).setPriceUsdPerHour(r.priceUsdPerHour()).setState(r.state().name()).setReason(r.reason())
+                            .setDecision(r.decision())
                             .setCostUsd(r.costUsd(now)).setRequestTime(ts(r.requestedAt()));
                     if (r.providerInstance() != null) i.setProviderInstanceId(r.providerInstance());
                     if (r.launchedAt() != null) i.setLaunchTime(ts(r.launchedAt()));
