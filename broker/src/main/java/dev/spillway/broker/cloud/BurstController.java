@@ -6,7 +6,7 @@ import dev.spillway.broker.agent.AgentCredentials;
 import dev.spillway.broker.agent.AgentSessions;
 import dev.spillway.broker.agent.SchedulerWakeup;
 import dev.spillway.broker.config.BrokerConfig;
-import dev.spillway.broker.scheduling.SchedulingLoop;
+import dev.spillway.broker.placement.SchedulingLoop;
 import dev.spillway.broker.store.NodeStore;
 import dev.spillway.core.burst.BurstPlanner;
 import dev.spillway.core.burst.Demand;

@@ -26,7 +26,7 @@ import dev.spillway.broker.config.BrokerConfig;
 import dev.spillway.broker.jobs.JobCatalog;
 import dev.spillway.broker.jobs.JobQueries;
 import dev.spillway.broker.jobs.JobSpecValidator;
-import dev.spillway.broker.scheduling.SchedulingLoop;
+import dev.spillway.broker.placement.SchedulingLoop;
 import dev.spillway.broker.store.JobStore;
 import dev.spillway.broker.cluster.NodeShapes;
 import dev.spillway.broker.jobs.SubmissionBatcher;

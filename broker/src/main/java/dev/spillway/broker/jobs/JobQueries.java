@@ -6,7 +6,7 @@ import dev.spillway.api.v1.ListJobsRequest;
 import dev.spillway.api.v1.ListJobsResponse;
 import dev.spillway.broker.grpc.GrpcErrors;
 import dev.spillway.broker.grpc.ProtoMapping;
-import dev.spillway.broker.scheduling.SchedulingLoop;
+import dev.spillway.broker.placement.SchedulingLoop;
 import dev.spillway.broker.store.JobStore;
 import io.smallrye.mutiny.Uni;
 import jakarta.enterprise.context.ApplicationScoped;

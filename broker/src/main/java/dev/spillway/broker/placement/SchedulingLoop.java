@@ -1,4 +1,4 @@
-package dev.spillway.broker.scheduling;
+package dev.spillway.broker.placement;
 
 import dev.spillway.broker.agent.AgentSession;
 import dev.spillway.broker.agent.AgentSessions;
