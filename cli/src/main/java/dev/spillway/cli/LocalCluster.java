@@ -160,6 +160,35 @@ public final class LocalCluster implements AutoCloseable {
         }
         for (Process p : agents.values()) stop(p, Duration.ofSeconds(40));
         if (broker != null) stopBroker();
+        stopLocalCloudInstances();
+    }
+
+    /**
+     * The local cloud's instances are agent processes that outlive their broker, as VMs outlive a
+     * control plane. When this machine's setup goes down they go too: each is stopped by the pid
+     * its instance record holds.
+     */
+    private void stopLocalCloudInstances() {
+        Path root = options.dataDir.resolve("local-cloud");
+        if (!Files.isDirectory(root)) return;
+        try (var files = Files.walk(root, 2)) {
+            for (Path f : files.filter(p -> p.getFileName().toString().endsWith(".instance")).toList()) {
+                java.util.Properties record = new java.util.Properties();
+                try (var in = Files.newBufferedReader(f)) {
+                    record.load(in);
+                }
+                long pid = Long.parseLong(record.getProperty("pid", "0"));
+                if (pid > 0) ProcessHandle.of(pid).filter(ProcessHandle::isAlive).ifPresent(p -> {
+                    p.destroy();
+                    p.onExit().orTimeout(30, java.util.concurrent.TimeUnit.SECONDS).exceptionally(e -> {
+                        p.destroyForcibly();
+                        return p;
+                    }).join();
+                });
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot stop the local cloud's instances under " + root, e);
+        }
     }
 
     private void awaitHealthy(Duration timeout) {
