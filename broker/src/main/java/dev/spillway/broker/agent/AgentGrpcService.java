@@ -310,8 +310,8 @@ public class AgentGrpcService extends AgentServiceGrpc.AgentServiceImplBase {
             AgentSession s = session;
             if (s == null) return;
             sessions.detach(s);
-            LOG.infof("node %s disconnected (%s); it is declared lost if it does not return within %s", s.node(), why,
-                    config.agents().lease());
+            LOG.infof("node %s disconnected (%s); unless it said goodbye with nothing running, it is declared lost if it does not return within %d s",
+                    s.node(), why, config.agents().lease().toSeconds());
         }
     }
 }
