@@ -17,12 +17,12 @@ import java.util.Set;
  * Pure and deterministic.
  *
  * <p>Objective, in order: cover as many tasks as the limits allow, then pay the least per hour.
- * Small problems are solved exactly (branch and bound). Larger ones take the better of two
- * heuristics:
+ * Small problems are solved exactly (branch and bound). Larger ones take the best of these
+ * heuristics, then swap each instance for the cheapest one of its pool that still holds its load:
  * <ul>
  *   <li><b>cost-aware packing</b> (and, when pool limits leave demand uncovered, the same packing
- *       ranked by demand per instance instead of per dollar): repeatedly pick the instance (offering and first-fit-decreasing
- *       load) that buys the most demand per dollar, valuing each task at the cheapest price of its
+ *       ranked by demand per instance instead of per dollar): repeatedly pick the instance (offering and a greedy load, densest
+ *       tasks first) that buys the most demand per dollar, valuing each task at the cheapest price of its
  *       dominant share of any offering it may use, and launch as many copies of that load as the
  *       demand repeats;</li>
  *   <li><b>first-fit decreasing</b> with the cheapest offering that fits each new bin (the usual
@@ -50,7 +50,7 @@ public final class BurstPlanner {
             List<Bin> dense = new CostAwarePacking(p, true).solve();
             if (better(dense, best)) best = dense;
         }
-        return p.result(best);
+        return p.result(rightSize(p, best));
     }
 
     /** The first-fit-decreasing plan alone: the baseline the planner must never lose to. */
@@ -232,6 +232,36 @@ public final class BurstPlanner {
                 .thenComparing(Demand::task);
     }
 
+    /**
+     * Swaps each instance for the cheapest offering of the same pool that still holds its load and
+     * suits all its tasks (typically the last, partly filled instance of a repeated load). Never
+     * adds instances or spend, so every limit still holds.
+     */
+    private static List<Bin> rightSize(Problem p, List<Bin> bins) {
+        List<Bin> out = new ArrayList<>(bins.size());
+        for (Bin b : bins) {
+            long cpu = b.offering.shape().cpuMillis() - b.cpu;
+            long mem = b.offering.shape().memoryMib() - b.mem;
+            int gpu = b.offering.shape().gpus() - b.gpu;
+            Resources load = new Resources(cpu, mem, gpu);
+            Offering best = b.offering;
+            for (Offering o : p.offerings) {
+                if (!o.pool().equals(b.offering.pool()) || o.priceUsdPerHour() >= best.priceUsdPerHour() || !o.shape().covers(load)) continue;
+                boolean suits = true;
+                for (Demand d : b.tasks) suits &= d.mayUse(o);
+                if (suits) best = o;
+            }
+            if (best == b.offering) {
+                out.add(b);
+            } else {
+                Bin smaller = new Bin(best);
+                b.tasks.forEach(smaller::add);
+                out.add(smaller);
+            }
+        }
+        return out;
+    }
+
     // ---- first-fit decreasing ------------------------------------------------------------------
 
     private static List<Bin> firstFitDecreasing(Problem p) {
@@ -325,18 +355,21 @@ public final class BurstPlanner {
             }
         }
 
-        /** First-fit-decreasing load of one instance of {@code o} from the remaining demand; returns its value. */
+        /**
+         * A greedy load of one instance of {@code o} from the remaining demand: classes taken by
+         * value per share of the instance they use (densest first), each as many as fit; returns
+         * the load's value.
+         */
         private double fill(Offering o, int[] next, int[] pattern) {
             long cpu = o.shape().cpuMillis();
             long mem = o.shape().memoryMib();
             int gpu = o.shape().gpus();
             double value = 0;
             Arrays.fill(pattern, 0);
-            for (int c = 0; c < classes.size(); c++) {
+            Integer[] order = densestFirst(o, next);
+            for (Integer c : order) {
                 int left = classes.get(c).size() - next[c];
-                if (left == 0) continue;
                 Demand d = classes.get(c).get(next[c]);
-                if (!d.mayUse(o)) continue;
                 Resources r = d.request();
                 long k = left;
                 if (r.cpuMillis() > 0) k = Math.min(k, cpu / r.cpuMillis());
@@ -350,6 +383,18 @@ public final class BurstPlanner {
                 value += k * classValue[c];
             }
             return value;
+        }
+
+        /** The classes with tasks left that may use {@code o}, by value per dominant share of it, highest first. */
+        private Integer[] densestFirst(Offering o, int[] next) {
+            List<Integer> usable = new ArrayList<>();
+            for (int c = 0; c < classes.size(); c++) {
+                if (classes.get(c).size() - next[c] > 0 && classes.get(c).get(next[c]).mayUse(o)) usable.add(c);
+            }
+            Integer[] order = usable.toArray(Integer[]::new);
+            Arrays.sort(order, Comparator.comparingDouble((Integer c) ->
+                    -classValue[c] / dominantShare(classes.get(c).get(0).request(), o.shape())).thenComparingInt(c -> c));
+            return order;
         }
     }
 
