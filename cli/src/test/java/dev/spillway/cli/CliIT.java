@@ -116,14 +116,15 @@ class CliIT {
         assertThat(secret).startsWith("join.");
 
         fx.cluster.startAgent("joined-1", secret);
-        org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(60)).until(() -> fx.readyNodes() == 2);
+        java.nio.file.Path credential = fx.cluster.dataDir().resolve("agents/joined-1/node-credential");
+        java.nio.file.Path brokerLog = fx.cluster.logDir().resolve("broker.log");
+        org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(60)).until(() -> java.nio.file.Files.exists(credential));
         // Restarted, it still presents the spent join token, but reconnects with the node credential it was given.
         fx.cluster.killAgent("joined-1");
         fx.cluster.startAgent("joined-1", secret);
-        java.nio.file.Path agentLog = fx.cluster.logDir().resolve("joined-1.log");
         org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(60)).until(() ->
-                java.nio.file.Files.readString(agentLog).split("registered with", -1).length - 1 == 2);
-        assertThat(java.nio.file.Files.readString(agentLog)).doesNotContain("refused");
+                java.nio.file.Files.readString(brokerLog).split("node joined-1 joined pool", -1).length - 1 == 2);
+        assertThat(java.nio.file.Files.readString(brokerLog)).doesNotContain("refused node joined-1");
         assertThat(java.nio.file.Files.readString(fx.cluster.logDir().resolve("broker.log"))).doesNotContain(secret.substring(5));
         fx.cluster.stopAgent("joined-1");
     }
