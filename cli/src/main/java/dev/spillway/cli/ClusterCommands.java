@@ -10,11 +10,11 @@ import dev.spillway.api.v1.Pool;
 import dev.spillway.api.v1.PoolServiceGrpc;
 import dev.spillway.api.v1.Resources;
 import io.grpc.ManagedChannel;
+import java.io.PrintWriter;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
-import picocli.CommandLine.ParentCommand;
 import picocli.CommandLine.Spec;
 
 /** Cluster commands: nodes, pools. */
@@ -30,67 +30,71 @@ final class ClusterCommands {
                 + (cap.getGpus() > 0 ? ", " + used.getGpus() + "/" + cap.getGpus() + " gpu" : "");
     }
 
-    @Command(name = "nodes", description = "Nodes: state, pool, allocation, last report.")
-    static final class Nodes implements Callable<Integer> {
-        @ParentCommand
-        Spillway root;
-
+    /** A command that talks to the broker over one channel, opened and closed around {@link #run}. */
+    abstract static class Base implements Callable<Integer> {
         @Spec
         CommandSpec spec;
 
-        @Option(names = "--pool", description = "Only this pool.")
-        String pool;
+        Spillway root() {
+            return (Spillway) spec.root().userObject();
+        }
+
+        PrintWriter out() {
+            return spec.commandLine().getOut();
+        }
 
         @Override
         public Integer call() {
-            ManagedChannel channel = root.channel();
+            ManagedChannel channel = root().channel();
             try {
-                ListNodesResponse r = NodeServiceGrpc.newBlockingStub(channel)
-                        .listNodes(ListNodesRequest.newBuilder().setPool(pool == null ? "" : pool).build());
-                if (Output.structured(root.output, r, spec.commandLine().getOut())) return Spillway.OK;
-                Output.Table t = new Output.Table("NODE", "POOL", "STATE", "TASKS", "ALLOCATED", "LABELS", "LAST SEEN");
-                for (Node n : r.getNodesList()) {
-                    t.row(n.getName(), n.getPool(), Output.state(n.getState(), "NODE_STATE_"), n.getRunningTasks(),
-                            amount(n.getAllocated(), n.getCapacity()), n.getLabelsMap().isEmpty() ? "-" : n.getLabelsMap(),
-                            Output.time(n.getLastSeenTime()));
-                }
-                t.print(spec.commandLine().getOut());
-                return Spillway.OK;
+                return run(channel);
             } finally {
                 Spillway.close(channel);
             }
         }
+
+        abstract Integer run(ManagedChannel channel);
     }
 
-    @Command(name = "instances", description = "Cloud instances the broker launched: state, why, price and cost so far.")
-    static final class Instances implements Callable<Integer> {
-        @ParentCommand
-        Spillway root;
-
-        @Spec
-        CommandSpec spec;
-
+    @Command(name = "nodes", description = "Nodes: state, pool, allocation, last report.")
+    static final class Nodes extends Base {
         @Option(names = "--pool", description = "Only this pool.")
         String pool;
 
         @Override
-        public Integer call() {
-            ManagedChannel channel = root.channel();
-            try {
-                var r = PoolServiceGrpc.newBlockingStub(channel).listInstances(
-                        dev.spillway.api.v1.ListInstancesRequest.newBuilder().setPool(pool == null ? "" : pool).build());
-                if (Output.structured(root.output, r, spec.commandLine().getOut())) return Spillway.OK;
-                Output.Table t = new Output.Table("NODE", "POOL", "TYPE", "ZONE", "MARKET", "USD/H", "STATE", "COST USD", "REASON");
-                for (var i : r.getInstancesList()) {
-                    t.row(i.getNode(), i.getPool(), i.getInstanceType(), i.getZone(), i.getSpot() ? "spot" : "on-demand",
-                            String.format(java.util.Locale.ROOT, "%.4f", i.getPriceUsdPerHour()), i.getState(),
-                            String.format(java.util.Locale.ROOT, "%.5f", i.getCostUsd()), i.getReason());
-                }
-                t.print(spec.commandLine().getOut());
-                return Spillway.OK;
-            } finally {
-                Spillway.close(channel);
+        Integer run(ManagedChannel channel) {
+            ListNodesResponse r = NodeServiceGrpc.newBlockingStub(channel)
+                    .listNodes(ListNodesRequest.newBuilder().setPool(pool == null ? "" : pool).build());
+            if (Output.structured(root().output, r, out())) return Spillway.OK;
+            Output.Table t = new Output.Table("NODE", "POOL", "STATE", "TASKS", "ALLOCATED", "LABELS", "LAST SEEN");
+            for (Node n : r.getNodesList()) {
+                t.row(n.getName(), n.getPool(), Output.state(n.getState(), "NODE_STATE_"), n.getRunningTasks(),
+                        amount(n.getAllocated(), n.getCapacity()), n.getLabelsMap().isEmpty() ? "-" : n.getLabelsMap(),
+                        Output.time(n.getLastSeenTime()));
             }
+            t.print(out());
+            return Spillway.OK;
+        }
+    }
+
+    @Command(name = "instances", description = "Cloud instances the broker launched: state, why, price and cost so far.")
+    static final class Instances extends Base {
+        @Option(names = "--pool", description = "Only this pool.")
+        String pool;
+
+        @Override
+        Integer run(ManagedChannel channel) {
+            var r = PoolServiceGrpc.newBlockingStub(channel).listInstances(
+                    dev.spillway.api.v1.ListInstancesRequest.newBuilder().setPool(pool == null ? "" : pool).build());
+            if (Output.structured(root().output, r, out())) return Spillway.OK;
+            Output.Table t = new Output.Table("NODE", "POOL", "TYPE", "ZONE", "MARKET", "USD/H", "STATE", "COST USD", "REASON");
+            for (var i : r.getInstancesList()) {
+                t.row(i.getNode(), i.getPool(), i.getInstanceType(), i.getZone(), i.getSpot() ? "spot" : "on-demand",
+                        String.format(java.util.Locale.ROOT, "%.4f", i.getPriceUsdPerHour()), i.getState(),
+                        String.format(java.util.Locale.ROOT, "%.5f", i.getCostUsd()), i.getReason());
+            }
+            t.print(out());
+            return Spillway.OK;
         }
     }
 
@@ -99,13 +103,7 @@ final class ClusterCommands {
     }
 
     @Command(name = "create", description = "Mint a one-time join token for one new node (prints it once).")
-    static final class TokenCreate implements Callable<Integer> {
-        @ParentCommand
-        Token parent;
-
-        @Spec
-        CommandSpec spec;
-
+    static final class TokenCreate extends Base {
         @Option(names = "--node", required = true, description = "Name the new node will register with.")
         String node;
 
@@ -116,53 +114,36 @@ final class ClusterCommands {
         String ttl;
 
         @Override
-        public Integer call() {
-            Spillway root = (Spillway) spec.root().userObject();
-            com.google.protobuf.Duration duration;
+        Integer run(ManagedChannel channel) {
+                        com.google.protobuf.Duration duration;
             try {
                 duration = JobSpecFile.duration(ttl);
             } catch (IllegalArgumentException e) {
                 throw new Spillway.CliException(Spillway.INVALID, "--ttl: " + e.getMessage());
             }
-            ManagedChannel channel = root.channel();
-            try {
-                var r = NodeServiceGrpc.newBlockingStub(channel).createJoinToken(dev.spillway.api.v1.CreateJoinTokenRequest.newBuilder()
-                        .setNodeName(node).setPool(pool).setTtl(duration).build());
-                if (Output.structured(root.output, r, spec.commandLine().getOut())) return Spillway.OK;
-                spec.commandLine().getOut().println(r.getToken());
-                spec.commandLine().getErr().println("one-time token for node " + node + " in pool " + pool + ", valid until "
-                        + Output.time(r.getExpireTime()) + "; start the agent with SPILLWAY_JOIN_TOKEN=<token> --name " + node
-                        + " --pool " + pool);
-                return Spillway.OK;
-            } finally {
-                Spillway.close(channel);
-            }
+            var r = NodeServiceGrpc.newBlockingStub(channel).createJoinToken(dev.spillway.api.v1.CreateJoinTokenRequest.newBuilder()
+                    .setNodeName(node).setPool(pool).setTtl(duration).build());
+            if (Output.structured(root().output, r, out())) return Spillway.OK;
+            out().println(r.getToken());
+            spec.commandLine().getErr().println("one-time token for node " + node + " in pool " + pool + ", valid until "
+                    + Output.time(r.getExpireTime()) + "; start the agent with SPILLWAY_JOIN_TOKEN=<token> --name " + node
+                    + " --pool " + pool);
+            return Spillway.OK;
         }
     }
 
     @Command(name = "pools", description = "Pools: kind, connected nodes, capacity and allocation.")
-    static final class Pools implements Callable<Integer> {
-        @ParentCommand
-        Spillway root;
-
-        @Spec
-        CommandSpec spec;
-
+    static final class Pools extends Base {
         @Override
-        public Integer call() {
-            ManagedChannel channel = root.channel();
-            try {
-                ListPoolsResponse r = PoolServiceGrpc.newBlockingStub(channel).listPools(ListPoolsRequest.getDefaultInstance());
-                if (Output.structured(root.output, r, spec.commandLine().getOut())) return Spillway.OK;
-                Output.Table t = new Output.Table("POOL", "KIND", "NODES", "TASKS", "ALLOCATED");
-                for (Pool p : r.getPoolsList()) {
-                    t.row(p.getName(), p.getKind(), p.getReadyNodes(), p.getRunningTasks(), amount(p.getAllocated(), p.getCapacity()));
-                }
-                t.print(spec.commandLine().getOut());
-                return Spillway.OK;
-            } finally {
-                Spillway.close(channel);
+        Integer run(ManagedChannel channel) {
+            ListPoolsResponse r = PoolServiceGrpc.newBlockingStub(channel).listPools(ListPoolsRequest.getDefaultInstance());
+            if (Output.structured(root().output, r, out())) return Spillway.OK;
+            Output.Table t = new Output.Table("POOL", "KIND", "NODES", "TASKS", "ALLOCATED");
+            for (Pool p : r.getPoolsList()) {
+                t.row(p.getName(), p.getKind(), p.getReadyNodes(), p.getRunningTasks(), amount(p.getAllocated(), p.getCapacity()));
             }
+            t.print(out());
+            return Spillway.OK;
         }
     }
 }

@@ -29,14 +29,8 @@ class BurstIT {
     @Test
     void burstsWhenOnPremIsFullAndHandsTheCapacityBackWhenIdle() throws Exception {
         try (ClusterFixture fx = new ClusterFixture("burst", 1, "20s", o -> {
-            o.brokerProperties.put("spillway.burst-interval", "500ms");
-            o.brokerProperties.put("spillway.pools.onprem.kind", "on-prem");
-            o.brokerProperties.put("spillway.pools.aws-eu.kind", "local");
-            o.brokerProperties.put("spillway.pools.aws-eu.catalog", "aws-eu-central-1");
-            o.brokerProperties.put("spillway.pools.aws-eu.max-nodes", "3");
+            ClusterFixture.withLocalCloud(o, 3, "4s");
             o.brokerProperties.put("spillway.pools.aws-eu.burst-after", "2s");
-            o.brokerProperties.put("spillway.pools.aws-eu.scale-down-after", "4s");
-            o.brokerProperties.put("spillway.pools.aws-eu.boot-delay", "500ms");
         })) {
             JobSpec spec = ClusterFixture.shellJob(10, 1000, "sleep 4").toBuilder()
                     .setTask(ClusterFixture.shellJob(10, 1000, "sleep 4").getTask().toBuilder().setSpotTolerant(true)).build();

@@ -29,15 +29,9 @@ class BurstRecoveryIT {
     private static Consumer<LocalCluster.Options> cloud(String extraKey, String extraValue) {
         return o -> {
             o.agentCpu = "1";
-            o.brokerProperties.put("spillway.burst-interval", "500ms");
-            o.brokerProperties.put("spillway.pools.onprem.kind", "on-prem");
-            o.brokerProperties.put("spillway.pools.aws-eu.kind", "local");
-            o.brokerProperties.put("spillway.pools.aws-eu.catalog", "aws-eu-central-1");
-            o.brokerProperties.put("spillway.pools.aws-eu.max-nodes", "2");
+            ClusterFixture.withLocalCloud(o, 2, "3s");
             o.brokerProperties.put("spillway.pools.aws-eu.instance-types", "t3.medium,c5.large");
             o.brokerProperties.put("spillway.pools.aws-eu.burst-after", "1s");
-            o.brokerProperties.put("spillway.pools.aws-eu.scale-down-after", "3s");
-            o.brokerProperties.put("spillway.pools.aws-eu.boot-delay", "500ms");
             if (extraKey != null) o.brokerProperties.put(extraKey, extraValue);
         };
     }

@@ -60,6 +60,17 @@ final class ClusterFixture implements AutoCloseable {
         await().atMost(Duration.ofSeconds(60)).until(() -> readyNodes() == agents);
     }
 
+    /** Adds an on-prem pool and a local cloud pool {@code aws-eu} priced like AWS eu-central-1, with fast test timings. */
+    static void withLocalCloud(LocalCluster.Options o, int maxNodes, String scaleDownAfter) {
+        o.brokerProperties.put("spillway.burst-interval", "500ms");
+        o.brokerProperties.put("spillway.pools.onprem.kind", "on-prem");
+        o.brokerProperties.put("spillway.pools.aws-eu.kind", "local");
+        o.brokerProperties.put("spillway.pools.aws-eu.catalog", "aws-eu-central-1");
+        o.brokerProperties.put("spillway.pools.aws-eu.max-nodes", Integer.toString(maxNodes));
+        o.brokerProperties.put("spillway.pools.aws-eu.scale-down-after", scaleDownAfter);
+        o.brokerProperties.put("spillway.pools.aws-eu.boot-delay", "500ms");
+    }
+
     long readyNodes() {
         return dev.spillway.api.v1.NodeServiceGrpc.newBlockingStub(channel)
                 .listNodes(dev.spillway.api.v1.ListNodesRequest.getDefaultInstance()).getNodesList().stream()
