@@ -18,8 +18,12 @@ import java.util.Set;
  *
  * <p>Objective, in order: cover as many tasks as the limits allow, then pay the least per hour.
  * Small problems are solved exactly (branch and bound). Larger ones take the best of these
- * heuristics, then swap each instance for the cheapest one of its pool that still holds its load:
+ * candidates, each after swapping every instance for the cheapest one of its pool that still
+ * holds its load:
  * <ul>
+ *   <li><b>LP-guided packing</b> ({@link PatternPacking}): the linear relaxation over instance
+ *       loads, solved by column generation, rounded down, the remainder packed greedily; it mixes
+ *       task shapes on an instance the way the optimum does, and is the usual winner on large bursts;</li>
  *   <li><b>cost-aware packing</b> (and, when pool limits leave demand uncovered, the same packing
  *       ranked by demand per instance instead of per dollar): repeatedly pick the instance (offering and a greedy load, densest
  *       tasks first) that buys the most demand per dollar, valuing each task at the cheapest price of its
@@ -28,6 +32,8 @@ import java.util.Set;
  *   <li><b>first-fit decreasing</b> with the cheapest offering that fits each new bin (the usual
  *       autoscaler packing), so the plan is never worse than it.</li>
  * </ul>
+ * Offerings that another offering of the same pool beats outright (no dearer, no smaller, same
+ * jurisdiction, on-demand if it is) are left out first.
  */
 public final class BurstPlanner {
 
@@ -41,16 +47,18 @@ public final class BurstPlanner {
         if (p.coverable.size() <= EXACT_MAX_TASKS && p.offerings.length <= EXACT_MAX_OFFERINGS) {
             return p.result(new Exact(p).solve());
         }
-        List<Bin> best = firstFitDecreasing(p);
-        List<Bin> packed = new CostAwarePacking(p, false).solve();
+        List<Bin> best = rightSize(p, firstFitDecreasing(p));
+        List<Bin> packed = rightSize(p, new CostAwarePacking(p, p.coverable, false).solve(p.budgets()));
         if (better(packed, best)) best = packed;
+        List<Bin> guided = rightSize(p, new PatternPacking(p).solve());
+        if (better(guided, best)) best = guided;
         if (covered(best) < p.coverable.size()) {
             // Limits bind: the cheapest-per-dollar instances may run out before the demand does;
             // packing the most demand per instance may cover more.
-            List<Bin> dense = new CostAwarePacking(p, true).solve();
+            List<Bin> dense = rightSize(p, new CostAwarePacking(p, p.coverable, true).solve(p.budgets()));
             if (better(dense, best)) best = dense;
         }
-        return p.result(rightSize(p, best));
+        return p.result(best);
     }
 
     /** The first-fit-decreasing plan alone: the baseline the planner must never lose to. */
@@ -59,7 +67,7 @@ public final class BurstPlanner {
         return p.result(firstFitDecreasing(p));
     }
 
-    private static boolean better(List<Bin> a, List<Bin> b) {
+    static boolean better(List<Bin> a, List<Bin> b) {
         int ca = covered(a);
         int cb = covered(b);
         if (ca != cb) return ca > cb;
@@ -158,10 +166,10 @@ public final class BurstPlanner {
 
         Problem(List<Demand> demand, List<Offering> all, List<PoolLimits> poolLimits) {
             poolLimits.forEach(l -> limits.put(l.pool(), l));
-            this.offerings = all.stream()
+            this.offerings = undominated(all.stream()
                     .filter(o -> limits.containsKey(o.pool()) && limits.get(o.pool()).allows(o))
                     .sorted(Comparator.comparing(Offering::id))
-                    .toArray(Offering[]::new);
+                    .toArray(Offering[]::new));
             Map<Object, Double> byClass = new HashMap<>();
             for (Demand d : demand) {
                 Object key = List.of(d.request(), d.jurisdictions(), d.spotTolerant());
@@ -218,6 +226,41 @@ public final class BurstPlanner {
         }
     }
 
+    /**
+     * Tasks grouped into classes that are interchangeable for planning (same request,
+     * jurisdictions and spot tolerance), largest first; within a class, in task order.
+     */
+    static List<List<Demand>> classesOf(List<Demand> demand) {
+        Map<Object, List<Demand>> byKey = new LinkedHashMap<>();
+        List<Demand> sorted = new ArrayList<>(demand);
+        sorted.sort(largestFirst());
+        for (Demand d : sorted) byKey.computeIfAbsent(List.of(d.request(), d.jurisdictions(), d.spotTolerant()), k -> new ArrayList<>()).add(d);
+        return new ArrayList<>(byKey.values());
+    }
+
+    /**
+     * Offerings no other offering of the same pool beats outright: one that is no dearer, at least
+     * as large in every dimension, in the same jurisdiction, and on-demand whenever this one is
+     * (so every task that may use this one may use it). Leaving the beaten ones out changes no optimum.
+     */
+    static Offering[] undominated(Offering[] all) {
+        List<Offering> kept = new ArrayList<>();
+        for (Offering o : all) {
+            boolean beaten = false;
+            for (Offering q : all) {
+                if (q == o || !q.pool().equals(o.pool()) || !q.jurisdiction().equals(o.jurisdiction()) || (q.spot() && !o.spot())) continue;
+                boolean noDearer = q.priceUsdPerHour() < o.priceUsdPerHour()
+                        || (q.priceUsdPerHour() == o.priceUsdPerHour() && q.id().compareTo(o.id()) < 0);
+                if (noDearer && q.shape().covers(o.shape())) {
+                    beaten = true;
+                    break;
+                }
+            }
+            if (!beaten) kept.add(o);
+        }
+        return kept.toArray(Offering[]::new);
+    }
+
     /** The largest fraction of an offering's shape the request takes, over cpu, memory and gpus. */
     static double dominantShare(Resources r, Resources shape) {
         double s = Math.max((double) r.cpuMillis() / shape.cpuMillis(), (double) r.memoryMib() / shape.memoryMib());
@@ -237,7 +280,7 @@ public final class BurstPlanner {
      * suits all its tasks (typically the last, partly filled instance of a repeated load). Never
      * adds instances or spend, so every limit still holds.
      */
-    private static List<Bin> rightSize(Problem p, List<Bin> bins) {
+    static List<Bin> rightSize(Problem p, List<Bin> bins) {
         List<Bin> out = new ArrayList<>(bins.size());
         for (Bin b : bins) {
             long cpu = b.offering.shape().cpuMillis() - b.cpu;
@@ -269,14 +312,21 @@ public final class BurstPlanner {
         order.sort(largestFirst());
         Map<String, Budget> budgets = p.budgets();
         List<Bin> bins = new ArrayList<>();
+        // Bins only fill up: a bin that cannot take a task of some class never will, so each class
+        // resumes its first-fit scan where the previous task of the class found room.
+        Map<Object, Integer> scanFrom = new HashMap<>();
         for (Demand d : order) {
+            Object key = List.of(d.request(), d.jurisdictions(), d.spotTolerant());
             Bin into = null;
-            for (Bin b : bins) {
-                if (d.mayUse(b.offering) && b.fits(d.request())) {
-                    into = b;
+            int b = scanFrom.getOrDefault(key, 0);
+            for (; b < bins.size(); b++) {
+                Bin bin = bins.get(b);
+                if (d.mayUse(bin.offering) && bin.fits(d.request())) {
+                    into = bin;
                     break;
                 }
             }
+            scanFrom.put(key, b);
             if (into == null) {
                 Offering cheapest = null;
                 for (Offering o : p.offerings) {
@@ -295,7 +345,7 @@ public final class BurstPlanner {
 
     // ---- cost-aware packing --------------------------------------------------------------------
 
-    private static final class CostAwarePacking {
+    static final class CostAwarePacking {
         private final Problem p;
         /** Task classes (same request, jurisdictions, spot tolerance) with the tasks still to cover. */
         private final List<List<Demand>> classes = new ArrayList<>();
@@ -303,20 +353,17 @@ public final class BurstPlanner {
         /** Rank loads by value per instance instead of value per dollar (when instance limits bind). */
         private final boolean perInstance;
 
-        CostAwarePacking(Problem p, boolean perInstance) {
+        /** Packs {@code demand} (some of the problem's coverable tasks). */
+        CostAwarePacking(Problem p, List<Demand> demand, boolean perInstance) {
             this.p = p;
             this.perInstance = perInstance;
-            Map<Object, List<Demand>> byKey = new LinkedHashMap<>();
-            List<Demand> sorted = new ArrayList<>(p.coverable);
-            sorted.sort(largestFirst());
-            for (Demand d : sorted) byKey.computeIfAbsent(List.of(d.request(), d.jurisdictions(), d.spotTolerant()), k -> new ArrayList<>()).add(d);
-            classes.addAll(byKey.values());
+            classes.addAll(classesOf(demand));
             classValue = new double[classes.size()];
             for (int c = 0; c < classes.size(); c++) classValue[c] = p.fairValue.get(classes.get(c).get(0));
         }
 
-        List<Bin> solve() {
-            Map<String, Budget> budgets = p.budgets();
+        /** Packs within {@code budgets}, which it draws down. */
+        List<Bin> solve(Map<String, Budget> budgets) {
             int[] next = new int[classes.size()]; // tasks of class c before next[c] are covered
             List<Bin> bins = new ArrayList<>();
             int[] pattern = new int[classes.size()];
