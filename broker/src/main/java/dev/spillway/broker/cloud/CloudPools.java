@@ -1,7 +1,7 @@
 package dev.spillway.broker.cloud;
 
 import dev.spillway.broker.config.BrokerConfig;
-import dev.spillway.provider.local.Catalog;
+import dev.spillway.provider.spi.Catalog;
 import dev.spillway.provider.local.LocalProvider;
 import io.quarkus.runtime.ShutdownEvent;
 import jakarta.enterprise.context.ApplicationScoped;

@@ -1,7 +1,5 @@
-package dev.spillway.provider.local;
+package dev.spillway.provider.spi;
 
-import dev.spillway.provider.spi.Offering;
-import dev.spillway.provider.spi.Shape;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStream;
