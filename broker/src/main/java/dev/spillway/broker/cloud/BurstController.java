@@ -119,6 +119,7 @@ public class BurstController {
     private void tick() {
         try {
             Instant now = Instant.now();
+            for (CloudPool pool : pools.all().values()) pool.refreshIfOlderThan(pool.settings().offeringsRefresh(), now);
             if (Duration.between(lastReconcile, now).compareTo(RECONCILE_EVERY) >= 0) {
                 lastReconcile = now;
                 reconcile();
@@ -333,7 +334,7 @@ public class BurstController {
                 "spillway.dev/zone", row.zone());
         try {
             var token = credentials.mintJoinToken(row.nodeName(), pool.name(), pool.settings().joinTimeout()).await().indefinitely();
-            String broker = config.advertisedAddress().orElse(advertised());
+            String broker = config.advertisedAddress().orElse(BrokerAddress.local());
             failpoint("burst.before-launch");
             Instance launched = pool.provider().launch(new LaunchRequest(row.id().toString(), row.instanceType(), row.region(), row.zone(),
                     row.spot(), row.spot() ? row.priceUsdPerHour() * 1.5 : 0,
@@ -360,13 +361,6 @@ public class BurstController {
             LOG.warnf("failpoint %s: halting the broker", name);
             Runtime.getRuntime().halt(137);
         }
-    }
-
-    private String advertised() {
-        String host = org.eclipse.microprofile.config.ConfigProvider.getConfig().getOptionalValue("quarkus.http.host", String.class)
-                .orElse("127.0.0.1");
-        int port = org.eclipse.microprofile.config.ConfigProvider.getConfig().getOptionalValue("quarkus.http.port", Integer.class).orElse(7070);
-        return ("0.0.0.0".equals(host) ? "127.0.0.1" : host) + ":" + port;
     }
 
     private void terminateQuietly(CloudPool pool, String providerInstance) {

@@ -3,27 +3,105 @@ package dev.spillway.broker.cloud;
 import dev.spillway.broker.config.BrokerConfig;
 import dev.spillway.core.burst.Offering;
 import dev.spillway.core.scheduling.Resources;
+import dev.spillway.provider.spi.CapacityException;
 import dev.spillway.provider.spi.CapacityProvider;
+import java.time.Duration;
+import java.time.Instant;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import org.jboss.logging.Logger;
 
-/** A configured cloud pool: its settings, its provider, and its offerings as the planner sees them. */
-public record CloudPool(String name, BrokerConfig.PoolSettings settings, String region, String jurisdiction, CapacityProvider provider,
-                        List<Offering> offerings, Map<String, dev.spillway.provider.spi.Offering> byId) {
+/**
+ * A configured cloud pool: its settings, its provider, and its offerings as the planner sees them.
+ * Offerings (spot prices above all) are read from the provider again every
+ * {@code offerings-refresh}; when that fails the last good list stays.
+ */
+public final class CloudPool {
 
-    static CloudPool of(String name, BrokerConfig.PoolSettings settings, String region, String jurisdiction, CapacityProvider provider,
-                        List<dev.spillway.provider.spi.Offering> catalog) {
-        Map<String, dev.spillway.provider.spi.Offering> byId = new HashMap<>();
-        List<Offering> offerings = catalog.stream()
+    private static final Logger LOG = Logger.getLogger(CloudPool.class);
+
+    private final String name;
+    private final BrokerConfig.PoolSettings settings;
+    private final String region;
+    private final String jurisdiction;
+    private final CapacityProvider provider;
+    private volatile List<Offering> offerings = List.of();
+    private volatile Map<String, dev.spillway.provider.spi.Offering> byId = Map.of();
+    private volatile Instant refreshed = Instant.EPOCH;
+    private volatile String refreshError;
+
+    CloudPool(String name, BrokerConfig.PoolSettings settings, String region, String jurisdiction, CapacityProvider provider) {
+        this.name = name;
+        this.settings = settings;
+        this.region = region;
+        this.jurisdiction = jurisdiction;
+        this.provider = provider;
+    }
+
+    /** Reads the provider's offerings if they are older than {@code every}; keeps the last good ones on failure. */
+    void refreshIfOlderThan(Duration every, Instant now) {
+        if (Duration.between(refreshed, now).compareTo(every) < 0) return;
+        refreshed = now;
+        try {
+            accept(provider.offerings());
+            if (refreshError != null) LOG.infof("pool %s: offerings read again (%d)", name, offerings.size());
+            refreshError = null;
+        } catch (CapacityException | RuntimeException e) {
+            refreshError = e.getMessage();
+            LOG.warnf("pool %s: cannot read offerings (%s); %s", name, e.getMessage(),
+                    offerings.isEmpty() ? "the pool cannot burst until they can be read" : "keeping the last ones read");
+        }
+    }
+
+    private void accept(List<dev.spillway.provider.spi.Offering> catalog) {
+        Map<String, dev.spillway.provider.spi.Offering> ids = new HashMap<>();
+        List<Offering> planned = catalog.stream()
                 .filter(o -> settings.spot() || !o.spot())
+                .filter(dev.spillway.provider.spi.Offering::available)
                 .map(o -> {
                     String id = name + ":" + o.zone() + ":" + o.instanceType() + (o.spot() ? ":spot" : ":on-demand");
-                    byId.put(id, o);
+                    ids.put(id, o);
                     return new Offering(id, name, o.region(), o.zone(), jurisdiction, o.instanceType(),
                             new Resources(o.shape().cpuMillis(), o.shape().memoryMib(), o.shape().gpus()), o.spot(), o.priceUsdPerHour());
                 })
                 .toList();
-        return new CloudPool(name, settings, region, jurisdiction, provider, offerings, Map.copyOf(byId));
+        this.byId = Map.copyOf(ids);
+        this.offerings = planned;
+    }
+
+    public String name() {
+        return name;
+    }
+
+    public BrokerConfig.PoolSettings settings() {
+        return settings;
+    }
+
+    public String region() {
+        return region;
+    }
+
+    public String jurisdiction() {
+        return jurisdiction;
+    }
+
+    public CapacityProvider provider() {
+        return provider;
+    }
+
+    /** The offerings last read, as the planner sees them. */
+    public List<Offering> offerings() {
+        return offerings;
+    }
+
+    /** The provider's offering behind a planner offering id. */
+    public Map<String, dev.spillway.provider.spi.Offering> byId() {
+        return byId;
+    }
+
+    /** Why the last read of the offerings failed; null when it worked. */
+    public String refreshError() {
+        return refreshError;
     }
 }

@@ -2,14 +2,18 @@ package dev.spillway.broker.cloud;
 
 import dev.spillway.broker.config.BrokerConfig;
 import dev.spillway.provider.spi.Catalog;
+import dev.spillway.provider.aws.AwsProvider;
 import dev.spillway.provider.local.LocalProvider;
 import io.quarkus.runtime.ShutdownEvent;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.event.Observes;
+import java.net.URI;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 
 /** The configured cloud pools and their providers. */
 @ApplicationScoped
@@ -22,8 +26,9 @@ public class CloudPools {
             switch (settings.kind()) {
                 case "on-prem" -> { }
                 case "local" -> pools.put(name, local(name, settings, config));
+                case "aws" -> pools.put(name, aws(name, settings, config));
                 default -> throw new IllegalStateException("pool " + name + ": kind '" + settings.kind()
-                        + "' has no provider in this build (available: on-prem, local)");
+                        + "' has no provider in this build (available: on-prem, local, aws)");
             }
         });
     }
@@ -32,7 +37,7 @@ public class CloudPools {
         String catalog = s.catalog().orElseThrow(() -> new IllegalStateException(
                 "pool " + name + ": set spillway.pools." + name + ".catalog (aws-eu-central-1, azure-westeurope, or a CSV file)"));
         String region = catalog.replaceFirst("^(aws|azure)-", "");
-        String jurisdiction = s.jurisdiction().orElse(region.startsWith("eu") || region.contains("europe") ? "EU" : "US");
+        String jurisdiction = s.jurisdiction().orElse(jurisdictionOf(region));
         String jar = s.agentJar().orElseGet(() -> Path.of(config.home().orElse("."), "on-prem-agent/target/spillway-agent.jar").toString());
         String java = ProcessHandle.current().info().command().orElse("java");
         LocalProvider provider = new LocalProvider(new LocalProvider.Settings(
@@ -48,7 +53,40 @@ public class CloudPools {
         if (config.failpoint().filter("burst.during-launch"::equals).isPresent()) {
             provider.faults().haltDuringLaunch();
         }
-        return CloudPool.of(name, s, region, jurisdiction, provider, provider.offerings());
+        return new CloudPool(name, s, region, jurisdiction, provider);
+    }
+
+    private static CloudPool aws(String name, BrokerConfig.PoolSettings s, BrokerConfig config) {
+        String region = required(name, "region", s.region(), "an AWS region, e.g. eu-central-1");
+        String catalog = s.catalog().orElseGet(() -> {
+            if (Catalog.isBundled("aws-" + region)) return "aws-" + region;
+            throw new IllegalStateException("pool " + name + ": no bundled price catalog for " + region
+                    + "; set spillway.pools." + name + ".catalog to a CSV file of on-demand prices");
+        });
+        AwsProvider provider = new AwsProvider(new AwsProvider.Settings(
+                region,
+                s.endpoint().map(URI::create),
+                required(name, "image-id", s.imageId(), "the AMI instances boot, e.g. an Amazon Linux 2023 image"),
+                required(name, "subnets", s.subnets(), "subnet ids to launch into, one per zone"),
+                s.securityGroups().orElse(List.of()),
+                s.instanceProfile(),
+                required(name, "instance-types", s.instanceTypes(), "instance types the pool may launch, e.g. m6i.large,m6i.xlarge"),
+                catalog,
+                s.agentUrl().orElseGet(() -> "http://" + config.advertisedAddress().orElse(BrokerAddress.local()) + AgentJarResource.PATH),
+                Duration.ofSeconds(20),
+                Optional.empty()));
+        return new CloudPool(name, s, region, s.jurisdiction().orElse(jurisdictionOf(region)), provider);
+    }
+
+    /** EU for European regions, US for American ones, else the region itself (set {@code jurisdiction} to say otherwise). */
+    static String jurisdictionOf(String region) {
+        if (region.startsWith("eu") || region.contains("europe")) return "EU";
+        if (region.startsWith("us") || region.startsWith("ca") || region.endsWith("us") || region.contains("us2")) return "US";
+        return region;
+    }
+
+    private static <T> T required(String pool, String key, Optional<T> value, String what) {
+        return value.orElseThrow(() -> new IllegalStateException("pool " + pool + ": set spillway.pools." + pool + "." + key + " (" + what + ")"));
     }
 
     public Map<String, CloudPool> all() {

@@ -74,6 +74,9 @@ public interface BrokerConfig {
     /** Spillway's installation (repository) directory; the local cloud runs the agent jar built there. */
     Optional<String> home();
 
+    /** The agent jar served to cloud instances at {@code /agent/spillway-agent.jar} (default: the one built under {@code home}). */
+    Optional<String> agentJar();
+
     /** Identifies this broker's instances in the clouds (the {@code spillway:cluster} tag). */
     @WithDefault("spillway")
     String cluster();
@@ -149,5 +152,32 @@ public interface BrokerConfig {
         /** local only: time from launch until the instance's agent starts. */
         @WithDefault("3s")
         Duration bootDelay();
+
+        /** How often the pool's offerings (spot prices above all) are read from the provider again. */
+        @WithDefault("10m")
+        Duration offeringsRefresh();
+
+        /** aws, azure: where instances download the agent jar (default: this broker serves it at /agent/spillway-agent.jar). */
+        Optional<String> agentUrl();
+
+        // ---- aws ----
+
+        /** aws: the region, e.g. {@code eu-central-1}. */
+        Optional<String> region();
+
+        /** aws: an EC2 endpoint other than the region's (a VPC endpoint). */
+        Optional<String> endpoint();
+
+        /** aws: the AMI instances boot (Linux with systemd, curl, and dnf or apt). */
+        Optional<String> imageId();
+
+        /** aws: subnets to launch into, one per availability zone used. */
+        Optional<java.util.List<String>> subnets();
+
+        /** aws: security groups of the instances (outbound access to the broker needed). */
+        Optional<java.util.List<String>> securityGroups();
+
+        /** aws: instance profile name or ARN for the instances. */
+        Optional<String> instanceProfile();
     }
 }

@@ -92,6 +92,7 @@ public final class Ec2LoopbackServer implements AutoCloseable {
     private volatile String unauthorizedAction;
     private volatile int pageSize = 2;
     private volatile Consumer<Ec2Instance> onRun = i -> i.state = "running";
+    private volatile Consumer<Ec2Instance> onTerminate = i -> { };
 
     public Ec2LoopbackServer(String region) throws IOException {
         this.region = region;
@@ -129,6 +130,15 @@ public final class Ec2LoopbackServer implements AutoCloseable {
     /** What happens when an instance is created (default: it is running at once). */
     public void onRun(Consumer<Ec2Instance> hook) {
         this.onRun = hook;
+    }
+
+    /** What happens when an instance is terminated (by a call, or reclaimed). */
+    public void onTerminate(Consumer<Ec2Instance> hook) {
+        this.onTerminate = hook;
+    }
+
+    public Type type(String name) {
+        return types.get(name);
     }
 
     /** The next {@code n} requests get 503 RequestLimitExceeded. */
@@ -184,7 +194,10 @@ public final class Ec2LoopbackServer implements AutoCloseable {
     /** Terminates an instance as the cloud would (spot reclaim, someone in the console). */
     public void reclaim(String id) {
         Ec2Instance i = instances.get(id);
-        if (i != null) i.state = "terminated";
+        if (i != null && !i.state.equals("terminated")) {
+            i.state = "terminated";
+            onTerminate.accept(i);
+        }
     }
 
     @Override
@@ -355,6 +368,7 @@ public final class Ec2LoopbackServer implements AutoCloseable {
             }
             String previous = i.state;
             i.state = "terminated";
+            if (!previous.equals("terminated")) onTerminate.accept(i);
             items.append("<item><instanceId>").append(id).append("</instanceId><currentState><code>48</code><name>terminated</name></currentState>")
                     .append("<previousState><code>16</code><name>").append(previous).append("</name></previousState></item>");
         }

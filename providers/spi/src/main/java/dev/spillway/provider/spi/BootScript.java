@@ -70,17 +70,20 @@ public final class BootScript {
                 """.formatted(agentUrl, ENV_START, bootstrap.brokerAddress(), bootstrap.joinToken(), String.join(" ", args));
     }
 
-    /** What a script from {@link #render} starts: the agent's environment and arguments. */
-    public record Parsed(Map<String, String> environment, List<String> agentArguments) {
+    /** What a script from {@link #render} does: download the agent from {@code agentUrl}, start it with this environment and these arguments. */
+    public record Parsed(String agentUrl, Map<String, String> environment, List<String> agentArguments) {
     }
 
     /** Reads a script from {@link #render} back. */
     public static Parsed parse(String script) {
         Map<String, String> env = new LinkedHashMap<>();
         List<String> args = List.of();
+        String url = null;
         boolean inEnv = false;
         for (String line : script.split("\n")) {
-            if (line.equals(ENV_START)) {
+            if (line.startsWith("curl ")) {
+                url = line.substring(line.indexOf('\'') + 1, line.lastIndexOf('\''));
+            } else if (line.equals(ENV_START)) {
                 inEnv = true;
             } else if (line.equals("SPILLWAY_ENV")) {
                 inEnv = false;
@@ -93,7 +96,7 @@ public final class BootScript {
             }
         }
         if (env.isEmpty()) throw new IllegalArgumentException("not a Spillway boot script");
-        return new Parsed(env, args);
+        return new Parsed(url, env, args);
     }
 
     private static void safe(String value, String what) {

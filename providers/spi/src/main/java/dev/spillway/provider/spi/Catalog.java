@@ -44,6 +44,11 @@ public final class Catalog {
         }
     }
 
+    /** Whether a catalog of this name is bundled. */
+    public static boolean isBundled(String name) {
+        return Catalog.class.getResource("catalog/" + name + ".csv") != null;
+    }
+
     private static InputStream open(String nameOrPath) throws IOException {
         InputStream bundled = Catalog.class.getResourceAsStream("catalog/" + nameOrPath + ".csv");
         if (bundled != null) return bundled;
