@@ -241,6 +241,26 @@ class AwsProviderTest {
         assertThat(r.toString()).doesNotContain("s3cr3t");
     }
 
+    @Test
+    void theIamPolicyGrantsExactlyTheActionsTheProviderCalls() throws Exception {
+        aws.offerings();
+        Instance i = aws.launch(request("policy", "m5.large", "eu-central-1a", true));
+        aws.list("c1");
+        aws.terminate(i.id());
+        java.util.Set<String> called = new java.util.TreeSet<>();
+        ec2.requests().forEach(r -> called.add("ec2:" + r.action()));
+        // Tags at launch need ec2:CreateTags; an instance profile needs iam:PassRole.
+        called.addAll(List.of("ec2:CreateTags", "iam:PassRole"));
+
+        String policy = java.nio.file.Files.readString(java.nio.file.Path.of("iam-policy.json"));
+        java.util.Set<String> granted = new java.util.TreeSet<>();
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("\"(ec2|iam):([A-Za-z]+)\"(?!\\s*:)").matcher(policy);
+        while (m.find()) granted.add(m.group(1) + ":" + m.group(2));
+
+        assertThat(granted).isEqualTo(called);
+        assertThat(policy).doesNotContain("\"ec2:*\"").doesNotContain("\"Action\": \"*\"");
+    }
+
     private static LaunchRequest request(String key, String type, String zone, boolean spot) {
         return new LaunchRequest(key, type, "eu-central-1", zone, spot, spot ? 0.065 : 0,
                 Map.of(Tags.CLUSTER, "c1", Tags.POOL, "aws-eu", Tags.REQUEST, key), bootstrap(key));
