@@ -33,6 +33,8 @@ public final class LocalCluster implements AutoCloseable {
         public String drain = "finish";
         public String drainTimeout = "30s";
         public Map<String, String> brokerProperties = new LinkedHashMap<>();
+        /** Extra environment of the broker process. */
+        public Map<String, String> brokerEnvironment = new LinkedHashMap<>();
         /** Pass -Dquarkus.log... etc.; null keeps the broker's own defaults. */
         public String brokerJvmOptions = "-Xmx1g";
     }
@@ -91,7 +93,7 @@ public final class LocalCluster implements AutoCloseable {
         options.brokerProperties.forEach((k, v) -> cmd.add("-D" + k + "=" + v));
         cmd.add("-jar");
         cmd.add(jar.toString());
-        broker = spawn(cmd, "broker", Map.of());
+        broker = spawn(cmd, "broker", options.brokerEnvironment);
         awaitHealthy(Duration.ofSeconds(120));
     }
 

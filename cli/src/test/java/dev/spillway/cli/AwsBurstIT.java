@@ -10,22 +10,11 @@ import dev.spillway.api.v1.ListInstancesRequest;
 import dev.spillway.api.v1.PoolServiceGrpc;
 import dev.spillway.api.v1.Task;
 import dev.spillway.provider.aws.Ec2LoopbackServer;
-import dev.spillway.provider.spi.BootScript;
 import dev.spillway.provider.spi.Tags;
-import java.io.IOException;
-import java.io.UncheckedIOException;
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
-import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -36,21 +25,20 @@ import org.junit.jupiter.api.Test;
  */
 class AwsBurstIT {
 
-    private final Map<String, Process> booted = new ConcurrentHashMap<>();
-
     @Test
     void burstsIntoEc2AndTerminatesTheInstancesWhenIdle() throws Exception {
         Path dir = Files.createDirectories(Path.of("target", "it").toAbsolutePath());
-        try (Ec2LoopbackServer ec2 = new Ec2LoopbackServer("eu-central-1")
+        try (BootedInstances machines = new BootedInstances(Files.createTempDirectory(dir, "ec2-"));
+             Ec2LoopbackServer ec2 = new Ec2LoopbackServer("eu-central-1")
                 .subnet("subnet-0a", "eu-central-1a")
                 .subnet("subnet-0b", "eu-central-1b")
                 .type("m5.large", 2, 8192, 0)
                 .type("c5.xlarge", 4, 8192, 0)
                 .spotPrice("m5.large", "eu-central-1a", 0.0401)
                 .spotPrice("c5.xlarge", "eu-central-1b", 0.0702)) {
-            Path instancesDir = Files.createTempDirectory(dir, "ec2-");
-            ec2.onRun(i -> boot(ec2, i, instancesDir));
-            ec2.onTerminate(i -> shutDown(i.id));
+            ec2.onRun(i -> machines.boot(i.id, i.userDataText(), ec2.type(i.type).vcpus(), ec2.type(i.type).memoryMib(),
+                    () -> i.state = "running"));
+            ec2.onTerminate(i -> machines.shutDown(i.id));
             try (ClusterFixture fx = new ClusterFixture("aws-burst", 1, "20s", o -> {
                 o.brokerProperties.put("spillway.burst-interval", "500ms");
                 o.brokerProperties.put("spillway.pools.onprem.kind", "on-prem");
@@ -92,49 +80,8 @@ class AwsBurstIT {
                     assertThat(i.spot).isTrue();
                 });
                 assertThat(ec2.requests("RunInstances")).allSatisfy(r -> assertThat(r.get("SecurityGroupId.1")).isEqualTo("sg-0spillway"));
-                await().atMost(Duration.ofSeconds(30)).until(() -> booted.values().stream().noneMatch(Process::isAlive));
-            }
-        } finally {
-            for (Process p : booted.values()) {
-                p.destroyForcibly();
-                p.waitFor(10, TimeUnit.SECONDS);
+                await().atMost(Duration.ofSeconds(30)).until(() -> !machines.anyRunning());
             }
         }
-    }
-
-    /** Does what the instance's user data says, on this machine. */
-    private void boot(Ec2LoopbackServer ec2, Ec2LoopbackServer.Ec2Instance instance, Path instancesDir) {
-        BootScript.Parsed script = BootScript.parse(instance.userDataText());
-        Ec2LoopbackServer.Type type = ec2.type(instance.type);
-        Thread boot = new Thread(() -> {
-            try {
-                Path home = Files.createDirectories(instancesDir.resolve(instance.id));
-                Path jar = home.resolve("spillway-agent.jar");
-                HttpResponse<Path> download = HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create(script.agentUrl())).build(),
-                        HttpResponse.BodyHandlers.ofFile(jar));
-                if (download.statusCode() != 200) throw new IOException("agent download: HTTP " + download.statusCode());
-                List<String> cmd = new ArrayList<>(List.of(ProcessHandle.current().info().command().orElse("java"), "-Xmx192m",
-                        "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-jar", jar.toString()));
-                cmd.addAll(script.agentArguments());
-                cmd.addAll(List.of("--cpu", Integer.toString(type.vcpus()), "--memory", type.memoryMib() + "Mi",
-                        "--work-dir", home.resolve("work").toString()));
-                ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(home.resolve("agent.log").toFile());
-                pb.environment().putAll(script.environment());
-                booted.put(instance.id, pb.start());
-                instance.state = "running";
-            } catch (IOException e) {
-                throw new UncheckedIOException(e);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
-        }, "boot-" + instance.id);
-        boot.setDaemon(true);
-        boot.start();
-    }
-
-    /** The instance goes away: its agent gets SIGTERM, as on a real shutdown. */
-    private void shutDown(String instanceId) {
-        Process p = booted.get(instanceId);
-        if (p != null) p.destroy();
     }
 }

@@ -28,7 +28,7 @@ public final class CloudPool {
     private final CapacityProvider provider;
     private volatile List<Offering> offerings = List.of();
     private volatile Map<String, dev.spillway.provider.spi.Offering> byId = Map.of();
-    private volatile Instant refreshed = Instant.EPOCH;
+    private volatile Instant nextRefresh = Instant.EPOCH;
     private volatile String refreshError;
 
     CloudPool(String name, BrokerConfig.PoolSettings settings, String region, String jurisdiction, CapacityProvider provider) {
@@ -39,16 +39,20 @@ public final class CloudPool {
         this.provider = provider;
     }
 
-    /** Reads the provider's offerings if they are older than {@code every}; keeps the last good ones on failure. */
+    /** After a failed read, the next try comes this soon (or at the regular refresh, if sooner). */
+    private static final Duration RETRY_AFTER_FAILURE = Duration.ofSeconds(30);
+
+    /** Reads the provider's offerings if they are older than {@code every}; keeps the last good ones on failure and tries again soon. */
     void refreshIfOlderThan(Duration every, Instant now) {
-        if (Duration.between(refreshed, now).compareTo(every) < 0) return;
-        refreshed = now;
+        if (now.isBefore(nextRefresh)) return;
+        nextRefresh = now.plus(every);
         try {
             accept(provider.offerings());
             if (refreshError != null) LOG.infof("pool %s: offerings read again (%d)", name, offerings.size());
             refreshError = null;
         } catch (CapacityException | RuntimeException e) {
             refreshError = e.getMessage();
+            if (RETRY_AFTER_FAILURE.compareTo(every) < 0) nextRefresh = now.plus(RETRY_AFTER_FAILURE);
             LOG.warnf("pool %s: cannot read offerings (%s); %s", name, e.getMessage(),
                     offerings.isEmpty() ? "the pool cannot burst until they can be read" : "keeping the last ones read");
         }

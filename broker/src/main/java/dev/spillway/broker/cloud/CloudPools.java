@@ -3,6 +3,7 @@ package dev.spillway.broker.cloud;
 import dev.spillway.broker.config.BrokerConfig;
 import dev.spillway.provider.spi.Catalog;
 import dev.spillway.provider.aws.AwsProvider;
+import dev.spillway.provider.azure.AzureProvider;
 import dev.spillway.provider.local.LocalProvider;
 import io.quarkus.runtime.ShutdownEvent;
 import jakarta.enterprise.context.ApplicationScoped;
@@ -27,8 +28,9 @@ public class CloudPools {
                 case "on-prem" -> { }
                 case "local" -> pools.put(name, local(name, settings, config));
                 case "aws" -> pools.put(name, aws(name, settings, config));
+                case "azure" -> pools.put(name, azure(name, settings, config));
                 default -> throw new IllegalStateException("pool " + name + ": kind '" + settings.kind()
-                        + "' has no provider in this build (available: on-prem, local, aws)");
+                        + "' has no provider in this build (available: on-prem, local, aws, azure)");
             }
         });
     }
@@ -72,10 +74,34 @@ public class CloudPools {
                 s.instanceProfile(),
                 required(name, "instance-types", s.instanceTypes(), "instance types the pool may launch, e.g. m6i.large,m6i.xlarge"),
                 catalog,
-                s.agentUrl().orElseGet(() -> "http://" + config.advertisedAddress().orElse(BrokerAddress.local()) + AgentJarResource.PATH),
+                agentUrl(s, config),
                 Duration.ofSeconds(20),
                 Optional.empty()));
         return new CloudPool(name, s, region, s.jurisdiction().orElse(jurisdictionOf(region)), provider);
+    }
+
+    private static CloudPool azure(String name, BrokerConfig.PoolSettings s, BrokerConfig config) {
+        String location = required(name, "region", s.region(), "an Azure location, e.g. westeurope");
+        AzureProvider provider = new AzureProvider(new AzureProvider.Settings(
+                required(name, "subscription-id", s.subscriptionId(), "the subscription to launch in"),
+                required(name, "resource-group", s.resourceGroup(), "the resource group holding the pool's VMs"),
+                location,
+                required(name, "subnet-id", s.subnetId(), "ARM id of the subnet the VMs join"),
+                s.image().orElse("Canonical:ubuntu-24_04-lts:server:latest"),
+                required(name, "instance-types", s.instanceTypes(), "VM sizes the pool may launch, e.g. Standard_D2s_v5,Standard_D4s_v5"),
+                s.livePrices(),
+                s.pricesEndpoint().map(URI::create).orElse(AzureProvider.RETAIL_PRICES),
+                agentUrl(s, config),
+                s.provisioningWait(),
+                Duration.ofSeconds(60),
+                s.endpoint().map(URI::create),
+                Optional.empty(),
+                Optional.empty()));
+        return new CloudPool(name, s, location, s.jurisdiction().orElse(jurisdictionOf(location)), provider);
+    }
+
+    private static String agentUrl(BrokerConfig.PoolSettings s, BrokerConfig config) {
+        return s.agentUrl().orElseGet(() -> "http://" + config.advertisedAddress().orElse(BrokerAddress.local()) + AgentJarResource.PATH);
     }
 
     /** EU for European regions, US for American ones, else the region itself (set {@code jurisdiction} to say otherwise). */

@@ -160,13 +160,13 @@ public interface BrokerConfig {
         /** aws, azure: where instances download the agent jar (default: this broker serves it at /agent/spillway-agent.jar). */
         Optional<String> agentUrl();
 
-        // ---- aws ----
-
-        /** aws: the region, e.g. {@code eu-central-1}. */
+        /** aws, azure: the region ({@code eu-central-1}) or location ({@code westeurope}). */
         Optional<String> region();
 
-        /** aws: an EC2 endpoint other than the region's (a VPC endpoint). */
+        /** aws, azure: an API endpoint other than the cloud's default (an EC2 VPC endpoint; a sovereign cloud's Resource Manager). */
         Optional<String> endpoint();
+
+        // ---- aws ----
 
         /** aws: the AMI instances boot (Linux with systemd, curl, and dnf or apt). */
         Optional<String> imageId();
@@ -179,5 +179,30 @@ public interface BrokerConfig {
 
         /** aws: instance profile name or ARN for the instances. */
         Optional<String> instanceProfile();
+
+        // ---- azure ----
+
+        /** azure: the subscription to launch in. */
+        Optional<String> subscriptionId();
+
+        /** azure: the resource group holding the pool's VMs. */
+        Optional<String> resourceGroup();
+
+        /** azure: ARM id of the subnet the VMs' NICs join. */
+        Optional<String> subnetId();
+
+        /** azure: {@code publisher:offer:sku:version} or an image resource id (default: Ubuntu 24.04 LTS). */
+        Optional<String> image();
+
+        /** azure: read prices from the Retail Prices API instead of the bundled snapshot. */
+        @WithDefault("false")
+        boolean livePrices();
+
+        /** azure: the Retail Prices API (default: https://prices.azure.com/api/retail/prices). */
+        Optional<String> pricesEndpoint();
+
+        /** azure: how long a launch follows the VM's creation (allocation failures become capacity errors) before returning it booting. */
+        @WithDefault("30s")
+        Duration provisioningWait();
     }
 }

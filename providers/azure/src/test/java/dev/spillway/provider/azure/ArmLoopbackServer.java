@@ -153,6 +153,11 @@ public final class ArmLoopbackServer implements AutoCloseable {
         return URI.create("https://127.0.0.1:" + server.getAddress().getPort() + "/api/retail/prices");
     }
 
+    /** The PKCS12 store (password {@code changeit}) holding this server's certificate, for a JVM's {@code javax.net.ssl.trustStore}. */
+    public Path trustStore() {
+        return keystore;
+    }
+
     /** An SSL context that trusts this server (and nothing else). */
     public SSLContext clientTrust() throws Exception {
         KeyStore ks = KeyStore.getInstance("PKCS12");

@@ -1,0 +1,78 @@
+package dev.spillway.cli;
+
+import dev.spillway.provider.spi.BootScript;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The machines behind a loopback cloud: an instance boots by doing what its boot script says, on
+ * this machine: download the agent jar from the script's URL (the broker serves it), start it with
+ * the script's environment and arguments, sized like its instance type. Stops every agent it
+ * started, by its own process.
+ */
+final class BootedInstances implements AutoCloseable {
+
+    private final Path dir;
+    private final Map<String, Process> agents = new ConcurrentHashMap<>();
+
+    BootedInstances(Path dir) {
+        this.dir = dir;
+    }
+
+    /** Boots {@code instanceId} in the background, as a cloud does; {@code running} runs once its agent process is up. */
+    void boot(String instanceId, String bootScript, int vcpus, long memoryMib, Runnable running) {
+        BootScript.Parsed script = BootScript.parse(bootScript);
+        Thread t = new Thread(() -> {
+            try {
+                Path home = Files.createDirectories(dir.resolve(instanceId));
+                Path jar = home.resolve("spillway-agent.jar");
+                HttpResponse<Path> download = HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create(script.agentUrl())).build(),
+                        HttpResponse.BodyHandlers.ofFile(jar));
+                if (download.statusCode() != 200) throw new IOException("agent download: HTTP " + download.statusCode());
+                List<String> cmd = new ArrayList<>(List.of(ProcessHandle.current().info().command().orElse("java"), "-Xmx192m",
+                        "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-jar", jar.toString()));
+                cmd.addAll(script.agentArguments());
+                cmd.addAll(List.of("--cpu", Integer.toString(vcpus), "--memory", memoryMib + "Mi", "--work-dir", home.resolve("work").toString()));
+                ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(home.resolve("agent.log").toFile());
+                pb.environment().putAll(script.environment());
+                agents.put(instanceId, pb.start());
+                running.run();
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }, "boot-" + instanceId);
+        t.setDaemon(true);
+        t.start();
+    }
+
+    /** The instance goes away: its agent gets SIGTERM, as on a real shutdown. */
+    void shutDown(String instanceId) {
+        Process p = agents.get(instanceId);
+        if (p != null) p.destroy();
+    }
+
+    boolean anyRunning() {
+        return agents.values().stream().anyMatch(Process::isAlive);
+    }
+
+    @Override
+    public void close() throws InterruptedException {
+        for (Process p : agents.values()) {
+            p.destroyForcibly();
+            p.waitFor(10, TimeUnit.SECONDS);
+        }
+    }
+}
