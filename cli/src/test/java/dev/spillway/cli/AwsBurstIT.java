@@ -25,37 +25,43 @@ import org.junit.jupiter.api.Test;
  */
 class AwsBurstIT {
 
-    @Test
-    void burstsIntoEc2AndTerminatesTheInstancesWhenIdle() throws Exception {
-        Path dir = Files.createDirectories(Path.of("target", "it").toAbsolutePath());
-        try (BootedInstances machines = new BootedInstances(Files.createTempDirectory(dir, "ec2-"));
-             Ec2LoopbackServer ec2 = new Ec2LoopbackServer("eu-central-1")
+    private static Ec2LoopbackServer ec2(BootedInstances machines) throws java.io.IOException {
+        Ec2LoopbackServer ec2 = new Ec2LoopbackServer("eu-central-1")
                 .subnet("subnet-0a", "eu-central-1a")
                 .subnet("subnet-0b", "eu-central-1b")
                 .type("m5.large", 2, 8192, 0)
                 .type("c5.xlarge", 4, 8192, 0)
                 .spotPrice("m5.large", "eu-central-1a", 0.0401)
-                .spotPrice("c5.xlarge", "eu-central-1b", 0.0702)) {
-            ec2.onRun(i -> machines.boot(i.id, i.userDataText(), ec2.type(i.type).vcpus(), ec2.type(i.type).memoryMib(),
-                    () -> i.state = "running"));
-            ec2.onTerminate(i -> machines.shutDown(i.id));
-            try (ClusterFixture fx = new ClusterFixture("aws-burst", 1, "20s", o -> {
-                o.brokerProperties.put("spillway.burst-interval", "500ms");
-                o.brokerProperties.put("spillway.pools.onprem.kind", "on-prem");
-                o.brokerProperties.put("spillway.pools.aws-eu.kind", "aws");
-                o.brokerProperties.put("spillway.pools.aws-eu.region", "eu-central-1");
-                o.brokerProperties.put("spillway.pools.aws-eu.endpoint", ec2.endpoint().toString());
-                o.brokerProperties.put("spillway.pools.aws-eu.image-id", "ami-0123456789abcdef0");
-                o.brokerProperties.put("spillway.pools.aws-eu.subnets", "subnet-0a,subnet-0b");
-                o.brokerProperties.put("spillway.pools.aws-eu.security-groups", "sg-0spillway");
-                o.brokerProperties.put("spillway.pools.aws-eu.instance-types", "m5.large,c5.xlarge");
-                o.brokerProperties.put("spillway.pools.aws-eu.max-nodes", "3");
-                o.brokerProperties.put("spillway.pools.aws-eu.burst-after", "2s");
-                o.brokerProperties.put("spillway.pools.aws-eu.scale-down-after", "4s");
-                // The SDK's default credential chain reads these system properties.
-                o.brokerProperties.put("aws.accessKeyId", "AKIDSPILLWAYTEST");
-                o.brokerProperties.put("aws.secretAccessKey", "not-a-real-secret");
-            })) {
+                .spotPrice("c5.xlarge", "eu-central-1b", 0.0702);
+        ec2.onRun(i -> machines.boot(i.id, i.userDataText(), ec2.type(i.type).vcpus(), ec2.type(i.type).memoryMib(), () -> i.state = "running"));
+        ec2.onTerminate(i -> machines.shutDown(i.id));
+        return ec2;
+    }
+
+    private static void awsPool(LocalCluster.Options o, Ec2LoopbackServer ec2) {
+        o.brokerProperties.put("spillway.burst-interval", "500ms");
+        o.brokerProperties.put("spillway.pools.onprem.kind", "on-prem");
+        o.brokerProperties.put("spillway.pools.aws-eu.kind", "aws");
+        o.brokerProperties.put("spillway.pools.aws-eu.region", "eu-central-1");
+        o.brokerProperties.put("spillway.pools.aws-eu.endpoint", ec2.endpoint().toString());
+        o.brokerProperties.put("spillway.pools.aws-eu.image-id", "ami-0123456789abcdef0");
+        o.brokerProperties.put("spillway.pools.aws-eu.subnets", "subnet-0a,subnet-0b");
+        o.brokerProperties.put("spillway.pools.aws-eu.security-groups", "sg-0spillway");
+        o.brokerProperties.put("spillway.pools.aws-eu.instance-types", "m5.large,c5.xlarge");
+        o.brokerProperties.put("spillway.pools.aws-eu.max-nodes", "3");
+        o.brokerProperties.put("spillway.pools.aws-eu.burst-after", "2s");
+        o.brokerProperties.put("spillway.pools.aws-eu.scale-down-after", "4s");
+        // The SDK's default credential chain reads these system properties.
+        o.brokerProperties.put("aws.accessKeyId", "AKIDSPILLWAYTEST");
+        o.brokerProperties.put("aws.secretAccessKey", "not-a-real-secret");
+    }
+
+    @Test
+    void burstsIntoEc2AndTerminatesTheInstancesWhenIdle() throws Exception {
+        Path dir = Files.createDirectories(Path.of("target", "it").toAbsolutePath());
+        try (BootedInstances machines = new BootedInstances(Files.createTempDirectory(dir, "ec2-"));
+             Ec2LoopbackServer ec2 = ec2(machines)) {
+            try (ClusterFixture fx = new ClusterFixture("aws-burst", 1, "20s", o -> awsPool(o, ec2))) {
                 JobSpec spec = ClusterFixture.shellJob(8, 1000, "sleep 4").toBuilder()
                         .setTask(ClusterFixture.shellJob(8, 1000, "sleep 4").getTask().toBuilder().setSpotTolerant(true)).build();
                 String id = fx.submit(spec);
@@ -82,6 +88,40 @@ class AwsBurstIT {
                 assertThat(ec2.requests("RunInstances")).allSatisfy(r -> assertThat(r.get("SecurityGroupId.1")).isEqualTo("sg-0spillway"));
                 await().atMost(Duration.ofSeconds(30)).until(() -> !machines.anyRunning());
             }
+        }
+    }
+
+    @Test
+    void aSpotInterruptionNoticeDrainsTheInstanceAndItsTasksFinishElsewhere() throws Exception {
+        Path dir = Files.createDirectories(Path.of("target", "it").toAbsolutePath());
+        try (BootedInstances machines = new BootedInstances(Files.createTempDirectory(dir, "ec2-"));
+             Ec2LoopbackServer ec2 = ec2(machines);
+             ClusterFixture fx = new ClusterFixture("aws-spot", 1, "20s", o -> awsPool(o, ec2))) {
+            // Attempt 1 of every task runs long, so the notice finds them running; retries are short.
+            JobSpec spec = ClusterFixture.shellJob(4, 1000, "if [ \"$SPILLWAY_ATTEMPT\" = 1 ]; then sleep 120; else sleep 1; fi");
+            String id = fx.submit(spec.toBuilder().setTask(spec.getTask().toBuilder().setSpotTolerant(true)).build());
+            await().atMost(Duration.ofSeconds(60)).until(() -> fx.job(id).getTasksList().stream()
+                    .anyMatch(t -> t.getNode().startsWith("aws-eu-") && t.getState() == dev.spillway.api.v1.TaskState.TASK_STATE_RUNNING));
+            Task victim = fx.job(id).getTasksList().stream()
+                    .filter(t -> t.getNode().startsWith("aws-eu-") && t.getState() == dev.spillway.api.v1.TaskState.TASK_STATE_RUNNING)
+                    .findFirst().orElseThrow();
+            String instance = machines.instanceOf(victim.getNode());
+
+            // Two minutes' notice on EC2; here 12 s: the agent finishes what it can for 2 s, hands back the rest and stops.
+            machines.announceInterruption(instance, java.time.Instant.now().plusSeconds(12));
+
+            Process agent = machines.agent(instance);
+            assertThat(agent.waitFor(40, java.util.concurrent.TimeUnit.SECONDS)).as("agent stopped on the notice").isTrue();
+            assertThat(agent.exitValue()).isZero();
+            ec2.reclaim(instance); // and then the cloud takes the machine
+            await().atMost(Duration.ofSeconds(60)).until(() -> {
+                Task t = fx.job(id).getTasks(victim.getIndex());
+                return t.getAttempt() >= 2 && !t.getNode().equals(victim.getNode());
+            });
+            await().atMost(Duration.ofSeconds(30)).until(() -> PoolServiceGrpc.newBlockingStub(fx.channel)
+                    .listInstances(ListInstancesRequest.getDefaultInstance()).getInstancesList().stream()
+                    .anyMatch(i -> i.getNode().equals(victim.getNode()) && i.getState().equals("TERMINATED")));
+            fx.jobs.cancelJob(dev.spillway.api.v1.CancelJobRequest.newBuilder().setJobId(id).build());
         }
     }
 }

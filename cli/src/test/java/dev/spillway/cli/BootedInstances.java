@@ -1,5 +1,6 @@
 package dev.spillway.cli;
 
+import dev.spillway.agent.MetadataLoopbackServer;
 import dev.spillway.provider.spi.BootScript;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -25,16 +26,25 @@ final class BootedInstances implements AutoCloseable {
 
     private final Path dir;
     private final Map<String, Process> agents = new ConcurrentHashMap<>();
+    private final Map<String, MetadataLoopbackServer> metadata = new ConcurrentHashMap<>();
+    private final Map<String, String> instanceOfNode = new ConcurrentHashMap<>();
 
     BootedInstances(Path dir) {
         this.dir = dir;
     }
 
-    /** Boots {@code instanceId} in the background, as a cloud does; {@code running} runs once its agent process is up. */
+    /**
+     * Boots {@code instanceId} in the background, as a cloud does, with its own metadata service;
+     * {@code running} runs once its agent process is up.
+     */
     void boot(String instanceId, String bootScript, int vcpus, long memoryMib, Runnable running) {
         BootScript.Parsed script = BootScript.parse(bootScript);
+        String node = script.agentArguments().get(script.agentArguments().indexOf("--name") + 1);
+        instanceOfNode.put(node, instanceId);
         Thread t = new Thread(() -> {
             try {
+                MetadataLoopbackServer imds = new MetadataLoopbackServer(instanceId);
+                metadata.put(instanceId, imds);
                 Path home = Files.createDirectories(dir.resolve(instanceId));
                 Path jar = home.resolve("spillway-agent.jar");
                 HttpResponse<Path> download = HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create(script.agentUrl())).build(),
@@ -43,7 +53,8 @@ final class BootedInstances implements AutoCloseable {
                 List<String> cmd = new ArrayList<>(List.of(ProcessHandle.current().info().command().orElse("java"), "-Xmx192m",
                         "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-jar", jar.toString()));
                 cmd.addAll(script.agentArguments());
-                cmd.addAll(List.of("--cpu", Integer.toString(vcpus), "--memory", memoryMib + "Mi", "--work-dir", home.resolve("work").toString()));
+                cmd.addAll(List.of("--cpu", Integer.toString(vcpus), "--memory", memoryMib + "Mi", "--work-dir", home.resolve("work").toString(),
+                        "--metadata-endpoint", imds.endpoint().toString(), "--spot-watch-interval", "500ms"));
                 ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(home.resolve("agent.log").toFile());
                 pb.environment().putAll(script.environment());
                 agents.put(instanceId, pb.start());
@@ -56,6 +67,21 @@ final class BootedInstances implements AutoCloseable {
         }, "boot-" + instanceId);
         t.setDaemon(true);
         t.start();
+    }
+
+    /** The instance that runs {@code node}. */
+    String instanceOf(String node) {
+        return instanceOfNode.get(node);
+    }
+
+    /** The instance's metadata service announces a spot interruption at {@code at}. */
+    void announceInterruption(String instanceId, java.time.Instant at) {
+        metadata.get(instanceId).announceInterruption(at);
+    }
+
+    /** The agent of an instance, while it has been started. */
+    Process agent(String instanceId) {
+        return agents.get(instanceId);
     }
 
     /** The instance goes away: its agent gets SIGTERM, as on a real shutdown. */
@@ -74,5 +100,6 @@ final class BootedInstances implements AutoCloseable {
             p.destroyForcibly();
             p.waitFor(10, TimeUnit.SECONDS);
         }
+        metadata.values().forEach(MetadataLoopbackServer::close);
     }
 }

@@ -72,6 +72,8 @@ final class Agent {
     private final Object sendLock = new Object();
     private volatile StreamObserver<ConnectRequest> stream;
     private volatile boolean draining;
+    private final java.util.concurrent.atomic.AtomicBoolean drainStarted = new java.util.concurrent.atomic.AtomicBoolean();
+    private final java.util.concurrent.CompletableFuture<Void> drainDone = new java.util.concurrent.CompletableFuture<>();
     private volatile boolean stopping;
     private volatile long heartbeatMillis = 2000;
 
@@ -369,15 +371,33 @@ final class Agent {
 
     // ---- draining -----------------------------------------------------------------------------
 
-    /**
-     * Takes no new work, then finishes or hands back running attempts per the drain mode, reports
-     * their ends, and closes the stream. Called on SIGTERM.
-     */
+    /** Drains as configured ({@code --drain}, {@code --drain-timeout}). Called on SIGTERM. */
     void drainAndStop() {
+        drainAndStop(settings.drainMode(), settings.drainTimeout(), "asked to stop");
+    }
+
+    /**
+     * Takes no new work, then finishes or hands back running attempts per {@code mode} (finishing
+     * for at most {@code timeout}), reports their ends, and closes the stream. The first call
+     * drains; later ones wait for it.
+     */
+    void drainAndStop(DrainMode mode, Duration timeout, String why) {
+        if (!drainStarted.compareAndSet(false, true)) {
+            drainDone.join();
+            return;
+        }
+        try {
+            drain(mode, timeout, why);
+        } finally {
+            drainDone.complete(null);
+        }
+    }
+
+    private void drain(DrainMode mode, Duration timeout, String why) {
         draining = true;
-        LOG.info(() -> "draining (" + settings.drainMode().name().toLowerCase() + ", up to " + settings.drainTimeout() + ")");
+        LOG.info(() -> "draining: " + why + " (" + mode.name().toLowerCase().replace('_', '-') + ", up to " + timeout.toSeconds() + " s)");
         heartbeat();
-        long deadline = System.nanoTime() + (settings.drainMode() == DrainMode.FINISH ? settings.drainTimeout().toNanos() : 0);
+        long deadline = System.nanoTime() + (mode == DrainMode.FINISH ? timeout.toNanos() : 0);
         while (running() > 0 && System.nanoTime() < deadline) {
             try {
                 Thread.sleep(100);

@@ -57,6 +57,21 @@ public final class AgentMain implements Callable<Integer> {
     @Option(names = "--drain-timeout", defaultValue = "30s", description = "Longest wait for running tasks when draining (default ${DEFAULT-VALUE}).")
     String drainTimeout;
 
+    @Option(names = "--spot-watch", defaultValue = "none",
+            description = "Watch the cloud's metadata service for a spot interruption notice and drain before the machine goes: "
+                    + "none, aws (EC2 IMDSv2) or azure (Scheduled Events). Default ${DEFAULT-VALUE}.")
+    String spotWatch;
+
+    @Option(names = "--metadata-endpoint", defaultValue = "http://169.254.169.254",
+            description = "The instance metadata service (default ${DEFAULT-VALUE}).")
+    java.net.URI metadataEndpoint;
+
+    @Option(names = "--spot-watch-interval", defaultValue = "5s", description = "How often to look for a notice (default ${DEFAULT-VALUE}).")
+    String spotWatchInterval;
+
+    /** Drain is cut this long before the machine goes, so hand-backs reach the broker. */
+    private static final Duration NOTICE_MARGIN = Duration.ofSeconds(10);
+
     @Override
     public Integer call() throws Exception {
         String token = System.getenv("SPILLWAY_AGENT_TOKEN");
@@ -100,9 +115,32 @@ public final class AgentMain implements Callable<Integer> {
             System.err.flush();
             Runtime.getRuntime().halt(0);
         }, "agent-drain"));
+        watchForInterruptions(agent);
         agent.run();
         drained.await();
         return 0;
+    }
+
+    private void watchForInterruptions(Agent agent) {
+        InterruptionWatcher.Cloud cloud = switch (spotWatch) {
+            case "none" -> null;
+            case "aws" -> InterruptionWatcher.Cloud.AWS;
+            case "azure" -> InterruptionWatcher.Cloud.AZURE;
+            default -> throw new CommandLine.ParameterException(new CommandLine(this), "--spot-watch must be none, aws or azure");
+        };
+        if (cloud == null) return;
+        Thread watcher = new Thread(new InterruptionWatcher(cloud, metadataEndpoint, parseDuration(spotWatchInterval), notice -> {
+            Duration left = Duration.between(java.time.Instant.now(), notice.at()).minus(NOTICE_MARGIN);
+            if (left.isNegative()) left = Duration.ZERO;
+            Duration finishFor = left;
+            Thread stop = new Thread(() -> {
+                agent.drainAndStop(Agent.DrainMode.FINISH, finishFor, notice.why() + ", machine goes at " + notice.at());
+                System.exit(0); // the shutdown hook finds the drain done
+            }, "agent-spot-drain");
+            stop.start();
+        }), "agent-spot-watch");
+        watcher.setDaemon(true);
+        watcher.start();
     }
 
     static Duration parseDuration(String text) {

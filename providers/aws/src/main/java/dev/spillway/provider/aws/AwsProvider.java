@@ -187,7 +187,7 @@ public final class AwsProvider implements CapacityProvider, AutoCloseable {
                 .maxCount(1)
                 .subnetId(subnet)
                 .userData(Base64.getEncoder().encodeToString(
-                        BootScript.render(request.bootstrap(), settings.agentUrl()).getBytes(StandardCharsets.UTF_8)))
+                        BootScript.render(request.bootstrap(), settings.agentUrl(), "aws").getBytes(StandardCharsets.UTF_8)))
                 .metadataOptions(InstanceMetadataOptionsRequest.builder().httpTokens(HttpTokensState.REQUIRED).httpEndpoint("enabled").build())
                 .tagSpecifications(
                         TagSpecification.builder().resourceType(ResourceType.INSTANCE).tags(tags).build(),

@@ -112,7 +112,7 @@ class AwsProviderTest {
         assertThat(boot.environment()).containsEntry("SPILLWAY_BROKER", "broker.example.com:7070")
                 .containsEntry("SPILLWAY_JOIN_TOKEN", "join.s3cr3t-token");
         assertThat(boot.agentArguments()).containsSubsequence("--name", "aws-eu-5f0c1f9e").containsSubsequence("--pool", "aws-eu")
-                .containsSubsequence("--label", "spillway.dev/instance-type=m5.large");
+                .containsSubsequence("--label", "spillway.dev/instance-type=m5.large").containsSubsequence("--spot-watch", "aws");
         assertThat(ec2.instance(i.id()).userDataText()).contains("curl -fsSL --retry 5 -o /opt/spillway/spillway-agent.jar "
                 + "'https://broker.example.com:7070/agent/spillway-agent.jar'");
     }

@@ -293,7 +293,7 @@ public final class AzureProvider implements CapacityProvider {
 
     private VirtualMachineInner definition(String name, LaunchRequest request) {
         String customData = Base64.getEncoder().encodeToString(
-                BootScript.render(request.bootstrap(), settings.agentUrl()).getBytes(StandardCharsets.UTF_8));
+                BootScript.render(request.bootstrap(), settings.agentUrl(), "azure").getBytes(StandardCharsets.UTF_8));
         VirtualMachineInner vm = new VirtualMachineInner()
                 .withHardwareProfile(new HardwareProfile().withVmSize(VirtualMachineSizeTypes.fromString(request.instanceType())))
                 .withStorageProfile(new StorageProfile()

@@ -133,7 +133,7 @@ class AzureProviderTest {
 
         BootScript.Parsed boot = BootScript.parse(arm.vm(i.id()).customDataText());
         assertThat(boot.environment()).containsEntry("SPILLWAY_BROKER", "broker.example.com:7070").containsEntry("SPILLWAY_JOIN_TOKEN", "join.az-s3cret");
-        assertThat(boot.agentArguments()).containsSubsequence("--pool", "azure-we");
+        assertThat(boot.agentArguments()).containsSubsequence("--pool", "azure-we").containsSubsequence("--spot-watch", "azure");
         assertThat(arm.nics()).containsExactly(i.id() + "-nic");
         assertThat(arm.disks()).containsExactly(i.id() + "-os");
 

@@ -24,10 +24,15 @@ public final class BootScript {
 
     private BootScript() {}
 
-    /** The script for {@code bootstrap}, fetching the agent jar from {@code agentUrl}. */
-    public static String render(AgentBootstrap bootstrap, String agentUrl) {
+    /**
+     * The script for {@code bootstrap}, fetching the agent jar from {@code agentUrl}; the agent
+     * watches the metadata service of {@code cloud} ({@code aws} or {@code azure}) for spot
+     * interruption notices.
+     */
+    public static String render(AgentBootstrap bootstrap, String agentUrl, String cloud) {
         if (!SAFE_URL.matcher(agentUrl).matches()) throw new IllegalArgumentException("agent-url must be an http(s) URL without quotes or spaces");
-        List<String> args = new ArrayList<>(List.of("--name", bootstrap.nodeName(), "--pool", bootstrap.pool(), "--drain", "hand-back"));
+        List<String> args = new ArrayList<>(List.of("--name", bootstrap.nodeName(), "--pool", bootstrap.pool(), "--drain", "hand-back",
+                "--spot-watch", cloud));
         bootstrap.labels().forEach((k, v) -> args.addAll(List.of("--label", k + "=" + v)));
         for (String a : args) safe(a, "agent argument");
         safe(bootstrap.brokerAddress(), "broker address");
