@@ -124,4 +124,25 @@ class AwsBurstIT {
             fx.jobs.cancelJob(dev.spillway.api.v1.CancelJobRequest.newBuilder().setJobId(id).build());
         }
     }
+
+    @Test
+    void aMissingPermissionIsExplainedAndThePoolRestsInsteadOfRetrying() throws Exception {
+        Path dir = Files.createDirectories(Path.of("target", "it").toAbsolutePath());
+        try (BootedInstances machines = new BootedInstances(Files.createTempDirectory(dir, "ec2-"));
+             Ec2LoopbackServer ec2 = ec2(machines);
+             ClusterFixture fx = new ClusterFixture("aws-denied", 1, "20s", o -> awsPool(o, ec2))) {
+            ec2.unauthorized("RunInstances");
+            JobSpec spec = ClusterFixture.shellJob(6, 1000, "sleep 60");
+            String id = fx.submit(spec.toBuilder().setTask(spec.getTask().toBuilder().setSpotTolerant(true)).build());
+
+            await().atMost(Duration.ofSeconds(60)).until(() -> fx.job(id).getJob().getPendingReason().contains("ec2:RunInstances"));
+            assertThat(fx.job(id).getJob().getPendingReason()).contains("pool aws-eu rests until").contains("iam-policy.json");
+            int attempts = ec2.requests("RunInstances").size();
+            // Over many burst ticks (500 ms each), no new attempt: the pool rests instead of hammering the API.
+            await().during(Duration.ofSeconds(4)).atMost(Duration.ofSeconds(6))
+                    .until(() -> ec2.requests("RunInstances").size() == attempts && fx.job(id).getJob().getPendingReason().contains("rests until"));
+            assertThat(ec2.instances()).isEmpty();
+            fx.jobs.cancelJob(dev.spillway.api.v1.CancelJobRequest.newBuilder().setJobId(id).build());
+        }
+    }
 }

@@ -78,6 +78,12 @@ public class BurstController {
     private final BrokerConfig config;
     private final BurstPlanner planner = new BurstPlanner();
     private final Map<String, Instant> hiddenUntil = new ConcurrentHashMap<>();
+    /** Pools whose launches failed for a reason retrying cannot fix (credentials, settings), and until when they rest. */
+    private final Map<String, Pause> pausedUntil = new ConcurrentHashMap<>();
+    private static final Duration PAUSE_ON_SETUP_ERROR = Duration.ofMinutes(5);
+
+    private record Pause(Instant until, String why) {
+    }
     private final Map<String, Instant> idleSince = new ConcurrentHashMap<>();
     private volatile Map<UUID, String> burstReasons = Map.of();
     private ScheduledExecutorService timer;
@@ -247,6 +253,7 @@ public class BurstController {
         List<Offering> offerings = new ArrayList<>();
         List<PoolLimits> limits = new ArrayList<>();
         for (CloudPool pool : pools.all().values()) {
+            if (paused(pool.name(), now) != null) continue;
             pool.offerings().stream().filter(o -> !hidden(o.id(), now)).forEach(offerings::add);
             List<InstanceStore.InstanceRow> mine = live.stream().filter(r -> r.pool().equals(pool.name())).toList();
             double spend = mine.stream().mapToDouble(InstanceStore.InstanceRow::priceUsdPerHour).sum();
@@ -268,8 +275,28 @@ public class BurstController {
             planned.tasks().forEach(t -> reasons.merge(UUID.fromString(t.jobId()), "bursting: " + nodeName + " " + why, (a, b) -> a));
             launch(pool, instances.live().await().indefinitely().stream().filter(r -> r.id().equals(id)).findFirst().orElseThrow(), why);
         }
-        plan.notCovered().forEach((task, why) -> reasons.putIfAbsent(UUID.fromString(task.jobId()), "not bursting: " + why));
+        String problems = poolProblems(now);
+        plan.notCovered().forEach((task, why) -> reasons.putIfAbsent(UUID.fromString(task.jobId()), "not bursting: " + why + problems));
         burstReasons = reasons;
+    }
+
+    private Pause paused(String pool, Instant now) {
+        Pause p = pausedUntil.get(pool);
+        return p != null && p.until().isAfter(now) ? p : null;
+    }
+
+    /** Why some cloud pools are not planned with now, for the explanation of tasks left waiting; empty when none. */
+    private String poolProblems(Instant now) {
+        List<String> problems = new ArrayList<>();
+        for (CloudPool pool : pools.all().values()) {
+            Pause p = paused(pool.name(), now);
+            if (p != null) {
+                problems.add("pool " + pool.name() + " rests until " + p.until().truncatedTo(java.time.temporal.ChronoUnit.SECONDS) + " after: " + p.why());
+            } else if (pool.offerings().isEmpty() && pool.refreshError() != null) {
+                problems.add("pool " + pool.name() + " cannot read its offerings: " + pool.refreshError());
+            }
+        }
+        return problems.isEmpty() ? "" : " (" + String.join("; ", problems) + ")";
     }
 
     /** Unplaced tasks that policy lets burst: nothing on-prem could ever take them, or they waited past burst-after. */
@@ -347,6 +374,12 @@ public class BurstController {
                 hiddenUntil.put(offeringId, Instant.now().plus(pool.settings().capacityErrorBackoff()));
                 LOG.warnf("pool %s: %s (%s); hiding %s for %s and falling back", pool.name(), e.kind(), e.getMessage(), offeringId,
                         pool.settings().capacityErrorBackoff());
+                instances.transition(row.id(), InstanceState.FAILED, e.kind() + ": " + e.getMessage(), null).await().indefinitely();
+            } else if (e.kind() == CapacityException.Kind.UNAUTHORIZED || e.kind() == CapacityException.Kind.INVALID_CONFIGURATION) {
+                // Retrying cannot help until someone fixes the credentials or the pool's settings.
+                Instant until = Instant.now().plus(PAUSE_ON_SETUP_ERROR);
+                pausedUntil.put(pool.name(), new Pause(until, e.getMessage()));
+                LOG.errorf("pool %s: %s; no launches in this pool until %s", pool.name(), e.getMessage(), until);
                 instances.transition(row.id(), InstanceState.FAILED, e.kind() + ": " + e.getMessage(), null).await().indefinitely();
             } else {
                 // Unavailable or throttled: the record stays REQUESTED and the launch is retried with the same key.
