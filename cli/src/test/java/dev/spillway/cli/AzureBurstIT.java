@@ -88,7 +88,7 @@ class AzureBurstIT {
                     assertThat(i.getSpot()).isTrue();
                 });
                 // What ARM saw: one VM per instance, named after its request, created with our tags, all deleted with NIC and disk.
-                assertThat(arm.vms()).isEmpty();
+                await().atMost(Duration.ofSeconds(10)).until(() -> arm.vms().isEmpty());
                 var creates = arm.requests().stream().filter(r -> r.method().equals("PUT")).toList();
                 assertThat(creates).hasSize(instances.size()).allSatisfy(r -> {
                     @SuppressWarnings("unchecked")

@@ -87,6 +87,12 @@ public class BurstController {
     private final Map<String, Instant> idleSince = new ConcurrentHashMap<>();
     private volatile Map<UUID, String> burstReasons = Map.of();
     private ScheduledExecutorService timer;
+    /** Launches of one tick run side by side on these. */
+    private final java.util.concurrent.ExecutorService launcher = Executors.newFixedThreadPool(8, r -> {
+        Thread t = new Thread(r, "spillway-launch");
+        t.setDaemon(true);
+        return t;
+    });
     private Instant lastReconcile = Instant.EPOCH;
 
     public BurstController(CloudPools pools, InstanceStore instances, NodeStore nodes, SchedulingLoop scheduling, SchedulerWakeup wakeup,
@@ -115,6 +121,7 @@ public class BurstController {
 
     void stop(@Observes ShutdownEvent event) {
         if (timer != null) timer.shutdownNow();
+        launcher.shutdownNow();
     }
 
     /** What the last burst decision said about a job's waiting tasks; null if nothing. */
@@ -262,6 +269,7 @@ public class BurstController {
                     Set.copyOf(pool.settings().instanceTypes().orElse(List.of()))));
         }
         ProvisionPlan plan = planner.plan(demand, offerings, limits);
+        List<java.util.concurrent.Future<?>> launching = new ArrayList<>();
         for (ProvisionPlan.Instance planned : plan.instances()) {
             CloudPool pool = pools.get(planned.offering().pool());
             UUID id = UUID.randomUUID();
@@ -273,7 +281,19 @@ public class BurstController {
             instances.insertRequested(id, pool.name(), nodeName, o.instanceType(), o.region(), o.zone(), o.spot(), o.priceUsdPerHour(),
                     o.shape(), why).await().indefinitely();
             planned.tasks().forEach(t -> reasons.merge(UUID.fromString(t.jobId()), "bursting: " + nodeName + " " + why, (a, b) -> a));
-            launch(pool, instances.live().await().indefinitely().stream().filter(r -> r.id().equals(id)).findFirst().orElseThrow(), why);
+            InstanceStore.InstanceRow row = instances.live().await().indefinitely().stream().filter(r -> r.id().equals(id)).findFirst().orElseThrow();
+            launching.add(launcher.submit(() -> launch(pool, row, why)));
+        }
+        // Cloud launches take seconds (Azure follows each VM's creation): they run side by side, and the tick waits for all.
+        for (var f : launching) {
+            try {
+                f.get();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            } catch (java.util.concurrent.ExecutionException e) {
+                LOG.errorf(e.getCause(), "a launch failed unexpectedly; its record stays REQUESTED and is retried");
+            }
         }
         String problems = poolProblems(now);
         plan.notCovered().forEach((task, why) -> reasons.putIfAbsent(UUID.fromString(task.jobId()), "not bursting: " + why + problems));

@@ -84,7 +84,7 @@ import javax.net.ssl.SSLContext;
  *       price; the long-running operation is followed (polling {@code Azure-AsyncOperation}) for
  *       up to {@code provisioningWait}, so allocation failures become capacity errors;</li>
  *   <li><b>list</b>: the resource group's VMs carrying the cluster tag, every page;</li>
- *   <li><b>terminate</b>: delete the VM (its NIC and disk go with it); one already gone is success.</li>
+ *   <li><b>terminate</b>: start deleting the VM (its NIC and disk go with it); one already gone is success.</li>
  * </ul>
  * Credentials come from {@code DefaultAzureCredential} (environment, workload identity, managed
  * identity, Azure CLI); 429s are retried by the SDK's retry policy, honouring {@code Retry-After}.
@@ -331,17 +331,19 @@ public final class AzureProvider implements CapacityProvider {
         });
     }
 
+    /**
+     * Starts deleting the VM (its NIC and disk go with it) and returns once Azure has accepted;
+     * the deletion goes on in Azure. One already gone is success.
+     */
     @Override
     public void terminate(String instanceId) throws CapacityException {
         try {
-            SyncPoller<PollResult<Void>, Void> poller = vms.beginDelete(settings.resourceGroup(), instanceId);
-            PollResponse<PollResult<Void>> done = follow(poller, Duration.ofMinutes(2));
-            if (done != null && done.getStatus() != LongRunningOperationStatus.SUCCESSFULLY_COMPLETED) {
-                throw failed("Microsoft.Compute/virtualMachines/delete", done);
-            }
+            vms.beginDelete(settings.resourceGroup(), instanceId);
         } catch (ManagementException e) {
             if (e.getResponse() != null && e.getResponse().getStatusCode() == 404) return; // already gone
             throw mapped("Microsoft.Compute/virtualMachines/delete", "resource-group", e);
+        } catch (ClientAuthenticationException e) {
+            throw unauthenticated(e);
         } catch (HttpResponseException e) {
             if (e.getResponse() != null && e.getResponse().getStatusCode() == 404) return;
             throw mapped("Microsoft.Compute/virtualMachines/delete", "resource-group", e);

@@ -125,6 +125,13 @@ public final class ArmLoopbackServer implements AutoCloseable {
     private final Set<String> allocationFailures = ConcurrentHashMap.newKeySet();
     private volatile String forbiddenMethod;
     private volatile int pollsPerOperation = 2;
+    /** Operations also complete on their own after this long, as Azure's do whether or not anyone polls. */
+    private static final long OPERATION_MILLIS = 300;
+    private final java.util.concurrent.ScheduledExecutorService clock = Executors.newSingleThreadScheduledExecutor(r -> {
+        Thread t = new Thread(r, "arm-loopback-clock");
+        t.setDaemon(true);
+        return t;
+    });
     private volatile int pageSize = 2;
     private volatile Consumer<Vm> onRun = vm -> { };
     private volatile Consumer<Vm> onDelete = vm -> { };
@@ -292,6 +299,7 @@ public final class ArmLoopbackServer implements AutoCloseable {
 
     @Override
     public void close() throws IOException {
+        clock.shutdownNow();
         server.stop(0);
         Files.deleteIfExists(keystore);
     }
@@ -425,9 +433,11 @@ public final class ArmLoopbackServer implements AutoCloseable {
                 Map<String, Object> osDisk = (Map<String, Object>) ((Map<String, Object>) props.get("storageProfile")).get("osDisk");
                 disks.add((String) osDisk.get("name"));
                 String op = UUID.randomUUID().toString();
-                operations.put(op, new Operation(name, false, new AtomicInteger(pollsPerOperation),
-                        allocationFailures.contains(size) ? "AllocationFailed" : null));
+                Operation created = new Operation(name, false, new AtomicInteger(pollsPerOperation),
+                        allocationFailures.contains(size) ? "AllocationFailed" : null);
+                operations.put(op, created);
                 vm.pendingOperation = op;
+                finishLater(created);
                 exchange.getResponseHeaders().set("Azure-AsyncOperation", operationUrl(op, query));
             } else {
                 // Idempotent: the same VM again (ARM would apply an update).
@@ -450,7 +460,9 @@ public final class ArmLoopbackServer implements AutoCloseable {
         }
         vm.provisioningState = "Deleting";
         String op = UUID.randomUUID().toString();
-        operations.put(op, new Operation(name, true, new AtomicInteger(pollsPerOperation), null));
+        Operation deleting = new Operation(name, true, new AtomicInteger(pollsPerOperation), null);
+        operations.put(op, deleting);
+        finishLater(deleting);
         exchange.getResponseHeaders().set("Azure-AsyncOperation", operationUrl(op, query));
         exchange.getResponseHeaders().set("Location", operationUrl(op, query));
         exchange.getResponseHeaders().set("Retry-After", "0");
@@ -472,6 +484,14 @@ public final class ArmLoopbackServer implements AutoCloseable {
         } else {
             json(exchange, 200, Map.of("name", id, "status", "Succeeded", "endTime", Instant.now().toString()), Map.of());
         }
+    }
+
+    private void finishLater(Operation op) {
+        clock.schedule(() -> {
+            while (progress(op).equals("InProgress")) {
+                // step it to its end
+            }
+        }, OPERATION_MILLIS, TimeUnit.MILLISECONDS);
     }
 
     /** Moves an operation one step on (each poll of it, or each GET of its VM, is one step); returns its status. */
