@@ -70,10 +70,7 @@ class AwsBurstIT {
                 assertThat(ClusterFixture.finishedOk(job)).isTrue();
                 assertThat(job.getTasksList().stream().map(Task::getNode).distinct().toList()).anyMatch(n -> n.startsWith("aws-eu-"));
 
-                var pools = PoolServiceGrpc.newBlockingStub(fx.channel);
-                await().atMost(Duration.ofSeconds(60)).until(() -> pools.listInstances(ListInstancesRequest.getDefaultInstance())
-                        .getInstancesList().stream().allMatch(i -> i.getState().equals("TERMINATED")));
-                List<CloudInstance> instances = pools.listInstances(ListInstancesRequest.getDefaultInstance()).getInstancesList();
+                List<CloudInstance> instances = fx.awaitAllInstancesTerminated(Duration.ofSeconds(60));
                 assertThat(instances).isNotEmpty().hasSizeLessThanOrEqualTo(3).allSatisfy(i -> {
                     assertThat(i.hasJoinTime()).as("%s joined", i.getNode()).isTrue();
                     assertThat(i.getSpot()).isTrue();

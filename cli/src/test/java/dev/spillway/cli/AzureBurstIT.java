@@ -6,8 +6,6 @@ import static org.awaitility.Awaitility.await;
 import dev.spillway.api.v1.CloudInstance;
 import dev.spillway.api.v1.GetJobResponse;
 import dev.spillway.api.v1.JobSpec;
-import dev.spillway.api.v1.ListInstancesRequest;
-import dev.spillway.api.v1.PoolServiceGrpc;
 import dev.spillway.api.v1.Task;
 import dev.spillway.provider.azure.ArmLoopbackServer;
 import dev.spillway.provider.spi.Tags;
@@ -79,10 +77,7 @@ class AzureBurstIT {
                 assertThat(ClusterFixture.finishedOk(job)).isTrue();
                 assertThat(job.getTasksList().stream().map(Task::getNode).distinct().toList()).anyMatch(n -> n.startsWith("azure-we-"));
 
-                var pools = PoolServiceGrpc.newBlockingStub(fx.channel);
-                await().atMost(Duration.ofSeconds(60)).until(() -> pools.listInstances(ListInstancesRequest.getDefaultInstance())
-                        .getInstancesList().stream().allMatch(i -> i.getState().equals("TERMINATED")));
-                List<CloudInstance> instances = pools.listInstances(ListInstancesRequest.getDefaultInstance()).getInstancesList();
+                List<CloudInstance> instances = fx.awaitAllInstancesTerminated(Duration.ofSeconds(60));
                 assertThat(instances).isNotEmpty().hasSizeLessThanOrEqualTo(3).allSatisfy(i -> {
                     assertThat(i.hasJoinTime()).as("%s joined", i.getNode()).isTrue();
                     assertThat(i.getSpot()).isTrue();

@@ -6,8 +6,6 @@ import static org.awaitility.Awaitility.await;
 import dev.spillway.api.v1.CloudInstance;
 import dev.spillway.api.v1.GetJobResponse;
 import dev.spillway.api.v1.JobSpec;
-import dev.spillway.api.v1.ListInstancesRequest;
-import dev.spillway.api.v1.PoolServiceGrpc;
 import dev.spillway.api.v1.Task;
 import com.google.protobuf.Timestamp;
 import java.nio.file.Files;
@@ -47,10 +45,7 @@ class BurstIT {
             assertThat(nodes).contains("agent-1").anyMatch(n -> n.startsWith("aws-eu-"));
             assertThat(reasons).anyMatch(r -> r.contains("bursting: aws-eu-"));
 
-            var pools = PoolServiceGrpc.newBlockingStub(fx.channel);
-            await().atMost(Duration.ofSeconds(60)).until(() -> pools.listInstances(ListInstancesRequest.getDefaultInstance())
-                    .getInstancesList().stream().allMatch(i -> i.getState().equals("TERMINATED")));
-            List<CloudInstance> instances = pools.listInstances(ListInstancesRequest.getDefaultInstance()).getInstancesList();
+            List<CloudInstance> instances = fx.awaitAllInstancesTerminated(Duration.ofSeconds(60));
             assertThat(instances).isNotEmpty().hasSizeLessThanOrEqualTo(3).allSatisfy(i -> {
                 assertThat(i.hasJoinTime()).as("%s joined", i.getNode()).isTrue();
                 assertThat(i.getSpot()).isTrue();

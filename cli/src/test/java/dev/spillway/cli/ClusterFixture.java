@@ -71,6 +71,14 @@ final class ClusterFixture implements AutoCloseable {
         o.brokerProperties.put("spillway.pools.aws-eu.boot-delay", "500ms");
     }
 
+    /** Waits until every cloud instance the broker knows of is terminated, then returns them all. */
+    List<dev.spillway.api.v1.CloudInstance> awaitAllInstancesTerminated(Duration within) {
+        var pools = dev.spillway.api.v1.PoolServiceGrpc.newBlockingStub(channel);
+        var all = dev.spillway.api.v1.ListInstancesRequest.getDefaultInstance();
+        await().atMost(within).until(() -> pools.listInstances(all).getInstancesList().stream().allMatch(i -> i.getState().equals("TERMINATED")));
+        return pools.listInstances(all).getInstancesList();
+    }
+
     long readyNodes() {
         return dev.spillway.api.v1.NodeServiceGrpc.newBlockingStub(channel)
                 .listNodes(dev.spillway.api.v1.ListNodesRequest.getDefaultInstance()).getNodesList().stream()
