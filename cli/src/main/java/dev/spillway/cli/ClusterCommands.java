@@ -132,15 +132,22 @@ final class ClusterCommands {
         }
     }
 
-    @Command(name = "pools", description = "Pools: kind, connected nodes, capacity and allocation.")
+    @Command(name = "pools", description = "Pools: kind, connected nodes, capacity and allocation; for cloud pools, instances, spend and whether they can burst.")
     static final class Pools extends Base {
         @Override
         Integer run(ManagedChannel channel) {
             ListPoolsResponse r = PoolServiceGrpc.newBlockingStub(channel).listPools(ListPoolsRequest.getDefaultInstance());
             if (Output.structured(root().output, r, out())) return Spillway.OK;
-            Output.Table t = new Output.Table("POOL", "KIND", "NODES", "TASKS", "ALLOCATED");
+            Output.Table t = new Output.Table("POOL", "KIND", "NODES", "TASKS", "ALLOCATED", "INSTANCES", "USD/H", "CLOUD");
             for (Pool p : r.getPoolsList()) {
-                t.row(p.getName(), p.getKind(), p.getReadyNodes(), p.getRunningTasks(), amount(p.getAllocated(), p.getCapacity()));
+                boolean cloud = p.hasCloud();
+                var c = p.getCloud();
+                t.row(p.getName(), p.getKind(), p.getReadyNodes(), p.getRunningTasks(), amount(p.getAllocated(), p.getCapacity()),
+                        cloud ? c.getInstances() + "/" + c.getMaxNodes() : "-",
+                        cloud ? String.format(java.util.Locale.ROOT, "%.4f%s", c.getSpendUsdPerHour(),
+                                c.getMaxSpendUsdPerHour() > 0 ? String.format(java.util.Locale.ROOT, "/%.2f", c.getMaxSpendUsdPerHour()) : "") : "-",
+                        cloud ? (c.getStatus().equals("ok") ? String.format(java.util.Locale.ROOT, "ok: %d offerings from %.4f USD/h",
+                                c.getOfferings(), c.getCheapestUsdPerHour()) : c.getStatus()) : "-");
             }
             t.print(out());
             return Spillway.OK;

@@ -62,6 +62,14 @@ class AwsBurstIT {
         try (BootedInstances machines = new BootedInstances(Files.createTempDirectory(dir, "ec2-"));
              Ec2LoopbackServer ec2 = ec2(machines)) {
             try (ClusterFixture fx = new ClusterFixture("aws-burst", 1, "20s", o -> awsPool(o, ec2))) {
+                // Offerings as EC2 and the catalog give them: both types on demand in both zones, spot where EC2 has a price.
+                await().atMost(Duration.ofSeconds(30)).until(() -> PoolServiceGrpc.newBlockingStub(fx.channel)
+                        .getPool(dev.spillway.api.v1.GetPoolRequest.newBuilder().setName("aws-eu").build()).getPool().getCloud().getOfferings() == 6);
+                var cloud = PoolServiceGrpc.newBlockingStub(fx.channel)
+                        .getPool(dev.spillway.api.v1.GetPoolRequest.newBuilder().setName("aws-eu").build()).getPool().getCloud();
+                assertThat(cloud.getStatus()).isEqualTo("ok");
+                assertThat(cloud.getCheapestUsdPerHour()).isEqualTo(0.0401);
+                assertThat(cloud.getMaxNodes()).isEqualTo(3);
                 JobSpec spec = ClusterFixture.shellJob(8, 1000, "sleep 4").toBuilder()
                         .setTask(ClusterFixture.shellJob(8, 1000, "sleep 4").getTask().toBuilder().setSpotTolerant(true)).build();
                 String id = fx.submit(spec);
@@ -133,6 +141,9 @@ class AwsBurstIT {
             String id = fx.submit(spec.toBuilder().setTask(spec.getTask().toBuilder().setSpotTolerant(true)).build());
 
             await().atMost(Duration.ofSeconds(60)).until(() -> fx.job(id).getJob().getPendingReason().contains("ec2:RunInstances"));
+            var pool = PoolServiceGrpc.newBlockingStub(fx.channel)
+                    .getPool(dev.spillway.api.v1.GetPoolRequest.newBuilder().setName("aws-eu").build()).getPool();
+            assertThat(pool.getCloud().getStatus()).startsWith("resting until").contains("ec2:RunInstances");
             assertThat(fx.job(id).getJob().getPendingReason()).contains("pool aws-eu rests until").contains("iam-policy.json");
             int attempts = ec2.requests("RunInstances").size();
             // Over many burst ticks (500 ms each), no new attempt: the pool rests instead of hammering the API.

@@ -124,6 +124,32 @@ public class BurstController {
         launcher.shutdownNow();
     }
 
+    /** How each cloud pool stands for bursting, by pool name. */
+    public io.smallrye.mutiny.Uni<Map<String, dev.spillway.api.v1.CloudPoolStatus>> status() {
+        return instances.live().map(live -> {
+            Instant now = Instant.now();
+            Map<String, dev.spillway.api.v1.CloudPoolStatus> out = new HashMap<>();
+            for (CloudPool pool : pools.all().values()) {
+                List<Offering> usable = pool.offerings().stream().filter(o -> !hidden(o.id(), now)).toList();
+                List<InstanceStore.InstanceRow> mine = live.stream().filter(r -> r.pool().equals(pool.name())).toList();
+                Pause pause = paused(pool.name(), now);
+                String status = pause != null ? "resting until " + pause.until().truncatedTo(java.time.temporal.ChronoUnit.SECONDS) + " after: " + pause.why()
+                        : pool.refreshError() != null ? "cannot read its offerings: " + pool.refreshError()
+                        : usable.isEmpty() ? "no offering can be had now" : "ok";
+                out.put(pool.name(), dev.spillway.api.v1.CloudPoolStatus.newBuilder()
+                        .setOfferings(usable.size())
+                        .setCheapestUsdPerHour(usable.stream().mapToDouble(Offering::priceUsdPerHour).min().orElse(0))
+                        .setInstances(mine.size())
+                        .setMaxNodes(pool.settings().maxNodes())
+                        .setSpendUsdPerHour(mine.stream().mapToDouble(InstanceStore.InstanceRow::priceUsdPerHour).sum())
+                        .setMaxSpendUsdPerHour(pool.settings().maxSpendUsdPerHour().orElse(0.0))
+                        .setStatus(status)
+                        .build());
+            }
+            return out;
+        });
+    }
+
     /** What the last burst decision said about a job's waiting tasks; null if nothing. */
     public String burstReason(UUID jobId) {
         return burstReasons.get(jobId);

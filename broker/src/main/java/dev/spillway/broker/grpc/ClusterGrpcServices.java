@@ -34,10 +34,19 @@ public final class ClusterGrpcServices {
     public static class Pools extends PoolServiceGrpc.PoolServiceImplBase {
         private final ClusterView cluster;
         private final dev.spillway.broker.cloud.InstanceStore instances;
+        private final dev.spillway.broker.cloud.BurstController burst;
 
-        public Pools(ClusterView cluster, dev.spillway.broker.cloud.InstanceStore instances) {
+        public Pools(ClusterView cluster, dev.spillway.broker.cloud.InstanceStore instances, dev.spillway.broker.cloud.BurstController burst) {
             this.cluster = cluster;
             this.instances = instances;
+            this.burst = burst;
+        }
+
+        /** The pools, each cloud pool with how it stands for bursting. */
+        private io.smallrye.mutiny.Uni<java.util.List<dev.spillway.api.v1.Pool>> pools() {
+            return cluster.pools().flatMap(pools -> burst.status().map(status -> pools.stream()
+                    .map(p -> status.containsKey(p.getName()) ? p.toBuilder().setCloud(status.get(p.getName())).build() : p)
+                    .toList()));
         }
 
         @Override
@@ -69,7 +78,7 @@ public final class ClusterGrpcServices {
 
         @Override
         public void listPools(ListPoolsRequest request, StreamObserver<ListPoolsResponse> out) {
-            cluster.pools().subscribe().with(pools -> {
+            pools().subscribe().with(pools -> {
                 out.onNext(ListPoolsResponse.newBuilder().addAllPools(pools).build());
                 out.onCompleted();
             }, e -> out.onError(GrpcErrors.toStatus(e)));
@@ -77,7 +86,7 @@ public final class ClusterGrpcServices {
 
         @Override
         public void getPool(GetPoolRequest request, StreamObserver<GetPoolResponse> out) {
-            cluster.pools().subscribe().with(pools -> {
+            pools().subscribe().with(pools -> {
                 var pool = pools.stream().filter(p -> p.getName().equals(request.getName())).findFirst();
                 if (pool.isEmpty()) {
                     out.onError(GrpcErrors.notFound("no pool " + request.getName()));
