@@ -107,7 +107,7 @@ public class CloudPools {
     /** EU for European regions, US for American ones, else the region itself (set {@code jurisdiction} to say otherwise). */
     static String jurisdictionOf(String region) {
         if (region.startsWith("eu") || region.contains("europe")) return "EU";
-        if (region.startsWith("us") || region.startsWith("ca") || region.endsWith("us") || region.contains("us2")) return "US";
+        if (region.startsWith("us-") || region.endsWith("us") || region.matches(".*us\\d")) return "US";
         return region;
     }
 
