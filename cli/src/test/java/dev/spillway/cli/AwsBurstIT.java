@@ -5,7 +5,6 @@ import static org.awaitility.Awaitility.await;
 
 import dev.spillway.api.v1.CloudInstance;
 import dev.spillway.api.v1.GetJobResponse;
-import dev.spillway.api.v1.JobSpec;
 import dev.spillway.api.v1.ListInstancesRequest;
 import dev.spillway.api.v1.PoolServiceGrpc;
 import dev.spillway.api.v1.Task;
@@ -70,9 +69,7 @@ class AwsBurstIT {
                 assertThat(cloud.getStatus()).isEqualTo("ok");
                 assertThat(cloud.getCheapestUsdPerHour()).isEqualTo(0.0401);
                 assertThat(cloud.getMaxNodes()).isEqualTo(3);
-                JobSpec spec = ClusterFixture.shellJob(8, 1000, "sleep 4").toBuilder()
-                        .setTask(ClusterFixture.shellJob(8, 1000, "sleep 4").getTask().toBuilder().setSpotTolerant(true)).build();
-                String id = fx.submit(spec);
+                String id = fx.submit(ClusterFixture.spotJob(8, "sleep 4"));
                 await().atMost(Duration.ofSeconds(120)).pollInterval(Duration.ofMillis(200)).until(() -> fx.job(id).getJob().hasFinishTime());
                 GetJobResponse job = fx.job(id);
                 assertThat(ClusterFixture.finishedOk(job)).isTrue();
@@ -103,8 +100,7 @@ class AwsBurstIT {
              Ec2LoopbackServer ec2 = ec2(machines);
              ClusterFixture fx = new ClusterFixture("aws-spot", 1, "20s", o -> awsPool(o, ec2))) {
             // Attempt 1 of every task runs long, so the notice finds them running; retries are short.
-            JobSpec spec = ClusterFixture.shellJob(4, 1000, "if [ \"$SPILLWAY_ATTEMPT\" = 1 ]; then sleep 120; else sleep 1; fi");
-            String id = fx.submit(spec.toBuilder().setTask(spec.getTask().toBuilder().setSpotTolerant(true)).build());
+            String id = fx.submit(ClusterFixture.spotJob(4, "if [ \"$SPILLWAY_ATTEMPT\" = 1 ]; then sleep 120; else sleep 1; fi"));
             await().atMost(Duration.ofSeconds(60)).until(() -> fx.job(id).getTasksList().stream()
                     .anyMatch(t -> t.getNode().startsWith("aws-eu-") && t.getState() == dev.spillway.api.v1.TaskState.TASK_STATE_RUNNING));
             Task victim = fx.job(id).getTasksList().stream()
@@ -137,8 +133,7 @@ class AwsBurstIT {
              Ec2LoopbackServer ec2 = ec2(machines);
              ClusterFixture fx = new ClusterFixture("aws-denied", 1, "20s", o -> awsPool(o, ec2))) {
             ec2.unauthorized("RunInstances");
-            JobSpec spec = ClusterFixture.shellJob(6, 1000, "sleep 60");
-            String id = fx.submit(spec.toBuilder().setTask(spec.getTask().toBuilder().setSpotTolerant(true)).build());
+            String id = fx.submit(ClusterFixture.spotJob(6, "sleep 60"));
 
             await().atMost(Duration.ofSeconds(60)).until(() -> fx.job(id).getJob().getPendingReason().contains("ec2:RunInstances"));
             var pool = PoolServiceGrpc.newBlockingStub(fx.channel)

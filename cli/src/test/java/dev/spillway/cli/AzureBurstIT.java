@@ -5,7 +5,6 @@ import static org.awaitility.Awaitility.await;
 
 import dev.spillway.api.v1.CloudInstance;
 import dev.spillway.api.v1.GetJobResponse;
-import dev.spillway.api.v1.JobSpec;
 import dev.spillway.api.v1.Task;
 import dev.spillway.provider.azure.ArmLoopbackServer;
 import dev.spillway.provider.spi.Tags;
@@ -69,9 +68,7 @@ class AzureBurstIT {
                 // No managed identity here: point its metadata endpoint at a closed port, so the chain moves on to the CLI.
                 o.brokerEnvironment.put("AZURE_POD_IDENTITY_AUTHORITY_HOST", "http://127.0.0.1:" + LocalCluster.freePort());
             })) {
-                JobSpec spec = ClusterFixture.shellJob(8, 1000, "sleep 4").toBuilder()
-                        .setTask(ClusterFixture.shellJob(8, 1000, "sleep 4").getTask().toBuilder().setSpotTolerant(true)).build();
-                String id = fx.submit(spec);
+                String id = fx.submit(ClusterFixture.spotJob(8, "sleep 4"));
                 await().atMost(Duration.ofSeconds(120)).pollInterval(Duration.ofMillis(200)).until(() -> fx.job(id).getJob().hasFinishTime());
                 GetJobResponse job = fx.job(id);
                 assertThat(ClusterFixture.finishedOk(job)).isTrue();

@@ -5,7 +5,6 @@ import static org.awaitility.Awaitility.await;
 
 import dev.spillway.api.v1.CloudInstance;
 import dev.spillway.api.v1.GetJobResponse;
-import dev.spillway.api.v1.JobSpec;
 import dev.spillway.api.v1.ListInstancesRequest;
 import dev.spillway.api.v1.PoolServiceGrpc;
 import dev.spillway.api.v1.Task;
@@ -36,16 +35,11 @@ class BurstRecoveryIT {
         };
     }
 
-    private static JobSpec spotJob(int tasks, String command) {
-        JobSpec base = ClusterFixture.shellJob(tasks, 1000, command);
-        return base.toBuilder().setTask(base.getTask().toBuilder().setSpotTolerant(true)).build();
-    }
-
     @ParameterizedTest
     @ValueSource(strings = {"burst.before-launch", "burst.during-launch", "burst.after-launch"})
     void aBrokerKilledDuringALaunchLeavesNoDuplicateNoOrphanAndNoLostTask(String failpoint) throws Exception {
         try (ClusterFixture fx = new ClusterFixture("kill-" + failpoint.replace('.', '-'), 1, "20s", cloud("spillway.failpoint", failpoint))) {
-            String id = fx.submit(spotJob(4, "sleep 2; echo done $SPILLWAY_TASK_INDEX"));
+            String id = fx.submit(ClusterFixture.spotJob(4, "sleep 2; echo done $SPILLWAY_TASK_INDEX"));
             await().atMost(Duration.ofSeconds(60)).until(() -> !fx.cluster.broker().isAlive());
             assertThat(fx.cluster.broker().exitValue()).isEqualTo(137);
 
@@ -76,7 +70,7 @@ class BurstRecoveryIT {
     void aCapacityErrorFallsBackToTheNextOfferingWithinACycle() throws Exception {
         try (ClusterFixture fx = new ClusterFixture("capacity", 1, "20s",
                 cloud("spillway.pools.aws-eu.fault-no-capacity", "t3.medium@eu-central-1a:spot"))) {
-            String id = fx.submit(spotJob(3, "sleep 2"));
+            String id = fx.submit(ClusterFixture.spotJob(3, "sleep 2"));
             GetJobResponse job = fx.awaitFinished(id, Duration.ofSeconds(90));
             assertThat(ClusterFixture.finishedOk(job)).isTrue();
             List<CloudInstance> records = PoolServiceGrpc.newBlockingStub(fx.channel)
@@ -100,7 +94,7 @@ class BurstRecoveryIT {
     void aSpotInterruptionDrainsTheNodeAndItsTasksFinishElsewhere() throws Exception {
         try (ClusterFixture fx = new ClusterFixture("spot", 1, "20s", cloud(null, null))) {
             // Attempt 1 of every task runs long, so the interruption finds them running; retries are short.
-            String id = fx.submit(spotJob(3, "if [ \"$SPILLWAY_ATTEMPT\" = 1 ]; then sleep 60; else sleep 1; fi"));
+            String id = fx.submit(ClusterFixture.spotJob(3, "if [ \"$SPILLWAY_ATTEMPT\" = 1 ]; then sleep 60; else sleep 1; fi"));
             await().atMost(Duration.ofSeconds(60)).until(() -> fx.job(id).getTasksList().stream()
                     .anyMatch(t -> t.getNode().startsWith("aws-eu-") && t.getState() == dev.spillway.api.v1.TaskState.TASK_STATE_RUNNING));
             Task victimTask = fx.job(id).getTasksList().stream().filter(t -> t.getNode().startsWith("aws-eu-")).findFirst().orElseThrow();

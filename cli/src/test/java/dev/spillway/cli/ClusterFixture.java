@@ -92,6 +92,12 @@ final class ClusterFixture implements AutoCloseable {
                 .build();
     }
 
+    /** {@link #shellJob} whose tasks tolerate spot capacity. */
+    static JobSpec spotJob(int tasks, String command) {
+        JobSpec base = shellJob(tasks, 1000, command);
+        return base.toBuilder().setTask(base.getTask().toBuilder().setSpotTolerant(true)).build();
+    }
+
     String submit(JobSpec spec) {
         return jobs.submitJob(SubmitJobRequest.newBuilder().setSpec(spec).build()).getJobId();
     }
