@@ -5,6 +5,7 @@ import dev.spillway.core.burst.Offering;
 import dev.spillway.core.scheduling.Resources;
 import dev.spillway.provider.spi.CapacityException;
 import dev.spillway.provider.spi.CapacityProvider;
+import dev.spillway.provider.spi.InstanceOffering;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.HashMap;
@@ -27,7 +28,7 @@ public final class CloudPool {
     private final String jurisdiction;
     private final CapacityProvider provider;
     private volatile List<Offering> offerings = List.of();
-    private volatile Map<String, dev.spillway.provider.spi.Offering> byId = Map.of();
+    private volatile Map<String, InstanceOffering> byId = Map.of();
     private volatile Instant nextRefresh = Instant.EPOCH;
     private volatile String refreshError;
 
@@ -58,11 +59,11 @@ public final class CloudPool {
         }
     }
 
-    private void accept(List<dev.spillway.provider.spi.Offering> catalog) {
-        Map<String, dev.spillway.provider.spi.Offering> ids = new HashMap<>();
+    private void accept(List<InstanceOffering> catalog) {
+        Map<String, InstanceOffering> ids = new HashMap<>();
         List<Offering> planned = catalog.stream()
                 .filter(o -> settings.spot() || !o.spot())
-                .filter(dev.spillway.provider.spi.Offering::available)
+                .filter(InstanceOffering::available)
                 .map(o -> {
                     String id = name + ":" + o.zone() + ":" + o.instanceType() + (o.spot() ? ":spot" : ":on-demand");
                     ids.put(id, o);
@@ -100,7 +101,7 @@ public final class CloudPool {
     }
 
     /** The provider's offering behind a planner offering id. */
-    public Map<String, dev.spillway.provider.spi.Offering> byId() {
+    public Map<String, InstanceOffering> byId() {
         return byId;
     }
 

@@ -7,8 +7,8 @@ import dev.spillway.provider.spi.CapacityProvider;
 import dev.spillway.provider.spi.Catalog;
 import dev.spillway.provider.spi.Instance;
 import dev.spillway.provider.spi.LaunchRequest;
-import dev.spillway.provider.spi.Offering;
-import dev.spillway.provider.spi.Shape;
+import dev.spillway.provider.spi.InstanceOffering;
+import dev.spillway.provider.spi.InstanceShape;
 import dev.spillway.provider.spi.Tags;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
@@ -127,18 +127,18 @@ public final class AwsProvider implements CapacityProvider, AutoCloseable {
     }
 
     @Override
-    public List<Offering> offerings() throws CapacityException {
+    public List<InstanceOffering> offerings() throws CapacityException {
         Map<String, String> zones = subnets();
         Map<String, Double> onDemand = new HashMap<>();
-        for (Offering o : Catalog.load(settings.catalog(), settings.region(), settings.region())) {
+        for (InstanceOffering o : Catalog.load(settings.catalog(), settings.region(), settings.region())) {
             if (!o.spot()) onDemand.put(o.instanceType(), o.priceUsdPerHour());
         }
-        Map<String, Shape> shapes = new LinkedHashMap<>();
+        Map<String, InstanceShape> shapes = new LinkedHashMap<>();
         call("ec2:DescribeInstanceTypes", () -> {
             for (InstanceTypeInfo t : ec2.describeInstanceTypesPaginator(DescribeInstanceTypesRequest.builder()
                     .instanceTypesWithStrings(settings.instanceTypes()).build()).instanceTypes()) {
                 int gpus = t.gpuInfo() == null ? 0 : t.gpuInfo().gpus().stream().mapToInt(GpuDeviceInfo::count).sum();
-                shapes.put(t.instanceTypeAsString(), new Shape(t.vCpuInfo().defaultVCpus() * 1000L, t.memoryInfo().sizeInMiB(), gpus));
+                shapes.put(t.instanceTypeAsString(), new InstanceShape(t.vCpuInfo().defaultVCpus() * 1000L, t.memoryInfo().sizeInMiB(), gpus));
             }
             return null;
         }, "instance-types");
@@ -154,18 +154,18 @@ public final class AwsProvider implements CapacityProvider, AutoCloseable {
             }
             return null;
         }, "instance-types");
-        List<Offering> out = new ArrayList<>();
+        List<InstanceOffering> out = new ArrayList<>();
         for (String type : settings.instanceTypes()) {
-            Shape shape = shapes.get(type);
+            InstanceShape shape = shapes.get(type);
             if (shape == null) {
                 LOG.warning("aws: instance type " + type + " is not offered in " + settings.region() + "; left out");
                 continue;
             }
             Double price = onDemand.get(type);
             for (String zone : zones.keySet()) {
-                if (price != null) out.add(new Offering(type, settings.region(), zone, shape, false, price, true));
+                if (price != null) out.add(new InstanceOffering(type, settings.region(), zone, shape, false, price, true));
                 Double spotPrice = spot.get(type + "@" + zone);
-                if (spotPrice != null) out.add(new Offering(type, settings.region(), zone, shape, true, spotPrice, true));
+                if (spotPrice != null) out.add(new InstanceOffering(type, settings.region(), zone, shape, true, spotPrice, true));
             }
             if (price == null) LOG.warning("aws: no on-demand price for " + type + " in catalog " + settings.catalog() + "; only spot is offered");
         }

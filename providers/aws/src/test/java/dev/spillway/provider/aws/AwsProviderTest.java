@@ -8,8 +8,8 @@ import dev.spillway.provider.spi.BootScript;
 import dev.spillway.provider.spi.CapacityException;
 import dev.spillway.provider.spi.Instance;
 import dev.spillway.provider.spi.LaunchRequest;
-import dev.spillway.provider.spi.Offering;
-import dev.spillway.provider.spi.Shape;
+import dev.spillway.provider.spi.InstanceOffering;
+import dev.spillway.provider.spi.InstanceShape;
 import dev.spillway.provider.spi.Tags;
 import java.time.Duration;
 import java.util.List;
@@ -55,14 +55,14 @@ class AwsProviderTest {
 
     @Test
     void offeringsTakeShapesFromEc2OnDemandPricesFromTheCatalogAndSpotPricesLive() throws Exception {
-        List<Offering> offerings = aws.offerings();
+        List<InstanceOffering> offerings = aws.offerings();
 
         assertThat(offerings).contains(
-                new Offering("m5.large", "eu-central-1", "eu-central-1a", new Shape(2000, 8192, 0), false, 0.1150, true),
-                new Offering("m5.large", "eu-central-1", "eu-central-1b", new Shape(2000, 8192, 0), false, 0.1150, true),
-                new Offering("m5.large", "eu-central-1", "eu-central-1a", new Shape(2000, 8192, 0), true, 0.0401, true),
-                new Offering("m5.large", "eu-central-1", "eu-central-1b", new Shape(2000, 8192, 0), true, 0.0433, true),
-                new Offering("g4dn.xlarge", "eu-central-1", "eu-central-1a", new Shape(4000, 16384, 1), false, 0.6580, true));
+                new InstanceOffering("m5.large", "eu-central-1", "eu-central-1a", new InstanceShape(2000, 8192, 0), false, 0.1150, true),
+                new InstanceOffering("m5.large", "eu-central-1", "eu-central-1b", new InstanceShape(2000, 8192, 0), false, 0.1150, true),
+                new InstanceOffering("m5.large", "eu-central-1", "eu-central-1a", new InstanceShape(2000, 8192, 0), true, 0.0401, true),
+                new InstanceOffering("m5.large", "eu-central-1", "eu-central-1b", new InstanceShape(2000, 8192, 0), true, 0.0433, true),
+                new InstanceOffering("g4dn.xlarge", "eu-central-1", "eu-central-1a", new InstanceShape(4000, 16384, 1), false, 0.6580, true));
         // No live spot price for c5.xlarge: only on-demand.
         assertThat(offerings).filteredOn(o -> o.instanceType().equals("c5.xlarge")).allMatch(o -> !o.spot()).hasSize(2);
         var spot = ec2.requests("DescribeSpotPriceHistory").get(0);

@@ -48,8 +48,8 @@ import dev.spillway.provider.spi.CapacityException.Kind;
 import dev.spillway.provider.spi.CapacityProvider;
 import dev.spillway.provider.spi.Instance;
 import dev.spillway.provider.spi.LaunchRequest;
-import dev.spillway.provider.spi.Offering;
-import dev.spillway.provider.spi.Shape;
+import dev.spillway.provider.spi.InstanceOffering;
+import dev.spillway.provider.spi.InstanceShape;
 import dev.spillway.provider.spi.Tags;
 import java.io.ByteArrayOutputStream;
 import java.io.DataOutputStream;
@@ -157,9 +157,9 @@ public final class AzureProvider implements CapacityProvider {
     }
 
     @Override
-    public List<Offering> offerings() throws CapacityException {
+    public List<InstanceOffering> offerings() throws CapacityException {
         Map<String, RetailPrices.Price> prices = prices();
-        List<Offering> out = new ArrayList<>();
+        List<InstanceOffering> out = new ArrayList<>();
         List<ResourceSkuInner> skus = call("Microsoft.Compute/skus/read", "location", () -> {
             List<ResourceSkuInner> all = new ArrayList<>();
             compute.serviceClient().getResourceSkus().list("location eq '" + settings.location() + "'", null, Context.NONE).forEach(all::add);
@@ -175,7 +175,7 @@ public final class AzureProvider implements CapacityProvider {
                 LOG.warning("azure: VM size " + size + " is not offered in " + settings.location() + "; left out");
                 continue;
             }
-            Shape shape = new Shape(Math.round(capability(sku, "vCPUs") * 1000), Math.round(capability(sku, "MemoryGB") * 1024),
+            InstanceShape shape = new InstanceShape(Math.round(capability(sku, "vCPUs") * 1000), Math.round(capability(sku, "MemoryGB") * 1024),
                     (int) capability(sku, "GPUs"));
             boolean available = sku.restrictions() == null || sku.restrictions().stream().noneMatch(AzureProvider::blocksLocation);
             RetailPrices.Price price = prices.get(size);
@@ -183,8 +183,8 @@ public final class AzureProvider implements CapacityProvider {
                 LOG.warning("azure: no price for " + size + " in " + settings.location() + "; left out");
                 continue;
             }
-            if (!Double.isNaN(price.onDemand())) out.add(new Offering(size, settings.location(), settings.location(), shape, false, price.onDemand(), available));
-            if (!Double.isNaN(price.spot())) out.add(new Offering(size, settings.location(), settings.location(), shape, true, price.spot(), available));
+            if (!Double.isNaN(price.onDemand())) out.add(new InstanceOffering(size, settings.location(), settings.location(), shape, false, price.onDemand(), available));
+            if (!Double.isNaN(price.spot())) out.add(new InstanceOffering(size, settings.location(), settings.location(), shape, true, price.spot(), available));
         }
         return out;
     }

@@ -10,8 +10,8 @@ import dev.spillway.provider.spi.BootScript;
 import dev.spillway.provider.spi.CapacityException;
 import dev.spillway.provider.spi.Instance;
 import dev.spillway.provider.spi.LaunchRequest;
-import dev.spillway.provider.spi.Offering;
-import dev.spillway.provider.spi.Shape;
+import dev.spillway.provider.spi.InstanceOffering;
+import dev.spillway.provider.spi.InstanceShape;
 import dev.spillway.provider.spi.Tags;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -65,13 +65,13 @@ class AzureProviderTest {
 
     @Test
     void offeringsTakeShapesFromResourceSkusAndPricesFromTheBundledRetailSnapshot() throws Exception {
-        List<Offering> offerings = azure.offerings();
+        List<InstanceOffering> offerings = azure.offerings();
 
         assertThat(offerings).contains(
-                new Offering("Standard_D2s_v5", "westeurope", "westeurope", new Shape(2000, 8192, 0), false, 0.1150, true),
-                new Offering("Standard_D2s_v5", "westeurope", "westeurope", new Shape(2000, 8192, 0), true, 0.0230, true),
-                new Offering("Standard_NC4as_T4_v3", "westeurope", "westeurope", new Shape(4000, 28672, 1), false, 0.5940, true));
-        assertThat(offerings).filteredOn(o -> o.instanceType().equals("Standard_E2s_v5")).isNotEmpty().noneMatch(Offering::available);
+                new InstanceOffering("Standard_D2s_v5", "westeurope", "westeurope", new InstanceShape(2000, 8192, 0), false, 0.1150, true),
+                new InstanceOffering("Standard_D2s_v5", "westeurope", "westeurope", new InstanceShape(2000, 8192, 0), true, 0.0230, true),
+                new InstanceOffering("Standard_NC4as_T4_v3", "westeurope", "westeurope", new InstanceShape(4000, 28672, 1), false, 0.5940, true));
+        assertThat(offerings).filteredOn(o -> o.instanceType().equals("Standard_E2s_v5")).isNotEmpty().noneMatch(InstanceOffering::available);
         var skus = arm.requests("GET", "/providers/Microsoft.Compute/skus").get(0);
         assertThat(skus.query()).containsEntry("$filter", "location eq 'westeurope'");
         assertThat(arm.requests()).allSatisfy(r -> assertThat(r.authorization()).isEqualTo("Bearer test-token"));
@@ -88,12 +88,12 @@ class AzureProviderTest {
                 .price("Standard_NC4as_T4_v3", "NC4as T4 v3", "Virtual Machines NCasv3_T4 Series", 0.551);
         AzureProvider live = provider("spillway-rg", SUBNET, true);
 
-        List<Offering> offerings = live.offerings();
+        List<InstanceOffering> offerings = live.offerings();
 
         assertThat(offerings).filteredOn(o -> o.instanceType().equals("Standard_D2s_v5"))
-                .extracting(Offering::spot, Offering::priceUsdPerHour)
+                .extracting(InstanceOffering::spot, InstanceOffering::priceUsdPerHour)
                 .containsExactlyInAnyOrder(org.assertj.core.groups.Tuple.tuple(false, 0.101), org.assertj.core.groups.Tuple.tuple(true, 0.019));
-        assertThat(offerings).filteredOn(o -> o.instanceType().equals("Standard_NC4as_T4_v3")).extracting(Offering::spot).containsExactly(false);
+        assertThat(offerings).filteredOn(o -> o.instanceType().equals("Standard_NC4as_T4_v3")).extracting(InstanceOffering::spot).containsExactly(false);
         var pages = arm.requests("GET", "/api/retail/prices");
         assertThat(pages).hasSize(3);
         assertThat(pages.get(0).query().get("$filter")).contains("serviceName eq 'Virtual Machines'").contains("armRegionName eq 'westeurope'");

@@ -5,7 +5,7 @@ import dev.spillway.provider.spi.CapacityException;
 import dev.spillway.provider.spi.CapacityProvider;
 import dev.spillway.provider.spi.Instance;
 import dev.spillway.provider.spi.LaunchRequest;
-import dev.spillway.provider.spi.Offering;
+import dev.spillway.provider.spi.InstanceOffering;
 import dev.spillway.provider.spi.Tags;
 import java.io.IOException;
 import java.io.Reader;
@@ -50,7 +50,7 @@ public final class LocalProvider implements CapacityProvider, AutoCloseable {
      * @param bootDelay    time from launch until the agent process starts
      * @param catalog      what this simulated cloud sells, with prices
      */
-    public record Settings(Path stateDir, List<String> agentCommand, Duration bootDelay, List<Offering> catalog) {
+    public record Settings(Path stateDir, List<String> agentCommand, Duration bootDelay, List<InstanceOffering> catalog) {
         public Settings {
             agentCommand = List.copyOf(agentCommand);
             catalog = List.copyOf(catalog);
@@ -128,7 +128,7 @@ public final class LocalProvider implements CapacityProvider, AutoCloseable {
     }
 
     @Override
-    public List<Offering> offerings() {
+    public List<InstanceOffering> offerings() {
         return settings.catalog();
     }
 
@@ -138,7 +138,7 @@ public final class LocalProvider implements CapacityProvider, AutoCloseable {
         Record existing = read(id);
         if (existing != null) return existing.instance(); // a retried launch: the first one stands
         faults.beforeLaunch(request);
-        Offering offering = settings.catalog().stream()
+        InstanceOffering offering = settings.catalog().stream()
                 .filter(o -> o.instanceType().equals(request.instanceType()) && o.zone().equals(request.zone()) && o.spot() == request.spot())
                 .findFirst()
                 .orElseThrow(() -> new CapacityException(CapacityException.Kind.INVALID_CONFIGURATION,

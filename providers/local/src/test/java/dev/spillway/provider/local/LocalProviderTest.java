@@ -8,8 +8,8 @@ import dev.spillway.provider.spi.AgentBootstrap;
 import dev.spillway.provider.spi.CapacityException;
 import dev.spillway.provider.spi.Instance;
 import dev.spillway.provider.spi.LaunchRequest;
-import dev.spillway.provider.spi.Offering;
-import dev.spillway.provider.spi.Shape;
+import dev.spillway.provider.spi.InstanceOffering;
+import dev.spillway.provider.spi.InstanceShape;
 import dev.spillway.provider.spi.Tags;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -29,8 +29,8 @@ class LocalProviderTest {
 
     private LocalProvider provider;
 
-    private static final Offering SMALL = new Offering("local.small", "local-1", "local-1a", new Shape(2000, 4096, 0), false, 0.05, true);
-    private static final Offering SMALL_SPOT = new Offering("local.small", "local-1", "local-1a", new Shape(2000, 4096, 0), true, 0.02, true);
+    private static final InstanceOffering SMALL = new InstanceOffering("local.small", "local-1", "local-1a", new InstanceShape(2000, 4096, 0), false, 0.05, true);
+    private static final InstanceOffering SMALL_SPOT = new InstanceOffering("local.small", "local-1", "local-1a", new InstanceShape(2000, 4096, 0), true, 0.02, true);
 
     @BeforeEach
     void start() {

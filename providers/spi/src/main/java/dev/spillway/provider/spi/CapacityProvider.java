@@ -15,7 +15,7 @@ public interface CapacityProvider {
     String kind();
 
     /** What can be launched now, with prices in USD per hour. */
-    List<Offering> offerings() throws CapacityException;
+    List<InstanceOffering> offerings() throws CapacityException;
 
     /**
      * Launches one instance that boots the agent with {@code request.bootstrap()}. Idempotent: a

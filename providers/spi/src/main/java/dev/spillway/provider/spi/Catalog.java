@@ -21,10 +21,10 @@ public final class Catalog {
     private Catalog() {}
 
     /** Every row as an on-demand offering and, if it has a spot price, a spot one, in {@code region}/{@code zone}. */
-    public static List<Offering> load(String nameOrPath, String region, String zone) {
+    public static List<InstanceOffering> load(String nameOrPath, String region, String zone) {
         try (InputStream in = open(nameOrPath);
              BufferedReader reader = new BufferedReader(new InputStreamReader(in, StandardCharsets.UTF_8))) {
-            List<Offering> out = new ArrayList<>();
+            List<InstanceOffering> out = new ArrayList<>();
             String line;
             int number = 0;
             while ((line = reader.readLine()) != null) {
@@ -33,10 +33,10 @@ public final class Catalog {
                 if (line.isEmpty() || line.startsWith("#") || line.startsWith("instance_type")) continue;
                 String[] f = line.split(",");
                 if (f.length != 6) throw new IllegalArgumentException(nameOrPath + ":" + number + ": expected 6 columns");
-                Shape shape = new Shape(Math.round(Double.parseDouble(f[1]) * 1000), Math.round(Double.parseDouble(f[2]) * 1024),
+                InstanceShape shape = new InstanceShape(Math.round(Double.parseDouble(f[1]) * 1000), Math.round(Double.parseDouble(f[2]) * 1024),
                         Integer.parseInt(f[3]));
-                out.add(new Offering(f[0], region, zone, shape, false, Double.parseDouble(f[4]), true));
-                if (!f[5].isBlank()) out.add(new Offering(f[0], region, zone, shape, true, Double.parseDouble(f[5]), true));
+                out.add(new InstanceOffering(f[0], region, zone, shape, false, Double.parseDouble(f[4]), true));
+                if (!f[5].isBlank()) out.add(new InstanceOffering(f[0], region, zone, shape, true, Double.parseDouble(f[5]), true));
             }
             return out;
         } catch (IOException e) {

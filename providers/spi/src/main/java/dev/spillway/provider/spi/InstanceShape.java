@@ -1,5 +1,5 @@
 package dev.spillway.provider.spi;
 
 /** What an instance offers: CPU in thousandths of a core, memory in MiB, whole GPUs. */
-public record Shape(long cpuMillis, long memoryMib, int gpus) {
+public record InstanceShape(long cpuMillis, long memoryMib, int gpus) {
 }

@@ -6,6 +6,6 @@ package dev.spillway.provider.spi;
  * @param priceUsdPerHour list price (on-demand) or current price (spot) of one instance
  * @param available       false while the provider knows it cannot be had (e.g. no spot capacity)
  */
-public record Offering(String instanceType, String region, String zone, Shape shape, boolean spot, double priceUsdPerHour,
-                       boolean available) {
+public record InstanceOffering(String instanceType, String region, String zone, InstanceShape shape, boolean spot, double priceUsdPerHour,
+                               boolean available) {
 }
