@@ -172,7 +172,7 @@ public final class BurstPlanner {
                     .toArray(Offering[]::new));
             Map<Object, Double> byClass = new HashMap<>();
             for (Demand d : demand) {
-                Object key = List.of(d.request(), d.jurisdictions(), d.spotTolerant());
+                Object key = d.classKey();
                 Double value = byClass.computeIfAbsent(key, k -> fairValue(d));
                 if (value.isInfinite()) {
                     notCovered.put(d.task(), whyNoOffering(d, all));
@@ -234,7 +234,7 @@ public final class BurstPlanner {
         Map<Object, List<Demand>> byKey = new LinkedHashMap<>();
         List<Demand> sorted = new ArrayList<>(demand);
         sorted.sort(largestFirst());
-        for (Demand d : sorted) byKey.computeIfAbsent(List.of(d.request(), d.jurisdictions(), d.spotTolerant()), k -> new ArrayList<>()).add(d);
+        for (Demand d : sorted) byKey.computeIfAbsent(d.classKey(), k -> new ArrayList<>()).add(d);
         return new ArrayList<>(byKey.values());
     }
 
@@ -316,7 +316,7 @@ public final class BurstPlanner {
         // resumes its first-fit scan where the previous task of the class found room.
         Map<Object, Integer> scanFrom = new HashMap<>();
         for (Demand d : order) {
-            Object key = List.of(d.request(), d.jurisdictions(), d.spotTolerant());
+            Object key = d.classKey();
             Bin into = null;
             int b = scanFrom.getOrDefault(key, 0);
             for (; b < bins.size(); b++) {

@@ -20,4 +20,9 @@ public record Offering(String id, String pool, String region, String zone, Strin
     public Offering {
         if (priceUsdPerHour <= 0 || Double.isNaN(priceUsdPerHour)) throw new IllegalArgumentException("price must be positive: " + id);
     }
+
+    /** The one spelling of an offering id: {@code pool:zone:type:spot|on-demand}. */
+    public static String id(String pool, String zone, String instanceType, boolean spot) {
+        return pool + ":" + zone + ":" + instanceType + (spot ? ":spot" : ":on-demand");
+    }
 }
