@@ -7,12 +7,14 @@ import java.util.Set;
 public enum TaskState {
     QUEUED, ASSIGNED, RUNNING, SUCCEEDED, FAILED, LOST, CANCELLED;
 
-    private static final Set<TaskState> TERMINAL = EnumSet.of(SUCCEEDED, FAILED, LOST, CANCELLED);
-    private static final Set<TaskState> ON_NODE = EnumSet.of(ASSIGNED, RUNNING);
+    /** Unfinished and holding resources on a node. */
+    public static final Set<TaskState> ON_NODE = EnumSet.of(ASSIGNED, RUNNING);
+    /** Not finished yet. */
+    public static final Set<TaskState> UNFINISHED = EnumSet.of(QUEUED, ASSIGNED, RUNNING);
 
     /** No further transition will happen. */
     public boolean terminal() {
-        return TERMINAL.contains(this);
+        return !UNFINISHED.contains(this);
     }
 
     /** The task holds resources on a node. */

@@ -1,9 +1,15 @@
 package dev.spillway.core.task;
 
-import java.util.Collections;
-import java.util.EnumMap;
-import java.util.EnumSet;
-import java.util.Map;
+import static dev.spillway.core.lifecycle.StateMachine.Rule.from;
+import static dev.spillway.core.task.TaskState.ASSIGNED;
+import static dev.spillway.core.task.TaskState.CANCELLED;
+import static dev.spillway.core.task.TaskState.FAILED;
+import static dev.spillway.core.task.TaskState.LOST;
+import static dev.spillway.core.task.TaskState.QUEUED;
+import static dev.spillway.core.task.TaskState.RUNNING;
+import static dev.spillway.core.task.TaskState.SUCCEEDED;
+
+import dev.spillway.core.lifecycle.StateMachine;
 import java.util.Set;
 
 /**
@@ -21,29 +27,19 @@ import java.util.Set;
  */
 public final class TaskStateMachine {
 
-    private static final Map<TaskState, Set<TaskState>> ALLOWED = new EnumMap<>(TaskState.class);
-
-    static {
-        ALLOWED.put(TaskState.QUEUED, EnumSet.of(TaskState.ASSIGNED, TaskState.CANCELLED));
-        ALLOWED.put(TaskState.ASSIGNED, EnumSet.of(TaskState.RUNNING, TaskState.QUEUED, TaskState.SUCCEEDED,
-                TaskState.FAILED, TaskState.LOST, TaskState.CANCELLED));
-        ALLOWED.put(TaskState.RUNNING, EnumSet.of(TaskState.SUCCEEDED, TaskState.QUEUED, TaskState.FAILED,
-                TaskState.LOST, TaskState.CANCELLED));
-        for (TaskState s : TaskState.values()) ALLOWED.putIfAbsent(s, EnumSet.noneOf(TaskState.class));
-    }
+    public static final StateMachine<TaskState> MACHINE = StateMachine.of(TaskState.class,
+            from(QUEUED).to(ASSIGNED, CANCELLED),
+            from(ASSIGNED).to(RUNNING, QUEUED, SUCCEEDED, FAILED, LOST, CANCELLED),
+            from(RUNNING).to(SUCCEEDED, QUEUED, FAILED, LOST, CANCELLED));
 
     private TaskStateMachine() {}
 
     public static boolean allowed(TaskState from, TaskState to) {
-        return ALLOWED.get(from).contains(to);
+        return MACHINE.allowed(from, to);
     }
 
     /** Every state from which {@code to} may be entered. */
     public static Set<TaskState> sourcesOf(TaskState to) {
-        Set<TaskState> sources = EnumSet.noneOf(TaskState.class);
-        ALLOWED.forEach((from, targets) -> {
-            if (targets.contains(to)) sources.add(from);
-        });
-        return Collections.unmodifiableSet(sources);
+        return MACHINE.sourcesOf(to);
     }
 }
