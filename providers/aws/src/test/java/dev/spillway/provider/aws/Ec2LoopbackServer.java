@@ -28,8 +28,8 @@ import java.util.function.Consumer;
  * An EC2 endpoint on loopback that speaks the EC2 Query API (form-encoded requests signed with
  * SigV4, XML responses and errors) for the calls the AWS provider makes, keeps instances with
  * their tags and states, honours client tokens, pages DescribeInstances, and injects faults:
- * throttling, capacity errors, slow responses, and a RunInstances response lost after the instance
- * was created. Every request is recorded for assertions.
+ * throttling, capacity and vCPU quota errors, slow responses, and a RunInstances response lost
+ * after the instance was created. Every request is recorded for assertions.
  */
 public final class Ec2LoopbackServer implements AutoCloseable {
 
@@ -86,6 +86,7 @@ public final class Ec2LoopbackServer implements AutoCloseable {
     private final AtomicInteger ids = new AtomicInteger();
     private final AtomicInteger throttle = new AtomicInteger();
     private final AtomicInteger loseRunResponses = new AtomicInteger();
+    private final AtomicInteger vcpuLimitExceeded = new AtomicInteger();
     private final AtomicInteger slowResponses = new AtomicInteger();
     private volatile long slowMillis;
     private final Set<String> noCapacity = ConcurrentHashMap.newKeySet();
@@ -160,6 +161,11 @@ public final class Ec2LoopbackServer implements AutoCloseable {
     /** RunInstances of this type ({@code spot} or on-demand) fails with InsufficientInstanceCapacity. */
     public void noCapacity(String type, boolean spot) {
         noCapacity.add(type + (spot ? ":spot" : ":on-demand"));
+    }
+
+    /** The next {@code n} RunInstances fail with VcpuLimitExceeded, as the account's vCPU quota makes them. */
+    public void vcpuLimitExceededNext(int n) {
+        vcpuLimitExceeded.set(n);
     }
 
     /** Calls of this action (e.g. {@code RunInstances}) fail with UnauthorizedOperation. */
@@ -321,6 +327,12 @@ public final class Ec2LoopbackServer implements AutoCloseable {
             if (existing != null) {
                 instance = instances.get(existing);
             } else {
+                if (vcpuLimitExceeded.getAndUpdate(n -> Math.max(0, n - 1)) > 0) {
+                    error(exchange, 400, "VcpuLimitExceeded", "You have requested more vCPU capacity than your current vCPU limit of 32 allows "
+                            + "for the instance bucket that the specified instance type belongs to. Please visit "
+                            + "http://aws.amazon.com/contact-us/ec2-request to request an adjustment to this limit.");
+                    return null;
+                }
                 if (noCapacity.contains(type + (spot ? ":spot" : ":on-demand"))) {
                     error(exchange, 500, "InsufficientInstanceCapacity",
                             "We currently do not have sufficient " + type + " capacity in the Availability Zone you requested.");

@@ -10,6 +10,8 @@ import java.util.concurrent.atomic.AtomicInteger;
 public final class Faults {
 
     private final AtomicInteger failingLaunches = new AtomicInteger();
+    private final AtomicInteger quotaExceeded = new AtomicInteger();
+    private final AtomicInteger lostResponses = new AtomicInteger();
     private final Set<String> noCapacity = ConcurrentHashMap.newKeySet();
     private final Set<String> neverBoot = ConcurrentHashMap.newKeySet();
     private volatile boolean haltDuringLaunch;
@@ -17,6 +19,21 @@ public final class Faults {
     /** The next {@code n} launches fail as if the cloud's API were down. */
     public Faults failNextLaunches(int n) {
         failingLaunches.set(n);
+        return this;
+    }
+
+    /** The next {@code n} launches are refused for an account quota (as a cloud's vCPU or cores limit refuses them). */
+    public Faults quotaExceededNext(int n) {
+        quotaExceeded.set(n);
+        return this;
+    }
+
+    /**
+     * The next {@code n} launches are carried out, but their answer is lost on the way back: the
+     * call fails as unavailable, and a retry with the same idempotency key finds the instance.
+     */
+    public Faults loseNextLaunchResponses(int n) {
+        lostResponses.set(n);
         return this;
     }
 
@@ -46,13 +63,19 @@ public final class Faults {
         return this;
     }
 
-    void afterAccepting() {
+    void afterAccepting() throws CapacityException {
         if (haltDuringLaunch) Runtime.getRuntime().halt(137);
+        if (lostResponses.getAndUpdate(n -> Math.max(0, n - 1)) > 0) {
+            throw new CapacityException(CapacityException.Kind.UNAVAILABLE, "injected: the local cloud's answer to a launch was lost");
+        }
     }
 
     void beforeLaunch(LaunchRequest r) throws CapacityException {
         if (failingLaunches.getAndUpdate(n -> Math.max(0, n - 1)) > 0) {
             throw new CapacityException(CapacityException.Kind.UNAVAILABLE, "injected: the local cloud's API failed");
+        }
+        if (quotaExceeded.getAndUpdate(n -> Math.max(0, n - 1)) > 0) {
+            throw new CapacityException(CapacityException.Kind.QUOTA_EXCEEDED, "injected: the local cloud's instance quota is used up");
         }
         if (noCapacity.contains(key(r.instanceType(), r.zone(), r.spot()))) {
             throw new CapacityException(CapacityException.Kind.INSUFFICIENT_CAPACITY,

@@ -1,6 +1,7 @@
 package dev.spillway.provider.spi;
 
 import java.util.List;
+import java.util.Map;
 
 /**
  * A source of machines that boot the Spillway agent: a cloud account (AWS, Azure) or the
@@ -14,8 +15,23 @@ public interface CapacityProvider {
     /** {@code local}, {@code aws} or {@code azure}. */
     String kind();
 
-    /** What can be launched now, with prices in USD per hour. */
+    /**
+     * What can be launched now, with prices in USD per hour. An instance type of the pool that the
+     * cloud does not know, restricts or has no price for is left out (or offered unavailable) and
+     * named in {@link #unusableInstanceTypes()}; it never makes the whole read fail.
+     */
     List<InstanceOffering> offerings() throws CapacityException;
+
+    /**
+     * The pool's instance types that the last successful {@link #offerings()} read could not offer,
+     * each with why, for people to read (e.g. {@code m6i.nosuch → "not an EC2 instance type in
+     * eu-central-1 (InvalidInstanceType)"}). None of them is among the available offerings of that
+     * read. Empty before the first read and for providers without a list of instance types; a
+     * failed read leaves it as it was.
+     */
+    default Map<String, String> unusableInstanceTypes() {
+        return Map.of();
+    }
 
     /**
      * Launches one instance that boots the agent with {@code request.bootstrap()}. Idempotent: a
