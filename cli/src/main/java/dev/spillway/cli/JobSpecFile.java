@@ -2,20 +2,19 @@ package dev.spillway.cli;
 
 import com.google.protobuf.Duration;
 import com.google.rpc.BadRequest.FieldViolation;
+import dev.spillway.api.Quantities;
 import dev.spillway.api.v1.JobSpec;
 import dev.spillway.api.v1.Resources;
 import dev.spillway.api.v1.RetryPolicy;
 import dev.spillway.api.v1.TaskTemplate;
 import java.io.IOException;
 import java.io.Reader;
-import java.math.BigDecimal;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
 import org.yaml.snakeyaml.LoaderOptions;
 import org.yaml.snakeyaml.Yaml;
@@ -234,8 +233,8 @@ public final class JobSpecFile {
                 Node value = t.getValueNode();
                 try {
                     switch (key) {
-                        case "cpu" -> resources.setCpuMillis(cpuMillis(scalar(path, value)));
-                        case "memory" -> resources.setMemoryMib(memoryMib(scalar(path, value)));
+                        case "cpu" -> resources.setCpuMillis(Quantities.parseCpuMillis(scalar(path, value)));
+                        case "memory" -> resources.setMemoryMib(Quantities.parseMemoryMib(scalar(path, value)));
                         case "gpus" -> resources.setGpus((int) integer(path, value));
                         default -> problem(t.getKeyNode(), path, "unknown field (known: cpu, memory, gpus)");
                     }
@@ -342,39 +341,6 @@ public final class JobSpecFile {
         void problem(Node at, String field, String message) {
             Mark m = at.getStartMark();
             problems.add(new Problem(file, m.getLine() + 1, m.getColumn() + 1, field, message));
-        }
-    }
-
-    /** Cores as written ("2", "0.5", "500m") to thousandths of a core. */
-    static long cpuMillis(String text) {
-        String t = text.trim();
-        try {
-            if (t.endsWith("m")) return Long.parseLong(t.substring(0, t.length() - 1));
-            return new BigDecimal(t).movePointRight(3).setScale(0, java.math.RoundingMode.UNNECESSARY).longValueExact();
-        } catch (ArithmeticException | NumberFormatException e) {
-            throw new IllegalArgumentException("not a cpu amount: '" + text + "' (cores such as 2 or 0.5, or millicores such as 500m)");
-        }
-    }
-
-    /** Memory as written ("4Gi", "512Mi", "1024") to MiB. */
-    static long memoryMib(String text) {
-        String t = text.trim().toLowerCase(Locale.ROOT);
-        long factor = 1;
-        String number = t;
-        if (t.matches(".*(gi|g|gib)$")) {
-            factor = 1024;
-            number = t.replaceAll("(gib|gi|g)$", "");
-        } else if (t.matches(".*(ti|tib)$")) {
-            factor = 1024 * 1024;
-            number = t.replaceAll("(tib|ti)$", "");
-        } else if (t.matches(".*(mi|m|mib)$")) {
-            number = t.replaceAll("(mib|mi|m)$", "");
-        }
-        try {
-            return new BigDecimal(number.trim()).multiply(BigDecimal.valueOf(factor))
-                    .setScale(0, java.math.RoundingMode.UNNECESSARY).longValueExact();
-        } catch (ArithmeticException | NumberFormatException e) {
-            throw new IllegalArgumentException("not a memory amount: '" + text + "' (such as 4Gi, 512Mi, or a number of MiB)");
         }
     }
 

@@ -60,6 +60,17 @@ class JobSpecFileTest {
     }
 
     @Test
+    void amountsThatAreNotExactSayWhyAtTheirValue() {
+        var e = catchThrowableOfType(JobSpecFile.InvalidSpecException.class, () -> parse("""
+                command: "true"
+                resources: {cpu: 0.0005, memory: 4GB}
+                """));
+        assertThat(e.problems()).extracting(Object::toString).containsExactly(
+                "job.yaml:2:18: resources.cpu: not a cpu amount: '0.0005' (that is 0.5 millicores; the finest amount is 1m, a thousandth of a core)",
+                "job.yaml:2:34: resources.memory: not a memory amount: '4GB' (unknown unit 'GB'; use Mi, Gi or Ti (binary; M and G mean the same), or a plain number of MiB)");
+    }
+
+    @Test
     void brokenYamlIsReportedWhereItBreaks() {
         var e = catchThrowableOfType(JobSpecFile.InvalidSpecException.class, () -> parse("name: [unclosed\n"));
         assertThat(e.problems()).singleElement().satisfies(p -> {

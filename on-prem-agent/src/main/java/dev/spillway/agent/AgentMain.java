@@ -1,5 +1,6 @@
 package dev.spillway.agent;
 
+import dev.spillway.api.Quantities;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.nio.file.Files;
@@ -95,8 +96,8 @@ public final class AgentMain implements Callable<Integer> {
             default -> throw new CommandLine.ParameterException(new CommandLine(this), "--drain must be 'finish' or 'hand-back'");
         };
         Agent.Settings settings = new Agent.Settings(broker, token, node, pool,
-                cpu == null ? HostCapacity.cpuMillis() : Quantities.cpuMillis(cpu),
-                memory == null ? HostCapacity.memoryMib() : Quantities.memoryMib(memory),
+                cpu == null ? HostCapacity.cpuMillis() : Quantities.parseCpuMillis(cpu),
+                memory == null ? HostCapacity.memoryMib() : Quantities.parseMemoryMib(memory),
                 gpus, labels,
                 workDir != null ? workDir : Path.of(System.getProperty("user.home"), ".spillway", "agents", node),
                 mode, parseDuration(drainTimeout), "0.1.0");

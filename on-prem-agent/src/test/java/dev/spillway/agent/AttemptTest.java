@@ -1,7 +1,6 @@
 package dev.spillway.agent;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
 import dev.spillway.api.v1.Assign;
@@ -78,17 +77,6 @@ class AttemptTest {
         // setsid itself starts, then fails to exec the program: exit code 127 (or a start failure)
         assertThat(a.status().getState()).isIn(AttemptState.ATTEMPT_STATE_EXITED, AttemptState.ATTEMPT_STATE_START_FAILED);
         if (a.status().getState() == AttemptState.ATTEMPT_STATE_EXITED) assertThat(a.status().getExitCode()).isNotZero();
-    }
-
-    @Test
-    void quantitiesAreParsedTheWayUsersWriteThem() {
-        assertThat(Quantities.cpuMillis("2")).isEqualTo(2000);
-        assertThat(Quantities.cpuMillis("0.5")).isEqualTo(500);
-        assertThat(Quantities.cpuMillis("250m")).isEqualTo(250);
-        assertThat(Quantities.memoryMib("4Gi")).isEqualTo(4096);
-        assertThat(Quantities.memoryMib("512Mi")).isEqualTo(512);
-        assertThat(Quantities.memoryMib("1024")).isEqualTo(1024);
-        assertThatThrownBy(() -> Quantities.memoryMib("lots")).hasMessageContaining("not a memory amount");
     }
 
     private static Process leader(Attempt a) throws Exception {
