@@ -4,16 +4,13 @@ import dev.spillway.provider.spi.BootScript;
 import dev.spillway.provider.spi.CapacityException;
 import dev.spillway.provider.spi.CapacityException.Kind;
 import dev.spillway.provider.spi.CapacityProvider;
-import dev.spillway.provider.spi.Catalog;
 import dev.spillway.provider.spi.Instance;
 import dev.spillway.provider.spi.LaunchRequest;
 import dev.spillway.provider.spi.InstanceOffering;
-import dev.spillway.provider.spi.InstanceShape;
 import dev.spillway.provider.spi.Tags;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
-import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Base64;
 import java.util.HashMap;
@@ -25,29 +22,22 @@ import java.util.Optional;
 import java.util.logging.Logger;
 import software.amazon.awssdk.auth.credentials.AwsCredentialsProvider;
 import software.amazon.awssdk.auth.credentials.DefaultCredentialsProvider;
-import software.amazon.awssdk.awscore.exception.AwsServiceException;
-import software.amazon.awssdk.core.exception.SdkException;
 import software.amazon.awssdk.core.retry.RetryMode;
 import software.amazon.awssdk.regions.Region;
 import software.amazon.awssdk.services.ec2.Ec2Client;
-import software.amazon.awssdk.services.ec2.model.DescribeInstanceTypesRequest;
 import software.amazon.awssdk.services.ec2.model.DescribeInstancesRequest;
-import software.amazon.awssdk.services.ec2.model.DescribeSpotPriceHistoryRequest;
 import software.amazon.awssdk.services.ec2.model.DescribeSubnetsRequest;
 import software.amazon.awssdk.services.ec2.model.Filter;
-import software.amazon.awssdk.services.ec2.model.GpuDeviceInfo;
 import software.amazon.awssdk.services.ec2.model.HttpTokensState;
 import software.amazon.awssdk.services.ec2.model.IamInstanceProfileSpecification;
 import software.amazon.awssdk.services.ec2.model.InstanceInterruptionBehavior;
 import software.amazon.awssdk.services.ec2.model.InstanceMarketOptionsRequest;
 import software.amazon.awssdk.services.ec2.model.InstanceMetadataOptionsRequest;
-import software.amazon.awssdk.services.ec2.model.InstanceTypeInfo;
 import software.amazon.awssdk.services.ec2.model.MarketType;
 import software.amazon.awssdk.services.ec2.model.ResourceType;
 import software.amazon.awssdk.services.ec2.model.RunInstancesRequest;
 import software.amazon.awssdk.services.ec2.model.SpotInstanceType;
 import software.amazon.awssdk.services.ec2.model.SpotMarketOptions;
-import software.amazon.awssdk.services.ec2.model.SpotPrice;
 import software.amazon.awssdk.services.ec2.model.Subnet;
 import software.amazon.awssdk.services.ec2.model.Tag;
 import software.amazon.awssdk.services.ec2.model.TagSpecification;
@@ -56,9 +46,8 @@ import software.amazon.awssdk.services.ec2.model.TagSpecification;
  * EC2 capacity through the AWS SDK for Java v2.
  *
  * <ul>
- *   <li><b>offerings</b>: the pool's instance types in the zones of its subnets; shapes from
- *       DescribeInstanceTypes, on-demand prices from the price catalog, spot prices live from
- *       DescribeSpotPriceHistory (latest per type and zone);</li>
+ *   <li><b>offerings</b>: the pool's instance types in the zones of its subnets, shapes and spot
+ *       prices from EC2, on-demand prices from the price catalog ({@link AwsOfferings});</li>
  *   <li><b>launch</b>: first DescribeInstances for an instance already tagged with the request
  *       (a broker that crashed mid-launch finds it), else RunInstances with the idempotency key as
  *       ClientToken (retries of a lost response return the same instance), tags on the instance and
@@ -69,13 +58,12 @@ import software.amazon.awssdk.services.ec2.model.TagSpecification;
  * </ul>
  * Credentials come from the SDK's default chain (environment, profile, web identity, instance
  * role); throttling is retried by the SDK's adaptive retry mode. Errors are mapped to
- * {@link CapacityException} kinds: capacity errors make the broker fall back to the next offering.
+ * {@link CapacityException} kinds ({@link Ec2Errors}): capacity errors make the broker fall back
+ * to the next offering.
  */
 public final class AwsProvider implements CapacityProvider, AutoCloseable {
 
     private static final Logger LOG = Logger.getLogger(AwsProvider.class.getName());
-    /** The only operating system the boot script supports. */
-    private static final String PRODUCT = "Linux/UNIX";
 
     /**
      * A pool's EC2 settings.
@@ -106,6 +94,7 @@ public final class AwsProvider implements CapacityProvider, AutoCloseable {
 
     private final Settings settings;
     private final Ec2Client ec2;
+    private final AwsOfferings offerings;
     /** Subnet of each zone, learnt from DescribeSubnets on first use. */
     private volatile Map<String, String> subnetByZone;
 
@@ -119,6 +108,7 @@ public final class AwsProvider implements CapacityProvider, AutoCloseable {
                         .apiCallTimeout(settings.attemptTimeout().multipliedBy(4).plus(Duration.ofMinutes(1))));
         settings.endpoint().ifPresent(builder::endpointOverride);
         this.ec2 = builder.build();
+        this.offerings = new AwsOfferings(settings, ec2);
     }
 
     @Override
@@ -128,48 +118,7 @@ public final class AwsProvider implements CapacityProvider, AutoCloseable {
 
     @Override
     public List<InstanceOffering> offerings() throws CapacityException {
-        Map<String, String> zones = subnets();
-        Map<String, Double> onDemand = new HashMap<>();
-        for (InstanceOffering o : Catalog.load(settings.catalog(), settings.region(), settings.region())) {
-            if (!o.spot()) onDemand.put(o.instanceType(), o.priceUsdPerHour());
-        }
-        Map<String, InstanceShape> shapes = new LinkedHashMap<>();
-        call("ec2:DescribeInstanceTypes", () -> {
-            for (InstanceTypeInfo t : ec2.describeInstanceTypesPaginator(DescribeInstanceTypesRequest.builder()
-                    .instanceTypesWithStrings(settings.instanceTypes()).build()).instanceTypes()) {
-                int gpus = t.gpuInfo() == null ? 0 : t.gpuInfo().gpus().stream().mapToInt(GpuDeviceInfo::count).sum();
-                shapes.put(t.instanceTypeAsString(), new InstanceShape(t.vCpuInfo().defaultVCpus() * 1000L, t.memoryInfo().sizeInMiB(), gpus));
-            }
-            return null;
-        }, "instance-types");
-        // Latest spot price per type and zone: the history is newest first within each pair.
-        Map<String, Double> spot = new HashMap<>();
-        call("ec2:DescribeSpotPriceHistory", () -> {
-            for (SpotPrice p : ec2.describeSpotPriceHistoryPaginator(DescribeSpotPriceHistoryRequest.builder()
-                    .instanceTypesWithStrings(settings.instanceTypes())
-                    .productDescriptions(PRODUCT)
-                    .startTime(Instant.now())
-                    .build()).spotPriceHistory()) {
-                spot.putIfAbsent(p.instanceTypeAsString() + "@" + p.availabilityZone(), Double.parseDouble(p.spotPrice()));
-            }
-            return null;
-        }, "instance-types");
-        List<InstanceOffering> out = new ArrayList<>();
-        for (String type : settings.instanceTypes()) {
-            InstanceShape shape = shapes.get(type);
-            if (shape == null) {
-                LOG.warning("aws: instance type " + type + " is not offered in " + settings.region() + "; left out");
-                continue;
-            }
-            Double price = onDemand.get(type);
-            for (String zone : zones.keySet()) {
-                if (price != null) out.add(new InstanceOffering(type, settings.region(), zone, shape, false, price, true));
-                Double spotPrice = spot.get(type + "@" + zone);
-                if (spotPrice != null) out.add(new InstanceOffering(type, settings.region(), zone, shape, true, spotPrice, true));
-            }
-            if (price == null) LOG.warning("aws: no on-demand price for " + type + " in catalog " + settings.catalog() + "; only spot is offered");
-        }
-        return out;
+        return offerings.read(subnets().keySet());
     }
 
     @Override
@@ -206,7 +155,7 @@ public final class AwsProvider implements CapacityProvider, AutoCloseable {
                             .build())
                     .build());
         }
-        var response = call("ec2:RunInstances", () -> ec2.runInstances(run.build()), "image-id");
+        var response = Ec2Errors.call("ec2:RunInstances", () -> ec2.runInstances(run.build()), "image-id");
         Instance launched = toInstance(response.instances().get(0));
         LOG.info(() -> "aws: launched " + launched.id() + " (" + request.instanceType() + (request.spot() ? ", spot" : "") + " in "
                 + request.zone() + ")");
@@ -221,12 +170,9 @@ public final class AwsProvider implements CapacityProvider, AutoCloseable {
     @Override
     public void terminate(String instanceId) throws CapacityException {
         try {
-            call("ec2:TerminateInstances", () -> ec2.terminateInstances(r -> r.instanceIds(instanceId)), "instance");
+            Ec2Errors.call("ec2:TerminateInstances", () -> ec2.terminateInstances(r -> r.instanceIds(instanceId)), "instance");
         } catch (CapacityException e) {
-            if (e.getCause() instanceof AwsServiceException s && s.awsErrorDetails() != null
-                    && "InvalidInstanceID.NotFound".equals(s.awsErrorDetails().errorCode())) {
-                return; // already gone
-            }
+            if (Ec2Errors.code(e).equals("InvalidInstanceID.NotFound")) return; // already gone
             throw e;
         }
     }
@@ -244,7 +190,7 @@ public final class AwsProvider implements CapacityProvider, AutoCloseable {
     }
 
     private List<Instance> describe(Filter filter) throws CapacityException {
-        return call("ec2:DescribeInstances", () -> {
+        return Ec2Errors.call("ec2:DescribeInstances", () -> {
             List<Instance> out = new ArrayList<>();
             ec2.describeInstancesPaginator(DescribeInstancesRequest.builder().filters(filter).maxResults(100).build())
                     .reservations()
@@ -257,7 +203,7 @@ public final class AwsProvider implements CapacityProvider, AutoCloseable {
         Map<String, String> known = subnetByZone;
         if (known != null) return known;
         Map<String, String> byZone = new LinkedHashMap<>();
-        call("ec2:DescribeSubnets", () -> {
+        Ec2Errors.call("ec2:DescribeSubnets", () -> {
             for (Subnet s : ec2.describeSubnets(DescribeSubnetsRequest.builder().subnetIds(settings.subnets()).build()).subnets()) {
                 byZone.putIfAbsent(s.availabilityZone(), s.subnetId());
             }
@@ -289,60 +235,5 @@ public final class AwsProvider implements CapacityProvider, AutoCloseable {
         } catch (java.security.NoSuchAlgorithmException e) {
             throw new IllegalStateException(e);
         }
-    }
-
-    private interface Call<T> {
-        T run();
-    }
-
-    /**
-     * Runs one EC2 call, mapping its errors: capacity and quota errors (fall back), throttling left
-     * after the SDK's retries, missing permissions (naming the IAM action), invalid parameters
-     * (naming the pool setting most likely at fault), anything else as unavailable.
-     */
-    private static <T> T call(String action, Call<T> call, String setting) throws CapacityException {
-        try {
-            return call.run();
-        } catch (AwsServiceException e) {
-            String code = e.awsErrorDetails() == null ? "" : e.awsErrorDetails().errorCode();
-            String message = e.awsErrorDetails() == null ? e.getMessage() : e.awsErrorDetails().errorMessage();
-            throw new CapacityException(kindOf(code), describe(action, code, message, setting), e);
-        } catch (SdkException e) {
-            String why = e.getMessage() != null ? e.getMessage() : e.getClass().getSimpleName();
-            throw new CapacityException(Kind.UNAVAILABLE, action + " failed: " + why, e);
-        }
-    }
-
-    static Kind kindOf(String code) {
-        return switch (code) {
-            case "InsufficientInstanceCapacity", "InsufficientHostCapacity", "InsufficientCapacity", "InsufficientReservedInstanceCapacity",
-                 "SpotMaxPriceTooLow", "InsufficientFreeAddressesInSubnet", "Unsupported" -> Kind.INSUFFICIENT_CAPACITY;
-            case "InstanceLimitExceeded", "VcpuLimitExceeded", "MaxSpotInstanceCountExceeded", "SpotInstanceRequestLimitExceeded" -> Kind.QUOTA_EXCEEDED;
-            case "RequestLimitExceeded", "Throttling", "ThrottlingException" -> Kind.THROTTLED;
-            case "UnauthorizedOperation", "AuthFailure", "Blocked", "OptInRequired" -> Kind.UNAUTHORIZED;
-            default -> code.startsWith("Invalid") || code.equals("MissingParameter") || code.equals("UnknownParameter")
-                    ? Kind.INVALID_CONFIGURATION : Kind.UNAVAILABLE;
-        };
-    }
-
-    private static String describe(String action, String code, String message, String setting) {
-        String setting2 = code.startsWith("InvalidAMIID") ? "image-id"
-                : code.startsWith("InvalidSubnet") ? "subnets"
-                : code.startsWith("InvalidGroup") || code.startsWith("InvalidSecurityGroup") ? "security-groups"
-                : message != null && message.toLowerCase(Locale.ROOT).contains("iaminstanceprofile") ? "instance-profile"
-                : code.startsWith("InvalidInstanceType") || code.equals("Unsupported") ? "instance-types"
-                : setting;
-        return switch (kindOf(code)) {
-            case UNAUTHORIZED -> code.equals("AuthFailure")
-                    ? "AWS rejected the credentials (" + action + "): check the default credential chain (environment, profile, role)"
-                    : "the AWS credentials may not call " + action + (action.equals("ec2:RunInstances")
-                    ? " (with ec2:CreateTags for tags at launch, and iam:PassRole for an instance profile)" : "")
-                    + "; grant it (see providers/aws/iam-policy.json)";
-            case INVALID_CONFIGURATION -> "check the pool setting '" + setting2 + "': " + action + " refused it: " + code + ": " + message;
-            case INSUFFICIENT_CAPACITY -> "no capacity: " + code + ": " + message;
-            case QUOTA_EXCEEDED -> "an account limit stops the launch: " + code + ": " + message;
-            case THROTTLED -> action + " is throttled even after retries: " + code;
-            default -> action + " failed: " + code + ": " + message;
-        };
     }
 }
