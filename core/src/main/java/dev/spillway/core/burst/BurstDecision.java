@@ -65,6 +65,10 @@ public final class BurstDecision {
     public record PoolStanding(String status, Instant restingUntil, int usableOfferings, int hiddenOfferings) {
     }
 
+    /** An instance to launch: for which tasks that may burst now, and how many waiting tasks it should hold. */
+    private record Chosen(Offering offering, List<TaskRef> forTasks, int expected) {
+    }
+
     /** A replacement must hold at least this many times the waiting tasks the instance it replaces could. */
     static final int REPLACEMENT_GAIN = 2;
 
@@ -294,27 +298,23 @@ public final class BurstDecision {
             List<Offering> usable = usableOfferings();
             List<PoolLimits> limits = limits(Map.of());
             ProvisionPlan plan = planner.plan(eligible, usable, limits);
-            boolean sizedForQueue = false;
-            if (queue.size() > eligible.size()) {
-                ProvisionPlan forQueue = sizedForTheQueue(plan, eligible, queue, usable, limits);
-                if (forQueue != null) {
-                    plan = forQueue;
-                    sizedForQueue = true;
-                }
+            List<Chosen> chosen = null;
+            if (queue.size() > eligible.size()) chosen = sizedForTheQueue(plan, eligible, queue, usable, limits);
+            boolean sizedForQueue = chosen != null;
+            if (chosen == null) {
+                chosen = plan.instances().stream().map(i -> new Chosen(i.offering(), i.tasks(), i.tasks().size())).toList();
             }
             Set<TaskRef> covered = new HashSet<>();
-            for (ProvisionPlan.Instance planned : plan.instances()) {
-                Offering o = planned.offering();
-                List<TaskRef> now = planned.tasks().stream().filter(t -> eligible.stream().anyMatch(d -> d.task().equals(t))).toList();
-                int expected = planned.tasks().size();
+            for (Chosen c : chosen) {
+                Offering o = c.offering();
                 String why = String.format(Locale.ROOT, "%s%s in %s at %s USD/h, expected to hold %d waiting task(s)%s", o.instanceType(),
-                        o.spot() ? " (spot)" : "", o.zone(), price(o.priceUsdPerHour()), expected,
+                        o.spot() ? " (spot)" : "", o.zone(), price(o.priceUsdPerHour()), c.expected(),
                         sizedForQueue ? " (sized for the queue: the pool's limits will bind)" : "");
-                actions.add(new BurstAction.Launch(o, now, expected, why));
+                actions.add(new BurstAction.Launch(o, c.forTasks(), c.expected(), why));
                 launched.merge(o.pool(), 1, Integer::sum);
                 launchedSpend.merge(o.pool(), o.priceUsdPerHour(), Double::sum);
-                covered.addAll(now);
-                for (TaskRef t : now) reasons.putIfAbsent(t.jobId(), "bursting: launching " + why);
+                covered.addAll(c.forTasks());
+                for (TaskRef t : c.forTasks()) reasons.putIfAbsent(t.jobId(), "bursting: launching " + why);
             }
             List<TaskRef> uncovered = new ArrayList<>();
             for (Demand d : eligible) {
@@ -331,8 +331,8 @@ public final class BurstDecision {
          * picks larger instances) and launches those of its instances that the eligible tasks
          * need. Null when the limits do not bind.
          */
-        private ProvisionPlan sizedForTheQueue(ProvisionPlan plan, List<Demand> eligible, List<Demand> queue, List<Offering> usable,
-                                               List<PoolLimits> limits) {
+        private List<Chosen> sizedForTheQueue(ProvisionPlan plan, List<Demand> eligible, List<Demand> queue, List<Offering> usable,
+                                              List<PoolLimits> limits) {
             Set<TaskRef> coveredNow = new HashSet<>();
             Map<String, Integer> used = new HashMap<>();
             Map<String, Double> spent = new HashMap<>();
@@ -348,7 +348,6 @@ public final class BurstDecision {
             if (later.coveredTasks() == rest.size()) return null; // the limits do not bind: cheapest for now is right
             ProvisionPlan whole = planner.plan(queue, usable, limits);
             // Launch the whole plan's instances that the eligible tasks fill, first fit in its order.
-            List<ProvisionPlan.Instance> chosen = new ArrayList<>();
             Map<Integer, List<TaskRef>> forNow = new TreeMap<>();
             long[][] room = new long[whole.instances().size()][];
             for (int i = 0; i < room.length; i++) {
@@ -371,13 +370,12 @@ public final class BurstDecision {
                 }
             }
             if (coveredByWhole < plan.coveredTasks()) return null;
+            List<Chosen> chosen = new ArrayList<>();
             forNow.forEach((i, tasks) -> {
                 ProvisionPlan.Instance w = whole.instances().get(i);
-                List<TaskRef> all = new ArrayList<>(tasks);
-                for (TaskRef t : w.tasks()) if (!all.contains(t)) all.add(t);
-                chosen.add(new ProvisionPlan.Instance(w.offering(), all));
+                chosen.add(new Chosen(w.offering(), tasks, Math.max(tasks.size(), w.tasks().size())));
             });
-            return new ProvisionPlan(chosen, Map.of());
+            return chosen;
         }
 
         private Duration minBurstAfter(Demand d) {
