@@ -122,6 +122,11 @@ public final class AwsProvider implements CapacityProvider, AutoCloseable {
     }
 
     @Override
+    public Map<String, String> unusableInstanceTypes() {
+        return offerings.unusable();
+    }
+
+    @Override
     public Instance launch(LaunchRequest request) throws CapacityException {
         Optional<Instance> existing = byRequest(request.tags().get(Tags.REQUEST));
         if (existing.isPresent()) return existing.get();

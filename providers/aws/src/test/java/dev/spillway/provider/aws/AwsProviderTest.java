@@ -2,6 +2,7 @@ package dev.spillway.provider.aws;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.tuple;
 
 import dev.spillway.provider.spi.AgentBootstrap;
 import dev.spillway.provider.spi.BootScript;
@@ -41,8 +42,12 @@ class AwsProviderTest {
     }
 
     private AwsProvider provider(Optional<String> profile) {
+        return provider(profile, List.of("m5.large", "c5.xlarge", "g4dn.xlarge"));
+    }
+
+    private AwsProvider provider(Optional<String> profile, List<String> instanceTypes) {
         return new AwsProvider(new AwsProvider.Settings("eu-central-1", Optional.of(ec2.endpoint()), "ami-0123456789abcdef0",
-                List.of("subnet-a", "subnet-b"), List.of("sg-1", "sg-2"), profile, List.of("m5.large", "c5.xlarge", "g4dn.xlarge"),
+                List.of("subnet-a", "subnet-b"), List.of("sg-1", "sg-2"), profile, instanceTypes,
                 "aws-eu-central-1", "https://broker.example.com:7070/agent/spillway-agent.jar", Duration.ofSeconds(1),
                 Optional.of(StaticCredentialsProvider.create(AwsBasicCredentials.create("AKIDEXAMPLE", "secret-example")))));
     }
@@ -63,12 +68,46 @@ class AwsProviderTest {
                 new InstanceOffering("m5.large", "eu-central-1", "eu-central-1a", new InstanceShape(2000, 8192, 0), true, 0.0401, true),
                 new InstanceOffering("m5.large", "eu-central-1", "eu-central-1b", new InstanceShape(2000, 8192, 0), true, 0.0433, true),
                 new InstanceOffering("g4dn.xlarge", "eu-central-1", "eu-central-1a", new InstanceShape(4000, 16384, 1), false, 0.6580, true));
+        assertThat(aws.unusableInstanceTypes()).isEmpty();
         // No live spot price for c5.xlarge: only on-demand.
         assertThat(offerings).filteredOn(o -> o.instanceType().equals("c5.xlarge")).allMatch(o -> !o.spot()).hasSize(2);
         var spot = ec2.requests("DescribeSpotPriceHistory").get(0);
         assertThat(spot.get("ProductDescription.1")).isEqualTo("Linux/UNIX");
         assertThat(spot.get("StartTime")).isNotNull();
         assertThat(ec2.requests()).allSatisfy(r -> assertThat(r.authorization()).startsWith("AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/"));
+    }
+
+    @Test
+    void anInstanceTypeEc2DoesNotKnowIsLeftOutAndNamedWhileTheOthersAreOffered() throws Exception {
+        ec2.type("m6i.large", 2, 8192, 0).spotPrice("m6i.large", "eu-central-1a", 0.0419);
+        aws.close();
+        aws = provider(Optional.empty(), List.of("m6i.large", "m6i.nosuch"));
+
+        List<InstanceOffering> offerings = aws.offerings();
+
+        assertThat(offerings).extracting(InstanceOffering::instanceType, InstanceOffering::zone, InstanceOffering::spot)
+                .containsExactlyInAnyOrder(tuple("m6i.large", "eu-central-1a", false), tuple("m6i.large", "eu-central-1b", false),
+                        tuple("m6i.large", "eu-central-1a", true));
+        assertThat(aws.unusableInstanceTypes()).containsOnlyKeys("m6i.nosuch")
+                .hasEntrySatisfying("m6i.nosuch", why -> assertThat(why).contains("InvalidInstanceType").contains("eu-central-1"));
+        // EC2 refuses the request naming both as a whole (400 InvalidInstanceType); then each type is asked alone.
+        var describes = ec2.requests("DescribeInstanceTypes");
+        assertThat(describes).extracting(r -> r.get("InstanceType.1") + (r.get("InstanceType.2") == null ? "" : "," + r.get("InstanceType.2")))
+                .containsExactly("m6i.large,m6i.nosuch", "m6i.large", "m6i.nosuch");
+        assertThat(ec2.requests("DescribeSpotPriceHistory")).singleElement()
+                .satisfies(r -> assertThat(r.params()).containsEntry("InstanceType.1", "m6i.large").doesNotContainKey("InstanceType.2"));
+    }
+
+    @Test
+    void aTypeWithNeitherACatalogPriceNorASpotPriceIsNamedToo() throws Exception {
+        ec2.type("x9.unpriced", 2, 4096, 0);
+        aws.close();
+        aws = provider(Optional.empty(), List.of("m5.large", "x9.unpriced"));
+
+        assertThat(aws.offerings()).isNotEmpty().allMatch(o -> o.instanceType().equals("m5.large"));
+        assertThat(aws.unusableInstanceTypes()).containsOnlyKeys("x9.unpriced")
+                .hasEntrySatisfying("x9.unpriced", why -> assertThat(why).contains("no price").contains("aws-eu-central-1"));
+        assertThat(ec2.requests("DescribeInstanceTypes")).hasSize(1);
     }
 
     @Test

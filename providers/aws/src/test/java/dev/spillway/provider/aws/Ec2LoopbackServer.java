@@ -27,9 +27,11 @@ import java.util.function.Consumer;
 /**
  * An EC2 endpoint on loopback that speaks the EC2 Query API (form-encoded requests signed with
  * SigV4, XML responses and errors) for the calls the AWS provider makes, keeps instances with
- * their tags and states, honours client tokens, pages DescribeInstances, and injects faults:
- * throttling, capacity and vCPU quota errors, slow responses, and a RunInstances response lost
- * after the instance was created. Every request is recorded for assertions.
+ * their tags and states, honours client tokens, pages DescribeInstances, refuses a
+ * DescribeInstanceTypes naming a type it does not know (InvalidInstanceType, for the whole
+ * request), and injects faults: throttling, capacity and vCPU quota errors, slow responses, and a
+ * RunInstances response lost after the instance was created. Every request is recorded for
+ * assertions.
  */
 public final class Ec2LoopbackServer implements AutoCloseable {
 
@@ -235,7 +237,7 @@ public final class Ec2LoopbackServer implements AutoCloseable {
             }
             String xml = switch (action) {
                 case "DescribeSubnets" -> describeSubnets(params, exchange);
-                case "DescribeInstanceTypes" -> describeInstanceTypes(params);
+                case "DescribeInstanceTypes" -> describeInstanceTypes(params, exchange);
                 case "DescribeSpotPriceHistory" -> describeSpotPriceHistory(params);
                 case "DescribeInstances" -> describeInstances(params);
                 case "RunInstances" -> runInstances(params, exchange);
@@ -266,11 +268,16 @@ public final class Ec2LoopbackServer implements AutoCloseable {
         return response("DescribeSubnets", "<subnetSet>" + items + "</subnetSet>");
     }
 
-    private String describeInstanceTypes(Map<String, String> p) {
+    /** As EC2 does: one type it does not know fails the whole request with 400 InvalidInstanceType naming the unknown ones. */
+    private String describeInstanceTypes(Map<String, String> p, HttpExchange exchange) throws IOException {
+        List<String> unknown = list(p, "InstanceType").stream().filter(name -> !types.containsKey(name)).toList();
+        if (!unknown.isEmpty()) {
+            error(exchange, 400, "InvalidInstanceType", "The following supplied instance types do not exist: [" + String.join(", ", unknown) + "]");
+            return null;
+        }
         StringBuilder items = new StringBuilder();
         for (String name : list(p, "InstanceType")) {
             Type t = types.get(name);
-            if (t == null) continue;
             items.append("<item><instanceType>").append(t.name()).append("</instanceType><vCpuInfo><defaultVCpus>").append(t.vcpus())
                     .append("</defaultVCpus></vCpuInfo><memoryInfo><sizeInMiB>").append(t.memoryMib()).append("</sizeInMiB></memoryInfo>");
             if (t.gpus() > 0) items.append("<gpuInfo><gpus><item><name>T4</name><manufacturer>NVIDIA</manufacturer><count>").append(t.gpus())

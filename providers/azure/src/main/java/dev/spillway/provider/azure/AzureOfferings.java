@@ -12,15 +12,19 @@ import dev.spillway.provider.spi.InstanceShape;
 import java.io.IOException;
 import java.net.http.HttpClient;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.logging.Logger;
 
 /**
  * What a pool's VM sizes offer in its location: shapes from the Resource SKUs API (sizes
  * restricted for the subscription there are marked unavailable), on-demand and spot prices from
- * the bundled snapshot of the Retail Prices API or, with {@code livePrices}, the API itself.
+ * the bundled snapshot of the Retail Prices API or, with {@code livePrices}, the API itself. One
+ * size that cannot be had never disables the pool: it is named, with why.
  */
 final class AzureOfferings {
 
@@ -29,6 +33,7 @@ final class AzureOfferings {
     private final AzureProvider.Settings settings;
     private final ComputeManager compute;
     private final HttpClient priceHttp;
+    private volatile Map<String, String> unusable = Map.of();
 
     AzureOfferings(AzureProvider.Settings settings, ComputeManager compute, HttpClient priceHttp) {
         this.settings = settings;
@@ -36,7 +41,17 @@ final class AzureOfferings {
         this.priceHttp = priceHttp;
     }
 
-    /** One on-demand and (where priced) one spot offering per VM size of the pool, in the pool's order. */
+    /** The pool's sizes the last successful {@link #read} could not offer, with why, in the pool's order. */
+    Map<String, String> unusable() {
+        return unusable;
+    }
+
+    /**
+     * One on-demand and (where priced) one spot offering per VM size of the pool, in the pool's
+     * order. A size Resource SKUs does not list here, or that has no price, is left out; a size
+     * restricted for the subscription here is offered unavailable; both are named in
+     * {@link #unusable()}, and the other sizes are offered as usual.
+     */
     List<InstanceOffering> read() throws CapacityException {
         Map<String, RetailPrices.Price> prices = prices();
         List<InstanceOffering> out = new ArrayList<>();
@@ -49,24 +64,32 @@ final class AzureOfferings {
         for (ResourceSkuInner sku : skus) {
             if ("virtualMachines".equals(sku.resourceType())) bySize.putIfAbsent(sku.name(), sku);
         }
+        String location = settings.location();
+        Map<String, String> unusable = new LinkedHashMap<>();
         for (String size : settings.vmSizes()) {
             ResourceSkuInner sku = bySize.get(size);
             if (sku == null) {
-                LOG.warning("azure: VM size " + size + " is not offered in " + settings.location() + "; left out");
+                unusable.put(size, "not a VM size Resource SKUs lists in " + location);
+                continue;
+            }
+            RetailPrices.Price price = prices.get(size);
+            if (price == null || (Double.isNaN(price.onDemand()) && Double.isNaN(price.spot()))) {
+                unusable.put(size, "no Linux price for it in " + location + " in " + (settings.livePrices() ? "the Retail Prices API"
+                        : "the bundled Retail Prices snapshot (set live-prices=true to read the API)"));
                 continue;
             }
             InstanceShape shape = new InstanceShape(Math.round(capability(sku, "vCPUs") * 1000), Math.round(capability(sku, "MemoryGB") * 1024),
                     (int) capability(sku, "GPUs"));
-            boolean available = sku.restrictions() == null || sku.restrictions().stream().noneMatch(AzureOfferings::blocksLocation);
-            RetailPrices.Price price = prices.get(size);
-            if (price == null) {
-                LOG.warning("azure: no price for " + size + " in " + settings.location() + "; left out");
-                continue;
-            }
-            String location = settings.location();
+            Optional<ResourceSkuRestrictions> restriction = sku.restrictions() == null ? Optional.empty()
+                    : sku.restrictions().stream().filter(AzureOfferings::blocksLocation).findFirst();
+            boolean available = restriction.isEmpty();
+            restriction.ifPresent(r -> unusable.put(size, "restricted for this subscription in " + location
+                    + (r.reasonCode() == null ? "" : " (" + r.reasonCode() + ")")));
             if (!Double.isNaN(price.onDemand())) out.add(new InstanceOffering(size, location, location, shape, false, price.onDemand(), available));
             if (!Double.isNaN(price.spot())) out.add(new InstanceOffering(size, location, location, shape, true, price.spot(), available));
         }
+        unusable.forEach((size, why) -> LOG.warning("azure: VM size " + size + " cannot be launched: " + why));
+        this.unusable = Collections.unmodifiableMap(unusable);
         return out;
     }
 

@@ -123,6 +123,11 @@ public final class AzureProvider implements CapacityProvider {
     }
 
     @Override
+    public Map<String, String> unusableInstanceTypes() {
+        return offerings.unusable();
+    }
+
+    @Override
     public Instance launch(LaunchRequest request) throws CapacityException {
         String name = VmDefinition.vmName(request.idempotencyKey());
         Optional<VirtualMachineInner> existing = get(name);

@@ -2,6 +2,7 @@ package dev.spillway.provider.azure;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.tuple;
 
 import com.azure.core.credential.AccessToken;
 import com.azure.core.credential.TokenCredential;
@@ -51,9 +52,12 @@ class AzureProviderTest {
     }
 
     private AzureProvider provider(String resourceGroup, String subnet, boolean livePrices) throws Exception {
+        return provider(resourceGroup, subnet, livePrices, List.of("Standard_D2s_v5", "Standard_F4s_v2", "Standard_NC4as_T4_v3", "Standard_E2s_v5"));
+    }
+
+    private AzureProvider provider(String resourceGroup, String subnet, boolean livePrices, List<String> sizes) throws Exception {
         return new AzureProvider(new AzureProvider.Settings(SUBSCRIPTION, resourceGroup, "westeurope", subnet,
-                "Canonical:ubuntu-24_04-lts:server:latest",
-                List.of("Standard_D2s_v5", "Standard_F4s_v2", "Standard_NC4as_T4_v3", "Standard_E2s_v5"), livePrices, arm.pricesEndpoint(),
+                "Canonical:ubuntu-24_04-lts:server:latest", sizes, livePrices, arm.pricesEndpoint(),
                 "https://broker.example.com:7070/agent/spillway-agent.jar", Duration.ofSeconds(10), Duration.ofSeconds(1),
                 Optional.of(arm.endpoint()), Optional.of(TOKEN), Optional.of(arm.clientTrust())));
     }
@@ -72,9 +76,33 @@ class AzureProviderTest {
                 new InstanceOffering("Standard_D2s_v5", "westeurope", "westeurope", new InstanceShape(2000, 8192, 0), true, 0.0230, true),
                 new InstanceOffering("Standard_NC4as_T4_v3", "westeurope", "westeurope", new InstanceShape(4000, 28672, 1), false, 0.5940, true));
         assertThat(offerings).filteredOn(o -> o.instanceType().equals("Standard_E2s_v5")).isNotEmpty().noneMatch(InstanceOffering::available);
+        assertThat(azure.unusableInstanceTypes()).containsOnlyKeys("Standard_E2s_v5")
+                .hasEntrySatisfying("Standard_E2s_v5", why -> assertThat(why).contains("restricted").contains("NotAvailableForSubscription"));
         var skus = arm.requests("GET", "/providers/Microsoft.Compute/skus").get(0);
         assertThat(skus.query()).containsEntry("$filter", "location eq 'westeurope'");
         assertThat(arm.requests()).allSatisfy(r -> assertThat(r.authorization()).isEqualTo("Bearer test-token"));
+    }
+
+    @Test
+    void aSizeResourceSkusDoesNotListIsLeftOutAndNamedWhileTheOthersAreOffered() throws Exception {
+        AzureProvider pool = provider("spillway-rg", SUBNET, false, List.of("Standard_D2s_v5", "Standard_D2s_nosuch"));
+
+        List<InstanceOffering> offerings = pool.offerings();
+
+        assertThat(offerings).extracting(InstanceOffering::instanceType, InstanceOffering::spot, InstanceOffering::available)
+                .containsExactly(tuple("Standard_D2s_v5", false, true), tuple("Standard_D2s_v5", true, true));
+        assertThat(pool.unusableInstanceTypes()).containsOnlyKeys("Standard_D2s_nosuch")
+                .hasEntrySatisfying("Standard_D2s_nosuch", why -> assertThat(why).contains("Resource SKUs").contains("westeurope"));
+    }
+
+    @Test
+    void aSizeWithoutAPriceIsLeftOutAndNamed() throws Exception {
+        arm.size("Standard_Unpriced_v1", 2, 4, 0).price("Standard_D2s_v5", "D2s v5", "Virtual Machines Dsv5 Series", 0.101);
+        AzureProvider live = provider("spillway-rg", SUBNET, true, List.of("Standard_D2s_v5", "Standard_Unpriced_v1"));
+
+        assertThat(live.offerings()).extracting(InstanceOffering::instanceType).containsOnly("Standard_D2s_v5");
+        assertThat(live.unusableInstanceTypes()).containsOnlyKeys("Standard_Unpriced_v1")
+                .hasEntrySatisfying("Standard_Unpriced_v1", why -> assertThat(why).contains("no Linux price").contains("Retail Prices API"));
     }
 
     @Test
