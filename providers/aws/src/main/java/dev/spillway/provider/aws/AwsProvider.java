@@ -16,7 +16,6 @@ import java.util.Base64;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.logging.Logger;
@@ -64,6 +63,8 @@ import software.amazon.awssdk.services.ec2.model.TagSpecification;
 public final class AwsProvider implements CapacityProvider, AutoCloseable {
 
     private static final Logger LOG = Logger.getLogger(AwsProvider.class.getName());
+    /** Decimal places of EC2 spot prices (DescribeSpotPriceHistory answers e.g. {@code 0.034900}); a max price is rounded up to them. */
+    static final int SPOT_PRICE_DECIMALS = 6;
 
     /**
      * A pool's EC2 settings.
@@ -151,14 +152,12 @@ public final class AwsProvider implements CapacityProvider, AutoCloseable {
                 ? IamInstanceProfileSpecification.builder().arn(p).build()
                 : IamInstanceProfileSpecification.builder().name(p).build()));
         if (request.spot()) {
-            run.instanceMarketOptions(InstanceMarketOptionsRequest.builder()
-                    .marketType(MarketType.SPOT)
-                    .spotOptions(SpotMarketOptions.builder()
-                            .spotInstanceType(SpotInstanceType.ONE_TIME)
-                            .instanceInterruptionBehavior(InstanceInterruptionBehavior.TERMINATE)
-                            .maxPrice(String.format(Locale.ROOT, "%.4f", request.maxPriceUsdPerHour()))
-                            .build())
-                    .build());
+            SpotMarketOptions.Builder spot = SpotMarketOptions.builder()
+                    .spotInstanceType(SpotInstanceType.ONE_TIME)
+                    .instanceInterruptionBehavior(InstanceInterruptionBehavior.TERMINATE);
+            // EC2 quotes spot prices to 6 decimal places; without a max price it caps at the on-demand price.
+            request.spotMaxPrice(SPOT_PRICE_DECIMALS).ifPresent(max -> spot.maxPrice(max.stripTrailingZeros().toPlainString()));
+            run.instanceMarketOptions(InstanceMarketOptionsRequest.builder().marketType(MarketType.SPOT).spotOptions(spot.build()).build());
         }
         var response = Ec2Errors.call("ec2:RunInstances", () -> ec2.runInstances(run.build()), "image-id");
         Instance launched = toInstance(response.instances().get(0));

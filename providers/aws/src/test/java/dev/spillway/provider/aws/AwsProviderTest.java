@@ -139,7 +139,7 @@ class AwsProviderTest {
                 .containsEntry("IamInstanceProfile.Name", "spillway-agent")
                 .containsEntry("MetadataOptions.HttpTokens", "required")
                 .containsEntry("InstanceMarketOptions.MarketType", "spot")
-                .containsEntry("InstanceMarketOptions.SpotOptions.MaxPrice", "0.0650")
+                .containsEntry("InstanceMarketOptions.SpotOptions.MaxPrice", "0.065")
                 .containsEntry("InstanceMarketOptions.SpotOptions.SpotInstanceType", "one-time")
                 .containsEntry("InstanceMarketOptions.SpotOptions.InstanceInterruptionBehavior", "terminate")
                 .containsEntry("TagSpecification.1.ResourceType", "instance")
@@ -154,6 +154,31 @@ class AwsProviderTest {
                 .containsSubsequence("--label", "spillway.dev/instance-type=m5.large").containsSubsequence("--spot-watch", "aws");
         assertThat(ec2.instance(i.id()).userDataText()).contains("curl -fsSL --retry 5 -o /opt/spillway/spillway-agent.jar "
                 + "'https://broker.example.com:7070/agent/spillway-agent.jar'");
+    }
+
+    @Test
+    void aSpotMaxPriceKeepsEc2sSixPlacesRoundedUpAndATinyOneNeverBecomesZero() throws Exception {
+        Map<String, Double> caps = new java.util.LinkedHashMap<>();
+        caps.put("tiny", 0.00041);
+        caps.put("tinier", 0.0000004);
+        caps.put("long", 0.12345671);
+        caps.put("computed", 0.0433 * 1.5);
+        for (var cap : caps.entrySet()) {
+            aws.launch(new LaunchRequest(cap.getKey(), "m5.large", "eu-central-1", "eu-central-1a", true, cap.getValue(),
+                    Map.of(Tags.CLUSTER, "c1", Tags.POOL, "aws-eu", Tags.REQUEST, cap.getKey()), bootstrap(cap.getKey())));
+        }
+
+        assertThat(ec2.requests("RunInstances")).extracting(r -> r.get("ClientToken") + "=" + r.get("InstanceMarketOptions.SpotOptions.MaxPrice"))
+                .containsExactly("tiny=0.00041", "tinier=0.000001", "long=0.123457", "computed=0.06495");
+    }
+
+    @Test
+    void aSpotLaunchWithoutACapLeavesEc2sDefaultMaxPrice() throws Exception {
+        aws.launch(new LaunchRequest("uncapped", "m5.large", "eu-central-1", "eu-central-1a", true, 0,
+                Map.of(Tags.CLUSTER, "c1", Tags.POOL, "aws-eu", Tags.REQUEST, "uncapped"), bootstrap("uncapped")));
+
+        assertThat(ec2.requests("RunInstances").get(0).params()).containsEntry("InstanceMarketOptions.MarketType", "spot")
+                .doesNotContainKey("InstanceMarketOptions.SpotOptions.MaxPrice");
     }
 
     @Test

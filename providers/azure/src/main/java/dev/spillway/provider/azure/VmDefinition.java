@@ -28,6 +28,7 @@ import dev.spillway.provider.spi.LaunchRequest;
 import java.io.ByteArrayOutputStream;
 import java.io.DataOutputStream;
 import java.io.IOException;
+import java.math.BigDecimal;
 import java.nio.charset.StandardCharsets;
 import java.security.KeyPairGenerator;
 import java.security.NoSuchAlgorithmException;
@@ -46,6 +47,8 @@ import java.util.Locale;
 final class VmDefinition {
 
     private static final String ADMIN = "spillway";
+    /** Azure takes a spot max price with up to 5 decimal places (USD per hour, e.g. 0.01538). */
+    static final int MAX_PRICE_DECIMALS = 5;
 
     private final AzureProvider.Settings settings;
     private final String sshPublicKey = newSshPublicKey();
@@ -84,7 +87,9 @@ final class VmDefinition {
         if (request.spot()) {
             vm.withPriority(VirtualMachinePriorityTypes.SPOT)
                     .withEvictionPolicy(VirtualMachineEvictionPolicyTypes.DELETE)
-                    .withBillingProfile(new BillingProfile().withMaxPrice(request.maxPriceUsdPerHour()));
+                    // Rounded up to the places Azure takes; -1 is Azure's "up to the on-demand price".
+                    .withBillingProfile(new BillingProfile().withMaxPrice(
+                            request.spotMaxPrice(MAX_PRICE_DECIMALS).map(BigDecimal::doubleValue).orElse(-1.0)));
         }
         vm.withLocation(settings.location());
         vm.withTags(new HashMap<>(request.tags()));

@@ -185,6 +185,30 @@ class AzureProviderTest {
     }
 
     @Test
+    @SuppressWarnings("unchecked")
+    void aSpotMaxPriceKeepsAzuresFivePlacesRoundedUpAndATinyOneNeverBecomesZero() throws Exception {
+        Map<String, Double> caps = new java.util.LinkedHashMap<>();
+        caps.put("tiny", 0.00041);
+        caps.put("tinier", 0.0000004);
+        caps.put("long", 0.1234561);
+        caps.put("computed", 0.0433 * 1.5);
+        caps.put("uncapped", 0.0);
+        for (var cap : caps.entrySet()) {
+            azure.launch(new LaunchRequest(cap.getKey(), "Standard_D2s_v5", "westeurope", "westeurope", true, cap.getValue(),
+                    Map.of(Tags.CLUSTER, "c1", Tags.POOL, "azure-we", Tags.REQUEST, cap.getKey()), bootstrap()));
+        }
+
+        Map<String, Object> sent = new java.util.LinkedHashMap<>();
+        for (String key : caps.keySet()) {
+            Map<String, Object> props = (Map<String, Object>) arm.requests("PUT", "/virtualMachines/spillway-" + key).get(0).body().get("properties");
+            sent.put(key, ((Map<String, Object>) props.get("billingProfile")).get("maxPrice"));
+        }
+        // -1 is Azure's "up to the on-demand price".
+        assertThat(sent).containsExactly(Map.entry("tiny", 0.00041), Map.entry("tinier", 0.00001), Map.entry("long", 0.12346),
+                Map.entry("computed", 0.06495), Map.entry("uncapped", -1.0));
+    }
+
+    @Test
     void aRetriedLaunchWithTheSameKeyFindsTheVmAndCreatesNothing() throws Exception {
         Instance first = azure.launch(request("same-key", "Standard_D2s_v5", false));
         Instance again = azure.launch(request("same-key", "Standard_D2s_v5", false));
