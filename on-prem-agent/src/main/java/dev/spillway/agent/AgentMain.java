@@ -90,9 +90,9 @@ public final class AgentMain implements Callable<Integer> {
             return 2;
         }
         String node = name != null ? name : hostName();
-        Agent.DrainMode mode = switch (drain) {
-            case "finish" -> Agent.DrainMode.FINISH;
-            case "hand-back" -> Agent.DrainMode.HAND_BACK;
+        Drain.Mode mode = switch (drain) {
+            case "finish" -> Drain.Mode.FINISH;
+            case "hand-back" -> Drain.Mode.HAND_BACK;
             default -> throw new CommandLine.ParameterException(new CommandLine(this), "--drain must be 'finish' or 'hand-back'");
         };
         Agent.Settings settings = new Agent.Settings(broker, token, node, pool,
@@ -135,7 +135,7 @@ public final class AgentMain implements Callable<Integer> {
             if (left.isNegative()) left = Duration.ZERO;
             Duration finishFor = left;
             Thread stop = new Thread(() -> {
-                agent.drainAndStop(Agent.DrainMode.FINISH, finishFor, notice.why() + ", machine goes at " + notice.at());
+                agent.drainAndStop(Drain.Mode.FINISH, finishFor, notice.why() + ", machine goes at " + notice.at());
                 System.exit(0); // the shutdown hook finds the drain done
             }, "agent-spot-drain");
             stop.start();

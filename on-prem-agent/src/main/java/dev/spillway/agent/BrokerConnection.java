@@ -1,0 +1,253 @@
+package dev.spillway.agent;
+
+import dev.spillway.api.v1.AgentServiceGrpc;
+import dev.spillway.api.v1.ConnectRequest;
+import dev.spillway.api.v1.ConnectResponse;
+import dev.spillway.api.v1.Register;
+import dev.spillway.api.v1.Registered;
+import dev.spillway.api.v1.Report;
+import io.grpc.CallOptions;
+import io.grpc.Channel;
+import io.grpc.ClientCall;
+import io.grpc.ClientInterceptor;
+import io.grpc.ForwardingClientCall;
+import io.grpc.ManagedChannel;
+import io.grpc.Metadata;
+import io.grpc.MethodDescriptor;
+import io.grpc.Status;
+import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
+import io.grpc.stub.ClientCallStreamObserver;
+import io.grpc.stub.ClientResponseObserver;
+import io.grpc.stub.StreamObserver;
+import java.io.IOException;
+import java.util.Deque;
+import java.util.concurrent.ConcurrentLinkedDeque;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
+import java.util.function.LongUnaryOperator;
+import java.util.function.Supplier;
+import java.util.logging.Level;
+import java.util.logging.Logger;
+
+/**
+ * This node's one stream to the broker ({@code AgentService.Connect}). Connects, registers, and
+ * when the stream ends reconnects with capped exponential backoff, until {@link #close()}d.
+ * Authenticates with the best credential it has and, once the broker hands the node its own
+ * credential (after a one-time join token is spent), keeps it in the {@link NodeCredentialFile}
+ * and uses only that. Beats at the interval the broker asked for at registration: each beat is
+ * a {@link Report}, so the node's reports double as its heartbeat.
+ */
+final class BrokerConnection {
+
+    private static final Logger LOG = Logger.getLogger(BrokerConnection.class.getName());
+    private static final Metadata.Key<String> AUTHORIZATION = Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER);
+
+    private final String target;
+    private final NodeCredentialFile credentialFile;
+    private final Supplier<Register> registration;
+    private final Supplier<Report> heartbeat;
+    private final Consumer<ConnectResponse> onMessage;
+    /**
+     * Credentials to try, best first: a node credential from an earlier join, then the token the
+     * agent was started with (shared agent token or one-time join token). A refused one is dropped.
+     */
+    private final Deque<String> credentials = new ConcurrentLinkedDeque<>();
+    private final ManagedChannel channel;
+    private final Object sendLock = new Object();
+    private volatile StreamObserver<ConnectRequest> stream;
+    private volatile boolean stopping;
+    private volatile long heartbeatMillis = 2000;
+    private volatile long lastHeartbeat;
+
+    /**
+     * @param target       the broker, host:port
+     * @param token        the token the agent was started with
+     * @param registration what the node says at each (re)connection: capacity, labels, the attempts
+     *                     it knows of, whether it drains
+     * @param heartbeat    the report sent at each beat: running attempts, whether it drains
+     * @param onMessage    the broker's messages other than {@link Registered}, which is handled here
+     */
+    BrokerConnection(String target, String token, NodeCredentialFile credentialFile, Supplier<Register> registration,
+                     Supplier<Report> heartbeat, Consumer<ConnectResponse> onMessage) {
+        this.target = target;
+        this.credentialFile = credentialFile;
+        this.registration = registration;
+        this.heartbeat = heartbeat;
+        this.onMessage = onMessage;
+        credentialFile.read().ifPresent(credentials::add);
+        credentials.add(token);
+        this.channel = NettyChannelBuilder.forTarget(target)
+                .usePlaintext()
+                .intercept(new ClientInterceptor() {
+                    @Override
+                    public <Q, R> ClientCall<Q, R> interceptCall(MethodDescriptor<Q, R> method, CallOptions options, Channel next) {
+                        return new ForwardingClientCall.SimpleForwardingClientCall<>(next.newCall(method, options)) {
+                            @Override
+                            public void start(Listener<R> listener, Metadata headers) {
+                                headers.put(AUTHORIZATION, "Bearer " + credentials.peekFirst());
+                                super.start(listener, headers);
+                            }
+                        };
+                    }
+                })
+                .keepAliveTime(30, TimeUnit.SECONDS)
+                .maxInboundMessageSize(16 * 1024 * 1024)
+                .build();
+    }
+
+    /** Connects and reconnects until {@link #close()}; returns when closed (or interrupted). */
+    void run() {
+        Backoff backoff = new Backoff(bound -> ThreadLocalRandom.current().nextLong(bound));
+        while (!stopping) {
+            CountDownLatch ended = new CountDownLatch(1);
+            boolean[] registered = {false};
+            try {
+                connect(ended, registered);
+                ended.await();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            }
+            if (stopping) break;
+            long wait = backoff.next(registered[0]);
+            if (registered[0]) LOG.info(() -> "reconnecting to " + target + " (retrying with backoff up to 10 s)");
+            try {
+                Thread.sleep(wait);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            }
+        }
+    }
+
+    private void connect(CountDownLatch ended, boolean[] registered) {
+        AgentServiceGrpc.AgentServiceStub stub = AgentServiceGrpc.newStub(channel);
+        Register register = registration.get();
+        StreamObserver<ConnectRequest> requests = stub.connect(new ClientResponseObserver<ConnectRequest, ConnectResponse>() {
+            @Override
+            public void beforeStart(ClientCallStreamObserver<ConnectRequest> call) {
+                // nothing: messages are small and infrequent, except logs which check readiness themselves
+            }
+
+            @Override
+            public void onNext(ConnectResponse message) {
+                if (message.hasRegistered()) {
+                    registered[0] = true;
+                    registered(message.getRegistered(), register);
+                } else {
+                    onMessage.accept(message);
+                }
+            }
+
+            @Override
+            public void onError(Throwable t) {
+                Status s = Status.fromThrowable(t);
+                if (s.getCode() == Status.Code.UNAUTHENTICATED) {
+                    LOG.severe("the broker refused this agent's credential: " + s.getDescription());
+                    if (credentials.size() > 1) credentials.pollFirst(); // try the next one
+                } else if (!stopping) {
+                    // Say it once per outage, not at every reconnect attempt.
+                    Level level = registered[0] ? Level.WARNING : Level.FINE;
+                    LOG.log(level, "stream to the broker ended: " + s.getCode() + (s.getDescription() == null ? "" : " " + s.getDescription()));
+                }
+                stream = null;
+                ended.countDown();
+            }
+
+            @Override
+            public void onCompleted() {
+                stream = null;
+                ended.countDown();
+            }
+        });
+        synchronized (sendLock) {
+            stream = requests;
+            requests.onNext(ConnectRequest.newBuilder().setRegister(register).build());
+        }
+    }
+
+    private void registered(Registered registered, Register as) {
+        heartbeatMillis = Math.max(100, registered.getHeartbeatIntervalMillis());
+        String credential = registered.getNodeCredential();
+        if (!credential.isEmpty()) {
+            // Joined with a one-time token: from now on reconnect with this node's own credential.
+            credentials.clear();
+            credentials.add(credential);
+            try {
+                credentialFile.write(credential);
+            } catch (IOException e) {
+                LOG.warning("cannot keep the node credential in " + credentialFile.path() + ": " + e.getMessage());
+            }
+        }
+        LOG.info(() -> "registered with " + target + " as node " + as.getNodeName() + " (pool " + as.getPool() + ")");
+    }
+
+    /** Sends a heartbeat report if one is due, or at once if {@code now} (a draining node says so without delay). */
+    void heartbeat(boolean now) {
+        long millis = System.currentTimeMillis();
+        if (millis - lastHeartbeat < heartbeatMillis && !now) return;
+        lastHeartbeat = millis;
+        send(ConnectRequest.newBuilder().setReport(heartbeat.get()).build());
+    }
+
+    /** Sends {@code message} if the stream is up; false if it is not (the message is dropped). */
+    boolean send(ConnectRequest message) {
+        synchronized (sendLock) {
+            StreamObserver<ConnectRequest> s = stream;
+            if (s == null) return false;
+            try {
+                s.onNext(message);
+                return true;
+            } catch (RuntimeException e) {
+                return false;
+            }
+        }
+    }
+
+    /** Ends the stream (the broker sees a clean goodbye), stops reconnecting and closes the channel. */
+    void close() {
+        stopping = true;
+        synchronized (sendLock) {
+            StreamObserver<ConnectRequest> s = stream;
+            if (s != null) {
+                try {
+                    s.onCompleted();
+                } catch (RuntimeException ignored) {
+                    // already broken
+                }
+            }
+        }
+        channel.shutdown();
+        try {
+            channel.awaitTermination(5, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    /**
+     * The wait before the next connection attempt: doubling from 250 ms up to 10 s while attempts
+     * fail to register, back to 250 ms after one that registered; a random point in the upper
+     * half of that, so that agents cut off together do not come back together.
+     */
+    static final class Backoff {
+        static final long FIRST_MILLIS = 250;
+        static final long CAP_MILLIS = 10_000;
+
+        /** bound → a random number in [0, bound). */
+        private final LongUnaryOperator random;
+        private long millis = FIRST_MILLIS;
+
+        Backoff(LongUnaryOperator random) {
+            this.random = random;
+        }
+
+        /** Milliseconds to wait after an attempt that ended, having {@code registered} or not. */
+        long next(boolean registered) {
+            millis = registered ? FIRST_MILLIS : Math.min(millis * 2, CAP_MILLIS);
+            return millis / 2 + random.applyAsLong(millis / 2 + 1);
+        }
+    }
+}

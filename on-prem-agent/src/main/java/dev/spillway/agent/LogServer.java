@@ -1,0 +1,122 @@
+package dev.spillway.agent;
+
+import com.google.protobuf.ByteString;
+import dev.spillway.api.v1.ConnectRequest;
+import dev.spillway.api.v1.LogChunk;
+import dev.spillway.api.v1.LogRequest;
+import dev.spillway.api.v1.LogStream;
+import java.io.IOException;
+import java.io.RandomAccessFile;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executor;
+import java.util.function.Consumer;
+import java.util.function.Function;
+
+/**
+ * Answers the broker's requests for an attempt's output ({@code spillway logs}): the stdout or
+ * stderr file the attempt wrote in its directory, sent back in chunks of at most 64 KiB over the
+ * broker stream, then an end-of-file chunk. A request that follows keeps sending new output while
+ * the attempt runs; a cancel request stops it. Output outlives the attempt's record (kept for 10
+ * minutes after it ends), so it can be read as long as the files are there.
+ */
+final class LogServer {
+
+    private static final int CHUNK_BYTES = 64 * 1024;
+    private static final long FOLLOW_POLL_MILLIS = 200;
+
+    private final Path attemptsRoot;
+    private final String nodeName;
+    private final Function<String, Attempt> attempts;
+    private final Consumer<ConnectRequest> send;
+    private final Executor workers;
+    private final Map<String, Sender> senders = new ConcurrentHashMap<>();
+
+    /**
+     * @param attemptsRoot where attempts keep their directories ({@code <job>/<task>/<attempt>})
+     * @param attempts     an attempt this node knows by its {@link Attempt#key}, or null
+     * @param send         sends a message to the broker (dropped if the stream is down)
+     * @param workers      runs each request (they block on files and, following, on time)
+     */
+    LogServer(Path attemptsRoot, String nodeName, Function<String, Attempt> attempts, Consumer<ConnectRequest> send, Executor workers) {
+        this.attemptsRoot = attemptsRoot;
+        this.nodeName = nodeName;
+        this.attempts = attempts;
+        this.send = send;
+        this.workers = workers;
+    }
+
+    void handle(LogRequest request) {
+        if (request.getCancel()) {
+            Sender sender = senders.remove(request.getRequestId());
+            if (sender != null) sender.cancelled = true;
+            return;
+        }
+        Sender sender = new Sender(request);
+        senders.put(request.getRequestId(), sender);
+        workers.execute(sender);
+    }
+
+    private final class Sender implements Runnable {
+        private final LogRequest request;
+        private volatile boolean cancelled;
+
+        Sender(LogRequest request) {
+            this.request = request;
+        }
+
+        @Override
+        public void run() {
+            try {
+                Path file = attemptsRoot.resolve(request.getJobId())
+                        .resolve(Integer.toString(request.getTaskIndex())).resolve(Integer.toString(request.getAttempt()))
+                        .resolve(request.getStream() == LogStream.LOG_STREAM_STDERR ? "stderr.log" : "stdout.log");
+                String key = Attempt.key(request.getJobId(), request.getTaskIndex(), request.getAttempt());
+                if (!Files.exists(file)) {
+                    Attempt a = attempts.apply(key);
+                    if (a == null) {
+                        chunk(ByteString.EMPTY, false, "no output kept for attempt " + request.getAttempt() + " of task "
+                                + request.getTaskIndex() + " on node " + nodeName);
+                        return;
+                    }
+                }
+                long offset = 0;
+                byte[] buf = new byte[CHUNK_BYTES];
+                while (!cancelled) {
+                    int n = 0;
+                    if (Files.exists(file)) {
+                        try (RandomAccessFile raf = new RandomAccessFile(file.toFile(), "r")) {
+                            raf.seek(offset);
+                            n = raf.read(buf);
+                        }
+                    }
+                    if (n > 0) {
+                        offset += n;
+                        chunk(ByteString.copyFrom(buf, 0, n), false, "");
+                        continue;
+                    }
+                    Attempt a = attempts.apply(key);
+                    boolean more = request.getFollow() && a != null && !a.finished();
+                    if (!more) {
+                        chunk(ByteString.EMPTY, true, "");
+                        return;
+                    }
+                    Thread.sleep(FOLLOW_POLL_MILLIS); // following a file: poll for new output
+                }
+            } catch (IOException e) {
+                chunk(ByteString.EMPTY, false, "cannot read output: " + e.getMessage());
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            } finally {
+                senders.remove(request.getRequestId());
+            }
+        }
+
+        private void chunk(ByteString data, boolean eof, String error) {
+            send.accept(ConnectRequest.newBuilder().setLogChunk(LogChunk.newBuilder().setRequestId(request.getRequestId())
+                    .setData(data).setEof(eof).setError(error)).build());
+        }
+    }
+}
