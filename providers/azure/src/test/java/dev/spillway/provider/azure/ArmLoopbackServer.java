@@ -46,7 +46,8 @@ import javax.net.ssl.TrustManagerFactory;
  * delete as long-running operations polled through {@code Azure-AsyncOperation}), and the Retail
  * Prices API with {@code NextPageLink} pages. It keeps VMs with their NICs and disks, and injects
  * faults: 429 with {@code Retry-After}, quota errors, allocation failures that end the operation
- * Failed, slow responses, and a create response lost after the VM was created.
+ * Failed, sizes refused with SkuNotAvailable, slow responses, and a create response lost after the
+ * VM was created.
  */
 public final class ArmLoopbackServer implements AutoCloseable {
 
@@ -123,6 +124,7 @@ public final class ArmLoopbackServer implements AutoCloseable {
     private final AtomicInteger slow = new AtomicInteger();
     private volatile long slowMillis;
     private final Set<String> allocationFailures = ConcurrentHashMap.newKeySet();
+    private final Set<String> skusNotAvailable = ConcurrentHashMap.newKeySet();
     private volatile String forbiddenMethod;
     private volatile int pollsPerOperation = 2;
     /** Operations also complete on their own after this long, as Azure's do whether or not anyone polls. */
@@ -229,6 +231,14 @@ public final class ArmLoopbackServer implements AutoCloseable {
     /** Creating a VM of this size ends with the operation Failed: AllocationFailed. */
     public void allocationFails(String size) {
         allocationFailures.add(size);
+    }
+
+    /**
+     * Creating a VM of this size is refused at once with 409 SkuNotAvailable, as Azure refuses a
+     * size it lists but has no capacity (or a capacity restriction) for in the location right now.
+     */
+    public void skuNotAvailable(String size) {
+        skusNotAvailable.add(size);
     }
 
     /** The next {@code n} VM creations create the VM, then drop the connection without answering. */
@@ -413,7 +423,7 @@ public final class ArmLoopbackServer implements AutoCloseable {
                 Map<String, Object> ipConfig = (Map<String, Object>) ((List<Object>) ((Map<String, Object>) nic.get("properties"))
                         .get("ipConfigurations")).get(0);
                 String subnet = (String) ((Map<String, Object>) ((Map<String, Object>) ipConfig.get("properties")).get("subnet")).get("id");
-                if (!sizes.containsKey(size)) {
+                if (!sizes.containsKey(size) || skusNotAvailable.contains(size)) {
                     error(exchange, 409, "SkuNotAvailable", "The requested VM size " + size + " is currently not available in location 'westeurope'.");
                     return;
                 }

@@ -300,6 +300,19 @@ class AzureProviderTest {
     }
 
     @Test
+    void aSizeAzureHasNoRoomForIsACapacityErrorSoTheBrokerFallsBack() {
+        arm.skuNotAvailable("Standard_F4s_v2");
+
+        assertThatThrownBy(() -> azure.launch(request("sku-gone", "Standard_F4s_v2", true)))
+                .isInstanceOfSatisfying(CapacityException.class, e -> {
+                    assertThat(e.kind()).isEqualTo(CapacityException.Kind.INSUFFICIENT_CAPACITY);
+                    assertThat(e.offeringUnavailable()).isTrue();
+                    assertThat(e.getMessage()).contains("SkuNotAvailable");
+                });
+        assertThat(arm.vms()).isEmpty();
+    }
+
+    @Test
     void aMissingPermissionNamesTheAction() {
         arm.forbid("PUT");
 
