@@ -1,4 +1,4 @@
-package dev.spillway.cli;
+package dev.spillway.bench;
 
 import dev.spillway.core.scheduling.NodeView;
 import dev.spillway.core.scheduling.PendingTask;
@@ -12,10 +12,16 @@ import java.io.PrintWriter;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Random;
 import java.util.Set;
+import java.util.concurrent.Callable;
 import org.HdrHistogram.Histogram;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 
 /**
  * The scheduling core alone, one thread: a seeded cluster of heterogeneous nodes (cpu, memory,
@@ -23,7 +29,32 @@ import org.HdrHistogram.Histogram;
  * shapes and constraints. Reports placements per second over whole cycles and the per-task
  * decision time.
  */
-final class SchedulerBenchmark {
+@Command(name = "scheduler", description = "The scheduling core alone, one thread: placements/s and decision latency.")
+final class SchedulerBenchmark implements Callable<Integer> {
+
+    @Spec
+    CommandSpec spec;
+
+    @Option(names = "--nodes", defaultValue = "10000")
+    int nodes;
+
+    @Option(names = "--tasks", defaultValue = "100000")
+    int tasks;
+
+    @Option(names = "--rounds", defaultValue = "5", description = "Measured cycles after 3 warm-up cycles.")
+    int rounds;
+
+    @Override
+    public Integer call() {
+        PrintWriter out = spec.commandLine().getOut();
+        out.printf("scheduler core: %d nodes, %d pending tasks (cpu, memory, gpu, labels, pools), seed 42%n", nodes, tasks);
+        Result r = run(nodes, tasks, rounds, out);
+        out.println(String.format(Locale.ROOT,
+                "RESULT scheduler nodes=%d tasks=%d placed=%d waiting=%d placements_per_sec=%.0f cycle_ms=%.1f decision_p50_us=%.1f decision_p99_us=%.1f decision_max_us=%.1f",
+                nodes, tasks, r.placed(), r.unplaced(), r.placementsPerSecond(), r.cycleMillis(), r.p50Micros(), r.p99Micros(), r.maxMicros()));
+        out.flush();
+        return 0;
+    }
 
     record Result(int placed, int unplaced, double placementsPerSecond, double cycleMillis, double p50Micros, double p99Micros,
                   double maxMicros) {

@@ -1,4 +1,4 @@
-package dev.spillway.cli;
+package dev.spillway.bench;
 
 import dev.spillway.core.burst.BurstPlanner;
 import dev.spillway.core.burst.Demand;
@@ -82,7 +82,7 @@ final class BurstBenchmark implements Callable<Integer> {
                 vsFfd[cases / 2], worseThanFfd, 100 * vsLp[cases / 2], 100 * vsLp[(int) Math.ceil(cases * 0.95) - 1],
                 100 * vsBound[cases / 2]));
         out.flush();
-        return Spillway.OK;
+        return 0;
     }
 
     static List<Offering> offerings(Random r, int n) {
