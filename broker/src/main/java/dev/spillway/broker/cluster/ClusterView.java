@@ -1,19 +1,20 @@
 package dev.spillway.broker.cluster;
 
-import dev.spillway.api.v1.Node;
-import dev.spillway.api.v1.NodeState;
-import dev.spillway.api.v1.Pool;
-import dev.spillway.broker.grpc.ProtoMapping;
+import dev.spillway.broker.store.NodeEntity;
 import dev.spillway.broker.store.NodeStore;
+import dev.spillway.broker.store.PoolEntity;
+import dev.spillway.core.lifecycle.NodeState;
 import dev.spillway.core.scheduling.Resources;
 import io.quarkus.hibernate.reactive.panache.Panache;
 import io.quarkus.panache.common.Parameters;
 import io.quarkus.panache.common.Sort;
 import io.smallrye.mutiny.Uni;
 import jakarta.enterprise.context.ApplicationScoped;
+import java.time.OffsetDateTime;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.UUID;
 
 /**
  * Pools and nodes as clients see them (gRPC and REST share it): the rows through Hibernate
@@ -21,6 +22,15 @@ import java.util.Map;
  */
 @ApplicationScoped
 public class ClusterView {
+
+    /** A node with what its tasks hold. */
+    public record NodeView(String name, UUID id, String pool, NodeState state, Resources capacity, Resources allocated, int runningTasks,
+                           Map<String, String> labels, OffsetDateTime lastSeenAt, String agentVersion) {
+    }
+
+    /** A pool with its connected capacity and what tasks hold of it. */
+    public record PoolView(String name, String kind, int readyNodes, Resources capacity, Resources allocated, int runningTasks) {
+    }
 
     private final NodeStore nodes;
 
@@ -47,53 +57,40 @@ public class ClusterView {
                 .flatMap(rows -> nodes.allocations().map(allocations -> new NodeRows(rows, allocations)));
     }
 
-    public Uni<List<Node>> nodes(String pool, String name) {
+    public Uni<List<NodeView>> nodes(String pool, String name) {
         return nodeRows(pool, name).map(r -> r.rows().stream().map(n -> node(n, r.allocations().get(n.name))).toList());
     }
 
-    public Uni<List<Pool>> pools() {
+    public Uni<List<PoolView>> pools() {
         return Panache.withSession(() -> PoolEntity.<PoolEntity>listAll(Sort.by("name")))
-                .flatMap(pools -> nodeRows(null, null).map(rows -> io.smallrye.mutiny.tuples.Tuple2.of(pools, rows)))
-                .map(t -> {
-            List<Pool> out = new ArrayList<>();
-            for (PoolEntity p : t.getItem1()) {
-                Resources capacity = Resources.ZERO;
-                Resources allocated = Resources.ZERO;
-                int ready = 0;
-                int running = 0;
-                for (NodeEntity n : t.getItem2().rows()) {
-                    if (!n.pool.equals(p.name)) continue;
-                    NodeStore.Allocation a = t.getItem2().allocations().get(n.name);
-                    if (a != null) {
-                        running += a.tasks();
-                        allocated = allocated.plus(a.resources());
+                .flatMap(pools -> nodeRows(null, null).map(rows -> {
+                    List<PoolView> out = new ArrayList<>();
+                    for (PoolEntity p : pools) {
+                        Resources capacity = Resources.ZERO;
+                        Resources allocated = Resources.ZERO;
+                        int ready = 0;
+                        int running = 0;
+                        for (NodeEntity n : rows.rows()) {
+                            if (!n.pool.equals(p.name)) continue;
+                            NodeStore.Allocation a = rows.allocations().get(n.name);
+                            if (a != null) {
+                                running += a.tasks();
+                                allocated = allocated.plus(a.resources());
+                            }
+                            if (NodeState.valueOf(n.state).connected()) {
+                                ready++;
+                                capacity = capacity.plus(new Resources(n.cpuMillis, n.memoryMib, n.gpus));
+                            }
+                        }
+                        out.add(new PoolView(p.name, p.kind, ready, capacity, allocated, running));
                     }
-                    if (n.state.equals("READY") || n.state.equals("DRAINING")) {
-                        ready++;
-                        capacity = capacity.plus(new Resources(n.cpuMillis, n.memoryMib, n.gpus));
-                    }
-                }
-                out.add(Pool.newBuilder().setName(p.name).setKind(p.kind).setReadyNodes(ready)
-                        .setCapacity(ProtoMapping.resources(capacity)).setAllocated(ProtoMapping.resources(allocated))
-                        .setRunningTasks(running).build());
-            }
-            return out;
-        });
+                    return out;
+                }));
     }
 
-    private static Node node(NodeEntity n, NodeStore.Allocation a) {
-        Resources allocated = a == null ? Resources.ZERO : a.resources();
-        return Node.newBuilder()
-                .setName(n.name)
-                .setNodeId(n.nodeId.toString())
-                .setPool(n.pool)
-                .setState(NodeState.valueOf("NODE_STATE_" + n.state))
-                .setCapacity(ProtoMapping.resources(new Resources(n.cpuMillis, n.memoryMib, n.gpus)))
-                .setAllocated(ProtoMapping.resources(allocated))
-                .putAllLabels(n.labels == null ? Map.of() : n.labels)
-                .setLastSeenTime(ProtoMapping.timestamp(n.lastSeenAt))
-                .setRunningTasks(a == null ? 0 : a.tasks())
-                .setAgentVersion(n.agentVersion)
-                .build();
+    private static NodeView node(NodeEntity n, NodeStore.Allocation a) {
+        return new NodeView(n.name, n.nodeId, n.pool, NodeState.valueOf(n.state), new Resources(n.cpuMillis, n.memoryMib, n.gpus),
+                a == null ? Resources.ZERO : a.resources(), a == null ? 0 : a.tasks(), n.labels == null ? Map.of() : n.labels,
+                n.lastSeenAt, n.agentVersion);
     }
 }

@@ -1,11 +1,8 @@
 package dev.spillway.broker.cluster;
 
-import dev.spillway.core.scheduling.Resources;
+import dev.spillway.broker.store.NodeStore;
 import io.smallrye.mutiny.Uni;
-import io.vertx.mutiny.sqlclient.Pool;
-import io.vertx.mutiny.sqlclient.Row;
 import jakarta.enterprise.context.ApplicationScoped;
-import java.util.ArrayList;
 import java.util.List;
 
 /**
@@ -15,25 +12,18 @@ import java.util.List;
 @ApplicationScoped
 public class NodeShapes {
 
-    public record Shape(String pool, Resources capacity) {
+    private final NodeStore nodes;
+    private volatile List<NodeStore.Shape> cached;
+
+    public NodeShapes(NodeStore nodes) {
+        this.nodes = nodes;
     }
 
-    private final Pool pool;
-    private volatile List<Shape> cached;
-
-    public NodeShapes(Pool pool) {
-        this.pool = pool;
-    }
-
-    public Uni<List<Shape>> all() {
-        List<Shape> c = cached;
+    public Uni<List<NodeStore.Shape>> all() {
+        List<NodeStore.Shape> c = cached;
         if (c != null) return Uni.createFrom().item(c);
-        return pool.query("SELECT DISTINCT pool, cpu_millis, memory_mib, gpus FROM node").execute().map(rows -> {
-            List<Shape> out = new ArrayList<>();
-            for (Row r : rows) {
-                out.add(new Shape(r.getString("pool"), new Resources(r.getLong("cpu_millis"), r.getLong("memory_mib"), r.getInteger("gpus"))));
-            }
-            cached = List.copyOf(out);
+        return nodes.shapes().map(shapes -> {
+            cached = List.copyOf(shapes);
             return cached;
         });
     }

@@ -81,7 +81,11 @@ public interface BrokerConfig {
     @WithDefault("spillway")
     String cluster();
 
-    /** Address cloud instances use to reach this broker (host:port). Defaults to this broker's own address. */
+    /**
+     * Address cloud instances use to reach this broker (host:port). Defaults to this broker's own
+     * address, which is loopback unless {@code quarkus.http.host} says otherwise: pools of kind
+     * aws and azure refuse to start with a loopback address.
+     */
     Optional<String> advertisedAddress();
 
     /**
@@ -139,9 +143,19 @@ public interface BrokerConfig {
         @WithDefault("5m")
         Duration joinTimeout();
 
-        /** How long an offering that hit a capacity error stays out of plans. */
+        /**
+         * How long an offering that hit a capacity error stays out of plans; also the first hide of an
+         * offering whose instance never joined, doubled for each further one in a row (at most 1 h).
+         */
         @WithDefault("3m")
         Duration capacityErrorBackoff();
+
+        /**
+         * Instances in a row that never join after which the pool rests for 15 minutes and says why
+         * (usually the instances cannot reach the advertised address).
+         */
+        @WithDefault("3")
+        int joinFailureLimit();
 
         /** local only: the agent jar its instances run (default: the one built in this repository). */
         Optional<String> agentJar();

@@ -1,37 +1,53 @@
 package dev.spillway.broker.jobs;
 
-import dev.spillway.api.v1.GetJobResponse;
-import dev.spillway.api.v1.JobState;
-import dev.spillway.api.v1.ListJobsRequest;
-import dev.spillway.api.v1.ListJobsResponse;
-import dev.spillway.broker.grpc.GrpcErrors;
-import dev.spillway.broker.grpc.ProtoMapping;
-import dev.spillway.broker.placement.SchedulingLoop;
+import dev.spillway.broker.burst.BurstController;
+import dev.spillway.broker.errors.InvalidRequest;
+import dev.spillway.broker.errors.NotFound;
+import dev.spillway.broker.scheduling.SchedulingLoop;
 import dev.spillway.broker.store.JobStore;
+import dev.spillway.core.lifecycle.JobState;
 import io.smallrye.mutiny.Uni;
 import jakarta.enterprise.context.ApplicationScoped;
 import java.nio.charset.StandardCharsets;
 import java.time.OffsetDateTime;
-import java.util.ArrayList;
 import java.util.Base64;
 import java.util.List;
+import java.util.Map;
 import java.util.UUID;
 
-/** Reading jobs, shared by the gRPC and REST APIs. Failures are gRPC status exceptions. */
+/** Reading jobs, shared by the gRPC and REST APIs. Failures are domain errors. */
 @ApplicationScoped
 public class JobQueries {
 
+    public static final int MAX_PAGE_SIZE = 1000;
+
     private final JobStore store;
     private final SchedulingLoop scheduler;
-    private final dev.spillway.broker.cloud.BurstController burst;
+    private final BurstController burst;
 
-    public JobQueries(JobStore store, SchedulingLoop scheduler, dev.spillway.broker.cloud.BurstController burst) {
+    public JobQueries(JobStore store, SchedulingLoop scheduler, BurstController burst) {
         this.store = store;
         this.scheduler = scheduler;
         this.burst = burst;
     }
 
-    /** Why a job's queued tasks wait, and what the burst controller did about it. */
+    /** A job with its task counts and, while unfinished, why its queued tasks wait. */
+    public record JobView(JobStore.JobRow job, Map<String, Integer> taskCounts, String pendingReason) {
+    }
+
+    /** A job with all its tasks. */
+    public record JobDetail(JobView view, List<JobStore.TaskRow> tasks) {
+    }
+
+    /** A page of jobs and the token of the next one (empty on the last page). */
+    public record JobPage(List<JobView> jobs, String nextPageToken) {
+    }
+
+    /** What to list: empty collections and null mean no filter. */
+    public record JobFilter(List<JobState> states, String tenant, Map<String, String> labels) {
+    }
+
+    /** Why a job's queued tasks wait, and what the burst controller does about it. */
     String pendingReason(UUID id) {
         String waiting = scheduler.pendingReason(id);
         String bursting = burst.burstReason(id);
@@ -39,52 +55,43 @@ public class JobQueries {
         return bursting == null ? waiting : waiting + "; " + bursting;
     }
 
-    public Uni<GetJobResponse> get(UUID id) {
+    public Uni<JobDetail> get(UUID id) {
         return store.find(id).flatMap(job -> {
-            if (job == null) throw GrpcErrors.notFound("no job " + id);
+            if (job == null) throw NotFound.job(id);
             return Uni.combine().all().unis(store.tasks(id), store.taskCounts(List.of(id))).asTuple()
-                    .map(t -> GetJobResponse.newBuilder()
-                            .setJob(ProtoMapping.job(job, t.getItem2().get(id), pendingReason(id)))
-                            .addAllTasks(t.getItem1().stream().map(ProtoMapping::task).toList())
-                            .build());
+                    .map(t -> new JobDetail(new JobView(job, t.getItem2().getOrDefault(id, Map.of()), pendingReason(id)), t.getItem1()));
         });
     }
 
     /** A page of jobs, newest first. Page tokens encode the (create time, id) of the page's last job. */
-    public Uni<ListJobsResponse> list(ListJobsRequest request) {
-        int size = request.getPageSize() == 0 ? 100 : request.getPageSize();
-        if (size < 1 || size > 1000) {
-            throw GrpcErrors.invalid(List.of(JobSpecValidator.violation("page_size", "must be between 1 and 1000")));
-        }
+    public Uni<JobPage> list(int pageSize, String pageToken, JobFilter filter) {
+        int size = pageSize == 0 ? 100 : pageSize;
+        if (size < 1 || size > MAX_PAGE_SIZE) throw InvalidRequest.of("page_size", "must be between 1 and " + MAX_PAGE_SIZE);
         OffsetDateTime afterCreated = null;
         UUID afterId = null;
-        if (!request.getPageToken().isEmpty()) {
+        if (pageToken != null && !pageToken.isEmpty()) {
             try {
-                String[] parts = new String(Base64.getUrlDecoder().decode(request.getPageToken()), StandardCharsets.UTF_8).split("\\|");
+                String[] parts = new String(Base64.getUrlDecoder().decode(pageToken), StandardCharsets.UTF_8).split("\\|");
                 afterCreated = OffsetDateTime.parse(parts[0]);
                 afterId = UUID.fromString(parts[1]);
             } catch (RuntimeException e) {
-                throw GrpcErrors.invalid(List.of(JobSpecValidator.violation("page_token", "not a token from ListJobs")));
+                throw InvalidRequest.of("page_token", "not a token from ListJobs");
             }
         }
-        List<String> states = new ArrayList<>();
-        for (JobState s : request.getStatesList()) {
-            if (s == JobState.JOB_STATE_UNSPECIFIED || s == JobState.UNRECOGNIZED) continue;
-            states.add(s.name().substring("JOB_STATE_".length()));
-        }
-        String tenant = request.getTenant().isEmpty() ? null : request.getTenant();
-        return store.list(size + 1, afterCreated, afterId, states, tenant, request.getLabelsMap()).flatMap(rows -> {
+        List<String> states = filter.states().stream().map(Enum::name).toList();
+        return store.list(size + 1, afterCreated, afterId, states, filter.tenant(), filter.labels()).flatMap(rows -> {
             boolean more = rows.size() > size;
             List<JobStore.JobRow> page = more ? rows.subList(0, size) : rows;
             return store.taskCounts(page.stream().map(JobStore.JobRow::id).toList()).map(counts -> {
-                ListJobsResponse.Builder b = ListJobsResponse.newBuilder();
-                for (JobStore.JobRow r : page) b.addJobs(ProtoMapping.job(r, counts.get(r.id()), pendingReason(r.id())));
+                List<JobView> views = page.stream()
+                        .map(r -> new JobView(r, counts.getOrDefault(r.id(), Map.of()), pendingReason(r.id()))).toList();
+                String next = "";
                 if (more) {
                     JobStore.JobRow last = page.get(page.size() - 1);
-                    b.setNextPageToken(Base64.getUrlEncoder().withoutPadding()
-                            .encodeToString((last.createdAt() + "|" + last.id()).getBytes(StandardCharsets.UTF_8)));
+                    next = Base64.getUrlEncoder().withoutPadding()
+                            .encodeToString((last.createdAt() + "|" + last.id()).getBytes(StandardCharsets.UTF_8));
                 }
-                return b.build();
+                return new JobPage(views, next);
             });
         });
     }

@@ -1,6 +1,12 @@
 package dev.spillway.broker.store;
 
+import static dev.spillway.core.lifecycle.StateMachine.sqlList;
+
 import dev.spillway.api.v1.JobSpec;
+import dev.spillway.core.lifecycle.JobState;
+import dev.spillway.core.lifecycle.ReasonCode;
+import dev.spillway.core.task.TaskState;
+import dev.spillway.core.task.TaskStateMachine;
 import io.smallrye.mutiny.Uni;
 import io.vertx.core.json.JsonObject;
 import io.vertx.mutiny.sqlclient.Pool;
@@ -113,10 +119,10 @@ public class JobStore {
         return d.getSeconds() * 1000 + d.getNanos() / 1_000_000;
     }
 
-    public record JobRow(UUID id, String state, OffsetDateTime createdAt, OffsetDateTime finishedAt, JobSpec spec) {
+    public record JobRow(UUID id, JobState state, OffsetDateTime createdAt, OffsetDateTime finishedAt, JobSpec spec) {
     }
 
-    public record TaskRow(int index, String state, int attempt, String node, Integer exitCode, OffsetDateTime assignedAt, OffsetDateTime startedAt,
+    public record TaskRow(int index, TaskState state, int attempt, String node, Integer exitCode, OffsetDateTime assignedAt, OffsetDateTime startedAt,
                           OffsetDateTime finishedAt, String reason, String message, int failures, Long cpuTimeMillis,
                           Long peakMemoryMib) {
     }
@@ -136,7 +142,7 @@ public class JobStore {
                 .map(rows -> {
                     List<TaskRow> out = new ArrayList<>(rows.size());
                     for (Row r : rows) {
-                        out.add(new TaskRow(r.getInteger("idx"), r.getString("state"), r.getInteger("attempt"),
+                        out.add(new TaskRow(r.getInteger("idx"), TaskState.valueOf(r.getString("state")), r.getInteger("attempt"),
                                 r.getString("node"), r.getInteger("exit_code"), r.getOffsetDateTime("assigned_at"), r.getOffsetDateTime("started_at"),
                                 r.getOffsetDateTime("finished_at"), r.getString("reason"), r.getString("message"),
                                 r.getInteger("failures"), r.getLong("cpu_time_ms"), r.getLong("peak_memory_mib")));
@@ -188,7 +194,7 @@ public class JobStore {
                 });
     }
 
-    public record CancelledTask(int index, int attempt, String node, String previousState) {
+    public record CancelledTask(int index, int attempt, String node, TaskState previousState) {
     }
 
     /**
@@ -199,28 +205,29 @@ public class JobStore {
         return pool.preparedQuery("""
                 WITH live AS (
                   SELECT idx, attempt, node, state FROM task
-                  WHERE job_id = $1 AND state IN ('QUEUED', 'ASSIGNED', 'RUNNING') FOR UPDATE),
+                  WHERE job_id = $1 AND state IN %s FOR UPDATE),
                 u AS (
-                  UPDATE task t SET state = 'CANCELLED', finished_at = now(), reason = 'cancelled', message = 'job cancelled'
+                  UPDATE task t SET state = 'CANCELLED', finished_at = now(), reason = $2, message = 'job cancelled'
                   FROM live WHERE t.job_id = $1 AND t.idx = live.idx
                   RETURNING t.idx, t.attempt, t.node, live.state AS previous),
                 e AS (
                   INSERT INTO task_event (job_id, idx, attempt, state, node, reason, message)
-                  SELECT $1, idx, attempt, 'CANCELLED', node, 'cancelled', 'job cancelled' FROM u),
+                  SELECT $1, idx, attempt, 'CANCELLED', node, $2, 'job cancelled' FROM u),
                 j AS (
-                  UPDATE job SET state = 'CANCELLED', finished_at = now() WHERE id = $1 AND finished_at IS NULL)
-                SELECT idx, attempt, node, previous FROM u""")
-                .execute(Tuple.of(jobId))
+                  UPDATE job SET state = 'CANCELLED', finished_at = now() WHERE id = $1 AND finished_at IS NULL AND state IN %s)
+                SELECT idx, attempt, node, previous FROM u""".formatted(sqlList(TaskStateMachine.sourcesOf(TaskState.CANCELLED)),
+                        sqlList(JobState.MACHINE.sourcesOf(JobState.CANCELLED))))
+                .execute(Tuple.of(jobId, ReasonCode.CANCELLED.code()))
                 .map(rows -> {
                     List<CancelledTask> out = new ArrayList<>(rows.size());
                     for (Row r : rows) {
-                        out.add(new CancelledTask(r.getInteger("idx"), r.getInteger("attempt"), r.getString("node"), r.getString("previous")));
+                        out.add(new CancelledTask(r.getInteger("idx"), r.getInteger("attempt"), r.getString("node"), TaskState.valueOf(r.getString("previous"))));
                     }
                     return out;
                 });
     }
 
-    public record EventRow(long seq, OffsetDateTime at, int index, int attempt, String state, String node, String reason,
+    public record EventRow(long seq, OffsetDateTime at, int index, int attempt, TaskState state, String node, String reason,
                            String message) {
     }
 
@@ -242,14 +249,14 @@ public class JobStore {
         List<EventRow> out = new ArrayList<>(rows.size());
         for (Row r : rows) {
             out.add(new EventRow(r.getLong("seq"), r.getOffsetDateTime("at"), r.getInteger("idx"), r.getInteger("attempt"),
-                    r.getString("state"), r.getString("node"), r.getString("reason"), r.getString("message")));
+                    TaskState.valueOf(r.getString("state")), r.getString("node"), r.getString("reason"), r.getString("message")));
         }
         return out;
     }
 
     private static JobRow jobRow(Row r) {
         try {
-            return new JobRow(r.getUUID("id"), r.getString("state"), r.getOffsetDateTime("created_at"),
+            return new JobRow(r.getUUID("id"), JobState.valueOf(r.getString("state")), r.getOffsetDateTime("created_at"),
                     r.getOffsetDateTime("finished_at"), JobSpec.parseFrom(r.getBuffer("spec").getBytes()));
         } catch (com.google.protobuf.InvalidProtocolBufferException e) {
             throw new IllegalStateException("job " + r.getUUID("id") + " has an unreadable spec", e);

@@ -1,6 +1,10 @@
 package dev.spillway.broker.store;
 
+import static dev.spillway.core.lifecycle.StateMachine.sqlList;
+
+import dev.spillway.core.lifecycle.NodeState;
 import dev.spillway.core.scheduling.Resources;
+import dev.spillway.core.task.TaskState;
 import io.smallrye.mutiny.Uni;
 import io.vertx.core.json.JsonObject;
 import io.vertx.mutiny.sqlclient.Pool;
@@ -34,7 +38,7 @@ public class NodeStore {
                               String agentVersion, boolean draining) {
         Tuple args = Tuple.tuple()
                 .addString(name).addUUID(UUID.randomUUID()).addString(poolName)
-                .addString(draining ? "DRAINING" : "READY")
+                .addString((draining ? NodeState.DRAINING : NodeState.READY).name())
                 .addLong(capacity.cpuMillis()).addLong(capacity.memoryMib()).addInteger(capacity.gpus())
                 .addValue(new JsonObject(Map.copyOf(labels)))
                 .addString(agentVersion)
@@ -58,9 +62,11 @@ public class NodeStore {
                 .execute(Tuple.of(name, kind)).replaceWithVoid();
     }
 
-    public Uni<Void> setState(String name, String state) {
-        return pool.preparedQuery("UPDATE node SET state = $2, last_seen_at = now() WHERE name = $1")
-                .execute(Tuple.of(name, state)).replaceWithVoid();
+    /** Moves a node to {@code to} if its state allows it; false when it did not (another writer got there first). */
+    public Uni<Boolean> setState(String name, NodeState to) {
+        return pool.preparedQuery("UPDATE node SET state = $2, last_seen_at = now() WHERE name = $1 AND state IN "
+                        + sqlList(NodeState.MACHINE.sourcesOf(to)))
+                .execute(Tuple.of(name, to.name())).map(r -> r.rowCount() == 1);
     }
 
     /** Writes the heartbeat times kept in memory (one statement for all nodes). */
@@ -76,7 +82,7 @@ public class NodeStore {
 
     /** Names of nodes the database believes connected (READY or DRAINING). */
     public Uni<List<String>> connectedNames() {
-        return pool.query("SELECT name FROM node WHERE state IN ('READY', 'DRAINING')").execute()
+        return pool.query("SELECT name FROM node WHERE state IN " + sqlList(NodeState.CONNECTED)).execute()
                 .map(rows -> {
                     List<String> out = new ArrayList<>();
                     for (Row r : rows) out.add(r.getString("name"));
@@ -93,7 +99,7 @@ public class NodeStore {
         return pool.query("""
                 SELECT t.node, sum(j.cpu_millis)::bigint AS cpu, sum(j.memory_mib)::bigint AS mem, sum(j.gpus)::int AS gpu, count(*)::int AS n
                 FROM task t JOIN job j ON j.id = t.job_id
-                WHERE t.state IN ('ASSIGNED', 'RUNNING') GROUP BY t.node""")
+                WHERE t.state IN %s GROUP BY t.node""".formatted(sqlList(TaskState.ON_NODE)))
                 .execute()
                 .map(rows -> {
                     Map<String, Allocation> out = new HashMap<>();
@@ -103,5 +109,31 @@ public class NodeStore {
                     }
                     return out;
                 });
+    }
+
+    /** One node size a pool has registered. */
+    public record Shape(String pool, Resources capacity) {
+    }
+
+    /** The distinct node sizes of every pool. */
+    public Uni<List<Shape>> shapes() {
+        return pool.query("SELECT DISTINCT pool, cpu_millis, memory_mib, gpus FROM node").execute().map(rows -> {
+            List<Shape> out = new ArrayList<>();
+            for (Row r : rows) {
+                out.add(new Shape(r.getString("pool"), new Resources(r.getLong("cpu_millis"), r.getLong("memory_mib"), r.getInteger("gpus"))));
+            }
+            return out;
+        });
+    }
+
+    /** Replaces the node's credential hash (a fresh credential after a join). */
+    public Uni<Void> setCredentialHash(String nodeName, String hash) {
+        return pool.preparedQuery("UPDATE node SET credential_hash = $2 WHERE name = $1").execute(Tuple.of(nodeName, hash)).replaceWithVoid();
+    }
+
+    /** Whether {@code hash} is the hash of the node's current credential. */
+    public Uni<Boolean> credentialMatches(String nodeName, String hash) {
+        return pool.preparedQuery("SELECT 1 FROM node WHERE name = $1 AND credential_hash = $2")
+                .execute(Tuple.of(nodeName, hash)).map(rows -> rows.size() == 1);
     }
 }

@@ -1,5 +1,10 @@
 package dev.spillway.broker.store;
 
+import static dev.spillway.core.lifecycle.StateMachine.sqlList;
+
+import dev.spillway.core.lifecycle.JobState;
+import dev.spillway.core.lifecycle.NodeState;
+import dev.spillway.core.lifecycle.ReasonCode;
 import dev.spillway.core.scheduling.Placement;
 import dev.spillway.core.task.AttemptOutcome;
 import dev.spillway.core.task.RetryPolicy;
@@ -17,10 +22,11 @@ import java.time.Instant;
 import java.time.OffsetDateTime;
 import java.time.ZoneOffset;
 import java.util.ArrayList;
+import java.util.EnumMap;
+import java.util.HashMap;
 import java.util.List;
-import java.util.Set;
+import java.util.Map;
 import java.util.UUID;
-import java.util.stream.Collectors;
 
 /**
  * Task transitions. Every write is a compare-and-set on (state, attempt) whose allowed source
@@ -30,7 +36,7 @@ import java.util.stream.Collectors;
 @ApplicationScoped
 public class TaskStore {
 
-    private static final String ON_NODE = sqlList(Set.of(TaskState.ASSIGNED, TaskState.RUNNING));
+    private static final String ON_NODE = sqlList(TaskState.ON_NODE);
 
     private final Pool pool;
 
@@ -65,7 +71,7 @@ public class TaskStore {
         }
         String[] distinctNodes = placements.stream().map(Placement::node).distinct().toArray(String[]::new);
         return pool.withTransaction(tx -> tx
-                .preparedQuery("SELECT name FROM node WHERE name = ANY($1) AND state = 'READY' ORDER BY name FOR SHARE")
+                .preparedQuery("SELECT name FROM node WHERE name = ANY($1) AND state = '" + NodeState.READY + "' ORDER BY name FOR SHARE")
                 .execute(Tuple.of(distinctNodes))
                 .flatMap(ready -> {
                     List<String> readyNodes = new ArrayList<>();
@@ -74,20 +80,22 @@ public class TaskStore {
                             WITH u AS (
                               UPDATE task t SET state = 'ASSIGNED', attempt = t.attempt + 1, node = p.node,
                                      assigned_at = now(), started_at = NULL, finished_at = NULL, exit_code = NULL, cpu_time_ms = NULL, peak_memory_mib = NULL,
-                                     reason = 'placed', message = p.message
+                                     reason = $7, message = p.message
                               FROM unnest($1::uuid[], $2::int[], $3::int[], $4::text[], $5::text[])
                                    AS p(job_id, idx, attempt, node, message)
                               WHERE t.job_id = p.job_id AND t.idx = p.idx AND t.attempt = p.attempt
-                                AND t.state = 'QUEUED' AND p.node = ANY($6)
+                                AND t.state IN %s AND p.node = ANY($6)
                               RETURNING t.job_id, t.idx, t.attempt, t.node, t.message),
                             e AS (
                               INSERT INTO task_event (job_id, idx, attempt, state, node, reason, message)
-                              SELECT job_id, idx, attempt, 'ASSIGNED', node, 'placed', message FROM u),
+                              SELECT job_id, idx, attempt, 'ASSIGNED', node, $7, message FROM u),
                             j AS (
                               UPDATE job SET state = 'RUNNING'
-                              WHERE id IN (SELECT DISTINCT job_id FROM u) AND state = 'QUEUED')
-                            SELECT job_id, idx, attempt, node FROM u""")
-                            .execute(Tuple.of(jobs, idx, attempts, nodes, messages, readyNodes.toArray(String[]::new)));
+                              WHERE id IN (SELECT DISTINCT job_id FROM u) AND state IN %s)
+                            SELECT job_id, idx, attempt, node FROM u""".formatted(sqlList(TaskStateMachine.sourcesOf(TaskState.ASSIGNED)),
+                                    sqlList(JobState.MACHINE.sourcesOf(JobState.RUNNING))))
+                            .execute(Tuple.from(List.of(jobs, idx, attempts, nodes, messages, readyNodes.toArray(String[]::new),
+                                    ReasonCode.PLACED.code())));
                 }))
                 .map(rows -> {
                     List<Assigned> out = new ArrayList<>(rows.size());
@@ -102,12 +110,12 @@ public class TaskStore {
     public Uni<Boolean> started(UUID jobId, int index, int attempt, String node, Instant at) {
         return pool.preparedQuery("""
                 WITH u AS (
-                  UPDATE task SET state = 'RUNNING', started_at = $4, reason = 'started', message = 'process started on ' || node
-                  WHERE job_id = $1 AND idx = $2 AND attempt = $3 AND node = $5 AND state = 'ASSIGNED'
+                  UPDATE task SET state = 'RUNNING', started_at = $4, reason = $6, message = 'process started on ' || node
+                  WHERE job_id = $1 AND idx = $2 AND attempt = $3 AND node = $5 AND state IN %s
                   RETURNING job_id, idx, attempt, node, message)
                 INSERT INTO task_event (job_id, idx, attempt, state, node, reason, message, at)
-                SELECT job_id, idx, attempt, 'RUNNING', node, 'started', message, $4 FROM u""")
-                .execute(Tuple.of(jobId, index, attempt, at.atOffset(ZoneOffset.UTC), node))
+                SELECT job_id, idx, attempt, 'RUNNING', node, $6, message, $4 FROM u""".formatted(sqlList(TaskStateMachine.sourcesOf(TaskState.RUNNING))))
+                .execute(Tuple.from(List.of(jobId, index, attempt, at.atOffset(ZoneOffset.UTC), node, ReasonCode.STARTED.code())))
                 .map(rows -> rows.rowCount() > 0);
     }
 
@@ -119,7 +127,7 @@ public class TaskStore {
     }
 
     /** An attempt the store places on a node. */
-    public record OnNode(UUID jobId, int index, int attempt, String state) {
+    public record OnNode(UUID jobId, int index, int attempt, TaskState state) {
     }
 
     /** Every attempt the store believes {@code node} holds (ASSIGNED or RUNNING). */
@@ -128,7 +136,7 @@ public class TaskStore {
                 .execute(Tuple.of(node))
                 .map(rows -> {
                     List<OnNode> out = new ArrayList<>();
-                    for (Row r : rows) out.add(new OnNode(r.getUUID("job_id"), r.getInteger("idx"), r.getInteger("attempt"), r.getString("state")));
+                    for (Row r : rows) out.add(new OnNode(r.getUUID("job_id"), r.getInteger("idx"), r.getInteger("attempt"), TaskState.valueOf(r.getString("state"))));
                     return out;
                 });
     }
@@ -173,7 +181,8 @@ public class TaskStore {
      */
     public Uni<List<Requeued>> nodeLost(String node, Instant now) {
         return pool.withTransaction(tx -> tx
-                .preparedQuery("UPDATE node SET state = 'LOST' WHERE name = $1 AND state IN ('READY', 'DRAINING') RETURNING name")
+                .preparedQuery("UPDATE node SET state = 'LOST' WHERE name = $1 AND state IN "
+                        + sqlList(NodeState.MACHINE.sourcesOf(NodeState.LOST)) + " RETURNING name")
                 .execute(Tuple.of(node))
                 .flatMap(updated -> updated.rowCount() == 0
                         ? Uni.createFrom().item(List.<Requeued>of())
@@ -205,11 +214,6 @@ public class TaskStore {
                 });
     }
 
-    /** Key of an attempt as agents and the store both spell it. */
-    public static String attemptKey(UUID jobId, int index, int attempt) {
-        return jobId + "/" + index + "#" + attempt;
-    }
-
     private static Uni<Ended> write(SqlClient client, UUID jobId, int index, int attempt, TaskLifecycle.Decision d, Integer exitCode,
                                     Usage usage, Instant now) {
         TaskState to = d.state();
@@ -220,7 +224,7 @@ public class TaskStore {
                 .addString(to.name())
                 .addInteger(d.failures()).addInteger(d.losses())
                 .addOffsetDateTime(d.notBefore() == null ? null : d.notBefore().atOffset(ZoneOffset.UTC))
-                .addString(d.reason()).addString(d.message())
+                .addString(d.reason().code()).addString(d.message())
                 .addInteger(exitCode)
                 .addOffsetDateTime(at)
                 .addBoolean(requeue)
@@ -254,24 +258,105 @@ public class TaskStore {
      * the other; {@link #finishDoneJobs()} closes such jobs on the next scheduling cycle.
      */
     static Uni<Boolean> finishJobIfDone(SqlClient client, UUID jobId) {
-        return client.preparedQuery(FINISH_JOBS + " AND id = $1").execute(Tuple.of(jobId)).map(rows -> rows.rowCount() > 0);
+        return finishJobs(client, jobId).map(n -> n > 0);
     }
 
     /** Closes every job whose tasks have all finished; returns how many it closed. */
     public Uni<Integer> finishDoneJobs() {
-        return pool.query(FINISH_JOBS).execute().map(rows -> rows.rowCount());
+        return finishJobs(pool, null);
     }
 
-    private static final String FINISH_JOBS = """
-            UPDATE job j SET finished_at = now(), state = (
-              SELECT CASE WHEN bool_or(t.state = 'CANCELLED') THEN 'CANCELLED'
-                          WHEN bool_or(t.state IN ('FAILED', 'LOST')) THEN 'FAILED'
-                          ELSE 'SUCCEEDED' END
-              FROM task t WHERE t.job_id = j.id)
-            WHERE finished_at IS NULL
-              AND NOT EXISTS (SELECT 1 FROM task t WHERE t.job_id = j.id AND t.state IN ('QUEUED', 'ASSIGNED', 'RUNNING'))""";
+    /**
+     * Reads the task counts of unfinished jobs with no unfinished task ({@code only} or all),
+     * lets {@link JobState#of} name each one's final state, and writes it as a compare-and-set
+     * from the states the job table allows.
+     */
+    private static Uni<Integer> finishJobs(SqlClient client, UUID only) {
+        return client.preparedQuery("""
+                SELECT t.job_id, t.state, count(*)::int AS n FROM task t
+                WHERE t.job_id IN (
+                  SELECT j.id FROM job j
+                  WHERE j.finished_at IS NULL AND ($1::uuid IS NULL OR j.id = $1)
+                    AND NOT EXISTS (SELECT 1 FROM task u WHERE u.job_id = j.id AND u.state IN %s))
+                GROUP BY t.job_id, t.state""".formatted(sqlList(TaskState.UNFINISHED)))
+                .execute(Tuple.of(only))
+                .flatMap(rows -> {
+                    Map<UUID, Map<TaskState, Integer>> counts = new HashMap<>();
+                    for (Row r : rows) {
+                        counts.computeIfAbsent(r.getUUID("job_id"), k -> new EnumMap<>(TaskState.class))
+                                .put(TaskState.valueOf(r.getString("state")), r.getInteger("n"));
+                    }
+                    if (counts.isEmpty()) return Uni.createFrom().item(0);
+                    List<UUID> ids = new ArrayList<>();
+                    List<String> states = new ArrayList<>();
+                    List<String> sources = new ArrayList<>();
+                    counts.forEach((id, c) -> {
+                        JobState state = JobState.of(c);
+                        ids.add(id);
+                        states.add(state.name());
+                        sources.add(String.join(",", JobState.MACHINE.sourcesOf(state).stream().map(Enum::name).toList()));
+                    });
+                    return client.preparedQuery("""
+                            UPDATE job j SET state = v.state, finished_at = now()
+                            FROM unnest($1::uuid[], $2::text[], $3::text[]) AS v(id, state, sources)
+                            WHERE j.id = v.id AND j.finished_at IS NULL AND j.state = ANY(string_to_array(v.sources, ','))""")
+                            .execute(Tuple.of(ids.toArray(UUID[]::new), states.toArray(String[]::new), sources.toArray(String[]::new)))
+                            .map(r -> r.rowCount());
+                });
+    }
 
-    private static String sqlList(Set<TaskState> states) {
-        return states.stream().map(s -> "'" + s.name() + "'").sorted().collect(Collectors.joining(", ", "(", ")"));
+    /** A queued task the scheduler may place now. */
+    public record Queued(UUID jobId, int index, int attempt, long queuedAtMillis) {
+    }
+
+    /** The oldest {@code limit} queued tasks whose backoff has passed. Blocking: call off the event loop. */
+    public List<Queued> queued(int limit) {
+        List<Queued> out = new ArrayList<>();
+        for (Row r : pool.preparedQuery("""
+                SELECT job_id, idx, attempt, queued_at FROM task
+                WHERE state = 'QUEUED' AND not_before <= now()
+                ORDER BY queued_at, job_id, idx LIMIT $1""")
+                .execute(Tuple.of(limit)).await().indefinitely()) {
+            out.add(new Queued(r.getUUID("job_id"), r.getInteger("idx"), r.getInteger("attempt"),
+                    r.getOffsetDateTime("queued_at").toInstant().toEpochMilli()));
+        }
+        return out;
+    }
+
+    /** How many unfinished tasks are in each state. */
+    public Uni<Map<TaskState, Long>> unfinishedCounts() {
+        return pool.query("SELECT state, count(*) AS n FROM task WHERE state IN " + sqlList(TaskState.UNFINISHED) + " GROUP BY state")
+                .execute().map(rows -> {
+                    Map<TaskState, Long> out = new EnumMap<>(TaskState.class);
+                    for (Row r : rows) out.put(TaskState.valueOf(r.getString("state")), r.getLong("n"));
+                    return out;
+                });
+    }
+
+    /**
+     * Where an attempt ran, for its logs: {@code attempt} 0 means the task's current one.
+     *
+     * @return null when the task does not exist; otherwise the task's current attempt and, if
+     *         the asked-for attempt was ever placed, its number and node
+     */
+    public Uni<AttemptPlace> attemptPlace(UUID jobId, int index, int attempt) {
+        return pool.preparedQuery("""
+                SELECT t.attempt AS current, e.attempt, e.node FROM task t
+                LEFT JOIN LATERAL (
+                  SELECT attempt, node FROM task_event
+                  WHERE job_id = t.job_id AND idx = t.idx AND state = 'ASSIGNED'
+                    AND attempt = CASE WHEN $3 = 0 THEN t.attempt ELSE $3 END
+                  ORDER BY seq DESC LIMIT 1) e ON true
+                WHERE t.job_id = $1 AND t.idx = $2""")
+                .execute(Tuple.of(jobId, index, attempt))
+                .map(rows -> {
+                    if (rows.size() == 0) return null;
+                    Row r = rows.iterator().next();
+                    return new AttemptPlace(r.getInteger("current"), r.getInteger("attempt"), r.getString("node"));
+                });
+    }
+
+    /** @param attempt null with {@code node} when the attempt was never placed */
+    public record AttemptPlace(int currentAttempt, Integer attempt, String node) {
     }
 }

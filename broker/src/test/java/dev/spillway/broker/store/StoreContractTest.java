@@ -7,6 +7,7 @@ import dev.spillway.api.v1.JobSpec;
 import dev.spillway.api.v1.Resources;
 import dev.spillway.api.v1.RetryPolicy;
 import dev.spillway.api.v1.TaskTemplate;
+import dev.spillway.core.lifecycle.JobState;
 import dev.spillway.core.scheduling.Placement;
 import dev.spillway.core.scheduling.TaskRef;
 import dev.spillway.core.task.AttemptOutcome;
@@ -93,7 +94,7 @@ abstract class StoreContractTest {
     void aJobIsStoredWithEveryTaskQueued() {
         UUID id = submit(1000, 0);
         var rows = jobs.tasks(id).await().indefinitely();
-        assertThat(rows).hasSize(1000).allSatisfy(t -> assertThat(t.state()).isEqualTo("QUEUED"));
+        assertThat(rows).hasSize(1000).allSatisfy(t -> assertThat(t.state()).isEqualTo(TaskState.QUEUED));
         assertThat(jobs.find(id).await().indefinitely().spec().getTaskCount()).isEqualTo(1000);
     }
 
@@ -115,7 +116,7 @@ abstract class StoreContractTest {
         var ended = tasks.ended(id, 0, 1, "n1", new AttemptOutcome.Exited(0), 0, TaskStore.Usage.NONE, Instant.now()).await().indefinitely();
         assertThat(ended.state()).isEqualTo(TaskState.SUCCEEDED);
         assertThat(ended.jobFinished()).isTrue();
-        assertThat(jobs.find(id).await().indefinitely().state()).isEqualTo("SUCCEEDED");
+        assertThat(jobs.find(id).await().indefinitely().state()).isEqualTo(JobState.SUCCEEDED);
 
         var late = tasks.ended(id, 0, 1, "n1", new AttemptOutcome.Exited(1), 1, TaskStore.Usage.NONE, Instant.now()).await().indefinitely();
         assertThat(late).isNull();
@@ -134,7 +135,7 @@ abstract class StoreContractTest {
         assertThat(place(id, 0, 1, "n1")).singleElement().satisfies(a -> assertThat(a.attempt()).isEqualTo(2));
         var second = tasks.ended(id, 0, 2, "n1", new AttemptOutcome.Exited(3), 3, TaskStore.Usage.NONE, Instant.now()).await().indefinitely();
         assertThat(second.state()).isEqualTo(TaskState.FAILED);
-        assertThat(jobs.find(id).await().indefinitely().state()).isEqualTo("FAILED");
+        assertThat(jobs.find(id).await().indefinitely().state()).isEqualTo(JobState.FAILED);
     }
 
     @Test
@@ -161,8 +162,8 @@ abstract class StoreContractTest {
         var cancelled = jobs.cancel(id).await().indefinitely();
         assertThat(cancelled).hasSize(3);
         assertThat(cancelled).filteredOn(c -> c.index() == 0).singleElement()
-                .satisfies(c -> assertThat(c.previousState()).isEqualTo("RUNNING"));
-        assertThat(jobs.find(id).await().indefinitely().state()).isEqualTo("CANCELLED");
+                .satisfies(c -> assertThat(c.previousState()).isEqualTo(TaskState.RUNNING));
+        assertThat(jobs.find(id).await().indefinitely().state()).isEqualTo(JobState.CANCELLED);
         assertThat(jobs.cancel(id).await().indefinitely()).as("idempotent").isEmpty();
         assertThat(tasks.ended(id, 0, 1, "n1", new AttemptOutcome.Exited(143), 143, TaskStore.Usage.NONE, Instant.now())
                 .await().indefinitely()).as("the killed process's report").isNull();

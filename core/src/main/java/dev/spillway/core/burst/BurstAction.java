@@ -1,5 +1,6 @@
 package dev.spillway.core.burst;
 
+import dev.spillway.core.lifecycle.ReasonCode;
 import dev.spillway.core.scheduling.TaskRef;
 import java.time.Instant;
 import java.util.List;
@@ -26,14 +27,14 @@ public sealed interface BurstAction {
     }
 
     /** Stop giving the instance work (it becomes DRAINING); it is terminated once its node holds nothing. */
-    record Drain(String instanceId, String reason) implements BurstAction {
+    record Drain(String instanceId, ReasonCode code, String reason) implements BurstAction {
     }
 
     /**
      * Terminate the instance and close its record in state {@code to} (TERMINATED, or FAILED when
      * it never joined).
      */
-    record Terminate(String instanceId, InstanceState to, String reason) implements BurstAction {
+    record Terminate(String instanceId, InstanceState to, ReasonCode code, String reason) implements BurstAction {
     }
 
     /** Do not plan with the offering until {@code until}. */

@@ -1,5 +1,6 @@
 package dev.spillway.core.burst;
 
+import dev.spillway.core.lifecycle.ReasonCode;
 import dev.spillway.core.scheduling.Resources;
 import dev.spillway.core.scheduling.TaskRef;
 import java.time.Duration;
@@ -99,6 +100,8 @@ public final class BurstDecision {
         final Map<String, Double> launchedSpend = new HashMap<>();
         /** Pools where this decision drains an idle instance (room is coming; no replacement needed). */
         final Set<String> drained = new HashSet<>();
+        /** Instances this decision marks joined: too new to be drained for a replacement. */
+        final Set<String> joinedNow = new HashSet<>();
         Holds holds;
 
         Tick(BurstSnapshot s) {
@@ -137,9 +140,10 @@ public final class BurstDecision {
                     if (i.agentConnected()) {
                         actions.add(new BurstAction.MarkJoined(i.id()));
                         instances.set(instances.indexOf(i), joined(i));
+                        joinedNow.add(i.id());
                     } else if (i.tasksOnNode() == 0 && i.launchedAt() != null && !now.isBefore(i.launchedAt().plus(spec.joinTimeout()))) {
                         String why = "never joined within " + human(spec.joinTimeout());
-                        actions.add(new BurstAction.Terminate(i.id(), InstanceState.FAILED, why));
+                        actions.add(new BurstAction.Terminate(i.id(), InstanceState.FAILED, ReasonCode.NEVER_JOINED, why));
                         failures.add(new LaunchOutcome(i.pool(), i.offeringId(), now, LaunchOutcome.Kind.NEVER_JOINED, why));
                         instances.remove(i);
                     }
@@ -176,10 +180,10 @@ public final class BurstDecision {
                 long joined = instances.stream().filter(i -> i.state() == InstanceState.JOINED).count();
                 for (InstanceView i : List.copyOf(instances)) {
                     if (i.state() == InstanceState.DRAINING && i.tasksOnNode() == 0) {
-                        actions.add(new BurstAction.Terminate(i.id(), InstanceState.TERMINATED, "drained: its node holds no work"));
+                        actions.add(new BurstAction.Terminate(i.id(), InstanceState.TERMINATED, ReasonCode.DRAINED, "drained: its node holds no work"));
                         instances.remove(i);
                     } else if (i.state() == InstanceState.JOINED && joined > spec.minNodes() && idleFor(i, spec.scaleDownAfter())) {
-                        actions.add(new BurstAction.Drain(i.id(), "idle for " + human(spec.scaleDownAfter())));
+                        actions.add(new BurstAction.Drain(i.id(), ReasonCode.IDLE, "idle for " + human(spec.scaleDownAfter())));
                         drained.add(i.pool());
                         joined--;
                     }
@@ -270,7 +274,7 @@ public final class BurstDecision {
             for (int i = 0; i < coming.size(); i++) {
                 InstanceView c = coming.get(i);
                 if (held[i] == 0 && c.tasksOnNode() == 0) {
-                    actions.add(new BurstAction.Terminate(c.id(), InstanceState.TERMINATED, "no waiting task needs it any more"));
+                    actions.add(new BurstAction.Terminate(c.id(), InstanceState.TERMINATED, ReasonCode.NOT_NEEDED, "no waiting task needs it any more"));
                     live.get(c.pool()).remove(c);
                 }
             }
@@ -469,7 +473,7 @@ public final class BurstDecision {
                     if (stuck.contains(w.demand().task()) && w.demand().pools().contains(p.name())) demand.add(w.demand());
                 }
                 if (demand.isEmpty()) continue;
-                InstanceView smallest = mine.stream().filter(i -> i.state() == InstanceState.JOINED)
+                InstanceView smallest = mine.stream().filter(i -> i.state() == InstanceState.JOINED && !joinedNow.contains(i.id()))
                         .min(Comparator.comparingLong((InstanceView i) -> i.shape().cpuMillis()).thenComparingLong(i -> i.shape().memoryMib())
                                 .thenComparing(InstanceView::id))
                         .orElse(null);
@@ -484,7 +488,7 @@ public final class BurstDecision {
                 int smallHolds = holds(smallest, demand);
                 if (candidate.tasks().size() >= REPLACEMENT_GAIN * Math.max(1, smallHolds)
                         && candidate.offering().shape().cpuMillis() > smallest.shape().cpuMillis()) {
-                    actions.add(new BurstAction.Drain(smallest.id(), String.format(Locale.ROOT,
+                    actions.add(new BurstAction.Drain(smallest.id(), ReasonCode.MAKING_ROOM, String.format(Locale.ROOT,
                             "to make room for a larger instance: max-nodes %d reached in %s while %d task(s) wait; %s would hold %d of them, this one %d",
                             p.maxNodes(), p.name(), demand.size(), candidate.offering().instanceType(), candidate.tasks().size(), smallHolds)));
                 }

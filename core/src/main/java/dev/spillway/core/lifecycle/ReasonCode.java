@@ -10,7 +10,7 @@ import java.util.Map;
  */
 public enum ReasonCode {
     // ---- tasks ----
-    QUEUED("waiting for a node"),
+    SUBMITTED("waiting for a node since it was submitted"),
     PLACED("placed on a node"),
     STARTED("its process started"),
     EXITED("its process exited"),

@@ -13,8 +13,13 @@ public record TaskRef(String jobId, int index, int attempt) implements Comparabl
         return c != 0 ? c : Integer.compare(index, o.index);
     }
 
+    /** The attempt's key as the broker and agents both spell it: {@code job/index#attempt}. */
+    public String key() {
+        return jobId + "/" + index + "#" + attempt;
+    }
+
     @Override
     public String toString() {
-        return jobId + "/" + index + "#" + attempt;
+        return key();
     }
 }

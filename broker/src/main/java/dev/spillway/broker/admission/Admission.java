@@ -1,0 +1,48 @@
+package dev.spillway.broker.admission;
+
+import dev.spillway.api.v1.JobSpec;
+import dev.spillway.broker.config.BrokerConfig;
+import dev.spillway.broker.errors.InvalidRequest;
+import dev.spillway.broker.errors.Violation;
+import io.smallrye.mutiny.Uni;
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.inject.Inject;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Everything between a request and a stored job, as a chain: the spec is validated (defaults
+ * filled in), then each {@link AdmissionCheck} admits or refuses it in turn. The first refusal
+ * stops the chain with {@link InvalidRequest}; nothing is stored. Quota, policy and budget checks
+ * join the chain as further checks.
+ */
+@ApplicationScoped
+public class Admission {
+
+    private final JobSpecValidator validator;
+    private final List<AdmissionCheck> checks;
+
+    @Inject
+    public Admission(BrokerConfig config, NodeFitCheck nodeFit) {
+        this(new JobSpecValidator(config.limits()), List.of(nodeFit));
+    }
+
+    Admission(JobSpecValidator validator, List<AdmissionCheck> checks) {
+        this.validator = validator;
+        this.checks = List.copyOf(checks);
+    }
+
+    /** The spec as it will be stored (with defaults), or a failed Uni with {@link InvalidRequest}. */
+    public Uni<JobSpec> admit(JobSpec submitted) {
+        JobSpecValidator.Result valid = validator.validate(submitted);
+        if (!valid.valid()) return Uni.createFrom().failure(new InvalidRequest(valid.violations()));
+        Uni<List<Violation>> chain = Uni.createFrom().item(List.of());
+        for (AdmissionCheck check : checks) {
+            chain = chain.flatMap(refused -> refused.isEmpty() ? check.check(valid.spec()) : Uni.createFrom().item(refused));
+        }
+        return chain.map(refused -> {
+            if (!refused.isEmpty()) throw new InvalidRequest(new ArrayList<>(refused));
+            return valid.spec();
+        });
+    }
+}

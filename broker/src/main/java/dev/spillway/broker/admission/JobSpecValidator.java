@@ -1,0 +1,143 @@
+package dev.spillway.broker.admission;
+
+import com.google.protobuf.Duration;
+import dev.spillway.api.v1.JobSpec;
+import dev.spillway.api.v1.RetryPolicy;
+import dev.spillway.broker.config.BrokerConfig;
+import dev.spillway.broker.errors.Violation;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.regex.Pattern;
+
+/**
+ * The first admission step: checks a submitted spec and fills in defaults. Every problem is reported at once, as a field
+ * violation named by its path in {@code SubmitJobRequest}, so a client can fix them all in one go.
+ */
+public final class JobSpecValidator {
+
+    private static final Pattern ENV_KEY = Pattern.compile("[A-Za-z_][A-Za-z0-9_]*");
+    private static final Pattern LABEL = Pattern.compile("[A-Za-z0-9]([A-Za-z0-9._/-]{0,61}[A-Za-z0-9])?");
+    private static final int MAX_LABELS = 32;
+    private static final int MAX_RETRIES = 100;
+
+    private final BrokerConfig.Limits limits;
+
+    public JobSpecValidator(BrokerConfig.Limits limits) {
+        this.limits = limits;
+    }
+
+    public record Result(JobSpec spec, List<Violation> violations) {
+        public boolean valid() {
+            return violations.isEmpty();
+        }
+    }
+
+    public Result validate(JobSpec in) {
+        List<Violation> v = new ArrayList<>();
+        String p = "spec.";
+        unknownFields("spec", in, v);
+        if (in.getName().length() > 128) v.add(violation(p + "name", "at most 128 characters"));
+        if (in.getTenant().length() > 63) v.add(violation(p + "tenant", "at most 63 characters"));
+        if (!in.getTenant().isEmpty() && !LABEL.matcher(in.getTenant()).matches()) {
+            v.add(violation(p + "tenant", "letters, digits, '.', '_', '-' and '/' only, starting and ending with a letter or digit"));
+        }
+        labels(p + "labels", in.getLabelsMap(), v);
+        if (in.getPriority() < -1000 || in.getPriority() > 1000) v.add(violation(p + "priority", "must be between -1000 and 1000"));
+        if (in.getTaskCount() < 1) {
+            v.add(violation(p + "task_count", "must be at least 1"));
+        } else if (in.getTaskCount() > limits.maxTasksPerJob()) {
+            v.add(violation(p + "task_count", "at most " + limits.maxTasksPerJob() + " tasks per job (got " + in.getTaskCount() + ")"));
+        }
+
+        var task = in.getTask();
+        String t = p + "task.";
+        if (!in.hasTask()) {
+            v.add(violation(p + "task", "required"));
+        } else {
+            if (task.getCommandCount() == 0 || task.getCommand(0).isBlank()) {
+                v.add(violation(t + "command", "required: the program to run and its arguments"));
+            }
+            long commandBytes = task.getCommandList().stream().mapToLong(s -> s.getBytes(StandardCharsets.UTF_8).length).sum();
+            if (commandBytes > limits.maxCommandBytes()) {
+                v.add(violation(t + "command", "at most " + limits.maxCommandBytes() + " bytes (got " + commandBytes + ")"));
+            }
+            long envBytes = 0;
+            for (Map.Entry<String, String> e : task.getEnvMap().entrySet()) {
+                envBytes += e.getKey().getBytes(StandardCharsets.UTF_8).length + e.getValue().getBytes(StandardCharsets.UTF_8).length;
+                if (!ENV_KEY.matcher(e.getKey()).matches()) {
+                    v.add(violation(t + "env[" + e.getKey() + "]", "names must match [A-Za-z_][A-Za-z0-9_]*"));
+                } else if (e.getKey().startsWith("SPILLWAY_")) {
+                    v.add(violation(t + "env[" + e.getKey() + "]", "SPILLWAY_ variables are set by Spillway"));
+                }
+            }
+            if (envBytes > limits.maxEnvBytes()) {
+                v.add(violation(t + "env", "at most " + limits.maxEnvBytes() + " bytes of names and values (got " + envBytes + ")"));
+            }
+            var r = task.getResources();
+            if (!task.hasResources()) {
+                v.add(violation(t + "resources", "required: cpu and memory per task"));
+            } else {
+                if (r.getCpuMillis() <= 0) v.add(violation(t + "resources.cpu_millis", "must be positive (got " + r.getCpuMillis() + ")"));
+                if (r.getMemoryMib() <= 0) v.add(violation(t + "resources.memory_mib", "must be positive (got " + r.getMemoryMib() + ")"));
+                if (r.getGpus() < 0) v.add(violation(t + "resources.gpus", "must not be negative (got " + r.getGpus() + ")"));
+            }
+            labels(t + "node_selector", task.getNodeSelectorMap(), v);
+            for (int i = 0; i < task.getPoolsCount(); i++) {
+                if (!LABEL.matcher(task.getPools(i)).matches()) v.add(violation(t + "pools[" + i + "]", "not a pool name"));
+            }
+            for (int i = 0; i < task.getJurisdictionsCount(); i++) {
+                if (!LABEL.matcher(task.getJurisdictions(i)).matches()) v.add(violation(t + "jurisdictions[" + i + "]", "not a jurisdiction name"));
+            }
+        }
+
+        RetryPolicy retry = in.getRetry();
+        if (retry.getMaxRetries() < 0 || retry.getMaxRetries() > MAX_RETRIES) {
+            v.add(violation(p + "retry.max_retries", "must be between 0 and " + MAX_RETRIES));
+        }
+        if (negative(retry.getInitialBackoff())) v.add(violation(p + "retry.initial_backoff", "must not be negative"));
+        if (negative(retry.getMaxBackoff())) v.add(violation(p + "retry.max_backoff", "must not be negative"));
+        if (!v.isEmpty()) return new Result(in, v);
+
+        RetryPolicy.Builder withDefaults = retry.toBuilder();
+        if (!retry.hasInitialBackoff()) withDefaults.setInitialBackoff(Duration.newBuilder().setSeconds(1));
+        if (!retry.hasMaxBackoff()) withDefaults.setMaxBackoff(Duration.newBuilder().setSeconds(300));
+        JobSpec spec = in.toBuilder()
+                .setTenant(in.getTenant().isEmpty() ? "default" : in.getTenant())
+                .setRetry(withDefaults)
+                .build();
+        return new Result(spec, v);
+    }
+
+    /**
+     * Fields this broker does not know (sent by a newer or a broken client) would be dropped
+     * silently; refuse them instead, naming each by its path and field number.
+     */
+    private static void unknownFields(String path, com.google.protobuf.Message message, List<Violation> v) {
+        for (Integer number : message.getUnknownFields().asMap().keySet()) {
+            v.add(violation(path + "." + number, "unknown field number " + number + " (is the client newer than this broker?)"));
+        }
+        message.getAllFields().forEach((field, value) -> {
+            if (field.getJavaType() != com.google.protobuf.Descriptors.FieldDescriptor.JavaType.MESSAGE || field.isMapField()) return;
+            if (field.isRepeated()) return;
+            unknownFields(path + "." + field.getName(), (com.google.protobuf.Message) value, v);
+        });
+    }
+
+    private static void labels(String field, Map<String, String> labels, List<Violation> v) {
+        if (labels.size() > MAX_LABELS) v.add(violation(field, "at most " + MAX_LABELS + " entries"));
+        for (Map.Entry<String, String> e : labels.entrySet()) {
+            if (!LABEL.matcher(e.getKey()).matches()) v.add(violation(field + "[" + e.getKey() + "]", "not a valid label key (1-63 characters: letters, digits, '.', '_', '-', '/')"));
+            if (e.getValue().length() > 63) v.add(violation(field + "[" + e.getKey() + "]", "values are at most 63 characters"));
+        }
+    }
+
+    private static boolean negative(Duration d) {
+        return d.getSeconds() < 0 || d.getNanos() < 0;
+    }
+
+    public static Violation violation(String field, String description) {
+        return new Violation(field, description);
+    }
+}

@@ -1,0 +1,28 @@
+package dev.spillway.broker.agents;
+
+import dev.spillway.api.v1.ConnectResponse;
+
+/** The broker's end of one agent's stream, as the agent features see it (the api package implements it over gRPC). */
+public interface AgentLink {
+
+    /** Why the broker ends a stream. */
+    enum CloseReason {
+        /** The agent broke the protocol (message before registering, registered twice, ...). */
+        PROTOCOL,
+        /** The credential does not let this node register. */
+        UNAUTHENTICATED,
+        /** A newer stream of the same node took over. */
+        REPLACED,
+        /** No report within the lease. */
+        LEASE_EXPIRED
+    }
+
+    /** Sends a message; false when the stream is gone. Called from one thread at a time. */
+    boolean send(ConnectResponse message);
+
+    /** Ends the stream from the broker's side. */
+    void close(CloseReason reason, String message);
+
+    /** Ends the stream normally (the agent said goodbye). */
+    void complete();
+}

@@ -1,0 +1,53 @@
+package dev.spillway.broker.agents;
+
+import dev.spillway.broker.config.BrokerConfig;
+import jakarta.enterprise.context.ApplicationScoped;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.security.MessageDigest;
+import java.security.SecureRandom;
+import java.util.Base64;
+
+/**
+ * The shared secret agents authenticate with. Taken from {@code spillway.agents.token} or the file
+ * {@code <data-dir>/agent-token} (created readable by its owner only). Never logged, never stored
+ * in the database.
+ */
+@ApplicationScoped
+@io.quarkus.runtime.Startup // the token file must exist before the first agent starts
+public class AgentToken {
+
+    private final byte[] token;
+
+    public AgentToken(BrokerConfig config) {
+        this.token = config.agents().token()
+                .orElseGet(() -> readOrCreate(Path.of(config.dataDir(), "agent-token")))
+                .getBytes(StandardCharsets.UTF_8);
+    }
+
+    /** Constant-time comparison with the presented token. */
+    public boolean matches(String presented) {
+        return presented != null && MessageDigest.isEqual(token, presented.getBytes(StandardCharsets.UTF_8));
+    }
+
+    static String readOrCreate(Path file) {
+        try {
+            if (Files.exists(file)) return Files.readString(file).trim();
+            Files.createDirectories(file.getParent());
+            byte[] random = new byte[32];
+            new SecureRandom().nextBytes(random);
+            String value = Base64.getUrlEncoder().withoutPadding().encodeToString(random);
+            Path tmp = Files.createTempFile(file.getParent(), "agent-token", ".tmp",
+                    PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
+            Files.writeString(tmp, value + "\n");
+            Files.move(tmp, file, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+            return value;
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read or create the agent token file " + file, e);
+        }
+    }
+}

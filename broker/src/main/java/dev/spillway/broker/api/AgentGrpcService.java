@@ -1,0 +1,70 @@
+package dev.spillway.broker.api;
+
+import dev.spillway.api.v1.AgentServiceGrpc;
+import dev.spillway.api.v1.ConnectRequest;
+import dev.spillway.api.v1.ConnectResponse;
+import dev.spillway.broker.agents.AgentConnections;
+import dev.spillway.broker.agents.AgentLink;
+import io.grpc.Status;
+import io.grpc.stub.StreamObserver;
+import io.quarkus.grpc.GrpcService;
+import io.quarkus.grpc.RegisterInterceptor;
+
+/** spillway.v1.AgentService over gRPC: adapts each stream to the agent protocol in {@link AgentConnections}. */
+@GrpcService
+@RegisterInterceptor(AgentAuthInterceptor.class)
+public class AgentGrpcService extends AgentServiceGrpc.AgentServiceImplBase {
+
+    private final AgentConnections connections;
+
+    public AgentGrpcService(AgentConnections connections) {
+        this.connections = connections;
+    }
+
+    @Override
+    public StreamObserver<ConnectRequest> connect(StreamObserver<ConnectResponse> out) {
+        AgentConnections.Connection connection = connections.open(new StreamLink(out), AgentAuthInterceptor.PRESENTED.get());
+        return new StreamObserver<>() {
+            @Override
+            public void onNext(ConnectRequest message) {
+                connection.onMessage(message);
+            }
+
+            @Override
+            public void onError(Throwable t) {
+                connection.onBroken(Status.fromThrowable(t).getCode().toString());
+            }
+
+            @Override
+            public void onCompleted() {
+                connection.onCompleted();
+            }
+        };
+    }
+
+    /** One agent stream as an {@link AgentLink}. */
+    private record StreamLink(StreamObserver<ConnectResponse> out) implements AgentLink {
+
+        @Override
+        public boolean send(ConnectResponse message) {
+            out.onNext(message);
+            return true;
+        }
+
+        @Override
+        public void close(CloseReason reason, String message) {
+            Status status = switch (reason) {
+                case PROTOCOL -> Status.FAILED_PRECONDITION;
+                case UNAUTHENTICATED -> Status.UNAUTHENTICATED;
+                case REPLACED -> Status.ABORTED;
+                case LEASE_EXPIRED -> Status.DEADLINE_EXCEEDED;
+            };
+            out.onError(status.withDescription(message).asRuntimeException());
+        }
+
+        @Override
+        public void complete() {
+            out.onCompleted();
+        }
+    }
+}

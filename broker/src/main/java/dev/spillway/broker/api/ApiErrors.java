@@ -1,0 +1,92 @@
+package dev.spillway.broker.api;
+
+import com.google.protobuf.Any;
+import com.google.rpc.BadRequest;
+import com.google.rpc.Code;
+import dev.spillway.broker.errors.BrokerException;
+import dev.spillway.broker.errors.InvalidRequest;
+import dev.spillway.broker.errors.NotFound;
+import dev.spillway.broker.errors.Unavailable;
+import dev.spillway.broker.errors.Violation;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import io.grpc.protobuf.StatusProto;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import jakarta.ws.rs.core.Response;
+import java.util.List;
+import java.util.UUID;
+import org.jboss.logging.Logger;
+
+/**
+ * The one place that turns domain errors into what clients read: a gRPC status (with
+ * {@code google.rpc.BadRequest} field violations) or an RFC 9457 problem+json response. Never a
+ * stack trace: anything unexpected becomes INTERNAL with a reference to the broker log.
+ */
+public final class ApiErrors {
+
+    private static final Logger LOG = Logger.getLogger(ApiErrors.class);
+
+    private ApiErrors() {}
+
+    public static StatusRuntimeException invalid(List<Violation> violations) {
+        InvalidRequest e = new InvalidRequest(violations);
+        BadRequest.Builder details = BadRequest.newBuilder();
+        for (Violation v : e.violations()) {
+            details.addFieldViolations(BadRequest.FieldViolation.newBuilder().setField(v.field()).setDescription(v.description()));
+        }
+        return StatusProto.toStatusRuntimeException(com.google.rpc.Status.newBuilder()
+                .setCode(Code.INVALID_ARGUMENT_VALUE)
+                .setMessage(e.getMessage())
+                .addDetails(Any.pack(details.build()))
+                .build());
+    }
+
+    /** A job id from a request, or INVALID_ARGUMENT naming {@code field}. */
+    public static UUID uuid(String field, String value) {
+        try {
+            return UUID.fromString(value);
+        } catch (IllegalArgumentException e) {
+            throw InvalidRequest.of(field, "not a job id (a UUID): '" + value + "'");
+        }
+    }
+
+    /** Any failure as a gRPC status: domain errors by kind, status exceptions as they are, the rest INTERNAL. */
+    public static StatusRuntimeException toStatus(Throwable t) {
+        if (t instanceof StatusRuntimeException s) return s;
+        if (t.getCause() instanceof StatusRuntimeException s) return s;
+        BrokerException domain = t instanceof BrokerException b ? b : t.getCause() instanceof BrokerException b ? b : null;
+        if (domain instanceof InvalidRequest i) return invalid(i.violations());
+        if (domain instanceof NotFound) return Status.NOT_FOUND.withDescription(domain.getMessage()).asRuntimeException();
+        if (domain instanceof Unavailable) return Status.UNAVAILABLE.withDescription(domain.getMessage()).asRuntimeException();
+        String ref = UUID.randomUUID().toString().substring(0, 8);
+        LOG.errorf(t, "internal error %s", ref);
+        return Status.INTERNAL.withDescription("internal error (reference " + ref + " in the broker log)").asRuntimeException();
+    }
+
+    /** Any failure as problem+json, with field violations listed under {@code violations}. */
+    public static Response problem(Throwable t) {
+        StatusRuntimeException s = toStatus(t);
+        int http = switch (s.getStatus().getCode()) {
+            case INVALID_ARGUMENT -> 400;
+            case NOT_FOUND -> 404;
+            case UNAVAILABLE -> 503;
+            default -> 500;
+        };
+        String title = switch (http) {
+            case 400 -> "Bad Request";
+            case 404 -> "Not Found";
+            case 503 -> "Service Unavailable";
+            default -> "Internal Server Error";
+        };
+        JsonObject body = new JsonObject().put("type", "about:blank").put("title", title).put("status", http)
+                .put("detail", s.getStatus().getDescription());
+        InvalidRequest invalid = t instanceof InvalidRequest i ? i : t.getCause() instanceof InvalidRequest i ? i : null;
+        if (invalid != null) {
+            JsonArray violations = new JsonArray();
+            invalid.violations().forEach(v -> violations.add(new JsonObject().put("field", v.field()).put("description", v.description())));
+            body.put("violations", violations);
+        }
+        return Response.status(http).type("application/problem+json").entity(body.encode()).build();
+    }
+}

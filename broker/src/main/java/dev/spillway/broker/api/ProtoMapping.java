@@ -1,0 +1,160 @@
+package dev.spillway.broker.api;
+
+import com.google.protobuf.Timestamp;
+import dev.spillway.api.v1.CloudInstance;
+import dev.spillway.api.v1.CloudPoolStatus;
+import dev.spillway.api.v1.GetJobResponse;
+import dev.spillway.api.v1.Job;
+import dev.spillway.api.v1.JobState;
+import dev.spillway.api.v1.ListJobsRequest;
+import dev.spillway.api.v1.ListJobsResponse;
+import dev.spillway.api.v1.Node;
+import dev.spillway.api.v1.NodeState;
+import dev.spillway.api.v1.Pool;
+import dev.spillway.api.v1.Task;
+import dev.spillway.api.v1.TaskState;
+import dev.spillway.api.v1.WatchJobResponse;
+import dev.spillway.broker.burst.BurstStatus;
+import dev.spillway.broker.cluster.ClusterView;
+import dev.spillway.broker.jobs.JobQueries;
+import dev.spillway.broker.store.InstanceStore;
+import dev.spillway.broker.store.JobStore;
+import dev.spillway.core.scheduling.Resources;
+import java.time.Instant;
+import java.time.OffsetDateTime;
+import java.util.ArrayList;
+import java.util.List;
+
+/** Domain views and store rows to spillway.v1 messages, and request filters to domain ones. */
+public final class ProtoMapping {
+
+    private ProtoMapping() {}
+
+    public static Timestamp timestamp(OffsetDateTime t) {
+        return Timestamp.newBuilder().setSeconds(t.toEpochSecond()).setNanos(t.getNano()).build();
+    }
+
+    public static Timestamp timestamp(Instant t) {
+        return Timestamp.newBuilder().setSeconds(t.getEpochSecond()).setNanos(t.getNano()).build();
+    }
+
+    public static JobState jobState(dev.spillway.core.lifecycle.JobState s) {
+        return JobState.valueOf("JOB_STATE_" + s.name());
+    }
+
+    static TaskState taskState(dev.spillway.core.task.TaskState s) {
+        return TaskState.valueOf("TASK_STATE_" + s.name());
+    }
+
+    public static Job job(JobQueries.JobView v) {
+        JobStore.JobRow row = v.job();
+        Job.Builder b = Job.newBuilder()
+                .setJobId(row.id().toString())
+                .setSpec(row.spec())
+                .setState(jobState(row.state()))
+                .setCreateTime(timestamp(row.createdAt()))
+                .putAllTaskCounts(v.taskCounts());
+        if (row.finishedAt() != null) b.setFinishTime(timestamp(row.finishedAt()));
+        if (v.pendingReason() != null && row.finishedAt() == null) b.setPendingReason(v.pendingReason());
+        return b.build();
+    }
+
+    public static GetJobResponse getJobResponse(JobQueries.JobDetail d) {
+        return GetJobResponse.newBuilder().setJob(job(d.view())).addAllTasks(d.tasks().stream().map(ProtoMapping::task).toList()).build();
+    }
+
+    public static ListJobsResponse listJobsResponse(JobQueries.JobPage page) {
+        return ListJobsResponse.newBuilder().addAllJobs(page.jobs().stream().map(ProtoMapping::job).toList())
+                .setNextPageToken(page.nextPageToken()).build();
+    }
+
+    /** The request's filters; unspecified states are ignored. */
+    public static JobQueries.JobFilter filter(ListJobsRequest request) {
+        List<dev.spillway.core.lifecycle.JobState> states = new ArrayList<>();
+        for (JobState s : request.getStatesList()) {
+            if (s == JobState.JOB_STATE_UNSPECIFIED || s == JobState.UNRECOGNIZED) continue;
+            states.add(dev.spillway.core.lifecycle.JobState.valueOf(s.name().substring("JOB_STATE_".length())));
+        }
+        return new JobQueries.JobFilter(states, request.getTenant().isEmpty() ? null : request.getTenant(), request.getLabelsMap());
+    }
+
+    public static Task task(JobStore.TaskRow row) {
+        Task.Builder b = Task.newBuilder()
+                .setIndex(row.index())
+                .setState(taskState(row.state()))
+                .setAttempt(row.attempt())
+                .setReason(row.reason())
+                .setMessage(row.message())
+                .setFailures(row.failures());
+        if (row.node() != null) b.setNode(row.node());
+        if (row.exitCode() != null) b.setExitCode(row.exitCode());
+        if (row.cpuTimeMillis() != null) b.setCpuTimeMillis(row.cpuTimeMillis());
+        if (row.peakMemoryMib() != null) b.setPeakMemoryMib(row.peakMemoryMib());
+        if (row.assignedAt() != null) b.setAssignTime(timestamp(row.assignedAt()));
+        if (row.startedAt() != null) b.setStartTime(timestamp(row.startedAt()));
+        if (row.finishedAt() != null) b.setFinishTime(timestamp(row.finishedAt()));
+        return b.build();
+    }
+
+    public static WatchJobResponse event(JobStore.EventRow e, JobState jobState) {
+        WatchJobResponse.Builder b = WatchJobResponse.newBuilder()
+                .setSequence(e.seq())
+                .setTime(timestamp(e.at()))
+                .setTaskIndex(e.index())
+                .setAttempt(e.attempt())
+                .setState(taskState(e.state()))
+                .setReason(e.reason())
+                .setMessage(e.message())
+                .setJobState(jobState);
+        if (e.node() != null) b.setNode(e.node());
+        return b.build();
+    }
+
+    public static dev.spillway.api.v1.Resources resources(Resources r) {
+        return dev.spillway.api.v1.Resources.newBuilder().setCpuMillis(r.cpuMillis()).setMemoryMib(r.memoryMib()).setGpus(r.gpus()).build();
+    }
+
+    public static Node node(ClusterView.NodeView n) {
+        return Node.newBuilder()
+                .setName(n.name())
+                .setNodeId(n.id().toString())
+                .setPool(n.pool())
+                .setState(NodeState.valueOf("NODE_STATE_" + n.state().name()))
+                .setCapacity(resources(n.capacity()))
+                .setAllocated(resources(n.allocated()))
+                .putAllLabels(n.labels())
+                .setLastSeenTime(timestamp(n.lastSeenAt()))
+                .setRunningTasks(n.runningTasks())
+                .setAgentVersion(n.agentVersion())
+                .build();
+    }
+
+    public static Pool pool(ClusterView.PoolView p, BurstStatus.PoolStatus cloud) {
+        Pool.Builder b = Pool.newBuilder().setName(p.name()).setKind(p.kind()).setReadyNodes(p.readyNodes())
+                .setCapacity(resources(p.capacity())).setAllocated(resources(p.allocated())).setRunningTasks(p.runningTasks());
+        if (cloud != null) {
+            b.setCloud(CloudPoolStatus.newBuilder()
+                    .setOfferings(cloud.usableOfferings())
+                    .setCheapestUsdPerHour(cloud.cheapestUsdPerHour())
+                    .setInstances(cloud.instances())
+                    .setMaxNodes(cloud.maxNodes())
+                    .setSpendUsdPerHour(cloud.spendUsdPerHour())
+                    .setMaxSpendUsdPerHour(cloud.maxSpendUsdPerHour())
+                    .setStatus(cloud.status()));
+        }
+        return b.build();
+    }
+
+    public static CloudInstance instance(InstanceStore.InstanceRow r, Instant now) {
+        CloudInstance.Builder i = CloudInstance.newBuilder().setInstanceId(r.id().toString()).setPool(r.pool())
+                .setNode(r.nodeName()).setInstanceType(r.instanceType()).setRegion(r.region()).setZone(r.zone())
+                .setSpot(r.spot()).setPriceUsdPerHour(r.priceUsdPerHour()).setState(r.state().name()).setReason(r.reason())
+                .setDecision(r.decision())
+                .setCostUsd(r.costUsd(now)).setRequestTime(timestamp(r.requestedAt()));
+        if (r.providerInstance() != null) i.setProviderInstanceId(r.providerInstance());
+        if (r.launchedAt() != null) i.setLaunchTime(timestamp(r.launchedAt()));
+        if (r.joinedAt() != null) i.setJoinTime(timestamp(r.joinedAt()));
+        if (r.terminatedAt() != null) i.setTerminateTime(timestamp(r.terminatedAt()));
+        return i.build();
+    }
+}

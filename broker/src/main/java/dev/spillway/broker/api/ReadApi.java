@@ -1,0 +1,99 @@
+package dev.spillway.broker.api;
+
+import com.google.protobuf.InvalidProtocolBufferException;
+import com.google.protobuf.MessageOrBuilder;
+import com.google.protobuf.util.JsonFormat;
+import dev.spillway.api.v1.JobState;
+import dev.spillway.api.v1.ListJobsRequest;
+import dev.spillway.api.v1.ListNodesResponse;
+import dev.spillway.api.v1.ListPoolsResponse;
+import dev.spillway.broker.burst.BurstStatus;
+import dev.spillway.broker.cluster.ClusterView;
+import dev.spillway.broker.errors.InvalidRequest;
+import dev.spillway.broker.jobs.JobQueries;
+import io.smallrye.mutiny.Uni;
+import jakarta.ws.rs.GET;
+import jakarta.ws.rs.Path;
+import jakarta.ws.rs.PathParam;
+import jakarta.ws.rs.Produces;
+import jakarta.ws.rs.QueryParam;
+import jakarta.ws.rs.core.MediaType;
+import jakarta.ws.rs.core.Response;
+import java.util.List;
+import org.eclipse.microprofile.openapi.annotations.Operation;
+import org.eclipse.microprofile.openapi.annotations.tags.Tag;
+
+/**
+ * Read-only REST over the same data as the gRPC API, in the proto3 JSON mapping of spillway.v1
+ * (field names in lowerCamelCase). Errors are RFC 9457 problem+json.
+ */
+@Path("/api/v1")
+@Produces(MediaType.APPLICATION_JSON)
+@Tag(name = "spillway")
+public class ReadApi {
+
+    private static final JsonFormat.Printer JSON = JsonFormat.printer().omittingInsignificantWhitespace().alwaysPrintFieldsWithNoPresence();
+
+    private final JobQueries jobs;
+    private final ClusterView cluster;
+    private final BurstStatus burst;
+
+    public ReadApi(JobQueries jobs, ClusterView cluster, BurstStatus burst) {
+        this.jobs = jobs;
+        this.cluster = cluster;
+        this.burst = burst;
+    }
+
+    @GET
+    @Path("/jobs")
+    @Operation(summary = "List jobs, newest first", description = "Same filters and page tokens as JobService.ListJobs.")
+    public Uni<Response> listJobs(@QueryParam("pageSize") int pageSize, @QueryParam("pageToken") String pageToken,
+                                  @QueryParam("state") List<String> states, @QueryParam("tenant") String tenant) {
+        return Uni.createFrom().deferred(() -> {
+            ListJobsRequest.Builder req = ListJobsRequest.newBuilder().setPageSize(pageSize);
+            if (pageToken != null) req.setPageToken(pageToken);
+            if (tenant != null) req.setTenant(tenant);
+            for (String s : states) {
+                try {
+                    req.addStates(JobState.valueOf("JOB_STATE_" + s.toUpperCase(java.util.Locale.ROOT)));
+                } catch (IllegalArgumentException e) {
+                    throw InvalidRequest.of("state", "unknown job state '" + s + "'");
+                }
+            }
+            return jobs.list(req.getPageSize(), req.getPageToken(), ProtoMapping.filter(req.build())).map(ProtoMapping::listJobsResponse);
+        }).map(ReadApi::ok).onFailure().recoverWithItem(ApiErrors::problem);
+    }
+
+    @GET
+    @Path("/jobs/{id}")
+    @Operation(summary = "One job with all its tasks")
+    public Uni<Response> getJob(@PathParam("id") String id) {
+        return Uni.createFrom().deferred(() -> jobs.get(ApiErrors.uuid("id", id))).map(ProtoMapping::getJobResponse)
+                .map(ReadApi::ok).onFailure().recoverWithItem(ApiErrors::problem);
+    }
+
+    @GET
+    @Path("/nodes")
+    @Operation(summary = "Nodes with capacity and allocation")
+    public Uni<Response> nodes(@QueryParam("pool") String pool) {
+        return cluster.nodes(pool, null)
+                .map(n -> ok(ListNodesResponse.newBuilder().addAllNodes(n.stream().map(ProtoMapping::node).toList()).build()))
+                .onFailure().recoverWithItem(ApiErrors::problem);
+    }
+
+    @GET
+    @Path("/pools")
+    @Operation(summary = "Pools with capacity and allocation")
+    public Uni<Response> pools() {
+        return PoolGrpcService.pools(cluster, burst).map(p -> ok(ListPoolsResponse.newBuilder().addAllPools(p).build()))
+                .onFailure().recoverWithItem(ApiErrors::problem);
+    }
+
+    private static Response ok(MessageOrBuilder message) {
+        try {
+            return Response.ok(JSON.print(message), MediaType.APPLICATION_JSON).build();
+        } catch (InvalidProtocolBufferException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+}

@@ -1,0 +1,218 @@
+package dev.spillway.broker.burst;
+
+import dev.spillway.broker.agents.AgentSessions;
+import dev.spillway.broker.config.BrokerConfig;
+import dev.spillway.broker.scheduling.SchedulingLoop;
+import dev.spillway.broker.store.InstanceStore;
+import dev.spillway.broker.store.NodeStore;
+import dev.spillway.core.burst.BurstAction;
+import dev.spillway.core.burst.BurstDecision;
+import dev.spillway.core.burst.BurstSnapshot;
+import dev.spillway.core.burst.CloudPoolSpec;
+import dev.spillway.core.burst.Demand;
+import dev.spillway.core.burst.InstanceState;
+import dev.spillway.core.burst.InstanceView;
+import dev.spillway.core.burst.LaunchOutcome;
+import dev.spillway.core.burst.Offering;
+import dev.spillway.core.burst.WaitingTask;
+import dev.spillway.core.lifecycle.ReasonCode;
+import dev.spillway.core.scheduling.Plan;
+import dev.spillway.core.scheduling.TaskShape;
+import io.quarkus.runtime.ShutdownEvent;
+import io.quarkus.runtime.StartupEvent;
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.enterprise.event.Observes;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import org.jboss.logging.Logger;
+
+/**
+ * The shell around the burst decision. Each tick, on its own thread, it gathers a
+ * {@link BurstSnapshot} (live instance records joined with what it observes of their nodes, the
+ * scheduler's waiting tasks, the pools' offerings and recent launch outcomes), asks the pure
+ * {@link BurstDecision} what to do, and carries the actions out, one phase each:
+ * {@link InstanceLifecycle} (join watch, drain, terminate) and {@link Launches}. Every
+ * {@link #RECONCILE_EVERY} the {@link Reconciler} compares what the providers list with the records.
+ */
+@ApplicationScoped
+public class BurstController {
+
+    private static final Logger LOG = Logger.getLogger(BurstController.class);
+    private static final Duration RECONCILE_EVERY = Duration.ofSeconds(10);
+    /** How far back launch outcomes are read: longer than any hold they cause. */
+    private static final Duration HISTORY = Duration.ofHours(6);
+
+    private final CloudPools pools;
+    private final InstanceStore instances;
+    private final NodeStore nodes;
+    private final SchedulingLoop scheduling;
+    private final AgentSessions sessions;
+    private final BurstStatus status;
+    private final Launches launches;
+    private final InstanceLifecycle lifecycle;
+    private final Reconciler reconciler;
+    private final BrokerConfig config;
+    private final Clock clock;
+    private final BurstDecision decision = new BurstDecision();
+    /** Since when each joined node has held no task (in memory: a restart only makes scale-down later). */
+    private final Map<String, Instant> idleSince = new ConcurrentHashMap<>();
+    private ScheduledExecutorService timer;
+    private volatile boolean stopped;
+    private Instant lastReconcile = Instant.EPOCH;
+
+    public BurstController(CloudPools pools, InstanceStore instances, NodeStore nodes, SchedulingLoop scheduling, AgentSessions sessions,
+                           BurstStatus status, Launches launches, InstanceLifecycle lifecycle, Reconciler reconciler, BrokerConfig config,
+                           Clock clock) {
+        this.pools = pools;
+        this.instances = instances;
+        this.nodes = nodes;
+        this.scheduling = scheduling;
+        this.sessions = sessions;
+        this.status = status;
+        this.launches = launches;
+        this.lifecycle = lifecycle;
+        this.reconciler = reconciler;
+        this.config = config;
+        this.clock = clock;
+    }
+
+    void start(@Observes StartupEvent event) {
+        if (pools.all().isEmpty()) return;
+        timer = Executors.newSingleThreadScheduledExecutor(r -> {
+            Thread t = new Thread(r, "spillway-burst");
+            t.setDaemon(true);
+            return t;
+        });
+        long period = config.burstInterval().toMillis();
+        timer.scheduleWithFixedDelay(this::tick, period, period, TimeUnit.MILLISECONDS);
+        LOG.infof("burst controller on for cloud pools %s", pools.all().keySet());
+    }
+
+    void stop(@Observes ShutdownEvent event) {
+        stopBursting();
+    }
+
+    /** No further ticks; waits for a running one to finish. */
+    public synchronized void stopBursting() {
+        stopped = true;
+        if (timer == null) return;
+        timer.shutdown();
+        try {
+            if (!timer.awaitTermination(60, TimeUnit.SECONDS)) timer.shutdownNow();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    /** What the last decision said about a job's waiting tasks; null if nothing. */
+    public String burstReason(UUID jobId) {
+        return status.burstReason(jobId);
+    }
+
+    /**
+     * Stops bursting and terminates every live instance, recording each end (and so its cost).
+     * For local setups going down: no record is left open without an end.
+     *
+     * @return how many instances it terminated
+     */
+    public int windDown(String why) {
+        stopBursting();
+        int n = 0;
+        for (InstanceStore.InstanceRow row : instances.live().await().indefinitely()) {
+            CloudPool pool = pools.get(row.pool());
+            if (pool == null) continue;
+            lifecycle.terminate(pool, row, InstanceState.TERMINATED, ReasonCode.SHUTDOWN, why);
+            n++;
+        }
+        return n;
+    }
+
+    private void tick() {
+        if (stopped) return;
+        try {
+            Instant now = clock.instant();
+            for (CloudPool pool : pools.all().values()) pool.refreshIfOlderThan(pool.settings().offeringsRefresh(), now);
+            if (Duration.between(lastReconcile, now).compareTo(RECONCILE_EVERY) >= 0) {
+                lastReconcile = now;
+                reconciler.reconcile(pools);
+            }
+            List<InstanceStore.InstanceRow> live = instances.live().await().indefinitely();
+            BurstDecision.Result result = decision.decide(snapshot(live, now));
+            apply(result, live);
+            status.publish(result);
+        } catch (RuntimeException e) {
+            LOG.errorf(e, "burst controller tick failed; trying again");
+        }
+    }
+
+    private BurstSnapshot snapshot(List<InstanceStore.InstanceRow> live, Instant now) {
+        Map<String, NodeStore.Allocation> busy = nodes.allocations().await().indefinitely();
+        List<InstanceView> views = new ArrayList<>();
+        for (InstanceStore.InstanceRow r : live) {
+            if (!pools.all().containsKey(r.pool())) continue;
+            if (r.state() == InstanceState.DRAINING) sessions.cordon(r.nodeName()); // survives a broker restart
+            boolean connected = sessions.get(r.nodeName()) != null;
+            NodeStore.Allocation a = busy.get(r.nodeName());
+            int tasks = a == null ? 0 : a.tasks();
+            Instant idle = null;
+            if (tasks > 0 || !connected) {
+                idleSince.remove(r.nodeName());
+            } else {
+                idle = idleSince.computeIfAbsent(r.nodeName(), n -> now);
+            }
+            views.add(new InstanceView(r.id().toString(), r.pool(), r.nodeName(), r.offeringId(), r.shape(), r.spot(), r.priceUsdPerHour(),
+                    r.state(), r.requestedAt(), r.launchedAt(), connected, tasks, idle, r.forJobs(), r.expectedTasks(), r.decision()));
+        }
+        List<WaitingTask> waiting = new ArrayList<>();
+        for (Plan.Unplaced u : scheduling.lastUnplaced()) {
+            TaskShape shape = u.task().shape();
+            waiting.add(new WaitingTask(new Demand(u.task().ref(), shape.request(), shape.jurisdictions(), shape.spotTolerant(), shape.pools()),
+                    Instant.ofEpochMilli(u.task().queuedAtMillis()), u.why().waitingCanHelp()));
+        }
+        List<CloudPoolSpec> specs = new ArrayList<>();
+        List<Offering> offerings = new ArrayList<>();
+        Map<String, String> unreadable = new HashMap<>();
+        for (CloudPool pool : pools.all().values()) {
+            specs.add(pool.spec());
+            offerings.addAll(pool.offerings());
+            if (pool.refreshError() != null && pool.offerings().isEmpty()) unreadable.put(pool.name(), pool.refreshError());
+        }
+        List<LaunchOutcome> history = instances.outcomesSince(now.minus(HISTORY)).await().indefinitely();
+        return new BurstSnapshot(now, specs, offerings, views, waiting, history, unreadable,
+                config.advertisedAddress().orElse(BrokerAddress.local()));
+    }
+
+    private void apply(BurstDecision.Result result, List<InstanceStore.InstanceRow> live) {
+        Map<String, InstanceStore.InstanceRow> byId = new HashMap<>();
+        live.forEach(r -> byId.put(r.id().toString(), r));
+        List<BurstAction.Launch> toLaunch = new ArrayList<>();
+        for (BurstAction action : result.actions()) {
+            if (stopped) return;
+            if (action instanceof BurstAction.MarkJoined j) {
+                lifecycle.joined(byId.get(j.instanceId()));
+            } else if (action instanceof BurstAction.Drain d) {
+                lifecycle.drain(byId.get(d.instanceId()), d.code(), d.reason());
+            } else if (action instanceof BurstAction.Terminate t) {
+                InstanceStore.InstanceRow row = byId.get(t.instanceId());
+                lifecycle.terminate(pools.get(row.pool()), row, t.to(), t.code(), t.reason());
+            } else if (action instanceof BurstAction.HideOffering h) {
+                LOG.warnf("hiding offering %s until %s: %s", h.offeringId(), h.until(), h.reason());
+            } else if (action instanceof BurstAction.RestPool r) {
+                LOG.errorf("pool %s rests until %s: %s", r.pool(), r.until(), r.reason());
+            } else if (action instanceof BurstAction.Launch l) {
+                toLaunch.add(l);
+            }
+        }
+        if (!toLaunch.isEmpty() && !stopped) launches.launchAll(toLaunch, pools);
+    }
+}

@@ -1,0 +1,42 @@
+package dev.spillway.broker.jobs;
+
+import dev.spillway.api.v1.ConnectResponse;
+import dev.spillway.api.v1.Kill;
+import dev.spillway.broker.agents.AgentSessions;
+import dev.spillway.broker.errors.NotFound;
+import dev.spillway.broker.scheduling.SchedulingLoop;
+import dev.spillway.broker.store.JobStore;
+import io.smallrye.mutiny.Uni;
+import jakarta.enterprise.context.ApplicationScoped;
+import java.util.UUID;
+
+/** Cancelling a job: its unfinished tasks end CANCELLED in one statement, and running attempts are killed on their nodes. */
+@ApplicationScoped
+public class Cancellation {
+
+    private final JobStore store;
+    private final AgentSessions sessions;
+    private final SchedulingLoop scheduler;
+
+    public Cancellation(JobStore store, AgentSessions sessions, SchedulingLoop scheduler) {
+        this.store = store;
+        this.sessions = sessions;
+        this.scheduler = scheduler;
+    }
+
+    /** How many tasks it cancelled; NotFound for an unknown job. Cancelling a finished job cancels nothing. */
+    public Uni<Integer> cancel(UUID id) {
+        return store.find(id).flatMap(job -> {
+            if (job == null) throw NotFound.job(id);
+            return store.cancel(id);
+        }).map(cancelled -> {
+            for (JobStore.CancelledTask t : cancelled) {
+                if (t.node() == null || !t.previousState().onNode()) continue;
+                sessions.send(t.node(), ConnectResponse.newBuilder().setKill(Kill.newBuilder().setJobId(id.toString())
+                        .setTaskIndex(t.index()).setAttempt(t.attempt()).setReason("job cancelled")).build());
+            }
+            scheduler.wake();
+            return cancelled.size();
+        });
+    }
+}

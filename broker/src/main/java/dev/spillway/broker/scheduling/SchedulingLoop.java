@@ -1,0 +1,204 @@
+package dev.spillway.broker.scheduling;
+
+import dev.spillway.broker.agents.AgentSession;
+import dev.spillway.broker.agents.AgentSessions;
+import dev.spillway.broker.agents.AssignMessages;
+import dev.spillway.broker.agents.SchedulerWakeup;
+import dev.spillway.broker.config.BrokerConfig;
+import dev.spillway.broker.store.JobCatalog;
+import dev.spillway.broker.store.JobCatalog;
+import dev.spillway.broker.store.NodeStore;
+import dev.spillway.broker.store.TaskStore;
+import dev.spillway.core.scheduling.NodeView;
+import dev.spillway.core.scheduling.PendingTask;
+import dev.spillway.core.scheduling.Plan;
+import dev.spillway.core.scheduling.Resources;
+import dev.spillway.core.scheduling.Scheduler;
+import dev.spillway.core.scheduling.Snapshot;
+import dev.spillway.core.scheduling.TaskRef;
+import dev.spillway.core.task.TaskState;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Timer;
+import io.quarkus.runtime.ShutdownEvent;
+import io.quarkus.runtime.StartupEvent;
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.enterprise.event.Observes;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.UUID;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import org.jboss.logging.Logger;
+
+/**
+ * The scheduling shell around the pure core: snapshot (connected nodes, their allocation, queued
+ * tasks) → {@link Scheduler#plan} → commit with compare-and-set ({@link TaskStore#assign}) →
+ * dispatch to the agents. One dedicated thread runs the cycles, so at most one plan is ever
+ * being applied; it may block on the database without holding up any event loop.
+ */
+@ApplicationScoped
+public class SchedulingLoop implements SchedulerWakeup {
+
+    private static final Logger LOG = Logger.getLogger(SchedulingLoop.class);
+    private static final long FINISH_SWEEP_NANOS = TimeUnit.SECONDS.toNanos(5);
+    /** Shortest pause between cycles: under a stream of wake-ups, each cycle takes what arrived meanwhile. */
+    private static final long MIN_GAP_MILLIS = 10;
+    private static final String NO_NODES = "no nodes are connected";
+
+    private final AgentSessions sessions;
+    private final TaskStore tasks;
+    private final NodeStore nodeStore;
+    private final JobCatalog jobs;
+    private final BrokerConfig config;
+    private final Scheduler scheduler;
+    private final Semaphore wakeups = new Semaphore(0);
+    private final Timer cycleTimer;
+    private final Counter placements;
+    private final AtomicLong queueDepth = new AtomicLong();
+    private final Map<TaskState, AtomicLong> liveTasks = new HashMap<>();
+    private volatile Map<UUID, String> pendingReasons = Map.of();
+    private volatile List<Plan.Unplaced> lastUnplaced = List.of();
+    private volatile boolean noNodes;
+    private final boolean hasCloudPools;
+    private volatile boolean running;
+    private Thread thread;
+    private long lastFinishSweep;
+
+    public SchedulingLoop(AgentSessions sessions, TaskStore tasks, NodeStore nodeStore, JobCatalog jobs,
+                          BrokerConfig config, MeterRegistry registry) {
+        this.nodeStore = nodeStore;
+        this.sessions = sessions;
+        this.tasks = tasks;
+        this.jobs = jobs;
+        this.config = config;
+        this.scheduler = Scheduler.standard(config.scheduler().candidateLimit());
+        this.hasCloudPools = config.pools().values().stream().anyMatch(p -> !p.kind().equals("on-prem"));
+        this.cycleTimer = Timer.builder("spillway_scheduling_cycle").description("Duration of one scheduling cycle")
+                .publishPercentileHistogram().register(registry);
+        this.placements = Counter.builder("spillway_placements").description("Task placements committed").register(registry);
+        Gauge.builder("spillway_queue_depth", queueDepth, AtomicLong::get)
+                .description("Tasks waiting for a node at the last cycle (eligible now)").register(registry);
+        for (TaskState state : TaskState.UNFINISHED) {
+            AtomicLong count = new AtomicLong();
+            liveTasks.put(state, count);
+            Gauge.builder("spillway_tasks", count, AtomicLong::get).tag("state", state.name().toLowerCase(java.util.Locale.ROOT))
+                    .description("Unfinished tasks by state (refreshed every few seconds)").register(registry);
+        }
+    }
+
+    void start(@Observes StartupEvent event) {
+        running = true;
+        thread = new Thread(this::run, "spillway-scheduler");
+        thread.setDaemon(true);
+        thread.start();
+    }
+
+    void stop(@Observes ShutdownEvent event) throws InterruptedException {
+        running = false;
+        if (thread != null) {
+            thread.interrupt();
+            thread.join(5000);
+        }
+    }
+
+    @Override
+    public void wake() {
+        wakeups.release();
+    }
+
+    /** The tasks the last cycle could not place, with why (what the burst controller works from). */
+    public List<Plan.Unplaced> lastUnplaced() {
+        return lastUnplaced;
+    }
+
+    /** Why the queued tasks of a job waited at the last cycle; null when none waited. */
+    public String pendingReason(UUID jobId) {
+        return noNodes ? NO_NODES : pendingReasons.get(jobId);
+    }
+
+    private void run() {
+        long intervalMillis = config.scheduler().interval().toMillis();
+        while (running) {
+            try {
+                wakeups.tryAcquire(intervalMillis, TimeUnit.MILLISECONDS);
+                Thread.sleep(MIN_GAP_MILLIS);
+                wakeups.drainPermits();
+                cycleTimer.record(this::cycle);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            } catch (RuntimeException e) {
+                if (!running) return;
+                LOG.errorf(e, "scheduling cycle failed; retrying in %d ms", intervalMillis);
+            }
+        }
+    }
+
+    private void cycle() {
+        List<AgentSession> connected = sessions.connected();
+        if (!hasCloudPools && connected.stream().noneMatch(s -> !s.draining())) {
+            // Nothing can be placed, nor burst: skip reading the queue (it may be long) and say why everything waits.
+            noNodes = true;
+            pendingReasons = Map.of();
+            lastUnplaced = List.of();
+            sweepFinishedJobs();
+            return;
+        }
+        noNodes = false;
+        Map<String, NodeStore.Allocation> allocated = nodeStore.allocations().await().indefinitely();
+        List<NodeView> nodes = new ArrayList<>(connected.size());
+        for (AgentSession s : connected) {
+            NodeStore.Allocation a = allocated.get(s.node());
+            nodes.add(s.view(a == null ? Resources.ZERO : a.resources(), sessions.cordoned(s.node())));
+        }
+
+        List<TaskStore.Queued> queued = tasks.queued(config.scheduler().maxTasksPerCycle());
+        queueDepth.set(queued.size());
+        Map<UUID, JobCatalog.JobInfo> infos = jobs.getAll(queued.stream().map(TaskStore.Queued::jobId).collect(java.util.stream.Collectors.toSet()));
+        List<PendingTask> pending = new ArrayList<>(queued.size());
+        for (TaskStore.Queued q : queued) {
+            JobCatalog.JobInfo job = infos.get(q.jobId());
+            pending.add(new PendingTask(new TaskRef(q.jobId().toString(), q.index(), q.attempt()), job.shape(), job.priority(), q.queuedAtMillis()));
+        }
+
+        Plan plan = scheduler.plan(new Snapshot(nodes, pending));
+
+        Map<UUID, String> reasons = new HashMap<>();
+        for (Plan.Unplaced u : plan.unplaced()) reasons.putIfAbsent(UUID.fromString(u.task().ref().jobId()), u.why().summary());
+        pendingReasons = reasons;
+        lastUnplaced = plan.unplaced();
+
+        List<TaskStore.Assigned> committed = tasks.assign(plan.placements()).await().indefinitely();
+        placements.increment(committed.size());
+        if (committed.size() < plan.placements().size()) {
+            LOG.debugf("%d of %d placements refused at commit (stale task or node no longer ready)",
+                    plan.placements().size() - committed.size(), plan.placements().size());
+        }
+        for (TaskStore.Assigned a : committed) {
+            JobCatalog.JobInfo job = infos.get(a.jobId());
+            if (!sessions.send(a.node(), AssignMessages.assign(a.jobId(), job.spec(), a.index(), a.attempt()))) {
+                LOG.debugf("node %s went away before %s/%d could be sent; it is re-sent on reconnect or re-queued when the node is lost",
+                        a.node(), a.jobId(), a.index());
+            }
+        }
+
+        sweepFinishedJobs();
+    }
+
+    private void sweepFinishedJobs() {
+        long now = System.nanoTime();
+        if (now - lastFinishSweep > FINISH_SWEEP_NANOS) {
+            lastFinishSweep = now;
+            tasks.finishDoneJobs().await().indefinitely();
+            Map<TaskState, Long> counts = tasks.unfinishedCounts().await().indefinitely();
+            liveTasks.forEach((state, gauge) -> gauge.set(counts.getOrDefault(state, 0L)));
+        }
+    }
+}

@@ -1,0 +1,156 @@
+package dev.spillway.broker.store;
+
+import static dev.spillway.core.lifecycle.StateMachine.sqlList;
+
+import dev.spillway.core.burst.InstanceState;
+import dev.spillway.core.burst.LaunchOutcome;
+import dev.spillway.core.burst.Offering;
+import dev.spillway.core.lifecycle.ReasonCode;
+import dev.spillway.core.scheduling.Resources;
+import io.smallrye.mutiny.Uni;
+import io.vertx.mutiny.sqlclient.Pool;
+import io.vertx.mutiny.sqlclient.Row;
+import io.vertx.mutiny.sqlclient.Tuple;
+import jakarta.enterprise.context.ApplicationScoped;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.OffsetDateTime;
+import java.time.ZoneOffset;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Set;
+import java.util.UUID;
+
+/**
+ * Cloud instance records: what the broker asked for (desired), with what it saw of each (observed).
+ * Every state change is a compare-and-set from the states {@link InstanceState#MACHINE} allows.
+ */
+@ApplicationScoped
+public class InstanceStore {
+
+    private final Pool pool;
+
+    public InstanceStore(Pool pool) {
+        this.pool = pool;
+    }
+
+    /**
+     * @param forJobs       the jobs whose waiting tasks it was launched for
+     * @param expectedTasks how many waiting tasks it was expected to hold
+     * @param decision      why it was launched
+     */
+    public record InstanceRow(UUID id, String pool, String nodeName, String providerInstance, String instanceType, String region,
+                              String zone, boolean spot, double priceUsdPerHour, Resources shape, InstanceState state, String reason,
+                              ReasonCode reasonCode, String decision, Set<String> forJobs, int expectedTasks,
+                              Instant requestedAt, Instant launchedAt, Instant joinedAt, Instant drainingAt, Instant terminatedAt) {
+
+        /** What it has cost so far: its lifetime since launch times its price. */
+        public double costUsd(Instant now) {
+            if (launchedAt == null) return 0;
+            Instant end = terminatedAt != null ? terminatedAt : now;
+            return Math.max(0, Duration.between(launchedAt, end).toNanos()) / 3.6e12 * priceUsdPerHour;
+        }
+
+        public String offeringId() {
+            return Offering.id(pool, zone, instanceType, spot);
+        }
+    }
+
+    /** A new record, written REQUESTED before the provider is called; its id is the launch's idempotency key. */
+    public record NewInstance(UUID id, String pool, String nodeName, Offering offering, Set<String> forJobs, int expectedTasks,
+                              String decision) {
+    }
+
+    public Uni<Void> insertRequested(NewInstance n) {
+        Offering o = n.offering();
+        return pool.preparedQuery("""
+                INSERT INTO cloud_instance (id, pool, node_name, instance_type, region, zone, spot, price_usd_per_hour,
+                                            cpu_millis, memory_mib, gpus, state, reason, reason_code, decision, for_jobs, expected_tasks)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'REQUESTED', $12, $13, $12, $14, $15)""")
+                .execute(Tuple.tuple().addUUID(n.id()).addString(n.pool()).addString(n.nodeName()).addString(o.instanceType())
+                        .addString(o.region()).addString(o.zone()).addBoolean(o.spot()).addDouble(o.priceUsdPerHour())
+                        .addLong(o.shape().cpuMillis()).addLong(o.shape().memoryMib()).addInteger(o.shape().gpus())
+                        .addString(n.decision()).addString(ReasonCode.LAUNCHING.code())
+                        .addArrayOfString(n.forJobs().stream().sorted().toArray(String[]::new)).addInteger(n.expectedTasks()))
+                .replaceWithVoid();
+    }
+
+    /**
+     * Moves an instance to {@code to} if its state allows it; false when another writer got there first.
+     *
+     * @param providerInstance set when known (the launch returned it), else kept
+     * @param at               the time to stamp (launch time for PROVISIONING: the provider's own for an adopted instance)
+     */
+    public Uni<Boolean> transition(UUID id, InstanceState to, ReasonCode code, String reason, String providerInstance, Instant at) {
+        String stamp = switch (to) {
+            case PROVISIONING -> ", launched_at = $6";
+            case JOINED -> ", joined_at = $6";
+            case DRAINING -> ", draining_at = $6";
+            case TERMINATED, FAILED -> ", terminated_at = $6";
+            case REQUESTED -> throw new IllegalArgumentException("no instance becomes REQUESTED again");
+        };
+        return pool.preparedQuery("UPDATE cloud_instance SET state = $2, reason = $3, reason_code = $4, "
+                        + "provider_instance = coalesce($5, provider_instance)" + stamp
+                        + " WHERE id = $1 AND state IN " + sqlList(InstanceState.sourcesOf(to)))
+                .execute(Tuple.from(java.util.Arrays.asList(id, to.name(), reason, code.code(), providerInstance, at.atOffset(ZoneOffset.UTC))))
+                .map(r -> r.rowCount() == 1);
+    }
+
+    public Uni<List<InstanceRow>> live() {
+        return query("WHERE state IN " + sqlList(InstanceState.LIVE), Tuple.tuple());
+    }
+
+    public Uni<List<InstanceRow>> all() {
+        return query("", Tuple.tuple());
+    }
+
+    /**
+     * How launches since {@code since} turned out, oldest first: joins, instances that never
+     * joined, capacity and setup failures. The burst decision derives hidden offerings and
+     * resting pools from these.
+     */
+    public Uni<List<LaunchOutcome>> outcomesSince(Instant since) {
+        return query("WHERE requested_at >= $1 OR terminated_at >= $1", Tuple.of(since.atOffset(ZoneOffset.UTC))).map(rows -> {
+            List<LaunchOutcome> out = new ArrayList<>();
+            for (InstanceRow r : rows) {
+                if (r.joinedAt() != null) {
+                    out.add(new LaunchOutcome(r.pool(), r.offeringId(), r.joinedAt(), LaunchOutcome.Kind.JOINED, r.reason()));
+                }
+                if (r.state() != InstanceState.FAILED || r.reasonCode() == null || r.terminatedAt() == null) continue;
+                LaunchOutcome.Kind kind = switch (r.reasonCode()) {
+                    case NEVER_JOINED -> LaunchOutcome.Kind.NEVER_JOINED;
+                    case NO_CAPACITY -> LaunchOutcome.Kind.NO_CAPACITY;
+                    case SETUP_ERROR -> LaunchOutcome.Kind.SETUP_ERROR;
+                    default -> null;
+                };
+                if (kind != null) out.add(new LaunchOutcome(r.pool(), r.offeringId(), r.terminatedAt(), kind, r.reason()));
+            }
+            out.sort(Comparator.comparing(LaunchOutcome::at));
+            return out;
+        });
+    }
+
+    private Uni<List<InstanceRow>> query(String where, Tuple args) {
+        return pool.preparedQuery("SELECT * FROM cloud_instance " + where + " ORDER BY requested_at, id").execute(args).map(rows -> {
+            List<InstanceRow> out = new ArrayList<>();
+            for (Row r : rows) {
+                String[] jobs = r.getArrayOfStrings("for_jobs");
+                out.add(new InstanceRow(r.getUUID("id"), r.getString("pool"), r.getString("node_name"), r.getString("provider_instance"),
+                        r.getString("instance_type"), r.getString("region"), r.getString("zone"), r.getBoolean("spot"),
+                        r.getDouble("price_usd_per_hour"),
+                        new Resources(r.getLong("cpu_millis"), r.getLong("memory_mib"), r.getInteger("gpus")),
+                        InstanceState.valueOf(r.getString("state")), r.getString("reason"), ReasonCode.fromCode(r.getString("reason_code")),
+                        r.getString("decision"), jobs == null ? Set.of() : Set.copyOf(java.util.Arrays.asList(jobs)), r.getInteger("expected_tasks"),
+                        instant(r.getOffsetDateTime("requested_at")), instant(r.getOffsetDateTime("launched_at")),
+                        instant(r.getOffsetDateTime("joined_at")), instant(r.getOffsetDateTime("draining_at")),
+                        instant(r.getOffsetDateTime("terminated_at"))));
+            }
+            return out;
+        });
+    }
+
+    private static Instant instant(OffsetDateTime t) {
+        return t == null ? null : t.toInstant();
+    }
+}

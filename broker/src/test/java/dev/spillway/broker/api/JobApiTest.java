@@ -1,0 +1,231 @@
+package dev.spillway.broker.api;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.catchThrowableOfType;
+import static org.awaitility.Awaitility.await;
+
+import com.google.rpc.BadRequest;
+import dev.spillway.api.v1.AgentServiceGrpc;
+import dev.spillway.api.v1.AttemptState;
+import dev.spillway.api.v1.AttemptStatus;
+import dev.spillway.api.v1.ConnectRequest;
+import dev.spillway.api.v1.ConnectResponse;
+import dev.spillway.api.v1.GetJobRequest;
+import dev.spillway.api.v1.JobServiceGrpc;
+import dev.spillway.api.v1.JobSpec;
+import dev.spillway.api.v1.Register;
+import dev.spillway.api.v1.Report;
+import dev.spillway.api.v1.Resources;
+import dev.spillway.api.v1.SubmitJobRequest;
+import dev.spillway.api.v1.TaskState;
+import dev.spillway.api.v1.TaskTemplate;
+import io.grpc.ManagedChannel;
+import io.grpc.ManagedChannelBuilder;
+import io.grpc.Metadata;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import io.grpc.protobuf.StatusProto;
+import io.grpc.stub.MetadataUtils;
+import io.grpc.stub.StreamObserver;
+import io.quarkus.test.common.http.TestHTTPResource;
+import io.quarkus.test.junit.QuarkusTest;
+import io.vertx.mutiny.sqlclient.Pool;
+import jakarta.inject.Inject;
+import java.net.URL;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.function.UnaryOperator;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The job API over real gRPC against the broker on embedded PostgreSQL: bad input is refused
+ * with field violations and stores nothing; agents must authenticate; a report of an attempt
+ * that is no longer current is refused.
+ */
+@QuarkusTest
+class JobApiTest {
+
+    @TestHTTPResource
+    URL url;
+
+    @Inject
+    Pool pool;
+
+    private ManagedChannel channel;
+    private JobServiceGrpc.JobServiceBlockingStub jobs;
+
+    @BeforeEach
+    void connect() {
+        channel = ManagedChannelBuilder.forAddress(url.getHost(), url.getPort()).usePlaintext().build();
+        jobs = JobServiceGrpc.newBlockingStub(channel);
+    }
+
+    @AfterEach
+    void disconnect() {
+        channel.shutdownNow();
+    }
+
+    static JobSpec valid() {
+        return JobSpec.newBuilder().setName("ok").setTaskCount(2)
+                .setTask(TaskTemplate.newBuilder().addCommand("true").setResources(Resources.newBuilder().setCpuMillis(500).setMemoryMib(128)))
+                .build();
+    }
+
+    private long rows(String table) {
+        return pool.query("SELECT count(*) AS n FROM " + table).execute().await().indefinitely().iterator().next().getLong("n");
+    }
+
+    private List<BadRequest.FieldViolation> refused(UnaryOperator<JobSpec.Builder> change) {
+        long jobsBefore = rows("job");
+        long tasksBefore = rows("task");
+        StatusRuntimeException e = catchThrowableOfType(StatusRuntimeException.class,
+                () -> jobs.submitJob(SubmitJobRequest.newBuilder().setSpec(change.apply(valid().toBuilder())).build()));
+        assertThat(e).as("the submission must be refused").isNotNull();
+        assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT);
+        assertThat(rows("job")).as("no job row written").isEqualTo(jobsBefore);
+        assertThat(rows("task")).as("no task row written").isEqualTo(tasksBefore);
+        return StatusProto.fromThrowable(e).getDetailsList().stream()
+                .filter(a -> a.is(BadRequest.class))
+                .flatMap(a -> {
+                    try {
+                        return a.unpack(BadRequest.class).getFieldViolationsList().stream();
+                    } catch (com.google.protobuf.InvalidProtocolBufferException x) {
+                        throw new AssertionError(x);
+                    }
+                }).toList();
+    }
+
+    private static List<String> fields(List<BadRequest.FieldViolation> v) {
+        return v.stream().map(BadRequest.FieldViolation::getField).toList();
+    }
+
+    @Test
+    void zeroOrNegativeCpuIsRefused() {
+        assertThat(fields(refused(b -> {
+            b.getTaskBuilder().getResourcesBuilder().setCpuMillis(0);
+            return b;
+        }))).containsExactly("spec.task.resources.cpu_millis");
+        assertThat(fields(refused(b -> {
+            b.getTaskBuilder().getResourcesBuilder().setCpuMillis(-1000).setMemoryMib(-1);
+            return b;
+        }))).containsExactlyInAnyOrder("spec.task.resources.cpu_millis", "spec.task.resources.memory_mib");
+    }
+
+    @Test
+    void anEmptyCommandIsRefused() {
+        assertThat(fields(refused(b -> {
+            b.getTaskBuilder().clearCommand();
+            return b;
+        }))).containsExactly("spec.task.command");
+    }
+
+    @Test
+    void tooManyTasksIsRefused() {
+        var v = refused(b -> b.setTaskCount(5001));
+        assertThat(fields(v)).containsExactly("spec.task_count");
+        assertThat(v.get(0).getDescription()).contains("5000");
+    }
+
+    @Test
+    void anOversizedEnvironmentIsRefused() {
+        assertThat(fields(refused(b -> {
+            b.getTaskBuilder().putEnv("BIG", "x".repeat(70_000));
+            return b;
+        }))).containsExactly("spec.task.env");
+    }
+
+    @Test
+    void anUnknownFieldIsRefused() {
+        // A field this broker does not know (as a newer client would send it) must not be dropped silently.
+        JobSpec withUnknown = valid().toBuilder()
+                .setUnknownFields(com.google.protobuf.UnknownFieldSet.newBuilder()
+                        .addField(99, com.google.protobuf.UnknownFieldSet.Field.newBuilder().addVarint(1).build()).build())
+                .build();
+        assertThat(fields(refused(b -> withUnknown.toBuilder()))).containsExactly("spec.99");
+    }
+
+    @Test
+    void moreCpuThanAnyNodeOffersIsRefusedOnceNodesAreKnown() throws Exception {
+        try (FakeAgent agent = agent("api-test-node", "test-agent-token")) {
+            agent.register(4000, 8192);
+            var v = refused(b -> {
+                b.getTaskBuilder().getResourcesBuilder().setCpuMillis(64_000);
+                return b;
+            });
+            assertThat(fields(v)).containsExactly("spec.task.resources");
+            assertThat(v.get(0).getDescription()).contains("64 cpu");
+        }
+    }
+
+    @Test
+    void anAgentWithAWrongTokenIsRefused() throws Exception {
+        try (FakeAgent agent = agent("intruder", "not-the-token")) {
+            agent.send(ConnectRequest.newBuilder().setRegister(Register.newBuilder().setNodeName("intruder").setPool("onprem")
+                    .setCapacity(Resources.newBuilder().setCpuMillis(1000).setMemoryMib(1024))).build());
+            await().atMost(Duration.ofSeconds(10)).until(() -> agent.error != null);
+            assertThat(Status.fromThrowable(agent.error).getCode()).isEqualTo(Status.Code.UNAUTHENTICATED);
+        }
+        assertThat(rows("node WHERE name = 'intruder'")).isZero();
+    }
+
+    @Test
+    void aReportOfAnAttemptThatIsNotCurrentIsRefused() throws Exception {
+        try (FakeAgent agent = agent("stale-node", "test-agent-token")) {
+            agent.register(2000, 4096);
+            String id = jobs.submitJob(SubmitJobRequest.newBuilder().setSpec(valid().toBuilder().setTaskCount(1)
+                    .setTask(valid().getTask().toBuilder().putNodeSelector("test", "stale"))).build()).getJobId();
+            // The task cannot be placed (no node has the label), so attempt 1 was never assigned to anyone.
+            double refusedBefore = refusedReports();
+            agent.send(ConnectRequest.newBuilder().setReport(Report.newBuilder().addAttempts(AttemptStatus.newBuilder()
+                    .setJobId(id).setTaskIndex(0).setAttempt(1).setState(AttemptState.ATTEMPT_STATE_EXITED).setExitCode(0))).build());
+            await().atMost(Duration.ofSeconds(10)).until(() -> refusedReports() > refusedBefore);
+            var task = jobs.getJob(GetJobRequest.newBuilder().setJobId(id).build()).getTasks(0);
+            assertThat(task.getState()).isEqualTo(TaskState.TASK_STATE_QUEUED);
+            assertThat(task.getAttempt()).isZero();
+            assertThat(jobs.getJob(GetJobRequest.newBuilder().setJobId(id).build()).getJob().getPendingReason())
+                    .contains("node lacks a selected label");
+        }
+    }
+
+    @Test
+    void nodesAndPoolsAreListedOverGrpcAndRest() throws Exception {
+        try (FakeAgent agent = agent("view-node", "test-agent-token")) {
+            agent.register(3000, 2048);
+            var nodes = dev.spillway.api.v1.NodeServiceGrpc.newBlockingStub(channel)
+                    .listNodes(dev.spillway.api.v1.ListNodesRequest.newBuilder().setPool("onprem").build()).getNodesList();
+            assertThat(nodes).filteredOn(n -> n.getName().equals("view-node")).singleElement().satisfies(n -> {
+                assertThat(n.getState()).isEqualTo(dev.spillway.api.v1.NodeState.NODE_STATE_READY);
+                assertThat(n.getCapacity().getCpuMillis()).isEqualTo(3000);
+                assertThat(n.getLabelsMap()).containsEntry("rack", "r1");
+            });
+            var pools = dev.spillway.api.v1.PoolServiceGrpc.newBlockingStub(channel)
+                    .listPools(dev.spillway.api.v1.ListPoolsRequest.getDefaultInstance()).getPoolsList();
+            assertThat(pools).filteredOn(p -> p.getName().equals("onprem")).singleElement()
+                    .satisfies(p -> assertThat(p.getReadyNodes()).isPositive());
+
+            var http = java.net.http.HttpClient.newHttpClient();
+            var ok = http.send(java.net.http.HttpRequest.newBuilder(url.toURI().resolve("/api/v1/nodes?pool=onprem")).build(),
+                    java.net.http.HttpResponse.BodyHandlers.ofString());
+            assertThat(ok.statusCode()).isEqualTo(200);
+            assertThat(ok.body()).contains("\"name\":\"view-node\"");
+            var missing = http.send(java.net.http.HttpRequest.newBuilder(
+                    url.toURI().resolve("/api/v1/jobs/" + java.util.UUID.randomUUID())).build(), java.net.http.HttpResponse.BodyHandlers.ofString());
+            assertThat(missing.statusCode()).isEqualTo(404);
+            assertThat(missing.headers().firstValue("content-type")).hasValueSatisfying(v -> assertThat(v).startsWith("application/problem+json"));
+            assertThat(missing.body()).contains("\"status\":404").contains("no job");
+        }
+    }
+
+    private double refusedReports() {
+        var registry = io.quarkus.arc.Arc.container().instance(io.micrometer.core.instrument.MeterRegistry.class).get();
+        var counter = registry.find("spillway_agent_reports_refused").counter();
+        return counter == null ? 0 : counter.count();
+    }
+
+    private FakeAgent agent(String name, String token) {
+        return new FakeAgent(url.getHost(), url.getPort(), name, token);
+    }
+}
