@@ -30,7 +30,8 @@ import java.util.TreeMap;
  *   <li><b>scale down</b>: joined instances idle past {@code scaleDownAfter} are drained, down to
  *       {@code minNodes}; draining instances whose node holds nothing are terminated;</li>
  *   <li><b>coming capacity</b>: waiting tasks are first fitted into instances already on their
- *       way; an instance on its way that no waiting task needs any more is terminated;</li>
+ *       way (each first takes its own jobs' tasks); an instance on its way whose jobs no longer
+ *       wait and that no other waiting task needs is terminated;</li>
  *   <li><b>launch</b>: the rest of the demand that may burst now goes to the {@link BurstPlanner}.
  *       When a pool's node limit or spend cap will bind on the whole queue, the instances are
  *       sized for the whole queue (the most capacity the limit allows), not only for the tasks
@@ -233,8 +234,12 @@ public final class BurstDecision {
         // ---- coming capacity ------------------------------------------------------------------
 
         /**
-         * Fits waiting tasks (queue order) into instances on their way, first fit. Returns the
-         * tasks left; instances that hold none are no longer needed and are terminated.
+         * Fits waiting tasks (queue order) into instances on their way: first each instance takes
+         * tasks of the jobs it was launched for, then any task that fits, first fit. Returns the
+         * tasks left. An instance on its way that holds none of them and whose jobs have no task
+         * waiting any more (cancelled, finished, placed elsewhere) is no longer needed and is
+         * terminated; one whose jobs still wait is kept, so a freed on-prem node does not make
+         * capacity churn.
          */
         private List<WaitingTask> intoComingCapacity(List<WaitingTask> waiting) {
             List<InstanceView> coming = new ArrayList<>();
@@ -248,37 +253,45 @@ public final class BurstDecision {
                 Resources r = coming.get(i).shape();
                 room[i] = new long[] {r.cpuMillis(), r.memoryMib(), r.gpus()};
             }
-            List<WaitingTask> left = new ArrayList<>();
-            for (WaitingTask w : waiting) {
-                Demand d = w.demand();
-                Resources q = d.request();
-                int at = -1;
-                for (int i = 0; i < coming.size() && at < 0; i++) {
-                    InstanceView c = coming.get(i);
-                    if (d.mayRunIn(c.pool(), specs.get(c.pool()).jurisdiction(), c.spot())
-                            && q.cpuMillis() <= room[i][0] && q.memoryMib() <= room[i][1] && q.gpus() <= room[i][2]) {
-                        at = i;
+            Set<String> waitingJobs = new HashSet<>();
+            boolean[] placed = new boolean[waiting.size()];
+            for (int pass = 0; pass < 2; pass++) {
+                for (int t = 0; t < waiting.size(); t++) {
+                    if (placed[t]) continue;
+                    Demand d = waiting.get(t).demand();
+                    waitingJobs.add(d.task().jobId());
+                    for (int i = 0; i < coming.size(); i++) {
+                        InstanceView c = coming.get(i);
+                        if (pass == 0 && !c.forJobs().contains(d.task().jobId())) continue;
+                        if (!fits(d, c, room[i])) continue;
+                        Resources q = d.request();
+                        room[i][0] -= q.cpuMillis();
+                        room[i][1] -= q.memoryMib();
+                        room[i][2] -= q.gpus();
+                        held[i]++;
+                        placed[t] = true;
+                        reasons.putIfAbsent(d.task().jobId(), "bursting: " + c.nodeName() + " is on its way (" + c.decision() + ")");
+                        break;
                     }
                 }
-                if (at < 0) {
-                    left.add(w);
-                    continue;
-                }
-                room[at][0] -= q.cpuMillis();
-                room[at][1] -= q.memoryMib();
-                room[at][2] -= q.gpus();
-                held[at]++;
-                InstanceView c = coming.get(at);
-                reasons.putIfAbsent(d.task().jobId(), "bursting: " + c.nodeName() + " is on its way (" + c.decision() + ")");
             }
+            List<WaitingTask> left = new ArrayList<>();
+            for (int t = 0; t < waiting.size(); t++) if (!placed[t]) left.add(waiting.get(t));
             for (int i = 0; i < coming.size(); i++) {
                 InstanceView c = coming.get(i);
-                if (held[i] == 0 && c.tasksOnNode() == 0) {
+                boolean itsJobsWait = c.forJobs().stream().anyMatch(waitingJobs::contains);
+                if (held[i] == 0 && !itsJobsWait && c.tasksOnNode() == 0) {
                     actions.add(new BurstAction.Terminate(c.id(), InstanceState.TERMINATED, ReasonCode.NOT_NEEDED, "no waiting task needs it any more"));
                     live.get(c.pool()).remove(c);
                 }
             }
             return left;
+        }
+
+        private boolean fits(Demand d, InstanceView c, long[] room) {
+            Resources q = d.request();
+            return d.mayRunIn(c.pool(), specs.get(c.pool()).jurisdiction(), c.spot())
+                    && q.cpuMillis() <= room[0] && q.memoryMib() <= room[1] && q.gpus() <= room[2];
         }
 
         // ---- launch -----------------------------------------------------------------------------

@@ -25,8 +25,9 @@ import java.util.Set;
  *       <b>adopted</b> with the provider's launch time;</li>
  *   <li>a REQUESTED record with no instance older than {@link #RELAUNCH_AFTER} is launched again
  *       (same idempotency key: no duplicate);</li>
- *   <li>a launched record whose instance is gone, or not listed for longer than
- *       {@link #LIST_GRACE} after launch (listings are eventually consistent), is closed.</li>
+ *   <li>a launched record whose instance the provider lists as terminated is closed at once;
+ *       one whose instance is not listed at all is closed once {@link #LIST_GRACE} has passed
+ *       since its launch (listings are eventually consistent).</li>
  * </ul>
  * Pools whose listing failed are left alone this round.
  */
@@ -76,9 +77,13 @@ public final class Reconciliation {
         listings.entrySet().stream().sorted(Map.Entry.comparingByKey())
                 .forEach(e -> e.getValue().forEach(l -> instances.putIfAbsent(l.providerInstance(), l)));
         Map<String, List<Listed>> byRecord = new HashMap<>();
+        Set<String> goneFor = new HashSet<>();
         List<Action> out = new ArrayList<>();
         for (Listed l : instances.values()) {
-            if (l.gone()) continue;
+            if (l.gone()) {
+                if (l.requestTag() != null) goneFor.add(l.requestTag());
+                continue;
+            }
             Record r = l.requestTag() == null ? null : byId.get(l.requestTag());
             if (r == null) {
                 out.add(new Action.TerminateOrphan(l.listedBy(), l.providerInstance(), l.requestTag() == null
@@ -106,7 +111,7 @@ public final class Reconciliation {
             if (!listings.containsKey(r.pool())) continue; // could not list: leave it be
             if (r.state() == InstanceState.REQUESTED) {
                 if (!now.isBefore(r.requestedAt().plus(RELAUNCH_AFTER))) out.add(new Action.Relaunch(r.id()));
-            } else if (r.launchedAt() == null || !now.isBefore(r.launchedAt().plus(LIST_GRACE))) {
+            } else if (goneFor.contains(r.id()) || r.launchedAt() == null || !now.isBefore(r.launchedAt().plus(LIST_GRACE))) {
                 out.add(new Action.Close(r.id(), goneReason(r, instances)));
             }
         }
@@ -115,7 +120,7 @@ public final class Reconciliation {
 
     private static String goneReason(Record r, Map<String, Listed> instances) {
         Listed l = r.providerInstance() == null ? null : instances.get(r.providerInstance());
-        return l != null && l.gone()
+        return l != null && l.gone() || l == null && instances.values().stream().anyMatch(i -> i.gone() && r.id().equals(i.requestTag()))
                 ? "the instance went away (terminated in the cloud, e.g. a spot interruption)"
                 : "the instance no longer exists";
     }

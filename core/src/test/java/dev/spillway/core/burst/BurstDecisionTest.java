@@ -170,6 +170,18 @@ class BurstDecisionTest {
     }
 
     @Test
+    void anInstanceOnItsWayIsKeptWhileItsJobStillWaitsEvenIfAnotherCouldHoldTheTasks() {
+        Offering large = smallAndLarge(POOL).get(1);
+        InstanceView big = instance("big", POOL, large, InstanceState.PROVISIONING, T0, false, 0, null);
+        InstanceView spare = instance("spare", POOL, small, InstanceState.PROVISIONING, T0.plusSeconds(1), false, 0, null);
+        // On-prem took most of job-x meanwhile: its last 2 tasks fit in the big instance alone.
+        var r = decision.decide(snapshot(T0.plusSeconds(20), List.of(pool(4)), smallAndLarge(POOL), List.of(big, spare),
+                busyOnPrem("job-x", 2, T0), List.of()));
+        assertThat(of(r, BurstAction.Terminate.class)).as("no churn while job-x waits").isEmpty();
+        assertThat(of(r, BurstAction.Launch.class)).isEmpty();
+    }
+
+    @Test
     void aJoinedAgentMarksTheInstanceJoinedAndItIsNotTakenForUnneeded() {
         InstanceView up = instance("i1", POOL, small, InstanceState.PROVISIONING, T0, true, 0, null);
         var r = decision.decide(snapshot(T0.plusSeconds(20), List.of(pool(4)), List.of(small), List.of(up), List.of(), List.of()));

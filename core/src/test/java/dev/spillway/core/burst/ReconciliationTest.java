@@ -60,6 +60,14 @@ class ReconciliationTest {
     }
 
     @Test
+    void aLaunchedRecordWhoseInstanceTheCloudTerminatedClosesAtOnceEvenWithinTheGrace() {
+        var records = List.of(new Record("r1", "aws", "i-1", InstanceState.JOINED, NOW.minusSeconds(20), NOW.minusSeconds(15)));
+        var listed = Map.of("aws", List.of(new Listed("aws", "i-1", "r1", true, NOW.minusSeconds(15))));
+        assertThat(Reconciliation.decide(records, listed, NOW))
+                .containsExactly(new Action.Close("r1", "the instance went away (terminated in the cloud, e.g. a spot interruption)"));
+    }
+
+    @Test
     void poolsSharingAnAccountListTheSameInstanceOnce() {
         var records = List.of(new Record("r1", "aws-a", "i-1", InstanceState.JOINED, T0, T0));
         var one = List.of(new Listed("aws-a", "i-1", "r1", false, T0), new Listed("aws-a", "i-x", "zz", false, T0));
