@@ -1,5 +1,12 @@
 package dev.spillway.cli;
 
+import dev.spillway.api.v1.PoolServiceGrpc;
+import dev.spillway.api.v1.StopBurstingRequest;
+import io.grpc.ManagedChannel;
+import io.grpc.Metadata;
+import io.grpc.StatusRuntimeException;
+import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
+import io.grpc.stub.MetadataUtils;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.HttpURLConnection;
@@ -155,14 +162,44 @@ public final class LocalCluster implements AutoCloseable {
         children.forEach(ProcessHandle::destroyForcibly);
     }
 
+    /**
+     * Goes down in order: bursting stops and the cloud instances are terminated first (each
+     * record gets its end and cost), then the agents drain, then the broker stops; last, any
+     * local-cloud instance still running is stopped by its recorded pid.
+     */
     @Override
     public void close() {
+        stopBursting();
         for (Process p : agents.values()) {
             if (p.isAlive()) p.destroy();
         }
         for (Process p : agents.values()) stop(p, Duration.ofSeconds(40));
         if (broker != null) stopBroker();
         stopLocalCloudInstances();
+    }
+
+    /**
+     * Asks the broker to stop bursting and terminate its cloud instances, with the admin token
+     * it keeps in the data directory. Returns how many it terminated; -1 when it could not ask.
+     */
+    public int stopBursting() {
+        if (broker == null || !broker.isAlive()) return -1;
+        ManagedChannel channel = NettyChannelBuilder.forTarget(brokerAddress()).usePlaintext().build();
+        try {
+            String token = Files.readString(options.dataDir.resolve("admin-token")).trim();
+            Metadata headers = new Metadata();
+            headers.put(Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER), "Bearer " + token);
+            return PoolServiceGrpc.newBlockingStub(channel)
+                    .withInterceptors(MetadataUtils.newAttachHeadersInterceptor(headers))
+                    .withDeadlineAfter(2, TimeUnit.MINUTES)
+                    .stopBursting(StopBurstingRequest.getDefaultInstance())
+                    .getTerminatedInstances();
+        } catch (IOException | StatusRuntimeException e) {
+            System.err.println("spillway: could not stop bursting before going down (" + e.getMessage() + "); stopping anyway");
+            return -1;
+        } finally {
+            channel.shutdownNow();
+        }
     }
 
     /**

@@ -148,4 +148,67 @@ class AwsBurstIT {
             fx.jobs.cancelJob(dev.spillway.api.v1.CancelJobRequest.newBuilder().setJobId(id).build());
         }
     }
+
+    @Test
+    void instancesThatNeverJoinHideTheirOfferingsThenRestThePoolSayingWhereTheyMustReach() throws Exception {
+        Path dir = Files.createDirectories(Path.of("target", "it").toAbsolutePath());
+        try (BootedInstances machines = new BootedInstances(Files.createTempDirectory(dir, "ec2-"));
+             Ec2LoopbackServer ec2 = ec2(machines);
+             ClusterFixture fx = new ClusterFixture("aws-never-join", 1, "20s", o -> {
+                 awsPool(o, ec2);
+                 o.brokerProperties.put("spillway.pools.aws-eu.join-timeout", "3s");
+             })) {
+            // A wrong network setting: the machines start, but their agents never reach the broker.
+            ec2.onRun(i -> i.state = "running");
+            String id = fx.submit(ClusterFixture.spotJob(6, "sleep 60"));
+
+            await().atMost(Duration.ofSeconds(90)).until(() -> fx.job(id).getJob().getPendingReason().contains("never joined"));
+            String reason = fx.job(id).getJob().getPendingReason();
+            assertThat(reason).contains("pool aws-eu rests until")
+                    .contains("3 instances launched in the last").contains("never joined: check that instances can reach " + fx.cluster.brokerAddress());
+            var pool = PoolServiceGrpc.newBlockingStub(fx.channel)
+                    .getPool(dev.spillway.api.v1.GetPoolRequest.newBuilder().setName("aws-eu").build()).getPool();
+            assertThat(pool.getCloud().getStatus()).startsWith("resting until").contains("never joined");
+            // Each instance that never joined was terminated and recorded FAILED; nothing was relaunched in its place at once.
+            int runs = ec2.requests("RunInstances").size();
+            List<CloudInstance> failed = PoolServiceGrpc.newBlockingStub(fx.channel).listInstances(ListInstancesRequest.getDefaultInstance())
+                    .getInstancesList();
+            assertThat(runs).isGreaterThanOrEqualTo(3);
+            assertThat(failed).hasSize(runs).allSatisfy(i -> {
+                assertThat(i.getState()).isEqualTo("FAILED");
+                assertThat(i.getReason()).startsWith("never joined within 3 s");
+                assertThat(i.hasTerminateTime()).isTrue();
+            });
+            // Resting: no further launch over many burst ticks, and the machines were given back.
+            await().during(Duration.ofSeconds(4)).atMost(Duration.ofSeconds(6)).until(() -> ec2.requests("RunInstances").size() == runs);
+            assertThat(ec2.instances()).allSatisfy(i -> assertThat(i.state).isEqualTo("terminated"));
+            fx.jobs.cancelJob(dev.spillway.api.v1.CancelJobRequest.newBuilder().setJobId(id).build());
+        }
+    }
+
+    @Test
+    void orphansAreTerminatedWhateverTheirPoolTagAndAnUnknownTypeIsNamedWhileTheOthersServe() throws Exception {
+        Path dir = Files.createDirectories(Path.of("target", "it").toAbsolutePath());
+        try (BootedInstances machines = new BootedInstances(Files.createTempDirectory(dir, "ec2-"));
+             Ec2LoopbackServer ec2 = ec2(machines)) {
+            var renamed = ec2.plant("m5.large", "subnet-0a", java.util.Map.of(Tags.CLUSTER, "spillway", Tags.POOL, "aws-old", Tags.REQUEST, "gone"));
+            var untagged = ec2.plant("m5.large", "subnet-0b", java.util.Map.of(Tags.CLUSTER, "spillway"));
+            var foreign = ec2.plant("m5.large", "subnet-0b", java.util.Map.of(Tags.CLUSTER, "someone-else", Tags.POOL, "aws-eu"));
+            try (ClusterFixture fx = new ClusterFixture("aws-orphans", 1, "20s", o -> {
+                awsPool(o, ec2);
+                o.brokerProperties.put("spillway.pools.aws-eu.instance-types", "m5.large,c5.xlarge,m5.nosuch");
+            })) {
+                await().atMost(Duration.ofSeconds(30)).until(() -> renamed.state.equals("terminated") && untagged.state.equals("terminated"));
+                assertThat(foreign.state).as("another cluster's instance is not ours to terminate").isEqualTo("running");
+
+                var cloud = PoolServiceGrpc.newBlockingStub(fx.channel)
+                        .getPool(dev.spillway.api.v1.GetPoolRequest.newBuilder().setName("aws-eu").build()).getPool().getCloud();
+                assertThat(cloud.getOfferings()).isEqualTo(6);
+                assertThat(cloud.getStatus()).startsWith("ok").contains("m5.nosuch");
+                String id = fx.submit(ClusterFixture.spotJob(4, "sleep 2"));
+                await().atMost(Duration.ofSeconds(120)).pollInterval(Duration.ofMillis(200)).until(() -> fx.job(id).getJob().hasFinishTime());
+                assertThat(ClusterFixture.finishedOk(fx.job(id))).isTrue();
+            }
+        }
+    }
 }

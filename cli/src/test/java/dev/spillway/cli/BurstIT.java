@@ -51,9 +51,54 @@ class BurstIT {
                 assertThat(i.getSpot()).isTrue();
                 double hours = (micros(i.getTerminateTime()) - micros(i.getLaunchTime())) / 3.6e9;
                 assertThat(i.getCostUsd()).isCloseTo(hours * i.getPriceUsdPerHour(), org.assertj.core.data.Offset.offset(1e-9));
-                assertThat(i.getReason()).contains("idle");
+                assertThat(i.getReason()).startsWith("idle for 4 s").endsWith("terminated once drained");
             });
             for (CloudInstance i : instances) assertThat(processesNamed(i.getNode())).as("agent of %s still running", i.getNode()).isEmpty();
+        }
+    }
+
+    @Test
+    void goingDownStopsBurstingAndEndsEveryInstanceRecordButOnlyForTheAdminToken() throws Exception {
+        try (ClusterFixture fx = new ClusterFixture("burst-down", 1, "20s", o -> {
+            ClusterFixture.withLocalCloud(o, 2, "60s");
+            o.brokerProperties.put("spillway.pools.aws-eu.burst-after", "1s");
+        })) {
+            JobSpec spec = ClusterFixture.shellJob(6, 1000, "sleep 300").toBuilder()
+                    .setTask(ClusterFixture.shellJob(6, 1000, "sleep 300").getTask().toBuilder().setSpotTolerant(true)).build();
+            String id = fx.submit(spec);
+            var pools = dev.spillway.api.v1.PoolServiceGrpc.newBlockingStub(fx.channel);
+            var all = dev.spillway.api.v1.ListInstancesRequest.getDefaultInstance();
+            await().atMost(Duration.ofSeconds(90)).until(() -> pools.listInstances(all).getInstancesList().stream()
+                    .anyMatch(i -> i.getState().equals("JOINED")));
+
+            // Without the admin token, or with another secret (the agent token), the broker refuses.
+            var stop = dev.spillway.api.v1.StopBurstingRequest.getDefaultInstance();
+            assertThat(org.assertj.core.api.Assertions.catchThrowableOfType(io.grpc.StatusRuntimeException.class, () -> pools.stopBursting(stop))
+                    .getStatus().getCode()).isEqualTo(io.grpc.Status.Code.UNAUTHENTICATED);
+            io.grpc.Metadata agentToken = new io.grpc.Metadata();
+            agentToken.put(io.grpc.Metadata.Key.of("authorization", io.grpc.Metadata.ASCII_STRING_MARSHALLER),
+                    "Bearer " + Files.readString(fx.cluster.dataDir().resolve("agent-token")).trim());
+            assertThat(org.assertj.core.api.Assertions.catchThrowableOfType(io.grpc.StatusRuntimeException.class, () -> pools
+                    .withInterceptors(io.grpc.stub.MetadataUtils.newAttachHeadersInterceptor(agentToken)).stopBursting(stop))
+                    .getStatus().getCode()).isEqualTo(io.grpc.Status.Code.UNAUTHENTICATED);
+            assertThat(pools.listInstances(all).getInstancesList()).anyMatch(i -> i.getState().equals("JOINED"));
+
+            // What a local setup does first when it goes down: every record ends, with its cost; no new launch follows.
+            int live = (int) pools.listInstances(all).getInstancesList().stream().filter(i -> !i.getState().equals("TERMINATED")
+                    && !i.getState().equals("FAILED")).count();
+            assertThat(fx.cluster.stopBursting()).isEqualTo(live);
+            List<CloudInstance> ended = pools.listInstances(all).getInstancesList();
+            assertThat(ended).isNotEmpty().allSatisfy(i -> {
+                assertThat(i.getState()).isIn("TERMINATED", "FAILED");
+                assertThat(i.hasTerminateTime()).isTrue();
+            });
+            assertThat(ended).filteredOn(CloudInstance::hasJoinTime).allSatisfy(i -> {
+                assertThat(i.getReason()).isEqualTo("the local setup is going down");
+                assertThat(i.getCostUsd()).isPositive();
+            });
+            await().during(Duration.ofSeconds(3)).atMost(Duration.ofSeconds(5)).until(() -> pools.listInstances(all).getInstancesCount() == ended.size());
+            for (CloudInstance i : ended) assertThat(processesNamed(i.getNode())).as("agent of %s still running", i.getNode()).isEmpty();
+            fx.jobs.cancelJob(dev.spillway.api.v1.CancelJobRequest.newBuilder().setJobId(id).build());
         }
     }
 

@@ -59,6 +59,14 @@ class BurstRecoveryIT {
             assertThat(launched.stream().map(p -> p.getProperty("tag.spillway:request")).distinct().count()).isEqualTo(launched.size());
             assertThat(launched).allSatisfy(p -> assertThat(p.getProperty("state")).isEqualTo("TERMINATED"));
             assertThat(records.stream().filter(r -> !r.getProviderInstanceId().isEmpty()).count()).isLessThanOrEqualTo(launched.size());
+            // An adopted instance keeps the provider's launch time (its join deadline and its cost count from there).
+            for (CloudInstance r : records) {
+                launched.stream().filter(p -> r.getInstanceId().equals(p.getProperty("tag.spillway:request"))).findFirst().ifPresent(p -> {
+                    java.time.Instant providerTime = java.time.Instant.parse(p.getProperty("launched")).truncatedTo(java.time.temporal.ChronoUnit.MICROS);
+                    assertThat(java.time.Instant.ofEpochSecond(r.getLaunchTime().getSeconds(), r.getLaunchTime().getNanos()))
+                            .as("launch time of %s", r.getNode()).isEqualTo(providerTime);
+                });
+            }
             for (Properties p : launched) {
                 long pid = Long.parseLong(p.getProperty("pid", "0"));
                 if (pid > 0) assertThat(ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false)).as("orphan agent %d", pid).isFalse();

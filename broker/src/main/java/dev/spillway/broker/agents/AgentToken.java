@@ -34,7 +34,8 @@ public class AgentToken {
         return presented != null && MessageDigest.isEqual(token, presented.getBytes(StandardCharsets.UTF_8));
     }
 
-    static String readOrCreate(Path file) {
+    /** The secret in {@code file}, created (owner-only, atomically) with a random value when missing. */
+    public static String readOrCreate(Path file) {
         try {
             if (Files.exists(file)) return Files.readString(file).trim();
             Files.createDirectories(file.getParent());

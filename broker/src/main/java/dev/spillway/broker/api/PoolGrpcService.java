@@ -8,12 +8,18 @@ import dev.spillway.api.v1.ListPoolsRequest;
 import dev.spillway.api.v1.ListPoolsResponse;
 import dev.spillway.api.v1.Pool;
 import dev.spillway.api.v1.PoolServiceGrpc;
+import dev.spillway.api.v1.StopBurstingRequest;
+import dev.spillway.api.v1.StopBurstingResponse;
+import dev.spillway.broker.burst.BurstController;
 import dev.spillway.broker.burst.BurstStatus;
 import dev.spillway.broker.cluster.ClusterView;
 import dev.spillway.broker.errors.NotFound;
 import dev.spillway.broker.store.InstanceStore;
 import io.grpc.stub.StreamObserver;
+import io.grpc.Status;
 import io.quarkus.grpc.GrpcService;
+import io.quarkus.grpc.RegisterInterceptor;
+import io.smallrye.mutiny.infrastructure.Infrastructure;
 import io.smallrye.mutiny.Uni;
 import java.time.Clock;
 import java.time.Instant;
@@ -21,14 +27,20 @@ import java.util.List;
 
 /** spillway.v1.PoolService: pools, each cloud pool with how it stands for bursting, and cloud instances. */
 @GrpcService
+@RegisterInterceptor(AdminToken.class)
 public class PoolGrpcService extends PoolServiceGrpc.PoolServiceImplBase {
 
     private final ClusterView cluster;
     private final InstanceStore instances;
     private final BurstStatus burst;
     private final Clock clock;
+    private final BurstController controller;
+    private final AdminToken admin;
 
-    public PoolGrpcService(ClusterView cluster, InstanceStore instances, BurstStatus burst, Clock clock) {
+    public PoolGrpcService(ClusterView cluster, InstanceStore instances, BurstStatus burst, Clock clock, BurstController controller,
+                           AdminToken admin) {
+        this.controller = controller;
+        this.admin = admin;
         this.cluster = cluster;
         this.instances = instances;
         this.burst = burst;
@@ -69,6 +81,22 @@ public class PoolGrpcService extends PoolServiceGrpc.PoolServiceImplBase {
                         .orElseThrow(() -> new NotFound("no pool " + request.getName())))
                 .subscribe().with(pool -> {
                     out.onNext(GetPoolResponse.newBuilder().setPool(pool).build());
+                    out.onCompleted();
+                }, e -> out.onError(ApiErrors.toStatus(e)));
+    }
+
+    @Override
+    public void stopBursting(StopBurstingRequest request, StreamObserver<StopBurstingResponse> out) {
+        if (!admin.presented()) {
+            out.onError(Status.UNAUTHENTICATED.withDescription("stopping bursting needs the broker's admin token (<data-dir>/admin-token)")
+                    .asRuntimeException());
+            return;
+        }
+        // Terminating instances calls the clouds: off the event loop.
+        Uni.createFrom().item(() -> controller.windDown("the local setup is going down"))
+                .runSubscriptionOn(Infrastructure.getDefaultWorkerPool())
+                .subscribe().with(n -> {
+                    out.onNext(StopBurstingResponse.newBuilder().setTerminatedInstances(n).build());
                     out.onCompleted();
                 }, e -> out.onError(ApiErrors.toStatus(e)));
     }

@@ -49,7 +49,9 @@ public class InstanceLifecycle {
     }
 
     /** Terminates the instance (its agent told to drain first) and closes its record in {@code to}. */
-    void terminate(CloudPool pool, InstanceStore.InstanceRow row, InstanceState to, ReasonCode code, String why) {
+    void terminate(CloudPool pool, InstanceStore.InstanceRow row, InstanceState to, ReasonCode code, String reason) {
+        // A drained instance keeps saying why it was drained (idle, making room), now with its end.
+        String why = row.state() == InstanceState.DRAINING && code == ReasonCode.DRAINED ? row.reason() + "; terminated once drained" : reason;
         sessions.send(row.nodeName(), ConnectResponse.newBuilder().setDrain(Drain.newBuilder().setReason(why)).build());
         terminateQuietly(pool, row.providerInstance());
         if (instances.transition(row.id(), to, code, why, null, clock.instant()).await().indefinitely()) {

@@ -200,6 +200,18 @@ public final class Ec2LoopbackServer implements AutoCloseable {
     }
 
     /** Terminates an instance as the cloud would (spot reclaim, someone in the console). */
+    /**
+     * An instance that exists without this broker's launch: left behind by a pool that was
+     * renamed or removed, launched by hand with the cluster tag, or by another broker. Running.
+     */
+    public Ec2Instance plant(String type, String subnet, Map<String, String> tags) {
+        String id = String.format("i-%017x", 0xdead0000L + ids.incrementAndGet());
+        Ec2Instance instance = new Ec2Instance(id, type, subnets.get(subnet), subnet, false, new LinkedHashMap<>(tags), "", null);
+        instance.state = "running";
+        instances.put(id, instance);
+        return instance;
+    }
+
     public void reclaim(String id) {
         Ec2Instance i = instances.get(id);
         if (i != null && !i.state.equals("terminated")) {
