@@ -166,7 +166,7 @@ final class JobCommands {
                 t.row(task.getIndex(), Output.state(task.getState(), "TASK_STATE_"), task.getAttempt(),
                         task.getNode().isEmpty() ? "-" : task.getNode(), task.hasExitCode() ? task.getExitCode() : "-",
                         Output.time(task.getStartTime()), Output.time(task.getFinishTime()),
-                        task.getMessage().isEmpty() ? task.getReason() : task.getMessage());
+                        task.getMessage().isEmpty() ? Output.reason(task.getReason()) : task.getMessage());
             }
             t.print(out);
             return Spillway.OK;
@@ -205,7 +205,7 @@ final class JobCommands {
                             cloud.getSpot() ? " spot" : "", cloud.getPriceUsdPerHour(), cloud.getDecision());
                 }
                 String key = Output.state(t.getState(), "TASK_STATE_") + " on " + where + ": "
-                        + (t.getMessage().isEmpty() ? t.getReason() : t.getMessage());
+                        + (t.getMessage().isEmpty() ? Output.reason(t.getReason()) : t.getMessage());
                 groups.merge(key, 1, Integer::sum);
                 examples.computeIfAbsent(key, k -> new java.util.ArrayList<>()).add(t.getIndex());
             }

@@ -4,6 +4,7 @@ import com.google.protobuf.InvalidProtocolBufferException;
 import com.google.protobuf.MessageOrBuilder;
 import com.google.protobuf.Timestamp;
 import com.google.protobuf.util.JsonFormat;
+import dev.spillway.core.lifecycle.ReasonCode;
 import java.io.PrintWriter;
 import java.time.Instant;
 import java.time.ZoneId;
@@ -80,5 +81,11 @@ final class Output {
             }
             out.flush();
         }
+    }
+
+    /** A reason code as people read it ({@code node_lost} → "its node was lost"); unknown codes as they are. */
+    static String reason(String code) {
+        ReasonCode r = ReasonCode.fromCode(code);
+        return r == null ? code : r.description();
     }
 }

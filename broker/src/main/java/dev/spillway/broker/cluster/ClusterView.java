@@ -77,7 +77,7 @@ public class ClusterView {
                                 running += a.tasks();
                                 allocated = allocated.plus(a.resources());
                             }
-                            if (NodeState.valueOf(n.state).connected()) {
+                            if (n.state.connected()) {
                                 ready++;
                                 capacity = capacity.plus(new Resources(n.cpuMillis, n.memoryMib, n.gpus));
                             }
@@ -89,7 +89,7 @@ public class ClusterView {
     }
 
     private static NodeView node(NodeEntity n, NodeStore.Allocation a) {
-        return new NodeView(n.name, n.nodeId, n.pool, NodeState.valueOf(n.state), new Resources(n.cpuMillis, n.memoryMib, n.gpus),
+        return new NodeView(n.name, n.nodeId, n.pool, n.state, new Resources(n.cpuMillis, n.memoryMib, n.gpus),
                 a == null ? Resources.ZERO : a.resources(), a == null ? 0 : a.tasks(), n.labels == null ? Map.of() : n.labels,
                 n.lastSeenAt, n.agentVersion);
     }

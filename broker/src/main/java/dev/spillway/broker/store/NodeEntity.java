@@ -1,8 +1,11 @@
 package dev.spillway.broker.store;
 
+import dev.spillway.core.lifecycle.NodeState;
 import io.quarkus.hibernate.reactive.panache.PanacheEntityBase;
 import jakarta.persistence.Column;
 import jakarta.persistence.Entity;
+import jakarta.persistence.EnumType;
+import jakarta.persistence.Enumerated;
 import jakarta.persistence.Id;
 import jakarta.persistence.Table;
 import java.time.OffsetDateTime;
@@ -28,8 +31,8 @@ public class NodeEntity extends PanacheEntityBase {
 
     public String pool;
 
-    /** READY, DRAINING, LOST or DISCONNECTED. */
-    public String state;
+    @Enumerated(EnumType.STRING)
+    public NodeState state;
 
     @Column(name = "cpu_millis")
     public long cpuMillis;
