@@ -14,8 +14,10 @@ import java.util.function.LongConsumer;
  * always gives the same plan.
  *
  * <p>Tasks are taken by priority (higher first), then by time queued, then by name. For each task
- * the nodes are walked in name order through the filter pipeline; the first {@code candidateLimit}
- * feasible nodes are scored and the best one wins (ties go to the earlier node).
+ * the nodes are walked through the filter pipeline, on-prem nodes first and then by name (so the
+ * candidates always include paid-for capacity when there is any, whatever the nodes are called);
+ * the first {@code candidateLimit} feasible nodes are scored and the best one wins (ties go to the
+ * earlier node).
  *
  * <p>Two facts keep a cycle linear rather than tasks × nodes: within a cycle free resources only
  * shrink, and tasks of one job share a {@link TaskShape}. So each shape remembers how far it has
@@ -63,6 +65,11 @@ public final class Scheduler {
                 candidateLimit);
     }
 
+    /** The order nodes are examined in: on-prem before cloud, then by name. */
+    static final Comparator<NodeView> ON_PREM_FIRST = Comparator
+            .comparing((NodeView n) -> "true".equals(n.labels().get(Scorers.CLOUD_LABEL)))
+            .thenComparing(NodeView::name);
+
     /** Orders tasks by priority (high first), then by time queued, then by job and index. */
     public static final Comparator<PendingTask> QUEUE_ORDER = Comparator
             .comparingInt((PendingTask t) -> -t.priority())
@@ -78,7 +85,7 @@ public final class Scheduler {
      */
     public Plan plan(Snapshot snapshot, LongConsumer decisionNanos) {
         NodeSlot[] slots = snapshot.nodes().stream()
-                .sorted(Comparator.comparing(NodeView::name))
+                .sorted(ON_PREM_FIRST)
                 .map(NodeSlot::new)
                 .toArray(NodeSlot[]::new);
         PendingTask[] queue = snapshot.tasks().toArray(PendingTask[]::new);

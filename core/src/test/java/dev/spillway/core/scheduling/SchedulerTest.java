@@ -69,4 +69,17 @@ class SchedulerTest {
     private static PendingTask task(String job, int index, TaskShape shape) {
         return new PendingTask(new TaskRef(job, index, 0), shape, 0, 0);
     }
+
+    @Test
+    void onPremNodesAreAlwaysAmongTheCandidatesWhateverTheNodesAreCalled() {
+        // Ten cloud nodes whose names sort first, more than the candidate limit, and one on-prem node named last.
+        List<NodeView> nodes = new java.util.ArrayList<>();
+        for (int i = 0; i < 10; i++) {
+            nodes.add(new NodeView("aws-" + i, "aws", new Resources(4000, 8192, 0), Resources.ZERO, Map.of(Scorers.CLOUD_LABEL, "true"), true));
+        }
+        nodes.add(new NodeView("zz-rack-1", "onprem", new Resources(4000, 8192, 0), Resources.ZERO, Map.of(), true));
+        TaskShape shape = new TaskShape(new Resources(1000, 1024, 0), Map.of(), Set.of());
+        Plan plan = Scheduler.standard(8).plan(new Snapshot(nodes, List.of(new PendingTask(new TaskRef("j", 0, 0), shape, 0, 0))));
+        assertThat(plan.placements()).singleElement().satisfies(p -> assertThat(p.node()).isEqualTo("zz-rack-1"));
+    }
 }
