@@ -10,6 +10,7 @@ import dev.spillway.api.v1.ListNodesResponse;
 import dev.spillway.api.v1.NodeServiceGrpc;
 import dev.spillway.broker.agents.AgentCredentials;
 import dev.spillway.broker.cluster.ClusterView;
+import dev.spillway.broker.errors.NotFound;
 import dev.spillway.broker.errors.Violation;
 import io.grpc.stub.StreamObserver;
 import io.quarkus.grpc.GrpcService;
@@ -64,7 +65,7 @@ public class NodeGrpcService extends NodeServiceGrpc.NodeServiceImplBase {
     public void getNode(GetNodeRequest request, StreamObserver<GetNodeResponse> out) {
         cluster.nodes(null, request.getName()).subscribe().with(nodes -> {
             if (nodes.isEmpty()) {
-                out.onError(ApiErrors.toStatus(new dev.spillway.broker.errors.NotFound("no node " + request.getName())));
+                out.onError(ApiErrors.toStatus(new NotFound("no node " + request.getName())));
                 return;
             }
             out.onNext(GetNodeResponse.newBuilder().setNode(ProtoMapping.node(nodes.get(0))).build());

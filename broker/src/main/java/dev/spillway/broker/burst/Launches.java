@@ -5,6 +5,7 @@ import dev.spillway.broker.config.BrokerConfig;
 import dev.spillway.broker.store.InstanceStore;
 import dev.spillway.core.burst.BurstAction;
 import dev.spillway.core.burst.InstanceState;
+import dev.spillway.core.burst.Offering;
 import dev.spillway.core.lifecycle.ReasonCode;
 import dev.spillway.core.scheduling.Scorers;
 import dev.spillway.core.scheduling.TaskRef;
@@ -119,7 +120,7 @@ public class Launches {
             Instant at = launched.launchTime() != null ? launched.launchTime() : clock.instant();
             instances.transition(id, InstanceState.PROVISIONING, ReasonCode.LAUNCHED, why, launched.id(), at).await().indefinitely();
         } catch (CapacityException e) {
-            String offering = dev.spillway.core.burst.Offering.id(pool.name(), zone, type, spot);
+            String offering = Offering.id(pool.name(), zone, type, spot);
             if (e.offeringUnavailable()) {
                 LOG.warnf("pool %s: %s (%s); hiding %s for %s and falling back", pool.name(), e.kind(), e.getMessage(), offering,
                         pool.settings().capacityErrorBackoff());

@@ -17,6 +17,7 @@ import java.time.Instant;
 import java.time.OffsetDateTime;
 import java.time.ZoneOffset;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Set;
@@ -93,7 +94,7 @@ public class InstanceStore {
         return pool.preparedQuery("UPDATE cloud_instance SET state = $2, reason = $3, reason_code = $4, "
                         + "provider_instance = coalesce($5, provider_instance)" + stamp
                         + " WHERE id = $1 AND state IN " + sqlList(InstanceState.sourcesOf(to)))
-                .execute(Tuple.from(java.util.Arrays.asList(id, to.name(), reason, code.code(), providerInstance, at.atOffset(ZoneOffset.UTC))))
+                .execute(Tuple.from(Arrays.asList(id, to.name(), reason, code.code(), providerInstance, at.atOffset(ZoneOffset.UTC))))
                 .map(r -> r.rowCount() == 1);
     }
 
@@ -141,7 +142,7 @@ public class InstanceStore {
                         r.getDouble("price_usd_per_hour"),
                         new Resources(r.getLong("cpu_millis"), r.getLong("memory_mib"), r.getInteger("gpus")),
                         InstanceState.valueOf(r.getString("state")), r.getString("reason"), ReasonCode.fromCode(r.getString("reason_code")),
-                        r.getString("decision"), jobs == null ? Set.of() : Set.copyOf(java.util.Arrays.asList(jobs)), r.getInteger("expected_tasks"),
+                        r.getString("decision"), jobs == null ? Set.of() : Set.copyOf(Arrays.asList(jobs)), r.getInteger("expected_tasks"),
                         instant(r.getOffsetDateTime("requested_at")), instant(r.getOffsetDateTime("launched_at")),
                         instant(r.getOffsetDateTime("joined_at")), instant(r.getOffsetDateTime("draining_at")),
                         instant(r.getOffsetDateTime("terminated_at"))));
