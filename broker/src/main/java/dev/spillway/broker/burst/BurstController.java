@@ -164,8 +164,10 @@ public class BurstController {
             boolean connected = sessions.get(r.nodeName()) != null;
             NodeStore.Allocation a = busy.get(r.nodeName());
             int tasks = a == null ? 0 : a.tasks();
+            // Idle time counts from when a joined node last held nothing, connected or not: an instance whose
+            // agent died is idle too, and goes away after scale-down-after instead of costing forever.
             Instant idle = null;
-            if (tasks > 0 || !connected) {
+            if (tasks > 0 || r.state() != InstanceState.JOINED) {
                 idleSince.remove(r.nodeName());
             } else {
                 idle = idleSince.computeIfAbsent(r.nodeName(), n -> now);
