@@ -1,9 +1,7 @@
 package dev.spillway.core.burst;
 
-import dev.spillway.core.burst.BurstPlanner.Bin;
-import dev.spillway.core.burst.BurstPlanner.Budget;
-import dev.spillway.core.burst.BurstPlanner.CostAwarePacking;
-import dev.spillway.core.burst.BurstPlanner.Problem;
+import dev.spillway.core.burst.PlanningProblem.Bin;
+import dev.spillway.core.burst.PlanningProblem.Budget;
 import dev.spillway.core.scheduling.Resources;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -16,7 +14,7 @@ import java.util.Map;
  *
  * <p>A <em>load</em> is one instance of an offering with a number of tasks of each class on it.
  * The linear relaxation "buy fractional copies of loads so that every class is covered, at the
- * least price" is solved by column generation: a revised simplex over the loads found so far
+ * least price" is solved by column generation: a {@link RevisedSimplex} over the loads found so far
  * gives every task class a shadow price, and for every offering a greedy knapsack looks for a load
  * worth more at those prices than the instance costs; when there is none, the LP is solved (as
  * far as the greedy knapsack can tell). Whole copies of its loads are launched, the LP is solved
@@ -32,17 +30,13 @@ final class PatternPacking {
 
     /** LP solve-and-round-down rounds before the remainder is packed. */
     private static final int ROUNDS = 2;
-    /** Pivots per LP; past it the current (feasible) basis is used. */
-    private static final int MAX_PIVOTS = 5000;
-    /** The basis inverse is recomputed from scratch this often, against rounding drift. */
-    private static final int REFACTOR_EVERY = 50;
     private static final double EPS = 1e-9;
     /** Pricing tries cpu:memory weightings 0, 1/WEIGHTS, ..., 1 for its greedy fill. */
     private static final int WEIGHTS = 10;
     /** Pricing also tries every balanced mix of two of this many densest classes. */
     private static final int MIX_CANDIDATES = 12;
 
-    private final Problem p;
+    private final PlanningProblem p;
     private final List<List<Demand>> classes;
     private final Resources[] request;
     private final Offering[] offerings;
@@ -61,9 +55,9 @@ final class PatternPacking {
         }
     }
 
-    PatternPacking(Problem p) {
+    PatternPacking(PlanningProblem p) {
         this.p = p;
-        this.classes = BurstPlanner.classesOf(p.coverable);
+        this.classes = PlanningProblem.classesOf(p.coverable);
         this.request = classes.stream().map(c -> c.get(0).request()).toArray(Resources[]::new);
         this.offerings = p.offerings;
         int n = classes.size();
@@ -89,7 +83,7 @@ final class PatternPacking {
         for (int c = 0; c < left.length; c++) left[c] = classes.get(c).size();
         List<Bin> bins = new ArrayList<>();
         for (int round = 0; round < ROUNDS && total(left) > 0; round++) {
-            List<Load> lp = new MasterLp(left).solve();
+            List<Load> lp = new LoadLp(left).solve();
             boolean launched = false;
             for (Load load : byCopies(lp)) {
                 for (int k = (int) Math.floor(load.copies() + EPS); k > 0; k--) {
@@ -142,24 +136,22 @@ final class PatternPacking {
 
     /**
      * The relaxation for the classes with tasks left: minimise the price of the loads bought, every
-     * class covered at least {@code left} times. Revised simplex on an explicit basis inverse (one
-     * row per class, so it stays small), columns priced in as they are found.
+     * class covered at least {@code left} times. One {@link RevisedSimplex} row per class with tasks
+     * left (so it stays small); it starts from the cheapest single-class load of each class, knows
+     * the loads earlier rounds used, and asks {@link #columnsFor} for new ones.
      */
-    private final class MasterLp {
+    private final class LoadLp implements RevisedSimplex.ColumnSource<Load> {
         private final int m;
         /** Row of each class, -1 when nothing is left of it. */
         private final int[] rowOf;
         private final int[] classOf;
+        /** Tasks left per row. */
         private final double[] demand;
-        private final List<Load> columns = new ArrayList<>();
-        /** Basic variable of each row: a column index, or {@code -1 - r} for the surplus of row r. */
-        private final int[] basis;
-        private final double[] basicCost;
-        private final double[][] inverse;
-        private final double[] x;
-        private final double[] dual;
+        private final RevisedSimplex<Load> simplex;
+        /** The duals {@link #columnsFor} was last called with: USD/hour per task of each row. */
+        private double[] dual;
 
-        MasterLp(int[] left) {
+        LoadLp(int[] left) {
             rowOf = new int[left.length];
             Arrays.fill(rowOf, -1);
             int rows = 0;
@@ -172,12 +164,8 @@ final class PatternPacking {
                 classOf[rowOf[c]] = c;
                 demand[rowOf[c]] = left[c];
             }
-            basis = new int[m];
-            basicCost = new double[m];
-            inverse = new double[m][m];
-            x = new double[m];
-            dual = new double[m];
             // Start from one single-class load per row: the cheapest way to cover that class alone.
+            List<RevisedSimplex.Column<Load>> start = new ArrayList<>(m);
             for (int r = 0; r < m; r++) {
                 int c = classOf[r];
                 Load best = null;
@@ -189,86 +177,45 @@ final class PatternPacking {
                         best = new Load(o, new int[] {c}, new int[] {k}, offerings[o].priceUsdPerHour(), 0);
                     }
                 }
-                basis[r] = columns.size();
-                columns.add(best);
-                basicCost[r] = best.price();
-                inverse[r][r] = 1.0 / best.count()[0];
-                x[r] = demand[r] / best.count()[0];
+                start.add(column(best));
             }
+            simplex = new RevisedSimplex<>(demand, start);
             // Loads from earlier rounds, capped at what is left.
             for (Load l : known) {
                 Load capped = cap(l, left);
-                if (capped != null) columns.add(capped);
+                if (capped != null) simplex.add(column(capped));
             }
         }
 
+        /** The loads of the LP's solution, with their (fractional) copies; they join {@link #known}. */
         List<Load> solve() {
-            int sinceRefactor = 0;
-            for (int pivots = 0; pivots < MAX_PIVOTS; pivots++) {
-                computeDuals();
-                int entering = entering();
-                if (entering == Integer.MIN_VALUE) break;
-                double[] column = direction(entering);
-                int leaving = ratioTest(column);
-                if (leaving < 0) break; // unbounded cannot happen with positive prices; stop on the current basis
-                pivot(leaving, column, entering);
-                if (++sinceRefactor >= REFACTOR_EVERY) {
-                    refactor();
-                    sinceRefactor = 0;
-                }
-            }
+            simplex.solve(this); // on a pivot limit or rounding trouble the current (feasible) basis is used
             List<Load> solution = new ArrayList<>();
-            for (int r = 0; r < m; r++) {
-                if (basis[r] >= 0 && x[r] > EPS) solution.add(columns.get(basis[r]).withCopies(x[r]));
-            }
+            for (RevisedSimplex.Basic<Load> b : simplex.solution()) solution.add(b.column().label().withCopies(b.x()));
             for (Load l : solution) known.add(l.withCopies(0));
             return solution;
         }
 
-        private void computeDuals() {
-            Arrays.fill(dual, 0);
-            for (int i = 0; i < m; i++) {
-                double cb = basicCost[i];
-                if (cb == 0) continue;
-                double[] row = inverse[i];
-                for (int j = 0; j < m; j++) dual[j] += cb * row[j];
+        private RevisedSimplex.Column<Load> column(Load l) {
+            int[] rows = new int[l.cls().length];
+            double[] amounts = new double[l.cls().length];
+            for (int i = 0; i < rows.length; i++) {
+                rows[i] = rowOf[l.cls()[i]];
+                amounts[i] = l.count()[i];
             }
+            return new RevisedSimplex.Column<>(rows, amounts, l.price(), l);
         }
 
-        /**
-         * The entering variable: a surplus with a negative dual, else the known load with the most
-         * negative reduced cost per dollar, else a newly priced one; {@code MIN_VALUE} when none improves.
-         */
-        private int entering() {
-            for (int r = 0; r < m; r++) if (dual[r] < -EPS) return -1 - r;
-            int best = bestKnown();
-            if (best >= 0) return best;
+        /** For every offering in order, a load worth more than its price at {@code duals}, if the greedy knapsack finds one. */
+        @Override
+        public List<RevisedSimplex.Column<Load>> columnsFor(double[] duals) {
+            this.dual = duals;
+            List<RevisedSimplex.Column<Load>> found = new ArrayList<>();
             for (int o = 0; o < offerings.length; o++) {
                 Load load = price(o);
-                if (load != null) columns.add(load);
+                if (load != null) found.add(column(load));
             }
-            best = bestKnown();
-            return best >= 0 ? best : Integer.MIN_VALUE;
-        }
-
-        private int bestKnown() {
-            int best = -1;
-            double bestRate = -1e-7;
-            for (int j = 0; j < columns.size(); j++) {
-                Load l = columns.get(j);
-                double rate = reducedCost(l) / l.price();
-                if (rate < bestRate) {
-                    bestRate = rate;
-                    best = j;
-                }
-            }
-            return best;
-        }
-
-        private double reducedCost(Load l) {
-            double value = 0;
-            for (int i = 0; i < l.cls().length; i++) value += dual[rowOf[l.cls()[i]]] * l.count()[i];
-            return l.price() - value;
+            return found;
         }
 
         /**
@@ -398,90 +345,6 @@ final class PatternPacking {
                     count[taken++] = (int) amount[i];
                 }
                 return new Load(o, Arrays.copyOf(cls, taken), Arrays.copyOf(count, taken), offerings[o].priceUsdPerHour(), 0);
-            }
-        }
-
-        private double[] direction(int entering) {
-            double[] d = new double[m];
-            if (entering < 0) {
-                int r = -1 - entering;
-                for (int i = 0; i < m; i++) d[i] = -inverse[i][r];
-                return d;
-            }
-            Load l = columns.get(entering);
-            for (int k = 0; k < l.cls().length; k++) {
-                int r = rowOf[l.cls()[k]];
-                double a = l.count()[k];
-                for (int i = 0; i < m; i++) d[i] += inverse[i][r] * a;
-            }
-            return d;
-        }
-
-        /** The row whose basic variable reaches zero first; among ties, the largest pivot (stability). */
-        private int ratioTest(double[] d) {
-            int leaving = -1;
-            double bestRatio = Double.POSITIVE_INFINITY;
-            for (int i = 0; i < m; i++) {
-                if (d[i] <= EPS) continue;
-                double ratio = Math.max(0, x[i]) / d[i];
-                if (ratio < bestRatio - EPS || (ratio < bestRatio + EPS && leaving >= 0 && d[i] > d[leaving])) {
-                    bestRatio = ratio;
-                    leaving = i;
-                }
-            }
-            return leaving;
-        }
-
-        private void pivot(int r, double[] d, int entering) {
-            double piv = d[r];
-            double[] pivotRow = inverse[r];
-            for (int j = 0; j < m; j++) pivotRow[j] /= piv;
-            x[r] /= piv;
-            for (int i = 0; i < m; i++) {
-                if (i == r || d[i] == 0) continue;
-                double f = d[i];
-                double[] row = inverse[i];
-                for (int j = 0; j < m; j++) row[j] -= f * pivotRow[j];
-                x[i] -= f * x[r];
-                if (x[i] < 0 && x[i] > -EPS) x[i] = 0;
-            }
-            basis[r] = entering;
-            basicCost[r] = entering < 0 ? 0 : columns.get(entering).price();
-        }
-
-        /** Recomputes the basis inverse and the basic solution from the basis (Gauss-Jordan, partial pivoting). */
-        private void refactor() {
-            double[][] a = new double[m][2 * m];
-            for (int col = 0; col < m; col++) {
-                int v = basis[col];
-                if (v < 0) {
-                    a[-1 - v][col] = -1;
-                } else {
-                    Load l = columns.get(v);
-                    for (int k = 0; k < l.cls().length; k++) a[rowOf[l.cls()[k]]][col] = l.count()[k];
-                }
-            }
-            for (int i = 0; i < m; i++) a[i][m + i] = 1;
-            for (int col = 0; col < m; col++) {
-                int pivotRow = col;
-                for (int i = col + 1; i < m; i++) if (Math.abs(a[i][col]) > Math.abs(a[pivotRow][col])) pivotRow = i;
-                if (Math.abs(a[pivotRow][col]) < 1e-12) return; // numerically singular: keep the updated inverse
-                double[] t = a[col];
-                a[col] = a[pivotRow];
-                a[pivotRow] = t;
-                double piv = a[col][col];
-                for (int j = 0; j < 2 * m; j++) a[col][j] /= piv;
-                for (int i = 0; i < m; i++) {
-                    if (i == col || a[i][col] == 0) continue;
-                    double f = a[i][col];
-                    for (int j = 0; j < 2 * m; j++) a[i][j] -= f * a[col][j];
-                }
-            }
-            for (int i = 0; i < m; i++) {
-                System.arraycopy(a[i], m, inverse[i], 0, m);
-                double v = 0;
-                for (int j = 0; j < m; j++) v += inverse[i][j] * demand[j];
-                x[i] = Math.max(0, v);
             }
         }
 

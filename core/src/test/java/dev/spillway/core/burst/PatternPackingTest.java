@@ -18,14 +18,14 @@ class PatternPackingTest {
 
     @Property(tries = 200)
     void itsPlansAreValidOnTheirOwn(@ForAll("cases") BurstPlannerPropertiesTest.Case c) {
-        BurstPlanner.Problem p = new BurstPlanner.Problem(c.demand(), c.offerings(), c.limits());
-        List<BurstPlanner.Bin> bins = new PatternPacking(p).solve();
+        PlanningProblem p = new PlanningProblem(c.demand(), c.offerings(), c.limits());
+        List<PlanningProblem.Bin> bins = new PatternPacking(p).solve();
         Set<TaskRef> seen = new HashSet<>();
         Map<String, PoolLimits> limits = new java.util.HashMap<>();
         c.limits().forEach(l -> limits.put(l.pool(), l));
         Map<String, Integer> perPool = new java.util.HashMap<>();
         Map<String, Double> spend = new java.util.HashMap<>();
-        for (BurstPlanner.Bin b : bins) {
+        for (PlanningProblem.Bin b : bins) {
             assertThat(b.tasks).isNotEmpty();
             Resources used = Resources.ZERO;
             for (Demand d : b.tasks) {
