@@ -29,6 +29,7 @@ import io.vertx.core.Vertx;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.UUID;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
 
 /** spillway.v1.JobService: requests to domain calls, domain results and errors to messages and status codes. */
@@ -78,13 +79,8 @@ public class JobGrpcService extends JobServiceGrpc.JobServiceImplBase {
 
     @Override
     public void watchJob(WatchJobRequest request, StreamObserver<WatchJobResponse> out) {
-        UUID id;
-        try {
-            id = ApiErrors.uuid("job_id", request.getJobId());
-        } catch (RuntimeException e) {
-            out.onError(ApiErrors.toStatus(e));
-            return;
-        }
+        UUID id = jobIdOrReply(request.getJobId(), out);
+        if (id == null) return;
         ServerCallStreamObserver<WatchJobResponse> call = (ServerCallStreamObserver<WatchJobResponse>) out;
         // Current state first (as synthetic events at sequence 0), then every event after the snapshot.
         store.lastEventSeq(id).flatMap(seq -> store.find(id).flatMap(job -> {
@@ -143,17 +139,12 @@ public class JobGrpcService extends JobServiceGrpc.JobServiceImplBase {
 
     @Override
     public void getTaskLogs(GetTaskLogsRequest request, StreamObserver<GetTaskLogsResponse> out) {
-        UUID id;
-        try {
-            id = ApiErrors.uuid("job_id", request.getJobId());
-        } catch (RuntimeException e) {
-            out.onError(ApiErrors.toStatus(e));
-            return;
-        }
+        UUID id = jobIdOrReply(request.getJobId(), out);
+        if (id == null) return;
         ServerCallStreamObserver<GetTaskLogsResponse> call = (ServerCallStreamObserver<GetTaskLogsResponse>) out;
         // gRPC takes the cancel handler only now; the subscription it must cancel comes later.
         AtomicReference<TaskLogs.Subscription> subscription = new AtomicReference<>();
-        AtomicReference<Boolean> cancelled = new AtomicReference<>(false);
+        AtomicBoolean cancelled = new AtomicBoolean();
         call.setOnCancelHandler(() -> {
             cancelled.set(true);
             TaskLogs.Subscription s = subscription.get();
@@ -173,6 +164,16 @@ public class JobGrpcService extends JobServiceGrpc.JobServiceImplBase {
             subscription.set(s);
             if (cancelled.get()) s.cancel();
         }, e -> out.onError(ApiErrors.toStatus(e)));
+    }
+
+    /** The job id of a streaming call, or null after answering INVALID_ARGUMENT. */
+    private static UUID jobIdOrReply(String value, StreamObserver<?> out) {
+        try {
+            return ApiErrors.uuid("job_id", value);
+        } catch (RuntimeException e) {
+            out.onError(ApiErrors.toStatus(e));
+            return null;
+        }
     }
 
     private static <T> void respond(Uni<T> work, StreamObserver<T> out) {
