@@ -27,6 +27,8 @@ import picocli.CommandLine.Option;
                 ClusterCommands.Nodes.class, ClusterCommands.Pools.class, ClusterCommands.Token.class, ClusterCommands.Instances.class,
                 BenchCommand.class,
                 CommandLine.HelpCommand.class},
+        footer = "%nThrough the ./spillway launcher also: simulate --trace FILE.swf [...] (replay a workload trace) and "
+                + "bench scheduler|burst (the pure cores), which run from bench/ (see README.md).",
         exitCodeListHeading = "%nExit codes:%n",
         exitCodeList = {"0:success", "1:error (broker unreachable, internal error, job failed)", "2:invalid input or not found"})
 public final class Spillway {

@@ -46,7 +46,7 @@ final class UpCommand implements Callable<Integer> {
         java.util.concurrent.atomic.AtomicBoolean stopping = new java.util.concurrent.atomic.AtomicBoolean();
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             stopping.set(true);
-            System.out.println("stopping: agents drain, then the broker");
+            System.out.println("stopping: bursting stops and cloud instances are terminated, agents drain (running tasks finish or are handed back), then the broker stops");
             cluster.close();
             stopped.countDown();
         }, "spillway-down"));

@@ -76,8 +76,9 @@ class AwsBurstIT {
                 assertThat(job.getTasksList().stream().map(Task::getNode).distinct().toList()).anyMatch(n -> n.startsWith("aws-eu-"));
 
                 List<CloudInstance> instances = fx.awaitAllInstancesTerminated(Duration.ofSeconds(60));
-                assertThat(instances).isNotEmpty().hasSizeLessThanOrEqualTo(3).allSatisfy(i -> {
-                    assertThat(i.hasJoinTime()).as("%s joined", i.getNode()).isTrue();
+                assertThat(instances).isNotEmpty().hasSizeLessThanOrEqualTo(3).anySatisfy(i -> assertThat(i.hasJoinTime()).isTrue()).allSatisfy(i -> {
+                    // An instance whose job found room elsewhere while it booted is given back before it joins.
+                    if (!i.hasJoinTime()) assertThat(i.getReason()).as("%s never joined", i.getNode()).isEqualTo("no waiting task needs it any more");
                     assertThat(i.getSpot()).isTrue();
                 });
                 // What EC2 saw: one RunInstances per instance (client token = request tag), all terminated now.

@@ -75,8 +75,9 @@ class AzureBurstIT {
                 assertThat(job.getTasksList().stream().map(Task::getNode).distinct().toList()).anyMatch(n -> n.startsWith("azure-we-"));
 
                 List<CloudInstance> instances = fx.awaitAllInstancesTerminated(Duration.ofSeconds(60));
-                assertThat(instances).isNotEmpty().hasSizeLessThanOrEqualTo(3).allSatisfy(i -> {
-                    assertThat(i.hasJoinTime()).as("%s joined", i.getNode()).isTrue();
+                assertThat(instances).isNotEmpty().hasSizeLessThanOrEqualTo(3).anySatisfy(i -> assertThat(i.hasJoinTime()).isTrue()).allSatisfy(i -> {
+                    // An instance whose job found room elsewhere while it booted is given back before it joins.
+                    if (!i.hasJoinTime()) assertThat(i.getReason()).as("%s never joined", i.getNode()).isEqualTo("no waiting task needs it any more");
                     assertThat(i.getSpot()).isTrue();
                 });
                 // What ARM saw: one VM per instance, named after its request, created with our tags, all deleted with NIC and disk.

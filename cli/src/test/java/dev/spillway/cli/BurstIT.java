@@ -46,12 +46,16 @@ class BurstIT {
             assertThat(reasons).anyMatch(r -> r.contains("bursting: aws-eu-"));
 
             List<CloudInstance> instances = fx.awaitAllInstancesTerminated(Duration.ofSeconds(60));
-            assertThat(instances).isNotEmpty().hasSizeLessThanOrEqualTo(3).allSatisfy(i -> {
-                assertThat(i.hasJoinTime()).as("%s joined", i.getNode()).isTrue();
+            assertThat(instances).isNotEmpty().hasSizeLessThanOrEqualTo(3).anySatisfy(i -> assertThat(i.hasJoinTime()).isTrue()).allSatisfy(i -> {
                 assertThat(i.getSpot()).isTrue();
                 double hours = (micros(i.getTerminateTime()) - micros(i.getLaunchTime())) / 3.6e9;
                 assertThat(i.getCostUsd()).isCloseTo(hours * i.getPriceUsdPerHour(), org.assertj.core.data.Offset.offset(1e-9));
-                assertThat(i.getReason()).startsWith("idle for 4 s").endsWith("terminated once drained");
+                if (i.hasJoinTime()) {
+                    assertThat(i.getReason()).startsWith("idle for 4 s").endsWith("terminated once drained");
+                } else {
+                    // Its job found room elsewhere while it booted: given back before it joined.
+                    assertThat(i.getReason()).as("%s never joined", i.getNode()).isEqualTo("no waiting task needs it any more");
+                }
             });
             for (CloudInstance i : instances) assertThat(processesNamed(i.getNode())).as("agent of %s still running", i.getNode()).isEmpty();
         }

@@ -46,7 +46,7 @@ public final class SimulateCommand implements Callable<Integer> {
             description = "Memory of every task (default ${DEFAULT-VALUE}; SWF memory fields are not used).")
     String taskMemory;
 
-    @Option(names = "--pools", paramLabel = "FILE", description = "Cloud pools (YAML, see bench/README or PoolsFile); implies --burst.")
+    @Option(names = "--pools", paramLabel = "FILE", description = "Cloud pools (YAML with the broker's setting names, see bench/pools.example.yaml and README.md, Simulator); implies --burst.")
     Path poolsFile;
 
     @Option(names = "--burst", negatable = true,
