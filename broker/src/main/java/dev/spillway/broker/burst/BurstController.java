@@ -29,7 +29,6 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
@@ -112,11 +111,6 @@ public class BurstController {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
-    }
-
-    /** What the last decision said about a job's waiting tasks; null if nothing. */
-    public String burstReason(UUID jobId) {
-        return status.burstReason(jobId);
     }
 
     /**

@@ -1,6 +1,6 @@
 package dev.spillway.broker.jobs;
 
-import dev.spillway.broker.burst.BurstController;
+import dev.spillway.broker.burst.BurstStatus;
 import dev.spillway.broker.errors.InvalidRequest;
 import dev.spillway.broker.errors.NotFound;
 import dev.spillway.broker.scheduling.SchedulingLoop;
@@ -23,9 +23,9 @@ public class JobQueries {
 
     private final JobStore store;
     private final SchedulingLoop scheduler;
-    private final BurstController burst;
+    private final BurstStatus burst;
 
-    public JobQueries(JobStore store, SchedulingLoop scheduler, BurstController burst) {
+    public JobQueries(JobStore store, SchedulingLoop scheduler, BurstStatus burst) {
         this.store = store;
         this.scheduler = scheduler;
         this.burst = burst;
