@@ -8,9 +8,13 @@ import dev.spillway.api.v1.ConnectResponse;
 import dev.spillway.api.v1.Register;
 import dev.spillway.api.v1.Report;
 import dev.spillway.api.v1.Resources;
+import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
@@ -39,6 +43,7 @@ final class Agent {
     }
 
     private final Settings settings;
+    private final TaskUser taskUser;
     /** This node's attempts by {@link Attempt#key}: running ones, and finished ones for {@link #FINISHED_RETENTION}. */
     private final Map<String, Attempt> attempts = new ConcurrentHashMap<>();
     private final ScheduledExecutorService timer = Executors.newScheduledThreadPool(1, daemon("agent-timer"));
@@ -48,8 +53,10 @@ final class Agent {
     private final Drain drain;
     private volatile boolean draining;
 
-    Agent(Settings settings) {
+    /** @param taskUser who this node's task processes run as ({@code --run-as}) */
+    Agent(Settings settings, TaskUser taskUser) {
         this.settings = settings;
+        this.taskUser = taskUser;
         this.broker = new BrokerConnection(settings.broker(), settings.token(), NodeCredentialFile.in(settings.workDir()),
                 this::registration, this::report, this::handle);
         this.logs = new LogServer(attemptsRoot(), settings.name(), attempts::get, broker::send, workers);
@@ -65,6 +72,7 @@ final class Agent {
 
     /** Connects and reconnects until drained; returns when stopped. */
     void run() {
+        prepareAttemptsRoot();
         timer.scheduleWithFixedDelay(this::heartbeat, 500, 500, TimeUnit.MILLISECONDS);
         timer.scheduleWithFixedDelay(this::housekeeping, 1, 1, TimeUnit.SECONDS);
         broker.run();
@@ -82,6 +90,31 @@ final class Agent {
 
     private Path attemptsRoot() {
         return settings.workDir().resolve("attempts");
+    }
+
+    /**
+     * The attempts root is the agent's, mode 0711: task users pass through to their own
+     * directories but cannot list the others. Says who tasks run as, and what they could reach.
+     */
+    private void prepareAttemptsRoot() {
+        Path root = attemptsRoot();
+        try {
+            Files.createDirectories(root);
+            Files.setPosixFilePermissions(root, PosixFilePermissions.fromString("rwx--x--x"));
+        } catch (IOException e) {
+            LOG.warning("cannot prepare " + root + ": " + e.getMessage());
+        }
+        if (taskUser.sharesAgentUser()) {
+            LOG.warning("tasks run as this agent's own user " + taskUser + ": they can read its token file, node credential and work "
+                    + "directory. Run the agent as root, or give it CAP_SETUID and CAP_SETGID, and pass --run-as USER to keep them from tasks.");
+        } else {
+            LOG.info(() -> "tasks run as " + taskUser);
+            if (!taskUser.canReach(root)) {
+                LOG.warning("tasks run as " + taskUser + " cannot reach " + root + " by its path (a directory above it is closed to "
+                        + "them): they still start in their working directory, but HOME and SPILLWAY_WORK_DIR will not resolve. "
+                        + "Choose a --work-dir under directories others may pass through (e.g. /var/lib).");
+            }
+        }
     }
 
     /** What this node says at each (re)connection; attempts it already runs or ran are re-sent. */
@@ -117,7 +150,7 @@ final class Agent {
             case ASSIGN -> assign(message.getAssign());
             case KILL -> {
                 var k = message.getKill();
-                Attempt a = attempts.get(Attempt.key(k.getJobId(), k.getTaskIndex(), k.getAttempt()));
+                Attempt a = attempts.get(Attempt.key(k.getJobId().toLowerCase(Locale.ROOT), k.getTaskIndex(), k.getAttempt()));
                 if (a != null) workers.execute(() -> a.stop(AttemptState.ATTEMPT_STATE_KILLED, "killed: " + k.getReason(), KILL_GRACE_MILLIS));
             }
             case DRAIN -> {
@@ -131,8 +164,20 @@ final class Agent {
     }
 
     private void assign(Assign assign) {
-        String key = Attempt.key(assign.getJobId(), assign.getTaskIndex(), assign.getAttempt());
-        Attempt attempt = new Attempt(assign, attemptsRoot(), this::changed);
+        AttemptId id;
+        try {
+            id = AttemptId.verify(assign);
+        } catch (IllegalArgumentException e) {
+            // Nothing is created or started; the broker hears why.
+            LOG.warning("refused an assignment from the broker: " + e.getMessage());
+            broker.send(ConnectRequest.newBuilder().setReport(Report.newBuilder().setDraining(draining).addAttempts(AttemptStatus.newBuilder()
+                    .setJobId(assign.getJobId()).setTaskIndex(assign.getTaskIndex()).setAttempt(assign.getAttempt())
+                    .setState(AttemptState.ATTEMPT_STATE_START_FAILED).setExitCode(-1)
+                    .setMessage("refused by the agent: " + e.getMessage()))).build());
+            return;
+        }
+        String key = id.key();
+        Attempt attempt = new Attempt(id, assign, attemptsRoot(), taskUser, this::changed);
         if (attempts.putIfAbsent(key, attempt) != null) return; // a re-sent assignment we already have
         if (draining) {
             // Assigned while we were starting to drain: give it straight back.

@@ -51,6 +51,11 @@ public final class AgentMain implements Callable<Integer> {
     @Option(names = "--work-dir", description = "Where attempts run and keep their output (default ~/.spillway/agents/<name>).")
     Path workDir;
 
+    @Option(names = "--run-as", paramLabel = "USER",
+            description = "OS user that task processes run as (needs root, or CAP_SETUID, CAP_SETGID, CAP_CHOWN and CAP_KILL). "
+                    + "Default: spillway-task, else nobody, when the agent runs as root; else the agent's own user.")
+    String runAs;
+
     @Option(names = "--drain", defaultValue = "finish",
             description = "On SIGTERM: 'finish' running tasks (up to --drain-timeout, then hand back the rest) or 'hand-back' at once.")
     String drain;
@@ -105,8 +110,15 @@ public final class AgentMain implements Callable<Integer> {
             System.err.println("spillway-agent: --cpu and --memory must be positive");
             return 2;
         }
+        TaskUser taskUser;
+        try {
+            taskUser = TaskUser.forThisAgent(java.util.Optional.ofNullable(runAs));
+        } catch (IllegalArgumentException e) {
+            System.err.println("spillway-agent: " + e.getMessage());
+            return 2;
+        }
         Files.createDirectories(settings.workDir());
-        Agent agent = new Agent(settings);
+        Agent agent = new Agent(settings, taskUser);
         CountDownLatch drained = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             agent.drainAndStop();

@@ -5,15 +5,28 @@ import dev.spillway.api.v1.Assign;
 import dev.spillway.api.v1.AttemptState;
 import dev.spillway.api.v1.AttemptStatus;
 import java.io.IOException;
+import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermission;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Instant;
 import java.util.Map;
+import java.util.Set;
 import java.util.function.Consumer;
 
 /**
- * One task attempt on this node: an OS process in its own working directory, with stdout and
- * stderr captured to files there. Reports its status through {@code onChange}.
+ * One task attempt on this node: an OS process run as the {@link TaskUser}, with the
+ * {@link TaskEnvironment}, in its own working directory. Reports its status through
+ * {@code onChange}.
+ *
+ * <p>On disk, {@code <attempts root>/<job>/<task>/<attempt>/} is the agent's (mode 0711: others may
+ * pass through, not list) and holds {@code stdout.log} and {@code stderr.log} (0600, the agent's;
+ * the task writes them through the descriptors it is started with), and {@code work/}, the task's
+ * working directory, owned by the task's user (0700). The logs are not in the task's directory,
+ * so a task cannot swap them for a link to the agent's files and have the agent send those out
+ * as its output.
  */
 final class Attempt {
 
@@ -21,8 +34,15 @@ final class Attempt {
         return jobId + "/" + index + "#" + attempt;
     }
 
+    private static final Set<PosixFilePermission> PASS_THROUGH = PosixFilePermissions.fromString("rwx--x--x");
+    private static final Set<PosixFilePermission> OWNER_ONLY = PosixFilePermissions.fromString("rwx------");
+    private static final Set<PosixFilePermission> OWNER_READ_WRITE = PosixFilePermissions.fromString("rw-------");
+
+    private final AttemptId id;
     private final Assign spec;
+    private final Path attemptsRoot;
     private final Path dir;
+    private final TaskUser user;
     private final Consumer<Attempt> onChange;
     private volatile Process process;
     private volatile AttemptState state = AttemptState.ATTEMPT_STATE_UNSPECIFIED;
@@ -35,22 +55,39 @@ final class Attempt {
     /** Why the agent is stopping the process, if it is: decides how the end is reported. */
     private volatile AttemptState stopAs;
 
-    Attempt(Assign spec, Path attemptsRoot, Consumer<Attempt> onChange) {
+    /**
+     * @param id   the checked id of {@code spec} ({@link AttemptId#verify(Assign)})
+     * @param user who the process runs as
+     */
+    Attempt(AttemptId id, Assign spec, Path attemptsRoot, TaskUser user, Consumer<Attempt> onChange) {
+        this.id = id;
         this.spec = spec;
-        this.dir = attemptsRoot.resolve(spec.getJobId()).resolve(Integer.toString(spec.getTaskIndex()))
-                .resolve(Integer.toString(spec.getAttempt()));
+        this.attemptsRoot = attemptsRoot;
+        this.dir = id.dirUnder(attemptsRoot);
+        this.user = user;
         this.onChange = onChange;
     }
 
     String key() {
-        return key(spec.getJobId(), spec.getTaskIndex(), spec.getAttempt());
+        return id.key();
     }
 
+    /** The attempt's directory: its logs, and its working directory. */
     Path dir() {
         return dir;
     }
 
+    /** The task's working directory (its HOME and SPILLWAY_WORK_DIR). */
+    Path workDir() {
+        return dir.resolve("work");
+    }
+
     Path log(boolean stderr) {
+        return log(dir, stderr);
+    }
+
+    /** Where an attempt whose directory is {@code dir} keeps its stdout or stderr. */
+    static Path log(Path dir, boolean stderr) {
         return dir.resolve(stderr ? "stderr.log" : "stdout.log");
     }
 
@@ -62,15 +99,15 @@ final class Attempt {
     void start() {
         startTime = Instant.now();
         try {
-            Files.createDirectories(dir);
-            ProcessBuilder pb = new ProcessBuilder(ProcessTree.wrap(spec.getCommandList()))
-                    .directory(dir.toFile())
+            prepareDirectories();
+            ProcessBuilder pb = new ProcessBuilder(ProcessTree.wrap(user.wrap(spec.getCommandList())))
+                    .directory(workDir().toFile())
                     .redirectOutput(log(false).toFile())
                     .redirectError(log(true).toFile())
                     .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")));
             Map<String, String> env = pb.environment();
-            env.putAll(spec.getEnvMap());
-            env.put("SPILLWAY_WORK_DIR", dir.toString());
+            env.clear();
+            env.putAll(TaskEnvironment.build(System.getenv(), id, spec.getEnvMap(), workDir(), user.account().name()));
             process = pb.start();
             state = AttemptState.ATTEMPT_STATE_RUNNING;
             onChange.accept(this);
@@ -78,6 +115,33 @@ final class Attempt {
         } catch (IOException | RuntimeException e) {
             message = "cannot start " + spec.getCommand(0) + ": " + e.getMessage();
             end(AttemptState.ATTEMPT_STATE_START_FAILED, -1);
+        }
+    }
+
+    /** Creates the attempt's directories and log files as described above; the working directory last, handed to the task's user. */
+    private void prepareDirectories() throws IOException {
+        Path level = attemptsRoot;
+        ownDirectory(level, PASS_THROUGH);
+        for (Path name : attemptsRoot.relativize(dir)) {
+            level = level.resolve(name);
+            ownDirectory(level, PASS_THROUGH);
+        }
+        for (boolean stderr : new boolean[] {false, true}) {
+            Path log = log(stderr);
+            if (!Files.exists(log, LinkOption.NOFOLLOW_LINKS)) Files.createFile(log, PosixFilePermissions.asFileAttribute(OWNER_READ_WRITE));
+            Files.setPosixFilePermissions(log, OWNER_READ_WRITE);
+        }
+        ownDirectory(workDir(), OWNER_ONLY);
+        user.handOver(workDir());
+    }
+
+    /** Creates {@code d} with {@code mode} if missing (set explicitly: the umask may narrow it); an existing one is left as it is. */
+    private static void ownDirectory(Path d, Set<PosixFilePermission> mode) throws IOException {
+        try {
+            Files.createDirectory(d, PosixFilePermissions.asFileAttribute(mode));
+            Files.setPosixFilePermissions(d, mode);
+        } catch (FileAlreadyExistsException e) {
+            if (!Files.isDirectory(d, LinkOption.NOFOLLOW_LINKS)) throw e;
         }
     }
 

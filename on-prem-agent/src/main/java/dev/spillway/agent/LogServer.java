@@ -70,10 +70,15 @@ final class LogServer {
         @Override
         public void run() {
             try {
-                Path file = attemptsRoot.resolve(request.getJobId())
-                        .resolve(Integer.toString(request.getTaskIndex())).resolve(Integer.toString(request.getAttempt()))
-                        .resolve(request.getStream() == LogStream.LOG_STREAM_STDERR ? "stderr.log" : "stdout.log");
-                String key = Attempt.key(request.getJobId(), request.getTaskIndex(), request.getAttempt());
+                AttemptId id;
+                try {
+                    id = AttemptId.verify(request.getJobId(), request.getTaskIndex(), request.getAttempt());
+                } catch (IllegalArgumentException e) {
+                    chunk(ByteString.EMPTY, false, "refused by the agent: " + e.getMessage());
+                    return;
+                }
+                Path file = Attempt.log(id.dirUnder(attemptsRoot), request.getStream() == LogStream.LOG_STREAM_STDERR);
+                String key = id.key();
                 if (!Files.exists(file)) {
                     Attempt a = attempts.apply(key);
                     if (a == null) {

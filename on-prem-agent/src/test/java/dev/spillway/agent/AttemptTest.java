@@ -18,13 +18,15 @@ class AttemptTest {
     @TempDir
     Path dir;
 
+    static final String JOB = "4f0c2a4e-5b7d-4c1e-9a3f-2d6b8e1f0a93";
+
     private final List<AttemptState> changes = new CopyOnWriteArrayList<>();
 
     private Attempt attempt(String script) {
-        Assign assign = Assign.newBuilder().setJobId("job").setTaskIndex(3).setAttempt(1)
+        Assign assign = Assign.newBuilder().setJobId(JOB).setTaskIndex(3).setAttempt(1)
                 .addCommand("/bin/sh").addCommand("-c").addCommand(script)
                 .putEnv("SPILLWAY_TASK_INDEX", "3").build();
-        return new Attempt(assign, dir, a -> changes.add(a.status().getState()));
+        return new Attempt(AttemptId.verify(assign), assign, dir, TaskUser.agentsOwn(), a -> changes.add(a.status().getState()));
     }
 
     @Test
@@ -34,7 +36,7 @@ class AttemptTest {
         await().atMost(Duration.ofSeconds(10)).until(a::finished);
         assertThat(changes).containsExactly(AttemptState.ATTEMPT_STATE_RUNNING, AttemptState.ATTEMPT_STATE_EXITED);
         assertThat(a.status().getExitCode()).isEqualTo(3);
-        assertThat(Files.readString(a.log(false))).isEqualTo("index 3 in " + a.dir() + "\n");
+        assertThat(Files.readString(a.log(false))).isEqualTo("index 3 in " + a.workDir() + "\n");
         assertThat(Files.readString(a.log(true))).isEqualTo("oops\n");
     }
 
@@ -70,8 +72,8 @@ class AttemptTest {
 
     @Test
     void aCommandThatCannotStartIsReportedAsSuch() {
-        Assign assign = Assign.newBuilder().setJobId("job").setTaskIndex(0).setAttempt(1).addCommand("/no/such/program").build();
-        Attempt a = new Attempt(assign, dir, x -> changes.add(x.status().getState()));
+        Assign assign = Assign.newBuilder().setJobId(JOB).setTaskIndex(0).setAttempt(1).addCommand("/no/such/program").build();
+        Attempt a = new Attempt(AttemptId.verify(assign), assign, dir, TaskUser.agentsOwn(), x -> changes.add(x.status().getState()));
         a.start();
         await().atMost(Duration.ofSeconds(10)).until(a::finished);
         // setsid itself starts, then fails to exec the program: exit code 127 (or a start failure)

@@ -17,11 +17,13 @@ import org.junit.jupiter.api.io.TempDir;
 /** Draining real attempts (OS processes). */
 class DrainTest {
 
+    private static final String JOB = AttemptTest.JOB;
+
     @TempDir
     Path root;
 
     private final Map<String, Attempt> attempts = new ConcurrentHashMap<>();
-    /** What happened, in order: "no new work", each attempt's end ("job/0#1 EXITED"), "stopped". */
+    /** What happened, in order: "no new work", each attempt's end ("<job>/0#1 EXITED"), "stopped". */
     private final List<String> events = new CopyOnWriteArrayList<>();
     private final Drain drain = new Drain(attempts.values(), () -> events.add("no new work"), () -> events.add("stopped"));
 
@@ -39,7 +41,7 @@ class DrainTest {
         drain.run(Drain.Mode.FINISH, Duration.ofSeconds(2), "test");
 
         Duration took = Duration.ofNanos(System.nanoTime() - began);
-        assertThat(events).containsExactly("no new work", "job/0#1 EXITED", "job/1#1 HANDED_BACK", "stopped");
+        assertThat(events).containsExactly("no new work", JOB + "/0#1 EXITED", JOB + "/1#1 HANDED_BACK", "stopped");
         assertThat(took).isBetween(Duration.ofSeconds(2), Duration.ofSeconds(10));
     }
 
@@ -50,7 +52,7 @@ class DrainTest {
 
         drain.run(Drain.Mode.FINISH, Duration.ofSeconds(60), "test");
 
-        assertThat(events).containsExactly("no new work", "job/0#1 EXITED", "stopped");
+        assertThat(events).containsExactly("no new work", JOB + "/0#1 EXITED", "stopped");
         assertThat(Duration.ofNanos(System.nanoTime() - began)).isLessThan(Duration.ofSeconds(10));
     }
 
@@ -61,8 +63,8 @@ class DrainTest {
 
         drain.run(Drain.Mode.HAND_BACK, Duration.ofSeconds(60), "test");
 
-        assertThat(events).containsExactly("no new work", "job/0#1 HANDED_BACK", "stopped");
-        assertThat(attempts.get("job/0#1").status().getMessage()).isEqualTo("node drained; task handed back");
+        assertThat(events).containsExactly("no new work", JOB + "/0#1 HANDED_BACK", "stopped");
+        assertThat(attempts.get(JOB + "/0#1").status().getMessage()).isEqualTo("node drained; task handed back");
         assertThat(Duration.ofNanos(System.nanoTime() - began)).isLessThan(Duration.ofSeconds(10));
     }
 
@@ -76,15 +78,15 @@ class DrainTest {
 
         drain.run(Drain.Mode.HAND_BACK, Duration.ZERO, "asked to stop");
 
-        assertThat(events).containsExactly("no new work", "job/0#1 HANDED_BACK", "stopped");
+        assertThat(events).containsExactly("no new work", JOB + "/0#1 HANDED_BACK", "stopped");
         first.join(10_000);
         assertThat(events).hasSize(3);
     }
 
     private void start(int task, String script) {
-        Assign assign = Assign.newBuilder().setJobId("job").setTaskIndex(task).setAttempt(1)
+        Assign assign = Assign.newBuilder().setJobId(JOB).setTaskIndex(task).setAttempt(1)
                 .addCommand("/bin/sh").addCommand("-c").addCommand(script).build();
-        Attempt a = new Attempt(assign, root, x -> {
+        Attempt a = new Attempt(AttemptId.verify(assign), assign, root, TaskUser.agentsOwn(), x -> {
             if (x.finished()) events.add(x.key() + " " + x.status().getState().name().replace("ATTEMPT_STATE_", ""));
         });
         attempts.put(a.key(), a);

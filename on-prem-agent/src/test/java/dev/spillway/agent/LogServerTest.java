@@ -51,12 +51,12 @@ class LogServerTest {
     }
 
     private static LogRequest.Builder request(String id) {
-        return LogRequest.newBuilder().setRequestId(id).setJobId("job").setTaskIndex(3).setAttempt(1);
+        return LogRequest.newBuilder().setRequestId(id).setJobId(AttemptTest.JOB).setTaskIndex(3).setAttempt(1);
     }
 
     @Test
     void outputIsSentInChunksOf64KibThenEndOfFile() throws Exception {
-        Path dir = Files.createDirectories(root.resolve("job/3/1"));
+        Path dir = Files.createDirectories(root.resolve(AttemptTest.JOB + "/3/1"));
         byte[] output = new byte[150_000];
         for (int i = 0; i < output.length; i++) output[i] = (byte) ('a' + i % 26);
         Files.write(dir.resolve("stderr.log"), output);
@@ -111,9 +111,9 @@ class LogServerTest {
     }
 
     private Attempt start(String script) {
-        Assign assign = Assign.newBuilder().setJobId("job").setTaskIndex(3).setAttempt(1)
+        Assign assign = Assign.newBuilder().setJobId(AttemptTest.JOB).setTaskIndex(3).setAttempt(1)
                 .addCommand("/bin/sh").addCommand("-c").addCommand(script).build();
-        Attempt a = new Attempt(assign, root, x -> { });
+        Attempt a = new Attempt(AttemptId.verify(assign), assign, root, TaskUser.agentsOwn(), x -> { });
         attempts.put(a.key(), a);
         a.start();
         return a;

@@ -1,0 +1,246 @@
+package dev.spillway.agent;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Function;
+
+/**
+ * The OS user task processes run as (agent option {@code --run-as}), and how the agent starts them
+ * as that user: through {@code setpriv} (util-linux, on every Debian image), which switches the
+ * real, effective and saved ids and initialises the user's groups, then runs the task. The switch
+ * is an exec, not a child, so the task keeps the pid the agent started: process-group kills,
+ * exit codes and resource sampling see the task itself.
+ *
+ * <p>Who: {@code --run-as USER} if given. Otherwise an agent running as root runs tasks as
+ * {@code spillway-task} if that user exists, else {@code nobody}; an agent running as any other
+ * user runs them as itself (and says once that tasks can then read its files). Switching needs
+ * root, or the capabilities CAP_SETUID and CAP_SETGID in the agent's ambient set (a systemd unit's
+ * {@code AmbientCapabilities=}), plus CAP_CHOWN to hand a task its directory and CAP_KILL to stop
+ * it; an agent that cannot switch but is asked to refuses to start rather than run tasks as itself.
+ *
+ * <p>Tasks never keep the agent's capabilities: an agent with ambient capabilities would pass them
+ * to every child (CAP_SETUID alone is a way to root), so the task's inheritable and ambient sets
+ * are emptied by the same {@code setpriv}, whether or not it switches user.
+ */
+final class TaskUser {
+
+    // Capability numbers from linux/capability.h.
+    static final int CAP_CHOWN = 0;
+    static final int CAP_KILL = 5;
+    static final int CAP_SETGID = 6;
+    static final int CAP_SETUID = 7;
+
+    static final String DEFAULT_USER = "spillway-task";
+    static final String FALLBACK_USER = "nobody";
+
+    /** A user account: its name and numeric ids (primary group). */
+    record Account(String name, int uid, int gid) {
+        /** Parses a {@code getent passwd} line: {@code name:x:uid:gid:gecos:home:shell}. */
+        static Optional<Account> fromPasswd(String line) {
+            String[] f = line.trim().split(":", -1);
+            if (f.length < 4) return Optional.empty();
+            try {
+                return Optional.of(new Account(f[0], Integer.parseInt(f[2]), Integer.parseInt(f[3])));
+            } catch (NumberFormatException e) {
+                return Optional.empty();
+            }
+        }
+    }
+
+    /** The agent's own process as the kernel sees it ({@code /proc/self/status}): its effective uid and capability sets. */
+    record AgentProcess(int uid, long effectiveCaps, long ambientCaps) {
+        static AgentProcess fromStatus(String status) {
+            int uid = -1;
+            long eff = 0;
+            long amb = 0;
+            for (String line : status.split("\n")) {
+                String[] f = line.trim().split("\\s+");
+                switch (f[0]) {
+                    case "Uid:" -> uid = Integer.parseInt(f[2]); // real, effective, saved, fs
+                    case "CapEff:" -> eff = Long.parseUnsignedLong(f[1], 16);
+                    case "CapAmb:" -> amb = Long.parseUnsignedLong(f[1], 16);
+                    default -> { }
+                }
+            }
+            if (uid < 0) throw new IllegalArgumentException("no Uid line in the process status");
+            return new AgentProcess(uid, eff, amb);
+        }
+
+        boolean root() {
+            return uid == 0;
+        }
+
+        /**
+         * Capabilities the agent's children start with: all of root's when it is root, else only
+         * the ambient ones it holds (ambient capabilities survive exec; others do not).
+         */
+        boolean childrenHave(int cap) {
+            long bit = 1L << cap;
+            return root() ? (effectiveCaps & bit) != 0 : (effectiveCaps & ambientCaps & bit) != 0;
+        }
+    }
+
+    private final Account account;
+    private final boolean switchUser;
+    /** setpriv, when tasks are started through it; null when they are started as they are. */
+    private final Path setpriv;
+    private final boolean sharesAgentUser;
+
+    private TaskUser(Account account, boolean switchUser, Path setpriv, boolean sharesAgentUser) {
+        this.account = account;
+        this.switchUser = switchUser;
+        this.setpriv = setpriv;
+        this.sharesAgentUser = sharesAgentUser;
+    }
+
+    /**
+     * Decides who tasks run as, without I/O.
+     *
+     * @param requested {@code --run-as}, if given
+     * @param self      the agent's process
+     * @param selfName  the agent's user name
+     * @param accounts  a user by name or uid, if it exists
+     * @param setpriv   where setpriv is, if it is installed
+     * @throws IllegalArgumentException if the agent cannot run tasks as asked, saying why
+     */
+    static TaskUser choose(Optional<String> requested, AgentProcess self, String selfName,
+                           Function<String, Optional<Account>> accounts, Optional<Path> setpriv) {
+        Account agent = accounts.apply(Integer.toString(self.uid())).orElse(new Account(selfName, self.uid(), -1));
+        Account target;
+        if (requested.isEmpty() && !self.root()) {
+            target = agent;
+        } else {
+            String wanted = requested.orElseGet(() -> accounts.apply(DEFAULT_USER).isPresent() ? DEFAULT_USER : FALLBACK_USER);
+            target = accounts.apply(wanted)
+                    .orElseThrow(() -> new IllegalArgumentException("cannot run tasks as '" + wanted + "': no such user"
+                            + (requested.isEmpty() ? " (nor " + DEFAULT_USER + "); create one or pass --run-as USER" : "")));
+        }
+        boolean switchUser = target.uid() != self.uid();
+        if (switchUser) {
+            if (!self.childrenHave(CAP_SETUID) || !self.childrenHave(CAP_SETGID)) {
+                throw new IllegalArgumentException("cannot run tasks as " + target.name() + ": this agent runs as " + agent.name()
+                        + ", not root, without the ambient capabilities CAP_SETUID and CAP_SETGID");
+            }
+            List<String> missing = new ArrayList<>();
+            if (!self.childrenHave(CAP_CHOWN)) missing.add("CAP_CHOWN (to give a task its directory)");
+            if (!self.childrenHave(CAP_KILL)) missing.add("CAP_KILL (to stop a task)");
+            if (!missing.isEmpty()) {
+                throw new IllegalArgumentException("cannot run tasks as " + target.name() + ": this agent also needs " + String.join(" and ", missing));
+            }
+        }
+        boolean dropCaps = switchUser || self.ambientCaps() != 0;
+        if (dropCaps && setpriv.isEmpty()) {
+            throw new IllegalArgumentException("cannot run tasks as " + target.name() + (switchUser ? "" : " without this agent's capabilities")
+                    + ": setpriv (util-linux) is not installed");
+        }
+        return new TaskUser(target, switchUser, dropCaps ? setpriv.get() : null, !switchUser);
+    }
+
+    /** Who tasks run as for this agent process, as {@link #choose} decides from the OS; checked by running {@code id} as that user. */
+    static TaskUser forThisAgent(Optional<String> runAs) throws IOException {
+        TaskUser user = choose(runAs, AgentProcess.fromStatus(Files.readString(Path.of("/proc/self/status"))),
+                System.getProperty("user.name"), TaskUser::lookUp, onPath("setpriv"));
+        if (user.setpriv != null) {
+            String uid = run(user.wrap(List.of("id", "-u"))).orElse("").trim();
+            if (!uid.equals(Integer.toString(user.account.uid()))) {
+                throw new IllegalArgumentException("cannot run tasks as " + user.account.name() + ": setpriv did not switch to uid "
+                        + user.account.uid() + " (got '" + uid + "')");
+            }
+        }
+        return user;
+    }
+
+    /** Tasks run as the agent's own user, with nothing switched or dropped (for tests of other things). */
+    static TaskUser agentsOwn() {
+        String name = System.getProperty("user.name");
+        return new TaskUser(new Account(name, -1, -1), false, null, true);
+    }
+
+    Account account() {
+        return account;
+    }
+
+    /** Tasks run as the agent's own user, so they can read whatever the agent can: its token, credential and work directory. */
+    boolean sharesAgentUser() {
+        return sharesAgentUser;
+    }
+
+    /** {@code command}, started as this user and without the agent's capabilities. */
+    List<String> wrap(List<String> command) {
+        if (setpriv == null) return command;
+        List<String> wrapped = new ArrayList<>(List.of(setpriv.toString()));
+        if (switchUser) {
+            wrapped.addAll(List.of("--reuid=" + account.uid(), "--regid=" + account.gid(), "--init-groups"));
+        }
+        wrapped.addAll(List.of("--inh-caps=-all", "--ambient-caps=-all", "--"));
+        wrapped.addAll(command);
+        return wrapped;
+    }
+
+    /** Makes {@code dir} (a task's working directory, just created by the agent) this user's. */
+    void handOver(Path dir) throws IOException {
+        if (!switchUser) return;
+        Files.setAttribute(dir, "unix:gid", account.gid(), LinkOption.NOFOLLOW_LINKS);
+        Files.setAttribute(dir, "unix:uid", account.uid(), LinkOption.NOFOLLOW_LINKS);
+    }
+
+    /**
+     * Whether this user can reach {@code dir} by its path, asked of the OS by trying as that user.
+     * Tasks start in their directory even when they cannot (the agent enters it before switching),
+     * but then HOME and SPILLWAY_WORK_DIR do not resolve for them.
+     */
+    boolean canReach(Path dir) {
+        return run(wrap(List.of("/bin/sh", "-c", "cd -- \"$1\" && echo reachable", "sh", dir.toString())))
+                .map(out -> out.trim().equals("reachable")).orElse(false);
+    }
+
+    @Override
+    public String toString() {
+        return account.name() + (account.uid() >= 0 ? " (uid " + account.uid() + ")" : "");
+    }
+
+    /** A user by name or uid from the system's user database ({@code getent passwd}), if it exists. */
+    static Optional<Account> lookUp(String nameOrUid) {
+        if (nameOrUid.isEmpty() || nameOrUid.startsWith("-") || nameOrUid.contains(":")) return Optional.empty();
+        return run(List.of("getent", "passwd", nameOrUid)).flatMap(Account::fromPasswd);
+    }
+
+    private static Optional<Path> onPath(String program) {
+        String path = System.getenv().getOrDefault("PATH", "/usr/bin:/bin");
+        for (String dir : (path + ":/usr/bin:/bin").split(":")) {
+            if (dir.isEmpty()) continue;
+            Path p = Path.of(dir, program);
+            if (Files.isExecutable(p)) return Optional.of(p);
+        }
+        return Optional.empty();
+    }
+
+    /** Runs a short command with an empty environment; its stdout if it exits 0. */
+    private static Optional<String> run(List<String> command) {
+        try {
+            ProcessBuilder pb = new ProcessBuilder(command).redirectError(ProcessBuilder.Redirect.DISCARD)
+                    .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")));
+            pb.environment().clear();
+            pb.environment().put("PATH", "/usr/local/bin:/usr/bin:/bin");
+            Process p = pb.start();
+            String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            if (!p.waitFor(10, TimeUnit.SECONDS)) {
+                p.destroyForcibly();
+                return Optional.empty();
+            }
+            return p.exitValue() == 0 ? Optional.of(out) : Optional.empty();
+        } catch (IOException e) {
+            return Optional.empty();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return Optional.empty();
+        }
+    }
+}
