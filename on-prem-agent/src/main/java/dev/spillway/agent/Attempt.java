@@ -12,6 +12,8 @@ import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.function.Consumer;
@@ -100,8 +102,8 @@ final class Attempt {
         startTime = Instant.now();
         try {
             prepareDirectories();
-            ProcessBuilder pb = new ProcessBuilder(ProcessTree.wrap(user.wrap(spec.getCommandList())))
-                    .directory(workDir().toFile())
+            ProcessBuilder pb = new ProcessBuilder(ProcessTree.wrap(user.wrap(entering(workDir().getFileName().toString(), spec.getCommandList()))))
+                    .directory(dir.toFile())
                     .redirectOutput(log(false).toFile())
                     .redirectError(log(true).toFile())
                     .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")));
@@ -116,6 +118,19 @@ final class Attempt {
             message = "cannot start " + spec.getCommand(0) + ": " + e.getMessage();
             end(AttemptState.ATTEMPT_STATE_START_FAILED, -1);
         }
+    }
+
+    /**
+     * {@code command}, run from the attempt's directory after entering {@code workDir} (a name in
+     * it) as the task's user. The agent may not enter the task's directory itself (an agent user
+     * without CAP_DAC_OVERRIDE cannot), and the task's user may not reach it by its full path
+     * (a directory above may be closed to others), so the process starts in the attempt's
+     * directory, switches user, then enters by a relative name; {@code exec} keeps the pid.
+     */
+    static List<String> entering(String workDir, List<String> command) {
+        List<String> entering = new ArrayList<>(List.of("/bin/sh", "-c", "cd ./\"$0\" && exec \"$@\"", workDir));
+        entering.addAll(command);
+        return entering;
     }
 
     /** Creates the attempt's directories and log files as described above; the working directory last, handed to the task's user. */

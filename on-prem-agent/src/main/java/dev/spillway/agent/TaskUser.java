@@ -193,8 +193,8 @@ final class TaskUser {
 
     /**
      * Whether this user can reach {@code dir} by its path, asked of the OS by trying as that user.
-     * Tasks start in their directory even when they cannot (the agent enters it before switching),
-     * but then HOME and SPILLWAY_WORK_DIR do not resolve for them.
+     * Tasks start in their directory even when they cannot (they enter it by a relative name, see
+     * {@link Attempt#entering}), but then HOME and SPILLWAY_WORK_DIR do not resolve for them.
      */
     boolean canReach(Path dir) {
         return run(wrap(List.of("/bin/sh", "-c", "cd -- \"$1\" && echo reachable", "sh", dir.toString())))
