@@ -53,11 +53,14 @@ final class Agent {
     private final Drain drain;
     private volatile boolean draining;
 
-    /** @param taskUser who this node's task processes run as ({@code --run-as}) */
-    Agent(Settings settings, TaskUser taskUser) {
+    /**
+     * @param taskUser who this node's task processes run as ({@code --run-as})
+     * @param trust    how the broker is reached ({@code --ca-file}, {@code --insecure})
+     */
+    Agent(Settings settings, TaskUser taskUser, BrokerTrust trust) {
         this.settings = settings;
         this.taskUser = taskUser;
-        this.broker = new BrokerConnection(settings.broker(), settings.token(), NodeCredentialFile.in(settings.workDir()),
+        this.broker = new BrokerConnection(settings.broker(), trust, settings.token(), NodeCredentialFile.in(settings.workDir()),
                 this::registration, this::report, this::handle);
         this.logs = new LogServer(attemptsRoot(), settings.name(), attempts::get, broker::send, workers);
         this.drain = new Drain(attempts.values(), () -> {

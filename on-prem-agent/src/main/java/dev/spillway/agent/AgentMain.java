@@ -23,6 +23,13 @@ public final class AgentMain implements Callable<Integer> {
             description = "Broker address host:port (env SPILLWAY_BROKER; default ${DEFAULT-VALUE}).")
     String broker;
 
+    @Option(names = "--ca-file", paramLabel = "PEM",
+            description = "Connect with TLS and verify the broker against this CA certificate (the broker's <data-dir>/tls/ca.pem).")
+    Path caFile;
+
+    @Option(names = "--insecure", description = "Connect in plaintext: the broker is not verified (labs only).")
+    boolean insecure;
+
     @Option(names = "--token-file", description = "File holding the cluster's shared agent token (else env SPILLWAY_AGENT_TOKEN).")
     Path tokenFile;
 
@@ -118,7 +125,14 @@ public final class AgentMain implements Callable<Integer> {
             return 2;
         }
         Files.createDirectories(settings.workDir());
-        Agent agent = new Agent(settings, taskUser);
+        BrokerTrust trust;
+        try {
+            trust = BrokerTrust.of(caFile, insecure);
+        } catch (IllegalArgumentException e) {
+            System.err.println("spillway-agent: " + e.getMessage());
+            return 2;
+        }
+        Agent agent = new Agent(settings, taskUser, trust);
         CountDownLatch drained = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             agent.drainAndStop();

@@ -63,13 +63,14 @@ final class BrokerConnection {
 
     /**
      * @param target       the broker, host:port
+     * @param trust        how the broker is reached: TLS verifying its certificate, or plaintext explicitly
      * @param token        the token the agent was started with
      * @param registration what the node says at each (re)connection: capacity, labels, the attempts
      *                     it knows of, whether it drains
      * @param heartbeat    the report sent at each beat: running attempts, whether it drains
      * @param onMessage    the broker's messages other than {@link Registered}, which is handled here
      */
-    BrokerConnection(String target, String token, NodeCredentialFile credentialFile, Supplier<Register> registration,
+    BrokerConnection(String target, BrokerTrust trust, String token, NodeCredentialFile credentialFile, Supplier<Register> registration,
                      Supplier<Report> heartbeat, Consumer<ConnectResponse> onMessage) {
         this.target = target;
         this.credentialFile = credentialFile;
@@ -78,8 +79,9 @@ final class BrokerConnection {
         this.onMessage = onMessage;
         credentialFile.read().ifPresent(credentials::add);
         credentials.add(token);
-        this.channel = NettyChannelBuilder.forTarget(target)
-                .usePlaintext()
+        if (trust.tls()) LOG.info(() -> "connecting to " + target + " over " + trust.describe());
+        else LOG.warning("connecting to " + target + " in " + trust.describe());
+        this.channel = NettyChannelBuilder.forTarget(target, trust.credentials())
                 .intercept(new ClientInterceptor() {
                     @Override
                     public <Q, R> ClientCall<Q, R> interceptCall(MethodDescriptor<Q, R> method, CallOptions options, Channel next) {
@@ -147,6 +149,10 @@ final class BrokerConnection {
                 if (s.getCode() == Status.Code.UNAUTHENTICATED) {
                     LOG.severe("the broker refused this agent's credential: " + s.getDescription());
                     if (credentials.size() > 1) credentials.pollFirst(); // try the next one
+                } else if (!stopping && untrusted(t)) {
+                    // A certificate problem does not go away by retrying: say so at every attempt.
+                    LOG.severe("the broker at " + target + " is not trusted: " + s.getDescription() + " (" + rootMessage(t)
+                            + "); pass --ca-file with the broker's CA (<data-dir>/tls/ca.pem)");
                 } else if (!stopping) {
                     // Say it once per outage, not at every reconnect attempt.
                     Level level = registered[0] ? Level.WARNING : Level.FINE;
@@ -166,6 +172,19 @@ final class BrokerConnection {
             stream = requests;
             requests.onNext(ConnectRequest.newBuilder().setRegister(register).build());
         }
+    }
+
+    private static boolean untrusted(Throwable t) {
+        for (Throwable c = t; c != null; c = c.getCause() == c ? null : c.getCause()) {
+            if (c instanceof javax.net.ssl.SSLHandshakeException || c instanceof java.security.cert.CertificateException) return true;
+        }
+        return false;
+    }
+
+    private static String rootMessage(Throwable t) {
+        Throwable c = t;
+        while (c.getCause() != null && c.getCause() != c) c = c.getCause();
+        return c.getMessage();
     }
 
     private void registered(Registered registered, Register as) {

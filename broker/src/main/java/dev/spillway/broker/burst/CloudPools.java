@@ -1,6 +1,8 @@
 package dev.spillway.broker.burst;
 
 import dev.spillway.broker.config.BrokerConfig;
+import dev.spillway.broker.tls.BrokerTransport;
+import dev.spillway.provider.spi.AgentDownload;
 import dev.spillway.provider.spi.Catalog;
 import dev.spillway.provider.aws.AwsProvider;
 import dev.spillway.provider.azure.AzureProvider;
@@ -25,30 +27,33 @@ public class CloudPools {
 
     private final Map<String, CloudPool> pools = new LinkedHashMap<>();
 
-    public CloudPools(BrokerConfig config) {
+    public CloudPools(BrokerConfig config, AgentJar agentJar, BrokerTransport transport) {
         config.pools().forEach((name, settings) -> {
             if (!settings.kind().equals("on-prem") && !settings.kind().equals("local")) requireReachableAddress(name, settings, config);
             switch (settings.kind()) {
                 case "on-prem" -> { }
-                case "local" -> pools.put(name, local(name, settings, config));
-                case "aws" -> pools.put(name, aws(name, settings, config));
-                case "azure" -> pools.put(name, azure(name, settings, config));
+                case "local" -> pools.put(name, local(name, settings, config, transport));
+                case "aws" -> pools.put(name, aws(name, settings, config, agentDownload(name, settings, config, agentJar, transport)));
+                case "azure" -> pools.put(name, azure(name, settings, config, agentDownload(name, settings, config, agentJar, transport)));
                 default -> throw new IllegalStateException("pool " + name + ": kind '" + settings.kind()
                         + "' has no provider in this build (available: on-prem, local, aws, azure)");
             }
         });
     }
 
-    private static CloudPool local(String name, BrokerConfig.PoolSettings s, BrokerConfig config) {
+    private static CloudPool local(String name, BrokerConfig.PoolSettings s, BrokerConfig config, BrokerTransport transport) {
         String catalog = s.catalog().orElseThrow(() -> new IllegalStateException(
                 "pool " + name + ": set spillway.pools." + name + ".catalog (aws-eu-central-1, azure-westeurope, or a CSV file)"));
         String region = catalog.replaceFirst("^(aws|azure)-", "");
         String jurisdiction = s.jurisdiction().orElse(jurisdictionOf(region));
         String jar = s.agentJar().orElseGet(() -> Path.of(config.home().orElse("."), "on-prem-agent/target/spillway-agent.jar").toString());
         String java = ProcessHandle.current().info().command().orElse("java");
+        List<String> agent = new java.util.ArrayList<>(List.of(java, "-Xmx192m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-jar", jar));
+        // Local instances reach the broker on this machine: they trust its CA file directly, or say plaintext explicitly.
+        agent.addAll(transport.tls() ? List.of("--ca-file", transport.caFile().toString()) : List.of("--insecure"));
         LocalProvider provider = new LocalProvider(new LocalProvider.Settings(
                 Path.of(config.dataDir(), "local-cloud", name),
-                List.of(java, "-Xmx192m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-jar", jar),
+                agent,
                 s.bootDelay(),
                 Catalog.load(catalog, region, catalog.startsWith("azure") ? region + "-1" : region + "a")));
         s.faultNoCapacity().orElse(List.of()).forEach(f -> {
@@ -62,7 +67,7 @@ public class CloudPools {
         return new CloudPool(name, s, region, jurisdiction, provider);
     }
 
-    private static CloudPool aws(String name, BrokerConfig.PoolSettings s, BrokerConfig config) {
+    private static CloudPool aws(String name, BrokerConfig.PoolSettings s, BrokerConfig config, AgentDownload agent) {
         String region = required(name, "region", s.region(), "an AWS region, e.g. eu-central-1");
         String catalog = s.catalog().orElseGet(() -> {
             if (Catalog.isBundled("aws-" + region)) return "aws-" + region;
@@ -78,13 +83,13 @@ public class CloudPools {
                 s.instanceProfile(),
                 required(name, "instance-types", s.instanceTypes(), "instance types the pool may launch, e.g. m6i.large,m6i.xlarge"),
                 catalog,
-                agentUrl(s, config),
+                agent,
                 Duration.ofSeconds(20),
                 Optional.empty()));
         return new CloudPool(name, s, region, s.jurisdiction().orElse(jurisdictionOf(region)), provider);
     }
 
-    private static CloudPool azure(String name, BrokerConfig.PoolSettings s, BrokerConfig config) {
+    private static CloudPool azure(String name, BrokerConfig.PoolSettings s, BrokerConfig config, AgentDownload agent) {
         String location = required(name, "region", s.region(), "an Azure location, e.g. westeurope");
         AzureProvider provider = new AzureProvider(new AzureProvider.Settings(
                 required(name, "subscription-id", s.subscriptionId(), "the subscription to launch in"),
@@ -95,7 +100,7 @@ public class CloudPools {
                 required(name, "instance-types", s.instanceTypes(), "VM sizes the pool may launch, e.g. Standard_D2s_v5,Standard_D4s_v5"),
                 s.livePrices(),
                 s.pricesEndpoint().map(URI::create).orElse(AzureProvider.RETAIL_PRICES),
-                agentUrl(s, config),
+                agent,
                 s.provisioningWait(),
                 Duration.ofSeconds(60),
                 s.endpoint().map(URI::create),
@@ -119,8 +124,18 @@ public class CloudPools {
                 + "to a host:port the pool's instances can reach");
     }
 
-    private static String agentUrl(BrokerConfig.PoolSettings s, BrokerConfig config) {
-        return s.agentUrl().orElseGet(() -> "http://" + config.advertisedAddress().orElse(BrokerAddress.local()) + AGENT_JAR_PATH);
+    /**
+     * What a pool's boot scripts fetch and trust: the jar this broker serves (over https when the
+     * broker has TLS, with the join token) or the pool's {@code agent-url} (no token sent there),
+     * checked against the SHA-256 of this broker's jar either way; the broker's CA when it has TLS.
+     */
+    static AgentDownload agentDownload(String pool, BrokerConfig.PoolSettings s, BrokerConfig config, AgentJar jar, BrokerTransport transport) {
+        String sha256 = jar.sha256().orElseThrow(() -> new IllegalStateException("pool " + pool + " (kind " + s.kind()
+                + "): this broker has no agent jar, so its instances could not check the one they download; set spillway.agent-jar "
+                + "(or spillway.home to a built Spillway)"));
+        String url = s.agentUrl().orElseGet(() -> transport.scheme() + "://" + config.advertisedAddress().orElse(BrokerAddress.local())
+                + AGENT_JAR_PATH);
+        return new AgentDownload(url, sha256, transport.caPem(), s.agentUrl().isEmpty());
     }
 
     /** EU for European regions, US for American ones, else the region itself (set {@code jurisdiction} to say otherwise). */

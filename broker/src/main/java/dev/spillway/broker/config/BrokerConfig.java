@@ -89,6 +89,36 @@ public interface BrokerConfig {
     Optional<String> advertisedAddress();
 
     /**
+     * TLS on the broker's one port (gRPC, REST, health, metrics). Read before Quarkus starts its
+     * server, by {@link dev.spillway.broker.tls.TlsConfigSourceFactory}; see
+     * {@link dev.spillway.broker.tls.BrokerTransport}.
+     */
+    Tls tls();
+
+    /** Serve plaintext, explicitly, whatever {@code tls.enabled} says: labs only (a warning is logged at start). */
+    @WithDefault("false")
+    boolean insecure();
+
+    interface Tls {
+        /**
+         * Serve TLS only. Without {@code cert-file}/{@code key-file}, the broker makes a private CA
+         * and a server certificate in {@code <data-dir>/tls} on first start; clients trust
+         * {@code <data-dir>/tls/ca.pem}. Default false for now (plaintext, with a warning).
+         */
+        @WithDefault("false")
+        boolean enabled();
+
+        /** The broker's own certificate chain (PEM) instead of a generated one; needs {@code key-file}. */
+        Optional<String> certFile();
+
+        /** The private key (PEM) of {@code cert-file}. */
+        Optional<String> keyFile();
+
+        /** With {@code cert-file}: the CA certificate(s) (PEM) clients and cloud boot scripts trust (default: {@code cert-file}). */
+        Optional<String> caFile();
+    }
+
+    /**
      * Testing only: halts the broker (as kill -9 would) at a named point of a cloud launch:
      * {@code burst.before-launch} (record written, provider not called), {@code burst.during-launch}
      * (the provider accepted, the call has not returned), {@code burst.after-launch} (launched, not

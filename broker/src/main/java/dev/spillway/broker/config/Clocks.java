@@ -10,6 +10,11 @@ public class Clocks {
     @Produces
     @Singleton
     Clock clock() {
+        return system();
+    }
+
+    /** The same clock, for code that runs before CDI exists (configuration sources). */
+    public static Clock system() {
         return Clock.systemUTC();
     }
 }

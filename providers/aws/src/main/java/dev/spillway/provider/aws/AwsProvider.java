@@ -1,5 +1,6 @@
 package dev.spillway.provider.aws;
 
+import dev.spillway.provider.spi.AgentDownload;
 import dev.spillway.provider.spi.BootScript;
 import dev.spillway.provider.spi.CapacityException;
 import dev.spillway.provider.spi.CapacityException.Kind;
@@ -77,12 +78,12 @@ public final class AwsProvider implements CapacityProvider, AutoCloseable {
      * @param instanceProfile  instance profile name or ARN, if the instances need a role
      * @param instanceTypes    instance types the pool may launch
      * @param catalog          on-demand prices: a bundled catalog name or a CSV file
-     * @param agentUrl         where instances download the agent jar
+     * @param agent            where instances download the agent jar, its SHA-256, and the CA they trust for the broker
      * @param attemptTimeout   longest wait for one HTTP attempt (the SDK retries; a whole call gives up after four of these and a minute)
      * @param credentials      credentials other than the default chain (tests)
      */
     public record Settings(String region, Optional<URI> endpoint, String imageId, List<String> subnets, List<String> securityGroups,
-                           Optional<String> instanceProfile, List<String> instanceTypes, String catalog, String agentUrl,
+                           Optional<String> instanceProfile, List<String> instanceTypes, String catalog, AgentDownload agent,
                            Duration attemptTimeout, Optional<AwsCredentialsProvider> credentials) {
         public Settings {
             subnets = List.copyOf(subnets);
@@ -142,7 +143,7 @@ public final class AwsProvider implements CapacityProvider, AutoCloseable {
                 .maxCount(1)
                 .subnetId(subnet)
                 .userData(Base64.getEncoder().encodeToString(
-                        BootScript.render(request.bootstrap(), settings.agentUrl(), "aws").getBytes(StandardCharsets.UTF_8)))
+                        BootScript.render(request.bootstrap(), settings.agent(), "aws").getBytes(StandardCharsets.UTF_8)))
                 .metadataOptions(InstanceMetadataOptionsRequest.builder().httpTokens(HttpTokensState.REQUIRED).httpEndpoint("enabled").build())
                 .tagSpecifications(
                         TagSpecification.builder().resourceType(ResourceType.INSTANCE).tags(tags).build(),

@@ -31,7 +31,7 @@ class AwsProviderContractTest extends CapacityProviderContractTest {
         ec2.pageSize(2);
         aws = new AwsProvider(new AwsProvider.Settings("eu-central-1", Optional.of(ec2.endpoint()), "ami-0123456789abcdef0",
                 List.of("subnet-a", "subnet-b"), List.of("sg-1"), Optional.empty(), List.of("m5.large", "c5.xlarge"), "aws-eu-central-1",
-                "https://broker.example.com:7070/agent/spillway-agent.jar", Duration.ofSeconds(1),
+                dev.spillway.provider.spi.AgentDownload.plaintext("http://broker.example.com:7070/agent/spillway-agent.jar", "0".repeat(64)), Duration.ofSeconds(1),
                 Optional.of(StaticCredentialsProvider.create(AwsBasicCredentials.create("AKIDEXAMPLE", "secret-example")))));
         return aws;
     }

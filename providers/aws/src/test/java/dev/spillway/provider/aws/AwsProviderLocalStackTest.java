@@ -56,7 +56,7 @@ class AwsProviderLocalStackTest {
         }
         aws = new AwsProvider(new AwsProvider.Settings(localstack.getRegion(), Optional.of(localstack.getEndpoint()), "ami-df5de72bdb3b",
                 List.of(subnet), List.of(), Optional.empty(), List.of("t3.medium"), "aws-eu-central-1",
-                "https://broker.example.com/agent/spillway-agent.jar", Duration.ofSeconds(10), Optional.of(credentials)));
+                dev.spillway.provider.spi.AgentDownload.plaintext("http://broker.example.com/agent/spillway-agent.jar", "0".repeat(64)), Duration.ofSeconds(10), Optional.of(credentials)));
     }
 
     @AfterAll

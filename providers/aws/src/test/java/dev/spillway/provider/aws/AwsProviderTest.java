@@ -48,7 +48,7 @@ class AwsProviderTest {
     private AwsProvider provider(Optional<String> profile, List<String> instanceTypes) {
         return new AwsProvider(new AwsProvider.Settings("eu-central-1", Optional.of(ec2.endpoint()), "ami-0123456789abcdef0",
                 List.of("subnet-a", "subnet-b"), List.of("sg-1", "sg-2"), profile, instanceTypes,
-                "aws-eu-central-1", "https://broker.example.com:7070/agent/spillway-agent.jar", Duration.ofSeconds(1),
+                "aws-eu-central-1", dev.spillway.provider.spi.AgentDownload.plaintext("http://broker.example.com:7070/agent/spillway-agent.jar", "0".repeat(64)), Duration.ofSeconds(1),
                 Optional.of(StaticCredentialsProvider.create(AwsBasicCredentials.create("AKIDEXAMPLE", "secret-example")))));
     }
 
@@ -152,8 +152,8 @@ class AwsProviderTest {
                 .containsEntry("SPILLWAY_JOIN_TOKEN", "join.s3cr3t-token");
         assertThat(boot.agentArguments()).containsSubsequence("--name", "aws-eu-5f0c1f9e").containsSubsequence("--pool", "aws-eu")
                 .containsSubsequence("--label", "spillway.dev/instance-type=m5.large").containsSubsequence("--spot-watch", "aws");
-        assertThat(ec2.instance(i.id()).userDataText()).contains("curl -fsSL --retry 5 -o /opt/spillway/spillway-agent.jar "
-                + "'https://broker.example.com:7070/agent/spillway-agent.jar'");
+        assertThat(boot.agentUrl()).isEqualTo("http://broker.example.com:7070/agent/spillway-agent.jar");
+        assertThat(boot.agentSha256()).isEqualTo("0".repeat(64));
     }
 
     @Test
@@ -289,7 +289,7 @@ class AwsProviderTest {
     void aWrongSubnetIsAConfigurationErrorNamingTheSetting() {
         aws.close();
         aws = new AwsProvider(new AwsProvider.Settings("eu-central-1", Optional.of(ec2.endpoint()), "ami-1", List.of("subnet-nope"),
-                List.of(), Optional.empty(), List.of("m5.large"), "aws-eu-central-1", "https://b/agent.jar", Duration.ofSeconds(1),
+                List.of(), Optional.empty(), List.of("m5.large"), "aws-eu-central-1", dev.spillway.provider.spi.AgentDownload.plaintext("http://b/agent.jar", "0".repeat(64)), Duration.ofSeconds(1),
                 Optional.of(StaticCredentialsProvider.create(AwsBasicCredentials.create("AKIDEXAMPLE", "secret-example")))));
 
         assertThatThrownBy(() -> aws.offerings())

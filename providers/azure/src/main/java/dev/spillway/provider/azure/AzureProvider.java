@@ -1,6 +1,7 @@
 package dev.spillway.provider.azure;
 
 import com.azure.core.credential.TokenCredential;
+import dev.spillway.provider.spi.AgentDownload;
 import com.azure.core.exception.ClientAuthenticationException;
 import com.azure.core.exception.HttpResponseException;
 import com.azure.core.http.HttpClient;
@@ -68,7 +69,7 @@ public final class AzureProvider implements CapacityProvider {
      * @param vmSizes          VM sizes the pool may launch
      * @param livePrices       read prices from the Retail Prices API instead of the bundled snapshot
      * @param pricesEndpoint   the Retail Prices API
-     * @param agentUrl         where VMs download the agent jar
+     * @param agent            where VMs download the agent jar, its SHA-256, and the CA they trust for the broker
      * @param provisioningWait how long a launch follows the create operation before returning a booting VM
      * @param requestTimeout   longest wait for one HTTP response (the SDK retries after it)
      * @param managementEndpoint an ARM endpoint other than the public cloud's (sovereign clouds, tests)
@@ -76,7 +77,7 @@ public final class AzureProvider implements CapacityProvider {
      * @param trust            TLS trust for private endpoints (tests)
      */
     public record Settings(String subscriptionId, String resourceGroup, String location, String subnetId, String image, List<String> vmSizes,
-                           boolean livePrices, URI pricesEndpoint, String agentUrl, Duration provisioningWait, Duration requestTimeout,
+                           boolean livePrices, URI pricesEndpoint, AgentDownload agent, Duration provisioningWait, Duration requestTimeout,
                            Optional<URI> managementEndpoint, Optional<TokenCredential> credential, Optional<SSLContext> trust) {
         public Settings {
             vmSizes = List.copyOf(vmSizes);

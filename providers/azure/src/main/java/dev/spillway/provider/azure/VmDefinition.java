@@ -67,7 +67,7 @@ final class VmDefinition {
     /** The VM named {@code name} that {@code request} asks for. */
     VirtualMachineInner of(String name, LaunchRequest request) {
         String customData = Base64.getEncoder().encodeToString(
-                BootScript.render(request.bootstrap(), settings.agentUrl(), "azure").getBytes(StandardCharsets.UTF_8));
+                BootScript.render(request.bootstrap(), settings.agent(), "azure").getBytes(StandardCharsets.UTF_8));
         VirtualMachineInner vm = new VirtualMachineInner()
                 .withHardwareProfile(new HardwareProfile().withVmSize(VirtualMachineSizeTypes.fromString(request.instanceType())))
                 .withStorageProfile(new StorageProfile()

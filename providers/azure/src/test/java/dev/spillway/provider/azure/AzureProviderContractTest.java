@@ -32,7 +32,7 @@ class AzureProviderContractTest extends CapacityProviderContractTest {
         arm.pageSize(2);
         return new AzureProvider(new AzureProvider.Settings(SUBSCRIPTION, "spillway-rg", "westeurope", SUBNET,
                 "Canonical:ubuntu-24_04-lts:server:latest", List.of("Standard_D2s_v5", "Standard_F4s_v2"), false, arm.pricesEndpoint(),
-                "https://broker.example.com:7070/agent/spillway-agent.jar", Duration.ofSeconds(10), Duration.ofSeconds(2),
+                dev.spillway.provider.spi.AgentDownload.plaintext("http://broker.example.com:7070/agent/spillway-agent.jar", "0".repeat(64)), Duration.ofSeconds(10), Duration.ofSeconds(2),
                 Optional.of(arm.endpoint()), Optional.of(TOKEN), Optional.of(arm.clientTrust())));
     }
 

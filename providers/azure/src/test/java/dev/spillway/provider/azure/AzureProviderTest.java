@@ -58,7 +58,7 @@ class AzureProviderTest {
     private AzureProvider provider(String resourceGroup, String subnet, boolean livePrices, List<String> sizes) throws Exception {
         return new AzureProvider(new AzureProvider.Settings(SUBSCRIPTION, resourceGroup, "westeurope", subnet,
                 "Canonical:ubuntu-24_04-lts:server:latest", sizes, livePrices, arm.pricesEndpoint(),
-                "https://broker.example.com:7070/agent/spillway-agent.jar", Duration.ofSeconds(10), Duration.ofSeconds(1),
+                dev.spillway.provider.spi.AgentDownload.plaintext("http://broker.example.com:7070/agent/spillway-agent.jar", "0".repeat(64)), Duration.ofSeconds(10), Duration.ofSeconds(1),
                 Optional.of(arm.endpoint()), Optional.of(TOKEN), Optional.of(arm.clientTrust())));
     }
 

@@ -1,68 +1,135 @@
 package dev.spillway.provider.spi;
 
 import java.util.ArrayList;
+import java.util.EnumSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
 import java.util.regex.Pattern;
 
 /**
  * The user data (AWS) or custom data (Azure) of a cloud instance: a shell script for cloud-init
- * that installs Java 17 if the image lacks it, downloads the agent, and runs it as a systemd
- * service joined to its pool with a one-time token.
+ * that installs Java 17 if the image lacks it, creates the users {@code spillway-agent} (runs the
+ * agent) and {@code spillway-task} (runs tasks), downloads the agent jar and checks its SHA-256,
+ * and runs the agent as a systemd service joined to its pool with a one-time token.
  *
- * <p>The token is written to a root-only environment file, never to the command line. Every value
- * that reaches the script is checked against a conservative character set, so nothing in it can
- * break out of its quoting.
+ * <p>The token is written to a root-only environment file (systemd reads it before dropping to
+ * {@code spillway-agent}), never to a command line: the jar download reads it from there into
+ * curl's configuration on standard input. When the broker has TLS, the script carries its CA
+ * certificate, downloads over HTTPS trusting only that CA, and starts the agent with
+ * {@code --ca-file}; otherwise the agent is started with {@code --insecure}. A jar whose SHA-256 is
+ * not the broker's is deleted and the script exits non-zero before anything is started.
+ *
+ * <p>Every value that reaches the script is checked against a conservative character set, so
+ * nothing in it can break out of its quoting.
  */
 public final class BootScript {
 
     /** Start of the environment block; {@link #parse} reads the script back (the loopback clouds in the tests boot from it). */
     static final String ENV_START = "cat > /etc/spillway/agent.env <<'SPILLWAY_ENV'";
+    static final String AGENT_USER = "spillway-agent";
+    static final String TASK_USER = "spillway-task";
+    /** What the agent may do beyond an ordinary user: start tasks as {@link #TASK_USER}, signal them, hand them their directories. */
+    static final String AGENT_CAPABILITIES = "CAP_SETUID CAP_SETGID CAP_KILL CAP_CHOWN CAP_FOWNER";
     private static final Pattern SAFE = Pattern.compile("[A-Za-z0-9._:/@=+,-]*");
     private static final Pattern SAFE_URL = Pattern.compile("https?://[A-Za-z0-9._:/@=+,%?&~-]+");
+
+    /** The parts of the script, in order; tests run a few of them against loopback servers. */
+    enum Step { JAVA, USERS, CONFIG, AGENT_JAR, SERVICE }
+
+    /** Where the script puts things: {@code /etc/spillway} and {@code /opt/spillway} on an instance. */
+    record Layout(String etc, String opt) {
+        static final Layout INSTANCE = new Layout("/etc/spillway", "/opt/spillway");
+
+        Layout {
+            safe(etc, "directory");
+            safe(opt, "directory");
+        }
+
+        String env() {
+            return etc + "/agent.env";
+        }
+
+        String ca() {
+            return etc + "/ca.pem";
+        }
+
+        String jar() {
+            return opt + "/spillway-agent.jar";
+        }
+    }
 
     private BootScript() {}
 
     /**
-     * The script for {@code bootstrap}, fetching the agent jar from {@code agentUrl}; the agent
-     * watches the metadata service of {@code cloud} ({@code aws} or {@code azure}) for spot
-     * interruption notices.
+     * The script for {@code bootstrap}, fetching and verifying the agent jar as {@code agent} says;
+     * the agent watches the metadata service of {@code cloud} ({@code aws} or {@code azure}) for
+     * spot interruption notices.
      */
-    public static String render(AgentBootstrap bootstrap, String agentUrl, String cloud) {
-        if (!SAFE_URL.matcher(agentUrl).matches()) throw new IllegalArgumentException("agent-url must be an http(s) URL without quotes or spaces");
+    public static String render(AgentBootstrap bootstrap, AgentDownload agent, String cloud) {
+        return render(bootstrap, agent, cloud, EnumSet.allOf(Step.class), Layout.INSTANCE);
+    }
+
+    static String render(AgentBootstrap bootstrap, AgentDownload agent, String cloud, Set<Step> steps, Layout layout) {
+        if (!SAFE_URL.matcher(agent.url()).matches()) throw new IllegalArgumentException("agent-url must be an http(s) URL without quotes or spaces");
+        boolean tls = agent.brokerCaPem().isPresent();
+        if (tls && agent.fromBroker() && !agent.url().startsWith("https://")) {
+            throw new IllegalArgumentException("a broker with TLS serves the agent jar over https, not " + agent.url());
+        }
         List<String> args = new ArrayList<>(List.of("--name", bootstrap.nodeName(), "--pool", bootstrap.pool(), "--drain", "hand-back",
                 "--spot-watch", cloud));
         bootstrap.labels().forEach((k, v) -> args.addAll(List.of("--label", k + "=" + v)));
         for (String a : args) safe(a, "agent argument");
         safe(bootstrap.brokerAddress(), "broker address");
         safe(bootstrap.joinToken(), "join token");
-        return """
+        List<String> machineArgs = new ArrayList<>(List.of("--run-as", TASK_USER));
+        machineArgs.addAll(tls ? List.of("--ca-file", layout.ca()) : List.of("--insecure"));
+
+        StringBuilder s = new StringBuilder("""
                 #!/bin/bash
                 # Spillway agent bootstrap (generated by the Spillway broker)
                 set -euo pipefail
                 umask 077
+                """);
+        if (steps.contains(Step.JAVA)) s.append("""
                 if ! command -v java >/dev/null 2>&1; then
                   if command -v dnf >/dev/null 2>&1; then dnf install -y -q java-17-amazon-corretto-headless || dnf install -y -q java-17-openjdk-headless
                   elif command -v apt-get >/dev/null 2>&1; then apt-get update -q && apt-get install -y -q openjdk-17-jre-headless
                   fi
                 fi
-                install -d -m 0755 /opt/spillway
-                curl -fsSL --retry 5 -o /opt/spillway/spillway-agent.jar '%s'
-                chmod 0644 /opt/spillway/spillway-agent.jar
-                install -d -m 0700 /etc/spillway
-                %s
-                SPILLWAY_BROKER=%s
-                SPILLWAY_JOIN_TOKEN=%s
-                SPILLWAY_ENV
+                """);
+        if (steps.contains(Step.USERS)) s.append("""
+                # The agent runs as %1$s; tasks run as %2$s and cannot read the agent's token or credential.
+                id -u %1$s >/dev/null 2>&1 || useradd --system --create-home --home-dir /var/lib/%1$s --shell /usr/sbin/nologin %1$s
+                id -u %2$s >/dev/null 2>&1 || useradd --system --create-home --home-dir /var/lib/%2$s --shell /usr/sbin/nologin %2$s
+                """.formatted(AGENT_USER, TASK_USER));
+        if (steps.contains(Step.CONFIG)) {
+            s.append("install -d -m 0755 ").append(layout.etc()).append('\n');
+            s.append(ENV_START.replace("/etc/spillway/agent.env", layout.env())).append('\n')
+                    .append("SPILLWAY_BROKER=").append(bootstrap.brokerAddress()).append('\n')
+                    .append("SPILLWAY_JOIN_TOKEN=").append(bootstrap.joinToken()).append('\n')
+                    .append("SPILLWAY_ENV\n");
+            agent.brokerCaPem().ifPresent(pem -> s.append("cat > ").append(layout.ca()).append(" <<'SPILLWAY_CA'\n")
+                    .append(pem).append("\nSPILLWAY_CA\n")
+                    .append("chmod 0644 ").append(layout.ca()).append('\n'));
+        }
+        if (steps.contains(Step.AGENT_JAR)) s.append(download(agent, layout));
+        if (steps.contains(Step.SERVICE)) s.append("""
                 cat > /etc/systemd/system/spillway-agent.service <<'SPILLWAY_UNIT'
                 [Unit]
                 Description=Spillway agent
                 After=network-online.target
                 Wants=network-online.target
                 [Service]
-                EnvironmentFile=/etc/spillway/agent.env
-                ExecStart=/usr/bin/env java -XX:+UseSerialGC -jar /opt/spillway/spillway-agent.jar %s
+                User=%1$s
+                Group=%1$s
+                AmbientCapabilities=%2$s
+                CapabilityBoundingSet=%2$s
+                EnvironmentFile=%3$s
+                WorkingDirectory=/var/lib/%1$s
+                ExecStart=/usr/bin/env java -XX:+UseSerialGC -jar %4$s %5$s
                 KillSignal=SIGTERM
                 TimeoutStopSec=90
                 Restart=on-failure
@@ -72,36 +139,100 @@ public final class BootScript {
                 SPILLWAY_UNIT
                 systemctl daemon-reload
                 systemctl enable --now spillway-agent.service
-                """.formatted(agentUrl, ENV_START, bootstrap.brokerAddress(), bootstrap.joinToken(), String.join(" ", args));
+                """.formatted(AGENT_USER, AGENT_CAPABILITIES, layout.env(), layout.jar(),
+                String.join(" ", machineArgs) + " " + String.join(" ", args)));
+        return s.toString();
     }
 
-    /** What a script from {@link #render} does: download the agent from {@code agentUrl}, start it with this environment and these arguments. */
-    public record Parsed(String agentUrl, Map<String, String> environment, List<String> agentArguments) {
+    /**
+     * Downloads to a temporary name, checks the SHA-256, and only then moves the jar into place. The
+     * join token goes to curl through its configuration on standard input ({@code printf} is a
+     * shell builtin), so it never shows on a command line.
+     */
+    private static String download(AgentDownload agent, Layout layout) {
+        boolean tls = agent.brokerCaPem().isPresent() && agent.fromBroker();
+        StringBuilder curl = new StringBuilder("curl --config - -fsSL --retry 5 --retry-connrefused");
+        if (tls) curl.append(" --proto =https --cacert ").append(layout.ca());
+        curl.append(" -o \"$jar.download\" \"$url\"");
+        String config = agent.fromBroker()
+                ? "printf 'header = \"Authorization: Bearer %s\"\\n' \"$(sed -n 's/^SPILLWAY_JOIN_TOKEN=//p' " + layout.env() + ")\""
+                : "printf ''";
+        return """
+                install -d -m 0755 %1$s
+                jar=%2$s
+                url='%3$s'
+                sha256=%4$s
+                rm -f "$jar.download"
+                if ! %5$s | %6$s; then
+                  echo "spillway: cannot download the agent jar from $url" >&2
+                  exit 1
+                fi
+                if ! printf '%%s  %%s\\n' "$sha256" "$jar.download" | sha256sum -c --status -; then
+                  echo "spillway: the agent jar from $url has SHA-256 $(sha256sum "$jar.download" | cut -d ' ' -f 1), not $sha256 as the broker announced; refusing to start it" >&2
+                  rm -f "$jar.download"
+                  exit 1
+                fi
+                chmod 0644 "$jar.download"
+                mv -f "$jar.download" "$jar"
+                """.formatted(layout.opt(), layout.jar(), agent.url(), agent.sha256(), config, curl);
+    }
+
+    /**
+     * What a script from {@link #render} does: download the agent from {@code agentUrl} and check
+     * it has {@code agentSha256}; start it with this environment and these arguments, trusting
+     * {@code caCertificatePem} for the broker (none: the arguments carry {@code --insecure}), with
+     * tasks run as {@code runAs}. The options that name the instance's own users and files
+     * ({@code --run-as}, {@code --ca-file}) are not in {@code agentArguments}: a test booting the
+     * script on another machine supplies its own.
+     */
+    public record Parsed(String agentUrl, Map<String, String> environment, List<String> agentArguments, String agentSha256,
+                         Optional<String> caCertificatePem, Optional<String> runAs) {
     }
 
     /** Reads a script from {@link #render} back. */
     public static Parsed parse(String script) {
         Map<String, String> env = new LinkedHashMap<>();
-        List<String> args = List.of();
+        List<String> args = new ArrayList<>();
         String url = null;
+        String sha256 = null;
+        String runAs = null;
+        StringBuilder ca = null;
         boolean inEnv = false;
+        boolean inCa = false;
         for (String line : script.split("\n")) {
-            if (line.startsWith("curl ")) {
-                url = line.substring(line.indexOf('\'') + 1, line.lastIndexOf('\''));
-            } else if (line.equals(ENV_START)) {
+            if (line.startsWith("url='")) {
+                url = line.substring(5, line.length() - 1);
+            } else if (line.startsWith("sha256=")) {
+                sha256 = line.substring(7);
+            } else if (line.startsWith("cat > ") && line.endsWith("<<'SPILLWAY_ENV'")) {
                 inEnv = true;
             } else if (line.equals("SPILLWAY_ENV")) {
                 inEnv = false;
             } else if (inEnv) {
                 int eq = line.indexOf('=');
                 env.put(line.substring(0, eq), line.substring(eq + 1));
+            } else if (line.endsWith("<<'SPILLWAY_CA'")) {
+                inCa = true;
+                ca = new StringBuilder();
+            } else if (line.equals("SPILLWAY_CA")) {
+                inCa = false;
+            } else if (inCa) {
+                ca.append(line).append('\n');
             } else if (line.startsWith("ExecStart=")) {
                 String tail = line.substring(line.indexOf("spillway-agent.jar") + "spillway-agent.jar".length()).trim();
-                args = List.of(tail.split(" "));
+                List<String> all = List.of(tail.split(" "));
+                for (int i = 0; i < all.size(); i++) {
+                    switch (all.get(i)) {
+                        case "--run-as" -> runAs = all.get(++i);
+                        case "--ca-file" -> i++;
+                        default -> args.add(all.get(i));
+                    }
+                }
             }
         }
         if (env.isEmpty()) throw new IllegalArgumentException("not a Spillway boot script");
-        return new Parsed(url, env, args);
+        return new Parsed(url, env, List.copyOf(args), sha256, Optional.ofNullable(ca).map(StringBuilder::toString),
+                Optional.ofNullable(runAs));
     }
 
     private static void safe(String value, String what) {
