@@ -13,7 +13,12 @@ import java.util.regex.Pattern;
 
 /**
  * The first admission step: checks a submitted spec and fills in defaults. Every problem is reported at once, as a field
- * violation named by its path in {@code SubmitJobRequest}, so a client can fix them all in one go.
+ * violation named by its path in {@code SubmitJobRequest}, so a client can fix them all in one go (the error a client
+ * receives lists the first 50 and counts the rest, see {@link dev.spillway.broker.errors.InvalidRequest}).
+ *
+ * <p>Sizes are bounded against abuse: the whole spec ({@code spillway.limits.max-spec-bytes}), the task count, the
+ * command and environment, and the number of labels, node-selector entries, pools and jurisdictions. Entries of a list
+ * that is too long are still checked one by one; the spec size bounds that work.
  */
 public final class JobSpecValidator {
 
@@ -37,13 +42,19 @@ public final class JobSpecValidator {
     public Result validate(JobSpec in) {
         List<Violation> v = new ArrayList<>();
         String p = "spec.";
+        int specBytes = in.getSerializedSize();
+        if (specBytes > limits.maxSpecBytes()) {
+            // Refused on size alone: the entries of an oversized spec are not worth examining one by one.
+            v.add(violation("spec", "at most " + limits.maxSpecBytes() + " bytes (spillway.limits.max-spec-bytes; got " + specBytes + ")"));
+            return new Result(in, v);
+        }
         unknownFields("spec", in, v);
         if (in.getName().length() > 128) v.add(violation(p + "name", "at most 128 characters"));
         if (in.getTenant().length() > 63) v.add(violation(p + "tenant", "at most 63 characters"));
         if (!in.getTenant().isEmpty() && !LABEL.matcher(in.getTenant()).matches()) {
             v.add(violation(p + "tenant", "letters, digits, '.', '_', '-' and '/' only, starting and ending with a letter or digit"));
         }
-        labels(p + "labels", in.getLabelsMap(), v);
+        labels(p + "labels", in.getLabelsMap(), MAX_LABELS, v);
         if (in.getPriority() < -1000 || in.getPriority() > 1000) v.add(violation(p + "priority", "must be between -1000 and 1000"));
         if (in.getTaskCount() < 1) {
             v.add(violation(p + "task_count", "must be at least 1"));
@@ -62,6 +73,9 @@ public final class JobSpecValidator {
             long commandBytes = task.getCommandList().stream().mapToLong(s -> s.getBytes(StandardCharsets.UTF_8).length).sum();
             if (commandBytes > limits.maxCommandBytes()) {
                 v.add(violation(t + "command", "at most " + limits.maxCommandBytes() + " bytes (got " + commandBytes + ")"));
+            }
+            if (task.getEnvCount() > limits.maxEnvEntries()) {
+                v.add(violation(t + "env", "at most " + limits.maxEnvEntries() + " variables (got " + task.getEnvCount() + ")"));
             }
             long envBytes = 0;
             for (Map.Entry<String, String> e : task.getEnvMap().entrySet()) {
@@ -83,9 +97,15 @@ public final class JobSpecValidator {
                 if (r.getMemoryMib() <= 0) v.add(violation(t + "resources.memory_mib", "must be positive (got " + r.getMemoryMib() + ")"));
                 if (r.getGpus() < 0) v.add(violation(t + "resources.gpus", "must not be negative (got " + r.getGpus() + ")"));
             }
-            labels(t + "node_selector", task.getNodeSelectorMap(), v);
+            labels(t + "node_selector", task.getNodeSelectorMap(), limits.maxNodeSelectorEntries(), v);
+            if (task.getPoolsCount() > limits.maxPools()) {
+                v.add(violation(t + "pools", "at most " + limits.maxPools() + " pools (got " + task.getPoolsCount() + ")"));
+            }
             for (int i = 0; i < task.getPoolsCount(); i++) {
                 if (!LABEL.matcher(task.getPools(i)).matches()) v.add(violation(t + "pools[" + i + "]", "not a pool name"));
+            }
+            if (task.getJurisdictionsCount() > limits.maxJurisdictions()) {
+                v.add(violation(t + "jurisdictions", "at most " + limits.maxJurisdictions() + " jurisdictions (got " + task.getJurisdictionsCount() + ")"));
             }
             for (int i = 0; i < task.getJurisdictionsCount(); i++) {
                 if (!LABEL.matcher(task.getJurisdictions(i)).matches()) v.add(violation(t + "jurisdictions[" + i + "]", "not a jurisdiction name"));
@@ -125,8 +145,8 @@ public final class JobSpecValidator {
         });
     }
 
-    private static void labels(String field, Map<String, String> labels, List<Violation> v) {
-        if (labels.size() > MAX_LABELS) v.add(violation(field, "at most " + MAX_LABELS + " entries"));
+    private static void labels(String field, Map<String, String> labels, int maxEntries, List<Violation> v) {
+        if (labels.size() > maxEntries) v.add(violation(field, "at most " + maxEntries + " entries (got " + labels.size() + ")"));
         for (Map.Entry<String, String> e : labels.entrySet()) {
             if (!LABEL.matcher(e.getKey()).matches()) v.add(violation(field + "[" + e.getKey() + "]", "not a valid label key (1-63 characters: letters, digits, '.', '_', '-', '/')"));
             if (e.getValue().length() > 63) v.add(violation(field + "[" + e.getKey() + "]", "values are at most 63 characters"));

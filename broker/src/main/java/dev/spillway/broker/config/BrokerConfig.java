@@ -69,6 +69,30 @@ public interface BrokerConfig {
         /** Largest command (all arguments together), in bytes. */
         @WithDefault("65536")
         int maxCommandBytes();
+
+        /**
+         * Largest job spec in a SubmitJob, in bytes of its protobuf encoding (a larger one is refused, naming this
+         * setting). The gRPC inbound message limit, {@code quarkus.grpc.server.max-inbound-message-size}, is set
+         * separately: agents' registrations re-send their recent attempts and need more than a spec does.
+         */
+        @WithDefault("262144")
+        int maxSpecBytes();
+
+        /** Most entries in a task's {@code pools} list. */
+        @WithDefault("64")
+        int maxPools();
+
+        /** Most entries in a task's {@code jurisdictions} list. */
+        @WithDefault("64")
+        int maxJurisdictions();
+
+        /** Most entries in a task's node selector. */
+        @WithDefault("64")
+        int maxNodeSelectorEntries();
+
+        /** Most variables in a task's environment (their total size is bounded by {@code max-env-bytes}). */
+        @WithDefault("512")
+        int maxEnvEntries();
     }
 
     /** Spillway's installation (repository) directory; the local cloud runs the agent jar built there. */

@@ -20,7 +20,11 @@ import org.eclipse.microprofile.config.spi.ConfigSource;
  *       {@code postgresql://user:password@host:port/database}, that server is used.</li>
  *   <li>Otherwise an embedded PostgreSQL is started on first use, with binaries and data under
  *       {@code <data dir>/postgres} ({@code SPILLWAY_DATA_DIR}, {@code -Dspillway.data-dir},
- *       default {@code ~/.spillway}), listening on loopback only, and stopped when the JVM exits.</li>
+ *       default {@code ~/.spillway}), and stopped when the JVM exits. It listens on 127.0.0.1 only
+ *       (no Unix socket) and admits only the password in {@code <data dir>/db-password} (mode 0600,
+ *       generated on first start), by SCRAM-SHA-256; see {@link EmbeddedDatabaseAccess}. Commits are
+ *       durable: {@code synchronous_commit} and {@code fsync} are on (the embedded library turns both
+ *       off, as suits throwaway test databases; an acknowledged submission must survive a crash).</li>
  * </ul>
  * The ordinal is low, so explicit {@code quarkus.datasource.*} settings still win. This source is
  * read before CDI exists, hence system properties and environment rather than config mapping.
@@ -38,8 +42,9 @@ public class DatabaseConfigSource implements ConfigSource {
 
     /**
      * Quarkus looks credentials up only under names a source lists. An external database's names
-     * are listed; the embedded one's are not (listing them could start it during the build), and
-     * its URL carries the user instead.
+     * are listed; the embedded one's are not (listing them could start it during the build, and the
+     * build would keep the password as a default): {@link DatabaseCredentials} hands its user and
+     * password to the datasources instead.
      */
     @Override
     public Set<String> getPropertyNames() {
@@ -61,12 +66,13 @@ public class DatabaseConfigSource implements ConfigSource {
         if (!ANSWERS.contains(name)) return null;
         Optional<URI> external = setting("spillway.database.url", "SPILLWAY_DATABASE_URL").map(DatabaseConfigSource::parse);
         if (external.isPresent()) return external(external.get(), name);
+        if (name.equals(USERNAME)) return EmbeddedDatabaseAccess.USER;
+        // Only once this JVM runs the embedded server: a database configured some other way never gets its password.
+        if (name.equals(PASSWORD)) return System.getProperty(STARTED_URL) == null ? null : EmbeddedDatabaseAccess.password(passwordFile());
         int port = embeddedPort();
         return switch (name) {
-            case REACTIVE_URL -> "postgresql://postgres@127.0.0.1:" + port + "/postgres";
-            case JDBC_URL -> "jdbc:postgresql://127.0.0.1:" + port + "/postgres?user=postgres";
-            case USERNAME -> "postgres";
-            default -> null; // trust authentication on loopback
+            case REACTIVE_URL -> "postgresql://127.0.0.1:" + port + "/postgres";
+            default -> "jdbc:postgresql://127.0.0.1:" + port + "/postgres";
         };
     }
 
@@ -93,18 +99,9 @@ public class DatabaseConfigSource implements ConfigSource {
     private static synchronized int embeddedPort() {
         String started = System.getProperty(STARTED_URL);
         if (started != null) return Integer.parseInt(started);
-        Path dir = dataDir().resolve("postgres");
+        Path dataDir = dataDir();
         try {
-            Files.createDirectories(dir);
-            stopLeftoverServer(dir.resolve("data"));
-            EmbeddedPostgres pg = EmbeddedPostgres.builder()
-                    .setOverrideWorkingDirectory(dir.resolve("runtime").toFile())
-                    .setDataDirectory(dir.resolve("data"))
-                    .setCleanDataDirectory(false)
-                    .setServerConfig("listen_addresses", "127.0.0.1")
-                    .setServerConfig("max_connections", "100")
-                    .setPGStartupWait(Duration.ofSeconds(60))
-                    .start();
+            EmbeddedPostgres pg = startEmbedded(dataDir);
             Runtime.getRuntime().addShutdownHook(new Thread(() -> {
                 try {
                     pg.close();
@@ -115,8 +112,37 @@ public class DatabaseConfigSource implements ConfigSource {
             System.setProperty(STARTED_URL, Integer.toString(pg.getPort()));
             return pg.getPort();
         } catch (IOException e) {
-            throw new UncheckedIOException("cannot start embedded PostgreSQL under " + dir, e);
+            throw new UncheckedIOException("cannot start embedded PostgreSQL under " + dataDir.resolve("postgres"), e);
         }
+    }
+
+    /**
+     * Starts the embedded PostgreSQL of a Spillway data directory: binaries and data under {@code postgres/}, the
+     * password in {@code db-password} (created on first start), an existing data directory (from any earlier version)
+     * kept and brought up to the current access rules. The caller stops it.
+     */
+    static EmbeddedPostgres startEmbedded(Path dataDir) throws IOException {
+        Path dir = dataDir.resolve("postgres");
+        Files.createDirectories(dir);
+        String password = EmbeddedDatabaseAccess.password(dataDir.resolve("db-password"));
+        stopLeftoverServer(dir.resolve("data"));
+        Path runtime = dir.resolve("runtime");
+        return EmbeddedPostgres.builder()
+                .setOverrideWorkingDirectory(runtime.toFile())
+                .setDataDirectory(dir.resolve("data"))
+                .setCleanDataDirectory(false)
+                // Runs after initdb (or on the existing directory), before the server starts.
+                .setDataDirectoryCustomizer(data -> EmbeddedDatabaseAccess.require(data.toPath(), runtime, password))
+                .setServerConfig("listen_addresses", "127.0.0.1")
+                .setServerConfig("unix_socket_directories", "")
+                .setServerConfig("password_encryption", "scram-sha-256")
+                .setServerConfig("synchronous_commit", "on")
+                .setServerConfig("fsync", "on")
+                .setServerConfig("max_connections", "100")
+                // The library's readiness check connects as the superuser too.
+                .setConnectConfig("password", password)
+                .setPGStartupWait(Duration.ofSeconds(60))
+                .start();
     }
 
     /**
@@ -138,6 +164,11 @@ public class DatabaseConfigSource implements ConfigSource {
                         p.destroyForcibly();
                     }
                 });
+    }
+
+    /** Where the embedded database's password is kept (mode 0600). */
+    public static Path passwordFile() {
+        return dataDir().resolve("db-password");
     }
 
     public static Path dataDir() {

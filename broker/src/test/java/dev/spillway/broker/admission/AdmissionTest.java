@@ -32,6 +32,31 @@ class AdmissionTest {
         public int maxCommandBytes() {
             return 1024;
         }
+
+        @Override
+        public int maxSpecBytes() {
+            return 262144;
+        }
+
+        @Override
+        public int maxPools() {
+            return 64;
+        }
+
+        @Override
+        public int maxJurisdictions() {
+            return 64;
+        }
+
+        @Override
+        public int maxNodeSelectorEntries() {
+            return 64;
+        }
+
+        @Override
+        public int maxEnvEntries() {
+            return 512;
+        }
     };
 
     private final List<String> asked = new ArrayList<>();
