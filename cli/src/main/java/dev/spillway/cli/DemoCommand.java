@@ -84,7 +84,7 @@ final class DemoCommand implements Callable<Integer> {
         log.println("  azure-we priced like Azure westeurope  (bundled list prices, spot and on-demand)");
         log.flush();
         try (LocalCluster cluster = new LocalCluster(o).start()) {
-            ManagedChannel channel = NettyChannelBuilder.forTarget(cluster.brokerAddress()).usePlaintext().build();
+            ManagedChannel channel = cluster.channel();
             try {
                 return run(channel, log, out, human);
             } finally {

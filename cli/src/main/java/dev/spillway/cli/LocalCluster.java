@@ -3,10 +3,8 @@ package dev.spillway.cli;
 import dev.spillway.api.v1.PoolServiceGrpc;
 import dev.spillway.api.v1.StopBurstingRequest;
 import io.grpc.ManagedChannel;
-import io.grpc.Metadata;
 import io.grpc.StatusRuntimeException;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
-import io.grpc.stub.MetadataUtils;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.HttpURLConnection;
@@ -78,6 +76,22 @@ public final class LocalCluster implements AutoCloseable {
 
     public Path logDir() {
         return logDir;
+    }
+
+    /** The admin API key the broker wrote into its data directory on first start. */
+    public String adminKey() {
+        return CallerToken.read(options.dataDir.resolve("admin-key"), "admin-key").secret();
+    }
+
+    /** A channel to the broker that calls as its admin (the key in the data directory). */
+    public ManagedChannel channel() {
+        return channel(adminKey());
+    }
+
+    /** A channel to the broker that presents {@code credential} (null: none) on every call. */
+    public ManagedChannel channel(String credential) {
+        return NettyChannelBuilder.forTarget(brokerAddress()).usePlaintext().maxInboundMessageSize(64 * 1024 * 1024)
+                .intercept(new CallerToken(credential, "local").interceptor()).build();
     }
 
     /** Starts the broker, waits until it is healthy, then starts the agents. */
@@ -179,26 +193,23 @@ public final class LocalCluster implements AutoCloseable {
     }
 
     /**
-     * Asks the broker to stop bursting and terminate its cloud instances, with the admin token
-     * it keeps in the data directory. Returns how many it terminated; -1 when it could not ask.
+     * Asks the broker to stop bursting and terminate its cloud instances, as the admin whose key
+     * the broker keeps in the data directory. Returns how many it terminated; -1 when it could not ask.
      */
     public int stopBursting() {
         if (broker == null || !broker.isAlive()) return -1;
-        ManagedChannel channel = NettyChannelBuilder.forTarget(brokerAddress()).usePlaintext().build();
+        ManagedChannel channel = null;
         try {
-            String token = Files.readString(options.dataDir.resolve("admin-token")).trim();
-            Metadata headers = new Metadata();
-            headers.put(Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER), "Bearer " + token);
+            channel = channel();
             return PoolServiceGrpc.newBlockingStub(channel)
-                    .withInterceptors(MetadataUtils.newAttachHeadersInterceptor(headers))
                     .withDeadlineAfter(2, TimeUnit.MINUTES)
                     .stopBursting(StopBurstingRequest.getDefaultInstance())
                     .getTerminatedInstances();
-        } catch (IOException | StatusRuntimeException e) {
+        } catch (Spillway.CliException | StatusRuntimeException e) {
             System.err.println("spillway: could not stop bursting before going down (" + e.getMessage() + "); stopping anyway");
             return -1;
         } finally {
-            channel.shutdownNow();
+            if (channel != null) channel.shutdownNow();
         }
     }
 

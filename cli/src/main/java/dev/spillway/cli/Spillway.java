@@ -45,8 +45,24 @@ public final class Spillway {
             description = "Output format: table, json or yaml (default ${DEFAULT-VALUE}).")
     Output.Format output;
 
+    @Option(names = "--token", scope = CommandLine.ScopeType.INHERIT,
+            description = "API key or access token to call the broker with (else SPILLWAY_TOKEN, --token-file, ~/.spillway/config, ~/.spillway/admin-key).")
+    String token;
+
+    @Option(names = "--token-file", scope = CommandLine.ScopeType.INHERIT,
+            description = "File holding the API key or access token (env SPILLWAY_TOKEN_FILE).")
+    String tokenFile;
+
+    private CallerToken callerToken;
+
+    CallerToken callerToken() {
+        if (callerToken == null) callerToken = CallerToken.resolve(token, tokenFile, System.getenv());
+        return callerToken;
+    }
+
     ManagedChannel channel() {
-        return NettyChannelBuilder.forTarget(broker).usePlaintext().maxInboundMessageSize(64 * 1024 * 1024).build();
+        return NettyChannelBuilder.forTarget(broker).usePlaintext().maxInboundMessageSize(64 * 1024 * 1024)
+                .intercept(callerToken().interceptor()).build();
     }
 
     static void close(ManagedChannel channel) {
@@ -113,6 +129,15 @@ public final class Spillway {
             case NOT_FOUND -> {
                 err.println("spillway: " + s.getStatus().getDescription());
                 return INVALID;
+            }
+            case UNAUTHENTICATED -> {
+                CallerToken token = ((Spillway) cmd.getCommandSpec().root().userObject()).callerToken();
+                err.println("spillway: the broker refused the credential from " + token.source() + ": " + s.getStatus().getDescription());
+                return ERROR;
+            }
+            case PERMISSION_DENIED -> {
+                err.println("spillway: permission denied: " + s.getStatus().getDescription());
+                return ERROR;
             }
             case UNAVAILABLE -> {
                 String detail = s.getStatus().getDescription();

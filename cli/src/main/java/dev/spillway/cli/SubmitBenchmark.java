@@ -64,7 +64,7 @@ final class SubmitBenchmark implements Callable<Integer> {
             Stats array;
             try (LocalCluster cluster = cluster(dir.resolve("submit"), 0)) {
                 out.println("broker started on " + cluster.brokerAddress() + " (embedded PostgreSQL, no agents: nothing is placed)");
-                ManagedChannel channel = NettyChannelBuilder.forTarget(cluster.brokerAddress()).usePlaintext().build();
+                ManagedChannel channel = cluster.channel();
                 try {
                     var stub = JobServiceGrpc.newFutureStub(channel);
                     submit(stub, spec(1, "true"), 1000, concurrency); // warm-up
@@ -104,7 +104,7 @@ final class SubmitBenchmark implements Callable<Integer> {
     private Histogram placement(Path data, PrintWriter out) throws InterruptedException {
         Histogram h = new Histogram(3_600_000_000L, 3);
         try (LocalCluster cluster = cluster(data, 1)) {
-            ManagedChannel channel = NettyChannelBuilder.forTarget(cluster.brokerAddress()).usePlaintext().build();
+            ManagedChannel channel = cluster.channel();
             try {
                 var stub = JobServiceGrpc.newBlockingStub(channel);
                 // Warm-up: the first placements of a fresh broker pay for class loading and JIT.

@@ -47,7 +47,8 @@ final class BootedInstances implements AutoCloseable {
                 metadata.put(instanceId, imds);
                 Path home = Files.createDirectories(dir.resolve(instanceId));
                 Path jar = home.resolve("spillway-agent.jar");
-                HttpResponse<Path> download = HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create(script.agentUrl())).build(),
+                HttpResponse<Path> download = HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create(script.agentUrl()))
+                                .header("Authorization", "Bearer " + script.environment().getOrDefault("SPILLWAY_JOIN_TOKEN", "")).build(),
                         HttpResponse.BodyHandlers.ofFile(jar));
                 if (download.statusCode() != 200) throw new IOException("agent download: HTTP " + download.statusCode());
                 List<String> cmd = new ArrayList<>(List.of(ProcessHandle.current().info().command().orElse("java"), "-Xmx192m",

@@ -55,7 +55,7 @@ final class ClusterFixture implements AutoCloseable {
         o.brokerProperties.put("spillway.agents.heartbeat-interval", "500ms");
         customize.accept(o);
         cluster = new LocalCluster(o).start();
-        channel = NettyChannelBuilder.forTarget(cluster.brokerAddress()).usePlaintext().build();
+        channel = cluster.channel();
         jobs = JobServiceGrpc.newBlockingStub(channel);
         await().atMost(Duration.ofSeconds(60)).until(() -> readyNodes() == agents);
     }
@@ -128,7 +128,8 @@ final class ClusterFixture implements AutoCloseable {
     }
 
     String metrics() throws IOException, InterruptedException {
-        return HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create("http://" + cluster.brokerAddress() + "/q/metrics")).build(),
+        return HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create("http://" + cluster.brokerAddress() + "/q/metrics"))
+                        .header("Authorization", "Bearer " + cluster.adminKey()).build(),
                 HttpResponse.BodyHandlers.ofString()).body();
     }
 

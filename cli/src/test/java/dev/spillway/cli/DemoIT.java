@@ -50,7 +50,7 @@ class DemoIT {
         o.agents = 0;
         try (LocalCluster cluster = new LocalCluster(o)) {
             cluster.startBroker();
-            var channel = NettyChannelBuilder.forTarget(cluster.brokerAddress()).usePlaintext().build();
+            var channel = cluster.channel();
             try {
                 var instances = PoolServiceGrpc.newBlockingStub(channel).listInstances(ListInstancesRequest.getDefaultInstance()).getInstancesList();
                 double cost = instances.stream().mapToDouble(CloudInstance::getCostUsd).sum();

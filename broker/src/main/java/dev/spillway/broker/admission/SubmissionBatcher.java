@@ -1,12 +1,10 @@
 package dev.spillway.broker.admission;
 
-import dev.spillway.api.v1.JobSpec;
 import dev.spillway.broker.store.JobStore;
 import io.smallrye.mutiny.Uni;
 import jakarta.enterprise.context.ApplicationScoped;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -37,8 +35,8 @@ public class SubmissionBatcher {
         this.store = store;
     }
 
-    public Uni<Void> submit(UUID id, JobSpec spec) {
-        Pending p = new Pending(new JobStore.NewJob(id, spec), new CompletableFuture<>());
+    public Uni<Void> submit(JobStore.NewJob job) {
+        Pending p = new Pending(job, new CompletableFuture<>());
         queue.add(p);
         drain();
         return Uni.createFrom().completionStage(p.done());

@@ -1,7 +1,11 @@
 package dev.spillway.broker.admission;
 
 import dev.spillway.api.v1.JobSpec;
+import dev.spillway.broker.errors.PermissionDenied;
 import dev.spillway.broker.scheduling.SchedulingLoop;
+import dev.spillway.broker.security.Audit;
+import dev.spillway.broker.store.JobStore;
+import dev.spillway.core.access.Caller;
 import dev.spillway.broker.store.JobCatalog;
 import io.smallrye.mutiny.Uni;
 import jakarta.enterprise.context.ApplicationScoped;
@@ -15,19 +19,29 @@ public class Submissions {
     private final SubmissionBatcher batcher;
     private final JobCatalog catalog;
     private final SchedulingLoop scheduler;
+    private final Audit audit;
 
-    public Submissions(Admission admission, SubmissionBatcher batcher, JobCatalog catalog, SchedulingLoop scheduler) {
+    public Submissions(Admission admission, SubmissionBatcher batcher, JobCatalog catalog, SchedulingLoop scheduler, Audit audit) {
+        this.audit = audit;
         this.admission = admission;
         this.batcher = batcher;
         this.catalog = catalog;
         this.scheduler = scheduler;
     }
 
-    /** The new job's id once it is stored; a failed Uni with a domain error when it was refused (nothing stored). */
-    public Uni<UUID> submit(JobSpec submitted) {
+    /**
+     * The new job's id once it is stored; a failed Uni with a domain error when it was refused
+     * (nothing stored). The job belongs to the caller's tenant: a spec naming another tenant is
+     * refused unless the caller is an admin.
+     */
+    public Uni<UUID> submit(JobSpec submitted, Caller caller, String remote) {
         UUID id = UUID.randomUUID();
-        return admission.admit(submitted)
-                .flatMap(spec -> batcher.submit(id, spec).invoke(() -> {
+        return Uni.createFrom().deferred(() -> {
+            String tenant = caller.submitTenant(submitted.getTenant()).orElseThrow(() -> new PermissionDenied(
+                    "you submit to tenant " + String.join(", ", new java.util.TreeSet<>(caller.tenants())) + ", not " + submitted.getTenant()));
+            return admission.admit(submitted.toBuilder().setTenant(tenant).build());
+        }).flatMap(spec -> batcher.submit(new JobStore.NewJob(id, spec, caller.subject(), remote)).invoke(() -> {
+                    audit.log(caller.subject(), spec.getTenant(), "job.submit", id.toString(), spec.getTaskCount() + " tasks", remote);
                     catalog.put(id, spec);
                     scheduler.wake();
                 }))

@@ -6,6 +6,8 @@ import com.google.rpc.Code;
 import dev.spillway.broker.errors.BrokerException;
 import dev.spillway.broker.errors.InvalidRequest;
 import dev.spillway.broker.errors.NotFound;
+import dev.spillway.broker.errors.PermissionDenied;
+import dev.spillway.broker.errors.Unauthenticated;
 import dev.spillway.broker.errors.Unavailable;
 import dev.spillway.broker.errors.Violation;
 import io.grpc.Status;
@@ -59,6 +61,8 @@ public final class ApiErrors {
         if (domain instanceof InvalidRequest i) return invalid(i.violations());
         if (domain instanceof NotFound) return Status.NOT_FOUND.withDescription(domain.getMessage()).asRuntimeException();
         if (domain instanceof Unavailable) return Status.UNAVAILABLE.withDescription(domain.getMessage()).asRuntimeException();
+        if (domain instanceof Unauthenticated) return Status.UNAUTHENTICATED.withDescription(domain.getMessage()).asRuntimeException();
+        if (domain instanceof PermissionDenied) return Status.PERMISSION_DENIED.withDescription(domain.getMessage()).asRuntimeException();
         String ref = UUID.randomUUID().toString().substring(0, 8);
         LOG.errorf(t, "internal error %s", ref);
         return Status.INTERNAL.withDescription("internal error (reference " + ref + " in the broker log)").asRuntimeException();
@@ -66,16 +70,34 @@ public final class ApiErrors {
 
     /** Any failure as problem+json, with field violations listed under {@code violations}. */
     public static Response problem(Throwable t) {
+        Problem p = problemOf(t);
+        Response.ResponseBuilder response = Response.status(p.status()).type(Problem.MEDIA_TYPE).entity(p.json());
+        if (p.status() == 401) response.header("WWW-Authenticate", "Bearer");
+        return response.build();
+    }
+
+    /** An HTTP status and its RFC 9457 body. */
+    public record Problem(int status, String json) {
+        public static final String MEDIA_TYPE = "application/problem+json";
+    }
+
+    public static Problem problemOf(Throwable t) {
         StatusRuntimeException s = toStatus(t);
         int http = switch (s.getStatus().getCode()) {
             case INVALID_ARGUMENT -> 400;
+            case UNAUTHENTICATED -> 401;
+            case PERMISSION_DENIED -> 403;
             case NOT_FOUND -> 404;
+            case RESOURCE_EXHAUSTED -> 429;
             case UNAVAILABLE -> 503;
             default -> 500;
         };
         String title = switch (http) {
             case 400 -> "Bad Request";
+            case 401 -> "Unauthorized";
+            case 403 -> "Forbidden";
             case 404 -> "Not Found";
+            case 429 -> "Too Many Requests";
             case 503 -> "Service Unavailable";
             default -> "Internal Server Error";
         };
@@ -87,6 +109,6 @@ public final class ApiErrors {
             invalid.violations().forEach(v -> violations.add(new JsonObject().put("field", v.field()).put("description", v.description())));
             body.put("violations", violations);
         }
-        return Response.status(http).type("application/problem+json").entity(body.encode()).build();
+        return new Problem(http, body.encode());
     }
 }

@@ -15,11 +15,12 @@ import dev.spillway.api.v1.SubmitJobResponse;
 import dev.spillway.api.v1.WatchJobRequest;
 import dev.spillway.api.v1.WatchJobResponse;
 import dev.spillway.broker.admission.Submissions;
-import dev.spillway.broker.errors.NotFound;
 import dev.spillway.broker.jobs.Cancellation;
+import dev.spillway.broker.jobs.JobAccess;
 import dev.spillway.broker.jobs.JobQueries;
 import dev.spillway.broker.jobs.TaskLogs;
 import dev.spillway.broker.store.JobStore;
+import dev.spillway.core.access.TenantScope;
 import io.grpc.Status;
 import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
@@ -45,8 +46,11 @@ public class JobGrpcService extends JobServiceGrpc.JobServiceImplBase {
     private final TaskLogs logs;
     private final JobStore store;
     private final Vertx vertx;
+    private final JobAccess access;
 
-    public JobGrpcService(Submissions submissions, JobQueries queries, Cancellation cancellation, TaskLogs logs, JobStore store, Vertx vertx) {
+    public JobGrpcService(Submissions submissions, JobQueries queries, Cancellation cancellation, TaskLogs logs, JobStore store, Vertx vertx,
+                          JobAccess access) {
+        this.access = access;
         this.submissions = submissions;
         this.queries = queries;
         this.cancellation = cancellation;
@@ -57,23 +61,27 @@ public class JobGrpcService extends JobServiceGrpc.JobServiceImplBase {
 
     @Override
     public void submitJob(SubmitJobRequest request, StreamObserver<SubmitJobResponse> out) {
-        respond(submissions.submit(request.getSpec()).map(id -> SubmitJobResponse.newBuilder().setJobId(id.toString()).build()), out);
+        respond(submissions.submit(request.getSpec(), CallerInterceptor.caller(), CallerInterceptor.remote())
+                .map(id -> SubmitJobResponse.newBuilder().setJobId(id.toString()).build()), out);
     }
 
     @Override
     public void getJob(GetJobRequest request, StreamObserver<GetJobResponse> out) {
-        respond(Uni.createFrom().deferred(() -> queries.get(ApiErrors.uuid("job_id", request.getJobId()))).map(ProtoMapping::getJobResponse), out);
+        respond(Uni.createFrom().deferred(() -> queries.get(ApiErrors.uuid("job_id", request.getJobId()), CallerInterceptor.caller().readScope()))
+                .map(ProtoMapping::getJobResponse), out);
     }
 
     @Override
     public void listJobs(ListJobsRequest request, StreamObserver<ListJobsResponse> out) {
-        respond(Uni.createFrom().deferred(() -> queries.list(request.getPageSize(), request.getPageToken(), ProtoMapping.filter(request)))
+        respond(Uni.createFrom().deferred(() -> queries.list(request.getPageSize(), request.getPageToken(), ProtoMapping.filter(request),
+                        CallerInterceptor.caller().readScope()))
                 .map(ProtoMapping::listJobsResponse), out);
     }
 
     @Override
     public void cancelJob(CancelJobRequest request, StreamObserver<CancelJobResponse> out) {
-        respond(Uni.createFrom().deferred(() -> cancellation.cancel(ApiErrors.uuid("job_id", request.getJobId())))
+        respond(Uni.createFrom().deferred(() -> cancellation.cancel(ApiErrors.uuid("job_id", request.getJobId()), CallerInterceptor.caller(),
+                        CallerInterceptor.remote()))
                 .map(n -> CancelJobResponse.newBuilder().setCancelledTasks(n).build()), out);
     }
 
@@ -83,8 +91,8 @@ public class JobGrpcService extends JobServiceGrpc.JobServiceImplBase {
         if (id == null) return;
         ServerCallStreamObserver<WatchJobResponse> call = (ServerCallStreamObserver<WatchJobResponse>) out;
         // Current state first (as synthetic events at sequence 0), then every event after the snapshot.
-        store.lastEventSeq(id).flatMap(seq -> store.find(id).flatMap(job -> {
-            if (job == null) throw NotFound.job(id);
+        TenantScope scope = CallerInterceptor.caller().readScope();
+        access.visible(id, scope).flatMap(visible -> store.lastEventSeq(id)).flatMap(seq -> store.find(id).flatMap(job -> {
             return store.tasks(id).map(tasks -> {
                 JobState state = ProtoMapping.jobState(job.state());
                 List<WatchJobResponse> snapshot = new ArrayList<>();
@@ -150,7 +158,8 @@ public class JobGrpcService extends JobServiceGrpc.JobServiceImplBase {
             TaskLogs.Subscription s = subscription.get();
             if (s != null) s.cancel();
         });
-        logs.open(id, request.getTaskIndex(), request.getAttempt(), request.getFollow(), request.getStream(), chunk -> {
+        logs.open(id, CallerInterceptor.caller().readScope(), request.getTaskIndex(), request.getAttempt(), request.getFollow(),
+                request.getStream(), chunk -> {
             synchronized (call) {
                 if (call.isCancelled()) return;
                 if (!chunk.getError().isEmpty()) {

@@ -12,6 +12,7 @@ import dev.spillway.broker.agents.AgentCredentials;
 import dev.spillway.broker.cluster.ClusterView;
 import dev.spillway.broker.errors.NotFound;
 import dev.spillway.broker.errors.Violation;
+import dev.spillway.broker.security.Audit;
 import io.grpc.stub.StreamObserver;
 import io.quarkus.grpc.GrpcService;
 import java.time.Duration;
@@ -29,8 +30,10 @@ public class NodeGrpcService extends NodeServiceGrpc.NodeServiceImplBase {
 
     private final ClusterView cluster;
     private final AgentCredentials credentials;
+    private final Audit audit;
 
-    public NodeGrpcService(ClusterView cluster, AgentCredentials credentials) {
+    public NodeGrpcService(ClusterView cluster, AgentCredentials credentials, Audit audit) {
+        this.audit = audit;
         this.cluster = cluster;
         this.credentials = credentials;
     }
@@ -46,7 +49,12 @@ public class NodeGrpcService extends NodeServiceGrpc.NodeServiceImplBase {
             out.onError(ApiErrors.invalid(v));
             return;
         }
-        credentials.mintJoinToken(request.getNodeName(), request.getPool(), ttl).subscribe().with(m -> {
+        var caller = CallerInterceptor.caller();
+        String remote = CallerInterceptor.remote();
+        credentials.mintJoinToken(request.getNodeName(), request.getPool(), ttl)
+                .call(m -> audit.record(caller, null, "jointoken.create", request.getNodeName(),
+                        "pool " + request.getPool() + ", expires " + m.expires(), remote))
+                .subscribe().with(m -> {
             out.onNext(CreateJoinTokenResponse.newBuilder().setToken(m.token())
                     .setExpireTime(Timestamp.newBuilder().setSeconds(m.expires().getEpochSecond()).setNanos(m.expires().getNano())).build());
             out.onCompleted();

@@ -14,11 +14,10 @@ import dev.spillway.broker.burst.BurstController;
 import dev.spillway.broker.burst.BurstStatus;
 import dev.spillway.broker.cluster.ClusterView;
 import dev.spillway.broker.errors.NotFound;
+import dev.spillway.broker.security.Audit;
 import dev.spillway.broker.store.InstanceStore;
 import io.grpc.stub.StreamObserver;
-import io.grpc.Status;
 import io.quarkus.grpc.GrpcService;
-import io.quarkus.grpc.RegisterInterceptor;
 import io.smallrye.mutiny.infrastructure.Infrastructure;
 import io.smallrye.mutiny.Uni;
 import java.time.Clock;
@@ -27,7 +26,6 @@ import java.util.List;
 
 /** spillway.v1.PoolService: pools, each cloud pool with how it stands for bursting, and cloud instances. */
 @GrpcService
-@RegisterInterceptor(AdminToken.class)
 public class PoolGrpcService extends PoolServiceGrpc.PoolServiceImplBase {
 
     private final ClusterView cluster;
@@ -35,12 +33,12 @@ public class PoolGrpcService extends PoolServiceGrpc.PoolServiceImplBase {
     private final BurstStatus burst;
     private final Clock clock;
     private final BurstController controller;
-    private final AdminToken admin;
+    private final Audit audit;
 
     public PoolGrpcService(ClusterView cluster, InstanceStore instances, BurstStatus burst, Clock clock, BurstController controller,
-                           AdminToken admin) {
+                           Audit audit) {
         this.controller = controller;
-        this.admin = admin;
+        this.audit = audit;
         this.cluster = cluster;
         this.instances = instances;
         this.burst = burst;
@@ -87,14 +85,12 @@ public class PoolGrpcService extends PoolServiceGrpc.PoolServiceImplBase {
 
     @Override
     public void stopBursting(StopBurstingRequest request, StreamObserver<StopBurstingResponse> out) {
-        if (!admin.presented()) {
-            out.onError(Status.UNAUTHENTICATED.withDescription("stopping bursting needs the broker's admin token (<data-dir>/admin-token)")
-                    .asRuntimeException());
-            return;
-        }
+        var caller = CallerInterceptor.caller();
+        String remote = CallerInterceptor.remote();
         // Terminating instances calls the clouds: off the event loop.
-        Uni.createFrom().item(() -> controller.windDown("the local setup is going down"))
+        Uni.createFrom().item(() -> controller.windDown("bursting stopped by " + caller.subject()))
                 .runSubscriptionOn(Infrastructure.getDefaultWorkerPool())
+                .call(n -> audit.record(caller, null, "pool.stop-bursting", "*", n + " instances terminated", remote))
                 .subscribe().with(n -> {
                     out.onNext(StopBurstingResponse.newBuilder().setTerminatedInstances(n).build());
                     out.onCompleted();

@@ -11,7 +11,10 @@ import dev.spillway.broker.burst.BurstStatus;
 import dev.spillway.broker.cluster.ClusterView;
 import dev.spillway.broker.errors.InvalidRequest;
 import dev.spillway.broker.jobs.JobQueries;
+import dev.spillway.core.access.TenantScope;
 import io.smallrye.mutiny.Uni;
+import io.vertx.ext.web.RoutingContext;
+import jakarta.ws.rs.core.Context;
 import jakarta.ws.rs.GET;
 import jakarta.ws.rs.Path;
 import jakarta.ws.rs.PathParam;
@@ -25,7 +28,8 @@ import org.eclipse.microprofile.openapi.annotations.tags.Tag;
 
 /**
  * Read-only REST over the same data as the gRPC API, in the proto3 JSON mapping of spillway.v1
- * (field names in lowerCamelCase). Errors are RFC 9457 problem+json.
+ * (field names in lowerCamelCase). Errors are RFC 9457 problem+json. Callers are authenticated
+ * before a resource runs ({@link HttpAuthentication}), and see only their tenants' jobs.
  */
 @Path("/api/v1")
 @Produces(MediaType.APPLICATION_JSON)
@@ -48,7 +52,9 @@ public class ReadApi {
     @Path("/jobs")
     @Operation(summary = "List jobs, newest first", description = "Same filters and page tokens as JobService.ListJobs.")
     public Uni<Response> listJobs(@QueryParam("pageSize") int pageSize, @QueryParam("pageToken") String pageToken,
-                                  @QueryParam("state") List<String> states, @QueryParam("tenant") String tenant) {
+                                  @QueryParam("state") List<String> states, @QueryParam("tenant") String tenant,
+                                  @Context RoutingContext rc) {
+        TenantScope scope = HttpAuthentication.caller(rc).readScope();
         return Uni.createFrom().deferred(() -> {
             ListJobsRequest.Builder req = ListJobsRequest.newBuilder().setPageSize(pageSize);
             if (pageToken != null) req.setPageToken(pageToken);
@@ -60,15 +66,16 @@ public class ReadApi {
                     throw InvalidRequest.of("state", "unknown job state '" + s + "'");
                 }
             }
-            return jobs.list(req.getPageSize(), req.getPageToken(), ProtoMapping.filter(req.build())).map(ProtoMapping::listJobsResponse);
+            return jobs.list(req.getPageSize(), req.getPageToken(), ProtoMapping.filter(req.build()), scope).map(ProtoMapping::listJobsResponse);
         }).map(ReadApi::ok).onFailure().recoverWithItem(ApiErrors::problem);
     }
 
     @GET
     @Path("/jobs/{id}")
     @Operation(summary = "One job with all its tasks")
-    public Uni<Response> getJob(@PathParam("id") String id) {
-        return Uni.createFrom().deferred(() -> jobs.get(ApiErrors.uuid("id", id))).map(ProtoMapping::getJobResponse)
+    public Uni<Response> getJob(@PathParam("id") String id, @Context RoutingContext rc) {
+        TenantScope scope = HttpAuthentication.caller(rc).readScope();
+        return Uni.createFrom().deferred(() -> jobs.get(ApiErrors.uuid("id", id), scope)).map(ProtoMapping::getJobResponse)
                 .map(ReadApi::ok).onFailure().recoverWithItem(ApiErrors::problem);
     }
 

@@ -24,6 +24,8 @@ public interface BrokerConfig {
 
     Limits limits();
 
+    Auth auth();
+
     /** Pools by name. Pools that agents name without configuration are created as {@code on-prem}. */
     Map<String, PoolSettings> pools();
 
@@ -41,6 +43,56 @@ public interface BrokerConfig {
         /** Silence after which a node is declared lost and its tasks re-queued. */
         @WithDefault("15s")
         Duration lease();
+    }
+
+    /**
+     * Who may call. Every call carries {@code authorization: Bearer <credential>}: an API key
+     * (made with {@code spillway apikey create}) or, when {@code oidc.issuer} is set, an access
+     * token from that identity provider.
+     */
+    interface Auth {
+        /**
+         * On start, when {@code <data-dir>/admin-key} is missing, create an admin API key and write
+         * it there (mode 0600), so the CLI on this machine can act as admin with no setup.
+         */
+        @WithDefault("true")
+        boolean bootstrapAdminKey();
+
+        /** Tenant of the bootstrap admin key (where its jobs go unless a spec names another). */
+        @WithDefault("default")
+        String bootstrapTenant();
+
+        /** Whether {@code /q/metrics} may be read without a credential (for a scraper that cannot send one). */
+        @WithDefault("false")
+        boolean openMetrics();
+
+        Oidc oidc();
+
+        interface Oidc {
+            /** The identity provider's issuer ({@code iss}); unset: access tokens are not accepted, only API keys. */
+            Optional<String> issuer();
+
+            /** Accepted audiences ({@code aud}); a token must name at least one. Required with an issuer. */
+            Optional<java.util.List<String>> audience();
+
+            /** Where its signing keys are (a JWKS over HTTPS); unset: the {@code jwks_uri} of {@code <issuer>/.well-known/openid-configuration}. */
+            Optional<String> jwksUrl();
+
+            /** PEM file of the CA that signs the JWKS server's certificate, when it is not a public one. */
+            Optional<String> jwksCaFile();
+
+            /** Claim holding the caller's tenant or tenants (a string or an array of strings). */
+            @WithDefault("spillway_tenants")
+            String tenantClaim();
+
+            /** Claim holding the caller's role: {@code admin}, {@code operator}, {@code finops}, {@code submitter} or {@code viewer}. */
+            @WithDefault("spillway_role")
+            String roleClaim();
+
+            /** Tolerated clock difference with the identity provider for {@code exp} and {@code nbf}. */
+            @WithDefault("30s")
+            Duration clockSkew();
+        }
     }
 
     interface Scheduler {

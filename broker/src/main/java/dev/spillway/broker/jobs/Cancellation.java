@@ -3,7 +3,8 @@ package dev.spillway.broker.jobs;
 import dev.spillway.api.v1.ConnectResponse;
 import dev.spillway.api.v1.Kill;
 import dev.spillway.broker.agents.AgentSessions;
-import dev.spillway.broker.errors.NotFound;
+import dev.spillway.broker.security.Audit;
+import dev.spillway.core.access.Caller;
 import dev.spillway.broker.scheduling.SchedulingLoop;
 import dev.spillway.broker.store.JobStore;
 import io.smallrye.mutiny.Uni;
@@ -17,19 +18,26 @@ public class Cancellation {
     private final JobStore store;
     private final AgentSessions sessions;
     private final SchedulingLoop scheduler;
+    private final JobAccess access;
+    private final Audit audit;
 
-    public Cancellation(JobStore store, AgentSessions sessions, SchedulingLoop scheduler) {
+    public Cancellation(JobStore store, AgentSessions sessions, SchedulingLoop scheduler, JobAccess access, Audit audit) {
+        this.access = access;
+        this.audit = audit;
         this.store = store;
         this.sessions = sessions;
         this.scheduler = scheduler;
     }
 
-    /** How many tasks it cancelled; NotFound for an unknown job. Cancelling a finished job cancels nothing. */
-    public Uni<Integer> cancel(UUID id) {
-        return store.find(id).flatMap(job -> {
-            if (job == null) throw NotFound.job(id);
-            return store.cancel(id);
-        }).map(cancelled -> {
+    /**
+     * How many tasks it cancelled; NotFound for an unknown job or one of a tenant the caller does
+     * not act in. Cancelling a finished job cancels nothing.
+     */
+    public Uni<Integer> cancel(UUID id, Caller caller, String remote) {
+        return access.visible(id, caller.readScope()).flatMap(job -> store.cancel(id)
+                .call(cancelled -> audit.record(caller, job.spec().getTenant(), "job.cancel", id.toString(),
+                        cancelled.size() + " tasks cancelled", remote))
+        ).map(cancelled -> {
             for (JobStore.CancelledTask t : cancelled) {
                 if (t.node() == null || !t.previousState().onNode()) continue;
                 sessions.send(t.node(), ConnectResponse.newBuilder().setKill(Kill.newBuilder().setJobId(id.toString())

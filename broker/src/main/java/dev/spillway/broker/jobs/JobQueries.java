@@ -2,9 +2,10 @@ package dev.spillway.broker.jobs;
 
 import dev.spillway.broker.burst.BurstStatus;
 import dev.spillway.broker.errors.InvalidRequest;
-import dev.spillway.broker.errors.NotFound;
+import dev.spillway.broker.errors.PermissionDenied;
 import dev.spillway.broker.scheduling.SchedulingLoop;
 import dev.spillway.broker.store.JobStore;
+import dev.spillway.core.access.TenantScope;
 import dev.spillway.core.lifecycle.JobState;
 import io.smallrye.mutiny.Uni;
 import jakarta.enterprise.context.ApplicationScoped;
@@ -24,8 +25,10 @@ public class JobQueries {
     private final JobStore store;
     private final SchedulingLoop scheduler;
     private final BurstStatus burst;
+    private final JobAccess access;
 
-    public JobQueries(JobStore store, SchedulingLoop scheduler, BurstStatus burst) {
+    public JobQueries(JobStore store, SchedulingLoop scheduler, BurstStatus burst, JobAccess access) {
+        this.access = access;
         this.store = store;
         this.scheduler = scheduler;
         this.burst = burst;
@@ -55,16 +58,20 @@ public class JobQueries {
         return bursting == null ? waiting : waiting + "; " + bursting;
     }
 
-    public Uni<JobDetail> get(UUID id) {
-        return store.find(id).flatMap(job -> {
-            if (job == null) throw NotFound.job(id);
+    public Uni<JobDetail> get(UUID id, TenantScope scope) {
+        return access.visible(id, scope).flatMap(job -> {
             return Uni.combine().all().unis(store.tasks(id), store.taskCounts(List.of(id))).asTuple()
                     .map(t -> new JobDetail(new JobView(job, t.getItem2().getOrDefault(id, Map.of()), pendingReason(id)), t.getItem1()));
         });
     }
 
     /** A page of jobs, newest first. Page tokens encode the (create time, id) of the page's last job. */
-    public Uni<JobPage> list(int pageSize, String pageToken, JobFilter filter) {
+    public Uni<JobPage> list(int pageSize, String pageToken, JobFilter filter, TenantScope scope) {
+        if (filter.tenant() != null && !scope.includes(filter.tenant())) {
+            throw new PermissionDenied("you may not read the jobs of tenant " + filter.tenant());
+        }
+        String[] tenants = filter.tenant() != null ? new String[] {filter.tenant()}
+                : scope instanceof TenantScope.Only only ? only.tenants().toArray(String[]::new) : null;
         int size = pageSize == 0 ? 100 : pageSize;
         if (size < 1 || size > MAX_PAGE_SIZE) throw InvalidRequest.of("page_size", "must be between 1 and " + MAX_PAGE_SIZE);
         OffsetDateTime afterCreated = null;
@@ -79,7 +86,7 @@ public class JobQueries {
             }
         }
         List<String> states = filter.states().stream().map(Enum::name).toList();
-        return store.list(size + 1, afterCreated, afterId, states, filter.tenant(), filter.labels()).flatMap(rows -> {
+        return store.list(size + 1, afterCreated, afterId, states, tenants, filter.labels()).flatMap(rows -> {
             boolean more = rows.size() > size;
             List<JobStore.JobRow> page = more ? rows.subList(0, size) : rows;
             return store.taskCounts(page.stream().map(JobStore.JobRow::id).toList()).map(counts -> {

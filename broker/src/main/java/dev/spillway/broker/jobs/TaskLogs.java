@@ -10,6 +10,7 @@ import dev.spillway.broker.agents.LogRouter;
 import dev.spillway.broker.errors.NotFound;
 import dev.spillway.broker.errors.Unavailable;
 import dev.spillway.broker.store.TaskStore;
+import dev.spillway.core.access.TenantScope;
 import io.smallrye.mutiny.Uni;
 import jakarta.enterprise.context.ApplicationScoped;
 import java.util.UUID;
@@ -25,8 +26,10 @@ public class TaskLogs {
     private final TaskStore tasks;
     private final AgentSessions sessions;
     private final LogRouter logs;
+    private final JobAccess access;
 
-    public TaskLogs(TaskStore tasks, AgentSessions sessions, LogRouter logs) {
+    public TaskLogs(TaskStore tasks, AgentSessions sessions, LogRouter logs, JobAccess access) {
+        this.access = access;
         this.tasks = tasks;
         this.sessions = sessions;
         this.logs = logs;
@@ -41,8 +44,9 @@ public class TaskLogs {
      * Starts streaming. {@code attempt} 0 means the current one. Fails with NotFound (no such
      * task or attempt, or it has not run) or Unavailable (its node is not connected).
      */
-    public Uni<Subscription> open(UUID jobId, int index, int attempt, boolean follow, LogStream stream, Consumer<LogChunk> sink) {
-        return tasks.attemptPlace(jobId, index, attempt).map(place -> {
+    public Uni<Subscription> open(UUID jobId, TenantScope scope, int index, int attempt, boolean follow, LogStream stream,
+                                  Consumer<LogChunk> sink) {
+        return access.visible(jobId, scope).flatMap(job -> tasks.attemptPlace(jobId, index, attempt)).map(place -> {
             if (place == null) throw new NotFound("no task " + index + " in job " + jobId);
             if (place.node() == null) {
                 throw new NotFound(place.currentAttempt() == 0 ? "task " + index + " has not run yet" : "task " + index + " has no attempt " + attempt);

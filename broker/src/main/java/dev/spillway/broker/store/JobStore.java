@@ -33,13 +33,13 @@ public class JobStore {
         this.pool = pool;
     }
 
-    /** A validated job to store. */
-    public record NewJob(UUID id, JobSpec spec) {
-    }
-
-    /** Stores a validated job and all its tasks as QUEUED, atomically. */
-    public Uni<Void> insert(UUID id, JobSpec spec) {
-        return insertAll(List.of(new NewJob(id, spec)));
+    /**
+     * A validated job to store.
+     *
+     * @param submittedBy the caller's subject, kept on the job and in its {@code job.submit} audit event
+     * @param remote      the caller's address for the audit event (null when unknown)
+     */
+    public record NewJob(UUID id, JobSpec spec, String submittedBy, String remote) {
     }
 
     /**
@@ -63,6 +63,8 @@ public class JobStore {
         Long[] initialBackoffs = new Long[n];
         Long[] maxBackoffs = new Long[n];
         io.vertx.core.buffer.Buffer[] specs = new io.vertx.core.buffer.Buffer[n];
+        String[] submitters = new String[n];
+        String[] remotes = new String[n];
         List<UUID> labelJobs = new ArrayList<>();
         List<String> labelKeys = new ArrayList<>();
         List<String> labelValues = new ArrayList<>();
@@ -85,6 +87,8 @@ public class JobStore {
             initialBackoffs[i] = millis(retry.getInitialBackoff());
             maxBackoffs[i] = millis(retry.getMaxBackoff());
             specs[i] = io.vertx.core.buffer.Buffer.buffer(spec.toByteArray());
+            submitters[i] = jobs.get(i).submittedBy();
+            remotes[i] = jobs.get(i).remote();
             for (Map.Entry<String, String> label : spec.getLabelsMap().entrySet()) {
                 labelJobs.add(ids[i]);
                 labelKeys.add(label.getKey());
@@ -97,16 +101,21 @@ public class JobStore {
                 .addArrayOfString(selectors).addArrayOfString(pools).addArrayOfString(labels).addArrayOfInteger(retries)
                 .addArrayOfLong(initialBackoffs).addArrayOfLong(maxBackoffs).addValue(specs)
                 .addArrayOfUUID(labelJobs.toArray(UUID[]::new)).addArrayOfString(labelKeys.toArray(String[]::new))
-                .addArrayOfString(labelValues.toArray(String[]::new));
+                .addArrayOfString(labelValues.toArray(String[]::new))
+                .addArrayOfString(submitters).addArrayOfString(remotes);
         return pool.preparedQuery("""
                 WITH j AS (
                   INSERT INTO job (id, name, tenant, priority, task_count, state, cpu_millis, memory_mib, gpus,
-                                   node_selector, pools, labels, max_retries, initial_backoff_ms, max_backoff_ms, spec)
+                                   node_selector, pools, labels, max_retries, initial_backoff_ms, max_backoff_ms, spec, submitted_by)
                   SELECT id, name, tenant, priority, n, 'QUEUED', cpu, mem, gpu, selector::jsonb,
-                         ARRAY(SELECT jsonb_array_elements_text(pools::jsonb)), labels::jsonb, retries, ib, mb, spec
+                         ARRAY(SELECT jsonb_array_elements_text(pools::jsonb)), labels::jsonb, retries, ib, mb, spec, submitter
                   FROM unnest($1::uuid[], $2::text[], $3::text[], $4::int[], $5::int[], $6::bigint[], $7::bigint[], $8::int[],
-                              $9::text[], $10::text[], $11::text[], $12::int[], $13::bigint[], $14::bigint[], $15::bytea[])
-                       AS x(id, name, tenant, priority, n, cpu, mem, gpu, selector, pools, labels, retries, ib, mb, spec)),
+                              $9::text[], $10::text[], $11::text[], $12::int[], $13::bigint[], $14::bigint[], $15::bytea[], $19::text[])
+                       AS x(id, name, tenant, priority, n, cpu, mem, gpu, selector, pools, labels, retries, ib, mb, spec, submitter)),
+                a AS (
+                  INSERT INTO audit_event (actor, tenant, action, target, detail, remote)
+                  SELECT submitter, tenant, 'job.submit', id::text, n || ' tasks', remote
+                  FROM unnest($1::uuid[], $3::text[], $5::int[], $19::text[], $20::text[]) AS x(id, tenant, n, submitter, remote)),
                 l AS (
                   INSERT INTO job_label (job_id, key, value)
                   SELECT * FROM unnest($16::uuid[], $17::text[], $18::text[]))
@@ -165,7 +174,8 @@ public class JobStore {
     }
 
     /** A page of jobs, newest first, after the (created_at, id) key of the previous page. */
-    public Uni<List<JobRow>> list(int limit, OffsetDateTime afterCreated, UUID afterId, List<String> states, String tenant,
+    /** @param tenants only these tenants' jobs; null: every tenant's */
+    public Uni<List<JobRow>> list(int limit, OffsetDateTime afterCreated, UUID afterId, List<String> states, String[] tenants,
                                   Map<String, String> labels) {
         List<String> keys = new ArrayList<>(labels.keySet());
         Tuple args = Tuple.tuple()
@@ -173,7 +183,7 @@ public class JobStore {
                 .addOffsetDateTime(afterCreated)
                 .addUUID(afterId)
                 .addArrayOfString(states.toArray(String[]::new))
-                .addString(tenant)
+                .addArrayOfString(tenants)
                 .addArrayOfString(keys.toArray(String[]::new))
                 .addArrayOfString(keys.stream().map(labels::get).toArray(String[]::new))
                 .addInteger(keys.size());
@@ -181,7 +191,7 @@ public class JobStore {
                 SELECT id, state, created_at, finished_at, spec FROM job j
                 WHERE ($2::timestamptz IS NULL OR (created_at, id) < ($2, $3))
                   AND (cardinality($4::text[]) = 0 OR state = ANY($4))
-                  AND ($5::text IS NULL OR tenant = $5)
+                  AND ($5::text[] IS NULL OR tenant = ANY($5))
                   AND (SELECT count(*) FROM job_label l JOIN unnest($6::text[], $7::text[]) AS w(k, v)
                          ON l.key = w.k AND l.value = w.v WHERE l.job_id = j.id) = $8
                 ORDER BY created_at DESC, id DESC

@@ -27,13 +27,16 @@ class AgentJoinTest {
     URL url;
 
     @Inject
+    dev.spillway.broker.security.ApiKeys keys;
+
+    @Inject
     Pool pool;
 
     private ManagedChannel channel;
 
     @BeforeEach
     void connect() {
-        channel = ManagedChannelBuilder.forAddress(url.getHost(), url.getPort()).usePlaintext().build();
+        channel = TestCallers.channel(url, TestCallers.key(keys, "default", dev.spillway.core.access.Role.ADMIN));
     }
 
     @AfterEach

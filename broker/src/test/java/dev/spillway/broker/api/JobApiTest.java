@@ -52,6 +52,9 @@ class JobApiTest {
     URL url;
 
     @Inject
+    dev.spillway.broker.security.ApiKeys keys;
+
+    @Inject
     Pool pool;
 
     private ManagedChannel channel;
@@ -59,7 +62,7 @@ class JobApiTest {
 
     @BeforeEach
     void connect() {
-        channel = ManagedChannelBuilder.forAddress(url.getHost(), url.getPort()).usePlaintext().build();
+        channel = TestCallers.channel(url, TestCallers.key(keys, "default", dev.spillway.core.access.Role.ADMIN));
         jobs = JobServiceGrpc.newBlockingStub(channel);
     }
 
@@ -207,12 +210,13 @@ class JobApiTest {
                     .satisfies(p -> assertThat(p.getReadyNodes()).isPositive());
 
             var http = java.net.http.HttpClient.newHttpClient();
-            var ok = http.send(java.net.http.HttpRequest.newBuilder(url.toURI().resolve("/api/v1/nodes?pool=onprem")).build(),
+            String admin = "Bearer " + TestCallers.key(keys, "default", dev.spillway.core.access.Role.ADMIN);
+            var ok = http.send(java.net.http.HttpRequest.newBuilder(url.toURI().resolve("/api/v1/nodes?pool=onprem")).header("Authorization", admin).build(),
                     java.net.http.HttpResponse.BodyHandlers.ofString());
             assertThat(ok.statusCode()).isEqualTo(200);
             assertThat(ok.body()).contains("\"name\":\"view-node\"");
             var missing = http.send(java.net.http.HttpRequest.newBuilder(
-                    url.toURI().resolve("/api/v1/jobs/" + java.util.UUID.randomUUID())).build(), java.net.http.HttpResponse.BodyHandlers.ofString());
+                    url.toURI().resolve("/api/v1/jobs/" + java.util.UUID.randomUUID())).header("Authorization", admin).build(), java.net.http.HttpResponse.BodyHandlers.ofString());
             assertThat(missing.statusCode()).isEqualTo(404);
             assertThat(missing.headers().firstValue("content-type")).hasValueSatisfying(v -> assertThat(v).startsWith("application/problem+json"));
             assertThat(missing.body()).contains("\"status\":404").contains("no job");

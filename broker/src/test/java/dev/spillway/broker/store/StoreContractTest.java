@@ -76,7 +76,7 @@ abstract class StoreContractTest {
 
     UUID submit(int taskCount, int retries) {
         UUID id = UUID.randomUUID();
-        jobs.insert(id, spec(taskCount, retries)).await().indefinitely();
+        jobs.insertAll(java.util.List.of(new JobStore.NewJob(id, spec(taskCount, retries), "apikey:test", null))).await().indefinitely();
         return id;
     }
 
@@ -173,10 +173,10 @@ abstract class StoreContractTest {
     void listingPagesNewestFirstAndFilters() {
         UUID a = submit(1, 0);
         UUID b = submit(1, 0);
-        var page = jobs.list(1, null, null, List.of("QUEUED"), "team-a", Map.of("kind", "test")).await().indefinitely();
+        var page = jobs.list(1, null, null, List.of("QUEUED"), new String[] {"team-a"}, Map.of("kind", "test")).await().indefinitely();
         assertThat(page).singleElement().satisfies(j -> assertThat(j.id()).isEqualTo(b));
-        var next = jobs.list(1, page.get(0).createdAt(), page.get(0).id(), List.of(), null, Map.of()).await().indefinitely();
+        var next = jobs.list(1, page.get(0).createdAt(), page.get(0).id(), List.of(), (String[]) null, Map.of()).await().indefinitely();
         assertThat(next).singleElement().satisfies(j -> assertThat(j.id()).isEqualTo(a));
-        assertThat(jobs.list(10, null, null, List.of(), null, Map.of("kind", "other")).await().indefinitely()).isEmpty();
+        assertThat(jobs.list(10, null, null, List.of(), (String[]) null, Map.of("kind", "other")).await().indefinitely()).isEmpty();
     }
 }
