@@ -125,10 +125,11 @@ final class Attempt {
      * it) as the task's user. The agent may not enter the task's directory itself (an agent user
      * without CAP_DAC_OVERRIDE cannot), and the task's user may not reach it by its full path
      * (a directory above may be closed to others), so the process starts in the attempt's
-     * directory, switches user, then enters by a relative name; {@code exec} keeps the pid.
+     * directory, switches user, then enters by a relative name ({@code -P}: a shell's logical
+     * {@code cd} would go through the full path); {@code exec} keeps the pid.
      */
     static List<String> entering(String workDir, List<String> command) {
-        List<String> entering = new ArrayList<>(List.of("/bin/sh", "-c", "cd ./\"$0\" && exec \"$@\"", workDir));
+        List<String> entering = new ArrayList<>(List.of("/bin/sh", "-c", "cd -P ./\"$0\" && exec \"$@\"", workDir));
         entering.addAll(command);
         return entering;
     }

@@ -234,6 +234,22 @@ class TaskIsolationTest {
                 .containsEntry("SPILLWAY_ATTEMPT", "0").containsEntry("DATASET", "s3://bucket/x");
     }
 
+    /** In-process: a directory above the attempts that the task's user may not pass (a 0700 data directory) does not keep it from its own. */
+    @Test
+    void aTaskStartsInItsDirectoryEvenWhenADirectoryAboveIsClosedToItsUser() throws Exception {
+        assumeRoot("running a task as nobody needs root (this JVM runs as uid " + uid() + ")");
+        Path closed = Files.createDirectory(tmp.resolve("closed"), PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
+        Assign assign = assign(UUID.randomUUID().toString(), 0, 1).toBuilder().clearCommand().addCommand("/bin/sh").addCommand("-c")
+                .addCommand("id -u; pwd; echo data > here && cat here").build();
+        Attempt a = new Attempt(AttemptId.verify(assign), assign, closed.resolve("attempts"), TaskUser.forThisAgent(Optional.of("nobody")), x -> { });
+        a.start();
+        await().atMost(Duration.ofSeconds(10)).until(a::finished);
+
+        assertThat(Files.readString(a.log(true))).isEmpty();
+        assertThat(a.status().getExitCode()).isZero();
+        assertThat(Files.readString(a.log(false))).isEqualTo(osUid("nobody").orElseThrow() + "\n" + a.workDir() + "\ndata\n");
+    }
+
     /** In-process: stopping and sampling reach a task that runs as another user. */
     @Test
     void aTaskOfAnotherUserIsSampledAndItsWholeTreeStopped() throws Exception {
