@@ -25,6 +25,7 @@ import picocli.CommandLine.Option;
                 JobCommands.Submit.class, JobCommands.Jobs.class, JobCommands.JobDetail.class, JobCommands.Watch.class,
                 JobCommands.Logs.class, JobCommands.Cancel.class, JobCommands.Explain.class,
                 ClusterCommands.Nodes.class, ClusterCommands.Pools.class, ClusterCommands.Token.class, ClusterCommands.Instances.class,
+                AccessCommands.WhoAmI.class, AccessCommands.ApiKeys.class, AccessCommands.Audit.class,
                 BenchCommand.class,
                 CommandLine.HelpCommand.class},
         footer = "%nThrough the ./spillway launcher also: simulate --trace FILE.swf [...] (replay a workload trace) and "

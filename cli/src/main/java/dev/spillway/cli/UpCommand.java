@@ -54,6 +54,8 @@ final class UpCommand implements Callable<Integer> {
         cluster.startBroker();
         for (int i = 1; i <= agents; i++) cluster.startAgent("agent-" + i);
         System.out.printf("broker ready at %s with %d agent(s) of %s cpu / %s in pool 'onprem'%n", cluster.brokerAddress(), agents, agentCpu, agentMemory);
+        System.out.println("admin API key in " + o.dataDir.resolve("admin-key") + " (owner-only); the CLI on this machine uses it"
+                + (data == null ? "" : " with SPILLWAY_TOKEN_FILE=" + o.dataDir.resolve("admin-key")) + "; make keys for others with 'spillway apikey create'");
         System.out.println("try: ./spillway submit examples/hello.yaml    (Ctrl-C stops everything)");
         int code = cluster.broker().waitFor();
         if (stopping.get()) {

@@ -38,11 +38,12 @@ class CliIT {
         CommandLine cmd = Spillway.commandLine();
         cmd.setOut(new PrintWriter(out));
         cmd.setErr(new PrintWriter(err));
-        String[] all = new String[args.length + 2];
-        all[0] = "--broker";
-        all[1] = fx.cluster.brokerAddress();
-        System.arraycopy(args, 0, all, 2, args.length);
-        int exit = cmd.execute(all);
+        java.util.List<String> all = new java.util.ArrayList<>(java.util.List.of("--broker", fx.cluster.brokerAddress()));
+        if (!java.util.Arrays.asList(args).contains("--token")) {
+            all.addAll(java.util.List.of("--token-file", fx.cluster.dataDir().resolve("admin-key").toString()));
+        }
+        all.addAll(java.util.List.of(args));
+        int exit = cmd.execute(all.toArray(String[]::new));
         return new Run(exit, out.toString(), err.toString());
     }
 
@@ -127,6 +128,48 @@ class CliIT {
         assertThat(java.nio.file.Files.readString(brokerLog)).doesNotContain("refused node joined-1");
         assertThat(java.nio.file.Files.readString(fx.cluster.logDir().resolve("broker.log"))).doesNotContain(secret.substring(5));
         fx.cluster.stopAgent("joined-1");
+    }
+
+    @Test
+    void anApiKeyIsMadeUsedAndRevokedFromTheCommandLine() throws Exception {
+        Run created = cli("apikey", "create", "--tenant", "cli-team", "--role", "submitter", "--name", "cli-it");
+        assertThat(created.exit()).as(created.err()).isZero();
+        String key = created.out().trim();
+        assertThat(key).startsWith("spw_");
+        assertThat(created.err()).contains("shown once");
+
+        Run me = cli("whoami", "--token", key);
+        assertThat(me.exit()).as(me.err()).isZero();
+        assertThat(me.out()).contains("role:    submitter").contains("tenants: cli-team").contains("credential from --token");
+
+        Path spec = Files.writeString(Files.createTempFile("key", ".yaml"), """
+                name: with-key
+                tasks: 1
+                command: "true"
+                resources: {cpu: 100m, memory: 16Mi}
+                """);
+        Run submit = cli("submit", spec.toString(), "--token", key);
+        assertThat(submit.exit()).as(submit.err()).isZero();
+        String id = submit.out().lines().findFirst().orElseThrow();
+        assertThat(cli("jobs", "--token", key).out()).contains(id);
+        String other = cli("apikey", "create", "--tenant", "someone-else", "--role", "viewer").out().trim();
+        assertThat(cli("jobs", "--token", other).out()).doesNotContain(id);
+        assertThat(cli("job", id, "--token", other).exit()).isEqualTo(Spillway.INVALID);
+
+        Run denied = cli("apikey", "list", "--token", key);
+        assertThat(denied.exit()).isEqualTo(Spillway.ERROR);
+        assertThat(denied.err()).contains("permission denied").contains("role submitter");
+
+        Run audit = cli("audit", "--action", "job.submit");
+        assertThat(audit.exit()).as(audit.err()).isZero();
+        assertThat(audit.out()).contains(id).contains("cli-team");
+
+        String listed = cli("apikey", "list").out();
+        String row = listed.lines().filter(l -> l.contains("cli-it")).findFirst().orElseThrow();
+        assertThat(cli("apikey", "revoke", row.split("\\s+")[0]).exit()).isZero();
+        Run refused = cli("whoami", "--token", key);
+        assertThat(refused.exit()).isEqualTo(Spillway.ERROR);
+        assertThat(refused.err()).contains("refused the credential from --token").contains("revoked").doesNotContain(key);
     }
 
     @Test
