@@ -17,6 +17,8 @@ import dev.spillway.api.v1.SubmitJobRequest;
 import dev.spillway.api.v1.TaskTemplate;
 import dev.spillway.broker.admission.JobSpecValidator;
 import dev.spillway.broker.config.BrokerConfig;
+import dev.spillway.broker.security.ApiKeys;
+import dev.spillway.core.access.Role;
 import io.grpc.CallOptions;
 import io.grpc.Channel;
 import io.grpc.ClientCall;
@@ -30,6 +32,7 @@ import io.grpc.MethodDescriptor;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.grpc.protobuf.StatusProto;
+import io.grpc.stub.MetadataUtils;
 import io.quarkus.test.common.http.TestHTTPResource;
 import io.quarkus.test.junit.QuarkusTest;
 import jakarta.inject.Inject;
@@ -62,12 +65,18 @@ class LargeRequestsTest {
     @Inject
     BrokerConfig config;
 
+    @Inject
+    ApiKeys keys;
+
     private ManagedChannel channel;
     private final AtomicReference<Metadata> lastTrailers = new AtomicReference<>();
 
     @BeforeEach
     void connect() {
-        channel = ManagedChannelBuilder.forAddress(url.getHost(), url.getPort()).usePlaintext().intercept(trailerRecorder()).build();
+        Metadata credential = new Metadata();
+        credential.put(CallerInterceptor.AUTHORIZATION, "Bearer " + TestCallers.key(keys, "default", Role.ADMIN));
+        channel = ManagedChannelBuilder.forAddress(url.getHost(), url.getPort()).usePlaintext()
+                .intercept(trailerRecorder(), MetadataUtils.newAttachHeadersInterceptor(credential)).build();
     }
 
     @AfterEach

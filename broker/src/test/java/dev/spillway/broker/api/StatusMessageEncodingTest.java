@@ -5,8 +5,9 @@ import static org.assertj.core.api.Assertions.catchThrowableOfType;
 
 import dev.spillway.api.v1.GetJobRequest;
 import dev.spillway.api.v1.JobServiceGrpc;
+import dev.spillway.broker.security.ApiKeys;
+import dev.spillway.core.access.Role;
 import io.grpc.ManagedChannel;
-import io.grpc.ManagedChannelBuilder;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.quarkus.test.common.http.TestHTTPResource;
@@ -42,6 +43,9 @@ class StatusMessageEncodingTest {
     @Inject
     Vertx vertx;
 
+    @Inject
+    ApiKeys keys;
+
     @Test
     void theRawTrailerEscapesOnlyWhatTheProtocolSays() throws Exception {
         RawResponse raw = call("/spillway.v1.JobService/GetJob", GetJobRequest.newBuilder().setJobId(BAD_ID).build().toByteArray());
@@ -53,7 +57,7 @@ class StatusMessageEncodingTest {
 
     @Test
     void grpcJavaReadsTheSameMessageBack() {
-        ManagedChannel channel = ManagedChannelBuilder.forAddress(url.getHost(), url.getPort()).usePlaintext().build();
+        ManagedChannel channel = TestCallers.channel(url, TestCallers.key(keys, "default", Role.ADMIN));
         try {
             StatusRuntimeException e = catchThrowableOfType(StatusRuntimeException.class, () -> JobServiceGrpc.newBlockingStub(channel)
                     .withDeadlineAfter(10, TimeUnit.SECONDS).getJob(GetJobRequest.newBuilder().setJobId(BAD_ID).build()));
@@ -90,7 +94,8 @@ class StatusMessageEncodingTest {
             frame.write(new byte[] {(byte) (message.length >>> 24), (byte) (message.length >>> 16), (byte) (message.length >>> 8), (byte) message.length});
             frame.write(message);
             RequestOptions options = new RequestOptions().setMethod(HttpMethod.POST).setHost(url.getHost()).setPort(url.getPort()).setURI(path)
-                    .putHeader("content-type", "application/grpc").putHeader("te", "trailers");
+                    .putHeader("content-type", "application/grpc").putHeader("te", "trailers")
+                    .putHeader("authorization", "Bearer " + TestCallers.key(keys, "default", Role.ADMIN));
             RawResponse response = client.request(options)
                     .compose(request -> request.send(Buffer.buffer(frame.toByteArray())))
                     .compose(resp -> resp.body().map(body -> raw(resp)))
