@@ -34,12 +34,13 @@ import org.yaml.snakeyaml.nodes.SequenceNode;
  *
  * <pre>
  * name: hello                 # optional
- * tenant: research            # optional, default "default"
+ * tenant: research            # optional: one of the caller's tenants (default: the caller's first)
  * labels: {team: genomics}
  * priority: 0                 # -1000..1000
  * tasks: 40                   # size of the task array
  * command: echo "task $SPILLWAY_TASK_INDEX"   # a shell line, or a list (argv)
  * env: {GREETING: hello}
+ * secretEnv: {DB_PASSWORD: $DB_PASSWORD}   # values never shown back; $NAME is read from the submitting shell
  * resources: {cpu: 1, memory: 512Mi, gpus: 0} # cpu in cores ("0.5", "500m"); memory "4Gi", "512Mi" or MiB
  * nodeSelector: {disk: ssd}
  * pools: [onprem]
@@ -83,6 +84,7 @@ public final class JobSpecFile {
         FIELDS.put("tasks", "spec.task_count");
         FIELDS.put("command", "spec.task.command");
         FIELDS.put("env", "spec.task.env");
+        FIELDS.put("secretEnv", "spec.task.secret_env");
         FIELDS.put("resources", "spec.task.resources");
         FIELDS.put("resources.cpu", "spec.task.resources.cpu_millis");
         FIELDS.put("resources.memory", "spec.task.resources.memory_mib");
@@ -119,6 +121,11 @@ public final class JobSpecFile {
     }
 
     public static JobSpecFile parse(String file, Reader reader) throws InvalidSpecException {
+        return parse(file, reader, System.getenv());
+    }
+
+    /** @param environment where {@code secretEnv} values written as {@code $NAME} are read from */
+    public static JobSpecFile parse(String file, Reader reader, Map<String, String> environment) throws InvalidSpecException {
         Node root;
         try {
             root = new Yaml(new SafeConstructor(new LoaderOptions())).compose(reader);
@@ -126,7 +133,7 @@ public final class JobSpecFile {
             Mark m = e.getProblemMark();
             throw new InvalidSpecException(List.of(new Problem(file, m.getLine() + 1, m.getColumn() + 1, "(yaml)", e.getProblem())));
         }
-        Builder b = new Builder(file);
+        Builder b = new Builder(file, environment);
         if (!(root instanceof MappingNode map)) {
             int line = root == null ? 1 : root.getStartMark().getLine() + 1;
             throw new InvalidSpecException(List.of(new Problem(file, line, 1, "(root)", "a job spec is a YAML mapping (name:, tasks:, command:, …)")));
@@ -175,9 +182,11 @@ public final class JobSpecFile {
         final Resources.Builder resources = Resources.newBuilder();
         final RetryPolicy.Builder retry = RetryPolicy.newBuilder();
         boolean hasResources;
+        final Map<String, String> environment;
 
-        Builder(String file) {
+        Builder(String file, Map<String, String> environment) {
             this.file = file;
+            this.environment = environment;
         }
 
         void root(MappingNode map) {
@@ -195,6 +204,7 @@ public final class JobSpecFile {
                     case "tasks" -> spec.setTaskCount((int) integer(key, v));
                     case "command" -> command(v);
                     case "env" -> task.putAllEnv(stringMap(key, v, "spec.task.env"));
+                    case "secretEnv" -> task.putAllSecretEnv(secretEnv(key, v));
                     case "resources" -> resources(v);
                     case "nodeSelector" -> task.putAllNodeSelector(stringMap(key, v, "spec.task.node_selector"));
                     case "pools" -> task.addAllPools(stringList(key, v));
@@ -322,6 +332,27 @@ public final class JobSpecFile {
                     problem(t.getValueNode(), field + "." + key, "expected a single value");
                 }
             }
+            return out;
+        }
+
+        /**
+         * Secret values: a value {@code $NAME} is read from the submitting shell's environment
+         * (so the secret is in no file), anything else is taken as written.
+         */
+        Map<String, String> secretEnv(String field, Node v) {
+            Map<String, String> out = new LinkedHashMap<>();
+            stringMap(field, v, "spec.task.secret_env").forEach((name, value) -> {
+                if (value.startsWith("$") && value.length() > 1) {
+                    String fromEnv = environment.get(value.substring(1));
+                    if (fromEnv == null) {
+                        problem(v, field + "." + name, "the environment variable " + value.substring(1) + " is not set");
+                        return;
+                    }
+                    out.put(name, fromEnv);
+                } else {
+                    out.put(name, value);
+                }
+            });
             return out;
         }
 

@@ -43,6 +43,25 @@ class JobSpecFileTest {
     }
 
     @Test
+    void secretValuesComeFromTheFileOrTheSubmittingShell() throws Exception {
+        String yaml = """
+                tasks: 1
+                command: "true"
+                resources: {cpu: 1, memory: 64Mi}
+                secretEnv: {LITERAL: "s3cret", FROM_SHELL: $DB_PASSWORD}
+                """;
+        JobSpec spec = JobSpecFile.parse("job.yaml", new StringReader(yaml), java.util.Map.of("DB_PASSWORD", "hunter2")).spec();
+        assertThat(spec.getTask().getSecretEnvMap()).containsExactlyInAnyOrderEntriesOf(java.util.Map.of("LITERAL", "s3cret", "FROM_SHELL", "hunter2"));
+        assertThat(spec.getTask().getEnvMap()).isEmpty();
+
+        var missing = catchThrowableOfType(JobSpecFile.InvalidSpecException.class,
+                () -> JobSpecFile.parse("job.yaml", new StringReader(yaml), java.util.Map.of()));
+        assertThat(missing.problems()).singleElement().satisfies(p -> {
+            assertThat(p.toString()).contains("job.yaml:4").contains("DB_PASSWORD is not set");
+        });
+    }
+
+    @Test
     void everyProblemIsReportedWithFileLineAndField() {
         var e = catchThrowableOfType(JobSpecFile.InvalidSpecException.class, () -> parse("""
                 name: x

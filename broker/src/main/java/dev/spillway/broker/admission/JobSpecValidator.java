@@ -74,20 +74,16 @@ public final class JobSpecValidator {
             if (commandBytes > limits.maxCommandBytes()) {
                 v.add(violation(t + "command", "at most " + limits.maxCommandBytes() + " bytes (got " + commandBytes + ")"));
             }
-            if (task.getEnvCount() > limits.maxEnvEntries()) {
-                v.add(violation(t + "env", "at most " + limits.maxEnvEntries() + " variables (got " + task.getEnvCount() + ")"));
+            int envEntries = task.getEnvCount() + task.getSecretEnvCount();
+            if (envEntries > limits.maxEnvEntries()) {
+                v.add(violation(t + "env", "at most " + limits.maxEnvEntries() + " variables, secret ones included (got " + envEntries + ")"));
             }
-            long envBytes = 0;
-            for (Map.Entry<String, String> e : task.getEnvMap().entrySet()) {
-                envBytes += e.getKey().getBytes(StandardCharsets.UTF_8).length + e.getValue().getBytes(StandardCharsets.UTF_8).length;
-                if (!ENV_KEY.matcher(e.getKey()).matches()) {
-                    v.add(violation(t + "env[" + e.getKey() + "]", "names must match [A-Za-z_][A-Za-z0-9_]*"));
-                } else if (e.getKey().startsWith("SPILLWAY_")) {
-                    v.add(violation(t + "env[" + e.getKey() + "]", "SPILLWAY_ variables are set by Spillway"));
-                }
+            long envBytes = envBytes(t + "env", task.getEnvMap(), v) + envBytes(t + "secret_env", task.getSecretEnvMap(), v);
+            for (String name : task.getSecretEnvMap().keySet()) {
+                if (task.getEnvMap().containsKey(name)) v.add(violation(t + "secret_env[" + name + "]", "also in env: a name is either plain or secret"));
             }
             if (envBytes > limits.maxEnvBytes()) {
-                v.add(violation(t + "env", "at most " + limits.maxEnvBytes() + " bytes of names and values (got " + envBytes + ")"));
+                v.add(violation(t + "env", "at most " + limits.maxEnvBytes() + " bytes of names and values, secret ones included (got " + envBytes + ")"));
             }
             var r = task.getResources();
             if (!task.hasResources()) {
@@ -159,5 +155,19 @@ public final class JobSpecValidator {
 
     public static Violation violation(String field, String description) {
         return new Violation(field, description);
+    }
+
+    /** The bytes of an environment map's names and values; bad names are reported under {@code field}. */
+    private static long envBytes(String field, Map<String, String> env, List<Violation> v) {
+        long bytes = 0;
+        for (Map.Entry<String, String> e : env.entrySet()) {
+            bytes += e.getKey().getBytes(StandardCharsets.UTF_8).length + e.getValue().getBytes(StandardCharsets.UTF_8).length;
+            if (!ENV_KEY.matcher(e.getKey()).matches()) {
+                v.add(violation(field + "[" + e.getKey() + "]", "names must match [A-Za-z_][A-Za-z0-9_]*"));
+            } else if (e.getKey().startsWith("SPILLWAY_")) {
+                v.add(violation(field + "[" + e.getKey() + "]", "SPILLWAY_ variables are set by Spillway"));
+            }
+        }
+        return bytes;
     }
 }

@@ -51,13 +51,16 @@ public class AgentConnections {
     private final BrokerConfig config;
     private final NodeShapes shapes;
     private final AgentCredentials credentials;
+    private final AssignMessages assignments;
     private final Clock clock;
     private final Counter staleReports;
     private final Counter reports;
 
     public AgentConnections(AgentSessions sessions, NodeStore nodes, TaskStore tasks, JobCatalog jobs, LogRouter logs,
                             SchedulerWakeup scheduler, BrokerConfig config, MeterRegistry registry, NodeShapes shapes,
-                            AgentCredentials credentials, Clock clock) {
+                            AgentCredentials credentials, Clock clock,
+                            AssignMessages assignments) {
+        this.assignments = assignments;
         this.sessions = sessions;
         this.nodes = nodes;
         this.tasks = tasks;
@@ -212,7 +215,7 @@ public class AgentConnections {
                         .item(() -> jobs.getAll(resend.stream().map(TaskStore.OnNode::jobId).toList()))
                         .runSubscriptionOn(Infrastructure.getDefaultWorkerPool())
                         .invoke(catalog -> resend.forEach(t ->
-                                s.send(AssignMessages.assign(t.jobId(), catalog.get(t.jobId()).spec(), t.index(), t.attempt()))))
+                                s.send(assignments.assign(t.jobId(), catalog.get(t.jobId()).spec(), t.index(), t.attempt()))))
                         .replaceWithVoid());
             });
         }

@@ -3,14 +3,24 @@ package dev.spillway.broker.agents;
 import dev.spillway.api.v1.Assign;
 import dev.spillway.api.v1.ConnectResponse;
 import dev.spillway.api.v1.JobSpec;
+import dev.spillway.broker.security.SecretBox;
+import jakarta.enterprise.context.ApplicationScoped;
 import java.util.UUID;
 
-/** Builds what an agent needs to run one attempt. */
-public final class AssignMessages {
+/**
+ * Builds what an agent needs to run one attempt. The job's secret environment is opened here,
+ * for the one message to the agent that runs the attempt, and nowhere else.
+ */
+@ApplicationScoped
+public class AssignMessages {
 
-    private AssignMessages() {}
+    private final SecretBox secrets;
 
-    public static ConnectResponse assign(UUID jobId, JobSpec spec, int index, int attempt) {
+    public AssignMessages(SecretBox secrets) {
+        this.secrets = secrets;
+    }
+
+    public ConnectResponse assign(UUID jobId, JobSpec spec, int index, int attempt) {
         var task = spec.getTask();
         return ConnectResponse.newBuilder().setAssign(Assign.newBuilder()
                         .setJobId(jobId.toString())
@@ -18,6 +28,7 @@ public final class AssignMessages {
                         .setAttempt(attempt)
                         .addAllCommand(task.getCommandList())
                         .putAllEnv(task.getEnvMap())
+                        .putAllEnv(secrets.open(jobId, spec))
                         .putEnv("SPILLWAY_JOB_ID", jobId.toString())
                         .putEnv("SPILLWAY_TASK_INDEX", Integer.toString(index))
                         .putEnv("SPILLWAY_TASK_COUNT", Integer.toString(spec.getTaskCount()))

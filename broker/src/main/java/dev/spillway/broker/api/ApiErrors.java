@@ -3,10 +3,12 @@ package dev.spillway.broker.api;
 import com.google.protobuf.Any;
 import com.google.rpc.BadRequest;
 import com.google.rpc.Code;
+import com.google.rpc.RetryInfo;
 import dev.spillway.broker.errors.BrokerException;
 import dev.spillway.broker.errors.InvalidRequest;
 import dev.spillway.broker.errors.NotFound;
 import dev.spillway.broker.errors.PermissionDenied;
+import dev.spillway.broker.errors.TooManyRequests;
 import dev.spillway.broker.errors.Unauthenticated;
 import dev.spillway.broker.errors.Unavailable;
 import dev.spillway.broker.errors.Violation;
@@ -63,6 +65,15 @@ public final class ApiErrors {
         if (domain instanceof Unavailable) return Status.UNAVAILABLE.withDescription(domain.getMessage()).asRuntimeException();
         if (domain instanceof Unauthenticated) return Status.UNAUTHENTICATED.withDescription(domain.getMessage()).asRuntimeException();
         if (domain instanceof PermissionDenied) return Status.PERMISSION_DENIED.withDescription(domain.getMessage()).asRuntimeException();
+        if (domain instanceof TooManyRequests limited) {
+            com.google.rpc.Status.Builder status = com.google.rpc.Status.newBuilder().setCode(Code.RESOURCE_EXHAUSTED_VALUE)
+                    .setMessage(limited.getMessage());
+            if (limited.retryAfter() != null) {
+                status.addDetails(Any.pack(RetryInfo.newBuilder().setRetryDelay(com.google.protobuf.Duration.newBuilder()
+                        .setSeconds(limited.retryAfter().getSeconds()).setNanos(limited.retryAfter().getNano())).build()));
+            }
+            return StatusProto.toStatusRuntimeException(status.build());
+        }
         String ref = UUID.randomUUID().toString().substring(0, 8);
         LOG.errorf(t, "internal error %s", ref);
         return Status.INTERNAL.withDescription("internal error (reference " + ref + " in the broker log)").asRuntimeException();
@@ -73,6 +84,10 @@ public final class ApiErrors {
         Problem p = problemOf(t);
         Response.ResponseBuilder response = Response.status(p.status()).type(Problem.MEDIA_TYPE).entity(p.json());
         if (p.status() == 401) response.header("WWW-Authenticate", "Bearer");
+        TooManyRequests limited = t instanceof TooManyRequests l ? l : t.getCause() instanceof TooManyRequests l ? l : null;
+        if (limited != null && limited.retryAfter() != null) {
+            response.header("Retry-After", Math.max(1, (limited.retryAfter().toMillis() + 999) / 1000));
+        }
         return response.build();
     }
 

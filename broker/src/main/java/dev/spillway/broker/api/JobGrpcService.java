@@ -15,10 +15,12 @@ import dev.spillway.api.v1.SubmitJobResponse;
 import dev.spillway.api.v1.WatchJobRequest;
 import dev.spillway.api.v1.WatchJobResponse;
 import dev.spillway.broker.admission.Submissions;
+import dev.spillway.broker.config.BrokerConfig;
 import dev.spillway.broker.jobs.Cancellation;
 import dev.spillway.broker.jobs.JobAccess;
 import dev.spillway.broker.jobs.JobQueries;
 import dev.spillway.broker.jobs.TaskLogs;
+import dev.spillway.broker.security.CallerLimits;
 import dev.spillway.broker.store.JobStore;
 import dev.spillway.core.access.TenantScope;
 import io.grpc.Status;
@@ -47,10 +49,14 @@ public class JobGrpcService extends JobServiceGrpc.JobServiceImplBase {
     private final JobStore store;
     private final Vertx vertx;
     private final JobAccess access;
+    private final CallerLimits limits;
+    private final long streamBufferBytes;
 
     public JobGrpcService(Submissions submissions, JobQueries queries, Cancellation cancellation, TaskLogs logs, JobStore store, Vertx vertx,
-                          JobAccess access) {
+                          JobAccess access, CallerLimits limits, BrokerConfig config) {
         this.access = access;
+        this.limits = limits;
+        this.streamBufferBytes = config.limits().streamBufferBytes();
         this.submissions = submissions;
         this.queries = queries;
         this.cancellation = cancellation;
@@ -89,7 +95,8 @@ public class JobGrpcService extends JobServiceGrpc.JobServiceImplBase {
     public void watchJob(WatchJobRequest request, StreamObserver<WatchJobResponse> out) {
         UUID id = jobIdOrReply(request.getJobId(), out);
         if (id == null) return;
-        ServerCallStreamObserver<WatchJobResponse> call = (ServerCallStreamObserver<WatchJobResponse>) out;
+        Outbox<WatchJobResponse> outbox = stream((ServerCallStreamObserver<WatchJobResponse>) out, () -> { });
+        if (outbox == null) return;
         // Current state first (as synthetic events at sequence 0), then every event after the snapshot.
         TenantScope scope = CallerInterceptor.caller().readScope();
         access.visible(id, scope).flatMap(visible -> store.lastEventSeq(id)).flatMap(seq -> store.find(id).flatMap(job -> {
@@ -107,72 +114,91 @@ public class JobGrpcService extends JobServiceGrpc.JobServiceImplBase {
                 start -> {
                     @SuppressWarnings("unchecked")
                     List<WatchJobResponse> snapshot = (List<WatchJobResponse>) start[2];
-                    snapshot.forEach(out::onNext);
+                    outbox.sendAll(snapshot);
                     if ((Boolean) start[1]) {
-                        out.onCompleted();
+                        outbox.complete();
                     } else {
-                        follow(id, (Long) start[0], call);
+                        outbox.whenDrained(() -> follow(id, (Long) start[0], outbox));
                     }
                 },
-                e -> out.onError(ApiErrors.toStatus(e)));
+                e -> outbox.fail(ApiErrors.toStatus(e).getStatus()));
     }
 
-    /** Polls the event table; the stream ends once the job has finished and every event is sent. */
-    private void follow(UUID id, long afterSeq, ServerCallStreamObserver<WatchJobResponse> call) {
-        if (call.isCancelled()) return;
+    /**
+     * Polls the event table; the stream ends once the job has finished and every event is sent.
+     * The next batch is read only once the client has taken the last one (flow control).
+     */
+    private void follow(UUID id, long afterSeq, Outbox<WatchJobResponse> outbox) {
+        if (outbox.isClosed()) return;
         store.eventsAfter(id, afterSeq, WATCH_BATCH).flatMap(events -> store.find(id).map(job -> new Object[] {events, job}))
                 .subscribe().with(pair -> {
                     @SuppressWarnings("unchecked")
                     List<JobStore.EventRow> events = (List<JobStore.EventRow>) pair[0];
                     JobStore.JobRow job = (JobStore.JobRow) pair[1];
-                    if (call.isCancelled()) return;
+                    if (outbox.isClosed()) return;
                     JobState state = ProtoMapping.jobState(job.state());
                     long last = afterSeq;
                     for (JobStore.EventRow e : events) {
-                        call.onNext(ProtoMapping.event(e, state));
+                        outbox.send(ProtoMapping.event(e, state));
                         last = e.seq();
                     }
                     if (job.finishedAt() != null && events.size() < WATCH_BATCH) {
-                        call.onCompleted();
+                        outbox.complete();
                         return;
                     }
                     long next = last;
-                    if (events.size() == WATCH_BATCH) {
-                        follow(id, next, call);
-                    } else {
-                        vertx.setTimer(WATCH_POLL_MILLIS, t -> follow(id, next, call));
-                    }
-                }, e -> call.onError(ApiErrors.toStatus(e)));
+                    boolean more = events.size() == WATCH_BATCH;
+                    outbox.whenDrained(() -> {
+                        if (more) follow(id, next, outbox);
+                        else vertx.setTimer(WATCH_POLL_MILLIS, t -> follow(id, next, outbox));
+                    });
+                }, e -> outbox.fail(ApiErrors.toStatus(e).getStatus()));
     }
 
     @Override
     public void getTaskLogs(GetTaskLogsRequest request, StreamObserver<GetTaskLogsResponse> out) {
         UUID id = jobIdOrReply(request.getJobId(), out);
         if (id == null) return;
-        ServerCallStreamObserver<GetTaskLogsResponse> call = (ServerCallStreamObserver<GetTaskLogsResponse>) out;
-        // gRPC takes the cancel handler only now; the subscription it must cancel comes later.
+        // The subscription to the node's log stream comes later than the handlers gRPC takes now.
         AtomicReference<TaskLogs.Subscription> subscription = new AtomicReference<>();
-        AtomicBoolean cancelled = new AtomicBoolean();
-        call.setOnCancelHandler(() -> {
-            cancelled.set(true);
+        AtomicBoolean closed = new AtomicBoolean();
+        Outbox<GetTaskLogsResponse> outbox = stream((ServerCallStreamObserver<GetTaskLogsResponse>) out, () -> {
+            closed.set(true);
             TaskLogs.Subscription s = subscription.get();
             if (s != null) s.cancel();
         });
+        if (outbox == null) return;
         logs.open(id, CallerInterceptor.caller().readScope(), request.getTaskIndex(), request.getAttempt(), request.getFollow(),
                 request.getStream(), chunk -> {
-            synchronized (call) {
-                if (call.isCancelled()) return;
-                if (!chunk.getError().isEmpty()) {
-                    call.onError(Status.NOT_FOUND.withDescription(chunk.getError()).asRuntimeException());
-                    return;
-                }
-                if (!chunk.getData().isEmpty()) call.onNext(GetTaskLogsResponse.newBuilder().setData(chunk.getData()).build());
-                if (chunk.getEof()) call.onCompleted();
-            }
-        }).subscribe().with(s -> {
-            subscription.set(s);
-            if (cancelled.get()) s.cancel();
-        }, e -> out.onError(ApiErrors.toStatus(e)));
+                    if (!chunk.getError().isEmpty()) {
+                        outbox.fail(Status.NOT_FOUND.withDescription(chunk.getError()));
+                        return;
+                    }
+                    // A client that does not read ends its stream once the bound is reached; the node is told to stop.
+                    if (!chunk.getData().isEmpty()) outbox.send(GetTaskLogsResponse.newBuilder().setData(chunk.getData()).build());
+                    if (chunk.getEof()) outbox.complete();
+                }).subscribe().with(s -> {
+                    subscription.set(s);
+                    if (closed.get()) s.cancel();
+                }, e -> outbox.fail(ApiErrors.toStatus(e).getStatus()));
+    }
+
+    /**
+     * A flow-controlled stream counted against the caller's open streams, or null after refusing
+     * the call (too many open). {@code onClosed} runs once however the stream ends.
+     */
+    private <T extends com.google.protobuf.MessageLite> Outbox<T> stream(ServerCallStreamObserver<T> call, Runnable onClosed) {
+        Runnable release;
+        try {
+            release = limits.openStream(CallerInterceptor.caller());
+        } catch (RuntimeException e) {
+            call.onError(ApiErrors.toStatus(e));
+            return null;
+        }
+        return new Outbox<>(call, com.google.protobuf.MessageLite::getSerializedSize, streamBufferBytes, () -> {
+            release.run();
+            onClosed.run();
+        });
     }
 
     /** The job id of a streaming call, or null after answering INVALID_ARGUMENT. */

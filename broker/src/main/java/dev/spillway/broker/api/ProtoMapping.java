@@ -50,7 +50,7 @@ public final class ProtoMapping {
         JobStore.JobRow row = v.job();
         Job.Builder b = Job.newBuilder()
                 .setJobId(row.id().toString())
-                .setSpec(row.spec())
+                .setSpec(dev.spillway.broker.security.SecretBox.redacted(row.spec()))
                 .setState(jobState(row.state()))
                 .setCreateTime(timestamp(row.createdAt()))
                 .putAllTaskCounts(v.taskCounts());

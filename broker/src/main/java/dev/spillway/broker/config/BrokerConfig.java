@@ -26,6 +26,18 @@ public interface BrokerConfig {
 
     Auth auth();
 
+    Secrets secrets();
+
+    /** How job secrets ({@code secret_env}) are kept. */
+    interface Secrets {
+        /**
+         * File holding the 256-bit key (base64) that encrypts secret environment values before they
+         * are stored; every broker of one database needs the same. Default {@code <data-dir>/secret-key},
+         * created (mode 0600) on first start.
+         */
+        Optional<String> keyFile();
+    }
+
     /** Pools by name. Pools that agents name without configuration are created as {@code on-prem}. */
     Map<String, PoolSettings> pools();
 
@@ -145,6 +157,25 @@ public interface BrokerConfig {
         /** Most variables in a task's environment (their total size is bounded by {@code max-env-bytes}). */
         @WithDefault("512")
         int maxEnvEntries();
+
+        /** Most WatchJob and GetTaskLogs streams one caller may hold open at once. */
+        @WithDefault("32")
+        int streamsPerCaller();
+
+        /** Bytes a stream may hold for a client that is not reading before it is ended (RESOURCE_EXHAUSTED). */
+        @WithDefault("8388608")
+        long streamBufferBytes();
+
+        /**
+         * Sustained submissions per second per tenant (a job costs 1 plus 1 per 1,000 tasks);
+         * above it SubmitJob answers RESOURCE_EXHAUSTED with when to retry.
+         */
+        @WithDefault("2000")
+        double submitRate();
+
+        /** Submissions a tenant may make at once above the sustained rate. */
+        @WithDefault("10000")
+        double submitBurst();
     }
 
     /** Spillway's installation (repository) directory; the local cloud runs the agent jar built there. */

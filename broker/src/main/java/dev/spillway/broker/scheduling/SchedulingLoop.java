@@ -58,6 +58,7 @@ public class SchedulingLoop implements SchedulerWakeup {
     private final JobCatalog jobs;
     private final BrokerConfig config;
     private final Scheduler scheduler;
+    private final AssignMessages assignments;
     private final Semaphore wakeups = new Semaphore(0);
     private final Timer cycleTimer;
     private final Counter placements;
@@ -72,7 +73,9 @@ public class SchedulingLoop implements SchedulerWakeup {
     private long lastFinishSweep;
 
     public SchedulingLoop(AgentSessions sessions, TaskStore tasks, NodeStore nodeStore, JobCatalog jobs,
-                          BrokerConfig config, MeterRegistry registry) {
+                          BrokerConfig config, MeterRegistry registry,
+                          AssignMessages assignments) {
+        this.assignments = assignments;
         this.nodeStore = nodeStore;
         this.sessions = sessions;
         this.tasks = tasks;
@@ -183,7 +186,7 @@ public class SchedulingLoop implements SchedulerWakeup {
         }
         for (TaskStore.Assigned a : committed) {
             JobCatalog.JobInfo job = infos.get(a.jobId());
-            if (!sessions.send(a.node(), AssignMessages.assign(a.jobId(), job.spec(), a.index(), a.attempt()))) {
+            if (!sessions.send(a.node(), assignments.assign(a.jobId(), job.spec(), a.index(), a.attempt()))) {
                 LOG.debugf("node %s went away before %s/%d could be sent; it is re-sent on reconnect or re-queued when the node is lost",
                         a.node(), a.jobId(), a.index());
             }

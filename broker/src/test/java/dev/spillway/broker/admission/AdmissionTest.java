@@ -57,6 +57,26 @@ class AdmissionTest {
         public int maxEnvEntries() {
             return 512;
         }
+
+        @Override
+        public int streamsPerCaller() {
+            return 32;
+        }
+
+        @Override
+        public long streamBufferBytes() {
+            return 1 << 20;
+        }
+
+        @Override
+        public double submitRate() {
+            return 1000;
+        }
+
+        @Override
+        public double submitBurst() {
+            return 1000;
+        }
     };
 
     private final List<String> asked = new ArrayList<>();
