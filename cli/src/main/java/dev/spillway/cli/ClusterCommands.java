@@ -113,16 +113,45 @@ final class ClusterCommands {
         @Option(names = "--ttl", defaultValue = "15m", description = "How long the token stays usable: 30s, 15m, 2h (default ${DEFAULT-VALUE}).")
         String ttl;
 
+        @Option(names = "--label", paramLabel = "KEY=VALUE", description = "A label fixed for the node, whatever its agent declares "
+                + "(repeatable), e.g. spillway.dev/jurisdiction=EU. Labels under spillway.dev/ can only be set here.")
+        java.util.Map<String, String> labels = new java.util.LinkedHashMap<>();
+
+        @Option(names = "--max-cpu", paramLabel = "CORES", description = "Capacity ceiling: the most CPU the node may offer (2, 0.5, 500m).")
+        String maxCpu;
+
+        @Option(names = "--max-memory", paramLabel = "SIZE", description = "Capacity ceiling: the most memory the node may offer (4Gi, 512Mi).")
+        String maxMemory;
+
+        @Option(names = "--max-gpus", paramLabel = "N", description = "Capacity ceiling: the most GPUs the node may offer (default 0 with a ceiling).")
+        Integer maxGpus;
+
+        @Option(names = "--replace", description = "Re-provision a node name that already has a node credential: its old credential "
+                + "stops working and a live connection of the node is closed once the token is used.")
+        boolean replace;
+
         @Override
         Integer run(ManagedChannel channel) {
-                        com.google.protobuf.Duration duration;
+            com.google.protobuf.Duration duration;
             try {
                 duration = JobSpecFile.duration(ttl);
             } catch (IllegalArgumentException e) {
                 throw new Spillway.CliException(Spillway.INVALID, "--ttl: " + e.getMessage());
             }
-            var r = NodeServiceGrpc.newBlockingStub(channel).createJoinToken(dev.spillway.api.v1.CreateJoinTokenRequest.newBuilder()
-                    .setNodeName(node).setPool(pool).setTtl(duration).build());
+            var request = dev.spillway.api.v1.CreateJoinTokenRequest.newBuilder()
+                    .setNodeName(node).setPool(pool).setTtl(duration).putAllLabels(labels).setReplaceExisting(replace);
+            if (maxCpu != null || maxMemory != null || maxGpus != null) {
+                if (maxCpu == null || maxMemory == null) {
+                    throw new Spillway.CliException(Spillway.INVALID, "a capacity ceiling needs both --max-cpu and --max-memory");
+                }
+                try {
+                    request.setMaxCapacity(Resources.newBuilder().setCpuMillis(dev.spillway.api.Quantities.parseCpuMillis(maxCpu))
+                            .setMemoryMib(dev.spillway.api.Quantities.parseMemoryMib(maxMemory)).setGpus(maxGpus == null ? 0 : maxGpus));
+                } catch (IllegalArgumentException e) {
+                    throw new Spillway.CliException(Spillway.INVALID, "capacity ceiling: " + e.getMessage());
+                }
+            }
+            var r = NodeServiceGrpc.newBlockingStub(channel).createJoinToken(request.build());
             if (Output.structured(root().output, r, out())) return Spillway.OK;
             out().println(r.getToken());
             spec.commandLine().getErr().println("one-time token for node " + node + " in pool " + pool + ", valid until "

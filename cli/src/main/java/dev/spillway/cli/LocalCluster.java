@@ -1,5 +1,7 @@
 package dev.spillway.cli;
 
+import dev.spillway.api.v1.CreateJoinTokenRequest;
+import dev.spillway.api.v1.NodeServiceGrpc;
 import dev.spillway.api.v1.PoolServiceGrpc;
 import dev.spillway.api.v1.StopBurstingRequest;
 import io.grpc.ManagedChannel;
@@ -118,25 +120,43 @@ public final class LocalCluster implements AutoCloseable {
         awaitHealthy(Duration.ofSeconds(120));
     }
 
+    /**
+     * Starts a local agent the way a new machine joins: with a one-time join token for its name and
+     * pool, minted here as the admin. An agent that joined before (its work directory holds the node
+     * credential the broker gave it) reconnects with that credential instead; no token is minted.
+     */
     public Process startAgent(String name) {
-        return startAgent(name, null);
+        return startAgent(name, Files.exists(agentWorkDir(name).resolve("node-credential")) ? null : mintJoinToken(name));
     }
 
-    /** Starts an agent that joins with a one-time join token instead of the shared token (when not null). */
+    /** A one-time join token for local agent {@code name} in this setup's pool, valid for 10 minutes. */
+    public String mintJoinToken(String name) {
+        ManagedChannel channel = channel();
+        try {
+            return NodeServiceGrpc.newBlockingStub(channel).withDeadlineAfter(30, TimeUnit.SECONDS)
+                    .createJoinToken(CreateJoinTokenRequest.newBuilder().setNodeName(name).setPool(options.pool)
+                            .setTtl(com.google.protobuf.Duration.newBuilder().setSeconds(600)).build())
+                    .getToken();
+        } finally {
+            channel.shutdownNow();
+        }
+    }
+
+    private Path agentWorkDir(String name) {
+        return options.dataDir.resolve("agents").resolve(name);
+    }
+
+    /** Starts an agent with a one-time join token (null: it reconnects with the node credential in its work directory). */
     public Process startAgent(String name, String joinToken) {
         Path jar = options.home.resolve("on-prem-agent/target/spillway-agent.jar");
         require(jar);
-        List<String> credential = joinToken == null
-                ? List.of("--token-file", options.dataDir.resolve("agent-token").toString())
-                : List.of();
         List<String> cmd = new ArrayList<>(List.of(java(), "-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-jar", jar.toString(),
                 "--broker", brokerAddress()));
-        cmd.addAll(credential);
         cmd.addAll(List.of(
                 "--name", name, "--pool", options.pool,
                 "--cpu", options.agentCpu, "--memory", options.agentMemory,
                 "--drain", options.drain, "--drain-timeout", options.drainTimeout,
-                "--work-dir", options.dataDir.resolve("agents").resolve(name).toString()));
+                "--work-dir", agentWorkDir(name).toString()));
         Process p = spawn(cmd, name, joinToken == null ? Map.of() : Map.of("SPILLWAY_JOIN_TOKEN", joinToken));
         agents.put(name, p);
         return p;

@@ -75,13 +75,13 @@ class BurstIT {
             await().atMost(Duration.ofSeconds(90)).until(() -> pools.listInstances(all).getInstancesList().stream()
                     .anyMatch(i -> i.getState().equals("JOINED")));
 
-            // Without the admin token, or with another secret (the agent token), the broker refuses.
+            // Without the admin token, or with another secret (an agent's node credential), the broker refuses.
             var stop = dev.spillway.api.v1.StopBurstingRequest.getDefaultInstance();
             assertThat(org.assertj.core.api.Assertions.catchThrowableOfType(io.grpc.StatusRuntimeException.class, () -> pools.stopBursting(stop))
                     .getStatus().getCode()).isEqualTo(io.grpc.Status.Code.UNAUTHENTICATED);
             io.grpc.Metadata agentToken = new io.grpc.Metadata();
             agentToken.put(io.grpc.Metadata.Key.of("authorization", io.grpc.Metadata.ASCII_STRING_MARSHALLER),
-                    "Bearer " + Files.readString(fx.cluster.dataDir().resolve("agent-token")).trim());
+                    "Bearer " + Files.readString(fx.cluster.dataDir().resolve("agents/agent-1/node-credential")).trim());
             assertThat(org.assertj.core.api.Assertions.catchThrowableOfType(io.grpc.StatusRuntimeException.class, () -> pools
                     .withInterceptors(io.grpc.stub.MetadataUtils.newAttachHeadersInterceptor(agentToken)).stopBursting(stop))
                     .getStatus().getCode()).isEqualTo(io.grpc.Status.Code.UNAUTHENTICATED);

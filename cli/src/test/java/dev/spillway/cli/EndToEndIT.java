@@ -197,7 +197,8 @@ class EndToEndIT {
         LateAgent(String name) throws IOException {
             this.name = name;
             Metadata headers = new Metadata();
-            String token = Files.readString(fx.cluster.dataDir().resolve("agent-token")).trim();
+            // The node's own credential, as the killed agent kept it in its work directory: the same node coming back.
+            String token = Files.readString(fx.cluster.dataDir().resolve("agents").resolve(name).resolve("node-credential")).trim();
             headers.put(Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER), "Bearer " + token);
             channel = NettyChannelBuilder.forTarget(fx.cluster.brokerAddress()).usePlaintext()
                     .intercept(MetadataUtils.newAttachHeadersInterceptor(headers)).build();

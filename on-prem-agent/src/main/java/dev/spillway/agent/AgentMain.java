@@ -30,7 +30,8 @@ public final class AgentMain implements Callable<Integer> {
     @Option(names = "--insecure", description = "Connect in plaintext: the broker is not verified (labs only).")
     boolean insecure;
 
-    @Option(names = "--token-file", description = "File holding the cluster's shared agent token (else env SPILLWAY_AGENT_TOKEN).")
+    @Option(names = "--token-file", description = "Labs only: file holding the cluster's shared agent token (else env SPILLWAY_AGENT_TOKEN); "
+            + "the broker accepts it only with spillway.agents.shared-token=true.")
     Path tokenFile;
 
     @Option(names = "--join-token-file",
@@ -97,10 +98,6 @@ public final class AgentMain implements Callable<Integer> {
             }
             token = Files.readString(file).trim();
         }
-        if (token == null || token.isBlank()) {
-            System.err.println("spillway-agent: no credential: pass --token-file or --join-token-file, or set SPILLWAY_AGENT_TOKEN or SPILLWAY_JOIN_TOKEN");
-            return 2;
-        }
         String node = name != null ? name : hostName();
         Drain.Mode mode = switch (drain) {
             case "finish" -> Drain.Mode.FINISH;
@@ -113,6 +110,12 @@ public final class AgentMain implements Callable<Integer> {
                 gpus, labels,
                 workDir != null ? workDir : Path.of(System.getProperty("user.home"), ".spillway", "agents", node),
                 mode, parseDuration(drainTimeout), "0.1.0");
+        if ((token == null || token.isBlank()) && NodeCredentialFile.in(settings.workDir()).read().isEmpty()) {
+            System.err.println("spillway-agent: no credential: pass --join-token-file or set SPILLWAY_JOIN_TOKEN (a token from 'spillway token create'); "
+                    + "a node that joined before reconnects with the credential in " + NodeCredentialFile.in(settings.workDir()).path()
+                    + " (labs with the shared agent token: --token-file or SPILLWAY_AGENT_TOKEN)");
+            return 2;
+        }
         if (settings.cpuMillis() <= 0 || settings.memoryMib() <= 0) {
             System.err.println("spillway-agent: --cpu and --memory must be positive");
             return 2;

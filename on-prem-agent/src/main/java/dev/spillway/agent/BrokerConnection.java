@@ -78,7 +78,7 @@ final class BrokerConnection {
         this.heartbeat = heartbeat;
         this.onMessage = onMessage;
         credentialFile.read().ifPresent(credentials::add);
-        credentials.add(token);
+        if (token != null && !token.isBlank()) credentials.add(token);
         if (trust.tls()) LOG.info(() -> "connecting to " + target + " over " + trust.describe());
         else LOG.warning("connecting to " + target + " in " + trust.describe());
         this.channel = NettyChannelBuilder.forTarget(target, trust.credentials())
@@ -149,6 +149,9 @@ final class BrokerConnection {
                 if (s.getCode() == Status.Code.UNAUTHENTICATED) {
                     LOG.severe("the broker refused this agent's credential: " + s.getDescription());
                     if (credentials.size() > 1) credentials.pollFirst(); // try the next one
+                } else if (s.getCode() == Status.Code.PERMISSION_DENIED || s.getCode() == Status.Code.ALREADY_EXISTS) {
+                    // The credential is good but the registration is not: say why at every attempt (it retries with backoff).
+                    LOG.severe("the broker refused this node's registration: " + s.getDescription());
                 } else if (!stopping && untrusted(t)) {
                     // A certificate problem does not go away by retrying: say so at every attempt.
                     LOG.severe("the broker at " + target + " is not trusted: " + s.getDescription() + " (" + rootMessage(t)

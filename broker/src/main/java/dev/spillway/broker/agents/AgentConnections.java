@@ -8,12 +8,14 @@ import dev.spillway.api.v1.Register;
 import dev.spillway.api.v1.Registered;
 import dev.spillway.broker.cluster.NodeShapes;
 import dev.spillway.broker.config.BrokerConfig;
+import dev.spillway.broker.security.Audit;
 import dev.spillway.broker.store.JobCatalog;
 import dev.spillway.broker.store.NodeStore;
 import dev.spillway.broker.store.TaskStore;
 import dev.spillway.core.lifecycle.NodeState;
 import dev.spillway.core.scheduling.Resources;
 import dev.spillway.core.scheduling.TaskRef;
+import dev.spillway.core.scheduling.TaskShape;
 import dev.spillway.core.task.AttemptOutcome;
 import dev.spillway.core.task.TaskState;
 import io.micrometer.core.instrument.Counter;
@@ -22,13 +24,16 @@ import io.smallrye.mutiny.Uni;
 import io.smallrye.mutiny.infrastructure.Infrastructure;
 import jakarta.enterprise.context.ApplicationScoped;
 import java.time.Clock;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
+import java.util.regex.Pattern;
 import org.jboss.logging.Logger;
 
 /**
@@ -41,6 +46,9 @@ import org.jboss.logging.Logger;
 public class AgentConnections {
 
     private static final Logger LOG = Logger.getLogger(AgentConnections.class);
+    private static final String ON_PREM = "on-prem";
+    /** Node and pool names: what a join token can be minted for, and at most a host name's length. */
+    private static final Pattern NODE_NAME = Pattern.compile("[A-Za-z0-9]([A-Za-z0-9._-]{0,251}[A-Za-z0-9])?");
 
     private final AgentSessions sessions;
     private final NodeStore nodes;
@@ -52,15 +60,17 @@ public class AgentConnections {
     private final NodeShapes shapes;
     private final AgentCredentials credentials;
     private final AssignMessages assignments;
+    private final Audit audit;
     private final Clock clock;
     private final Counter staleReports;
     private final Counter reports;
 
     public AgentConnections(AgentSessions sessions, NodeStore nodes, TaskStore tasks, JobCatalog jobs, LogRouter logs,
                             SchedulerWakeup scheduler, BrokerConfig config, MeterRegistry registry, NodeShapes shapes,
-                            AgentCredentials credentials, Clock clock,
+                            AgentCredentials credentials, Audit audit, Clock clock,
                             AssignMessages assignments) {
         this.assignments = assignments;
+        this.audit = audit;
         this.sessions = sessions;
         this.nodes = nodes;
         this.tasks = tasks;
@@ -83,6 +93,31 @@ public class AgentConnections {
 
     /** A registration accepted: the node's id, and a fresh credential when it joined with a join token. */
     private record Admitted(UUID nodeId, String credential) {
+    }
+
+    /** Whether a registration is let in: with what is fixed for its node, or refused (reason and why). */
+    private record Decision(Provisioning provisioning, boolean replaceExisting, AgentLink.CloseReason reason, String refusal) {
+        static Decision refused(AgentLink.CloseReason reason, String why) {
+            return new Decision(null, false, reason, why);
+        }
+    }
+
+    private static Resources capacityOf(Register r) {
+        return new Resources(r.getCapacity().getCpuMillis(), r.getCapacity().getMemoryMib(), r.getCapacity().getGpus());
+    }
+
+    /** A pool's kind: as configured, else on-prem (pools agents name without configuration). */
+    private String poolKind(String pool) {
+        BrokerConfig.PoolSettings settings = config.pools().get(pool);
+        return settings == null ? ON_PREM : settings.kind();
+    }
+
+    /** What the broker's configuration fixes for a node joining {@code pool} with the shared token: the pool's jurisdiction, if set. */
+    private Provisioning sharedProvisioning(String pool) {
+        BrokerConfig.PoolSettings settings = config.pools().get(pool);
+        Map<String, String> labels = settings == null ? Map.of()
+                : settings.jurisdiction().map(j -> Map.of(TaskShape.JURISDICTION_LABEL, j)).orElse(Map.of());
+        return new Provisioning(pool, labels, null);
     }
 
     /** One agent's stream. */
@@ -138,57 +173,131 @@ public class AgentConnections {
 
         private Uni<Void> register(Register r) {
             if (session != null) return refuse("register sent twice");
-            if (r.getNodeName().isBlank() || r.getPool().isBlank() || r.getCapacity().getCpuMillis() <= 0
-                    || r.getCapacity().getMemoryMib() <= 0) {
-                return refuse("register needs a node name, a pool and positive cpu and memory");
+            if (!NODE_NAME.matcher(r.getNodeName()).matches() || !NODE_NAME.matcher(r.getPool()).matches()
+                    || r.getCapacity().getCpuMillis() <= 0 || r.getCapacity().getMemoryMib() <= 0 || r.getCapacity().getGpus() < 0) {
+                return refuse("register needs a node name and a pool (letters, digits, '.', '_', '-'), positive cpu and memory, no negative gpus");
             }
-            return authorize(r).flatMap(refusal -> {
-                if (refusal != null) {
-                    LOG.warnf("refused node %s: %s", r.getNodeName(), refusal);
-                    link.close(AgentLink.CloseReason.UNAUTHENTICATED, refusal);
-                    return Uni.createFrom().voidItem();
-                }
-                return admit(r);
-            });
+            String name = r.getNodeName();
+            if (!sessions.claim(name, this)) {
+                return refused(r, AgentLink.CloseReason.NAME_IN_USE, "another registration of node " + name + " is under way");
+            }
+            return decide(r)
+                    .flatMap(d -> d.refusal() != null ? refused(r, d.reason(), d.refusal()) : admit(r, d))
+                    .eventually(() -> sessions.release(name, this));
         }
 
-        /** Null when the presented credential lets this node register; otherwise why not. */
-        private Uni<String> authorize(Register r) {
-            if (credential == null) return Uni.createFrom().item("no credential");
+        /**
+         * Whether the presented credential lets this registration in, and with what fixed for the
+         * node. Never evicts: a name with a live session is refused unless an operator minted a
+         * re-provisioning token for it. Nothing is spent unless everything else holds.
+         */
+        private Uni<Decision> decide(Register r) {
+            String name = r.getNodeName();
+            Resources capacity = capacityOf(r);
+            AgentSession current = sessions.get(name);
+            boolean live = current != null;
+            if (credential == null) return Uni.createFrom().item(Decision.refused(AgentLink.CloseReason.UNAUTHENTICATED, "no credential"));
             return switch (credential.kind()) {
-                case SHARED -> Uni.createFrom().nullItem();
-                case JOIN -> credentials.spendJoinToken(credential.secret(), r.getNodeName(), r.getPool());
-                case NODE -> credentials.checkNodeCredential(credential.secret(), r.getNodeName())
-                        .map(ok -> ok ? null : "node credential does not belong to node " + r.getNodeName());
+                case SHARED -> {
+                    String kind = poolKind(r.getPool());
+                    if (!kind.equals(ON_PREM)) {
+                        yield Uni.createFrom().item(Decision.refused(AgentLink.CloseReason.NOT_PERMITTED, "pool " + r.getPool() + " is of kind "
+                                + kind + ": the shared agent token joins on-prem pools only; nodes of other pools join with a join token"));
+                    }
+                    Provisioning fixed = sharedProvisioning(r.getPool());
+                    String outside = fixed.refusal(r.getPool(), r.getLabelsMap(), capacity);
+                    if (outside != null) yield Uni.createFrom().item(Decision.refused(AgentLink.CloseReason.NOT_PERMITTED, outside));
+                    if (live) yield Uni.createFrom().item(nameInUse(name));
+                    yield nodes.hasCredential(name).map(has -> has
+                            ? Decision.refused(AgentLink.CloseReason.NAME_IN_USE, "node " + name
+                            + " has a node credential of its own (issued when it joined with a join token); the shared agent token cannot register it")
+                            : new Decision(fixed, false, null, null));
+                }
+                case JOIN -> credentials.checkJoinToken(credential.secret(), name, r.getPool(), r.getLabelsMap(), capacity).flatMap(a -> {
+                    if (a.refusal() != null) return Uni.createFrom().item(Decision.refused(a.reason(), a.refusal()));
+                    if (live && !a.replaceExisting()) return Uni.createFrom().item(nameInUse(name));
+                    return credentials.spendJoinToken(credential.secret(), name, r.getPool()).map(why -> why != null
+                            ? Decision.refused(AgentLink.CloseReason.UNAUTHENTICATED, why)
+                            : new Decision(a.provisioning(), a.replaceExisting(), null, null));
+                });
+                case NODE -> credentials.fixedFor(credential.secret(), name).map(fixed -> {
+                    if (fixed == null) return Decision.refused(AgentLink.CloseReason.UNAUTHENTICATED, "node credential does not belong to node " + name);
+                    String outside = fixed.refusal(r.getPool(), r.getLabelsMap(), capacity);
+                    if (outside != null) return Decision.refused(AgentLink.CloseReason.NOT_PERMITTED, outside);
+                    // The node itself, back while its old connection looks open: a restarted agent whose old TCP connection
+                    // was never closed (a killed process, a dead machine, a partition). Let it in once that connection has
+                    // missed two heartbeats; while it reports, it is live and nothing replaces it.
+                    return live && !fellSilent(name) ? nameInUse(name) : new Decision(fixed, false, null, null);
+                });
             };
         }
 
-        private Uni<Void> admit(Register r) {
-            Resources capacity = new Resources(r.getCapacity().getCpuMillis(), r.getCapacity().getMemoryMib(), r.getCapacity().getGpus());
-            String kind = config.pools().containsKey(r.getPool()) ? config.pools().get(r.getPool()).kind() : "on-prem";
-            AgentSession s = new AgentSession(r.getNodeName(), r.getPool(), capacity, r.getLabelsMap(), r.getDraining(), link);
-            return nodes.register(r.getNodeName(), r.getPool(), kind, capacity, r.getLabelsMap(), r.getAgentVersion(), r.getDraining())
-                    .flatMap(nodeId -> credential.kind() == PresentedCredential.Kind.JOIN
-                            ? credentials.issueNodeCredential(r.getNodeName()).map(c -> new Admitted(nodeId, c))
-                            : Uni.createFrom().item(new Admitted(nodeId, "")))
+        /** Whether the node's open session has missed two heartbeats (a half-open connection, not a live node). */
+        private boolean fellSilent(String name) {
+            Instant seen = sessions.lastSeen(name);
+            return seen == null || Duration.between(seen, clock.instant()).compareTo(config.agents().heartbeatInterval().multipliedBy(2)) > 0;
+        }
+
+        private Decision nameInUse(String name) {
+            return Decision.refused(AgentLink.CloseReason.NAME_IN_USE, "node " + name + " is connected already; a registration never takes over"
+                    + " a live node (re-provisioning the name takes a token minted with replace_existing)");
+        }
+
+        /**
+         * Ends the stream with {@code why}, logged with the agent's address and written to the
+         * audit log as {@code node.register-refused}.
+         */
+        private Uni<Void> refused(Register r, AgentLink.CloseReason reason, String why) {
+            String remote = link.remote();
+            String kind = credential == null ? "none" : credential.kind().name().toLowerCase(java.util.Locale.ROOT);
+            LOG.warnf("refused node %s from %s (%s credential): %s", r.getNodeName(), remote == null ? "an unknown address" : remote, kind, why);
+            link.close(reason, why);
+            return audit.record("agent:" + r.getNodeName(), null, "node.register-refused", r.getNodeName(),
+                            why + " (credential: " + kind + ", pool " + r.getPool() + ")", remote)
+                    .onFailure().invoke(e -> LOG.errorf(e, "could not write the audit event of a refused registration of node %s", r.getNodeName()))
+                    .onFailure().recoverWithNull();
+        }
+
+        private Uni<Void> admit(Register r, Decision d) {
+            String name = r.getNodeName();
+            Resources capacity = capacityOf(r);
+            Map<String, String> labels = d.provisioning().labelsWith(r.getLabelsMap());
+            NodeStore.Registration reg = new NodeStore.Registration(name, r.getPool(), poolKind(r.getPool()), capacity, labels,
+                    r.getAgentVersion(), r.getDraining());
+            Uni<Admitted> stored = switch (credential.kind()) {
+                case JOIN -> {
+                    AgentCredentials.NodeCredential issued = credentials.newNodeCredential();
+                    yield nodes.join(reg, d.provisioning().labels(), d.provisioning().ceiling(), issued.hash(), d.replaceExisting())
+                            .map(id -> id == null ? null : new Admitted(id, issued.secret()));
+                }
+                case NODE -> nodes.reconnect(reg, AgentCredentials.hash(credential.secret())).map(id -> id == null ? null : new Admitted(id, ""));
+                case SHARED -> nodes.registerShared(reg, d.provisioning().labels()).map(id -> id == null ? null : new Admitted(id, ""));
+            };
+            AgentSession s = new AgentSession(name, r.getPool(), capacity, labels, r.getDraining(), link);
+            return stored
                     .flatMap(admitted -> {
+                        if (admitted == null) {
+                            // The node's credential changed between the check and the write (revoked, or issued to another machine).
+                            return refused(r, AgentLink.CloseReason.UNAUTHENTICATED, "node " + name + "'s credential changed meanwhile");
+                        }
                         shapes.invalidate();
                         session = s;
-                        sessions.attach(s);
+                        sessions.attach(s, d.replaceExisting()
+                                ? "node " + name + " was re-provisioned by an operator; this connection is replaced"
+                                : "node " + name + " reconnected; this connection had fallen silent and is replaced");
                         s.send(ConnectResponse.newBuilder().setRegistered(Registered.newBuilder()
                                 .setNodeId(admitted.nodeId().toString())
                                 .setHeartbeatIntervalMillis((int) config.agents().heartbeatInterval().toMillis())
                                 .setLeaseMillis((int) config.agents().lease().toMillis())
                                 .setNodeCredential(admitted.credential())).build());
-                        LOG.infof("node %s joined pool %s with %s (%d attempts reported)", r.getNodeName(), r.getPool(), capacity,
-                                r.getAttemptsCount());
+                        LOG.infof("node %s joined pool %s with %s (%d attempts reported)%s", name, r.getPool(), capacity,
+                                r.getAttemptsCount(), d.replaceExisting() ? ", re-provisioned by an operator's token" : "");
                         Set<String> reported = new HashSet<>();
                         for (AttemptStatus a : r.getAttemptsList()) {
                             reported.add(new TaskRef(a.getJobId(), a.getTaskIndex(), a.getAttempt()).key());
                         }
-                        return handleAttempts(r.getAttemptsList()).flatMap(v -> reconcile(s, reported));
-                    })
-                    .invoke(scheduler::wake);
+                        return handleAttempts(r.getAttemptsList()).flatMap(v -> reconcile(s, reported)).invoke(scheduler::wake);
+                    });
         }
 
         /**

@@ -11,7 +11,11 @@ public interface AgentLink {
         PROTOCOL,
         /** The credential does not let this node register. */
         UNAUTHENTICATED,
-        /** A newer stream of the same node took over. */
+        /** The credential is valid but the registration claims more than the node was provisioned with (pool, labels, capacity). */
+        NOT_PERMITTED,
+        /** Another stream of the same node name is live (or registering): a registration never evicts it. */
+        NAME_IN_USE,
+        /** An operator re-provisioned the node: the new machine's stream took over. */
         REPLACED,
         /** No report within the lease. */
         LEASE_EXPIRED
@@ -25,4 +29,7 @@ public interface AgentLink {
 
     /** Ends the stream normally (the agent said goodbye). */
     void complete();
+
+    /** The agent's network address as the transport saw it (for logs and the audit log); null when unknown. */
+    String remote();
 }

@@ -17,6 +17,8 @@ public class AgentSessions {
 
     private final Map<String, AgentSession> byNode = new ConcurrentHashMap<>();
     private final Map<String, Instant> lastSeen = new ConcurrentHashMap<>();
+    /** Names with a registration under way, and whose it is. */
+    private final Map<String, Object> registering = new ConcurrentHashMap<>();
     /** Nodes the broker gives no new work (their cloud instance drains), whatever their agent reports. */
     private final java.util.Set<String> cordoned = ConcurrentHashMap.newKeySet();
     private final Clock clock;
@@ -25,13 +27,28 @@ public class AgentSessions {
         this.clock = clock;
     }
 
-    /** Makes {@code session} the node's current one, closing any older session of the same node. */
-    void attach(AgentSession session) {
+    /**
+     * Reserves {@code node} for one registration at a time: false when another registration of the
+     * same name is under way. Only the holder attaches a session for the name, so a name seen
+     * without a live session while reserved stays so until the holder {@link #release}s it.
+     */
+    boolean claim(String node, Object holder) {
+        return registering.putIfAbsent(node, holder) == null;
+    }
+
+    void release(String node, Object holder) {
+        registering.remove(node, holder);
+    }
+
+    /**
+     * Makes {@code session} the node's current one, closing any older session of the same node with
+     * {@code whyReplaced} (only a re-provisioning, or the node itself after its old connection fell
+     * silent, gets here while one is open).
+     */
+    void attach(AgentSession session, String whyReplaced) {
         AgentSession previous = byNode.put(session.node(), session);
         heard(session.node());
-        if (previous != null && previous != session) {
-            previous.close(AgentLink.CloseReason.REPLACED, "replaced by a newer connection of node " + session.node());
-        }
+        if (previous != null && previous != session) previous.close(AgentLink.CloseReason.REPLACED, whyReplaced);
     }
 
     /** Forgets {@code session} if it is still the node's current one. */

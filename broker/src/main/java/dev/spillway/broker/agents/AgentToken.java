@@ -11,27 +11,44 @@ import java.nio.file.attribute.PosixFilePermissions;
 import java.security.MessageDigest;
 import java.security.SecureRandom;
 import java.util.Base64;
+import org.jboss.logging.Logger;
 
 /**
- * The shared secret agents authenticate with. Taken from {@code spillway.agents.token} or the file
- * {@code <data-dir>/agent-token} (created readable by its owner only). Never logged, never stored
- * in the database.
+ * The cluster-wide shared agent token: a lab opt-in ({@code spillway.agents.shared-token=true}),
+ * off by default, when agents join with one-time join tokens and then their node credentials.
+ * Taken from {@code spillway.agents.token} or the file {@code <data-dir>/agent-token} (created
+ * readable by its owner only). Never logged, never stored in the database.
  */
 @ApplicationScoped
-@io.quarkus.runtime.Startup // the token file must exist before the first agent starts
+@io.quarkus.runtime.Startup // the token file must exist before the first agent starts; the warning belongs to the start
 public class AgentToken {
 
+    private static final Logger LOG = Logger.getLogger(AgentToken.class);
+
+    /** Null when the shared token is off: then nothing matches it. */
     private final byte[] token;
 
     public AgentToken(BrokerConfig config) {
+        if (!config.agents().sharedToken()) {
+            this.token = null;
+            return;
+        }
         this.token = config.agents().token()
                 .orElseGet(() -> readOrCreate(Path.of(config.dataDir(), "agent-token")))
                 .getBytes(StandardCharsets.UTF_8);
+        LOG.warn("the shared agent token is on (spillway.agents.shared-token=true): anyone holding it can register nodes in on-prem "
+                + "pools under any name without a credential of its own; for labs only. Agents should join with one-time join "
+                + "tokens (spillway token create) instead");
     }
 
-    /** Constant-time comparison with the presented token. */
+    /** Whether the shared token is on. */
+    public boolean enabled() {
+        return token != null;
+    }
+
+    /** Constant-time comparison with the presented token; false whenever the shared token is off. */
     public boolean matches(String presented) {
-        return presented != null && MessageDigest.isEqual(token, presented.getBytes(StandardCharsets.UTF_8));
+        return token != null && presented != null && MessageDigest.isEqual(token, presented.getBytes(StandardCharsets.UTF_8));
     }
 
     /** The secret in {@code file}, created (owner-only, atomically) with a random value when missing. */

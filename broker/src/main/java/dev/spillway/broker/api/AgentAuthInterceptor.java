@@ -13,8 +13,8 @@ import jakarta.enterprise.context.ApplicationScoped;
 import org.jboss.logging.Logger;
 
 /**
- * Admits agent streams that present a credential: the shared agent token (checked here), or a
- * join token or node credential (checked at registration, once the node name is known). The
+ * Admits agent streams that present a credential: the shared agent token when enabled (checked
+ * here), or a join token or node credential (checked at registration, once the node name is known). The
  * presented credential travels to the stream handler in the gRPC context.
  */
 @ApplicationScoped
@@ -24,6 +24,8 @@ public class AgentAuthInterceptor implements ServerInterceptor {
     static final Metadata.Key<String> AUTHORIZATION = Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER);
 
     static final Context.Key<PresentedCredential> PRESENTED = Context.key("spillway-agent-credential");
+    /** The agent's address as the transport saw it, for the log and the audit log of its registration. */
+    static final Context.Key<String> REMOTE = Context.key("spillway-agent-remote");
 
     private final AgentToken token;
 
@@ -36,12 +38,15 @@ public class AgentAuthInterceptor implements ServerInterceptor {
         String value = headers.get(AUTHORIZATION);
         String presented = value != null && value.startsWith("Bearer ") ? value.substring(7) : null;
         PresentedCredential credential = PresentedCredential.classify(presented, token);
+        java.net.SocketAddress address = call.getAttributes().get(io.grpc.Grpc.TRANSPORT_ATTR_REMOTE_ADDR);
+        String remote = address == null ? null : address.toString();
         if (credential == null) {
-            LOG.warnf("refused an agent connection from %s: %s", call.getAttributes().get(io.grpc.Grpc.TRANSPORT_ATTR_REMOTE_ADDR),
-                    presented == null ? "no bearer credential" : "wrong token");
+            LOG.warnf("refused an agent connection from %s: %s", remote,
+                    presented == null ? "no bearer credential" : "wrong token" + (token.enabled() ? ""
+                            : " (the shared agent token is off: agents join with a join token, then use their node credential)"));
             call.close(Status.UNAUTHENTICATED.withDescription("agent credential missing or wrong"), new Metadata());
             return new ServerCall.Listener<>() {};
         }
-        return Contexts.interceptCall(Context.current().withValue(PRESENTED, credential), call, headers, next);
+        return Contexts.interceptCall(Context.current().withValue(PRESENTED, credential).withValue(REMOTE, remote), call, headers, next);
     }
 }

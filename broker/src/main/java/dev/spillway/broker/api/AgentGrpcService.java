@@ -23,7 +23,8 @@ public class AgentGrpcService extends AgentServiceGrpc.AgentServiceImplBase {
 
     @Override
     public StreamObserver<ConnectRequest> connect(StreamObserver<ConnectResponse> out) {
-        AgentConnections.Connection connection = connections.open(new StreamLink(out), AgentAuthInterceptor.PRESENTED.get());
+        AgentConnections.Connection connection = connections.open(new StreamLink(out, AgentAuthInterceptor.REMOTE.get()),
+                AgentAuthInterceptor.PRESENTED.get());
         return new StreamObserver<>() {
             @Override
             public void onNext(ConnectRequest message) {
@@ -43,7 +44,7 @@ public class AgentGrpcService extends AgentServiceGrpc.AgentServiceImplBase {
     }
 
     /** One agent stream as an {@link AgentLink}. */
-    private record StreamLink(StreamObserver<ConnectResponse> out) implements AgentLink {
+    private record StreamLink(StreamObserver<ConnectResponse> out, String remote) implements AgentLink {
 
         @Override
         public boolean send(ConnectResponse message) {
@@ -56,6 +57,8 @@ public class AgentGrpcService extends AgentServiceGrpc.AgentServiceImplBase {
             Status status = switch (reason) {
                 case PROTOCOL -> Status.FAILED_PRECONDITION;
                 case UNAUTHENTICATED -> Status.UNAUTHENTICATED;
+                case NOT_PERMITTED -> Status.PERMISSION_DENIED;
+                case NAME_IN_USE -> Status.ALREADY_EXISTS;
                 case REPLACED -> Status.ABORTED;
                 case LEASE_EXPIRED -> Status.DEADLINE_EXCEEDED;
             };

@@ -3,10 +3,12 @@ package dev.spillway.broker.burst;
 import dev.spillway.broker.agents.AgentCredentials;
 import dev.spillway.broker.config.BrokerConfig;
 import dev.spillway.broker.store.InstanceStore;
+import dev.spillway.broker.store.JoinTokenStore;
 import dev.spillway.core.burst.BurstAction;
 import dev.spillway.core.burst.InstanceState;
 import dev.spillway.core.burst.Offering;
 import dev.spillway.core.lifecycle.ReasonCode;
+import dev.spillway.core.scheduling.Resources;
 import dev.spillway.core.scheduling.Scorers;
 import dev.spillway.core.scheduling.TaskRef;
 import dev.spillway.core.scheduling.TaskShape;
@@ -23,6 +25,7 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.TreeMap;
 import java.util.TreeSet;
 import java.util.UUID;
 import java.util.concurrent.ExecutionException;
@@ -79,7 +82,7 @@ public class Launches {
             LOG.infof("bursting to pool %s: %s", pool.name(), l.reason());
             instances.insertRequested(new InstanceStore.NewInstance(id, pool.name(), nodeName, l.offering(), jobs, l.expectedTasks(), l.reason()))
                     .await().indefinitely();
-            running.add(launcher.submit(() -> start(pool, id, nodeName, l.offering().instanceType(), l.offering().region(),
+            running.add(launcher.submit(() -> start(pool, id, nodeName, l.offering().instanceType(), l.offering().shape(), l.offering().region(),
                     l.offering().zone(), l.offering().spot(), l.offering().priceUsdPerHour(), l.reason())));
         }
         for (Future<?> f : running) {
@@ -96,26 +99,33 @@ public class Launches {
 
     /** Repeats the launch of a record still REQUESTED (same idempotency key: no duplicate). */
     void relaunch(CloudPool pool, InstanceStore.InstanceRow row) {
-        start(pool, row.id(), row.nodeName(), row.instanceType(), row.region(), row.zone(), row.spot(), row.priceUsdPerHour(),
+        start(pool, row.id(), row.nodeName(), row.instanceType(), row.shape(), row.region(), row.zone(), row.spot(), row.priceUsdPerHour(),
                 "repeating a launch that did not complete");
     }
 
-    private void start(CloudPool pool, UUID id, String nodeName, String type, String region, String zone, boolean spot, double price,
-                       String why) {
-        Map<String, String> labels = Map.of(
+    /**
+     * Launches one instance. Its join token fixes what the node is (its pool, the cloud labels the
+     * scheduler and planner trust, the pool's jurisdiction) and the instance type's shape as its
+     * capacity ceiling, so its agent declares none of it: a machine holding the token or, later,
+     * the node credential cannot claim another pool, jurisdiction or size.
+     */
+    private void start(CloudPool pool, UUID id, String nodeName, String type, Resources shape, String region, String zone, boolean spot,
+                       double price, String why) {
+        Map<String, String> labels = new TreeMap<>(Map.of(
                 Scorers.CLOUD_LABEL, "true",
                 TaskShape.SPOT_LABEL, Boolean.toString(spot),
-                TaskShape.JURISDICTION_LABEL, pool.jurisdiction(),
                 "spillway.dev/instance-type", type,
-                "spillway.dev/zone", zone);
+                "spillway.dev/zone", zone));
+        if (pool.jurisdiction() != null && !pool.jurisdiction().isBlank()) labels.put(TaskShape.JURISDICTION_LABEL, pool.jurisdiction());
         try {
-            var token = credentials.mintJoinToken(nodeName, pool.name(), pool.settings().joinTimeout()).await().indefinitely();
+            var token = credentials.mintJoinToken(new JoinTokenStore.Grant(nodeName, pool.name(), labels, shape, false),
+                    pool.settings().joinTimeout()).await().indefinitely();
             String broker = config.advertisedAddress().orElse(BrokerAddress.local());
             failpoint("burst.before-launch");
             Instance launched = pool.provider().launch(new LaunchRequest(id.toString(), type, region, zone, spot,
                     spot ? price * SPOT_BID_FACTOR : 0,
                     Map.of(Tags.CLUSTER, config.cluster(), Tags.POOL, pool.name(), Tags.REQUEST, id.toString()),
-                    new AgentBootstrap(broker, token.token(), nodeName, pool.name(), labels)));
+                    new AgentBootstrap(broker, token.token(), nodeName, pool.name(), Map.of())));
             failpoint("burst.after-launch");
             Instant at = launched.launchTime() != null ? launched.launchTime() : clock.instant();
             instances.transition(id, InstanceState.PROVISIONING, ReasonCode.LAUNCHED, why, launched.id(), at).await().indefinitely();

@@ -43,8 +43,17 @@ public interface BrokerConfig {
 
     interface Agents {
         /**
-         * Shared secret agents present as {@code authorization: Bearer <token>}. When unset, the
-         * broker reads {@code <data-dir>/agent-token}, creating it (mode 0600) with a random value.
+         * Labs only, off by default: let agents register with one cluster-wide shared token
+         * ({@code token}, else {@code <data-dir>/agent-token}) instead of a one-time join token
+         * per node. Such nodes join on-prem pools only and cannot declare {@code spillway.dev/}
+         * labels; the broker logs a warning at start while it is on.
+         */
+        @WithDefault("false")
+        boolean sharedToken();
+
+        /**
+         * With {@code shared-token}: the secret agents present as {@code authorization: Bearer <token>}.
+         * When unset, the broker reads {@code <data-dir>/agent-token}, creating it (mode 0600) with a random value.
          */
         Optional<String> token();
 

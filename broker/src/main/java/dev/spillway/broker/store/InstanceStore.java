@@ -79,6 +79,7 @@ public class InstanceStore {
 
     /**
      * Moves an instance to {@code to} if its state allows it; false when another writer got there first.
+     * Into TERMINATED or FAILED, the instance's node credential is revoked with it (one statement).
      *
      * @param providerInstance set when known (the launch returned it), else kept
      * @param at               the time to stamp (launch time for PROVISIONING: the provider's own for an adopted instance)
@@ -91,11 +92,21 @@ public class InstanceStore {
             case TERMINATED, FAILED -> ", terminated_at = $6";
             case REQUESTED -> throw new IllegalArgumentException("no instance becomes REQUESTED again");
         };
-        return pool.preparedQuery("UPDATE cloud_instance SET state = $2, reason = $3, reason_code = $4, "
-                        + "provider_instance = coalesce($5, provider_instance)" + stamp
-                        + " WHERE id = $1 AND state IN " + sqlList(InstanceState.sourcesOf(to)))
-                .execute(Tuple.from(Arrays.asList(id, to.name(), reason, code.code(), providerInstance, at.atOffset(ZoneOffset.UTC))))
-                .map(r -> r.rowCount() == 1);
+        String update = "UPDATE cloud_instance SET state = $2, reason = $3, reason_code = $4, "
+                + "provider_instance = coalesce($5, provider_instance)" + stamp
+                + " WHERE id = $1 AND state IN " + sqlList(InstanceState.sourcesOf(to));
+        Tuple args = Tuple.from(Arrays.asList(id, to.name(), reason, code.code(), providerInstance, at.atOffset(ZoneOffset.UTC)));
+        if (to != InstanceState.TERMINATED && to != InstanceState.FAILED) {
+            return pool.preparedQuery(update).execute(args).map(r -> r.rowCount() == 1);
+        }
+        // The instance is gone: in the same statement, its node's credential and any unspent join
+        // token for it stop working, so a credential copied off the machine lets no one back in.
+        return pool.preparedQuery("WITH ended AS (" + update + " RETURNING node_name), "
+                        + "revoked AS (UPDATE node SET credential_hash = NULL WHERE name IN (SELECT node_name FROM ended)), "
+                        + "expired AS (UPDATE join_token SET expires_at = least(expires_at, now()) "
+                        + "WHERE node_name IN (SELECT node_name FROM ended) AND used_at IS NULL) "
+                        + "SELECT count(*) AS n FROM ended")
+                .execute(args).map(rows -> rows.iterator().next().getLong("n") == 1);
     }
 
     public Uni<List<InstanceRow>> live() {

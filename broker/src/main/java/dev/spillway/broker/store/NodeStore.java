@@ -18,6 +18,7 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.TreeMap;
 import java.util.UUID;
 
 /** Nodes and pools in PostgreSQL. */
@@ -30,31 +31,124 @@ public class NodeStore {
         this.pool = pool;
     }
 
+    /** What a registering node says about itself, with what was fixed for it already applied to its labels. */
+    public record Registration(String name, String pool, String poolKind, Resources capacity, Map<String, String> labels,
+                               String agentVersion, boolean draining) {
+    }
+
+    /** What is fixed for a node (see {@code Provisioning}): its pool, labels and capacity ceiling (null: none). */
+    public record Fixed(String pool, Map<String, String> labels, Resources ceiling) {
+    }
+
     /**
-     * Records a (re-)registering node as READY or DRAINING, creating its pool if needed. The node
-     * keeps its id across registrations. Returns the node id.
+     * A node joining with a join token: records it READY or DRAINING (creating its pool if needed)
+     * with what its token fixed and the hash of its new credential, in one statement that refuses
+     * a name whose node already has a credential unless {@code replace}. The node keeps its id
+     * across registrations. Returns the node id, or null when refused.
      */
+    public Uni<UUID> join(Registration r, Map<String, String> fixedLabels, Resources ceiling, String credentialHash, boolean replace) {
+        Tuple args = registrationArgs(r)
+                .addValue(new JsonObject(Map.copyOf(fixedLabels)))
+                .addLong(ceiling == null ? null : ceiling.cpuMillis()).addLong(ceiling == null ? null : ceiling.memoryMib())
+                .addInteger(ceiling == null ? null : ceiling.gpus())
+                .addString(credentialHash).addBoolean(replace);
+        return upsert(args, """
+                fixed_labels = excluded.fixed_labels, max_cpu_millis = excluded.max_cpu_millis, max_memory_mib = excluded.max_memory_mib,
+                max_gpus = excluded.max_gpus, credential_hash = excluded.credential_hash
+                WHERE node.credential_hash IS NULL OR $16""");
+    }
+
+    /**
+     * A node registering with the shared agent token: as {@link #join} with no credential, and
+     * refused (null) when the node has a credential of its own.
+     */
+    public Uni<UUID> registerShared(Registration r, Map<String, String> fixedLabels) {
+        Tuple args = registrationArgs(r)
+                .addValue(new JsonObject(Map.copyOf(fixedLabels)))
+                .addLong(null).addLong(null).addInteger(null).addString(null).addBoolean(false);
+        return upsert(args, """
+                fixed_labels = excluded.fixed_labels, max_cpu_millis = NULL, max_memory_mib = NULL, max_gpus = NULL
+                WHERE node.credential_hash IS NULL AND NOT $16""");
+    }
+
+    /** {@link #registerShared} with no fixed labels: a node that has no credential of its own. */
     public Uni<UUID> register(String name, String poolName, String poolKind, Resources capacity, Map<String, String> labels,
                               String agentVersion, boolean draining) {
-        Tuple args = Tuple.tuple()
-                .addString(name).addUUID(UUID.randomUUID()).addString(poolName)
-                .addString((draining ? NodeState.DRAINING : NodeState.READY).name())
-                .addLong(capacity.cpuMillis()).addLong(capacity.memoryMib()).addInteger(capacity.gpus())
-                .addValue(new JsonObject(Map.copyOf(labels)))
-                .addString(agentVersion)
-                .addString(poolKind);
+        return registerShared(new Registration(name, poolName, poolKind, capacity, labels, agentVersion, draining), Map.of());
+    }
+
+    /**
+     * A node registering with its credential (its pool and what was fixed for it unchanged):
+     * refused (null) when {@code credentialHash} is no longer the node's, e.g. revoked meanwhile.
+     */
+    public Uni<UUID> reconnect(Registration r, String credentialHash) {
+        return pool.preparedQuery("""
+                        UPDATE node SET state = $3, cpu_millis = $4, memory_mib = $5, gpus = $6, labels = $7, agent_version = $8,
+                            registered_at = now(), last_seen_at = now()
+                        WHERE name = $1 AND credential_hash = $2 RETURNING id""")
+                .execute(Tuple.tuple().addString(r.name()).addString(credentialHash)
+                        .addString((r.draining() ? NodeState.DRAINING : NodeState.READY).name())
+                        .addLong(r.capacity().cpuMillis()).addLong(r.capacity().memoryMib()).addInteger(r.capacity().gpus())
+                        .addValue(new JsonObject(Map.copyOf(r.labels()))).addString(r.agentVersion()))
+                .map(rows -> rows.size() == 0 ? null : rows.iterator().next().getUUID("id"));
+    }
+
+    private static Tuple registrationArgs(Registration r) {
+        return Tuple.tuple()
+                .addString(r.name()).addUUID(UUID.randomUUID()).addString(r.pool())
+                .addString((r.draining() ? NodeState.DRAINING : NodeState.READY).name())
+                .addLong(r.capacity().cpuMillis()).addLong(r.capacity().memoryMib()).addInteger(r.capacity().gpus())
+                .addValue(new JsonObject(Map.copyOf(r.labels())))
+                .addString(r.agentVersion())
+                .addString(r.poolKind());
+    }
+
+    private Uni<UUID> upsert(Tuple args, String onConflict) {
         return pool.preparedQuery("""
                 WITH p AS (INSERT INTO pool (name, kind) VALUES ($3, $10) ON CONFLICT (name) DO NOTHING)
-                INSERT INTO node (name, id, pool, state, cpu_millis, memory_mib, gpus, labels, agent_version, registered_at, last_seen_at)
-                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, now(), now())
+                INSERT INTO node (name, id, pool, state, cpu_millis, memory_mib, gpus, labels, agent_version, registered_at, last_seen_at,
+                    fixed_labels, max_cpu_millis, max_memory_mib, max_gpus, credential_hash)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, now(), now(), $11, $12, $13, $14, $15)
                 ON CONFLICT (name) DO UPDATE SET pool = excluded.pool, state = excluded.state,
                     cpu_millis = excluded.cpu_millis, memory_mib = excluded.memory_mib, gpus = excluded.gpus,
                     labels = excluded.labels, agent_version = excluded.agent_version,
-                    registered_at = now(), last_seen_at = now()
-                RETURNING id""")
+                    registered_at = now(), last_seen_at = now(),
+                """ + onConflict + "\nRETURNING id")
                 .execute(args)
                 .onFailure().retry().atMost(1) // a concurrent first insert of the same pool: the retry sees it
-                .map(rows -> rows.iterator().next().getUUID("id"));
+                .map(rows -> rows.size() == 0 ? null : rows.iterator().next().getUUID("id"));
+    }
+
+    /** What is fixed for the node whose credential hashes to {@code credentialHash}; null when it is not the node's. */
+    public Uni<Fixed> fixedFor(String nodeName, String credentialHash) {
+        return pool.preparedQuery("""
+                        SELECT pool, fixed_labels, max_cpu_millis, max_memory_mib, max_gpus FROM node
+                        WHERE name = $1 AND credential_hash = $2""")
+                .execute(Tuple.of(nodeName, credentialHash))
+                .map(rows -> {
+                    if (rows.size() == 0) return null;
+                    Row r = rows.iterator().next();
+                    return new Fixed(r.getString("pool"), labels(r.getJsonObject("fixed_labels")), ceiling(r));
+                });
+    }
+
+    /** Whether the node exists and holds a credential (it joined with a join token, and was not revoked). */
+    public Uni<Boolean> hasCredential(String nodeName) {
+        return pool.preparedQuery("SELECT 1 FROM node WHERE name = $1 AND credential_hash IS NOT NULL")
+                .execute(Tuple.of(nodeName)).map(rows -> rows.size() == 1);
+    }
+
+    static Map<String, String> labels(JsonObject json) {
+        Map<String, String> out = new TreeMap<>();
+        if (json != null) json.forEach(e -> out.put(e.getKey(), String.valueOf(e.getValue())));
+        return out;
+    }
+
+    /** The ceiling in columns max_cpu_millis, max_memory_mib, max_gpus; null when unset. */
+    static Resources ceiling(Row r) {
+        Long cpu = r.getLong("max_cpu_millis");
+        if (cpu == null) return null;
+        return new Resources(cpu, r.getLong("max_memory_mib"), r.getInteger("max_gpus"));
     }
 
     public Uni<Void> ensurePool(String name, String kind) {
@@ -124,16 +218,5 @@ public class NodeStore {
             }
             return out;
         });
-    }
-
-    /** Replaces the node's credential hash (a fresh credential after a join). */
-    public Uni<Void> setCredentialHash(String nodeName, String hash) {
-        return pool.preparedQuery("UPDATE node SET credential_hash = $2 WHERE name = $1").execute(Tuple.of(nodeName, hash)).replaceWithVoid();
-    }
-
-    /** Whether {@code hash} is the hash of the node's current credential. */
-    public Uni<Boolean> credentialMatches(String nodeName, String hash) {
-        return pool.preparedQuery("SELECT 1 FROM node WHERE name = $1 AND credential_hash = $2")
-                .execute(Tuple.of(nodeName, hash)).map(rows -> rows.size() == 1);
     }
 }

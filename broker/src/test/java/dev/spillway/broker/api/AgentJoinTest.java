@@ -44,6 +44,13 @@ class AgentJoinTest {
         channel.shutdownNow();
     }
 
+    /** Node names unique to this run: the test database outlives a run, and a name that joined once keeps its credential. */
+    private static final String RUN = java.util.UUID.randomUUID().toString().substring(0, 8);
+
+    private static String name(String node) {
+        return node + "-" + RUN;
+    }
+
     private String mint(String node, String poolName) {
         return NodeServiceGrpc.newBlockingStub(channel).createJoinToken(CreateJoinTokenRequest.newBuilder().setNodeName(node)
                 .setPool(poolName).setTtl(Duration.newBuilder().setSeconds(600)).build()).getToken();
@@ -62,20 +69,24 @@ class AgentJoinTest {
 
     @Test
     void aJoinTokenAdmitsItsNodeOnceAndHandsOutANodeCredential() {
-        String token = mint("joiner-1", "cloud-a");
+        String token = mint(name("joiner-1"), "cloud-a");
         assertThat(token).startsWith("join.");
         String credential;
-        try (FakeAgent a = agent("joiner-1", token)) {
+        try (FakeAgent a = agent(name("joiner-1"), token)) {
             a.sendRegister("cloud-a", 2000, 4096);
             await().atMost(java.time.Duration.ofSeconds(10)).until(() -> a.registered() != null);
             credential = a.registered().getNodeCredential();
             assertThat(credential).startsWith("node.");
         }
-        try (FakeAgent replay = agent("joiner-1", token)) {
+        try (FakeAgent replay = agent(name("joiner-1"), token)) {
             replay.sendRegister("cloud-a", 2000, 4096);
             assertThat(refusal(replay)).contains("already used");
         }
-        try (FakeAgent back = agent("joiner-1", credential)) {
+        // The first connection said goodbye; once the broker has seen it go (disconnected, or lost if it held tasks),
+        // the node comes back with its credential.
+        await().atMost(java.time.Duration.ofSeconds(10)).until(() -> !pool.query("SELECT state FROM node WHERE name = '" + name("joiner-1") + "'")
+                .execute().await().indefinitely().iterator().next().getString("state").equals("READY"));
+        try (FakeAgent back = agent(name("joiner-1"), credential)) {
             back.sendRegister("cloud-a", 2000, 4096);
             await().atMost(java.time.Duration.ofSeconds(10)).until(() -> back.registered() != null);
             assertThat(back.registered().getNodeCredential()).as("no new credential on a plain reconnect").isEmpty();
@@ -86,28 +97,28 @@ class AgentJoinTest {
 
     @Test
     void aTokenForAnotherNodeOrPoolIsRefusedAndNotSpent() {
-        String token = mint("joiner-2", "cloud-a");
-        try (FakeAgent other = agent("joiner-3", token)) {
+        String token = mint(name("joiner-2"), "cloud-a");
+        try (FakeAgent other = agent(name("joiner-3"), token)) {
             other.sendRegister("cloud-a", 2000, 4096);
             assertThat(refusal(other)).contains("another node");
         }
-        try (FakeAgent wrongPool = agent("joiner-2", token)) {
+        try (FakeAgent wrongPool = agent(name("joiner-2"), token)) {
             wrongPool.sendRegister("cloud-b", 2000, 4096);
             assertThat(refusal(wrongPool)).contains("another pool");
         }
-        try (FakeAgent rightful = agent("joiner-2", token)) {
+        try (FakeAgent rightful = agent(name("joiner-2"), token)) {
             rightful.sendRegister("cloud-a", 2000, 4096);
             await().atMost(java.time.Duration.ofSeconds(10)).until(() -> rightful.registered() != null);
         }
-        assertThat(pool.query("SELECT count(*) AS n FROM node WHERE name = 'joiner-3'").execute().await().indefinitely()
+        assertThat(pool.query("SELECT count(*) AS n FROM node WHERE name = '" + name("joiner-3") + "'").execute().await().indefinitely()
                 .iterator().next().getLong("n")).isZero();
     }
 
     @Test
     void anExpiredTokenOrAStolenCredentialIsRefused() {
-        String token = mint("joiner-4", "cloud-a");
-        pool.query("UPDATE join_token SET expires_at = now() - interval '1 second' WHERE node_name = 'joiner-4'").execute().await().indefinitely();
-        try (FakeAgent late = agent("joiner-4", token)) {
+        String token = mint(name("joiner-4"), "cloud-a");
+        pool.query("UPDATE join_token SET expires_at = now() - interval '1 second' WHERE node_name = '" + name("joiner-4") + "'").execute().await().indefinitely();
+        try (FakeAgent late = agent(name("joiner-4"), token)) {
             late.sendRegister("cloud-a", 2000, 4096);
             assertThat(refusal(late)).contains("expired");
         }
