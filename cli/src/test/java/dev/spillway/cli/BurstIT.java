@@ -75,16 +75,23 @@ class BurstIT {
             await().atMost(Duration.ofSeconds(90)).until(() -> pools.listInstances(all).getInstancesList().stream()
                     .anyMatch(i -> i.getState().equals("JOINED")));
 
-            // Without the admin token, or with another secret (an agent's node credential), the broker refuses.
+            // Without a credential, with an agent's node credential, or with a role that may not change pools, the broker refuses.
             var stop = dev.spillway.api.v1.StopBurstingRequest.getDefaultInstance();
-            assertThat(org.assertj.core.api.Assertions.catchThrowableOfType(io.grpc.StatusRuntimeException.class, () -> pools.stopBursting(stop))
-                    .getStatus().getCode()).isEqualTo(io.grpc.Status.Code.UNAUTHENTICATED);
-            io.grpc.Metadata agentToken = new io.grpc.Metadata();
-            agentToken.put(io.grpc.Metadata.Key.of("authorization", io.grpc.Metadata.ASCII_STRING_MARSHALLER),
-                    "Bearer " + Files.readString(fx.cluster.dataDir().resolve("agents/agent-1/node-credential")).trim());
-            assertThat(org.assertj.core.api.Assertions.catchThrowableOfType(io.grpc.StatusRuntimeException.class, () -> pools
-                    .withInterceptors(io.grpc.stub.MetadataUtils.newAttachHeadersInterceptor(agentToken)).stopBursting(stop))
-                    .getStatus().getCode()).isEqualTo(io.grpc.Status.Code.UNAUTHENTICATED);
+            String nodeCredential = Files.readString(fx.cluster.dataDir().resolve("agents/agent-1/node-credential")).trim();
+            String submitter = dev.spillway.api.v1.AccessServiceGrpc.newBlockingStub(fx.channel).createApiKey(
+                    dev.spillway.api.v1.CreateApiKeyRequest.newBuilder().setTenant("default").setRole("submitter").build()).getSecret();
+            for (var refusal : List.of(java.util.Map.entry("none", io.grpc.Status.Code.UNAUTHENTICATED),
+                    java.util.Map.entry(nodeCredential, io.grpc.Status.Code.UNAUTHENTICATED),
+                    java.util.Map.entry(submitter, io.grpc.Status.Code.PERMISSION_DENIED))) {
+                io.grpc.ManagedChannel other = fx.cluster.channel(refusal.getKey().equals("none") ? null : refusal.getKey());
+                try {
+                    assertThat(org.assertj.core.api.Assertions.catchThrowableOfType(io.grpc.StatusRuntimeException.class,
+                            () -> dev.spillway.api.v1.PoolServiceGrpc.newBlockingStub(other).stopBursting(stop)).getStatus().getCode())
+                            .isEqualTo(refusal.getValue());
+                } finally {
+                    other.shutdownNow();
+                }
+            }
             assertThat(pools.listInstances(all).getInstancesList()).anyMatch(i -> i.getState().equals("JOINED"));
 
             // What a local setup does first when it goes down: every record ends, with its cost; no new launch follows.

@@ -62,7 +62,7 @@ final class Agent {
         this.taskUser = taskUser;
         this.broker = new BrokerConnection(settings.broker(), trust, settings.token(), NodeCredentialFile.in(settings.workDir()),
                 this::registration, this::report, this::handle);
-        this.logs = new LogServer(attemptsRoot(), settings.name(), attempts::get, broker::send, workers);
+        this.logs = new LogServer(attemptsRoot(), settings.name(), attempts::get, broker::sendWhenReady, workers);
         this.drain = new Drain(attempts.values(), () -> {
             draining = true;
             heartbeat();

@@ -56,6 +56,7 @@ final class BrokerConnection {
     private final Deque<String> credentials = new ConcurrentLinkedDeque<>();
     private final ManagedChannel channel;
     private final Object sendLock = new Object();
+    private final Object readiness = new Object();
     private volatile StreamObserver<ConnectRequest> stream;
     private volatile boolean stopping;
     private volatile long heartbeatMillis = 2000;
@@ -130,7 +131,12 @@ final class BrokerConnection {
         StreamObserver<ConnectRequest> requests = stub.connect(new ClientResponseObserver<ConnectRequest, ConnectResponse>() {
             @Override
             public void beforeStart(ClientCallStreamObserver<ConnectRequest> call) {
-                // nothing: messages are small and infrequent, except logs which check readiness themselves
+                // Messages are small and infrequent, except log chunks, which wait for readiness (sendWhenReady).
+                call.setOnReadyHandler(() -> {
+                    synchronized (readiness) {
+                        readiness.notifyAll();
+                    }
+                });
             }
 
             @Override
@@ -212,6 +218,21 @@ final class BrokerConnection {
         if (millis - lastHeartbeat < heartbeatMillis && !now) return;
         lastHeartbeat = millis;
         send(ConnectRequest.newBuilder().setReport(heartbeat.get()).build());
+    }
+
+    /**
+     * Sends a bulk message (a log chunk) once the stream can take it without buffering: gRPC flow
+     * control, so a large log is read at the pace the broker reads it. False if the stream is down.
+     */
+    boolean sendWhenReady(ConnectRequest message) throws InterruptedException {
+        while (true) {
+            StreamObserver<ConnectRequest> s = stream;
+            if (s == null) return false;
+            if (!(s instanceof ClientCallStreamObserver<ConnectRequest> call) || call.isReady()) return send(message);
+            synchronized (readiness) {
+                readiness.wait(200); // woken by onReady; the bound re-checks a stream that went away meanwhile
+            }
+        }
     }
 
     /** Sends {@code message} if the stream is up; false if it is not (the message is dropped). */

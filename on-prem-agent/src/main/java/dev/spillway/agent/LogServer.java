@@ -12,7 +12,6 @@ import java.nio.file.Path;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executor;
-import java.util.function.Consumer;
 import java.util.function.Function;
 
 /**
@@ -30,17 +29,25 @@ final class LogServer {
     private final Path attemptsRoot;
     private final String nodeName;
     private final Function<String, Attempt> attempts;
-    private final Consumer<ConnectRequest> send;
+    /**
+     * Where chunks go: may block until the broker's stream has room, so a large log is read no
+     * faster than the broker takes it and never piles up in this process.
+     */
+    interface Sink {
+        void send(ConnectRequest message) throws InterruptedException;
+    }
+
+    private final Sink send;
     private final Executor workers;
     private final Map<String, Sender> senders = new ConcurrentHashMap<>();
 
     /**
      * @param attemptsRoot where attempts keep their directories ({@code <job>/<task>/<attempt>})
      * @param attempts     an attempt this node knows by its {@link Attempt#key}, or null
-     * @param send         sends a message to the broker (dropped if the stream is down)
+     * @param send         sends a message to the broker once its stream can take it (dropped if the stream is down)
      * @param workers      runs each request (they block on files and, following, on time)
      */
-    LogServer(Path attemptsRoot, String nodeName, Function<String, Attempt> attempts, Consumer<ConnectRequest> send, Executor workers) {
+    LogServer(Path attemptsRoot, String nodeName, Function<String, Attempt> attempts, Sink send, Executor workers) {
         this.attemptsRoot = attemptsRoot;
         this.nodeName = nodeName;
         this.attempts = attempts;
@@ -111,7 +118,11 @@ final class LogServer {
                     Thread.sleep(FOLLOW_POLL_MILLIS); // following a file: poll for new output
                 }
             } catch (IOException e) {
-                chunk(ByteString.EMPTY, false, "cannot read output: " + e.getMessage());
+                try {
+                    chunk(ByteString.EMPTY, false, "cannot read output: " + e.getMessage());
+                } catch (InterruptedException stopped) {
+                    Thread.currentThread().interrupt();
+                }
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
             } finally {
@@ -119,8 +130,8 @@ final class LogServer {
             }
         }
 
-        private void chunk(ByteString data, boolean eof, String error) {
-            send.accept(ConnectRequest.newBuilder().setLogChunk(LogChunk.newBuilder().setRequestId(request.getRequestId())
+        private void chunk(ByteString data, boolean eof, String error) throws InterruptedException {
+            send.send(ConnectRequest.newBuilder().setLogChunk(LogChunk.newBuilder().setRequestId(request.getRequestId())
                     .setData(data).setEof(eof).setError(error)).build());
         }
     }

@@ -51,9 +51,13 @@ public class JobGrpcService extends JobServiceGrpc.JobServiceImplBase {
     private final JobAccess access;
     private final CallerLimits limits;
     private final long streamBufferBytes;
+    private final io.micrometer.core.instrument.Counter notReading;
 
     public JobGrpcService(Submissions submissions, JobQueries queries, Cancellation cancellation, TaskLogs logs, JobStore store, Vertx vertx,
-                          JobAccess access, CallerLimits limits, BrokerConfig config) {
+                          JobAccess access, CallerLimits limits, BrokerConfig config, io.micrometer.core.instrument.MeterRegistry registry) {
+        this.notReading = io.micrometer.core.instrument.Counter.builder("spillway_client_streams_ended").tag("reason", "not_reading")
+                .description("Watch and log streams ended because their client stopped reading (the broker holds at most "
+                        + "spillway.limits.stream-buffer-bytes for each)").register(registry);
         this.access = access;
         this.limits = limits;
         this.streamBufferBytes = config.limits().streamBufferBytes();
@@ -198,7 +202,7 @@ public class JobGrpcService extends JobServiceGrpc.JobServiceImplBase {
         return new Outbox<>(call, com.google.protobuf.MessageLite::getSerializedSize, streamBufferBytes, () -> {
             release.run();
             onClosed.run();
-        });
+        }, notReading::increment);
     }
 
     /** The job id of a streaming call, or null after answering INVALID_ARGUMENT. */

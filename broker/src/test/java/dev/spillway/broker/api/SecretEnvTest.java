@@ -52,8 +52,9 @@ class SecretEnvTest {
         String key = TestCallers.key(keys, "vault", Role.SUBMITTER);
         ManagedChannel channel = TestCallers.channel(url, key);
         try (FakeAgent agent = new FakeAgent(url.getHost(), url.getPort(), "secret-node", "test-agent-token")) {
-            // Room for whatever other tests left queued, since any job without a pool may land here too.
-            agent.sendRegister("secret-pool", 1_000_000, 4_000_000);
+            // Room for what other tests leave queued (any job without a pool may land here too), yet less than the
+            // 64 cpu JobApiTest expects no node to offer.
+            agent.sendRegister("secret-pool", 32_000, 65_536);
             await().atMost(Duration.ofSeconds(10)).until(() -> agent.registered() != null);
             JobSpec base = JobApiTest.valid();
             JobSpec spec = base.toBuilder().setTaskCount(1).setTask(base.getTask().toBuilder().addPools("secret-pool")
