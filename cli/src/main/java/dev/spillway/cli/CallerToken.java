@@ -9,6 +9,7 @@ import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Properties;
 
 /**
@@ -34,19 +35,26 @@ record CallerToken(String secret, String source) {
         String fileEnv = env.get("SPILLWAY_TOKEN_FILE");
         if (fileEnv != null && !fileEnv.isBlank()) return read(Path.of(fileEnv), "SPILLWAY_TOKEN_FILE " + fileEnv);
         Path config = home().resolve("config");
-        if (Files.isRegularFile(config)) {
-            Properties p = new Properties();
-            try (Reader r = Files.newBufferedReader(config)) {
-                p.load(r);
-            } catch (IOException e) {
-                throw new UncheckedIOException("cannot read " + config, e);
-            }
-            if (p.getProperty("token") != null) return new CallerToken(p.getProperty("token").trim(), config + " (token)");
-            if (p.getProperty("token-file") != null) return read(Path.of(p.getProperty("token-file").trim()), config + " (token-file)");
-        }
+        Optional<String> token = config("token");
+        if (token.isPresent()) return new CallerToken(token.get(), config + " (token)");
+        Optional<String> tokenFile = config("token-file");
+        if (tokenFile.isPresent()) return read(Path.of(tokenFile.get()), config + " (token-file)");
         Path adminKey = home().resolve("admin-key");
         if (Files.isReadable(adminKey)) return read(adminKey, adminKey.toString());
         return new CallerToken(null, "none (no --token, SPILLWAY_TOKEN, token file, ~/.spillway/config or ~/.spillway/admin-key)");
+    }
+
+    /** A setting of {@code ~/.spillway/config} (Java properties: token, token-file, ca-file). */
+    static Optional<String> config(String key) {
+        Path config = home().resolve("config");
+        if (!Files.isRegularFile(config)) return Optional.empty();
+        Properties p = new Properties();
+        try (Reader r = Files.newBufferedReader(config)) {
+            p.load(r);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read " + config, e);
+        }
+        return Optional.ofNullable(p.getProperty(key)).map(String::trim).filter(v -> !v.isEmpty());
     }
 
     static CallerToken read(Path file, String source) {

@@ -250,6 +250,9 @@ final class JobCommands {
                         Output.state(e.getState(), "TASK_STATE_"), e.getNode().isEmpty() ? "-" : e.getNode(), e.getMessage());
                 out.flush();
             }
+            // The stream ends once the job has finished; its final state is the job's own (an event's job_state is as of that event).
+            JobState end = jobs.getJob(dev.spillway.api.v1.GetJobRequest.newBuilder().setJobId(id).build()).getJob().getState();
+            if (end != JobState.JOB_STATE_UNSPECIFIED) last = end;
             out.println("job " + id + " " + Output.state(last, "JOB_STATE_").toLowerCase(Locale.ROOT));
             out.flush();
             return last == JobState.JOB_STATE_SUCCEEDED ? Spillway.OK : Spillway.ERROR;

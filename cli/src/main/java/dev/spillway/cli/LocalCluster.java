@@ -6,12 +6,9 @@ import dev.spillway.api.v1.PoolServiceGrpc;
 import dev.spillway.api.v1.StopBurstingRequest;
 import io.grpc.ManagedChannel;
 import io.grpc.StatusRuntimeException;
-import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.net.HttpURLConnection;
 import java.net.ServerSocket;
-import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -44,6 +41,8 @@ public final class LocalCluster implements AutoCloseable {
         public Map<String, String> brokerEnvironment = new LinkedHashMap<>();
         /** Pass -Dquarkus.log... etc.; null keeps the broker's own defaults. */
         public String brokerJvmOptions = "-Xmx1g";
+        /** Plaintext instead of TLS between everything here (labs only; the broker warns at start). */
+        public boolean insecure;
     }
 
     private final Options options;
@@ -92,8 +91,16 @@ public final class LocalCluster implements AutoCloseable {
 
     /** A channel to the broker that presents {@code credential} (null: none) on every call. */
     public ManagedChannel channel(String credential) {
-        return NettyChannelBuilder.forTarget(brokerAddress()).usePlaintext().maxInboundMessageSize(64 * 1024 * 1024)
+        return tls().channelBuilder(brokerAddress()).maxInboundMessageSize(64 * 1024 * 1024)
                 .intercept(new CallerToken(credential, "local").interceptor()).build();
+    }
+
+    /**
+     * How clients reach this broker: TLS trusting the CA it made in its data directory, or
+     * plaintext when the options say insecure.
+     */
+    public BrokerTls tls() {
+        return options.insecure ? BrokerTls.insecure() : BrokerTls.trusting(BrokerTls.caFileIn(options.dataDir));
     }
 
     /** Starts the broker, waits until it is healthy, then starts the agents. */
@@ -113,6 +120,7 @@ public final class LocalCluster implements AutoCloseable {
         cmd.add("-Dspillway.home=" + options.home.toAbsolutePath());
         cmd.add("-Dquarkus.http.port=" + options.port);
         cmd.add("-Dquarkus.http.host=" + options.bind);
+        if (options.insecure) cmd.add("-Dspillway.insecure=true");
         options.brokerProperties.forEach((k, v) -> cmd.add("-D" + k + "=" + v));
         cmd.add("-jar");
         cmd.add(jar.toString());
@@ -152,6 +160,7 @@ public final class LocalCluster implements AutoCloseable {
         require(jar);
         List<String> cmd = new ArrayList<>(List.of(java(), "-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-jar", jar.toString(),
                 "--broker", brokerAddress()));
+        cmd.addAll(options.insecure ? List.of("--insecure") : List.of("--ca-file", BrokerTls.caFileIn(options.dataDir).toString()));
         cmd.addAll(List.of(
                 "--name", name, "--pool", options.pool,
                 "--cpu", options.agentCpu, "--memory", options.agentMemory,
@@ -263,18 +272,24 @@ public final class LocalCluster implements AutoCloseable {
 
     private void awaitHealthy(Duration timeout) {
         long deadline = System.nanoTime() + timeout.toNanos();
-        URI health = URI.create("http://127.0.0.1:" + options.port + "/q/health/ready");
         while (System.nanoTime() < deadline) {
             if (!broker.isAlive()) {
                 throw new IllegalStateException("the broker exited with code " + broker.exitValue() + "; see " + logDir.resolve("broker.log"));
             }
-            try {
-                HttpURLConnection c = (HttpURLConnection) health.toURL().openConnection();
-                c.setConnectTimeout(500);
-                c.setReadTimeout(2000);
-                if (c.getResponseCode() == 200) return;
-            } catch (IOException notYet) {
-                // still starting
+            // The broker makes its CA early in its start; until then there is nothing to trust yet.
+            if (options.insecure || Files.isRegularFile(BrokerTls.caFileIn(options.dataDir))) {
+                BrokerTls tls = tls();
+                try {
+                    java.net.http.HttpResponse<Void> r = tls.httpClient().connectTimeout(Duration.ofMillis(500)).build().send(
+                            java.net.http.HttpRequest.newBuilder(tls.url("127.0.0.1:" + options.port, "/q/health/ready"))
+                                    .timeout(Duration.ofSeconds(2)).build(), java.net.http.HttpResponse.BodyHandlers.discarding());
+                    if (r.statusCode() == 200) return;
+                } catch (IOException notYet) {
+                    // still starting
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    throw new IllegalStateException("interrupted while waiting for the broker");
+                }
             }
             try {
                 Thread.sleep(100); // polling a starting process: there is nothing to wait on but its port

@@ -4,7 +4,6 @@ import com.google.rpc.BadRequest;
 import io.grpc.ManagedChannel;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
-import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.grpc.protobuf.StatusProto;
 import java.io.PrintWriter;
 import java.util.concurrent.TimeUnit;
@@ -54,7 +53,25 @@ public final class Spillway {
             description = "File holding the API key or access token (env SPILLWAY_TOKEN_FILE).")
     String tokenFile;
 
+    @Option(names = "--ca-file", scope = CommandLine.ScopeType.INHERIT,
+            description = "CA certificate (PEM) to trust for the broker (else ca-file in ~/.spillway/config, ~/.spillway/tls/ca.pem "
+                    + "when a local broker made one, or the JVM's CAs).")
+    java.nio.file.Path caFile;
+
+    @Option(names = "--insecure", scope = CommandLine.ScopeType.INHERIT,
+            description = "Plaintext to a broker started with --insecure (labs only: the broker is not verified).")
+    boolean insecure;
+
     private CallerToken callerToken;
+
+    BrokerTls tls() {
+        java.util.Optional<java.nio.file.Path> ca = java.util.Optional.ofNullable(caFile).or(() -> CallerToken.config("ca-file").map(java.nio.file.Path::of));
+        try {
+            return BrokerTls.choose(insecure, ca, CallerToken.home());
+        } catch (IllegalArgumentException e) {
+            throw new CliException(INVALID, e.getMessage());
+        }
+    }
 
     CallerToken callerToken() {
         if (callerToken == null) callerToken = CallerToken.resolve(token, tokenFile, System.getenv());
@@ -62,7 +79,7 @@ public final class Spillway {
     }
 
     ManagedChannel channel() {
-        return NettyChannelBuilder.forTarget(broker).usePlaintext().maxInboundMessageSize(64 * 1024 * 1024)
+        return tls().channelBuilder(broker).maxInboundMessageSize(64 * 1024 * 1024)
                 .intercept(callerToken().interceptor()).build();
     }
 
@@ -143,7 +160,7 @@ public final class Spillway {
             case UNAVAILABLE -> {
                 String detail = s.getStatus().getDescription();
                 err.println("spillway: cannot reach the broker at " + broker + (detail == null ? "" : " (" + detail + ")")
-                        + "; is it running? (./spillway up)");
+                        + "; is it running? (./spillway up)" + untrustedHint(s));
                 return ERROR;
             }
             default -> {
@@ -151,6 +168,16 @@ public final class Spillway {
                 return ERROR;
             }
         }
+    }
+
+    /** A hint when the connection failed on the broker's certificate. */
+    private static String untrustedHint(StatusRuntimeException s) {
+        for (Throwable t = s; t != null; t = t.getCause()) {
+            if (t instanceof javax.net.ssl.SSLException || t instanceof java.security.cert.CertificateException) {
+                return "; its certificate is not trusted: pass --ca-file with its CA (<data-dir>/tls/ca.pem of a broker that made its own)";
+            }
+        }
+        return "";
     }
 
     static java.util.List<BadRequest.FieldViolation> violations(StatusRuntimeException s) {

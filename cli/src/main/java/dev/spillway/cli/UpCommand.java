@@ -35,6 +35,7 @@ final class UpCommand implements Callable<Integer> {
     @Override
     public Integer call() throws InterruptedException {
         LocalCluster.Options o = new LocalCluster.Options();
+        o.insecure = root.insecure; // plaintext for everything here, labs only (clients then need --insecure too)
         if (data != null) o.dataDir = data.toAbsolutePath();
         o.port = port;
         o.bind = bind;

@@ -47,13 +47,25 @@ final class BootedInstances implements AutoCloseable {
                 metadata.put(instanceId, imds);
                 Path home = Files.createDirectories(dir.resolve(instanceId));
                 Path jar = home.resolve("spillway-agent.jar");
-                HttpResponse<Path> download = HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create(script.agentUrl()))
+                // As the boot script does: fetch over HTTPS trusting the CA it carries, with the join token, and
+                // refuse a jar whose SHA-256 is not the one the broker put in the script.
+                HttpClient http = HttpClient.newHttpClient();
+                List<String> trust = List.of("--insecure");
+                if (script.caCertificatePem().isPresent()) {
+                    Path ca = Files.writeString(home.resolve("ca.pem"), script.caCertificatePem().get());
+                    http = BrokerTls.trusting(ca).httpClient().build();
+                    trust = List.of("--ca-file", ca.toString());
+                }
+                HttpResponse<Path> download = http.send(HttpRequest.newBuilder(URI.create(script.agentUrl()))
                                 .header("Authorization", "Bearer " + script.environment().getOrDefault("SPILLWAY_JOIN_TOKEN", "")).build(),
                         HttpResponse.BodyHandlers.ofFile(jar));
                 if (download.statusCode() != 200) throw new IOException("agent download: HTTP " + download.statusCode());
+                String sha256 = java.util.HexFormat.of().formatHex(java.security.MessageDigest.getInstance("SHA-256").digest(Files.readAllBytes(jar)));
+                if (!sha256.equals(script.agentSha256())) throw new IOException("agent download: SHA-256 " + sha256 + ", the script says " + script.agentSha256());
                 List<String> cmd = new ArrayList<>(List.of(ProcessHandle.current().info().command().orElse("java"), "-Xmx192m",
                         "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-jar", jar.toString()));
                 cmd.addAll(script.agentArguments());
+                if (!script.agentArguments().contains("--insecure")) cmd.addAll(trust);
                 cmd.addAll(List.of("--cpu", Integer.toString(vcpus), "--memory", memoryMib + "Mi", "--work-dir", home.resolve("work").toString(),
                         "--metadata-endpoint", imds.endpoint().toString(), "--spot-watch-interval", "500ms"));
                 ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(home.resolve("agent.log").toFile());
@@ -62,6 +74,8 @@ final class BootedInstances implements AutoCloseable {
                 running.run();
             } catch (IOException e) {
                 throw new UncheckedIOException(e);
+            } catch (java.security.NoSuchAlgorithmException e) {
+                throw new IllegalStateException(e);
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
             }

@@ -38,7 +38,8 @@ class CliIT {
         CommandLine cmd = Spillway.commandLine();
         cmd.setOut(new PrintWriter(out));
         cmd.setErr(new PrintWriter(err));
-        java.util.List<String> all = new java.util.ArrayList<>(java.util.List.of("--broker", fx.cluster.brokerAddress()));
+        java.util.List<String> all = new java.util.ArrayList<>(java.util.List.of("--broker", fx.cluster.brokerAddress(),
+                "--ca-file", BrokerTls.caFileIn(fx.cluster.dataDir()).toString()));
         if (!java.util.Arrays.asList(args).contains("--token")) {
             all.addAll(java.util.List.of("--token-file", fx.cluster.dataDir().resolve("admin-key").toString()));
         }
@@ -60,7 +61,7 @@ class CliIT {
                 resources: {cpu: 500m, memory: 64Mi}
                 """);
         Run submit = cli("submit", spec.toString(), "--watch");
-        assertThat(submit.exit()).as(submit.err()).isZero();
+        assertThat(submit.exit()).as(submit.out() + submit.err()).isZero();
         String id = submit.out().lines().findFirst().orElseThrow();
         assertThat(submit.out()).contains("job " + id + " succeeded");
 
@@ -178,6 +179,26 @@ class CliIT {
         assertThat(r.exit()).isEqualTo(2);
         assertThat(r.err()).contains("no job 00000000-0000-0000-0000-000000000000");
         assertThat(cli("cancel", "not-a-uuid").exit()).isEqualTo(2);
+    }
+
+    @Test
+    void theCliTrustsOnlyTheBrokersCaAndNeverFallsBackToPlaintext() throws Exception {
+        String token = fx.cluster.dataDir().resolve("admin-key").toString();
+        // Another CA: the JVM's, or the one a broker of this machine's ~/.spillway made; never this broker's.
+        CommandLine untrusting = Spillway.commandLine();
+        StringWriter err = new StringWriter();
+        untrusting.setErr(new PrintWriter(err));
+        assertThat(untrusting.execute("--broker", fx.cluster.brokerAddress(), "--token-file", token, "jobs")).isEqualTo(Spillway.ERROR);
+        assertThat(err.toString()).contains("not trusted").contains("--ca-file");
+
+        CommandLine plaintext = Spillway.commandLine();
+        StringWriter err2 = new StringWriter();
+        plaintext.setErr(new PrintWriter(err2));
+        assertThat(plaintext.execute("--broker", fx.cluster.brokerAddress(), "--token-file", token, "--insecure", "jobs"))
+                .as("a TLS broker does not answer plaintext").isEqualTo(Spillway.ERROR);
+        assertThat(err2.toString()).contains("cannot reach the broker");
+
+        assertThat(cli("whoami").exit()).as("with its CA").isZero();
     }
 
     @Test

@@ -128,7 +128,7 @@ final class ClusterFixture implements AutoCloseable {
     }
 
     String metrics() throws IOException, InterruptedException {
-        return HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create("http://" + cluster.brokerAddress() + "/q/metrics"))
+        return cluster.tls().httpClient().build().send(HttpRequest.newBuilder(cluster.tls().url(cluster.brokerAddress(), "/q/metrics"))
                         .header("Authorization", "Bearer " + cluster.adminKey()).build(),
                 HttpResponse.BodyHandlers.ofString()).body();
     }

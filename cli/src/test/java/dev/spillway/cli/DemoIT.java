@@ -67,7 +67,8 @@ class DemoIT {
                 StringWriter explained = new StringWriter();
                 var explain = Spillway.commandLine();
                 explain.setOut(new PrintWriter(explained));
-                assertThat(explain.execute("--broker", cluster.brokerAddress(), "explain", (String) summary.get("jobId"))).isZero();
+                assertThat(explain.execute("--broker", cluster.brokerAddress(), "--ca-file", BrokerTls.caFileIn(data).toString(),
+                        "--token-file", data.resolve("admin-key").toString(), "explain", (String) summary.get("jobId"))).isZero();
                 assertThat(explained.toString()).contains("SUCCEEDED on agent-").contains("burst because: ");
             } finally {
                 Spillway.close(channel);

@@ -20,12 +20,8 @@ import java.util.Optional;
  */
 record BrokerTrust(Optional<Path> caFile, boolean insecure) {
 
-    /**
-     * What an agent given neither option does. Plaintext for now (while brokers serve plaintext by
-     * default, {@code spillway.tls.enabled=false}); turned to TLS with the JVM's trusted CAs when
-     * brokers serve TLS by default.
-     */
-    static final boolean TLS_BY_DEFAULT = false;
+    /** What an agent given neither option does: TLS, trusting the JVM's CAs (brokers serve TLS by default). */
+    static final boolean TLS_BY_DEFAULT = true;
 
     BrokerTrust {
         if (insecure && caFile.isPresent()) throw new IllegalArgumentException("--ca-file and --insecure exclude each other");

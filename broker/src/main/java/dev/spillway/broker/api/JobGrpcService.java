@@ -134,7 +134,8 @@ public class JobGrpcService extends JobServiceGrpc.JobServiceImplBase {
      */
     private void follow(UUID id, long afterSeq, Outbox<WatchJobResponse> outbox) {
         if (outbox.isClosed()) return;
-        store.eventsAfter(id, afterSeq, WATCH_BATCH).flatMap(events -> store.find(id).map(job -> new Object[] {events, job}))
+        // The job first, then its events: when it has finished, every event up to its end is already there.
+        store.find(id).flatMap(job -> store.eventsAfter(id, afterSeq, WATCH_BATCH).map(events -> new Object[] {events, job}))
                 .subscribe().with(pair -> {
                     @SuppressWarnings("unchecked")
                     List<JobStore.EventRow> events = (List<JobStore.EventRow>) pair[0];

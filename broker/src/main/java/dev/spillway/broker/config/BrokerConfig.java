@@ -219,9 +219,10 @@ public interface BrokerConfig {
         /**
          * Serve TLS only. Without {@code cert-file}/{@code key-file}, the broker makes a private CA
          * and a server certificate in {@code <data-dir>/tls} on first start; clients trust
-         * {@code <data-dir>/tls/ca.pem}. Default false for now (plaintext, with a warning).
+         * {@code <data-dir>/tls/ca.pem}. Plaintext only with {@code spillway.insecure} (or this set to
+         * false), logged as a warning at start.
          */
-        @WithDefault("false")
+        @WithDefault("true")
         boolean enabled();
 
         /** The broker's own certificate chain (PEM) instead of a generated one; needs {@code key-file}. */

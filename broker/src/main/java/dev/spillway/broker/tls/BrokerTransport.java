@@ -9,8 +9,7 @@ import java.util.function.Function;
  * (each also an environment variable, {@code SPILLWAY_TLS_ENABLED} and so on):
  *
  * <ul>
- *   <li>{@code spillway.tls.enabled} (default {@code false} for now; it becomes {@code true} once
- *       the CLI trusts the broker's CA): serve TLS only. Without the next two settings the broker
+ *   <li>{@code spillway.tls.enabled} (default {@code true}): serve TLS only. Without the next two settings the broker
  *       makes a private CA and a server certificate in {@code <spillway.data-dir>/tls} on first
  *       start ({@link BrokerCertificates}); clients, agents ({@code --ca-file}) and cloud boot
  *       scripts trust {@code <spillway.data-dir>/tls/ca.pem}.</li>
@@ -43,7 +42,7 @@ public record BrokerTransport(boolean tls, boolean generated, Path certFile, Pat
      */
     public static BrokerTransport decide(Function<String, Optional<String>> setting, Path dataDir) {
         boolean insecure = setting.apply(INSECURE).map(Boolean::parseBoolean).orElse(false);
-        boolean enabled = setting.apply(ENABLED).map(Boolean::parseBoolean).orElse(false);
+        boolean enabled = setting.apply(ENABLED).map(Boolean::parseBoolean).orElse(true);
         Optional<Path> cert = setting.apply(CERT_FILE).filter(s -> !s.isBlank()).map(Path::of);
         Optional<Path> key = setting.apply(KEY_FILE).filter(s -> !s.isBlank()).map(Path::of);
         if (cert.isPresent() != key.isPresent()) {
