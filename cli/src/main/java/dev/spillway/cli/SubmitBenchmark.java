@@ -55,15 +55,20 @@ final class SubmitBenchmark implements Callable<Integer> {
     @Option(names = "--placement-jobs", defaultValue = "300", description = "Jobs timed from submission to placement (default ${DEFAULT-VALUE}).")
     int placementJobs;
 
+    private boolean insecure;
+
     @Override
     public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut();
+        insecure = ((Spillway) spec.root().userObject()).insecure;
         Path dir = Files.createTempDirectory("spillway-bench-");
         try {
             Stats single;
             Stats array;
             try (LocalCluster cluster = cluster(dir.resolve("submit"), 0)) {
-                out.println("broker started on " + cluster.brokerAddress() + " (embedded PostgreSQL, no agents: nothing is placed)");
+                out.println("broker started on " + cluster.brokerAddress() + " (embedded PostgreSQL, no agents: nothing is placed; "
+                        + (insecure ? "plaintext" : "TLS") + ", calls with an API key; the tenant's submission rate limit is lifted: "
+                        + "this measures the broker, not the policy)");
                 ManagedChannel channel = cluster.channel();
                 try {
                     var stub = JobServiceGrpc.newFutureStub(channel);
@@ -90,8 +95,11 @@ final class SubmitBenchmark implements Callable<Integer> {
         }
     }
 
-    private static LocalCluster cluster(Path data, int agents) {
+    private LocalCluster cluster(Path data, int agents) {
         LocalCluster.Options o = new LocalCluster.Options();
+        o.insecure = insecure;
+        o.brokerProperties.put("spillway.limits.submit-rate", "1000000");
+        o.brokerProperties.put("spillway.limits.submit-burst", "1000000");
         o.dataDir = data;
         o.port = LocalCluster.freePort();
         o.agents = agents;

@@ -283,7 +283,7 @@ class TaskIsolationTest {
         List<String> cmd = new ArrayList<>(prefix);
         cmd.addAll(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx128m", "-XX:TieredStopAtLevel=1",
                 "-cp", classPath(!prefix.isEmpty()), AgentMain.class.getName(),
-                "--broker", broker.address(), "--token-file", tokenFile.toString(), "--name", "isolated",
+                "--broker", broker.address(), "--insecure", "--token-file", tokenFile.toString(), "--name", "isolated",
                 "--cpu", "1", "--memory", "256Mi", "--work-dir", work.toString(), "--drain", "hand-back"));
         cmd.addAll(Arrays.asList(extra));
         ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(tmp.resolve("agent-" + agents.size() + ".log").toFile());

@@ -60,6 +60,7 @@ public class AgentConnections {
     private final NodeShapes shapes;
     private final AgentCredentials credentials;
     private final AssignMessages assignments;
+    private final dev.spillway.broker.security.CallerLimits limits;
     private final Audit audit;
     private final Clock clock;
     private final Counter staleReports;
@@ -68,7 +69,9 @@ public class AgentConnections {
     public AgentConnections(AgentSessions sessions, NodeStore nodes, TaskStore tasks, JobCatalog jobs, LogRouter logs,
                             SchedulerWakeup scheduler, BrokerConfig config, MeterRegistry registry, NodeShapes shapes,
                             AgentCredentials credentials, Audit audit, Clock clock,
-                            AssignMessages assignments) {
+                            AssignMessages assignments,
+                            dev.spillway.broker.security.CallerLimits limits) {
+        this.limits = limits;
         this.assignments = assignments;
         this.audit = audit;
         this.sessions = sessions;
@@ -245,13 +248,15 @@ public class AgentConnections {
 
         /**
          * Ends the stream with {@code why}, logged with the agent's address and written to the
-         * audit log as {@code node.register-refused}.
+         * audit log as {@code node.register-refused} (at most one a second per address after a
+         * burst of 20: refusals beyond are not recorded again).
          */
         private Uni<Void> refused(Register r, AgentLink.CloseReason reason, String why) {
             String remote = link.remote();
             String kind = credential == null ? "none" : credential.kind().name().toLowerCase(java.util.Locale.ROOT);
-            LOG.warnf("refused node %s from %s (%s credential): %s", r.getNodeName(), remote == null ? "an unknown address" : remote, kind, why);
             link.close(reason, why);
+            if (!limits.admitRefusalRecord(remote)) return Uni.createFrom().voidItem(); // a flood: refused, not recorded again
+            LOG.warnf("refused node %s from %s (%s credential): %s", r.getNodeName(), remote == null ? "an unknown address" : remote, kind, why);
             return audit.record("agent:" + r.getNodeName(), null, "node.register-refused", r.getNodeName(),
                             why + " (credential: " + kind + ", pool " + r.getPool() + ")", remote)
                     .onFailure().invoke(e -> LOG.errorf(e, "could not write the audit event of a refused registration of node %s", r.getNodeName()))

@@ -22,6 +22,7 @@ public class CallerLimits {
     private final double submitBurst;
     private final Map<String, AtomicInteger> streams = new ConcurrentHashMap<>();
     private final Map<String, TokenBucket> submissions = new ConcurrentHashMap<>();
+    private final Map<String, TokenBucket> refusals = new ConcurrentHashMap<>();
 
     public CallerLimits(BrokerConfig config) {
         this.streamsPerCaller = config.limits().streamsPerCaller();
@@ -51,6 +52,20 @@ public class CallerLimits {
             Duration retry = Duration.ofNanos(wait);
             throw new TooManyRequests("tenant " + tenant + " is over its submission rate (" + submitRate + "/s); retry in "
                     + Math.max(1, retry.toMillis()) + " ms", retry);
+        }
+    }
+
+    /**
+     * Whether a refusal from {@code source} (a network address) is still worth a log line and an
+     * audit row: at most 20 at once and one a second per address, so whoever can reach the port
+     * cannot fill the audit table or the log with refused registrations.
+     */
+    public boolean admitRefusalRecord(String source) {
+        String host = source == null ? "unknown" : source.replaceFirst(":\\d+$", "");
+        if (refusals.size() > 10_000) refusals.clear();
+        TokenBucket bucket = refusals.computeIfAbsent(host, h -> new TokenBucket(1, 20, System.nanoTime()));
+        synchronized (bucket) {
+            return bucket.take(1, System.nanoTime()) == 0;
         }
     }
 }

@@ -71,7 +71,7 @@ class AgentDownloadTest {
     void inPlaintextTheScriptSaysSoAndAnArtifactStoreGetsNoToken() throws Exception {
         Path built = Files.write(dir.resolve("spillway-agent.jar"), JAR);
         BrokerConfig config = config(Optional.of(built.toString()));
-        BrokerTransport plain = BrokerTransport.decide(n -> Optional.empty(), dir.resolve("data"));
+        BrokerTransport plain = BrokerTransport.decide(n -> n.equals("spillway.insecure") ? Optional.of("true") : Optional.empty(), dir.resolve("data"));
 
         AgentDownload own = CloudPools.agentDownload("aws-eu", pool(Optional.empty()), config, new AgentJar(config), plain);
         assertThat(own.url()).isEqualTo("http://broker.example.com:7070/agent/spillway-agent.jar");

@@ -16,9 +16,9 @@ class BrokerTransportTest {
     }
 
     @Test
-    void plaintextUntilTlsIsEnabledAndTheExplicitInsecureFlagAlwaysWins() {
-        assertThat(decide(Map.of()).tls()).isFalse();
-        assertThat(decide(Map.of()).explicitlyInsecure()).isFalse();
+    void tlsByDefaultAndTheExplicitInsecureFlagAlwaysWins() {
+        assertThat(decide(Map.of("spillway.tls.enabled", "false")).tls()).isFalse();
+        assertThat(decide(Map.of("spillway.tls.enabled", "false")).explicitlyInsecure()).isFalse();
         assertThat(decide(Map.of("spillway.tls.enabled", "true")).tls()).isTrue();
         BrokerTransport lab = decide(Map.of("spillway.tls.enabled", "true", "spillway.insecure", "true"));
         assertThat(lab.tls()).isFalse();
