@@ -19,7 +19,6 @@ import dev.spillway.api.v1.TaskState;
 import dev.spillway.api.v1.WatchJobResponse;
 import io.grpc.ManagedChannel;
 import io.grpc.Metadata;
-import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.grpc.stub.MetadataUtils;
 import io.grpc.stub.StreamObserver;
 import java.io.IOException;
@@ -200,7 +199,7 @@ class EndToEndIT {
             // The node's own credential, as the killed agent kept it in its work directory: the same node coming back.
             String token = Files.readString(fx.cluster.dataDir().resolve("agents").resolve(name).resolve("node-credential")).trim();
             headers.put(Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER), "Bearer " + token);
-            channel = NettyChannelBuilder.forTarget(fx.cluster.brokerAddress()).usePlaintext()
+            channel = fx.cluster.tls().channelBuilder(fx.cluster.brokerAddress())
                     .intercept(MetadataUtils.newAttachHeadersInterceptor(headers)).build();
             requests = AgentServiceGrpc.newStub(channel).connect(new StreamObserver<>() {
                 @Override
