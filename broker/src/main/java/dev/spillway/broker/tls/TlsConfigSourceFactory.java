@@ -30,7 +30,15 @@ public class TlsConfigSourceFactory implements ConfigSourceFactory {
         Function<String, Optional<String>> setting = name -> Optional.ofNullable(context.getValue(name))
                 .map(ConfigValue::getValue).filter(v -> !v.isBlank());
         BrokerTransport transport = BrokerTransport.decide(setting, dataDir(setting));
-        if (!transport.tls()) return List.of();
+        if (!transport.tls()) {
+            // Quarkus keeps the values this factory gave at build time (TLS is the default) as defaults of the
+            // application: plaintext must unset them explicitly (an empty value unsets a lower source's).
+            return List.of(new PropertiesConfigSource(Map.of(
+                    "quarkus.http.ssl.certificate.files", "",
+                    "quarkus.http.ssl.certificate.key-files", "",
+                    "quarkus.http.insecure-requests", "enabled",
+                    "quarkus.http.test-ssl-enabled", "false"), "spillway-plaintext", ORDINAL));
+        }
         if (transport.generated()) {
             new BrokerCertificates(transport.caFile().getParent(), dev.spillway.broker.config.Clocks.system())
                     .ensure(BrokerCertificates.namesFor(setting.apply("quarkus.http.host").orElse("127.0.0.1"),
