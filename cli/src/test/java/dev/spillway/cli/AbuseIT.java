@@ -39,33 +39,30 @@ class AbuseIT {
 
     private ClusterFixture fx;
     private final AtomicLong maxHeap = new AtomicLong();
-    private volatile boolean sampling = true;
+    private final java.util.concurrent.ScheduledExecutorService sampler = java.util.concurrent.Executors.newSingleThreadScheduledExecutor(r -> {
+        Thread t = new Thread(r, "heap-sampler");
+        t.setDaemon(true);
+        return t;
+    });
 
     @BeforeAll
     void start() throws Exception {
         fx = new ClusterFixture("abuse", 1, "20s");
-        Thread sampler = new Thread(() -> {
-            while (sampling) {
-                try {
-                    String m = fx.metrics();
-                    long heap = (long) m.lines().filter(l -> l.startsWith("jvm_memory_used_bytes{") && l.contains("area=\"heap\""))
-                            .mapToDouble(l -> Double.parseDouble(l.substring(l.lastIndexOf(' ') + 1))).sum();
-                    maxHeap.accumulateAndGet(heap, Math::max);
-                    Thread.sleep(100); // a sampling period, not synchronisation
-                } catch (InterruptedException e) {
-                    return;
-                } catch (Exception e) {
-                    // the broker is busy; sample again
-                }
+        sampler.scheduleAtFixedRate(() -> {
+            try {
+                String m = fx.metrics();
+                long heap = (long) m.lines().filter(l -> l.startsWith("jvm_memory_used_bytes{") && l.contains("area=\"heap\""))
+                        .mapToDouble(l -> Double.parseDouble(l.substring(l.lastIndexOf(' ') + 1))).sum();
+                maxHeap.accumulateAndGet(heap, Math::max);
+            } catch (Exception e) {
+                // the broker is busy; the next sample comes
             }
-        }, "heap-sampler");
-        sampler.setDaemon(true);
-        sampler.start();
+        }, 0, 100, java.util.concurrent.TimeUnit.MILLISECONDS);
     }
 
     @AfterAll
     void stop() {
-        sampling = false;
+        sampler.shutdownNow();
         System.out.printf("broker heap max during AbuseIT: %.0f MiB (-Xmx512m)%n", maxHeap.get() / 1048576.0);
         if (fx != null) fx.close();
     }

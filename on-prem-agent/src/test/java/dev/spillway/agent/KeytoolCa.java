@@ -16,7 +16,7 @@ import javax.net.ssl.SSLContext;
  * operator without OpenSSL would): {@link #caPem()} for clients, {@link #serverContext()} for a
  * loopback TLS server whose certificate names {@code 127.0.0.1} and {@code localhost}.
  */
-final class KeytoolCa {
+public final class KeytoolCa {
 
     private static final String PASSWORD = "changeit";
     private final Path dir;
@@ -25,7 +25,7 @@ final class KeytoolCa {
         this.dir = dir;
     }
 
-    static KeytoolCa create(Path dir, String name) throws IOException, InterruptedException {
+    public static KeytoolCa create(Path dir, String name) throws IOException, InterruptedException {
         KeytoolCa ca = new KeytoolCa(Files.createDirectories(dir));
         ca.keytool("-genkeypair", "-keystore", "ca.p12", "-alias", "ca", "-keyalg", "EC", "-groupname", "secp256r1",
                 "-dname", "CN=" + name, "-ext", "bc:c", "-validity", "2");
@@ -40,15 +40,15 @@ final class KeytoolCa {
         return ca;
     }
 
-    Path caPemFile() {
+    public Path caPemFile() {
         return dir.resolve("ca.pem");
     }
 
-    String caPem() throws IOException {
+    public String caPem() throws IOException {
         return Files.readString(caPemFile());
     }
 
-    KeyManagerFactory serverKeys() throws Exception {
+    public KeyManagerFactory serverKeys() throws Exception {
         KeyStore ks = KeyStore.getInstance("PKCS12");
         try (InputStream in = Files.newInputStream(dir.resolve("server.p12"))) {
             ks.load(in, PASSWORD.toCharArray());
@@ -58,7 +58,7 @@ final class KeytoolCa {
         return kmf;
     }
 
-    SSLContext serverContext() throws Exception {
+    public SSLContext serverContext() throws Exception {
         KeyStore ks = KeyStore.getInstance("PKCS12");
         try (InputStream in = Files.newInputStream(dir.resolve("server.p12"))) {
             ks.load(in, PASSWORD.toCharArray());
