@@ -44,7 +44,10 @@ final class Agent {
 
     private final Settings settings;
     private final TaskUser taskUser;
-    /** This node's attempts by {@link Attempt#key}: running ones, and finished ones for {@link #FINISHED_RETENTION}. */
+    /**
+     * This node's attempts by {@link Attempt#key}: running ones, ended ones until the broker
+     * acknowledges their end, and then for {@link #FINISHED_RETENTION}.
+     */
     private final Map<String, Attempt> attempts = new ConcurrentHashMap<>();
     private final ScheduledExecutorService timer = Executors.newScheduledThreadPool(1, daemon("agent-timer"));
     private final ExecutorService workers = Executors.newCachedThreadPool(daemon("agent-worker"));
@@ -76,6 +79,7 @@ final class Agent {
     /** Connects and reconnects until drained; returns when stopped. */
     void run() {
         prepareAttemptsRoot();
+        recoverUnrecordedEnds();
         timer.scheduleWithFixedDelay(this::heartbeat, 500, 500, TimeUnit.MILLISECONDS);
         timer.scheduleWithFixedDelay(this::housekeeping, 1, 1, TimeUnit.SECONDS);
         broker.run();
@@ -130,18 +134,25 @@ final class Agent {
                 .setAgentVersion(settings.version())
                 .setDraining(draining);
         for (Attempt a : attempts.values()) {
-            if (a.status().getState() != AttemptState.ATTEMPT_STATE_UNSPECIFIED) register.addAttempts(a.status());
+            if (running(a) || a.endUnrecorded()) register.addAttempts(a.status());
         }
         return register.build();
     }
 
-    /** The heartbeat: the attempts running now, and whether the node drains. */
+    /**
+     * The heartbeat: the attempts running now, every ended attempt whose end the broker has not
+     * acknowledged yet (re-sent at each beat until it is), and whether the node drains.
+     */
     private Report report() {
         Report.Builder report = Report.newBuilder().setDraining(draining);
         for (Attempt a : attempts.values()) {
-            if (!a.finished() && a.status().getState() == AttemptState.ATTEMPT_STATE_RUNNING) report.addAttempts(a.status());
+            if (running(a) || a.endUnrecorded()) report.addAttempts(a.status());
         }
         return report.build();
+    }
+
+    private static boolean running(Attempt a) {
+        return !a.finished() && a.status().getState() == AttemptState.ATTEMPT_STATE_RUNNING;
     }
 
     private void heartbeat() {
@@ -162,6 +173,12 @@ final class Agent {
                 heartbeat();
             }
             case LOG_REQUEST -> logs.handle(message.getLogRequest());
+            case ENDS_RECORDED -> {
+                for (var ref : message.getEndsRecorded().getAttemptsList()) {
+                    Attempt a = attempts.get(Attempt.key(ref.getJobId().toLowerCase(Locale.ROOT), ref.getTaskIndex(), ref.getAttempt()));
+                    if (a != null) a.endRecorded();
+                }
+            }
             default -> { }
         }
     }
@@ -183,11 +200,8 @@ final class Agent {
         Attempt attempt = new Attempt(id, assign, attemptsRoot(), taskUser, this::changed);
         if (attempts.putIfAbsent(key, attempt) != null) return; // a re-sent assignment we already have
         if (draining) {
-            // Assigned while we were starting to drain: give it straight back.
-            attempts.remove(key);
-            broker.send(ConnectRequest.newBuilder().setReport(Report.newBuilder().setDraining(true).addAttempts(AttemptStatus.newBuilder()
-                    .setJobId(assign.getJobId()).setTaskIndex(assign.getTaskIndex()).setAttempt(assign.getAttempt())
-                    .setState(AttemptState.ATTEMPT_STATE_HANDED_BACK).setMessage("node is draining"))).build());
+            // Assigned while we were starting to drain: give it straight back (an end like any other, re-sent until acknowledged).
+            attempt.endUnstarted(AttemptState.ATTEMPT_STATE_HANDED_BACK, "node is draining");
             return;
         }
         workers.execute(attempt::start);
@@ -197,9 +211,28 @@ final class Agent {
         broker.send(ConnectRequest.newBuilder().setReport(Report.newBuilder().setDraining(draining).addAttempts(attempt.status())).build());
     }
 
+    /**
+     * Ends kept in attempt directories by an earlier run of this agent and not acknowledged by
+     * the broker: they are sent at the first registration and re-sent until acknowledged.
+     */
+    private void recoverUnrecordedEnds() {
+        try {
+            for (AttemptEndFile.Found f : AttemptEndFile.scan(attemptsRoot())) {
+                if (f.recorded() || f.end().isEmpty()) continue;
+                Attempt a = Attempt.ended(f.id(), f.end().get(), attemptsRoot(), taskUser, this::changed);
+                if (attempts.putIfAbsent(a.key(), a) == null) {
+                    LOG.info(() -> "re-sending the end of " + a.key() + " (" + a.status().getState() + "), kept from an earlier run");
+                }
+            }
+        } catch (IOException e) {
+            LOG.warning("cannot look for ends kept in " + attemptsRoot() + ": " + e.getMessage());
+        }
+    }
+
     private void housekeeping() {
         Instant cutoff = Instant.now().minus(FINISHED_RETENTION);
-        attempts.values().removeIf(a -> a.finished() && a.endTime() != null && a.endTime().isBefore(cutoff));
+        // An end is forgotten only once the broker acknowledged it; until then it is re-sent.
+        attempts.values().removeIf(a -> a.isEndRecorded() && a.endTime() != null && a.endTime().isBefore(cutoff));
         for (Attempt a : attempts.values()) {
             if (!a.finished()) a.sample();
         }

@@ -17,6 +17,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.function.Consumer;
+import java.util.logging.Logger;
 
 /**
  * One task attempt on this node: an OS process run as the {@link TaskUser}, with the
@@ -36,6 +37,7 @@ final class Attempt {
         return jobId + "/" + index + "#" + attempt;
     }
 
+    private static final Logger LOG = Logger.getLogger(Attempt.class.getName());
     private static final Set<PosixFilePermission> PASS_THROUGH = PosixFilePermissions.fromString("rwx--x--x");
     private static final Set<PosixFilePermission> OWNER_ONLY = PosixFilePermissions.fromString("rwx------");
     private static final Set<PosixFilePermission> OWNER_READ_WRITE = PosixFilePermissions.fromString("rw-------");
@@ -56,6 +58,9 @@ final class Attempt {
     private volatile long peakMemoryMib;
     /** Why the agent is stopping the process, if it is: decides how the end is reported. */
     private volatile AttemptState stopAs;
+    /** The broker acknowledged this attempt's end ({@code AttemptEndsRecorded}): it is not re-sent any more. */
+    private volatile boolean endRecorded;
+    private volatile boolean endReported;
 
     /**
      * @param id   the checked id of {@code spec} ({@link AttemptId#verify(Assign)})
@@ -68,6 +73,24 @@ final class Attempt {
         this.dir = id.dirUnder(attemptsRoot);
         this.user = user;
         this.onChange = onChange;
+    }
+
+    /**
+     * An attempt that ended before this agent started (found in its directory by
+     * {@link AttemptEndFile#scan}) and whose end the broker has not acknowledged yet.
+     */
+    static Attempt ended(AttemptId id, AttemptStatus end, Path attemptsRoot, TaskUser user, Consumer<Attempt> onChange) {
+        Assign spec = Assign.newBuilder().setJobId(end.getJobId()).setTaskIndex(end.getTaskIndex()).setAttempt(end.getAttempt()).build();
+        Attempt a = new Attempt(id, spec, attemptsRoot, user, onChange);
+        a.exitCode = end.getExitCode();
+        a.message = end.getMessage();
+        a.cpuTimeMillis = end.getCpuTimeMillis();
+        a.peakMemoryMib = end.getPeakMemoryMib();
+        if (end.hasStartTime()) a.startTime = Instant.ofEpochSecond(end.getStartTime().getSeconds(), end.getStartTime().getNanos());
+        a.endTime = AttemptEndFile.endTime(end).orElse(Instant.now());
+        a.state = end.getState();
+        a.endReported = true;
+        return a;
     }
 
     String key() {
@@ -136,12 +159,7 @@ final class Attempt {
 
     /** Creates the attempt's directories and log files as described above; the working directory last, handed to the task's user. */
     private void prepareDirectories() throws IOException {
-        Path level = attemptsRoot;
-        ownDirectory(level, PASS_THROUGH);
-        for (Path name : attemptsRoot.relativize(dir)) {
-            level = level.resolve(name);
-            ownDirectory(level, PASS_THROUGH);
-        }
+        ownDirectories();
         for (boolean stderr : new boolean[] {false, true}) {
             Path log = log(stderr);
             if (!Files.exists(log, LinkOption.NOFOLLOW_LINKS)) Files.createFile(log, PosixFilePermissions.asFileAttribute(OWNER_READ_WRITE));
@@ -149,6 +167,16 @@ final class Attempt {
         }
         ownDirectory(workDir(), OWNER_ONLY);
         user.handOver(workDir());
+    }
+
+    /** The agent's directories down to the attempt's own (all {@link #PASS_THROUGH}). */
+    private void ownDirectories() throws IOException {
+        Path level = attemptsRoot;
+        ownDirectory(level, PASS_THROUGH);
+        for (Path name : attemptsRoot.relativize(dir)) {
+            level = level.resolve(name);
+            ownDirectory(level, PASS_THROUGH);
+        }
     }
 
     /** Creates {@code d} with {@code mode} if missing (set explicitly: the umask may narrow it); an existing one is left as it is. */
@@ -186,12 +214,63 @@ final class Attempt {
         end(as, code);
     }
 
+    /**
+     * Ends an attempt that was never started (the node drains): reported as {@code as} with
+     * {@code why}, and kept like any other end until the broker acknowledges it.
+     */
+    void endUnstarted(AttemptState as, String why) {
+        message = why;
+        try {
+            ownDirectories();
+        } catch (IOException e) {
+            LOG.warning("cannot create " + dir + " to keep the end of " + key() + ": " + e.getMessage());
+        }
+        end(as, 0);
+    }
+
+    /**
+     * The end is written to the attempt's directory before it is reported, so it is re-sent after
+     * an agent restart until the broker acknowledges it; a failed write is logged, and the end is
+     * still reported (and re-sent while this agent runs).
+     */
     private synchronized void end(AttemptState as, int code) {
         if (finished()) return;
         exitCode = code;
         endTime = Instant.now();
         state = as;
+        try {
+            AttemptEndFile.write(dir, status());
+        } catch (IOException e) {
+            LOG.warning("cannot keep the end of " + key() + " in " + dir + " (it is not re-sent if this agent restarts before the broker "
+                    + "acknowledges it): " + e.getMessage());
+        }
         onChange.accept(this);
+        endReported = true;
+    }
+
+    /** Ended, and the end was handed to {@code onChange} (sent to the broker, if connected). */
+    boolean endReported() {
+        return endReported;
+    }
+
+    /** The broker acknowledged this attempt's end: it is no longer re-sent, here or after a restart. */
+    synchronized void endRecorded() {
+        if (!finished() || endRecorded) return;
+        endRecorded = true;
+        try {
+            AttemptEndFile.markRecorded(dir);
+        } catch (IOException e) {
+            LOG.warning("cannot mark the end of " + key() + " as recorded in " + dir + " (it is re-sent after a restart): " + e.getMessage());
+        }
+    }
+
+    /** Ended, and the broker has not acknowledged the end yet: it goes in every report and registration. */
+    boolean endUnrecorded() {
+        return finished() && !endRecorded;
+    }
+
+    boolean isEndRecorded() {
+        return endRecorded;
     }
 
     AttemptStatus status() {

@@ -76,7 +76,7 @@ final class Drain {
         LOG.info(() -> "stopped; " + left.size() + " attempt(s) handed back");
     }
 
-    /** Waits until no attempt runs, for at most {@code limit}. */
+    /** Waits until every attempt ended and its end was reported, for at most {@code limit}. */
     private void waitForRunning(Duration limit, long pollMillis) {
         long deadline = System.nanoTime() + limit.toNanos();
         while (running() > 0 && System.nanoTime() < deadline) {
@@ -90,6 +90,6 @@ final class Drain {
     }
 
     private long running() {
-        return attempts.stream().filter(a -> !a.finished()).count();
+        return attempts.stream().filter(a -> !a.endReported()).count();
     }
 }
