@@ -19,6 +19,9 @@ import java.util.regex.Pattern;
  * <p>Sizes are bounded against abuse: the whole spec ({@code spillway.limits.max-spec-bytes}), the task count, the
  * command and environment, and the number of labels, node-selector entries, pools and jurisdictions. Entries of a list
  * that is too long are still checked one by one; the spec size bounds that work.
+ *
+ * <p>Every string of the spec is checked for characters its field cannot hold (control characters; NUL only in command
+ * arguments and environment values), see {@link SpecStrings}.
  */
 public final class JobSpecValidator {
 
@@ -51,7 +54,7 @@ public final class JobSpecValidator {
         unknownFields("spec", in, v);
         if (in.getName().length() > 128) v.add(violation(p + "name", "at most 128 characters"));
         if (in.getTenant().length() > 63) v.add(violation(p + "tenant", "at most 63 characters"));
-        if (!in.getTenant().isEmpty() && !LABEL.matcher(in.getTenant()).matches()) {
+        if (!in.getTenant().isEmpty() && !SpecStrings.hasForbidden(in.getTenant()) && !LABEL.matcher(in.getTenant()).matches()) {
             v.add(violation(p + "tenant", "letters, digits, '.', '_', '-' and '/' only, starting and ending with a letter or digit"));
         }
         labels(p + "labels", in.getLabelsMap(), MAX_LABELS, v);
@@ -80,7 +83,7 @@ public final class JobSpecValidator {
             }
             long envBytes = envBytes(t + "env", task.getEnvMap(), v) + envBytes(t + "secret_env", task.getSecretEnvMap(), v);
             for (String name : task.getSecretEnvMap().keySet()) {
-                if (task.getEnvMap().containsKey(name)) v.add(violation(t + "secret_env[" + name + "]", "also in env: a name is either plain or secret"));
+                if (task.getEnvMap().containsKey(name)) v.add(violation(t + "secret_env[" + SpecStrings.shown(name) + "]", "also in env: a name is either plain or secret"));
             }
             if (envBytes > limits.maxEnvBytes()) {
                 v.add(violation(t + "env", "at most " + limits.maxEnvBytes() + " bytes of names and values, secret ones included (got " + envBytes + ")"));
@@ -98,15 +101,17 @@ public final class JobSpecValidator {
                 v.add(violation(t + "pools", "at most " + limits.maxPools() + " pools (got " + task.getPoolsCount() + ")"));
             }
             for (int i = 0; i < task.getPoolsCount(); i++) {
-                if (!LABEL.matcher(task.getPools(i)).matches()) v.add(violation(t + "pools[" + i + "]", "not a pool name"));
+                if (!SpecStrings.hasForbidden(task.getPools(i)) && !LABEL.matcher(task.getPools(i)).matches()) v.add(violation(t + "pools[" + i + "]", "not a pool name"));
             }
             if (task.getJurisdictionsCount() > limits.maxJurisdictions()) {
                 v.add(violation(t + "jurisdictions", "at most " + limits.maxJurisdictions() + " jurisdictions (got " + task.getJurisdictionsCount() + ")"));
             }
             for (int i = 0; i < task.getJurisdictionsCount(); i++) {
-                if (!LABEL.matcher(task.getJurisdictions(i)).matches()) v.add(violation(t + "jurisdictions[" + i + "]", "not a jurisdiction name"));
+                if (!SpecStrings.hasForbidden(task.getJurisdictions(i)) && !LABEL.matcher(task.getJurisdictions(i)).matches()) v.add(violation(t + "jurisdictions[" + i + "]", "not a jurisdiction name"));
             }
         }
+
+        SpecStrings.check("spec", in, v);
 
         RetryPolicy retry = in.getRetry();
         if (retry.getMaxRetries() < 0 || retry.getMaxRetries() > MAX_RETRIES) {
@@ -144,8 +149,9 @@ public final class JobSpecValidator {
     private static void labels(String field, Map<String, String> labels, int maxEntries, List<Violation> v) {
         if (labels.size() > maxEntries) v.add(violation(field, "at most " + maxEntries + " entries (got " + labels.size() + ")"));
         for (Map.Entry<String, String> e : labels.entrySet()) {
+            if (SpecStrings.hasForbidden(e.getKey())) continue; // refused for its characters (see SpecStrings)
             if (!LABEL.matcher(e.getKey()).matches()) v.add(violation(field + "[" + e.getKey() + "]", "not a valid label key (1-63 characters: letters, digits, '.', '_', '-', '/')"));
-            if (e.getValue().length() > 63) v.add(violation(field + "[" + e.getKey() + "]", "values are at most 63 characters"));
+            if (e.getValue().length() > 63) v.add(violation(field + "[" + SpecStrings.shown(e.getKey()) + "]", "values are at most 63 characters"));
         }
     }
 
@@ -162,7 +168,9 @@ public final class JobSpecValidator {
         long bytes = 0;
         for (Map.Entry<String, String> e : env.entrySet()) {
             bytes += e.getKey().getBytes(StandardCharsets.UTF_8).length + e.getValue().getBytes(StandardCharsets.UTF_8).length;
-            if (!ENV_KEY.matcher(e.getKey()).matches()) {
+            if (SpecStrings.hasForbidden(e.getKey())) {
+                continue; // refused for its characters (see SpecStrings)
+            } else if (!ENV_KEY.matcher(e.getKey()).matches()) {
                 v.add(violation(field + "[" + e.getKey() + "]", "names must match [A-Za-z_][A-Za-z0-9_]*"));
             } else if (e.getKey().startsWith("SPILLWAY_")) {
                 v.add(violation(field + "[" + e.getKey() + "]", "SPILLWAY_ variables are set by Spillway"));

@@ -17,7 +17,7 @@ import org.junit.jupiter.api.Test;
 /** Admission is a chain: validation first, then each check in turn; the first refusal stops it. */
 class AdmissionTest {
 
-    private static final BrokerConfig.Limits LIMITS = new BrokerConfig.Limits() {
+    static final BrokerConfig.Limits LIMITS = new BrokerConfig.Limits() {
         @Override
         public int maxTasksPerJob() {
             return 100;
