@@ -38,12 +38,16 @@ final class Agent {
     private static final Duration FINISHED_RETENTION = Duration.ofMinutes(10);
     private static final long KILL_GRACE_MILLIS = 5000;
 
+    /** {@code cgroupRoot}: {@code auto}, {@code none} or a cgroup directory, see {@link AttemptCgroups}. */
     record Settings(String broker, String token, String name, String pool, long cpuMillis, long memoryMib, int gpus,
-                    Map<String, String> labels, Path workDir, Drain.Mode drainMode, Duration drainTimeout, String version) {
+                    Map<String, String> labels, Path workDir, Drain.Mode drainMode, Duration drainTimeout, String version,
+                    String cgroupRoot) {
     }
 
     private final Settings settings;
     private final TaskUser taskUser;
+    /** Where attempts get their own cgroup; null when they are contained by their process group only. */
+    private final AttemptCgroups cgroups;
     /**
      * This node's attempts by {@link Attempt#key}: running ones, ended ones until the broker
      * acknowledges their end, and then for {@link #FINISHED_RETENTION}.
@@ -63,6 +67,11 @@ final class Agent {
     Agent(Settings settings, TaskUser taskUser, BrokerTrust trust) {
         this.settings = settings;
         this.taskUser = taskUser;
+        AttemptCgroups.Opened opened = AttemptCgroups.open(settings.cgroupRoot(), settings.name(), settings.workDir());
+        this.cgroups = opened.cgroups().orElse(null);
+        if (cgroups != null) LOG.info(cgroups::describe);
+        else LOG.warning("attempts are contained by their process group only (a process a task starts in a new session outlives "
+                + "its attempt, and no memory or cpu limit applies): " + opened.why());
         this.broker = new BrokerConnection(settings.broker(), trust, settings.token(), NodeCredentialFile.in(settings.workDir()),
                 this::registration, this::report, this::handle);
         this.logs = new LogServer(attemptsRoot(), settings.name(), attempts::get, broker::sendWhenReady, workers);
@@ -73,6 +82,7 @@ final class Agent {
             broker.close();
             timer.shutdownNow();
             workers.shutdownNow();
+            if (cgroups != null) cgroups.close();
         });
     }
 
@@ -197,7 +207,7 @@ final class Agent {
             return;
         }
         String key = id.key();
-        Attempt attempt = new Attempt(id, assign, attemptsRoot(), taskUser, this::changed);
+        Attempt attempt = new Attempt(id, assign, attemptsRoot(), taskUser, cgroups, this::changed);
         if (attempts.putIfAbsent(key, attempt) != null) return; // a re-sent assignment we already have
         if (draining) {
             // Assigned while we were starting to drain: give it straight back (an end like any other, re-sent until acknowledged).

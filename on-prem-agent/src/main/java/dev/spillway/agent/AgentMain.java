@@ -83,6 +83,12 @@ public final class AgentMain implements Callable<Integer> {
     @Option(names = "--spot-watch-interval", defaultValue = "5s", description = "How often to look for a notice (default ${DEFAULT-VALUE}).")
     String spotWatchInterval;
 
+    @Option(names = "--cgroup-root", defaultValue = "auto", paramLabel = "auto|none|DIR",
+            description = "Where each attempt gets its own cgroup v2 (all its processes are killed when it ends; memory and cpu limits "
+                    + "when those controllers are available): 'auto' (the agent's own cgroup, or <cgroup2 mount>/spillway), a cgroup "
+                    + "directory, or 'none' (process group only). Default ${DEFAULT-VALUE}.")
+    String cgroupRoot;
+
     /** Drain is cut this long before the machine goes, so hand-backs reach the broker. */
     private static final Duration NOTICE_MARGIN = Duration.ofSeconds(10);
 
@@ -109,7 +115,7 @@ public final class AgentMain implements Callable<Integer> {
                 memory == null ? HostCapacity.memoryMib() : Quantities.parseMemoryMib(memory),
                 gpus, labels,
                 workDir != null ? workDir : Path.of(System.getProperty("user.home"), ".spillway", "agents", node),
-                mode, parseDuration(drainTimeout), "0.1.0");
+                mode, parseDuration(drainTimeout), "0.1.0", cgroupRoot);
         if ((token == null || token.isBlank()) && NodeCredentialFile.in(settings.workDir()).read().isEmpty()) {
             System.err.println("spillway-agent: no credential: pass --join-token-file or set SPILLWAY_JOIN_TOKEN (a token from 'spillway token create'); "
                     + "a node that joined before reconnects with the credential in " + NodeCredentialFile.in(settings.workDir()).path()
@@ -118,6 +124,10 @@ public final class AgentMain implements Callable<Integer> {
         }
         if (settings.cpuMillis() <= 0 || settings.memoryMib() <= 0) {
             System.err.println("spillway-agent: --cpu and --memory must be positive");
+            return 2;
+        }
+        if (!cgroupRoot.equals(AttemptCgroups.AUTO) && !cgroupRoot.equals(AttemptCgroups.NONE) && !Files.isDirectory(Path.of(cgroupRoot))) {
+            System.err.println("spillway-agent: --cgroup-root must be auto, none or an existing cgroup directory; " + cgroupRoot + " is not a directory");
             return 2;
         }
         TaskUser taskUser;

@@ -48,7 +48,10 @@ final class Attempt {
     private final Path dir;
     private final TaskUser user;
     private final Consumer<Attempt> onChange;
+    private final AttemptCgroups cgroups;
     private volatile Process process;
+    /** The attempt's own cgroup while it runs; null when contained by its process group only. */
+    private volatile AttemptCgroups.Cgroup cgroup;
     private volatile AttemptState state = AttemptState.ATTEMPT_STATE_UNSPECIFIED;
     private volatile int exitCode;
     private volatile String message = "";
@@ -67,6 +70,15 @@ final class Attempt {
      * @param user who the process runs as
      */
     Attempt(AttemptId id, Assign spec, Path attemptsRoot, TaskUser user, Consumer<Attempt> onChange) {
+        this(id, spec, attemptsRoot, user, null, onChange);
+    }
+
+    /**
+     * @param cgroups where the attempt gets its own cgroup, or null to contain it by its process
+     *                group only ({@link ProcessTree})
+     */
+    Attempt(AttemptId id, Assign spec, Path attemptsRoot, TaskUser user, AttemptCgroups cgroups, Consumer<Attempt> onChange) {
+        this.cgroups = cgroups;
         this.id = id;
         this.spec = spec;
         this.attemptsRoot = attemptsRoot;
@@ -120,12 +132,27 @@ final class Attempt {
         return state != AttemptState.ATTEMPT_STATE_RUNNING && state != AttemptState.ATTEMPT_STATE_UNSPECIFIED;
     }
 
-    /** Starts the process; reports RUNNING, or START_FAILED with the reason. */
+    /**
+     * Starts the process; reports RUNNING, or START_FAILED with the reason. The process enters
+     * the attempt's cgroup (when it has one) before anything of the task runs, then starts a new
+     * session ({@link ProcessTree#wrap}), becomes the task's user, enters its working directory
+     * and execs the command: one pid throughout.
+     */
     void start() {
         startTime = Instant.now();
+        AttemptCgroups.Cgroup cg = null;
         try {
             prepareDirectories();
-            ProcessBuilder pb = new ProcessBuilder(ProcessTree.wrap(user.wrap(entering(workDir().getFileName().toString(), spec.getCommandList()))))
+            if (cgroups != null) {
+                try {
+                    cg = cgroups.create(id, spec.getResources());
+                } catch (IOException e) {
+                    LOG.warning("cannot create a cgroup for " + key() + "; it is contained by its process group only: " + e);
+                }
+            }
+            List<String> command = ProcessTree.wrap(user.wrap(entering(workDir().getFileName().toString(), spec.getCommandList())));
+            if (cg != null) command = cg.enter(command);
+            ProcessBuilder pb = new ProcessBuilder(command)
                     .directory(dir.toFile())
                     .redirectOutput(log(false).toFile())
                     .redirectError(log(true).toFile())
@@ -133,11 +160,13 @@ final class Attempt {
             Map<String, String> env = pb.environment();
             env.clear();
             env.putAll(TaskEnvironment.build(System.getenv(), id, spec.getEnvMap(), workDir(), user.account().name()));
+            cgroup = cg;
             process = pb.start();
             state = AttemptState.ATTEMPT_STATE_RUNNING;
             onChange.accept(this);
             process.onExit().thenRun(this::exited);
         } catch (IOException | RuntimeException e) {
+            if (cg != null) cg.killAndRemove();
             message = "cannot start " + spec.getCommand(0) + ": " + e.getMessage();
             end(AttemptState.ATTEMPT_STATE_START_FAILED, -1);
         }
@@ -204,11 +233,25 @@ final class Attempt {
         if (p == null || finished()) return;
         stopAs = as;
         message = why;
+        AttemptCgroups.Cgroup cg = cgroup;
+        if (cg != null) cg.terminate(); // processes that left the group get the same grace
         ProcessTree.kill(p, graceMillis);
     }
 
+    /**
+     * The attempt's first process exited: whatever it left behind is killed before the end is
+     * reported — every process in its cgroup (then the cgroup is removed), or, contained by
+     * process group only, every process still in its group.
+     */
     private void exited() {
         int code = process.exitValue();
+        AttemptCgroups.Cgroup cg = cgroup;
+        if (cg != null) {
+            int left = cg.killAndRemove();
+            if (left > 0) LOG.fine(() -> "killed " + left + " process(es) " + key() + " left behind");
+        } else {
+            ProcessTree.killGroup(process.pid());
+        }
         AttemptState as = stopAs != null ? stopAs : AttemptState.ATTEMPT_STATE_EXITED;
         if (stopAs == null) message = "exited with code " + code;
         end(as, code);

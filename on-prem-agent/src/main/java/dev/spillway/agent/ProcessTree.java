@@ -10,7 +10,9 @@ import java.util.concurrent.TimeUnit;
  * A task attempt's processes. Each attempt starts through {@code setsid}, so its first process
  * leads a new session and process group whose id is its pid; signalling the group reaches every
  * process the task started, however deep, unless one left the group on purpose (those are found
- * by walking descendants).
+ * by walking descendants while the first process lives; once it has exited, one that started its
+ * own session is out of reach). This is all the containment an attempt has when it has no cgroup
+ * of its own ({@link AttemptCgroups}).
  */
 final class ProcessTree {
 
@@ -34,6 +36,11 @@ final class ProcessTree {
         leader.descendants().forEach(ProcessHandle::destroyForcibly);
         descendants.forEach(ProcessHandle::destroyForcibly);
         leader.destroyForcibly();
+    }
+
+    /** SIGKILL to every process left in the group {@code pgid} (the attempt's first process has exited). */
+    static void killGroup(long pgid) {
+        signalGroup(pgid, "KILL");
     }
 
     private static void signalGroup(long pgid, String signal) {

@@ -123,7 +123,7 @@ class AttemptEndsTest {
 
     private Agent startAgent() {
         Agent.Settings settings = new Agent.Settings(broker.address(), "agent-token", "ends-" + agents.size(), "onprem", 1000, 256,
-                0, Map.of(), tmp.resolve("agent"), Drain.Mode.HAND_BACK, Duration.ZERO, "test");
+                0, Map.of(), tmp.resolve("agent"), Drain.Mode.HAND_BACK, Duration.ZERO, "test", "auto");
         Agent agent = new Agent(settings, TaskUser.agentsOwn(), BrokerTrust.of(null, true));
         agents.add(agent);
         int registrations = broker.registrations().size();
