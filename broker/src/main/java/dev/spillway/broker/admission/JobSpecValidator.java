@@ -1,6 +1,7 @@
 package dev.spillway.broker.admission;
 
 import com.google.protobuf.Duration;
+import com.google.protobuf.util.Durations;
 import dev.spillway.api.v1.JobSpec;
 import dev.spillway.api.v1.RetryPolicy;
 import dev.spillway.broker.config.BrokerConfig;
@@ -29,6 +30,10 @@ public final class JobSpecValidator {
     private static final Pattern LABEL = Pattern.compile("[A-Za-z0-9]([A-Za-z0-9._/-]{0,61}[A-Za-z0-9])?");
     private static final int MAX_LABELS = 32;
     private static final int MAX_RETRIES = 100;
+    private static final Duration DEFAULT_INITIAL_BACKOFF = Durations.fromSeconds(1);
+    private static final Duration DEFAULT_MAX_BACKOFF = Durations.fromMinutes(5);
+    /** Longest retry delay a job may ask for. */
+    static final Duration MAX_BACKOFF_CAP = Durations.fromHours(24);
 
     private final BrokerConfig.Limits limits;
 
@@ -117,13 +122,12 @@ public final class JobSpecValidator {
         if (retry.getMaxRetries() < 0 || retry.getMaxRetries() > MAX_RETRIES) {
             v.add(violation(p + "retry.max_retries", "must be between 0 and " + MAX_RETRIES));
         }
-        if (negative(retry.getInitialBackoff())) v.add(violation(p + "retry.initial_backoff", "must not be negative"));
-        if (negative(retry.getMaxBackoff())) v.add(violation(p + "retry.max_backoff", "must not be negative"));
+        backoffs(p + "retry.", retry, v);
         if (!v.isEmpty()) return new Result(in, v);
 
         RetryPolicy.Builder withDefaults = retry.toBuilder();
-        if (!retry.hasInitialBackoff()) withDefaults.setInitialBackoff(Duration.newBuilder().setSeconds(1));
-        if (!retry.hasMaxBackoff()) withDefaults.setMaxBackoff(Duration.newBuilder().setSeconds(300));
+        if (!retry.hasInitialBackoff()) withDefaults.setInitialBackoff(DEFAULT_INITIAL_BACKOFF);
+        if (!retry.hasMaxBackoff()) withDefaults.setMaxBackoff(DEFAULT_MAX_BACKOFF);
         JobSpec spec = in.toBuilder()
                 .setTenant(in.getTenant().isEmpty() ? "default" : in.getTenant())
                 .setRetry(withDefaults)
@@ -155,8 +159,52 @@ public final class JobSpecValidator {
         }
     }
 
-    private static boolean negative(Duration d) {
-        return d.getSeconds() < 0 || d.getNanos() < 0;
+    /**
+     * Backoffs are valid durations, not negative, initial ≤ max (a missing one counts as its default) and max ≤
+     * {@link #MAX_BACKOFF_CAP}: a delay longer than a day is a task forgotten in the queue, and bounded delays keep the
+     * stored milliseconds and the retry arithmetic far from overflow.
+     */
+    private static void backoffs(String r, RetryPolicy retry, List<Violation> v) {
+        boolean initialOk = duration(r + "initial_backoff", retry.getInitialBackoff(), v);
+        boolean maxOk = duration(r + "max_backoff", retry.getMaxBackoff(), v);
+        if (maxOk && Durations.compare(retry.getMaxBackoff(), MAX_BACKOFF_CAP) > 0) {
+            v.add(violation(r + "max_backoff", "at most " + shown(MAX_BACKOFF_CAP) + " (got " + shown(retry.getMaxBackoff()) + ")"));
+            maxOk = false;
+        }
+        if (!initialOk || !maxOk) return;
+        Duration initial = retry.hasInitialBackoff() ? retry.getInitialBackoff() : DEFAULT_INITIAL_BACKOFF;
+        Duration max = retry.hasMaxBackoff() ? retry.getMaxBackoff() : DEFAULT_MAX_BACKOFF;
+        if (Durations.compare(initial, max) <= 0) return;
+        if (retry.hasInitialBackoff()) {
+            v.add(violation(r + "initial_backoff", "must not exceed max_backoff (" + shown(max) + (retry.hasMaxBackoff() ? "" : ", its default")
+                    + "; got " + shown(initial) + ")"));
+        } else {
+            v.add(violation(r + "max_backoff", "must be at least initial_backoff (" + shown(initial) + ", its default; got " + shown(max) + ")"));
+        }
+    }
+
+    /** Whether {@code d} is a valid, non-negative duration; a violation for {@code field} when not. */
+    private static boolean duration(String field, Duration d, List<Violation> v) {
+        if (!Durations.isValid(d)) {
+            v.add(violation(field, "not a valid duration (seconds within ±10,000 years, nanos within ±999,999,999 and of the same sign)"));
+            return false;
+        }
+        if (Durations.isNegative(d)) {
+            v.add(violation(field, "must not be negative (got " + shown(d) + ")"));
+            return false;
+        }
+        return true;
+    }
+
+    /** A valid duration as a person writes it: {@code 1s}, {@code 5m}, {@code 1500ms}, {@code 24h}. */
+    private static String shown(Duration d) {
+        long millis = Durations.toMillis(d);
+        java.time.Duration j = java.time.Duration.ofSeconds(d.getSeconds(), d.getNanos());
+        if (d.getNanos() % 1_000_000 != 0) return j.toString();
+        if (millis % 3_600_000 == 0 && millis != 0) return millis / 3_600_000 + "h";
+        if (millis % 60_000 == 0 && millis != 0) return millis / 60_000 + "m";
+        if (millis % 1000 == 0) return millis / 1000 + "s";
+        return millis + "ms";
     }
 
     public static Violation violation(String field, String description) {
