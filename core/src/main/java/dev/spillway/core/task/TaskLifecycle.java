@@ -59,7 +59,7 @@ public final class TaskLifecycle {
     }
 
     private static Decision failed(int failures, int losses, RetryPolicy retry, Instant now, ReasonCode reason, String message) {
-        int total = failures + 1;
+        int total = failures == Integer.MAX_VALUE ? failures : failures + 1; // a count that cannot grow still ends the task
         if (total > retry.maxRetries()) {
             String detail = retry.maxRetries() == 0 ? message : message + "; no retries left (" + retry.maxRetries() + " allowed)";
             return new Decision(TaskState.FAILED, total, losses, null, reason, detail, null);
