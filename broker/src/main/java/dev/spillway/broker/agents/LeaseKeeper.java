@@ -1,6 +1,7 @@
 package dev.spillway.broker.agents;
 
 import dev.spillway.broker.config.BrokerConfig;
+import dev.spillway.broker.store.DatabaseCalls;
 import dev.spillway.broker.store.NodeStore;
 import dev.spillway.broker.store.TaskStore;
 import io.quarkus.runtime.ShutdownEvent;
@@ -32,11 +33,14 @@ public class LeaseKeeper {
     private final SchedulerWakeup scheduler;
     private final Duration lease;
     private final Clock clock;
+    private final DatabaseCalls db;
     private final Instant started;
     private ScheduledExecutorService timer;
     private int ticks;
 
-    public LeaseKeeper(AgentSessions sessions, NodeStore nodes, TaskStore tasks, SchedulerWakeup scheduler, BrokerConfig config, Clock clock) {
+    public LeaseKeeper(AgentSessions sessions, NodeStore nodes, TaskStore tasks, SchedulerWakeup scheduler, BrokerConfig config, Clock clock,
+                       DatabaseCalls db) {
+        this.db = db;
         this.clock = clock;
         this.started = clock.instant();
         this.sessions = sessions;
@@ -63,20 +67,20 @@ public class LeaseKeeper {
     private void tick() {
         try {
             Instant now = clock.instant();
-            List<String> believedConnected = nodes.connectedNames().await().indefinitely();
+            List<String> believedConnected = db.await(nodes.connectedNames(), "reading the connected nodes");
             for (String node : believedConnected) {
                 Instant seen = sessions.lastSeen(node);
                 if (seen == null || seen.isBefore(started)) seen = started;
                 if (Duration.between(seen, now).compareTo(lease) <= 0) continue;
                 AgentSession s = sessions.get(node);
                 if (s != null) s.close(AgentLink.CloseReason.LEASE_EXPIRED, "no report within the lease of " + lease);
-                List<TaskStore.Requeued> requeued = tasks.nodeLost(node, now).await().indefinitely();
+                List<TaskStore.Requeued> requeued = db.await(tasks.nodeLost(node, now), "re-queueing the tasks of lost node " + node);
                 sessions.forget(node);
                 LOG.warnf("node %s silent for %d s (lease %d s): declared lost, %d task(s) re-queued or ended", node,
                         Duration.between(seen, now).toSeconds(), lease.toSeconds(), requeued.size());
                 scheduler.wake();
             }
-            if (++ticks % 5 == 0) nodes.touch(sessions.lastSeenTimes()).await().indefinitely();
+            if (++ticks % 5 == 0) db.await(nodes.touch(sessions.lastSeenTimes()), "recording when nodes were last seen");
         } catch (RuntimeException e) {
             LOG.errorf(e, "lease check failed; trying again");
         }

@@ -3,6 +3,7 @@ package dev.spillway.broker.burst;
 import dev.spillway.broker.agents.AgentSessions;
 import dev.spillway.broker.config.BrokerConfig;
 import dev.spillway.broker.scheduling.SchedulingLoop;
+import dev.spillway.broker.store.DatabaseCalls;
 import dev.spillway.broker.store.InstanceStore;
 import dev.spillway.broker.store.NodeStore;
 import dev.spillway.core.burst.BurstAction;
@@ -62,6 +63,7 @@ public class BurstController {
     private final Reconciler reconciler;
     private final BrokerConfig config;
     private final Clock clock;
+    private final DatabaseCalls db;
     private final BurstDecision decision = new BurstDecision();
     /** Since when each joined node has held no task (in memory: a restart only makes scale-down later). */
     private final Map<String, Instant> idleSince = new ConcurrentHashMap<>();
@@ -71,7 +73,8 @@ public class BurstController {
 
     public BurstController(CloudPools pools, InstanceStore instances, NodeStore nodes, SchedulingLoop scheduling, AgentSessions sessions,
                            BurstStatus status, Launches launches, InstanceLifecycle lifecycle, Reconciler reconciler, BrokerConfig config,
-                           Clock clock) {
+                           Clock clock, DatabaseCalls db) {
+        this.db = db;
         this.pools = pools;
         this.instances = instances;
         this.nodes = nodes;
@@ -122,7 +125,7 @@ public class BurstController {
     public int windDown(String why) {
         stopBursting();
         int n = 0;
-        for (InstanceStore.InstanceRow row : instances.live().await().indefinitely()) {
+        for (InstanceStore.InstanceRow row : db.await(instances.live(), "reading the live instances")) {
             CloudPool pool = pools.get(row.pool());
             if (pool == null) continue;
             lifecycle.terminate(pool, row, InstanceState.TERMINATED, ReasonCode.SHUTDOWN, why);
@@ -140,7 +143,7 @@ public class BurstController {
                 lastReconcile = now;
                 reconciler.reconcile(pools);
             }
-            List<InstanceStore.InstanceRow> live = instances.live().await().indefinitely();
+            List<InstanceStore.InstanceRow> live = db.await(instances.live(), "reading the live instances");
             BurstDecision.Result result = decision.decide(snapshot(live, now));
             apply(result, live);
             status.publish(result);
@@ -150,7 +153,7 @@ public class BurstController {
     }
 
     private BurstSnapshot snapshot(List<InstanceStore.InstanceRow> live, Instant now) {
-        Map<String, NodeStore.Allocation> busy = nodes.allocations().await().indefinitely();
+        Map<String, NodeStore.Allocation> busy = db.await(nodes.allocations(), "reading node allocations");
         List<InstanceView> views = new ArrayList<>();
         for (InstanceStore.InstanceRow r : live) {
             if (!pools.all().containsKey(r.pool())) continue;
@@ -183,7 +186,7 @@ public class BurstController {
             offerings.addAll(pool.offerings());
             if (pool.refreshError() != null && pool.offerings().isEmpty()) unreadable.put(pool.name(), pool.refreshError());
         }
-        List<LaunchOutcome> history = instances.outcomesSince(now.minus(HISTORY)).await().indefinitely();
+        List<LaunchOutcome> history = db.await(instances.outcomesSince(now.minus(HISTORY)), "reading recent launch outcomes");
         return new BurstSnapshot(now, specs, offerings, views, waiting, history, unreadable,
                 config.advertisedAddress().orElse(BrokerAddress.local()));
     }

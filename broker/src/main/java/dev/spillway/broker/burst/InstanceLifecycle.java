@@ -4,6 +4,7 @@ import dev.spillway.api.v1.ConnectResponse;
 import dev.spillway.api.v1.Drain;
 import dev.spillway.broker.agents.AgentSessions;
 import dev.spillway.broker.scheduling.SchedulingLoop;
+import dev.spillway.broker.store.DatabaseCalls;
 import dev.spillway.broker.store.InstanceStore;
 import dev.spillway.core.burst.InstanceState;
 import dev.spillway.core.lifecycle.ReasonCode;
@@ -26,8 +27,10 @@ public class InstanceLifecycle {
     private final AgentSessions sessions;
     private final SchedulingLoop scheduling;
     private final Clock clock;
+    private final DatabaseCalls db;
 
-    public InstanceLifecycle(InstanceStore instances, AgentSessions sessions, SchedulingLoop scheduling, Clock clock) {
+    public InstanceLifecycle(InstanceStore instances, AgentSessions sessions, SchedulingLoop scheduling, Clock clock, DatabaseCalls db) {
+        this.db = db;
         this.instances = instances;
         this.sessions = sessions;
         this.scheduling = scheduling;
@@ -35,15 +38,15 @@ public class InstanceLifecycle {
     }
 
     void joined(InstanceStore.InstanceRow row) {
-        if (instances.transition(row.id(), InstanceState.JOINED, ReasonCode.JOINED, "agent registered", null, clock.instant())
-                .await().indefinitely()) {
+        if (db.await(instances.transition(row.id(), InstanceState.JOINED, ReasonCode.JOINED, "agent registered", null, clock.instant()),
+                "recording that " + row.nodeName() + " joined")) {
             LOG.infof("instance %s joined pool %s (%s, %.4f USD/h)", row.nodeName(), row.pool(), row.instanceType(), row.priceUsdPerHour());
         }
     }
 
     void drain(InstanceStore.InstanceRow row, ReasonCode code, String why) {
         sessions.cordon(row.nodeName());
-        if (instances.transition(row.id(), InstanceState.DRAINING, code, why, null, clock.instant()).await().indefinitely()) {
+        if (db.await(instances.transition(row.id(), InstanceState.DRAINING, code, why, null, clock.instant()), "recording the drain of " + row.nodeName())) {
             LOG.infof("pool %s: draining %s (%s): no new work; terminated once it holds none", row.pool(), row.nodeName(), why);
         }
     }
@@ -54,7 +57,7 @@ public class InstanceLifecycle {
         String why = row.state() == InstanceState.DRAINING && code == ReasonCode.DRAINED ? row.reason() + "; terminated once drained" : reason;
         sessions.send(row.nodeName(), ConnectResponse.newBuilder().setDrain(Drain.newBuilder().setReason(why)).build());
         terminateQuietly(pool, row.providerInstance());
-        if (instances.transition(row.id(), to, code, why, null, clock.instant()).await().indefinitely()) {
+        if (db.await(instances.transition(row.id(), to, code, why, null, clock.instant()), "recording the end of " + row.nodeName())) {
             LOG.infof("pool %s: %s %s (%s): %s", row.pool(), to == InstanceState.FAILED ? "failed" : "terminated", row.nodeName(),
                     row.instanceType(), why);
         }

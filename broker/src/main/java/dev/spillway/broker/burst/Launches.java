@@ -2,6 +2,7 @@ package dev.spillway.broker.burst;
 
 import dev.spillway.broker.agents.AgentCredentials;
 import dev.spillway.broker.config.BrokerConfig;
+import dev.spillway.broker.store.DatabaseCalls;
 import dev.spillway.broker.store.InstanceStore;
 import dev.spillway.broker.store.JoinTokenStore;
 import dev.spillway.core.burst.BurstAction;
@@ -52,6 +53,7 @@ public class Launches {
     private final AgentCredentials credentials;
     private final BrokerConfig config;
     private final Clock clock;
+    private final DatabaseCalls db;
     /** Launches of one tick run side by side on these (a cloud launch takes seconds). */
     private final ExecutorService launcher = Executors.newFixedThreadPool(8, r -> {
         Thread t = new Thread(r, "spillway-launch");
@@ -59,7 +61,8 @@ public class Launches {
         return t;
     });
 
-    public Launches(InstanceStore instances, AgentCredentials credentials, BrokerConfig config, Clock clock) {
+    public Launches(InstanceStore instances, AgentCredentials credentials, BrokerConfig config, Clock clock, DatabaseCalls db) {
+        this.db = db;
         this.instances = instances;
         this.credentials = credentials;
         this.config = config;
@@ -80,8 +83,8 @@ public class Launches {
             TreeSet<String> jobs = new TreeSet<>();
             for (TaskRef t : l.forTasks()) jobs.add(t.jobId());
             LOG.infof("bursting to pool %s: %s", pool.name(), l.reason());
-            instances.insertRequested(new InstanceStore.NewInstance(id, pool.name(), nodeName, l.offering(), jobs, l.expectedTasks(), l.reason()))
-                    .await().indefinitely();
+            db.await(instances.insertRequested(new InstanceStore.NewInstance(id, pool.name(), nodeName, l.offering(), jobs, l.expectedTasks(),
+                    l.reason())), "recording the launch of " + nodeName);
             running.add(launcher.submit(() -> start(pool, id, nodeName, l.offering().instanceType(), l.offering().shape(), l.offering().region(),
                     l.offering().zone(), l.offering().spot(), l.offering().priceUsdPerHour(), l.reason())));
         }
@@ -118,8 +121,8 @@ public class Launches {
                 "spillway.dev/zone", zone));
         if (pool.jurisdiction() != null && !pool.jurisdiction().isBlank()) labels.put(TaskShape.JURISDICTION_LABEL, pool.jurisdiction());
         try {
-            var token = credentials.mintJoinToken(new JoinTokenStore.Grant(nodeName, pool.name(), labels, shape, false),
-                    pool.settings().joinTimeout()).await().indefinitely();
+            var token = db.await(credentials.mintJoinToken(new JoinTokenStore.Grant(nodeName, pool.name(), labels, shape, false),
+                    pool.settings().joinTimeout()), "minting the join token of " + nodeName);
             String broker = config.advertisedAddress().orElse(BrokerAddress.local());
             failpoint("burst.before-launch");
             Instance launched = pool.provider().launch(new LaunchRequest(id.toString(), type, region, zone, spot,
@@ -128,19 +131,19 @@ public class Launches {
                     new AgentBootstrap(broker, token.token(), nodeName, pool.name(), Map.of())));
             failpoint("burst.after-launch");
             Instant at = launched.launchTime() != null ? launched.launchTime() : clock.instant();
-            instances.transition(id, InstanceState.PROVISIONING, ReasonCode.LAUNCHED, why, launched.id(), at).await().indefinitely();
+            db.await(instances.transition(id, InstanceState.PROVISIONING, ReasonCode.LAUNCHED, why, launched.id(), at), "recording the launch of " + nodeName);
         } catch (CapacityException e) {
             String offering = Offering.id(pool.name(), zone, type, spot);
             if (e.offeringUnavailable()) {
                 LOG.warnf("pool %s: %s (%s); hiding %s for %s and falling back", pool.name(), e.kind(), e.getMessage(), offering,
                         pool.settings().capacityErrorBackoff());
-                instances.transition(id, InstanceState.FAILED, ReasonCode.NO_CAPACITY, e.kind() + ": " + e.getMessage(), null, clock.instant())
-                        .await().indefinitely();
+                db.await(instances.transition(id, InstanceState.FAILED, ReasonCode.NO_CAPACITY, e.kind() + ": " + e.getMessage(), null,
+                        clock.instant()), "recording the failed launch of " + nodeName);
             } else if (e.kind() == CapacityException.Kind.UNAUTHORIZED || e.kind() == CapacityException.Kind.INVALID_CONFIGURATION) {
                 // Retrying cannot help until someone fixes the credentials or the pool's settings: the pool rests.
                 LOG.errorf("pool %s: %s; the pool rests before launching again", pool.name(), e.getMessage());
-                instances.transition(id, InstanceState.FAILED, ReasonCode.SETUP_ERROR, e.getMessage(), null, clock.instant())
-                        .await().indefinitely();
+                db.await(instances.transition(id, InstanceState.FAILED, ReasonCode.SETUP_ERROR, e.getMessage(), null, clock.instant()),
+                        "recording the failed launch of " + nodeName);
             } else {
                 // Unavailable or throttled: the record stays REQUESTED; reconciliation repeats it with the same key.
                 LOG.warnf("pool %s: launch of %s failed (%s: %s); retrying later", pool.name(), nodeName, e.kind(), e.getMessage());

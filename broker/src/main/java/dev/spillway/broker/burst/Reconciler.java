@@ -3,6 +3,7 @@ package dev.spillway.broker.burst;
 import dev.spillway.broker.agents.AgentSessions;
 import dev.spillway.broker.config.BrokerConfig;
 import dev.spillway.broker.scheduling.SchedulingLoop;
+import dev.spillway.broker.store.DatabaseCalls;
 import dev.spillway.broker.store.InstanceStore;
 import dev.spillway.core.burst.InstanceState;
 import dev.spillway.core.burst.Reconciliation;
@@ -36,9 +37,11 @@ public class Reconciler {
     private final SchedulingLoop scheduling;
     private final BrokerConfig config;
     private final Clock clock;
+    private final DatabaseCalls db;
 
     public Reconciler(InstanceStore instances, Launches launches, AgentSessions sessions, SchedulingLoop scheduling, BrokerConfig config,
-                      Clock clock) {
+                      Clock clock, DatabaseCalls db) {
+        this.db = db;
         this.instances = instances;
         this.launches = launches;
         this.sessions = sessions;
@@ -62,7 +65,7 @@ public class Reconciler {
             }
         }
         Instant now = clock.instant();
-        List<InstanceStore.InstanceRow> live = instances.live().await().indefinitely();
+        List<InstanceStore.InstanceRow> live = db.await(instances.live(), "reading the live instances");
         Map<String, InstanceStore.InstanceRow> byId = new HashMap<>();
         List<Reconciliation.Record> records = new ArrayList<>();
         for (InstanceStore.InstanceRow r : live) {
@@ -76,8 +79,8 @@ public class Reconciler {
             } else if (a instanceof Reconciliation.Action.Adopt adopt) {
                 InstanceStore.InstanceRow r = byId.get(adopt.recordId());
                 Instant launched = adopt.launchTime() != null ? adopt.launchTime() : now;
-                if (instances.transition(UUID.fromString(adopt.recordId()), InstanceState.PROVISIONING, ReasonCode.ADOPTED,
-                        "launched before a broker restart; adopted", adopt.providerInstance(), launched).await().indefinitely()) {
+                if (db.await(instances.transition(UUID.fromString(adopt.recordId()), InstanceState.PROVISIONING, ReasonCode.ADOPTED,
+                        "launched before a broker restart; adopted", adopt.providerInstance(), launched), "adopting " + r.nodeName())) {
                     LOG.infof("pool %s: adopted instance %s (%s) launched at %s before a restart", r.pool(), adopt.providerInstance(),
                             r.nodeName(), launched);
                 }
@@ -87,7 +90,7 @@ public class Reconciler {
                 if (pool != null) launches.relaunch(pool, r);
             } else if (a instanceof Reconciliation.Action.Close c) {
                 InstanceStore.InstanceRow r = byId.get(c.recordId());
-                if (instances.transition(r.id(), InstanceState.TERMINATED, ReasonCode.VANISHED, c.reason(), null, now).await().indefinitely()) {
+                if (db.await(instances.transition(r.id(), InstanceState.TERMINATED, ReasonCode.VANISHED, c.reason(), null, now), "closing " + r.nodeName())) {
                     LOG.infof("instance %s (%s) closed: %s", r.nodeName(), r.instanceType(), c.reason());
                     sessions.uncordon(r.nodeName());
                     scheduling.wake();

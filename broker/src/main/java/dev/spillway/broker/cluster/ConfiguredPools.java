@@ -1,6 +1,7 @@
 package dev.spillway.broker.cluster;
 
 import dev.spillway.broker.config.BrokerConfig;
+import dev.spillway.broker.store.DatabaseCalls;
 import dev.spillway.broker.store.NodeStore;
 import io.quarkus.runtime.StartupEvent;
 import jakarta.enterprise.context.ApplicationScoped;
@@ -10,7 +11,7 @@ import jakarta.enterprise.event.Observes;
 @ApplicationScoped
 public class ConfiguredPools {
 
-    void create(@Observes StartupEvent event, BrokerConfig config, NodeStore nodes) {
-        config.pools().forEach((name, settings) -> nodes.ensurePool(name, settings.kind()).await().indefinitely());
+    void create(@Observes StartupEvent event, BrokerConfig config, NodeStore nodes, DatabaseCalls db) {
+        config.pools().forEach((name, settings) -> db.await(nodes.ensurePool(name, settings.kind()), "creating pool " + name));
     }
 }

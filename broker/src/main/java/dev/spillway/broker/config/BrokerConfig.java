@@ -247,6 +247,30 @@ public interface BrokerConfig {
     @WithDefault("2s")
     Duration burstInterval();
 
+    /**
+     * Bounds on every call to the broker's PostgreSQL, embedded or external (which one is chosen by
+     * {@link dev.spillway.broker.store.DatabaseConfigSource}); applied by
+     * {@link dev.spillway.broker.store.BoundedPgPool} to each connection it opens.
+     */
+    Database database();
+
+    interface Database {
+        /**
+         * Longest one SQL statement may run: PostgreSQL's {@code statement_timeout}, sent when each connection
+         * starts (the server cancels the statement and the call fails with SQLSTATE 57014). Also the session's
+         * {@code idle_in_transaction_session_timeout}, so a broker cut off mid-transaction holds no locks for longer.
+         */
+        @WithDefault("30s")
+        Duration statementTimeout();
+
+        /**
+         * Longest a call waits for a pooled connection (all {@code quarkus.datasource.reactive.max-size} in use, or
+         * a new one being opened) before it fails instead of queueing for ever.
+         */
+        @WithDefault("10s")
+        Duration acquireTimeout();
+    }
+
     interface PoolSettings {
         /** {@code on-prem}, {@code local}, {@code aws} or {@code azure}. */
         @WithDefault("on-prem")

@@ -30,6 +30,7 @@ public class JobCatalog {
     private static final int CAPACITY = 20_000;
 
     private final Pool pool;
+    private final DatabaseCalls db;
     private final Map<UUID, JobInfo> cache = new LinkedHashMap<>(1024, 0.75f, true) {
         @Override
         protected boolean removeEldestEntry(Map.Entry<UUID, JobInfo> eldest) {
@@ -37,8 +38,9 @@ public class JobCatalog {
         }
     };
 
-    public JobCatalog(Pool pool) {
+    public JobCatalog(Pool pool, DatabaseCalls db) {
         this.pool = pool;
+        this.db = db;
     }
 
     /** The jobs with these ids, loading the missing ones in one query. Blocking: call off the event loop. */
@@ -54,8 +56,8 @@ public class JobCatalog {
         }
         if (missing.isEmpty()) return out;
         List<JobInfo> loaded = new ArrayList<>();
-        for (Row r : pool.preparedQuery("SELECT id, priority, spec FROM job WHERE id = ANY($1)")
-                .execute(Tuple.of(missing.toArray(UUID[]::new))).await().indefinitely()) {
+        for (Row r : db.await(pool.preparedQuery("SELECT id, priority, spec FROM job WHERE id = ANY($1)")
+                .execute(Tuple.of(missing.toArray(UUID[]::new))), "reading " + missing.size() + " job spec(s)")) {
             loaded.add(toInfo(r.getUUID("id"), r.getInteger("priority"), r.getBuffer("spec").getBytes()));
         }
         synchronized (cache) {

@@ -34,6 +34,12 @@ class EmbeddedDatabaseSettingsTest {
     }
 
     @Test
+    void everyBrokerConnectionHasTheDefaultStatementTimeout() {
+        assertThat(show("statement_timeout")).isEqualTo("30s");
+        assertThat(show("idle_in_transaction_session_timeout")).isEqualTo("30s");
+    }
+
+    @Test
     void onlyTheBrokerWithThePasswordGetsIn() throws Exception {
         // The broker's own connections work (this query is one) and authenticated by SCRAM.
         assertThat(show("password_encryption")).isEqualTo("scram-sha-256");
