@@ -15,7 +15,9 @@ import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.Locale;
+import java.util.HashSet;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -38,10 +40,13 @@ final class Agent {
     private static final Duration FINISHED_RETENTION = Duration.ofMinutes(10);
     private static final long KILL_GRACE_MILLIS = 5000;
 
-    /** {@code cgroupRoot}: {@code auto}, {@code none} or a cgroup directory, see {@link AttemptCgroups}. */
+    /**
+     * {@code cgroupRoot}: {@code auto}, {@code none} or a cgroup directory, see {@link AttemptCgroups};
+     * {@code keepAttempts}: see {@link AttemptRetention}; {@code maxLogBytes}: see {@link CappedLog}.
+     */
     record Settings(String broker, String token, String name, String pool, long cpuMillis, long memoryMib, int gpus,
                     Map<String, String> labels, Path workDir, Drain.Mode drainMode, Duration drainTimeout, String version,
-                    String cgroupRoot) {
+                    String cgroupRoot, Duration keepAttempts, long maxLogBytes) {
     }
 
     private final Settings settings;
@@ -92,6 +97,9 @@ final class Agent {
         recoverUnrecordedEnds();
         timer.scheduleWithFixedDelay(this::heartbeat, 500, 500, TimeUnit.MILLISECONDS);
         timer.scheduleWithFixedDelay(this::housekeeping, 1, 1, TimeUnit.SECONDS);
+        // Old attempt directories, those of an earlier run included: at start, then every minute (or keep/2, when shorter).
+        long everyMillis = Math.max(1000, Math.min(60_000, settings.keepAttempts().toMillis() / 2));
+        timer.scheduleWithFixedDelay(this::deleteOldAttempts, 0, everyMillis, TimeUnit.MILLISECONDS);
         broker.run();
     }
 
@@ -207,7 +215,7 @@ final class Agent {
             return;
         }
         String key = id.key();
-        Attempt attempt = new Attempt(id, assign, attemptsRoot(), taskUser, cgroups, this::changed);
+        Attempt attempt = new Attempt(id, assign, attemptsRoot(), taskUser, cgroups, settings.maxLogBytes(), this::changed);
         if (attempts.putIfAbsent(key, attempt) != null) return; // a re-sent assignment we already have
         if (draining) {
             // Assigned while we were starting to drain: give it straight back (an end like any other, re-sent until acknowledged).
@@ -246,6 +254,16 @@ final class Agent {
         for (Attempt a : attempts.values()) {
             if (!a.finished()) a.sample();
         }
+    }
+
+    private void deleteOldAttempts() {
+        Set<String> live = new HashSet<>();
+        attempts.forEach((key, a) -> {
+            if (!a.finished()) live.add(key);
+        });
+        int deleted = AttemptRetention.deleteExpired(attemptsRoot(), live, Instant.now(), settings.keepAttempts());
+        if (deleted > 0) LOG.info(() -> "deleted " + deleted + " attempt director" + (deleted == 1 ? "y" : "ies") + " older than --keep-attempts "
+                + settings.keepAttempts());
     }
 
     private static ThreadFactory daemon(String name) {

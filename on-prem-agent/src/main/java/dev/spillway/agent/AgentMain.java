@@ -89,6 +89,16 @@ public final class AgentMain implements Callable<Integer> {
                     + "directory, or 'none' (process group only). Default ${DEFAULT-VALUE}.")
     String cgroupRoot;
 
+    @Option(names = "--keep-attempts", defaultValue = "24h",
+            description = "Delete an attempt's directory (output, working directory) this long after it ended and the broker recorded "
+                    + "its end, e.g. 24h, 7d, 30m (default ${DEFAULT-VALUE}).")
+    String keepAttempts;
+
+    @Option(names = "--max-log-bytes", defaultValue = "100Mi",
+            description = "Cap of each attempt's stdout and stderr file; the newest output is kept, e.g. 100Mi, 1Gi, 65536 "
+                    + "(default ${DEFAULT-VALUE}).")
+    String maxLogBytes;
+
     /** Drain is cut this long before the machine goes, so hand-backs reach the broker. */
     private static final Duration NOTICE_MARGIN = Duration.ofSeconds(10);
 
@@ -115,7 +125,11 @@ public final class AgentMain implements Callable<Integer> {
                 memory == null ? HostCapacity.memoryMib() : Quantities.parseMemoryMib(memory),
                 gpus, labels,
                 workDir != null ? workDir : Path.of(System.getProperty("user.home"), ".spillway", "agents", node),
-                mode, parseDuration(drainTimeout), "0.1.0", cgroupRoot);
+                mode, parseDuration(drainTimeout), "0.1.0", cgroupRoot, parseDuration(keepAttempts), parseBytes(maxLogBytes));
+        if (settings.keepAttempts().isNegative() || settings.maxLogBytes() < 1024) {
+            System.err.println("spillway-agent: --keep-attempts must not be negative and --max-log-bytes must be at least 1Ki");
+            return 2;
+        }
         if ((token == null || token.isBlank()) && NodeCredentialFile.in(settings.workDir()).read().isEmpty()) {
             System.err.println("spillway-agent: no credential: pass --join-token-file or set SPILLWAY_JOIN_TOKEN (a token from 'spillway token create'); "
                     + "a node that joined before reconnects with the credential in " + NodeCredentialFile.in(settings.workDir()).path()
@@ -189,9 +203,28 @@ public final class AgentMain implements Callable<Integer> {
             if (t.endsWith("ms")) return Duration.ofMillis(Long.parseLong(t.substring(0, t.length() - 2)));
             if (t.endsWith("s")) return Duration.ofSeconds(Long.parseLong(t.substring(0, t.length() - 1)));
             if (t.endsWith("m")) return Duration.ofMinutes(Long.parseLong(t.substring(0, t.length() - 1)));
+            if (t.endsWith("h")) return Duration.ofHours(Long.parseLong(t.substring(0, t.length() - 1)));
+            if (t.endsWith("d")) return Duration.ofDays(Long.parseLong(t.substring(0, t.length() - 1)));
             return Duration.parse(t);
         } catch (RuntimeException e) {
-            throw new IllegalArgumentException("not a duration: '" + text + "' (use 30s, 500ms, 2m)");
+            throw new IllegalArgumentException("not a duration: '" + text + "' (use 30s, 500ms, 2m, 24h, 7d)");
+        }
+    }
+
+    /** Bytes: a whole number, optionally with Ki, Mi or Gi. */
+    static long parseBytes(String text) {
+        String t = text.trim();
+        long unit = 1;
+        for (String[] u : new String[][] {{"Ki", "1024"}, {"Mi", "1048576"}, {"Gi", "1073741824"}}) {
+            if (t.endsWith(u[0])) {
+                unit = Long.parseLong(u[1]);
+                t = t.substring(0, t.length() - 2);
+            }
+        }
+        try {
+            return Math.multiplyExact(Long.parseLong(t), unit);
+        } catch (RuntimeException e) {
+            throw new IllegalArgumentException("not a size in bytes: '" + text + "' (use 65536, 512Ki, 100Mi, 1Gi)");
         }
     }
 

@@ -26,7 +26,8 @@ import java.util.logging.Logger;
  *
  * <p>On disk, {@code <attempts root>/<job>/<task>/<attempt>/} is the agent's (mode 0711: others may
  * pass through, not list) and holds {@code stdout.log} and {@code stderr.log} (0600, the agent's;
- * the task writes them through the descriptors it is started with), and {@code work/}, the task's
+ * the agent copies the task's output pipes into them, each capped, keeping the newest output: see
+ * {@link CappedLog}), the end once there is one ({@link AttemptEndFile}), and {@code work/}, the task's
  * working directory, owned by the task's user (0700). The logs are not in the task's directory,
  * so a task cannot swap them for a link to the agent's files and have the agent send those out
  * as its output.
@@ -48,7 +49,17 @@ final class Attempt {
     private final Path dir;
     private final TaskUser user;
     private final Consumer<Attempt> onChange;
+    /** Default cap of each output file: 100 MiB. */
+    static final long DEFAULT_MAX_LOG_BYTES = 100L * 1024 * 1024;
+    /** Longest wait for the output pumps after the processes are gone (a process out of reach may hold the pipe). */
+    private static final long PUMP_WAIT_MILLIS = 5000;
+
     private final AttemptCgroups cgroups;
+    private final long maxLogBytes;
+    /** stdout and stderr while the agent copies them, null before the start (and for an attempt found ended on disk). */
+    private volatile CappedLog stdout;
+    private volatile CappedLog stderr;
+    private final List<Thread> pumps = new ArrayList<>(2);
     private volatile Process process;
     /** The attempt's own cgroup while it runs; null when contained by its process group only. */
     private volatile AttemptCgroups.Cgroup cgroup;
@@ -70,15 +81,22 @@ final class Attempt {
      * @param user who the process runs as
      */
     Attempt(AttemptId id, Assign spec, Path attemptsRoot, TaskUser user, Consumer<Attempt> onChange) {
-        this(id, spec, attemptsRoot, user, null, onChange);
+        this(id, spec, attemptsRoot, user, null, DEFAULT_MAX_LOG_BYTES, onChange);
+    }
+
+    Attempt(AttemptId id, Assign spec, Path attemptsRoot, TaskUser user, AttemptCgroups cgroups, Consumer<Attempt> onChange) {
+        this(id, spec, attemptsRoot, user, cgroups, DEFAULT_MAX_LOG_BYTES, onChange);
     }
 
     /**
-     * @param cgroups where the attempt gets its own cgroup, or null to contain it by its process
-     *                group only ({@link ProcessTree})
+     * @param cgroups     where the attempt gets its own cgroup, or null to contain it by its process
+     *                    group only ({@link ProcessTree})
+     * @param maxLogBytes the cap of each of stdout.log and stderr.log ({@link CappedLog})
      */
-    Attempt(AttemptId id, Assign spec, Path attemptsRoot, TaskUser user, AttemptCgroups cgroups, Consumer<Attempt> onChange) {
+    Attempt(AttemptId id, Assign spec, Path attemptsRoot, TaskUser user, AttemptCgroups cgroups, long maxLogBytes,
+            Consumer<Attempt> onChange) {
         this.cgroups = cgroups;
+        this.maxLogBytes = maxLogBytes;
         this.id = id;
         this.spec = spec;
         this.attemptsRoot = attemptsRoot;
@@ -123,6 +141,18 @@ final class Attempt {
         return log(dir, stderr);
     }
 
+    /** The capped stdout or stderr while the agent writes it (offsets since the start), or null (read the file as it is). */
+    CappedLog output(boolean stderr) {
+        return stderr ? this.stderr : this.stdout;
+    }
+
+    private static Thread daemon(String name, Runnable body) {
+        Thread t = new Thread(body, name);
+        t.setDaemon(true);
+        t.start();
+        return t;
+    }
+
     /** Where an attempt whose directory is {@code dir} keeps its stdout or stderr. */
     static Path log(Path dir, boolean stderr) {
         return dir.resolve(stderr ? "stderr.log" : "stdout.log");
@@ -154,17 +184,40 @@ final class Attempt {
             if (cg != null) command = cg.enter(command);
             ProcessBuilder pb = new ProcessBuilder(command)
                     .directory(dir.toFile())
-                    .redirectOutput(log(false).toFile())
-                    .redirectError(log(true).toFile())
+                    .redirectOutput(ProcessBuilder.Redirect.PIPE)
+                    .redirectError(ProcessBuilder.Redirect.PIPE)
                     .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")));
             Map<String, String> env = pb.environment();
             env.clear();
             env.putAll(TaskEnvironment.build(System.getenv(), id, spec.getEnvMap(), workDir(), user.account().name()));
             cgroup = cg;
-            process = pb.start();
+            CappedLog out = new CappedLog(log(false), maxLogBytes);
+            CappedLog err = new CappedLog(log(true), maxLogBytes);
+            Process p;
+            try {
+                p = pb.start();
+            } catch (IOException | RuntimeException e) {
+                out.close();
+                err.close();
+                throw e;
+            }
+            process = p;
+            stdout = out;
+            stderr = err;
+            pumps.add(daemon("attempt-" + key() + "-stdout", () -> out.pump(p.getInputStream())));
+            pumps.add(daemon("attempt-" + key() + "-stderr", () -> err.pump(p.getErrorStream())));
             state = AttemptState.ATTEMPT_STATE_RUNNING;
             onChange.accept(this);
-            process.onExit().thenRun(this::exited);
+            // Waits with waitFor rather than onExit: the JDK hands a process's exit to its stream objects
+            // first, and that waits while a pump reads a pipe a process left behind still holds.
+            daemon("attempt-" + key() + "-wait", () -> {
+                try {
+                    p.waitFor();
+                } catch (InterruptedException e) {
+                    return;
+                }
+                exited();
+            });
         } catch (IOException | RuntimeException e) {
             if (cg != null) cg.killAndRemove();
             message = "cannot start " + spec.getCommand(0) + ": " + e.getMessage();
@@ -251,6 +304,14 @@ final class Attempt {
             if (left > 0) LOG.fine(() -> "killed " + left + " process(es) " + key() + " left behind");
         } else {
             ProcessTree.killGroup(process.pid());
+        }
+        // The last output is in the files before the end is reported (a reader stops at the end).
+        for (Thread pump : pumps) {
+            try {
+                pump.join(PUMP_WAIT_MILLIS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
         }
         AttemptState as = stopAs != null ? stopAs : AttemptState.ATTEMPT_STATE_EXITED;
         if (stopAs == null) message = "exited with code " + code;

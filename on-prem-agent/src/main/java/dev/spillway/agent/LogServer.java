@@ -19,7 +19,9 @@ import java.util.function.Function;
  * stderr file the attempt wrote in its directory, sent back in chunks of at most 64 KiB over the
  * broker stream, then an end-of-file chunk. A request that follows keeps sending new output while
  * the attempt runs; a cancel request stops it. Output outlives the attempt's record (kept for 10
- * minutes after it ends), so it can be read as long as the files are there.
+ * minutes after its end is acknowledged), so it can be read as long as the files are there (until
+ * {@code --keep-attempts} after the end). Each file holds at most the newest {@code --max-log-bytes}
+ * of output ({@link CappedLog}); a reader that follows skips what is cut before it gets to it.
  */
 final class LogServer {
 
@@ -94,11 +96,19 @@ final class LogServer {
                         return;
                     }
                 }
+                // While the agent writes the attempt's output, read it through its CappedLog: offsets count output
+                // since the start, so a reader that follows is not confused when the oldest output is cut.
+                Attempt known = attempts.apply(key);
+                CappedLog capped = known == null ? null : known.output(request.getStream() == LogStream.LOG_STREAM_STDERR);
                 long offset = 0;
                 byte[] buf = new byte[CHUNK_BYTES];
                 while (!cancelled) {
                     int n = 0;
-                    if (Files.exists(file)) {
+                    if (capped != null) {
+                        CappedLog.Chunk c = capped.read(offset, buf);
+                        offset = c.from(); // past output that was cut meanwhile
+                        n = c.count();
+                    } else if (Files.exists(file)) {
                         try (RandomAccessFile raf = new RandomAccessFile(file.toFile(), "r")) {
                             raf.seek(offset);
                             n = raf.read(buf);

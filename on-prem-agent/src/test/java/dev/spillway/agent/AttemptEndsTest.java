@@ -123,7 +123,8 @@ class AttemptEndsTest {
 
     private Agent startAgent() {
         Agent.Settings settings = new Agent.Settings(broker.address(), "agent-token", "ends-" + agents.size(), "onprem", 1000, 256,
-                0, Map.of(), tmp.resolve("agent"), Drain.Mode.HAND_BACK, Duration.ZERO, "test", "auto");
+                0, Map.of(), tmp.resolve("agent"), Drain.Mode.HAND_BACK, Duration.ZERO, "test", "auto",
+                Duration.ofHours(24), Attempt.DEFAULT_MAX_LOG_BYTES);
         Agent agent = new Agent(settings, TaskUser.agentsOwn(), BrokerTrust.of(null, true));
         agents.add(agent);
         int registrations = broker.registrations().size();

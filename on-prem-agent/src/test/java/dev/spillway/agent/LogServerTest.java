@@ -110,10 +110,50 @@ class LogServerTest {
         assertThat(new String(joined())).isEqualTo("started\n");
     }
 
+    @Test
+    void anAttemptsOutputFileIsCappedKeepingTheNewestOutput() throws Exception {
+        Attempt a = start("seq 1 200000; seq 1 1000 >&2", 10_000);
+        await().atMost(Duration.ofSeconds(20)).until(a::finished);
+
+        String out = Files.readString(a.log(false));
+        assertThat(out.length()).isBetween(5_000, 10_000);
+        assertThat(out).endsWith("\n199999\n200000\n");
+        assertThat(Files.readString(a.log(true))).startsWith("1\n2\n").endsWith("\n1000\n"); // 3,893 bytes: under the cap
+
+        server().handle(request("r5").build());
+        await().atMost(Duration.ofSeconds(10)).until(() -> sent.stream().anyMatch(LogChunk::getEof));
+        assertThat(new String(joined())).isEqualTo(out);
+    }
+
+    @Test
+    void followingACappedOutputSkipsWhatWasCutAndEndsWithTheNewest() {
+        start("for i in $(seq 1 20000); do echo line-$i; [ $((i % 2000)) = 0 ] && sleep 0.2; done; true", 4096);
+
+        server().handle(request("r6").setFollow(true).build());
+
+        await().atMost(Duration.ofSeconds(30)).until(() -> sent.stream().anyMatch(LogChunk::getEof));
+        // Each chunk is a piece of the output, in order: what was cut before the reader got to it is skipped, never garbled.
+        StringBuilder output = new StringBuilder();
+        for (int i = 1; i <= 20000; i++) output.append("line-").append(i).append('\n');
+        int at = 0;
+        for (LogChunk c : sent) {
+            String piece = c.getData().toStringUtf8();
+            int found = output.indexOf(piece, at);
+            assertThat(found).as("chunk at or after %d: %s", at, piece.length() > 40 ? piece.substring(0, 40) + "…" : piece)
+                    .isGreaterThanOrEqualTo(at);
+            at = found + piece.length();
+        }
+        assertThat(at).isEqualTo(output.length());
+    }
+
     private Attempt start(String script) {
+        return start(script, Attempt.DEFAULT_MAX_LOG_BYTES);
+    }
+
+    private Attempt start(String script, long maxLogBytes) {
         Assign assign = Assign.newBuilder().setJobId(AttemptTest.JOB).setTaskIndex(3).setAttempt(1)
                 .addCommand("/bin/sh").addCommand("-c").addCommand(script).build();
-        Attempt a = new Attempt(AttemptId.verify(assign), assign, root, TaskUser.agentsOwn(), x -> { });
+        Attempt a = new Attempt(AttemptId.verify(assign), assign, root, TaskUser.agentsOwn(), null, maxLogBytes, x -> { });
         attempts.put(a.key(), a);
         a.start();
         return a;
