@@ -106,15 +106,16 @@ final class BrokerConnection {
         while (!stopping) {
             CountDownLatch ended = new CountDownLatch(1);
             boolean[] registered = {false};
+            long[] registeredAtNanos = {0};
             try {
-                connect(ended, registered);
+                connect(ended, registered, registeredAtNanos);
                 ended.await();
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
                 return;
             }
             if (stopping) break;
-            long wait = backoff.next(registered[0]);
+            long wait = backoff.next(registered[0] ? (System.nanoTime() - registeredAtNanos[0]) / 1_000_000 : -1);
             if (registered[0]) LOG.info(() -> "reconnecting to " + target + " (retrying with backoff up to 10 s)");
             try {
                 Thread.sleep(wait);
@@ -125,7 +126,7 @@ final class BrokerConnection {
         }
     }
 
-    private void connect(CountDownLatch ended, boolean[] registered) {
+    private void connect(CountDownLatch ended, boolean[] registered, long[] registeredAtNanos) {
         AgentServiceGrpc.AgentServiceStub stub = AgentServiceGrpc.newStub(channel);
         Register register = registration.get();
         StreamObserver<ConnectRequest> requests = stub.connect(new ClientResponseObserver<ConnectRequest, ConnectResponse>() {
@@ -142,6 +143,7 @@ final class BrokerConnection {
             @Override
             public void onNext(ConnectResponse message) {
                 if (message.hasRegistered()) {
+                    registeredAtNanos[0] = System.nanoTime();
                     registered[0] = true;
                     registered(message.getRegistered(), register);
                 } else {
@@ -271,13 +273,17 @@ final class BrokerConnection {
     }
 
     /**
-     * The wait before the next connection attempt: doubling from 250 ms up to 10 s while attempts
-     * fail to register, back to 250 ms after one that registered; a random point in the upper
-     * half of that, so that agents cut off together do not come back together.
+     * The wait before the next connection attempt: doubling from 250 ms up to 10 s while
+     * connections fail or do not last, back to 250 ms only after one that stayed registered for
+     * {@link #STABLE_MILLIS} (a broker that accepts and drops at once must not draw its agents into
+     * a tight loop); a random point in the upper half of that, so that agents cut off together do
+     * not come back together.
      */
     static final class Backoff {
         static final long FIRST_MILLIS = 250;
         static final long CAP_MILLIS = 10_000;
+        /** A connection registered at least this long is a working one: the next outage starts over from {@link #FIRST_MILLIS}. */
+        static final long STABLE_MILLIS = 30_000;
 
         /** bound → a random number in [0, bound). */
         private final LongUnaryOperator random;
@@ -287,9 +293,12 @@ final class BrokerConnection {
             this.random = random;
         }
 
-        /** Milliseconds to wait after an attempt that ended, having {@code registered} or not. */
-        long next(boolean registered) {
-            millis = registered ? FIRST_MILLIS : Math.min(millis * 2, CAP_MILLIS);
+        /**
+         * Milliseconds to wait after a connection that ended, having stayed registered for
+         * {@code registeredMillis} (negative: it never registered).
+         */
+        long next(long registeredMillis) {
+            millis = registeredMillis >= STABLE_MILLIS ? FIRST_MILLIS : Math.min(millis * 2, CAP_MILLIS);
             return millis / 2 + random.applyAsLong(millis / 2 + 1);
         }
     }
