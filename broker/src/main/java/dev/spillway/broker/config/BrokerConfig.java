@@ -256,6 +256,14 @@ public interface BrokerConfig {
 
     interface Database {
         /**
+         * An external PostgreSQL, {@code postgresql://user:password@host:port/database} (environment
+         * {@code SPILLWAY_DATABASE_URL}); unset: the embedded one under {@code <data-dir>/postgres}. Read as a system
+         * property or environment variable only, by {@link dev.spillway.broker.store.DatabaseConfigSource}, before the
+         * rest of the configuration: not from {@code application.properties}.
+         */
+        Optional<String> url();
+
+        /**
          * Longest one SQL statement may run: PostgreSQL's {@code statement_timeout}, sent when each connection
          * starts (the server cancels the statement and the call fails with SQLSTATE 57014). Also the session's
          * {@code idle_in_transaction_session_timeout}, so a broker cut off mid-transaction holds no locks for longer.
