@@ -279,6 +279,45 @@ public interface BrokerConfig {
         Duration acquireTimeout();
     }
 
+    /**
+     * How long finished work and spent records are kept; see {@link dev.spillway.broker.retention.RetentionSweeper}.
+     * A window of 0 keeps that kind for ever.
+     */
+    Retention retention();
+
+    interface Retention {
+        /** Finished jobs (with their tasks, task events and labels) are deleted this long after they finished. */
+        @WithDefault("30d")
+        Duration jobs();
+
+        /**
+         * Spent or expired join tokens and terminated or failed cloud instance records are deleted this long
+         * after they were spent, expired or ended. An instance's cost facts are kept in {@code instance_cost}.
+         */
+        @WithDefault("7d")
+        Duration records();
+
+        /** Audit events are deleted this long after they were written. */
+        @WithDefault("365d")
+        Duration audit();
+
+        /** How often the sweep runs. */
+        @WithDefault("1h")
+        Duration interval();
+
+        /** Delay from the broker's start to the first sweep. */
+        @WithDefault("1m")
+        Duration firstSweepAfter();
+
+        /** Most rows (jobs, tokens, instance records, audit events) deleted in one transaction. */
+        @WithDefault("1000")
+        int batchSize();
+
+        /** Pause between two batches, so a large backlog never holds locks or the disk for long. */
+        @WithDefault("200ms")
+        Duration batchPause();
+    }
+
     interface PoolSettings {
         /** {@code on-prem}, {@code local}, {@code aws} or {@code azure}. */
         @WithDefault("on-prem")
