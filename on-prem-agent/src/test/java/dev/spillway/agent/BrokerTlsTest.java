@@ -96,7 +96,8 @@ class BrokerTlsTest {
         List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx128m",
                 "-XX:TieredStopAtLevel=1", "-cp", System.getProperty("java.class.path"), AgentMain.class.getName(),
                 "--broker", "localhost:" + server.getPort(), "--token-file", token.toString(), "--name", name,
-                "--cpu", "1", "--memory", "256Mi", "--work-dir", tmp.resolve(name).toString(), "--drain", "hand-back"));
+                "--cpu", "1", "--memory", "256Mi", "--work-dir", tmp.resolve(name).toString(), "--drain", "hand-back",
+                "--cgroup-root", "none")); // runs no task, and is killed: it would leave its (empty) cgroup behind
         cmd.addAll(List.of(trust));
         Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(tmp.resolve(name + ".log").toFile()).start();
         agents.add(p);
