@@ -146,7 +146,7 @@ final class DemoCommand implements Callable<Integer> {
             Thread.sleep(1000); // a human-paced progress display
         }
 
-        Summary s = summarize(job, instances);
+        Summary s = summarize(job.toBuilder().addAllTasks(JobCommands.tasks(jobs, id, Integer.MAX_VALUE, List.of())).build(), instances);
         if (human) {
             out.println();
             out.println("summary");

@@ -12,10 +12,13 @@ import dev.spillway.api.v1.JobServiceGrpc;
 import dev.spillway.api.v1.JobState;
 import dev.spillway.api.v1.ListJobsRequest;
 import dev.spillway.api.v1.ListJobsResponse;
+import dev.spillway.api.v1.ListTasksRequest;
+import dev.spillway.api.v1.ListTasksResponse;
 import dev.spillway.api.v1.LogStream;
 import dev.spillway.api.v1.SubmitJobRequest;
 import dev.spillway.api.v1.SubmitJobResponse;
 import dev.spillway.api.v1.Task;
+import dev.spillway.api.v1.TaskState;
 import dev.spillway.api.v1.WatchJobRequest;
 import dev.spillway.api.v1.WatchJobResponse;
 import io.grpc.ManagedChannel;
@@ -72,12 +75,21 @@ final class JobCommands {
         @Option(names = "--watch", description = "Then follow the job until it finishes (exit 1 if it fails).")
         boolean watch;
 
+        @Option(names = "--request-id", description = "Makes the submission safe to repeat: the same id within 24 hours returns the job "
+                + "it created instead of a new one (default: a random id, reused by this command's own retries).")
+        String requestId;
+
+        /** Attempts at one submission when the broker cannot be reached or does not answer in time. */
+        static final int ATTEMPTS = 5;
+
         @Override
         Integer run(JobServiceGrpc.JobServiceBlockingStub jobs) throws Exception {
             JobSpecFile spec = JobSpecFile.read(file);
+            SubmitJobRequest request = SubmitJobRequest.newBuilder().setSpec(spec.spec())
+                    .setRequestId(requestId != null ? requestId : java.util.UUID.randomUUID().toString()).build();
             SubmitJobResponse response;
             try {
-                response = jobs.submitJob(SubmitJobRequest.newBuilder().setSpec(spec.spec()).build());
+                response = submitWithRetries(jobs, request, spec().commandLine().getErr());
             } catch (StatusRuntimeException e) {
                 if (e.getStatus().getCode() != Status.Code.INVALID_ARGUMENT || Spillway.violations(e).isEmpty()) throw e;
                 PrintWriter err = spec().commandLine().getErr();
@@ -92,6 +104,29 @@ final class JobCommands {
 
         private CommandSpec spec() {
             return super.spec;
+        }
+
+        /**
+         * Submits, retrying with the same request id when the outcome is unknown (the broker was
+         * unreachable, or did not answer within the deadline): the broker stores the job once.
+         */
+        static SubmitJobResponse submitWithRetries(JobServiceGrpc.JobServiceBlockingStub jobs, SubmitJobRequest request, PrintWriter err)
+                throws InterruptedException {
+            long backoffMillis = 250;
+            for (int attempt = 1; ; attempt++) {
+                try {
+                    return jobs.withDeadlineAfter(30, java.util.concurrent.TimeUnit.SECONDS).submitJob(request);
+                } catch (StatusRuntimeException e) {
+                    Status.Code code = e.getStatus().getCode();
+                    boolean unknown = code == Status.Code.UNAVAILABLE || code == Status.Code.DEADLINE_EXCEEDED;
+                    if (!unknown || attempt == ATTEMPTS) throw e;
+                    err.printf("spillway: submitting failed (%s: %s); retrying in %d ms with request id %s%n", code,
+                            e.getStatus().getDescription(), backoffMillis, request.getRequestId());
+                    err.flush();
+                    Thread.sleep(backoffMillis);
+                    backoffMillis = Math.min(backoffMillis * 2, 4000);
+                }
+            }
         }
     }
 
@@ -144,14 +179,33 @@ final class JobCommands {
         return finished + "/" + j.getSpec().getTaskCount();
     }
 
-    @Command(name = "job", description = "One job: its state, why it waits, and every task.")
+    @Command(name = "job", description = "One job: its state, why it waits, and its first tasks (--tasks for more).")
     static final class JobDetail extends Base {
         @Parameters(paramLabel = "JOB", description = "Job id.")
         String id;
 
+        @Option(names = "--tasks", defaultValue = "20", description = "How many tasks to list: a number, or all (default ${DEFAULT-VALUE}).")
+        String tasks;
+
+        @Option(names = "--state", split = ",", description = "Only tasks in these states (queued, assigned, running, succeeded, failed, lost, cancelled).")
+        List<String> states = List.of();
+
         @Override
         Integer run(JobServiceGrpc.JobServiceBlockingStub jobs) {
-            GetJobResponse r = jobs.getJob(GetJobRequest.newBuilder().setJobId(id).build());
+            int limit;
+            if (tasks.equalsIgnoreCase("all")) {
+                limit = Integer.MAX_VALUE;
+            } else {
+                try {
+                    limit = Integer.parseInt(tasks);
+                } catch (NumberFormatException e) {
+                    limit = -1;
+                }
+                if (limit < 0) throw new Spillway.CliException(Spillway.INVALID, "--tasks takes a number or 'all', not '" + tasks + "'");
+            }
+            GetJobResponse job = jobs.getJob(GetJobRequest.newBuilder().setJobId(id).build());
+            List<Task> listed = limit == 0 ? List.of() : tasks(jobs, id, limit, taskStates(states));
+            GetJobResponse r = job.toBuilder().addAllTasks(listed).build();
             if (Output.structured(root.output, r, out())) return Spillway.OK;
             Job j = r.getJob();
             PrintWriter out = out();
@@ -162,15 +216,44 @@ final class JobCommands {
             if (!j.getPendingReason().isEmpty()) out.println("Waiting:  " + j.getPendingReason());
             out.println();
             Output.Table t = new Output.Table("TASK", "STATE", "ATTEMPT", "NODE", "EXIT", "STARTED", "FINISHED", "REASON");
-            for (Task task : r.getTasksList()) {
+            for (Task task : listed) {
                 t.row(task.getIndex(), Output.state(task.getState(), "TASK_STATE_"), task.getAttempt(),
                         task.getNode().isEmpty() ? "-" : task.getNode(), task.hasExitCode() ? task.getExitCode() : "-",
                         Output.time(task.getStartTime()), Output.time(task.getFinishTime()),
                         task.getMessage().isEmpty() ? Output.reason(task.getReason()) : task.getMessage());
             }
             t.print(out);
+            int shown = listed.size();
+            int total = states.isEmpty() ? j.getSpec().getTaskCount() : -1;
+            if (shown < total) out.println("(" + shown + " of " + total + " tasks; --tasks all lists every one)");
             return Spillway.OK;
         }
+    }
+
+    /** Up to {@code limit} of a job's tasks by index (ListTasks, a page at a time). */
+    static List<Task> tasks(JobServiceGrpc.JobServiceBlockingStub jobs, String id, int limit, List<TaskState> states) {
+        List<Task> out = new java.util.ArrayList<>();
+        String token = "";
+        do {
+            ListTasksResponse page = jobs.listTasks(ListTasksRequest.newBuilder().setJobId(id).addAllStates(states)
+                    .setPageSize((int) Math.min(10_000, (long) limit - out.size())).setPageToken(token).build());
+            out.addAll(page.getTasksList());
+            token = page.getNextPageToken();
+        } while (!token.isEmpty() && out.size() < limit);
+        return out;
+    }
+
+    static List<TaskState> taskStates(List<String> names) {
+        List<TaskState> out = new java.util.ArrayList<>();
+        for (String s : names) {
+            try {
+                out.add(TaskState.valueOf("TASK_STATE_" + s.toUpperCase(Locale.ROOT)));
+            } catch (IllegalArgumentException e) {
+                throw new Spillway.CliException(Spillway.INVALID,
+                        "unknown task state '" + s + "' (queued, assigned, running, succeeded, failed, lost, cancelled)");
+            }
+        }
+        return out;
     }
 
     @Command(name = "explain", description = "Why a job's tasks are where they are, or why they wait, and what bursting did for it.")
@@ -197,7 +280,7 @@ final class JobCommands {
             // Tasks grouped by where they are and why (the latest transition's message).
             Map<String, Integer> groups = new java.util.TreeMap<>();
             Map<String, java.util.List<Integer>> examples = new java.util.HashMap<>();
-            for (Task t : r.getTasksList()) {
+            for (Task t : tasks(jobs, id, Integer.MAX_VALUE, List.of())) {
                 String where = t.getNode().isEmpty() ? "no node" : t.getNode();
                 dev.spillway.api.v1.CloudInstance cloud = byNode.get(t.getNode());
                 if (cloud != null) {
@@ -246,6 +329,12 @@ final class JobCommands {
             while (events.hasNext()) {
                 WatchJobResponse e = events.next();
                 last = e.getJobState();
+                if (e.hasJob()) {
+                    out.printf("%s  job %s %s  %s%n", Output.time(e.getTime()), id, Output.state(e.getJob().getState(), "JOB_STATE_"),
+                            e.getJob().getTaskCountsMap());
+                    out.flush();
+                    continue;
+                }
                 out.printf("%s  task %-5d #%-2d %-10s %-12s %s%n", Output.time(e.getTime()), e.getTaskIndex(), e.getAttempt(),
                         Output.state(e.getState(), "TASK_STATE_"), e.getNode().isEmpty() ? "-" : e.getNode(), e.getMessage());
                 out.flush();

@@ -126,12 +126,12 @@ final class SubmitBenchmark implements Callable<Integer> {
                     Thread.sleep(20); // an open-loop trickle, so every job meets free capacity and an idle scheduler
                 }
                 for (String id : ids) {
-                    GetJobResponse job;
+                    dev.spillway.api.v1.Task task;
                     do {
-                        job = stub.getJob(GetJobRequest.newBuilder().setJobId(id).build());
-                    } while (!job.getTasks(0).hasAssignTime() && sleepBriefly());
-                    var created = job.getJob().getCreateTime();
-                    var assigned = job.getTasks(0).getAssignTime();
+                        task = JobCommands.tasks(stub, id, 1, List.of()).get(0);
+                    } while (!task.hasAssignTime() && sleepBriefly());
+                    var created = stub.getJob(GetJobRequest.newBuilder().setJobId(id).build()).getJob().getCreateTime();
+                    var assigned = task.getAssignTime();
                     long micros = (assigned.getSeconds() - created.getSeconds()) * 1_000_000 + (assigned.getNanos() - created.getNanos()) / 1000;
                     h.recordValue(Math.max(0, micros));
                 }

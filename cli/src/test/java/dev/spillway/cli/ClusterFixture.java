@@ -102,8 +102,10 @@ final class ClusterFixture implements AutoCloseable {
         return jobs.submitJob(SubmitJobRequest.newBuilder().setSpec(spec).build()).getJobId();
     }
 
+    /** The job with every one of its tasks (GetJob, then ListTasks page by page, as the CLI's {@code job --tasks all}). */
     GetJobResponse job(String id) {
-        return jobs.getJob(GetJobRequest.newBuilder().setJobId(id).build());
+        return jobs.getJob(GetJobRequest.newBuilder().setJobId(id).build()).toBuilder()
+                .addAllTasks(JobCommands.tasks(jobs, id, Integer.MAX_VALUE, List.of())).build();
     }
 
     GetJobResponse awaitFinished(String id, Duration timeout) {

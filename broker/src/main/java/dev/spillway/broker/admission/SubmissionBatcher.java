@@ -14,9 +14,14 @@ import java.util.concurrent.atomic.AtomicInteger;
  * committed, but submissions that arrive while earlier ones are being written go to the database
  * together, in one statement and one WAL flush. There is no added delay: a submission that finds
  * a free writer is written at once.
+ *
+ * <p>A batch is all or nothing, so when the database refuses one, each of its jobs is written
+ * again on its own: only a job the database refuses by itself fails.
  */
 @ApplicationScoped
 public class SubmissionBatcher {
+
+    private static final org.jboss.logging.Logger LOG = org.jboss.logging.Logger.getLogger(SubmissionBatcher.class);
 
     /** Concurrent writes (each takes one pooled connection). */
     private static final int WRITERS = 4;
@@ -54,8 +59,33 @@ public class SubmissionBatcher {
             }
             store.insertAll(batch.stream().map(Pending::job).toList()).subscribe().with(
                     ok -> finish(batch, null),
-                    failure -> finish(batch, failure));
+                    failure -> {
+                        if (batch.size() == 1) {
+                            finish(batch, failure);
+                        } else {
+                            LOG.debugf(failure, "a batch of %d submissions was refused; writing each on its own", batch.size());
+                            oneByOne(batch, 0);
+                        }
+                    });
         }
+    }
+
+    /** Writes the batch's jobs one at a time, in order, each completing alone; then frees the writer. */
+    private void oneByOne(List<Pending> batch, int from) {
+        if (from == batch.size()) {
+            finish(List.of(), null);
+            return;
+        }
+        Pending p = batch.get(from);
+        store.insertAll(List.of(p.job())).subscribe().with(
+                ok -> {
+                    p.done().complete(null);
+                    oneByOne(batch, from + 1);
+                },
+                failure -> {
+                    p.done().completeExceptionally(failure);
+                    oneByOne(batch, from + 1);
+                });
     }
 
     private List<Pending> take() {

@@ -1,6 +1,9 @@
 package dev.spillway.broker.admission;
 
 import dev.spillway.api.v1.JobSpec;
+import com.google.protobuf.CodedOutputStream;
+import dev.spillway.broker.errors.AlreadyExists;
+import dev.spillway.broker.errors.InvalidRequest;
 import dev.spillway.broker.errors.PermissionDenied;
 import dev.spillway.broker.scheduling.SchedulingLoop;
 import dev.spillway.broker.security.Audit;
@@ -10,7 +13,9 @@ import dev.spillway.broker.store.JobStore;
 import dev.spillway.core.access.Caller;
 import dev.spillway.broker.store.JobCatalog;
 import io.smallrye.mutiny.Uni;
+import io.vertx.pgclient.PgException;
 import jakarta.enterprise.context.ApplicationScoped;
+import java.security.MessageDigest;
 import java.util.UUID;
 
 /** Submitting a job: admission, a durable group-committed write, then a scheduling cycle soon. */
@@ -24,9 +29,11 @@ public class Submissions {
     private final Audit audit;
     private final CallerLimits limits;
     private final SecretBox secrets;
+    private final JobStore jobs;
 
     public Submissions(Admission admission, SubmissionBatcher batcher, JobCatalog catalog, SchedulingLoop scheduler, Audit audit,
-                       CallerLimits limits, SecretBox secrets) {
+                       CallerLimits limits, SecretBox secrets, JobStore jobs) {
+        this.jobs = jobs;
         this.secrets = secrets;
         this.audit = audit;
         this.limits = limits;
@@ -36,23 +43,86 @@ public class Submissions {
         this.scheduler = scheduler;
     }
 
+    /** Longest request id (AIP-155 suggests a UUID; anything printable up to this length is taken). */
+    static final int MAX_REQUEST_ID = 128;
+
     /**
      * The new job's id once it is stored; a failed Uni with a domain error when it was refused
      * (nothing stored). The job belongs to the caller's tenant: a spec naming another tenant is
      * refused unless the caller is an admin. Each tenant's submissions are rate-limited.
+     *
+     * <p>With a {@code requestId}, the call can be retried safely: if the tenant's same request id
+     * created a job within the last 24 hours, that job's id is returned and nothing is stored (a
+     * retry is neither admitted nor rate-limited again); if that job came from a different spec,
+     * the call fails with {@link AlreadyExists}. Two concurrent calls with one id store one job:
+     * the id's record is written with the job, and the loser of the race returns the winner's job.
      */
-    public Uni<UUID> submit(JobSpec submitted, Caller caller, String remote) {
-        UUID id = UUID.randomUUID();
+    public Uni<UUID> submit(JobSpec submitted, String requestId, Caller caller, String remote) {
         return Uni.createFrom().deferred(() -> {
             String tenant = caller.submitTenant(submitted.getTenant()).orElseThrow(() -> new PermissionDenied(
                     "you submit to tenant " + String.join(", ", new java.util.TreeSet<>(caller.tenants())) + ", not " + submitted.getTenant()));
-            limits.admitSubmission(tenant, submitted.getTaskCount());
-            return admission.admit(submitted.toBuilder().setTenant(tenant).build()).map(admitted -> secrets.seal(id, admitted));
-        }).flatMap(spec -> batcher.submit(new JobStore.NewJob(id, spec, caller.subject(), remote)).invoke(() -> {
+            if (requestId.isEmpty()) return store(submitted, tenant, null, caller, remote);
+            checkRequestId(requestId);
+            byte[] digest = digest(submitted.toBuilder().setTenant(tenant).build());
+            JobStore.SubmitRequest request = new JobStore.SubmitRequest(requestId, digest);
+            return jobs.findRequest(tenant, requestId).flatMap(first -> first != null
+                    ? Uni.createFrom().item(() -> replay(first, request))
+                    : store(submitted, tenant, request, caller, remote)
+                            .onFailure(Submissions::requestIdTaken).recoverWithUni(e -> jobs.findRequest(tenant, requestId).map(winner -> {
+                                if (winner == null) throw new IllegalStateException("request id " + requestId + " was taken, then vanished", e);
+                                return replay(winner, request);
+                            })));
+        });
+    }
+
+    private Uni<UUID> store(JobSpec submitted, String tenant, JobStore.SubmitRequest request, Caller caller, String remote) {
+        UUID id = UUID.randomUUID();
+        limits.admitSubmission(tenant, submitted.getTaskCount());
+        return admission.admit(submitted.toBuilder().setTenant(tenant).build()).map(admitted -> secrets.seal(id, admitted))
+                .flatMap(spec -> batcher.submit(new JobStore.NewJob(id, spec, caller.subject(), remote, request)).invoke(() -> {
                     audit.log(caller.subject(), spec.getTenant(), "job.submit", id.toString(), spec.getTaskCount() + " tasks", remote);
                     catalog.put(id, spec);
                     scheduler.wake();
                 }))
                 .replaceWith(id);
+    }
+
+    private static UUID replay(JobStore.RequestedJob first, JobStore.SubmitRequest retry) {
+        if (!MessageDigest.isEqual(first.specSha256(), retry.specSha256())) {
+            throw new AlreadyExists("request_id " + retry.id() + " was used within the last 24 hours for job " + first.jobId()
+                    + ", with a different spec; use a new request id for a new job");
+        }
+        return first.jobId();
+    }
+
+    private static void checkRequestId(String id) {
+        if (id.length() > MAX_REQUEST_ID) {
+            throw InvalidRequest.of("request_id", "at most " + MAX_REQUEST_ID + " characters (got " + id.length() + ")");
+        }
+        if (id.codePoints().anyMatch(c -> Character.isISOControl(c) || Character.isWhitespace(c))) {
+            throw InvalidRequest.of("request_id", "must not contain spaces or control characters");
+        }
+    }
+
+    /** SHA-256 of the spec's deterministic encoding (map entries in key order), to tell a retry from another job. */
+    static byte[] digest(JobSpec spec) {
+        try {
+            java.io.ByteArrayOutputStream bytes = new java.io.ByteArrayOutputStream(spec.getSerializedSize());
+            CodedOutputStream out = CodedOutputStream.newInstance(bytes);
+            out.useDeterministicSerialization();
+            spec.writeTo(out);
+            out.flush();
+            return MessageDigest.getInstance("SHA-256").digest(bytes.toByteArray());
+        } catch (java.io.IOException | java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /** The database refused a second record of one (tenant, request id): another call with the same id won the race. */
+    private static boolean requestIdTaken(Throwable e) {
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            if (t instanceof PgException pg && "23505".equals(pg.getSqlState()) && "submit_request_pkey".equals(pg.getConstraint())) return true;
+        }
+        return false;
     }
 }

@@ -1,5 +1,7 @@
 package dev.spillway.broker.agents;
 
+import dev.spillway.api.v1.AttemptEndsRecorded;
+import dev.spillway.api.v1.AttemptRef;
 import dev.spillway.api.v1.AttemptStatus;
 import dev.spillway.api.v1.ConnectRequest;
 import dev.spillway.api.v1.ConnectResponse;
@@ -131,6 +133,8 @@ public class AgentConnections {
         /** Attempts this connection has already recorded as started (reports repeat running attempts). */
         private final Set<String> started = new HashSet<>();
         private CompletableFuture<Void> tail = CompletableFuture.completedFuture(null);
+        /** Set once a message could not be handled: the stream is being ended, later messages are ignored. */
+        private volatile boolean failed;
 
         Connection(AgentLink link, PresentedCredential credential) {
             this.link = link;
@@ -140,12 +144,31 @@ public class AgentConnections {
         public void onMessage(ConnectRequest message) {
             if (session != null) sessions.heard(session.node());
             // Chain onto the previous message's work; run the DB work off the transport's thread.
-            tail = tail.thenCompose(v -> handle(message).emitOn(Infrastructure.getDefaultExecutor())
+            tail = tail.thenCompose(v -> failed ? CompletableFuture.<Void>completedFuture(null) : handle(message)
+                    .emitOn(Infrastructure.getDefaultExecutor())
                     .subscribeAsCompletionStage()
                     .exceptionally(e -> {
-                        LOG.errorf(e, "failed to handle a message from %s", session == null ? "an unregistered agent" : session.node());
+                        fail(e);
                         return null;
-                    }));
+                    })
+                    .whenComplete((x, e) -> link.handled()));
+        }
+
+        /**
+         * The broker could not handle a message (its database failed): end the stream rather than
+         * drop what the agent said. The agent reconnects and re-sends every attempt end the broker
+         * has not acknowledged; nothing later on this stream is handled.
+         */
+        private void fail(Throwable e) {
+            if (failed) return;
+            failed = true;
+            String node = session == null ? "an unregistered agent" : session.node();
+            LOG.errorf("could not handle a message from %s (%s); ending its stream so that it reconnects and re-sends", node,
+                    e.getMessage());
+            LOG.debug("handling failed", e);
+            closed("the broker could not record its message");
+            link.close(AgentLink.CloseReason.UNAVAILABLE, "the broker could not record this message (" + e.getMessage()
+                    + "); reconnect and send it again");
         }
 
         private Uni<Void> handle(ConnectRequest message) {
@@ -334,18 +357,28 @@ public class AgentConnections {
             });
         }
 
+        /**
+         * Handles attempt reports in order, then acknowledges in one message every attempt end
+         * among them that is now recorded (or refused for good as stale). A failed write fails the
+         * whole chain, and nothing of it is acknowledged: the agent sends those ends again.
+         */
         private Uni<Void> handleAttempts(List<AttemptStatus> attempts) {
             Uni<Void> chain = Uni.createFrom().voidItem();
-            for (AttemptStatus a : attempts) chain = chain.flatMap(v -> handleAttempt(a));
-            return chain;
+            AttemptEndsRecorded.Builder recorded = AttemptEndsRecorded.newBuilder();
+            for (AttemptStatus a : attempts) chain = chain.flatMap(v -> handleAttempt(a, recorded));
+            return chain.invoke(() -> {
+                if (recorded.getAttemptsCount() > 0) session.send(ConnectResponse.newBuilder().setEndsRecorded(recorded).build());
+            });
         }
 
-        private Uni<Void> handleAttempt(AttemptStatus a) {
+        private Uni<Void> handleAttempt(AttemptStatus a, AttemptEndsRecorded.Builder recorded) {
+            AttemptRef ref = AttemptRef.newBuilder().setJobId(a.getJobId()).setTaskIndex(a.getTaskIndex()).setAttempt(a.getAttempt()).build();
             UUID jobId;
             try {
                 jobId = UUID.fromString(a.getJobId());
             } catch (IllegalArgumentException e) {
                 staleReports.increment();
+                if (a.getState() != dev.spillway.api.v1.AttemptState.ATTEMPT_STATE_RUNNING) recorded.addAttempts(ref); // never a task's
                 return Uni.createFrom().voidItem();
             }
             String node = session.node();
@@ -387,6 +420,7 @@ public class AgentConnections {
                     return tasks.ended(jobId, a.getTaskIndex(), a.getAttempt(), node, outcome, exit,
                                     new TaskStore.Usage(a.getCpuTimeMillis(), a.getPeakMemoryMib()), now)
                             .invoke(ended -> {
+                                recorded.addAttempts(ref);
                                 if (ended == null) {
                                     staleReports.increment();
                                     LOG.debugf("refused a report of %s from %s: not the current attempt", key, node);

@@ -18,7 +18,9 @@ public interface AgentLink {
         /** An operator re-provisioned the node: the new machine's stream took over. */
         REPLACED,
         /** No report within the lease. */
-        LEASE_EXPIRED
+        LEASE_EXPIRED,
+        /** The broker could not record what the agent sent (its database failed): reconnect and send it again. */
+        UNAVAILABLE
     }
 
     /** Sends a message; false when the stream is gone. Called from one thread at a time. */
@@ -32,4 +34,8 @@ public interface AgentLink {
 
     /** The agent's network address as the transport saw it (for logs and the audit log); null when unknown. */
     String remote();
+
+    /** The agent protocol has finished with one inbound message: the transport may deliver one more. */
+    default void handled() {
+    }
 }

@@ -6,6 +6,7 @@ import dev.spillway.api.v1.ConnectResponse;
 import dev.spillway.broker.agents.AgentConnections;
 import dev.spillway.broker.agents.AgentLink;
 import io.grpc.Status;
+import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
 import io.quarkus.grpc.GrpcService;
 import io.quarkus.grpc.RegisterInterceptor;
@@ -21,9 +22,19 @@ public class AgentGrpcService extends AgentServiceGrpc.AgentServiceImplBase {
         this.connections = connections;
     }
 
+    /**
+     * Inbound messages of one stream the broker holds at most (received, not yet handled). Beyond
+     * that, gRPC flow control holds the agent's messages back on the agent's side, so a slow
+     * database never lets one agent's messages pile up in the broker's memory.
+     */
+    static final int INBOUND_WINDOW = 64;
+
     @Override
     public StreamObserver<ConnectRequest> connect(StreamObserver<ConnectResponse> out) {
-        AgentConnections.Connection connection = connections.open(new StreamLink(out, AgentAuthInterceptor.REMOTE.get()),
+        ServerCallStreamObserver<ConnectResponse> call = (ServerCallStreamObserver<ConnectResponse>) out;
+        call.disableAutoRequest();
+        call.request(INBOUND_WINDOW);
+        AgentConnections.Connection connection = connections.open(new StreamLink(call, AgentAuthInterceptor.REMOTE.get()),
                 AgentAuthInterceptor.PRESENTED.get());
         return new StreamObserver<>() {
             @Override
@@ -44,7 +55,12 @@ public class AgentGrpcService extends AgentServiceGrpc.AgentServiceImplBase {
     }
 
     /** One agent stream as an {@link AgentLink}. */
-    private record StreamLink(StreamObserver<ConnectResponse> out, String remote) implements AgentLink {
+    private record StreamLink(ServerCallStreamObserver<ConnectResponse> out, String remote) implements AgentLink {
+
+        @Override
+        public void handled() {
+            out.request(1);
+        }
 
         @Override
         public boolean send(ConnectResponse message) {
@@ -61,6 +77,7 @@ public class AgentGrpcService extends AgentServiceGrpc.AgentServiceImplBase {
                 case NAME_IN_USE -> Status.ALREADY_EXISTS;
                 case REPLACED -> Status.ABORTED;
                 case LEASE_EXPIRED -> Status.DEADLINE_EXCEEDED;
+                case UNAVAILABLE -> Status.UNAVAILABLE;
             };
             out.onError(status.withDescription(message).asRuntimeException());
         }

@@ -6,6 +6,7 @@ import com.google.rpc.Code;
 import com.google.rpc.RetryInfo;
 import dev.spillway.broker.errors.BrokerException;
 import dev.spillway.broker.errors.InvalidRequest;
+import dev.spillway.broker.errors.AlreadyExists;
 import dev.spillway.broker.errors.NotFound;
 import dev.spillway.broker.errors.PermissionDenied;
 import dev.spillway.broker.errors.TooManyRequests;
@@ -62,6 +63,7 @@ public final class ApiErrors {
         BrokerException domain = t instanceof BrokerException b ? b : t.getCause() instanceof BrokerException b ? b : null;
         if (domain instanceof InvalidRequest i) return invalid(i.violations());
         if (domain instanceof NotFound) return Status.NOT_FOUND.withDescription(domain.getMessage()).asRuntimeException();
+        if (domain instanceof AlreadyExists) return Status.ALREADY_EXISTS.withDescription(domain.getMessage()).asRuntimeException();
         if (domain instanceof Unavailable) return Status.UNAVAILABLE.withDescription(domain.getMessage()).asRuntimeException();
         if (domain instanceof Unauthenticated) return Status.UNAUTHENTICATED.withDescription(domain.getMessage()).asRuntimeException();
         if (domain instanceof PermissionDenied) return Status.PERMISSION_DENIED.withDescription(domain.getMessage()).asRuntimeException();
@@ -103,6 +105,7 @@ public final class ApiErrors {
             case UNAUTHENTICATED -> 401;
             case PERMISSION_DENIED -> 403;
             case NOT_FOUND -> 404;
+            case ALREADY_EXISTS -> 409;
             case RESOURCE_EXHAUSTED -> 429;
             case UNAVAILABLE -> 503;
             default -> 500;
@@ -112,6 +115,7 @@ public final class ApiErrors {
             case 401 -> "Unauthorized";
             case 403 -> "Forbidden";
             case 404 -> "Not Found";
+            case 409 -> "Conflict";
             case 429 -> "Too Many Requests";
             case 503 -> "Service Unavailable";
             default -> "Internal Server Error";

@@ -45,6 +45,7 @@ public class CallerInterceptor implements ServerInterceptor {
     static final Map<String, Permission> PERMISSIONS = Map.ofEntries(
             Map.entry(JobServiceGrpc.getSubmitJobMethod().getFullMethodName(), Permission.JOB_SUBMIT),
             Map.entry(JobServiceGrpc.getGetJobMethod().getFullMethodName(), Permission.JOB_READ),
+            Map.entry(JobServiceGrpc.getListTasksMethod().getFullMethodName(), Permission.JOB_READ),
             Map.entry(JobServiceGrpc.getListJobsMethod().getFullMethodName(), Permission.JOB_READ),
             Map.entry(JobServiceGrpc.getWatchJobMethod().getFullMethodName(), Permission.JOB_READ),
             Map.entry(JobServiceGrpc.getCancelJobMethod().getFullMethodName(), Permission.JOB_CANCEL),

@@ -10,6 +10,8 @@ import dev.spillway.api.v1.JobServiceGrpc;
 import dev.spillway.api.v1.JobState;
 import dev.spillway.api.v1.ListJobsRequest;
 import dev.spillway.api.v1.ListJobsResponse;
+import dev.spillway.api.v1.ListTasksRequest;
+import dev.spillway.api.v1.ListTasksResponse;
 import dev.spillway.api.v1.SubmitJobRequest;
 import dev.spillway.api.v1.SubmitJobResponse;
 import dev.spillway.api.v1.WatchJobRequest;
@@ -71,8 +73,15 @@ public class JobGrpcService extends JobServiceGrpc.JobServiceImplBase {
 
     @Override
     public void submitJob(SubmitJobRequest request, StreamObserver<SubmitJobResponse> out) {
-        respond(submissions.submit(request.getSpec(), CallerInterceptor.caller(), CallerInterceptor.remote())
+        respond(submissions.submit(request.getSpec(), request.getRequestId(), CallerInterceptor.caller(), CallerInterceptor.remote())
                 .map(id -> SubmitJobResponse.newBuilder().setJobId(id.toString()).build()), out);
+    }
+
+    @Override
+    public void listTasks(ListTasksRequest request, StreamObserver<ListTasksResponse> out) {
+        respond(Uni.createFrom().deferred(() -> queries.tasks(ApiErrors.uuid("job_id", request.getJobId()), request.getPageSize(),
+                        request.getPageToken(), ProtoMapping.taskStates(request.getStatesList()), CallerInterceptor.caller().readScope()))
+                .map(ProtoMapping::listTasksResponse), out);
     }
 
     @Override
@@ -101,28 +110,17 @@ public class JobGrpcService extends JobServiceGrpc.JobServiceImplBase {
         if (id == null) return;
         Outbox<WatchJobResponse> outbox = stream((ServerCallStreamObserver<WatchJobResponse>) out, () -> { });
         if (outbox == null) return;
-        // Current state first (as synthetic events at sequence 0), then every event after the snapshot.
+        // The job as it is first (with its task counts), then every event committed after that snapshot.
         TenantScope scope = CallerInterceptor.caller().readScope();
-        access.visible(id, scope).flatMap(visible -> store.lastEventSeq(id)).flatMap(seq -> store.find(id).flatMap(job -> {
-            return store.tasks(id).map(tasks -> {
-                JobState state = ProtoMapping.jobState(job.state());
-                List<WatchJobResponse> snapshot = new ArrayList<>();
-                for (JobStore.TaskRow t : tasks) {
-                    snapshot.add(ProtoMapping.event(new JobStore.EventRow(0, t.finishedAt() != null ? t.finishedAt()
-                            : t.startedAt() != null ? t.startedAt() : job.createdAt(), t.index(), t.attempt(), t.state(), t.node(),
-                            t.reason(), t.message()), state));
-                }
-                return new Object[] {seq, job.finishedAt() != null, snapshot};
-            });
-        })).subscribe().with(
+        access.visible(id, scope).flatMap(visible -> store.watchStart(id)).subscribe().with(
                 start -> {
-                    @SuppressWarnings("unchecked")
-                    List<WatchJobResponse> snapshot = (List<WatchJobResponse>) start[2];
-                    outbox.sendAll(snapshot);
-                    if ((Boolean) start[1]) {
+                    dev.spillway.api.v1.Job job = ProtoMapping.job(new JobQueries.JobView(start.job(), start.taskCounts(), queries.pendingReason(id)));
+                    outbox.send(WatchJobResponse.newBuilder().setSequence(0).setJob(job).setJobState(job.getState())
+                            .setTime(job.getCreateTime()).build());
+                    if (start.job().finishedAt() != null) {
                         outbox.complete();
                     } else {
-                        outbox.whenDrained(() -> follow(id, (Long) start[0], outbox));
+                        outbox.whenDrained(() -> follow(id, start.lastEventSeq(), outbox));
                     }
                 },
                 e -> outbox.fail(ApiErrors.toStatus(e).getStatus()));

@@ -59,8 +59,23 @@ public final class ProtoMapping {
         return b.build();
     }
 
-    public static GetJobResponse getJobResponse(JobQueries.JobDetail d) {
-        return GetJobResponse.newBuilder().setJob(job(d.view())).addAllTasks(d.tasks().stream().map(ProtoMapping::task).toList()).build();
+    public static GetJobResponse getJobResponse(JobQueries.JobView v) {
+        return GetJobResponse.newBuilder().setJob(job(v)).build();
+    }
+
+    public static dev.spillway.api.v1.ListTasksResponse listTasksResponse(JobQueries.TaskPage page) {
+        return dev.spillway.api.v1.ListTasksResponse.newBuilder().addAllTasks(page.tasks().stream().map(ProtoMapping::task).toList())
+                .setNextPageToken(page.nextPageToken()).build();
+    }
+
+    /** The request's task states; unspecified ones are ignored. */
+    public static List<dev.spillway.core.task.TaskState> taskStates(List<dev.spillway.api.v1.TaskState> states) {
+        List<dev.spillway.core.task.TaskState> out = new ArrayList<>();
+        for (dev.spillway.api.v1.TaskState s : states) {
+            if (s == dev.spillway.api.v1.TaskState.TASK_STATE_UNSPECIFIED || s == dev.spillway.api.v1.TaskState.UNRECOGNIZED) continue;
+            out.add(dev.spillway.core.task.TaskState.valueOf(s.name().substring("TASK_STATE_".length())));
+        }
+        return out;
     }
 
     public static ListJobsResponse listJobsResponse(JobQueries.JobPage page) {

@@ -72,11 +72,30 @@ public class ReadApi {
 
     @GET
     @Path("/jobs/{id}")
-    @Operation(summary = "One job with all its tasks")
+    @Operation(summary = "One job with its task counts")
     public Uni<Response> getJob(@PathParam("id") String id, @Context RoutingContext rc) {
         TenantScope scope = HttpAuthentication.caller(rc).readScope();
         return Uni.createFrom().deferred(() -> jobs.get(ApiErrors.uuid("id", id), scope)).map(ProtoMapping::getJobResponse)
                 .map(ReadApi::ok).onFailure().recoverWithItem(ApiErrors::problem);
+    }
+
+    @GET
+    @Path("/jobs/{id}/tasks")
+    @Operation(summary = "A job's tasks by index, paginated", description = "Same page tokens and state filter as JobService.ListTasks.")
+    public Uni<Response> listTasks(@PathParam("id") String id, @QueryParam("pageSize") int pageSize, @QueryParam("pageToken") String pageToken,
+                                   @QueryParam("state") List<String> states, @Context RoutingContext rc) {
+        TenantScope scope = HttpAuthentication.caller(rc).readScope();
+        return Uni.createFrom().deferred(() -> {
+            List<dev.spillway.api.v1.TaskState> wanted = new java.util.ArrayList<>();
+            for (String s : states) {
+                try {
+                    wanted.add(dev.spillway.api.v1.TaskState.valueOf("TASK_STATE_" + s.toUpperCase(java.util.Locale.ROOT)));
+                } catch (IllegalArgumentException e) {
+                    throw InvalidRequest.of("state", "unknown task state '" + s + "'");
+                }
+            }
+            return jobs.tasks(ApiErrors.uuid("id", id), pageSize, pageToken, ProtoMapping.taskStates(wanted), scope);
+        }).map(ProtoMapping::listTasksResponse).map(ReadApi::ok).onFailure().recoverWithItem(ApiErrors::problem);
     }
 
     @GET

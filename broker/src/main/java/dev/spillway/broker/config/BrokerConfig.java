@@ -121,9 +121,19 @@ public interface BrokerConfig {
         @WithDefault("1s")
         Duration interval();
 
-        /** Most queued tasks one cycle considers. */
+        /**
+         * Most queued tasks one cycle reads, shared by priority, then tenant, then age. Of each job
+         * a cycle reads no more than the nodes could take now plus {@link #burstLookahead()}.
+         */
         @WithDefault("50000")
         int maxTasksPerCycle();
+
+        /**
+         * With cloud pools configured: how many queued tasks of each job beyond what the nodes can
+         * take now a cycle reads, for the burst planner to buy capacity for.
+         */
+        @WithDefault("5000")
+        int burstLookahead();
 
         /** Feasible nodes compared per placement (more: tighter packing, slower cycles). */
         @WithDefault("8")

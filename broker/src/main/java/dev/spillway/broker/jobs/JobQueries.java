@@ -7,6 +7,7 @@ import dev.spillway.broker.scheduling.SchedulingLoop;
 import dev.spillway.broker.store.JobStore;
 import dev.spillway.core.access.TenantScope;
 import dev.spillway.core.lifecycle.JobState;
+import dev.spillway.core.task.TaskState;
 import io.smallrye.mutiny.Uni;
 import jakarta.enterprise.context.ApplicationScoped;
 import java.nio.charset.StandardCharsets;
@@ -38,9 +39,11 @@ public class JobQueries {
     public record JobView(JobStore.JobRow job, Map<String, Integer> taskCounts, String pendingReason) {
     }
 
-    /** A job with all its tasks. */
-    public record JobDetail(JobView view, List<JobStore.TaskRow> tasks) {
+    /** A page of a job's tasks, by index, and the token of the next one (empty on the last page). */
+    public record TaskPage(List<JobStore.TaskRow> tasks, String nextPageToken) {
     }
+
+    public static final int MAX_TASK_PAGE_SIZE = 10_000;
 
     /** A page of jobs and the token of the next one (empty on the last page). */
     public record JobPage(List<JobView> jobs, String nextPageToken) {
@@ -51,17 +54,55 @@ public class JobQueries {
     }
 
     /** Why a job's queued tasks wait, and what the burst controller does about it. */
-    String pendingReason(UUID id) {
+    public String pendingReason(UUID id) {
         String waiting = scheduler.pendingReason(id);
         String bursting = burst.burstReason(id);
         if (waiting == null) return bursting;
         return bursting == null ? waiting : waiting + "; " + bursting;
     }
 
-    public Uni<JobDetail> get(UUID id, TenantScope scope) {
-        return access.visible(id, scope).flatMap(job -> {
-            return Uni.combine().all().unis(store.tasks(id), store.taskCounts(List.of(id))).asTuple()
-                    .map(t -> new JobDetail(new JobView(job, t.getItem2().getOrDefault(id, Map.of()), pendingReason(id)), t.getItem1()));
+    /** A job with its task counts (its tasks are read a page at a time with {@link #tasks}). */
+    public Uni<JobView> get(UUID id, TenantScope scope) {
+        return access.visible(id, scope).flatMap(job -> store.taskCounts(List.of(id))
+                .map(counts -> new JobView(job, counts.getOrDefault(id, Map.of()), pendingReason(id))));
+    }
+
+    /**
+     * A page of a job's tasks by index. A page token names the job, the state filter and the last
+     * index sent, and is refused with another job or filter.
+     *
+     * @param states only tasks in these states (any when empty)
+     */
+    public Uni<TaskPage> tasks(UUID id, int pageSize, String pageToken, List<TaskState> states, TenantScope scope) {
+        int size = pageSize == 0 ? 1000 : Math.min(pageSize, MAX_TASK_PAGE_SIZE);
+        if (size < 1) throw InvalidRequest.of("page_size", "must be positive");
+        List<String> names = states.stream().map(Enum::name).distinct().sorted().toList();
+        String bound = id + "|" + String.join(",", names);
+        int after = -1;
+        if (pageToken != null && !pageToken.isEmpty()) {
+            String token;
+            try {
+                token = new String(Base64.getUrlDecoder().decode(pageToken), StandardCharsets.UTF_8);
+            } catch (IllegalArgumentException e) {
+                throw InvalidRequest.of("page_token", "not a token from ListTasks");
+            }
+            int cut = token.lastIndexOf('|');
+            if (cut < 0 || !token.substring(0, cut).equals(bound)) {
+                throw InvalidRequest.of("page_token", "belongs to another job or state filter than this request's");
+            }
+            try {
+                after = Integer.parseInt(token.substring(cut + 1));
+            } catch (NumberFormatException e) {
+                throw InvalidRequest.of("page_token", "not a token from ListTasks");
+            }
+        }
+        int afterIndex = after;
+        return access.visible(id, scope).flatMap(job -> store.tasks(id, afterIndex, size + 1, names)).map(rows -> {
+            boolean more = rows.size() > size;
+            List<JobStore.TaskRow> page = more ? rows.subList(0, size) : rows;
+            String next = more ? Base64.getUrlEncoder().withoutPadding()
+                    .encodeToString((bound + "|" + page.get(page.size() - 1).index()).getBytes(StandardCharsets.UTF_8)) : "";
+            return new TaskPage(page, next);
         });
     }
 

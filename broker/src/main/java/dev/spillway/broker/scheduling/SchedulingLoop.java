@@ -6,9 +6,9 @@ import dev.spillway.broker.agents.AssignMessages;
 import dev.spillway.broker.agents.SchedulerWakeup;
 import dev.spillway.broker.config.BrokerConfig;
 import dev.spillway.broker.store.JobCatalog;
-import dev.spillway.broker.store.JobCatalog;
 import dev.spillway.broker.store.NodeStore;
 import dev.spillway.broker.store.TaskStore;
+import dev.spillway.core.scheduling.FairQueue;
 import dev.spillway.core.scheduling.NodeView;
 import dev.spillway.core.scheduling.PendingTask;
 import dev.spillway.core.scheduling.Plan;
@@ -16,6 +16,7 @@ import dev.spillway.core.scheduling.Resources;
 import dev.spillway.core.scheduling.Scheduler;
 import dev.spillway.core.scheduling.Snapshot;
 import dev.spillway.core.scheduling.TaskRef;
+import dev.spillway.core.scheduling.TaskShape;
 import dev.spillway.core.task.TaskState;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.Gauge;
@@ -51,6 +52,10 @@ public class SchedulingLoop implements SchedulerWakeup {
     /** Shortest pause between cycles: under a stream of wake-ups, each cycle takes what arrived meanwhile. */
     private static final long MIN_GAP_MILLIS = 10;
     private static final String NO_NODES = "no nodes are connected";
+    /** Queued tasks read of a job that cannot start now, for explanations (and of a set-aside shape, for bursting). */
+    private static final int SAMPLE = 16;
+    /** The longest the scheduling thread waits for one database call (the database's statement timeout ends it sooner). */
+    private static final java.time.Duration DATABASE_WAIT = java.time.Duration.ofSeconds(60);
 
     private final AgentSessions sessions;
     private final TaskStore tasks;
@@ -69,6 +74,13 @@ public class SchedulingLoop implements SchedulerWakeup {
     private volatile boolean noNodes;
     private final boolean hasCloudPools;
     private volatile boolean running;
+    /** Shapes no node of the cluster (as {@link #clusterFingerprint} describes it) can hold: read as a sample only. */
+    private final Set<TaskShape> setAside = new HashSet<>();
+    private long clusterFingerprint;
+    /** The jobs of this cycle's queue. */
+    private Map<UUID, JobCatalog.JobInfo> cycleJobs = Map.of();
+    /** Jobs with queued tasks that the cycle's budget did not reach, with why. */
+    private Map<UUID, String> notExamined = Map.of();
     private Thread thread;
     private long lastFinishSweep;
 
@@ -87,7 +99,8 @@ public class SchedulingLoop implements SchedulerWakeup {
                 .publishPercentileHistogram().register(registry);
         this.placements = Counter.builder("spillway_placements").description("Task placements committed").register(registry);
         Gauge.builder("spillway_queue_depth", queueDepth, AtomicLong::get)
-                .description("Tasks waiting for a node at the last cycle (eligible now)").register(registry);
+                .description("Queued tasks at the last cycle (every one, from the jobs' maintained counts; retries in backoff included)")
+                .register(registry);
         for (TaskState state : TaskState.UNFINISHED) {
             AtomicLong count = new AtomicLong();
             liveTasks.put(state, count);
@@ -155,37 +168,33 @@ public class SchedulingLoop implements SchedulerWakeup {
             return;
         }
         noNodes = false;
-        Map<String, NodeStore.Allocation> allocated = nodeStore.allocations().await().indefinitely();
+        Map<String, NodeStore.Allocation> allocated = nodeStore.allocations().await().atMost(DATABASE_WAIT);
         List<NodeView> nodes = new ArrayList<>(connected.size());
         for (AgentSession s : connected) {
             NodeStore.Allocation a = allocated.get(s.node());
             nodes.add(s.view(a == null ? Resources.ZERO : a.resources(), sessions.cordoned(s.node())));
         }
 
-        List<TaskStore.Queued> queued = tasks.queued(config.scheduler().maxTasksPerCycle());
-        queueDepth.set(queued.size());
-        Map<UUID, JobCatalog.JobInfo> infos = jobs.getAll(queued.stream().map(TaskStore.Queued::jobId).collect(java.util.stream.Collectors.toSet()));
-        List<PendingTask> pending = new ArrayList<>(queued.size());
-        for (TaskStore.Queued q : queued) {
-            JobCatalog.JobInfo job = infos.get(q.jobId());
-            pending.add(new PendingTask(new TaskRef(q.jobId().toString(), q.index(), q.attempt()), job.shape(), job.priority(), q.queuedAtMillis()));
-        }
-
+        List<PendingTask> pending = pendingTasks(nodes);
         Plan plan = scheduler.plan(new Snapshot(nodes, pending));
 
-        Map<UUID, String> reasons = new HashMap<>();
-        for (Plan.Unplaced u : plan.unplaced()) reasons.putIfAbsent(UUID.fromString(u.task().ref().jobId()), u.why().summary());
+        Map<UUID, String> reasons = new HashMap<>(notExamined);
+        for (Plan.Unplaced u : plan.unplaced()) {
+            reasons.putIfAbsent(UUID.fromString(u.task().ref().jobId()), u.why().summary());
+            // No node of the cluster as it is can take this shape: read only a sample of it until the cluster changes.
+            if (!u.why().waitingCanHelp()) setAside.add(u.task().shape());
+        }
         pendingReasons = reasons;
         lastUnplaced = plan.unplaced();
 
-        List<TaskStore.Assigned> committed = tasks.assign(plan.placements()).await().indefinitely();
+        List<TaskStore.Assigned> committed = tasks.assign(plan.placements()).await().atMost(DATABASE_WAIT);
         placements.increment(committed.size());
         if (committed.size() < plan.placements().size()) {
             LOG.debugf("%d of %d placements refused at commit (stale task or node no longer ready)",
                     plan.placements().size() - committed.size(), plan.placements().size());
         }
         for (TaskStore.Assigned a : committed) {
-            JobCatalog.JobInfo job = infos.get(a.jobId());
+            JobCatalog.JobInfo job = cycleJobs.get(a.jobId());
             if (!sessions.send(a.node(), assignments.assign(a.jobId(), job.spec(), a.index(), a.attempt()))) {
                 LOG.debugf("node %s went away before %s/%d could be sent; it is re-sent on reconnect or re-queued when the node is lost",
                         a.node(), a.jobId(), a.index());
@@ -195,12 +204,72 @@ public class SchedulingLoop implements SchedulerWakeup {
         sweepFinishedJobs();
     }
 
+    /**
+     * The queued tasks this cycle looks at, ranked by {@link FairQueue}: the jobs with work come
+     * from their maintained counts; of each, at most what the nodes could take now plus a
+     * look-ahead (what bursting plans from) is read, within the cycle's budget. A job whose shape no
+     * node of the cluster as it is can hold is read only as a sample until the cluster changes.
+     */
+    private List<PendingTask> pendingTasks(List<NodeView> nodes) {
+        List<TaskStore.QueuedJob> queued = tasks.queuedJobs(DATABASE_WAIT);
+        queueDepth.set(queued.stream().mapToLong(TaskStore.QueuedJob::queued).sum());
+        long fingerprint = fingerprint(nodes);
+        if (fingerprint != clusterFingerprint) {
+            clusterFingerprint = fingerprint;
+            setAside.clear();
+        }
+        cycleJobs = jobs.getAll(queued.stream().map(TaskStore.QueuedJob::jobId).toList());
+        List<FairQueue.Job> fair = new ArrayList<>(queued.size());
+        for (TaskStore.QueuedJob q : queued) {
+            fair.add(new FairQueue.Job(q.jobId().toString(), q.tenant(), q.priority(), q.createdAtMillis(), q.queued()));
+        }
+        Map<TaskShape, Long> placeable = new HashMap<>();
+        int lookahead = hasCloudPools ? config.scheduler().burstLookahead() : SAMPLE;
+        Map<String, Integer> take = FairQueue.allocate(fair, config.scheduler().maxTasksPerCycle(), j -> {
+            TaskShape shape = cycleJobs.get(UUID.fromString(j.id())).shape();
+            if (setAside.contains(shape)) return SAMPLE;
+            long fit = placeable.computeIfAbsent(shape, sh -> FairQueue.placeable(sh.request(), nodes));
+            return (int) Math.min(Integer.MAX_VALUE, fit + lookahead);
+        });
+        Map<UUID, Integer> byJob = new HashMap<>();
+        take.forEach((id, n) -> byJob.put(UUID.fromString(id), n));
+        Map<UUID, List<TaskStore.Queued>> read = tasks.queuedTasks(byJob, DATABASE_WAIT);
+
+        Map<String, List<PendingTask>> byJobId = new HashMap<>();
+        read.forEach((id, list) -> {
+            JobCatalog.JobInfo job = cycleJobs.get(id);
+            List<PendingTask> ts = new ArrayList<>(list.size());
+            for (TaskStore.Queued q : list) {
+                ts.add(new PendingTask(new TaskRef(id.toString(), q.index(), q.attempt()), job.shape(), job.priority(), q.queuedAtMillis()));
+            }
+            byJobId.put(id.toString(), ts);
+        });
+        Map<UUID, String> waitingTurn = new HashMap<>();
+        for (TaskStore.QueuedJob q : queued) {
+            if (!take.containsKey(q.jobId().toString())) {
+                waitingTurn.put(q.jobId(), "waiting its turn: a scheduling cycle reads at most " + config.scheduler().maxTasksPerCycle()
+                        + " queued tasks, shared by priority, then tenant, then age");
+            }
+        }
+        notExamined = waitingTurn;
+        return FairQueue.rank(fair, byJobId, tasks.onNodesByTenant(DATABASE_WAIT));
+    }
+
+    /** What decides whether a shape fits somewhere: the nodes, their pools, labels, capacity and whether they take work. */
+    private static long fingerprint(List<NodeView> nodes) {
+        long h = 1;
+        for (NodeView n : nodes) {
+            h = 31 * h + java.util.Objects.hash(n.name(), n.pool(), n.capacity(), n.labels(), n.schedulable());
+        }
+        return h;
+    }
+
     private void sweepFinishedJobs() {
         long now = System.nanoTime();
         if (now - lastFinishSweep > FINISH_SWEEP_NANOS) {
             lastFinishSweep = now;
-            tasks.finishDoneJobs().await().indefinitely();
-            Map<TaskState, Long> counts = tasks.unfinishedCounts().await().indefinitely();
+            tasks.finishDoneJobs().await().atMost(DATABASE_WAIT);
+            Map<TaskState, Long> counts = tasks.unfinishedCounts().await().atMost(DATABASE_WAIT);
             liveTasks.forEach((state, gauge) -> gauge.set(counts.getOrDefault(state, 0L)));
         }
     }

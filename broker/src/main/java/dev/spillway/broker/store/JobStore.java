@@ -39,7 +39,34 @@ public class JobStore {
      * @param submittedBy the caller's subject, kept on the job and in its {@code job.submit} audit event
      * @param remote      the caller's address for the audit event (null when unknown)
      */
-    public record NewJob(UUID id, JobSpec spec, String submittedBy, String remote) {
+    public record NewJob(UUID id, JobSpec spec, String submittedBy, String remote, SubmitRequest request) {
+
+        public NewJob(UUID id, JobSpec spec, String submittedBy, String remote) {
+            this(id, spec, submittedBy, remote, null);
+        }
+    }
+
+    /** A submission's request id and a digest of the spec it came with (see {@link #findRequest}). */
+    public record SubmitRequest(String id, byte[] specSha256) {
+    }
+
+    /** The job a request id created, and the digest of the spec it was created from. */
+    public record RequestedJob(UUID jobId, byte[] specSha256) {
+    }
+
+    /**
+     * The job {@code tenant}'s request {@code requestId} created within the last 24 hours, or
+     * null; an older record of the id is deleted, so the id may be used again.
+     */
+    public Uni<RequestedJob> findRequest(String tenant, String requestId) {
+        return pool.preparedQuery("""
+                WITH expired AS (
+                  DELETE FROM submit_request WHERE tenant = $1 AND request_id = $2 AND created_at < now() - interval '24 hours')
+                SELECT job_id, spec_sha256 FROM submit_request
+                WHERE tenant = $1 AND request_id = $2 AND created_at >= now() - interval '24 hours'""")
+                .execute(Tuple.of(tenant, requestId))
+                .map(rows -> rows.size() == 0 ? null
+                        : new RequestedJob(rows.iterator().next().getUUID("job_id"), rows.iterator().next().getBuffer("spec_sha256").getBytes()));
     }
 
     /**
@@ -65,6 +92,8 @@ public class JobStore {
         io.vertx.core.buffer.Buffer[] specs = new io.vertx.core.buffer.Buffer[n];
         String[] submitters = new String[n];
         String[] remotes = new String[n];
+        String[] requestIds = new String[n];
+        io.vertx.core.buffer.Buffer[] hashes = new io.vertx.core.buffer.Buffer[n];
         List<UUID> labelJobs = new ArrayList<>();
         List<String> labelKeys = new ArrayList<>();
         List<String> labelValues = new ArrayList<>();
@@ -89,6 +118,9 @@ public class JobStore {
             specs[i] = io.vertx.core.buffer.Buffer.buffer(spec.toByteArray());
             submitters[i] = jobs.get(i).submittedBy();
             remotes[i] = jobs.get(i).remote();
+            SubmitRequest request = jobs.get(i).request();
+            requestIds[i] = request == null ? null : request.id();
+            hashes[i] = io.vertx.core.buffer.Buffer.buffer(request == null ? new byte[0] : request.specSha256());
             for (Map.Entry<String, String> label : spec.getLabelsMap().entrySet()) {
                 labelJobs.add(ids[i]);
                 labelKeys.add(label.getKey());
@@ -102,12 +134,13 @@ public class JobStore {
                 .addArrayOfLong(initialBackoffs).addArrayOfLong(maxBackoffs).addValue(specs)
                 .addArrayOfUUID(labelJobs.toArray(UUID[]::new)).addArrayOfString(labelKeys.toArray(String[]::new))
                 .addArrayOfString(labelValues.toArray(String[]::new))
-                .addArrayOfString(submitters).addArrayOfString(remotes);
+                .addArrayOfString(submitters).addArrayOfString(remotes)
+                .addArrayOfString(requestIds).addValue(hashes);
         return pool.preparedQuery("""
                 WITH j AS (
-                  INSERT INTO job (id, name, tenant, priority, task_count, state, cpu_millis, memory_mib, gpus,
+                  INSERT INTO job (id, name, tenant, priority, task_count, queued, state, cpu_millis, memory_mib, gpus,
                                    node_selector, pools, labels, max_retries, initial_backoff_ms, max_backoff_ms, spec, submitted_by)
-                  SELECT id, name, tenant, priority, n, 'QUEUED', cpu, mem, gpu, selector::jsonb,
+                  SELECT id, name, tenant, priority, n, n, 'QUEUED', cpu, mem, gpu, selector::jsonb,
                          ARRAY(SELECT jsonb_array_elements_text(pools::jsonb)), labels::jsonb, retries, ib, mb, spec, submitter
                   FROM unnest($1::uuid[], $2::text[], $3::text[], $4::int[], $5::int[], $6::bigint[], $7::bigint[], $8::int[],
                               $9::text[], $10::text[], $11::text[], $12::int[], $13::bigint[], $14::bigint[], $15::bytea[], $19::text[])
@@ -118,7 +151,11 @@ public class JobStore {
                   FROM unnest($1::uuid[], $3::text[], $5::int[], $19::text[], $20::text[]) AS x(id, tenant, n, submitter, remote)),
                 l AS (
                   INSERT INTO job_label (job_id, key, value)
-                  SELECT * FROM unnest($16::uuid[], $17::text[], $18::text[]))
+                  SELECT * FROM unnest($16::uuid[], $17::text[], $18::text[])),
+                r AS (
+                  INSERT INTO submit_request (tenant, request_id, job_id, spec_sha256)
+                  SELECT tenant, request_id, id, sha FROM unnest($3::text[], $21::text[], $1::uuid[], $22::bytea[]) AS x(tenant, request_id, id, sha)
+                  WHERE request_id IS NOT NULL)
                 INSERT INTO task (job_id, idx, state)
                 SELECT x.id, g, 'QUEUED' FROM unnest($1::uuid[], $5::int[]) AS x(id, n), generate_series(0, x.n - 1) AS g
                 """).execute(args).replaceWithVoid();
@@ -142,12 +179,18 @@ public class JobStore {
                 .map(rows -> rows.size() == 0 ? null : jobRow(rows.iterator().next()));
     }
 
-    public Uni<List<TaskRow>> tasks(UUID jobId) {
+    /**
+     * Up to {@code limit} tasks of a job with an index above {@code afterIndex}, by index.
+     *
+     * @param states only tasks in these states (any when empty)
+     */
+    public Uni<List<TaskRow>> tasks(UUID jobId, int afterIndex, int limit, List<String> states) {
         return pool.preparedQuery("""
                 SELECT idx, state, attempt, node, exit_code, assigned_at, started_at, finished_at, reason, message, failures,
                        cpu_time_ms, peak_memory_mib
-                FROM task WHERE job_id = $1 ORDER BY idx""")
-                .execute(Tuple.of(jobId))
+                FROM task WHERE job_id = $1 AND idx > $2 AND (cardinality($4::text[]) = 0 OR state = ANY($4))
+                ORDER BY idx LIMIT $3""")
+                .execute(Tuple.of(jobId, afterIndex, limit, states.toArray(String[]::new)))
                 .map(rows -> {
                     List<TaskRow> out = new ArrayList<>(rows.size());
                     for (Row r : rows) {
@@ -157,6 +200,29 @@ public class JobStore {
                                 r.getInteger("failures"), r.getLong("cpu_time_ms"), r.getLong("peak_memory_mib")));
                     }
                     return out;
+                });
+    }
+
+    /** Where a watch starts: the job, its task counts and its last event, all read in one snapshot. */
+    public record WatchStart(JobRow job, Map<String, Integer> taskCounts, long lastEventSeq) {
+    }
+
+    /** Null when the job does not exist. */
+    public Uni<WatchStart> watchStart(UUID jobId) {
+        return pool.preparedQuery("""
+                SELECT j.id, j.state, j.created_at, j.finished_at, j.spec,
+                       (SELECT coalesce(max(seq), 0) FROM task_event WHERE job_id = j.id) AS last_seq,
+                       (SELECT coalesce(jsonb_object_agg(state, n), '{}') FROM
+                          (SELECT state, count(*)::int AS n FROM task WHERE job_id = j.id GROUP BY state) c) AS counts
+                FROM job j WHERE j.id = $1""")
+                .execute(Tuple.of(jobId))
+                .map(rows -> {
+                    if (rows.size() == 0) return null;
+                    Row r = rows.iterator().next();
+                    Map<String, Integer> counts = new java.util.TreeMap<>();
+                    JsonObject json = (JsonObject) r.getValue("counts");
+                    for (String state : json.fieldNames()) counts.put(state, json.getInteger(state));
+                    return new WatchStart(jobRow(r), counts, r.getLong("last_seq"));
                 });
     }
 
@@ -212,7 +278,8 @@ public class JobStore {
      * Returns the tasks it cancelled, with the node each was on (for kill messages).
      */
     public Uni<List<CancelledTask>> cancel(UUID jobId) {
-        return pool.preparedQuery("""
+        // The job's row first, then its tasks: the lock order of every task writer (see TaskStore).
+        return pool.withTransaction(tx -> TaskStore.lockJobs(tx, jobId).flatMap(locked -> tx.preparedQuery("""
                 WITH live AS (
                   SELECT idx, attempt, node, state FROM task
                   WHERE job_id = $1 AND state IN %s FOR UPDATE),
@@ -224,10 +291,13 @@ public class JobStore {
                   INSERT INTO task_event (job_id, idx, attempt, state, node, reason, message)
                   SELECT $1, idx, attempt, 'CANCELLED', node, $2, 'job cancelled' FROM u),
                 j AS (
-                  UPDATE job SET state = 'CANCELLED', finished_at = now() WHERE id = $1 AND finished_at IS NULL AND state IN %s)
+                  UPDATE job SET queued = 0,
+                                 state = CASE WHEN finished_at IS NULL AND state IN %2$s THEN 'CANCELLED' ELSE state END,
+                                 finished_at = CASE WHEN finished_at IS NULL AND state IN %2$s THEN now() ELSE finished_at END
+                  WHERE id = $1)
                 SELECT idx, attempt, node, previous FROM u""".formatted(sqlList(TaskStateMachine.sourcesOf(TaskState.CANCELLED)),
                         sqlList(JobState.MACHINE.sourcesOf(JobState.CANCELLED))))
-                .execute(Tuple.of(jobId, ReasonCode.CANCELLED.code()))
+                .execute(Tuple.of(jobId, ReasonCode.CANCELLED.code()))))
                 .map(rows -> {
                     List<CancelledTask> out = new ArrayList<>(rows.size());
                     for (Row r : rows) {

@@ -32,6 +32,13 @@ import java.util.UUID;
  * Task transitions. Every write is a compare-and-set on (state, attempt) whose allowed source
  * states come from {@link TaskStateMachine}, and writes its task event in the same statement.
  * A write that matches no row means the caller's view was stale; it changes nothing.
+ *
+ * <p>Every transaction that writes task events first locks the rows of the jobs it touches
+ * ({@link #lockJobs}, in id order), and holds them until it commits. So the events of one job
+ * take their sequence numbers in commit order, and a watcher reading {@code seq > last} for one
+ * job never skips one that commits later. The same lock guards each job's {@code queued} count
+ * (its QUEUED tasks), which every move into or out of QUEUED maintains in the same statement.
+ * Locks are always taken node, then jobs (in id order), then tasks, so writers cannot deadlock.
  */
 @ApplicationScoped
 public class TaskStore {
@@ -70,9 +77,11 @@ public class TaskStore {
             messages[i] = p.reason();
         }
         String[] distinctNodes = placements.stream().map(Placement::node).distinct().toArray(String[]::new);
+        UUID[] distinctJobs = java.util.Arrays.stream(jobs).distinct().toArray(UUID[]::new);
         return pool.withTransaction(tx -> tx
                 .preparedQuery("SELECT name FROM node WHERE name = ANY($1) AND state = '" + NodeState.READY + "' ORDER BY name FOR SHARE")
                 .execute(Tuple.of(distinctNodes))
+                .flatMap(ready -> lockJobs(tx, distinctJobs).replaceWith(ready))
                 .flatMap(ready -> {
                     List<String> readyNodes = new ArrayList<>();
                     for (Row r : ready) readyNodes.add(r.getString("name"));
@@ -90,8 +99,10 @@ public class TaskStore {
                               INSERT INTO task_event (job_id, idx, attempt, state, node, reason, message)
                               SELECT job_id, idx, attempt, 'ASSIGNED', node, $7, message FROM u),
                             j AS (
-                              UPDATE job SET state = 'RUNNING'
-                              WHERE id IN (SELECT DISTINCT job_id FROM u) AND state IN %s)
+                              UPDATE job SET queued = queued - c.n,
+                                             state = CASE WHEN state IN %s THEN 'RUNNING' ELSE state END
+                              FROM (SELECT job_id, count(*)::int AS n FROM u GROUP BY job_id) c
+                              WHERE id = c.job_id)
                             SELECT job_id, idx, attempt, node FROM u""".formatted(sqlList(TaskStateMachine.sourcesOf(TaskState.ASSIGNED)),
                                     sqlList(JobState.MACHINE.sourcesOf(JobState.RUNNING))))
                             .execute(Tuple.from(List.of(jobs, idx, attempts, nodes, messages, readyNodes.toArray(String[]::new),
@@ -108,14 +119,14 @@ public class TaskStore {
 
     /** The agent started the attempt. False when the attempt is not current (the report is refused). */
     public Uni<Boolean> started(UUID jobId, int index, int attempt, String node, Instant at) {
-        return pool.preparedQuery("""
+        return pool.withTransaction(tx -> lockJobs(tx, jobId).flatMap(locked -> tx.preparedQuery("""
                 WITH u AS (
                   UPDATE task SET state = 'RUNNING', started_at = $4, reason = $6, message = 'process started on ' || node
                   WHERE job_id = $1 AND idx = $2 AND attempt = $3 AND node = $5 AND state IN %s
                   RETURNING job_id, idx, attempt, node, message)
                 INSERT INTO task_event (job_id, idx, attempt, state, node, reason, message, at)
                 SELECT job_id, idx, attempt, 'RUNNING', node, $6, message, $4 FROM u""".formatted(sqlList(TaskStateMachine.sourcesOf(TaskState.RUNNING))))
-                .execute(Tuple.from(List.of(jobId, index, attempt, at.atOffset(ZoneOffset.UTC), node, ReasonCode.STARTED.code())))
+                .execute(Tuple.from(List.of(jobId, index, attempt, at.atOffset(ZoneOffset.UTC), node, ReasonCode.STARTED.code())))))
                 .map(rows -> rows.rowCount() > 0);
     }
 
@@ -156,10 +167,12 @@ public class TaskStore {
      */
     public Uni<Ended> ended(UUID jobId, int index, int attempt, String node, AttemptOutcome outcome, Integer exitCode,
                             Usage usage, Instant now) {
-        return pool.preparedQuery("""
+        // The job's row lock first (see the class comment), taken by the read the decision is made from.
+        return pool.withTransaction(tx -> tx.preparedQuery("""
                 SELECT t.state, t.failures, t.losses, j.max_retries, j.initial_backoff_ms, j.max_backoff_ms
                 FROM task t JOIN job j ON j.id = t.job_id
-                WHERE t.job_id = $1 AND t.idx = $2 AND t.attempt = $3 AND t.node = $4 AND t.state IN """ + ON_NODE)
+                WHERE t.job_id = $1 AND t.idx = $2 AND t.attempt = $3 AND t.node = $4 AND t.state IN """ + ON_NODE
+                        + " FOR NO KEY UPDATE OF j")
                 .execute(Tuple.of(jobId, index, attempt, node))
                 .flatMap(rows -> {
                     if (rows.size() == 0) return Uni.createFrom().nullItem();
@@ -167,8 +180,8 @@ public class TaskStore {
                     RetryPolicy retry = new RetryPolicy(r.getInteger("max_retries"),
                             Duration.ofMillis(r.getLong("initial_backoff_ms")), Duration.ofMillis(r.getLong("max_backoff_ms")));
                     TaskLifecycle.Decision d = TaskLifecycle.onAttemptEnded(outcome, r.getInteger("failures"), r.getInteger("losses"), retry, now);
-                    return write(pool, jobId, index, attempt, d, exitCode, usage, now);
-                });
+                    return write(tx, jobId, index, attempt, d, exitCode, usage, now);
+                }));
     }
 
     /** The tasks a lost node held, each re-queued or ended per {@link TaskLifecycle}. */
@@ -190,7 +203,15 @@ public class TaskStore {
     }
 
     private Uni<List<Requeued>> requeueTasksOn(SqlClient tx, String node, Instant now) {
-        return tx.preparedQuery("""
+        // No task moves onto the node meanwhile: it is no longer READY, and placements share-lock it.
+        return tx.preparedQuery("SELECT DISTINCT job_id FROM task WHERE node = $1 AND state IN " + ON_NODE)
+                .execute(Tuple.of(node))
+                .flatMap(held -> {
+                    List<UUID> ids = new ArrayList<>();
+                    for (Row r : held) ids.add(r.getUUID("job_id"));
+                    return lockJobs(tx, ids.toArray(UUID[]::new));
+                })
+                .flatMap(locked -> tx.preparedQuery("""
                 SELECT t.job_id, t.idx, t.attempt, t.failures, t.losses, j.max_retries, j.initial_backoff_ms, j.max_backoff_ms
                 FROM task t JOIN job j ON j.id = t.job_id
                 WHERE t.node = $1 AND t.state IN """ + ON_NODE + " FOR UPDATE OF t")
@@ -211,7 +232,17 @@ public class TaskStore {
                     if (writes.isEmpty()) return Uni.createFrom().item(List.<Requeued>of());
                     // One connection runs statements in order; concurrency here only pipelines them.
                     return Uni.join().all(writes).andFailFast();
-                });
+                }));
+    }
+
+    /**
+     * Locks the rows of {@code jobs} in id order, until the transaction ends (see the class
+     * comment). Every transaction that writes task events calls this before its first task write.
+     */
+    static Uni<Void> lockJobs(SqlClient tx, UUID... jobs) {
+        if (jobs.length == 0) return Uni.createFrom().voidItem();
+        return tx.preparedQuery("SELECT id FROM job WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE")
+                .execute(Tuple.of(jobs)).replaceWithVoid();
     }
 
     private static Uni<Ended> write(SqlClient client, UUID jobId, int index, int attempt, TaskLifecycle.Decision d, Integer exitCode,
@@ -240,6 +271,8 @@ public class TaskStore {
                          cpu_time_ms = $13, peak_memory_mib = $14
                   WHERE job_id = $1 AND idx = $2 AND attempt = $3 AND state IN %s
                   RETURNING job_id, idx, attempt, node),
+                q AS (
+                  UPDATE job SET queued = queued + 1 WHERE id = $1 AND $12 AND EXISTS (SELECT 1 FROM u)),
                 e AS (
                   -- The attempt's own end (FAILED, LOST) first when the task goes back to the queue.
                   INSERT INTO task_event (job_id, idx, attempt, state, node, reason, message, at)
@@ -296,10 +329,12 @@ public class TaskStore {
                         states.add(state.name());
                         sources.add(String.join(",", JobState.MACHINE.sourcesOf(state).stream().map(Enum::name).toList()));
                     });
+                    // A job another transaction holds is left for the next sweep (locks in id order, never waiting).
                     return client.preparedQuery("""
                             UPDATE job j SET state = v.state, finished_at = now()
                             FROM unnest($1::uuid[], $2::text[], $3::text[]) AS v(id, state, sources)
-                            WHERE j.id = v.id AND j.finished_at IS NULL AND j.state = ANY(string_to_array(v.sources, ','))""")
+                            WHERE j.id = v.id AND j.finished_at IS NULL AND j.state = ANY(string_to_array(v.sources, ','))
+                              AND j.id IN (SELECT id FROM job WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE SKIP LOCKED)""")
                             .execute(Tuple.of(ids.toArray(UUID[]::new), states.toArray(String[]::new), sources.toArray(String[]::new)))
                             .map(r -> r.rowCount());
                 });
@@ -309,16 +344,54 @@ public class TaskStore {
     public record Queued(UUID jobId, int index, int attempt, long queuedAtMillis) {
     }
 
-    /** The oldest {@code limit} queued tasks whose backoff has passed. Blocking: call off the event loop. */
-    public List<Queued> queued(int limit) {
-        List<Queued> out = new ArrayList<>();
+    /** A job with queued tasks (some may still be in retry backoff). */
+    public record QueuedJob(UUID jobId, String tenant, int priority, long createdAtMillis, int queued) {
+    }
+
+    /**
+     * Every job with queued tasks, from each job's maintained count: reads one row per such job,
+     * never the queued tasks. Blocking: call off the event loop.
+     */
+    public List<QueuedJob> queuedJobs(Duration timeout) {
+        List<QueuedJob> out = new ArrayList<>();
+        for (Row r : pool.query("SELECT id, tenant, priority, created_at, queued FROM job WHERE queued > 0 ORDER BY priority DESC, created_at")
+                .execute().await().atMost(timeout)) {
+            out.add(new QueuedJob(r.getUUID("id"), r.getString("tenant"), r.getInteger("priority"),
+                    r.getOffsetDateTime("created_at").toInstant().toEpochMilli(), r.getInteger("queued")));
+        }
+        return out;
+    }
+
+    /**
+     * Up to {@code take.get(job)} queued tasks of each job whose backoff has passed, oldest first
+     * (each job's read walks its own index range). Blocking: call off the event loop.
+     */
+    public Map<UUID, List<Queued>> queuedTasks(Map<UUID, Integer> take, Duration timeout) {
+        Map<UUID, List<Queued>> out = new HashMap<>();
+        if (take.isEmpty()) return out;
+        UUID[] jobs = take.keySet().toArray(UUID[]::new);
+        Integer[] limits = new Integer[jobs.length];
+        for (int i = 0; i < jobs.length; i++) limits[i] = take.get(jobs[i]);
         for (Row r : pool.preparedQuery("""
-                SELECT job_id, idx, attempt, queued_at FROM task
-                WHERE state = 'QUEUED' AND not_before <= now()
-                ORDER BY queued_at, job_id, idx LIMIT $1""")
-                .execute(Tuple.of(limit)).await().indefinitely()) {
-            out.add(new Queued(r.getUUID("job_id"), r.getInteger("idx"), r.getInteger("attempt"),
-                    r.getOffsetDateTime("queued_at").toInstant().toEpochMilli()));
+                SELECT t.job_id, t.idx, t.attempt, t.queued_at
+                FROM unnest($1::uuid[], $2::int[]) AS w(job_id, n)
+                CROSS JOIN LATERAL (
+                  SELECT job_id, idx, attempt, queued_at FROM task
+                  WHERE job_id = w.job_id AND state = 'QUEUED' AND not_before <= now()
+                  ORDER BY queued_at, idx LIMIT w.n) t""")
+                .execute(Tuple.of(jobs, limits)).await().atMost(timeout)) {
+            out.computeIfAbsent(r.getUUID("job_id"), k -> new ArrayList<>()).add(new Queued(r.getUUID("job_id"), r.getInteger("idx"),
+                    r.getInteger("attempt"), r.getOffsetDateTime("queued_at").toInstant().toEpochMilli()));
+        }
+        return out;
+    }
+
+    /** Each tenant's tasks on nodes now (ASSIGNED or RUNNING), for fair share. Blocking: call off the event loop. */
+    public Map<String, Long> onNodesByTenant(Duration timeout) {
+        Map<String, Long> out = new HashMap<>();
+        for (Row r : pool.query("SELECT j.tenant, count(*) AS n FROM task t JOIN job j ON j.id = t.job_id WHERE t.state IN " + ON_NODE
+                + " GROUP BY j.tenant").execute().await().atMost(timeout)) {
+            out.put(r.getString("tenant"), r.getLong("n"));
         }
         return out;
     }

@@ -179,6 +179,7 @@ class AccessTest {
 
         assertNotFound(() -> b.getJob(GetJobRequest.newBuilder().setJobId(id).build()));
         assertNotFound(() -> b.watchJob(WatchJobRequest.newBuilder().setJobId(id).build()).hasNext());
+        assertNotFound(() -> b.listTasks(dev.spillway.api.v1.ListTasksRequest.newBuilder().setJobId(id).build()));
         assertNotFound(() -> b.getTaskLogs(GetTaskLogsRequest.newBuilder().setJobId(id).setTaskIndex(0).build()).hasNext());
         assertNotFound(() -> b.cancelJob(CancelJobRequest.newBuilder().setJobId(id).build()));
         // The refusal reads like an unknown id, so ids of other tenants cannot be probed.

@@ -176,16 +176,20 @@ class JobApiTest {
 
     @Test
     void aReportOfAnAttemptThatIsNotCurrentIsRefused() throws Exception {
-        try (FakeAgent agent = agent("stale-node", "test-agent-token")) {
+        try (FakeAgent agent = agent("stale-node", "test-agent-token"); FakeAgent labelled = agent("stale-labelled-node", "test-agent-token")) {
             agent.register(2000, 4096);
+            // A node carries the label, so admission takes the job (some node could run it), but it is draining.
+            labelled.send(ConnectRequest.newBuilder().setRegister(Register.newBuilder().setNodeName("stale-labelled-node").setPool("onprem")
+                    .putLabels("test", "stale").setDraining(true).setCapacity(Resources.newBuilder().setCpuMillis(2000).setMemoryMib(4096))).build());
+            await().atMost(Duration.ofSeconds(10)).until(() -> labelled.registered() != null);
             String id = jobs.submitJob(SubmitJobRequest.newBuilder().setSpec(valid().toBuilder().setTaskCount(1)
                     .setTask(valid().getTask().toBuilder().putNodeSelector("test", "stale"))).build()).getJobId();
-            // The task cannot be placed (no node has the label), so attempt 1 was never assigned to anyone.
+            // The task cannot be placed (the one node with the label is draining), so attempt 1 was never assigned to anyone.
             double refusedBefore = refusedReports();
             agent.send(ConnectRequest.newBuilder().setReport(Report.newBuilder().addAttempts(AttemptStatus.newBuilder()
                     .setJobId(id).setTaskIndex(0).setAttempt(1).setState(AttemptState.ATTEMPT_STATE_EXITED).setExitCode(0))).build());
             await().atMost(Duration.ofSeconds(10)).until(() -> refusedReports() > refusedBefore);
-            var task = jobs.getJob(GetJobRequest.newBuilder().setJobId(id).build()).getTasks(0);
+            var task = jobs.listTasks(dev.spillway.api.v1.ListTasksRequest.newBuilder().setJobId(id).build()).getTasks(0);
             assertThat(task.getState()).isEqualTo(TaskState.TASK_STATE_QUEUED);
             assertThat(task.getAttempt()).isZero();
             assertThat(jobs.getJob(GetJobRequest.newBuilder().setJobId(id).build()).getJob().getPendingReason())

@@ -151,16 +151,15 @@ class NodeProvisioningTest {
         String first = mint(token(owner, "onprem").putLabels("team", owner));
         String second = mint(token(owner, "onprem"));
 
-        // A task for the node to run, pinned to it by the label its token fixed, and ahead of whatever else waits in the
-        // shared test database: submitted first, it is placed as soon as the node joins.
-        var jobs = JobServiceGrpc.newBlockingStub(TestCallers.channel(url, TestCallers.key(keys, "default", dev.spillway.core.access.Role.SUBMITTER)));
-        String job = jobs.submitJob(SubmitJobRequest.newBuilder().setSpec(JobApiTest.valid().toBuilder().setTaskCount(1).setPriority(1000)
-                .setTask(JobApiTest.valid().getTask().toBuilder().putNodeSelector("team", owner))).build()).getJobId();
-
         FakeAgent live = agent(owner, first);
         register(live, owner, "onprem", 2000, Map.of());
         String credential = joined(live);
         assertThat(credential).startsWith("node.");
+        // A task for the node to run, pinned to it by the label its token fixed (admitted now that a node carries it), and
+        // ahead of whatever else waits in the shared test database.
+        var jobs = JobServiceGrpc.newBlockingStub(TestCallers.channel(url, TestCallers.key(keys, "default", dev.spillway.core.access.Role.SUBMITTER)));
+        String job = jobs.submitJob(SubmitJobRequest.newBuilder().setSpec(JobApiTest.valid().toBuilder().setTaskCount(1).setPriority(1000)
+                .setTask(JobApiTest.valid().getTask().toBuilder().putNodeSelector("team", owner))).build()).getJobId();
         // Its reports double as its heartbeat: without them the broker would declare it lost after the lease.
         AtomicReference<AttemptStatus> running = new AtomicReference<>();
         ScheduledExecutorService beats = Executors.newSingleThreadScheduledExecutor();
@@ -182,7 +181,7 @@ class NodeProvisioningTest {
         var assign = live.received.stream().filter(m -> m.hasAssign() && m.getAssign().getJobId().equals(job)).findFirst().orElseThrow().getAssign();
         running.set(AttemptStatus.newBuilder().setJobId(job).setTaskIndex(assign.getTaskIndex()).setAttempt(assign.getAttempt())
                 .setState(AttemptState.ATTEMPT_STATE_RUNNING).build());
-        await().atMost(WAIT).until(() -> jobs.getJob(GetJobRequest.newBuilder().setJobId(job).build()).getTasks(0).getState()
+        await().atMost(WAIT).until(() -> jobs.listTasks(dev.spillway.api.v1.ListTasksRequest.newBuilder().setJobId(job).build()).getTasks(0).getState()
                 == TaskState.TASK_STATE_RUNNING);
 
         // A third token for the name: refused when minted, unless it is an explicit re-provisioning.
@@ -210,7 +209,7 @@ class NodeProvisioningTest {
         assertThat(live.error).isNull();
         var node = NodeServiceGrpc.newBlockingStub(channel).getNode(GetNodeRequest.newBuilder().setName(owner).build()).getNode();
         assertThat(node.getState()).isEqualTo(NodeState.NODE_STATE_READY);
-        Task task = jobs.getJob(GetJobRequest.newBuilder().setJobId(job).build()).getTasks(0);
+        Task task = jobs.listTasks(dev.spillway.api.v1.ListTasksRequest.newBuilder().setJobId(job).build()).getTasks(0);
         assertThat(task.getState()).isEqualTo(TaskState.TASK_STATE_RUNNING);
         assertThat(task.getNode()).isEqualTo(owner);
         assertThat(task.getAttempt()).isEqualTo(assign.getAttempt());

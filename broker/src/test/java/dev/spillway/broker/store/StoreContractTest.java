@@ -93,7 +93,7 @@ abstract class StoreContractTest {
     @Test
     void aJobIsStoredWithEveryTaskQueued() {
         UUID id = submit(1000, 0);
-        var rows = jobs.tasks(id).await().indefinitely();
+        var rows = jobs.tasks(id, -1, 1000, List.of()).await().indefinitely();
         assertThat(rows).hasSize(1000).allSatisfy(t -> assertThat(t.state()).isEqualTo(TaskState.QUEUED));
         assertThat(jobs.find(id).await().indefinitely().spec().getTaskCount()).isEqualTo(1000);
     }

@@ -13,7 +13,8 @@ import java.util.function.LongConsumer;
  * The scheduling core: snapshot in, plan out. No I/O, no clock, no randomness: the same snapshot
  * always gives the same plan.
  *
- * <p>Tasks are taken by priority (higher first), then by time queued, then by name. For each task
+ * <p>Tasks are taken by priority (higher first), then by their fair-share rank ({@link FairQueue}),
+ * then by time queued, then by name. For each task
  * the nodes are walked through the filter pipeline, on-prem nodes first and then by name (so the
  * candidates always include paid-for capacity when there is any, whatever the nodes are called);
  * the first {@code candidateLimit} feasible nodes are scored and the best one wins (ties go to the
@@ -70,9 +71,10 @@ public final class Scheduler {
             .comparing((NodeView n) -> "true".equals(n.labels().get(Scorers.CLOUD_LABEL)))
             .thenComparing(NodeView::name);
 
-    /** Orders tasks by priority (high first), then by time queued, then by job and index. */
+    /** Orders tasks by priority (high first), then by rank (tenants in turn), then by time queued, then by job and index. */
     public static final Comparator<PendingTask> QUEUE_ORDER = Comparator
             .comparingInt((PendingTask t) -> -t.priority())
+            .thenComparingInt(PendingTask::rank)
             .thenComparingLong(PendingTask::queuedAtMillis)
             .thenComparing(PendingTask::ref);
 
@@ -97,7 +99,7 @@ public final class Scheduler {
         ShapeSearch search = null;
         for (PendingTask task : queue) {
             long start = decisionNanos == null ? 0 : System.nanoTime();
-            // Tasks of one job come in a row and share their shape instance: skip the hash lookup.
+            // Tasks of one job often come in a row and share their shape instance: skip the hash lookup.
             if (search == null || search.shape != task.shape()) search = searches.computeIfAbsent(task.shape(), ShapeSearch::new);
             Placement placement = search.exhausted == null ? place(task, search, slots) : null;
             if (placement != null) {
