@@ -162,6 +162,7 @@ public class SchedulingLoop implements SchedulerWakeup {
         if (!hasCloudPools && connected.stream().noneMatch(s -> !s.draining())) {
             // Nothing can be placed, nor burst: skip reading the queue (it may be long) and say why everything waits.
             noNodes = true;
+            queueDepth.set(tasks.queuedJobs(DATABASE_WAIT).stream().mapToLong(TaskStore.QueuedJob::queued).sum());
             pendingReasons = Map.of();
             lastUnplaced = List.of();
             sweepFinishedJobs();
