@@ -260,8 +260,8 @@ public class AgentConnections {
 
         /** Whether the node's open session has missed two heartbeats (a half-open connection, not a live node). */
         private boolean fellSilent(String name) {
-            Instant seen = sessions.lastSeen(name);
-            return seen == null || Duration.between(seen, clock.instant()).compareTo(config.agents().heartbeatInterval().multipliedBy(2)) > 0;
+            Duration silence = sessions.silence(name);
+            return silence == null || silence.compareTo(config.agents().heartbeatInterval().multipliedBy(2)) > 0;
         }
 
         private Decision nameInUse(String name) {

@@ -61,9 +61,22 @@ public interface BrokerConfig {
         @WithDefault("2s")
         Duration heartbeatInterval();
 
-        /** Silence after which a node is declared lost and its tasks re-queued. */
+        /** Silence after which a node is declared lost and its tasks re-queued (measured on a monotonic clock). */
         @WithDefault("15s")
         Duration lease();
+
+        /**
+         * After a broker start, how much longer than one lease the nodes the database lists as
+         * connected get to reconnect, per such node: they all come back at once (with jittered
+         * backoff of up to 10 s) and register one after another. No node is declared lost during
+         * the start grace of {@code lease + nodes x start-grace-per-node}, at most {@code start-grace-max}.
+         */
+        @WithDefault("20ms")
+        Duration startGracePerNode();
+
+        /** The longest start grace, however many nodes are known (never less than one lease). */
+        @WithDefault("10m")
+        Duration startGraceMax();
     }
 
     /**
