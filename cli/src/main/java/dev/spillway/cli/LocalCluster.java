@@ -156,10 +156,19 @@ public final class LocalCluster implements AutoCloseable {
 
     /** Starts an agent with a one-time join token (null: it reconnects with the node credential in its work directory). */
     public Process startAgent(String name, String joinToken) {
+        return startAgent(name, joinToken, brokerAddress());
+    }
+
+    /**
+     * Starts an agent that reaches the broker at {@code brokerAddress} (host:port; a proxy in front of the
+     * broker, say) instead of the broker's own address. The address must be one the broker's certificate
+     * names (127.0.0.1 or localhost, any port).
+     */
+    public Process startAgent(String name, String joinToken, String brokerAddress) {
         Path jar = options.home.resolve("on-prem-agent/target/spillway-agent.jar");
         require(jar);
         List<String> cmd = new ArrayList<>(List.of(java(), "-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-jar", jar.toString(),
-                "--broker", brokerAddress()));
+                "--broker", brokerAddress));
         cmd.addAll(options.insecure ? List.of("--insecure") : List.of("--ca-file", BrokerTls.caFileIn(options.dataDir).toString()));
         cmd.addAll(List.of(
                 "--name", name, "--pool", options.pool,
