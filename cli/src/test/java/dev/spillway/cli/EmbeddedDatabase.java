@@ -81,6 +81,16 @@ final class EmbeddedDatabase {
         return stopped;
     }
 
+    /** Whether {@code p} is stopped by a signal (state T in /proc/<pid>/stat). */
+    static boolean stopped(ProcessHandle p) {
+        try {
+            String stat = Files.readString(Path.of("/proc", Long.toString(p.pid()), "stat"));
+            return stat.substring(stat.lastIndexOf(')') + 2).startsWith("T");
+        } catch (IOException gone) {
+            return false;
+        }
+    }
+
     /** SIGCONT to what {@link #freeze} stopped (children first). */
     static void thaw(List<ProcessHandle> stopped) {
         List<ProcessHandle> reversed = new ArrayList<>(stopped);
