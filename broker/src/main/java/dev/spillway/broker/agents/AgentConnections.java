@@ -14,6 +14,7 @@ import dev.spillway.broker.security.Audit;
 import dev.spillway.broker.store.JobCatalog;
 import dev.spillway.broker.store.NodeStore;
 import dev.spillway.broker.store.TaskStore;
+import dev.spillway.core.lifecycle.Leases;
 import dev.spillway.core.lifecycle.NodeState;
 import dev.spillway.core.scheduling.Resources;
 import dev.spillway.core.scheduling.TaskRef;
@@ -129,7 +130,12 @@ public class AgentConnections {
     public final class Connection {
         private final AgentLink link;
         private final PresentedCredential credential;
-        private AgentSession session;
+        private volatile AgentSession session;
+        /**
+         * When this stream's latest message arrived. Before its registration is handled the stream has
+         * no node yet; the arrival counts as the node heard once the registration's credential holds.
+         */
+        private volatile Leases.Heard lastArrival;
         /** Attempts this connection has already recorded as started (reports repeat running attempts). */
         private final Set<String> started = new HashSet<>();
         private CompletableFuture<Void> tail = CompletableFuture.completedFuture(null);
@@ -142,7 +148,10 @@ public class AgentConnections {
         }
 
         public void onMessage(ConnectRequest message) {
-            if (session != null) sessions.heard(session.node());
+            Leases.Heard arrived = sessions.now();
+            lastArrival = arrived;
+            AgentSession s = session;
+            if (s != null) sessions.heard(s.node(), arrived);
             // Chain onto the previous message's work; run the DB work off the transport's thread.
             tail = tail.thenCompose(v -> failed ? CompletableFuture.<Void>completedFuture(null) : handle(message)
                     .emitOn(Infrastructure.getDefaultExecutor())
@@ -208,7 +217,12 @@ public class AgentConnections {
                 return refused(r, AgentLink.CloseReason.NAME_IN_USE, "another registration of node " + name + " is under way");
             }
             return decide(r)
-                    .flatMap(d -> d.refusal() != null ? refused(r, d.reason(), d.refusal()) : admit(r, d))
+                    .flatMap(d -> {
+                        if (d.refusal() != null) return refused(r, d.reason(), d.refusal());
+                        // Its credential holds: the node was heard when this registration arrived, and is not lost while it is stored.
+                        sessions.admitting(name, this, lastArrival);
+                        return admit(r, d);
+                    })
                     .eventually(() -> sessions.release(name, this));
         }
 
