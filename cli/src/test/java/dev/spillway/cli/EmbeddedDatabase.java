@@ -98,6 +98,28 @@ final class EmbeddedDatabase {
         signal("CONT", reversed);
     }
 
+    /**
+     * SIGKILL to one backend serving a client over TCP (the broker's connections), as the kernel's
+     * OOM killer picks one. PostgreSQL then ends every other connection, recovers from its WAL and
+     * takes connections again by itself: a crash and restart of the server that its owner survives.
+     * Returns the pid killed. Works on a frozen server too (SIGKILL ends a stopped process).
+     */
+    long killOneClientBackend() {
+        ProcessHandle backend = processes().stream().skip(1)
+                .filter(p -> cmdline(p).contains("127.0.0.1("))
+                .findFirst().orElseThrow(() -> new IllegalStateException("no client backend of the embedded PostgreSQL"));
+        backend.destroyForcibly(); // not awaited: under a frozen postmaster it stays a zombie until the thaw
+        return backend.pid();
+    }
+
+    private static String cmdline(ProcessHandle p) {
+        try {
+            return Files.readString(Path.of("/proc", Long.toString(p.pid()), "cmdline")).replace('\0', ' ');
+        } catch (IOException gone) {
+            return "";
+        }
+    }
+
     /** SIGKILL to the whole server at once, as a machine losing power takes it (its postmaster.pid stays behind). */
     void kill() {
         List<ProcessHandle> all = processes();
