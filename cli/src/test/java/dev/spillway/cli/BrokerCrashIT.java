@@ -109,4 +109,57 @@ class BrokerCrashIT {
             await().atMost(Duration.ofSeconds(30)).until(() -> fx.readyNodes() == 2);
         }
     }
+
+    /**
+     * The same kill with the database stalled (SIGSTOP) under submissions: no job can reach the disk,
+     * so SubmitJob must not answer. Whatever did answer is there after the restart and runs. (No
+     * request ids here: with one, the broker reads the database before anything else and the stall
+     * would hold the call for that reason alone.)
+     */
+    @Test
+    void noSubmissionIsAcknowledgedWhileTheDatabaseCannotCommitIt() throws Exception {
+        try (ClusterFixture fx = new ClusterFixture("crash-stalled", 2, "10s")) {
+            EmbeddedDatabase db = new EmbeddedDatabase(fx.cluster.dataDir());
+            JobSpec spec = ClusterFixture.shellJob(2, 500, "echo \"done $SPILLWAY_TASK_INDEX\"");
+            String warm = fx.submit(spec); // the submission path is warm
+
+            List<String> acknowledged = new CopyOnWriteArrayList<>();
+            List<ProcessHandle> frozen = db.freeze();
+            ExecutorService submitters = Executors.newFixedThreadPool(SUBMITTERS);
+            try {
+                for (int i = 0; i < SUBMITTERS; i++) {
+                    submitters.execute(() -> {
+                        try {
+                            acknowledged.add(fx.jobs.withDeadlineAfter(60, TimeUnit.SECONDS)
+                                    .submitJob(SubmitJobRequest.newBuilder().setSpec(spec).build()).getJobId());
+                        } catch (StatusRuntimeException e) {
+                            // the broker was killed under the call: not acknowledged
+                        }
+                    });
+                }
+                await().during(Duration.ofSeconds(3)).atMost(Duration.ofSeconds(5))
+                        .untilAsserted(() -> assertThat(acknowledged).as("jobs acknowledged while the database was stopped").isEmpty());
+            } finally {
+                // Both die with the database still stopped (SIGKILL ends stopped processes); the thaw is for a failure before.
+                fx.cluster.broker().destroyForcibly();
+                frozen.forEach(ProcessHandle::destroyForcibly);
+                EmbeddedDatabase.thaw(frozen);
+                submitters.shutdown();
+                assertThat(submitters.awaitTermination(60, TimeUnit.SECONDS)).isTrue();
+            }
+            fx.cluster.killBroker(); // reaps it
+            for (ProcessHandle p : frozen) p.onExit().orTimeout(30, TimeUnit.SECONDS).join();
+
+            fx.cluster.startBroker();
+            // The client's channel may still be backing off from the dead broker: wait for it to be ready.
+            fx.jobs.withWaitForReady().withDeadlineAfter(60, TimeUnit.SECONDS).getJob(GetJobRequest.newBuilder().setJobId(warm).build());
+
+            List<String> jobs = new ArrayList<>(acknowledged);
+            jobs.add(warm);
+            for (String id : jobs) {
+                GetJobResponse job = fx.awaitFinished(id, Duration.ofSeconds(120));
+                assertThat(ClusterFixture.finishedOk(job)).as("job %s succeeded", id).isTrue();
+            }
+        }
+    }
 }
