@@ -21,6 +21,7 @@ import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.Semaphore;
@@ -96,15 +97,25 @@ final class SubmitBenchmark implements Callable<Integer> {
     }
 
     private LocalCluster cluster(Path data, int agents) {
+        return cluster(data, agents, insecure, "64", "256Gi", Map.of());
+    }
+
+    /**
+     * A fresh local broker on its own embedded PostgreSQL in {@code data}, with {@code agents}
+     * agents of the given size, and the tenant's submission rate limit lifted (the benchmarks
+     * measure the broker, not the policy).
+     */
+    static LocalCluster cluster(Path data, int agents, boolean insecure, String agentCpu, String agentMemory, Map<String, String> properties) {
         LocalCluster.Options o = new LocalCluster.Options();
+        o.brokerProperties.putAll(properties);
         o.insecure = insecure;
         o.brokerProperties.put("spillway.limits.submit-rate", "1000000");
         o.brokerProperties.put("spillway.limits.submit-burst", "1000000");
         o.dataDir = data;
         o.port = LocalCluster.freePort();
         o.agents = agents;
-        o.agentCpu = "64";
-        o.agentMemory = "256Gi";
+        o.agentCpu = agentCpu;
+        o.agentMemory = agentMemory;
         return new LocalCluster(o).start();
     }
 
@@ -204,7 +215,7 @@ final class SubmitBenchmark implements Callable<Integer> {
                 .build();
     }
 
-    private static void deleteTree(Path dir) throws IOException {
+    static void deleteTree(Path dir) throws IOException {
         try (Stream<Path> paths = Files.walk(dir)) {
             for (Path p : paths.sorted(Comparator.reverseOrder()).toList()) Files.deleteIfExists(p);
         }

@@ -169,6 +169,7 @@ public class SchedulingLoop implements SchedulerWakeup {
             return;
         }
         noNodes = false;
+        long t0 = System.nanoTime();
         Map<String, NodeStore.Allocation> allocated = nodeStore.allocations().await().atMost(DATABASE_WAIT);
         List<NodeView> nodes = new ArrayList<>(connected.size());
         for (AgentSession s : connected) {
@@ -176,8 +177,11 @@ public class SchedulingLoop implements SchedulerWakeup {
             nodes.add(s.view(a == null ? Resources.ZERO : a.resources(), sessions.cordoned(s.node())));
         }
 
+        long t1 = System.nanoTime();
         List<PendingTask> pending = pendingTasks(nodes);
+        long t2 = System.nanoTime();
         Plan plan = scheduler.plan(new Snapshot(nodes, pending));
+        long t3 = System.nanoTime();
 
         Map<UUID, String> reasons = new HashMap<>(notExamined);
         for (Plan.Unplaced u : plan.unplaced()) {
@@ -201,8 +205,13 @@ public class SchedulingLoop implements SchedulerWakeup {
                         a.node(), a.jobId(), a.index());
             }
         }
-
+        long t4 = System.nanoTime();
         sweepFinishedJobs();
+        if (LOG.isDebugEnabled()) {
+            LOG.debugf("cycle: nodes %.1f ms, queue %.1f ms (%d tasks read), plan %.1f ms, commit %.1f ms (%d placed), sweep %.1f ms",
+                    (t1 - t0) / 1e6, (t2 - t1) / 1e6, pending.size(), (t3 - t2) / 1e6, (t4 - t3) / 1e6, committed.size(),
+                    (System.nanoTime() - t4) / 1e6);
+        }
     }
 
     /**

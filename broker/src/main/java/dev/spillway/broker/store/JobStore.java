@@ -27,10 +27,30 @@ import java.util.UUID;
 @ApplicationScoped
 public class JobStore {
 
+    private static final org.jboss.logging.Logger LOG = org.jboss.logging.Logger.getLogger(JobStore.class);
+    /**
+     * Tasks inserted after which the task table's planner statistics are refreshed at once. A
+     * deep queue submitted in seconds would otherwise leave the planner believing the table small
+     * until autovacuum's next round (up to a minute): meanwhile it scans every task for queries the
+     * partial indexes answer from a few rows, and each scheduling cycle pays for it.
+     */
+    static final long ANALYZE_AFTER_TASKS = 100_000;
+
     private final Pool pool;
+    private final java.util.concurrent.atomic.AtomicLong insertedSinceAnalyze = new java.util.concurrent.atomic.AtomicLong();
+    private final java.util.concurrent.atomic.AtomicBoolean analyzing = new java.util.concurrent.atomic.AtomicBoolean();
 
     public JobStore(Pool pool) {
         this.pool = pool;
+    }
+
+    private void inserted(long tasks) {
+        if (insertedSinceAnalyze.addAndGet(tasks) < ANALYZE_AFTER_TASKS || !analyzing.compareAndSet(false, true)) return;
+        insertedSinceAnalyze.set(0);
+        pool.query("ANALYZE task").execute().subscribe().with(ok -> analyzing.set(false), e -> {
+            analyzing.set(false);
+            LOG.debugf("could not refresh the task table's statistics: %s", e.getMessage());
+        });
     }
 
     /**
@@ -158,7 +178,7 @@ public class JobStore {
                   WHERE request_id IS NOT NULL)
                 INSERT INTO task (job_id, idx, state)
                 SELECT x.id, g, 'QUEUED' FROM unnest($1::uuid[], $5::int[]) AS x(id, n), generate_series(0, x.n - 1) AS g
-                """).execute(args).replaceWithVoid();
+                """).execute(args).invoke(() -> inserted(java.util.Arrays.stream(counts).mapToLong(Integer::longValue).sum())).replaceWithVoid();
     }
 
     private static long millis(com.google.protobuf.Duration d) {

@@ -396,9 +396,15 @@ public class TaskStore {
         return out;
     }
 
-    /** How many unfinished tasks are in each state. */
+    /**
+     * How many unfinished tasks are in each state: QUEUED from the jobs' maintained counts, the
+     * others from the (small) set of tasks on nodes, so a deep queue is never counted row by row.
+     */
     public Uni<Map<TaskState, Long>> unfinishedCounts() {
-        return pool.query("SELECT state, count(*) AS n FROM task WHERE state IN " + sqlList(TaskState.UNFINISHED) + " GROUP BY state")
+        return pool.query("""
+                SELECT 'QUEUED' AS state, coalesce(sum(queued), 0)::bigint AS n FROM job WHERE queued > 0
+                UNION ALL
+                SELECT state, count(*) AS n FROM task WHERE state IN """ + ON_NODE + " GROUP BY state")
                 .execute().map(rows -> {
                     Map<TaskState, Long> out = new EnumMap<>(TaskState.class);
                     for (Row r : rows) out.put(TaskState.valueOf(r.getString("state")), r.getLong("n"));

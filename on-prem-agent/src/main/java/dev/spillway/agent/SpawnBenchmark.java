@@ -1,0 +1,69 @@
+package dev.spillway.agent;
+
+import dev.spillway.api.v1.Assign;
+import dev.spillway.api.v1.AttemptState;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Locale;
+import java.util.Optional;
+import java.util.UUID;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * How fast this machine runs {@code true} the way an agent runs an attempt, with no broker: the
+ * attempt's directories, its cgroup (or process group), the task user, the new session, piped
+ * and capped output, the wait for its end and its end file. {@code spillway bench e2e} runs it
+ * beside the end-to-end run, so that figure reads as a share of what the agents alone could do.
+ *
+ * <p>Usage: {@code java -cp spillway-agent.jar dev.spillway.agent.SpawnBenchmark ATTEMPTS CONCURRENCY WORK_DIR [CGROUP_ROOT]}
+ * (the agent's {@code --cgroup-root}: auto, none or a directory; default auto);
+ * prints {@code RESULT spawn attempts=.. concurrency=.. per_sec=..}.
+ */
+public final class SpawnBenchmark {
+
+    private SpawnBenchmark() {
+    }
+
+    public static void main(String[] args) throws Exception {
+        int total = Integer.parseInt(args[0]);
+        int concurrency = Integer.parseInt(args[1]);
+        Path work = Path.of(args[2]);
+        Path root = work.resolve("attempts");
+        Files.createDirectories(root);
+        TaskUser user = TaskUser.forThisAgent(Optional.empty());
+        AttemptCgroups.Opened opened = AttemptCgroups.open(args.length > 3 ? args[3] : AttemptCgroups.AUTO, "spawn-bench", work);
+        AttemptCgroups cgroups = opened.cgroups().orElse(null);
+        ExecutorService workers = Executors.newCachedThreadPool(r -> {
+            Thread t = new Thread(r, "spawn-bench");
+            t.setDaemon(true);
+            return t;
+        });
+        Semaphore slots = new Semaphore(concurrency);
+        CountDownLatch done = new CountDownLatch(total);
+        AtomicInteger failed = new AtomicInteger();
+        String job = UUID.randomUUID().toString();
+        long start = System.nanoTime();
+        for (int i = 0; i < total; i++) {
+            slots.acquire();
+            Assign assign = Assign.newBuilder().setJobId(job).setTaskIndex(i).setAttempt(1).addCommand("true").build();
+            Attempt attempt = new Attempt(AttemptId.verify(assign), assign, root, user, cgroups, Attempt.DEFAULT_MAX_LOG_BYTES, a -> {
+                if (a.finished()) {
+                    if (a.status().getState() != AttemptState.ATTEMPT_STATE_EXITED || a.status().getExitCode() != 0) failed.incrementAndGet();
+                    slots.release();
+                    done.countDown();
+                }
+            });
+            workers.execute(attempt::start);
+        }
+        done.await();
+        double seconds = (System.nanoTime() - start) / 1e9;
+        workers.shutdownNow();
+        if (failed.get() > 0) System.err.println(failed.get() + " of " + total + " attempts did not exit 0");
+        System.out.println(String.format(Locale.ROOT, "RESULT spawn attempts=%d concurrency=%d per_sec=%.1f cgroups=%b", total, concurrency,
+                total / seconds, cgroups != null));
+    }
+}
