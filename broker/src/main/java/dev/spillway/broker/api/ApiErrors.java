@@ -76,6 +76,11 @@ public final class ApiErrors {
             }
             return StatusProto.toStatusRuntimeException(status.build());
         }
+        String unavailable = dev.spillway.broker.store.DatabaseCalls.unavailableBecause(t);
+        if (unavailable != null) {
+            LOG.warnf("answered UNAVAILABLE: %s", unavailable);
+            return Status.UNAVAILABLE.withDescription(unavailable + "; retry later").asRuntimeException();
+        }
         String ref = UUID.randomUUID().toString().substring(0, 8);
         LOG.errorf(t, "internal error %s", ref);
         return Status.INTERNAL.withDescription("internal error (reference " + ref + " in the broker log)").asRuntimeException();

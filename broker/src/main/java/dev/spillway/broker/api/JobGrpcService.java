@@ -23,6 +23,7 @@ import dev.spillway.broker.jobs.JobAccess;
 import dev.spillway.broker.jobs.JobQueries;
 import dev.spillway.broker.jobs.TaskLogs;
 import dev.spillway.broker.security.CallerLimits;
+import dev.spillway.broker.store.DatabaseCalls;
 import dev.spillway.broker.store.JobStore;
 import dev.spillway.core.access.TenantScope;
 import io.grpc.Status;
@@ -54,9 +55,12 @@ public class JobGrpcService extends JobServiceGrpc.JobServiceImplBase {
     private final CallerLimits limits;
     private final long streamBufferBytes;
     private final io.micrometer.core.instrument.Counter notReading;
+    private final DatabaseCalls db;
 
     public JobGrpcService(Submissions submissions, JobQueries queries, Cancellation cancellation, TaskLogs logs, JobStore store, Vertx vertx,
-                          JobAccess access, CallerLimits limits, BrokerConfig config, io.micrometer.core.instrument.MeterRegistry registry) {
+                          JobAccess access, CallerLimits limits, BrokerConfig config, io.micrometer.core.instrument.MeterRegistry registry,
+                          DatabaseCalls db) {
+        this.db = db;
         this.notReading = io.micrometer.core.instrument.Counter.builder("spillway_client_streams_ended").tag("reason", "not_reading")
                 .description("Watch and log streams ended because their client stopped reading (the broker holds at most "
                         + "spillway.limits.stream-buffer-bytes for each)").register(registry);
@@ -128,9 +132,16 @@ public class JobGrpcService extends JobServiceGrpc.JobServiceImplBase {
 
     /**
      * Polls the event table; the stream ends once the job has finished and every event is sent.
-     * The next batch is read only once the client has taken the last one (flow control).
+     * The next batch is read only once the client has taken the last one (flow control). A poll
+     * the database cannot answer for now (it restarts, a connection broke) is tried again from the
+     * same position, with backoff, for as long as the database's own limits allow one call
+     * ({@link DatabaseCalls#bound()}); only then does the stream end, with UNAVAILABLE.
      */
     private void follow(UUID id, long afterSeq, Outbox<WatchJobResponse> outbox) {
+        follow(id, afterSeq, outbox, 0);
+    }
+
+    private void follow(UUID id, long afterSeq, Outbox<WatchJobResponse> outbox, long failingSinceNanos) {
         if (outbox.isClosed()) return;
         // The job first, then its events: when it has finished, every event up to its end is already there.
         store.find(id).flatMap(job -> store.eventsAfter(id, afterSeq, WATCH_BATCH).map(events -> new Object[] {events, job}))
@@ -155,7 +166,16 @@ public class JobGrpcService extends JobServiceGrpc.JobServiceImplBase {
                         if (more) follow(id, next, outbox);
                         else vertx.setTimer(WATCH_POLL_MILLIS, t -> follow(id, next, outbox));
                     });
-                }, e -> outbox.fail(ApiErrors.toStatus(e).getStatus()));
+                }, e -> {
+                    long now = System.nanoTime();
+                    long since = failingSinceNanos == 0 ? now : failingSinceNanos;
+                    if (DatabaseCalls.unavailableBecause(e) != null && now - since < db.bound().toNanos()) {
+                        long delay = Math.min(2000, WATCH_POLL_MILLIS * (1L << Math.min(4, (now - since) / 1_000_000_000L)));
+                        vertx.setTimer(delay, t -> follow(id, afterSeq, outbox, since));
+                    } else {
+                        outbox.fail(ApiErrors.toStatus(e).getStatus());
+                    }
+                });
     }
 
     @Override

@@ -82,6 +82,34 @@ public class DatabaseCalls {
         return failure instanceof RuntimeException r ? r : new IllegalStateException(what + " failed: " + failure.getMessage(), failure);
     }
 
+    /**
+     * Why {@code failure} is the database being out of reach for now (its connection broke, it is
+     * restarting or recovering, it refused connections, a call timed out), or null when it is
+     * something else. Such a failure is worth retrying: clients get UNAVAILABLE, not INTERNAL.
+     */
+    public static String unavailableBecause(Throwable failure) {
+        Throwable cause = failure;
+        for (int depth = 0; cause != null && depth < 8; depth++, cause = cause.getCause()) {
+            if (cause instanceof Unavailable u) return u.getMessage();
+            if (cause instanceof PgException pg && pg.getSqlState() != null) {
+                String state = pg.getSqlState();
+                if (state.startsWith("08") || state.equals("57P01") || state.equals("57P02") || state.equals("57P03") || state.equals("53300")
+                        || state.equals(QUERY_CANCELED) || state.equals(IDLE_IN_TRANSACTION_TIMEOUT)) {
+                    return "the database is unavailable (" + state + ": " + pg.getErrorMessage() + ")";
+                }
+            }
+            if (cause instanceof io.vertx.sqlclient.ClosedConnectionException || cause instanceof java.net.ConnectException
+                    || cause instanceof TimeoutException) {
+                return "the database is unavailable (" + cause.getClass().getSimpleName() + ": " + cause.getMessage() + ")";
+            }
+            if (cause.getMessage() != null && (cause.getMessage().startsWith("Timeout waiting for connection")
+                    || cause.getMessage().contains("Connection closed") || cause.getMessage().contains("Connection refused"))) {
+                return "the database is unavailable (" + cause.getMessage() + ")";
+            }
+        }
+        return null;
+    }
+
     private static String seconds(Duration d) {
         return d.toMillis() % 1000 == 0 ? d.toSeconds() + " s" : d.toMillis() + " ms";
     }
