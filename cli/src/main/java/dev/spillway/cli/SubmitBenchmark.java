@@ -56,6 +56,9 @@ final class SubmitBenchmark implements Callable<Integer> {
     @Option(names = "--placement-jobs", defaultValue = "300", description = "Jobs timed from submission to placement (default ${DEFAULT-VALUE}).")
     int placementJobs;
 
+    @Option(names = "--broker-jvm-options", description = "JVM options of the broker the submissions go to (default -Xmx1g), e.g. to record a profile.")
+    String brokerJvmOptions = "-Xmx1g";
+
     private boolean insecure;
 
     @Override
@@ -97,7 +100,7 @@ final class SubmitBenchmark implements Callable<Integer> {
     }
 
     private LocalCluster cluster(Path data, int agents) {
-        return cluster(data, agents, insecure, "64", "256Gi", Map.of());
+        return cluster(data, agents, insecure, "64", "256Gi", Map.of(), brokerJvmOptions);
     }
 
     /**
@@ -106,7 +109,13 @@ final class SubmitBenchmark implements Callable<Integer> {
      * measure the broker, not the policy).
      */
     static LocalCluster cluster(Path data, int agents, boolean insecure, String agentCpu, String agentMemory, Map<String, String> properties) {
+        return cluster(data, agents, insecure, agentCpu, agentMemory, properties, "-Xmx1g");
+    }
+
+    static LocalCluster cluster(Path data, int agents, boolean insecure, String agentCpu, String agentMemory, Map<String, String> properties,
+                                String jvmOptions) {
         LocalCluster.Options o = new LocalCluster.Options();
+        o.brokerJvmOptions = jvmOptions;
         o.brokerProperties.putAll(properties);
         o.insecure = insecure;
         o.brokerProperties.put("spillway.limits.submit-rate", "1000000");
@@ -122,7 +131,7 @@ final class SubmitBenchmark implements Callable<Integer> {
     /** Time from submission (the job's create time) to placement (the task's assign time), both broker clock. */
     private Histogram placement(Path data, PrintWriter out) throws InterruptedException {
         Histogram h = new Histogram(3_600_000_000L, 3);
-        try (LocalCluster cluster = cluster(data, 1)) {
+        try (LocalCluster cluster = cluster(data, 1, insecure, "64", "256Gi", Map.of())) {
             ManagedChannel channel = cluster.channel();
             try {
                 var stub = JobServiceGrpc.newBlockingStub(channel);

@@ -54,6 +54,8 @@ public class SchedulingLoop implements SchedulerWakeup {
     private static final String NO_NODES = "no nodes are connected";
     /** Queued tasks read of a job that cannot start now, for explanations (and of a set-aside shape, for bursting). */
     private static final int SAMPLE = 16;
+    /** Jobs of one tenant a cycle looks at (its first by priority and age); the rest wait their turn in the next cycles. */
+    private static final int JOBS_PER_TENANT = 1000;
     /** The longest the scheduling thread waits for one database call (the database's statement timeout ends it sooner). */
     private static final java.time.Duration DATABASE_WAIT = java.time.Duration.ofSeconds(60);
 
@@ -83,6 +85,7 @@ public class SchedulingLoop implements SchedulerWakeup {
     private Map<UUID, String> notExamined = Map.of();
     private Thread thread;
     private long lastFinishSweep;
+    private long lastDepthRead;
 
     public SchedulingLoop(AgentSessions sessions, TaskStore tasks, NodeStore nodeStore, JobCatalog jobs,
                           BrokerConfig config, MeterRegistry registry,
@@ -162,7 +165,12 @@ public class SchedulingLoop implements SchedulerWakeup {
         if (!hasCloudPools && connected.stream().noneMatch(s -> !s.draining())) {
             // Nothing can be placed, nor burst: skip reading the queue (it may be long) and say why everything waits.
             noNodes = true;
-            queueDepth.set(tasks.queuedJobs(DATABASE_WAIT).stream().mapToLong(TaskStore.QueuedJob::queued).sum());
+            // Every submission wakes the loop; with no node, the depth is all there is to read: at most once a second.
+            long now = System.nanoTime();
+            if (now - lastDepthRead > TimeUnit.SECONDS.toNanos(1)) {
+                lastDepthRead = now;
+                queueDepth.set(tasks.queueDepth(DATABASE_WAIT));
+            }
             pendingReasons = Map.of();
             lastUnplaced = List.of();
             sweepFinishedJobs();
@@ -221,8 +229,9 @@ public class SchedulingLoop implements SchedulerWakeup {
      * node of the cluster as it is can hold is read only as a sample until the cluster changes.
      */
     private List<PendingTask> pendingTasks(List<NodeView> nodes) {
-        List<TaskStore.QueuedJob> queued = tasks.queuedJobs(DATABASE_WAIT);
-        queueDepth.set(queued.stream().mapToLong(TaskStore.QueuedJob::queued).sum());
+        TaskStore.QueueView view = tasks.queuedJobs(JOBS_PER_TENANT, DATABASE_WAIT);
+        List<TaskStore.QueuedJob> queued = view.jobs();
+        queueDepth.set(view.depth());
         long fingerprint = fingerprint(nodes);
         if (fingerprint != clusterFingerprint) {
             clusterFingerprint = fingerprint;

@@ -35,17 +35,24 @@ public class JobStore {
      * partial indexes answer from a few rows, and each scheduling cycle pays for it.
      */
     static final long ANALYZE_AFTER_TASKS = 100_000;
+    /** Shortest time between two such refreshes (after the first, the planner knows the table is large). */
+    static final long ANALYZE_EVERY_NANOS = java.util.concurrent.TimeUnit.MINUTES.toNanos(1);
 
     private final Pool pool;
     private final java.util.concurrent.atomic.AtomicLong insertedSinceAnalyze = new java.util.concurrent.atomic.AtomicLong();
     private final java.util.concurrent.atomic.AtomicBoolean analyzing = new java.util.concurrent.atomic.AtomicBoolean();
+    private final java.util.concurrent.atomic.AtomicLong lastAnalyze = new java.util.concurrent.atomic.AtomicLong();
 
     public JobStore(Pool pool) {
         this.pool = pool;
     }
 
     private void inserted(long tasks) {
-        if (insertedSinceAnalyze.addAndGet(tasks) < ANALYZE_AFTER_TASKS || !analyzing.compareAndSet(false, true)) return;
+        if (insertedSinceAnalyze.addAndGet(tasks) < ANALYZE_AFTER_TASKS) return;
+        long now = System.nanoTime();
+        long last = lastAnalyze.get();
+        if ((last != 0 && now - last < ANALYZE_EVERY_NANOS) || !analyzing.compareAndSet(false, true)) return;
+        lastAnalyze.set(now);
         insertedSinceAnalyze.set(0);
         pool.query("ANALYZE task").execute().subscribe().with(ok -> analyzing.set(false), e -> {
             analyzing.set(false);

@@ -348,18 +348,37 @@ public class TaskStore {
     public record QueuedJob(UUID jobId, String tenant, int priority, long createdAtMillis, int queued) {
     }
 
+    /** The jobs a cycle looks at, and the number of queued tasks of all jobs. */
+    public record QueueView(List<QueuedJob> jobs, long depth) {
+    }
+
     /**
-     * Every job with queued tasks, from each job's maintained count: reads one row per such job,
-     * never the queued tasks. Blocking: call off the event loop.
+     * Each tenant's first {@code perTenant} jobs with queued tasks (by priority, then age) and
+     * the total of queued tasks, from the jobs' maintained counts: never reads a queued task, and
+     * ships at most {@code perTenant} rows per tenant however many jobs wait. Blocking: call off
+     * the event loop.
      */
-    public List<QueuedJob> queuedJobs(Duration timeout) {
+    public QueueView queuedJobs(int perTenant, Duration timeout) {
         List<QueuedJob> out = new ArrayList<>();
-        for (Row r : pool.query("SELECT id, tenant, priority, created_at, queued FROM job WHERE queued > 0 ORDER BY priority DESC, created_at")
-                .execute().await().atMost(timeout)) {
-            out.add(new QueuedJob(r.getUUID("id"), r.getString("tenant"), r.getInteger("priority"),
-                    r.getOffsetDateTime("created_at").toInstant().toEpochMilli(), r.getInteger("queued")));
+        long depth = 0;
+        for (Row r : pool.preparedQuery("""
+                SELECT id, tenant, priority, created_ms, queued, depth FROM (
+                  SELECT id, tenant, priority, (extract(epoch FROM created_at) * 1000)::bigint AS created_ms, queued,
+                         row_number() OVER (PARTITION BY tenant ORDER BY priority DESC, created_at, id) AS turn,
+                         sum(queued) OVER () AS depth
+                  FROM job WHERE queued > 0) q
+                WHERE turn <= $1""")
+                .execute(Tuple.of(perTenant)).await().atMost(timeout)) {
+            out.add(new QueuedJob(r.getUUID(0), r.getString(1), r.getInteger(2), r.getLong(3), r.getInteger(4)));
+            depth = r.getLong(5);
         }
-        return out;
+        return new QueueView(out, depth);
+    }
+
+    /** The number of queued tasks of all jobs (their maintained counts). Blocking: call off the event loop. */
+    public long queueDepth(Duration timeout) {
+        return pool.query("SELECT coalesce(sum(queued), 0)::bigint AS n FROM job WHERE queued > 0").execute().await().atMost(timeout)
+                .iterator().next().getLong(0);
     }
 
     /**
@@ -373,15 +392,15 @@ public class TaskStore {
         Integer[] limits = new Integer[jobs.length];
         for (int i = 0; i < jobs.length; i++) limits[i] = take.get(jobs[i]);
         for (Row r : pool.preparedQuery("""
-                SELECT t.job_id, t.idx, t.attempt, t.queued_at
+                SELECT t.job_id, t.idx, t.attempt, (extract(epoch FROM t.queued_at) * 1000)::bigint AS queued_ms
                 FROM unnest($1::uuid[], $2::int[]) AS w(job_id, n)
                 CROSS JOIN LATERAL (
                   SELECT job_id, idx, attempt, queued_at FROM task
                   WHERE job_id = w.job_id AND state = 'QUEUED' AND not_before <= now()
                   ORDER BY queued_at, idx LIMIT w.n) t""")
                 .execute(Tuple.of(jobs, limits)).await().atMost(timeout)) {
-            out.computeIfAbsent(r.getUUID("job_id"), k -> new ArrayList<>()).add(new Queued(r.getUUID("job_id"), r.getInteger("idx"),
-                    r.getInteger("attempt"), r.getOffsetDateTime("queued_at").toInstant().toEpochMilli()));
+            UUID job = r.getUUID(0);
+            out.computeIfAbsent(job, k -> new ArrayList<>()).add(new Queued(job, r.getInteger(1), r.getInteger(2), r.getLong(3)));
         }
         return out;
     }
