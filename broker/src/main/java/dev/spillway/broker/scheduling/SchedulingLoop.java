@@ -52,7 +52,7 @@ public class SchedulingLoop implements SchedulerWakeup {
     /** Shortest pause between cycles: under a stream of wake-ups, each cycle takes what arrived meanwhile. */
     private static final long MIN_GAP_MILLIS = 10;
     private static final String NO_NODES = "no nodes are connected";
-    /** Queued tasks read of a job that cannot start now, for explanations (and of a set-aside shape, for bursting). */
+    /** Without cloud pools: queued tasks read of a job beyond what can start now, for its explanation. */
     private static final int SAMPLE = 16;
     /** Jobs of one tenant a cycle looks at (its first by priority and age); the rest wait their turn in the next cycles. */
     private static final int JOBS_PER_TENANT = 1000;
@@ -76,7 +76,7 @@ public class SchedulingLoop implements SchedulerWakeup {
     private volatile boolean noNodes;
     private final boolean hasCloudPools;
     private volatile boolean running;
-    /** Shapes no node of the cluster (as {@link #clusterFingerprint} describes it) can hold: read as a sample only. */
+    /** Shapes no node of the cluster (as {@link #clusterFingerprint} describes it) can hold: only the look-ahead is read. */
     private final Set<TaskShape> setAside = new HashSet<>();
     private long clusterFingerprint;
     /** The jobs of this cycle's queue. */
@@ -194,7 +194,7 @@ public class SchedulingLoop implements SchedulerWakeup {
         Map<UUID, String> reasons = new HashMap<>(notExamined);
         for (Plan.Unplaced u : plan.unplaced()) {
             reasons.putIfAbsent(UUID.fromString(u.task().ref().jobId()), u.why().summary());
-            // No node of the cluster as it is can take this shape: read only a sample of it until the cluster changes.
+            // No node of the cluster as it is can take this shape: read only its look-ahead until the cluster changes.
             if (!u.why().waitingCanHelp()) setAside.add(u.task().shape());
         }
         pendingReasons = reasons;
@@ -225,8 +225,10 @@ public class SchedulingLoop implements SchedulerWakeup {
     /**
      * The queued tasks this cycle looks at, ranked by {@link FairQueue}: the jobs with work come
      * from their maintained counts; of each, at most what the nodes could take now plus a
-     * look-ahead (what bursting plans from) is read, within the cycle's budget. A job whose shape no
-     * node of the cluster as it is can hold is read only as a sample until the cluster changes.
+     * look-ahead (what bursting plans from; a few tasks without cloud pools) is read, within the
+     * cycle's budget. Of a job whose shape no node of the cluster as it is can hold, only the
+     * look-ahead is read until the cluster changes (the nodes' free resources alone would count
+     * capacity its selectors or pools exclude).
      */
     private List<PendingTask> pendingTasks(List<NodeView> nodes) {
         TaskStore.QueueView view = tasks.queuedJobs(JOBS_PER_TENANT, DATABASE_WAIT);
@@ -246,7 +248,8 @@ public class SchedulingLoop implements SchedulerWakeup {
         int lookahead = hasCloudPools ? config.scheduler().burstLookahead() : SAMPLE;
         Map<String, Integer> take = FairQueue.allocate(fair, config.scheduler().maxTasksPerCycle(), j -> {
             TaskShape shape = cycleJobs.get(UUID.fromString(j.id())).shape();
-            if (setAside.contains(shape)) return SAMPLE;
+            // Set aside: no node can hold it now, so only bursting can help (the look-ahead is what the planner buys for).
+            if (setAside.contains(shape)) return lookahead;
             long fit = placeable.computeIfAbsent(shape, sh -> FairQueue.placeable(sh.request(), nodes));
             return (int) Math.min(Integer.MAX_VALUE, fit + lookahead);
         });

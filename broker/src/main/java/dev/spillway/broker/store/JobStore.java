@@ -29,35 +29,36 @@ public class JobStore {
 
     private static final org.jboss.logging.Logger LOG = org.jboss.logging.Logger.getLogger(JobStore.class);
     /**
-     * Tasks inserted after which the task table's planner statistics are refreshed at once. A
-     * deep queue submitted in seconds would otherwise leave the planner believing the table small
-     * until autovacuum's next round (up to a minute): meanwhile it scans every task for queries the
-     * partial indexes answer from a few rows, and each scheduling cycle pays for it.
+     * Tasks inserted after which the task table's planner statistics are refreshed at once (or as
+     * many as the table held at the last refresh, when that is more: a refresh each time the table
+     * doubles). A deep queue submitted in seconds would otherwise leave the planner believing the
+     * table small until autovacuum's next round (up to a minute): meanwhile it scans every task for
+     * queries the indexes answer from a few rows, and each scheduling cycle pays for it.
      */
     static final long ANALYZE_AFTER_TASKS = 100_000;
-    /** Shortest time between two such refreshes (after the first, the planner knows the table is large). */
-    static final long ANALYZE_EVERY_NANOS = java.util.concurrent.TimeUnit.MINUTES.toNanos(1);
 
     private final Pool pool;
     private final java.util.concurrent.atomic.AtomicLong insertedSinceAnalyze = new java.util.concurrent.atomic.AtomicLong();
     private final java.util.concurrent.atomic.AtomicBoolean analyzing = new java.util.concurrent.atomic.AtomicBoolean();
-    private final java.util.concurrent.atomic.AtomicLong lastAnalyze = new java.util.concurrent.atomic.AtomicLong();
+    /** Rows the task table held at the last refresh (as the statistics estimate them). */
+    private volatile long analyzedRows;
 
     public JobStore(Pool pool) {
         this.pool = pool;
     }
 
     private void inserted(long tasks) {
-        if (insertedSinceAnalyze.addAndGet(tasks) < ANALYZE_AFTER_TASKS) return;
-        long now = System.nanoTime();
-        long last = lastAnalyze.get();
-        if ((last != 0 && now - last < ANALYZE_EVERY_NANOS) || !analyzing.compareAndSet(false, true)) return;
-        lastAnalyze.set(now);
+        if (insertedSinceAnalyze.addAndGet(tasks) < Math.max(ANALYZE_AFTER_TASKS, analyzedRows) || !analyzing.compareAndSet(false, true)) return;
         insertedSinceAnalyze.set(0);
-        pool.query("ANALYZE task").execute().subscribe().with(ok -> analyzing.set(false), e -> {
-            analyzing.set(false);
-            LOG.debugf("could not refresh the task table's statistics: %s", e.getMessage());
-        });
+        pool.query("ANALYZE task").execute()
+                .flatMap(done -> pool.query("SELECT greatest(reltuples, 0)::bigint AS n FROM pg_class WHERE oid = 'task'::regclass").execute())
+                .subscribe().with(rows -> {
+                    analyzedRows = rows.iterator().next().getLong(0);
+                    analyzing.set(false);
+                }, e -> {
+                    analyzing.set(false);
+                    LOG.debugf("could not refresh the task table's statistics: %s", e.getMessage());
+                });
     }
 
     /**
