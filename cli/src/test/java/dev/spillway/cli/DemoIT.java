@@ -3,7 +3,6 @@ package dev.spillway.cli;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.spillway.api.v1.CloudInstance;
-import dev.spillway.api.v1.GetJobRequest;
 import dev.spillway.api.v1.JobServiceGrpc;
 import dev.spillway.api.v1.ListInstancesRequest;
 import dev.spillway.api.v1.PoolServiceGrpc;
@@ -14,6 +13,7 @@ import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 import org.junit.jupiter.api.Test;
@@ -57,11 +57,11 @@ class DemoIT {
                 assertThat((Double) summary.get("cloudCostUsd")).isCloseTo(cost, org.assertj.core.data.Offset.offset(1e-9));
                 assertThat(instances).hasSize((Integer) summary.get("instancesLaunched"));
 
-                var job = JobServiceGrpc.newBlockingStub(channel).getJob(GetJobRequest.newBuilder().setJobId((String) summary.get("jobId")).build());
+                var tasks = JobCommands.tasks(JobServiceGrpc.newBlockingStub(channel), (String) summary.get("jobId"), Integer.MAX_VALUE, List.of());
                 Map<String, String> poolOf = new HashMap<>();
                 instances.forEach(i -> poolOf.put(i.getNode(), i.getPool()));
                 Map<String, Integer> ran = new TreeMap<>();
-                for (Task t : job.getTasksList()) ran.merge(poolOf.getOrDefault(t.getNode(), "onprem"), 1, Integer::sum);
+                for (Task t : tasks) ran.merge(poolOf.getOrDefault(t.getNode(), "onprem"), 1, Integer::sum);
                 assertThat(ran).isEqualTo(new TreeMap<>(byPool));
 
                 StringWriter explained = new StringWriter();
