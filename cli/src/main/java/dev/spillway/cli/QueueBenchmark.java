@@ -1,6 +1,5 @@
 package dev.spillway.cli;
 
-import dev.spillway.api.v1.CancelJobRequest;
 import dev.spillway.api.v1.GetJobRequest;
 import dev.spillway.api.v1.JobServiceGrpc;
 import dev.spillway.api.v1.JobSpec;
@@ -93,8 +92,7 @@ final class QueueBenchmark implements Callable<Integer> {
                         latency.getValueAtPercentile(50) / 1000.0, latency.getValueAtPercentile(99) / 1000.0, latency.getMaxValue() / 1000.0, probes);
                 out.printf(Locale.ROOT, "scheduling cycles meanwhile: %.0f, mean %.1f ms, max %.1f ms; queue depth %,.0f%n", cycles, cycleMs,
                         after.cycleMaxSeconds * 1000, after.queueDepth);
-                for (String id : queued) jobs.cancelJob(CancelJobRequest.newBuilder().setJobId(id).build());
-                jobs.cancelJob(CancelJobRequest.newBuilder().setJobId(blocker).build());
+                // No cancellation: the broker, its agent and its database go away with the run's directory.
                 out.println(String.format(Locale.ROOT,
                         "RESULT queue queued=%d placement_p50_ms=%.1f placement_p99_ms=%.1f placement_max_ms=%.1f cycle_mean_ms=%.1f cycle_max_ms=%.1f queue_depth=%.0f",
                         total, latency.getValueAtPercentile(50) / 1000.0, latency.getValueAtPercentile(99) / 1000.0, latency.getMaxValue() / 1000.0,
