@@ -98,11 +98,7 @@ final class EndToEndBenchmark implements Callable<Integer> {
                 Spillway.close(channel);
             }
         } finally {
-            if (keepData) {
-                out.println("data directory kept: " + dir);
-            } else {
-                SubmitBenchmark.deleteTree(dir);
-            }
+            SubmitBenchmark.keepOrDelete(dir, keepData, out);
         }
         return Spillway.OK;
     }

@@ -102,11 +102,7 @@ final class QueueBenchmark implements Callable<Integer> {
                 Spillway.close(channel);
             }
         } finally {
-            if (keepData) {
-                out.println("data directory kept: " + dir);
-            } else {
-                SubmitBenchmark.deleteTree(dir);
-            }
+            SubmitBenchmark.keepOrDelete(dir, keepData, out);
         }
         return Spillway.OK;
     }

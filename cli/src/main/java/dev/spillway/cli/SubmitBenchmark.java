@@ -224,6 +224,15 @@ final class SubmitBenchmark implements Callable<Integer> {
                 .build();
     }
 
+    /** A benchmark run's data directory, kept ({@code --keep-data}: broker and agent logs, database) and named, or deleted. */
+    static void keepOrDelete(Path dir, boolean keep, PrintWriter out) throws IOException {
+        if (keep) {
+            out.println("data directory kept: " + dir);
+        } else {
+            deleteTree(dir);
+        }
+    }
+
     static void deleteTree(Path dir) throws IOException {
         try (Stream<Path> paths = Files.walk(dir)) {
             for (Path p : paths.sorted(Comparator.reverseOrder()).toList()) Files.deleteIfExists(p);
