@@ -36,15 +36,15 @@ public class Cancellation {
     public Uni<Integer> cancel(UUID id, Caller caller, String remote) {
         return access.visible(id, caller.readScope()).flatMap(job -> store.cancel(id)
                 .call(cancelled -> audit.record(caller, job.spec().getTenant(), "job.cancel", id.toString(),
-                        cancelled.size() + " tasks cancelled", remote))
+                        cancelled.count() + " tasks cancelled", remote))
         ).map(cancelled -> {
-            for (JobStore.CancelledTask t : cancelled) {
-                if (t.node() == null || !t.previousState().onNode()) continue;
+            for (JobStore.CancelledTask t : cancelled.onNodes()) {
+                if (t.node() == null) continue;
                 sessions.send(t.node(), ConnectResponse.newBuilder().setKill(Kill.newBuilder().setJobId(id.toString())
                         .setTaskIndex(t.index()).setAttempt(t.attempt()).setReason("job cancelled")).build());
             }
             scheduler.wake();
-            return cancelled.size();
+            return cancelled.count();
         });
     }
 }

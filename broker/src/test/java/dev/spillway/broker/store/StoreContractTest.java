@@ -160,11 +160,16 @@ abstract class StoreContractTest {
         place(id, 0, 0, "n1");
         tasks.started(id, 0, 1, "n1", Instant.now()).await().indefinitely();
         var cancelled = jobs.cancel(id).await().indefinitely();
-        assertThat(cancelled).hasSize(3);
-        assertThat(cancelled).filteredOn(c -> c.index() == 0).singleElement()
+        assertThat(cancelled.count()).isEqualTo(3);
+        assertThat(cancelled.onNodes()).as("only the tasks a node holds are to be killed").singleElement()
+                .satisfies(c -> assertThat(c.index()).isZero())
+                .satisfies(c -> assertThat(c.node()).isEqualTo("n1"))
                 .satisfies(c -> assertThat(c.previousState()).isEqualTo(TaskState.RUNNING));
         assertThat(jobs.find(id).await().indefinitely().state()).isEqualTo(JobState.CANCELLED);
-        assertThat(jobs.cancel(id).await().indefinitely()).as("idempotent").isEmpty();
+        assertThat(jobs.tasks(id, -1, 10, List.of()).await().indefinitely()).as("every task cancelled").hasSize(3).allSatisfy(t -> assertThat(t.state()).isEqualTo(TaskState.CANCELLED));
+        var again = jobs.cancel(id).await().indefinitely();
+        assertThat(again.count()).as("idempotent").isZero();
+        assertThat(again.onNodes()).isEmpty();
         assertThat(tasks.ended(id, 0, 1, "n1", new AttemptOutcome.Exited(143), 143, TaskStore.Usage.NONE, Instant.now())
                 .await().indefinitely()).as("the killed process's report").isNull();
     }
