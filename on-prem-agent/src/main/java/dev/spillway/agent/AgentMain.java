@@ -237,6 +237,7 @@ public final class AgentMain implements Callable<Integer> {
     }
 
     public static void main(String[] args) {
+        ProcessTree.preferVforkLaunch();
         System.setProperty("java.util.logging.SimpleFormatter.format", "%1$tT.%1$tL %4$-7s [agent] %5$s%6$s%n");
         CommandLine cli = new CommandLine(new AgentMain());
         cli.setExecutionExceptionHandler((e, cmd, parsed) -> {

@@ -163,10 +163,7 @@ final class Attempt {
     }
 
     /**
-     * Starts the process; reports RUNNING, or START_FAILED with the reason. The process enters
-     * the attempt's cgroup (when it has one) before anything of the task runs, then starts a new
-     * session ({@link ProcessTree#wrap}), becomes the task's user, enters its working directory
-     * and execs the command: one pid throughout.
+     * Starts the process ({@link #launch}); reports RUNNING, or START_FAILED with the reason.
      */
     void start() {
         startTime = Instant.now();
@@ -180,10 +177,9 @@ final class Attempt {
                     LOG.warning("cannot create a cgroup for " + key() + "; it is contained by its process group only: " + e);
                 }
             }
-            List<String> command = ProcessTree.wrap(user.wrap(entering(workDir().getFileName().toString(), spec.getCommandList())));
-            if (cg != null) command = cg.enter(command);
-            ProcessBuilder pb = new ProcessBuilder(command)
-                    .directory(dir.toFile())
+            Launch launch = launch(dir, workDir(), user, cg, spec.getCommandList());
+            ProcessBuilder pb = new ProcessBuilder(launch.command())
+                    .directory(launch.directory().toFile())
                     .redirectOutput(ProcessBuilder.Redirect.PIPE)
                     .redirectError(ProcessBuilder.Redirect.PIPE)
                     .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")));
@@ -223,6 +219,33 @@ final class Attempt {
             message = "cannot start " + spec.getCommand(0) + ": " + e.getMessage();
             end(AttemptState.ATTEMPT_STATE_START_FAILED, -1);
         }
+    }
+
+    /** How an attempt's process is started: its command line, and the directory the agent starts it in. */
+    record Launch(List<String> command, Path directory) {
+    }
+
+    /**
+     * How the attempt in {@code attemptDir} runs {@code command}, as few execs as its guarantees
+     * allow, one pid throughout (each step execs the next). In order: the process enters the
+     * attempt's cgroup {@code cg} (when it has one: {@link AttemptCgroups.Cgroup#enter}, a
+     * {@code /bin/sh}, exit code 125 if it cannot) before anything else runs or forks; starts a new
+     * session ({@code setsid}, {@link ProcessTree#wrap}); becomes the task's user without the
+     * agent's capabilities ({@code setpriv}, {@link TaskUser#wrap}, when it switches or drops
+     * anything); execs the command. The working directory: when the agent may enter the task's
+     * directory itself ({@link TaskUser#agentEntersTaskDirectories}: root, or tasks run as the
+     * agent's user) the process starts in it (the JDK's {@code chdir} before the first exec, along a
+     * path of the agent's own directories down to {@code work}, which the agent created); otherwise
+     * it starts in the attempt's directory and enters {@code work} after the user switch
+     * ({@link #entering}, one more {@code /bin/sh}). With a cgroup and root that is 4 execs:
+     * {@code sh}, {@code setsid}, {@code setpriv}, the command.
+     */
+    static Launch launch(Path attemptDir, Path workDir, TaskUser user, AttemptCgroups.Cgroup cg, List<String> command) {
+        boolean startInWorkDir = user.agentEntersTaskDirectories();
+        List<String> chain = startInWorkDir ? command : entering(workDir.getFileName().toString(), command);
+        chain = ProcessTree.wrap(user.wrap(chain));
+        if (cg != null) chain = cg.enter(chain);
+        return new Launch(chain, startInWorkDir ? workDir : attemptDir);
     }
 
     /**

@@ -15,8 +15,9 @@ import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * How fast this machine runs {@code true} the way an agent runs an attempt, with no broker: the
- * attempt's directories, its cgroup (or process group), the task user, the new session, piped
- * and capped output, the wait for its end and its end file. {@code spillway bench e2e} runs it
+ * attempt's directories, its cgroup (or process group), the same exec chain ({@link Attempt#launch}:
+ * cgroup entry, new session, task user), started the way the agent starts processes
+ * ({@link ProcessTree#preferVforkLaunch}), piped and capped output, the wait for its end and its end file. {@code spillway bench e2e} runs it
  * beside the end-to-end run, so that figure reads as a share of what the agents alone could do.
  *
  * <p>Usage: {@code java -cp spillway-agent.jar dev.spillway.agent.SpawnBenchmark ATTEMPTS CONCURRENCY WORK_DIR [CGROUP_ROOT]}
@@ -29,6 +30,7 @@ public final class SpawnBenchmark {
     }
 
     public static void main(String[] args) throws Exception {
+        ProcessTree.preferVforkLaunch(); // as the agent does
         int total = Integer.parseInt(args[0]);
         int concurrency = Integer.parseInt(args[1]);
         Path work = Path.of(args[2]);

@@ -33,6 +33,8 @@ final class TaskUser {
 
     // Capability numbers from linux/capability.h.
     static final int CAP_CHOWN = 0;
+    static final int CAP_DAC_OVERRIDE = 1;
+    static final int CAP_DAC_READ_SEARCH = 2;
     static final int CAP_KILL = 5;
     static final int CAP_SETGID = 6;
     static final int CAP_SETUID = 7;
@@ -85,6 +87,11 @@ final class TaskUser {
             long bit = 1L << cap;
             return root() ? (effectiveCaps & bit) != 0 : (effectiveCaps & ambientCaps & bit) != 0;
         }
+
+        /** Whether this process itself holds {@code cap} (what it may do between fork and exec, such as entering a directory). */
+        boolean has(int cap) {
+            return (effectiveCaps & (1L << cap)) != 0;
+        }
     }
 
     private final Account account;
@@ -92,12 +99,15 @@ final class TaskUser {
     /** setpriv, when tasks are started through it; null when they are started as they are. */
     private final Path setpriv;
     private final boolean sharesAgentUser;
+    /** The agent may enter a directory that is this user's alone (mode 0700): it is that user, or bypasses directory permissions. */
+    private final boolean agentEntersTaskDirectories;
 
-    private TaskUser(Account account, boolean switchUser, Path setpriv, boolean sharesAgentUser) {
+    private TaskUser(Account account, boolean switchUser, Path setpriv, boolean sharesAgentUser, boolean agentEntersTaskDirectories) {
         this.account = account;
         this.switchUser = switchUser;
         this.setpriv = setpriv;
         this.sharesAgentUser = sharesAgentUser;
+        this.agentEntersTaskDirectories = agentEntersTaskDirectories;
     }
 
     /**
@@ -140,7 +150,8 @@ final class TaskUser {
             throw new IllegalArgumentException("cannot run tasks as " + target.name() + (switchUser ? "" : " without this agent's capabilities")
                     + ": setpriv (util-linux) is not installed");
         }
-        return new TaskUser(target, switchUser, dropCaps ? setpriv.get() : null, !switchUser);
+        boolean entersTaskDirectories = !switchUser || self.has(CAP_DAC_OVERRIDE) || self.has(CAP_DAC_READ_SEARCH);
+        return new TaskUser(target, switchUser, dropCaps ? setpriv.get() : null, !switchUser, entersTaskDirectories);
     }
 
     /** Who tasks run as for this agent process, as {@link #choose} decides from the OS; checked by running {@code id} as that user. */
@@ -160,7 +171,7 @@ final class TaskUser {
     /** Tasks run as the agent's own user, with nothing switched or dropped (for tests of other things). */
     static TaskUser agentsOwn() {
         String name = System.getProperty("user.name");
-        return new TaskUser(new Account(name, -1, -1), false, null, true);
+        return new TaskUser(new Account(name, -1, -1), false, null, true, true);
     }
 
     Account account() {
@@ -170,6 +181,16 @@ final class TaskUser {
     /** Tasks run as the agent's own user, so they can read whatever the agent can: its token, credential and work directory. */
     boolean sharesAgentUser() {
         return sharesAgentUser;
+    }
+
+    /**
+     * Whether the agent's own process may enter a task's working directory (this user's, mode
+     * 0700) before it execs anything: it runs as this user, or it holds CAP_DAC_OVERRIDE or
+     * CAP_DAC_READ_SEARCH (root does). Then an attempt starts in its working directory at once;
+     * otherwise it enters it after the switch to this user ({@link Attempt#entering}).
+     */
+    boolean agentEntersTaskDirectories() {
+        return agentEntersTaskDirectories;
     }
 
     /** {@code command}, started as this user and without the agent's capabilities. */

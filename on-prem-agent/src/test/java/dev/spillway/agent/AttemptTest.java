@@ -9,6 +9,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.CopyOnWriteArrayList;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -79,6 +80,46 @@ class AttemptTest {
         // setsid itself starts, then fails to exec the program: exit code 127 (or a start failure)
         assertThat(a.status().getState()).isIn(AttemptState.ATTEMPT_STATE_EXITED, AttemptState.ATTEMPT_STATE_START_FAILED);
         if (a.status().getState() == AttemptState.ATTEMPT_STATE_EXITED) assertThat(a.status().getExitCode()).isNotZero();
+    }
+
+    /** The exec chain: cgroup entry, new session, task user, command; the working directory entered before or after the switch. */
+    @Test
+    void anAttemptStartsThroughAsFewExecsAsItsGuaranteesAllow() {
+        Path attemptDir = dir.resolve("a");
+        Path work = attemptDir.resolve("work");
+        AttemptCgroups.Cgroup cg = new AttemptCgroups.Cgroup(Path.of("/sys/fs/cgroup/x/attempt-1"));
+        TaskUser.Account nobody = new TaskUser.Account("nobody", 65534, 65534);
+        Optional<Path> setpriv = Optional.of(Path.of("/usr/bin/setpriv"));
+        TaskUser asRoot = TaskUser.choose(Optional.empty(), new TaskUser.AgentProcess(0, 0x1ffffffffffL, 0), "root",
+                k -> Optional.of(nobody), setpriv);
+        long unitCaps = (1L << 0) | (1L << 3) | (1L << 5) | (1L << 6) | (1L << 7);
+        TaskUser.Account agent = new TaskUser.Account("spillway-agent", 998, 998);
+        TaskUser asAgentUser = TaskUser.choose(Optional.of("nobody"), new TaskUser.AgentProcess(998, unitCaps, unitCaps), "spillway-agent",
+                k -> Optional.of(k.equals("998") ? agent : nobody), setpriv);
+        List<String> setprivNobody = List.of("/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--init-groups", "--inh-caps=-all",
+                "--ambient-caps=-all", "--");
+
+        // root: sh (cgroup), setsid, setpriv, the command; started in the working directory
+        Attempt.Launch root = Attempt.launch(attemptDir, work, asRoot, cg, List.of("true"));
+        assertThat(root.directory()).isEqualTo(work);
+        assertThat(root.command()).startsWith("/bin/sh", "-c").containsSubsequence("/sys/fs/cgroup/x/attempt-1/cgroup.procs", "setsid")
+                .endsWith(concat(List.of("setsid"), setprivNobody, List.of("true")).toArray(String[]::new));
+        assertThat(root.command().stream().filter(c -> c.equals("/bin/sh"))).hasSize(1);
+
+        // an agent user that may not enter the task's directory: it is entered after the switch, from the attempt's directory
+        Attempt.Launch unprivileged = Attempt.launch(attemptDir, work, asAgentUser, cg, List.of("true"));
+        assertThat(unprivileged.directory()).isEqualTo(attemptDir);
+        assertThat(unprivileged.command()).endsWith(concat(List.of("setsid"), setprivNobody,
+                List.of("/bin/sh", "-c", "cd -P ./\"$0\" && exec \"$@\"", "work", "true")).toArray(String[]::new));
+
+        // no cgroup, the agent's own user: setsid and the command only
+        Attempt.Launch plain = Attempt.launch(attemptDir, work, TaskUser.agentsOwn(), null, List.of("true"));
+        assertThat(plain).isEqualTo(new Attempt.Launch(List.of("setsid", "true"), work));
+    }
+
+    @SafeVarargs
+    private static List<String> concat(List<String>... parts) {
+        return java.util.stream.Stream.of(parts).flatMap(List::stream).toList();
     }
 
     private static Process leader(Attempt a) throws Exception {

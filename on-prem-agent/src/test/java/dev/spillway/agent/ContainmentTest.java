@@ -120,6 +120,18 @@ class ContainmentTest {
         }
     }
 
+    @Test
+    void aProcessThatCannotEnterItsCgroupRunsNothingAndExits125WithALineOnStderr() throws Exception {
+        Path missing = tmp.resolve("no-such-cgroup");
+        Path ran = tmp.resolve("ran");
+        Process p = new ProcessBuilder(new AttemptCgroups.Cgroup(missing).enter(List.of("touch", ran.toString())))
+                .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null"))).start();
+        String err = new String(p.getErrorStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+        assertThat(p.waitFor()).isEqualTo(125);
+        assertThat(err).contains("spillway: cannot enter the attempt's cgroup " + missing.resolve("cgroup.procs"));
+        assertThat(ran).doesNotExist();
+    }
+
     // --- the fallback: the process group ---
 
     @Test

@@ -126,6 +126,24 @@ class TaskUserTest {
                 .hasMessage("cannot run tasks as spillway-agent without this agent's capabilities: setpriv (util-linux) is not installed");
     }
 
+    /**
+     * An attempt starts in its working directory at once when the agent may enter it; an agent user
+     * that switches without CAP_DAC_OVERRIDE or CAP_DAC_READ_SEARCH must leave that to the task's user.
+     */
+    @Test
+    void theAgentEntersATasksDirectoryItselfOnlyWhenItIsThatUserOrBypassesDirectoryPermissions() {
+        assertThat(TaskUser.choose(Optional.empty(), AS_ROOT, "root", users(ROOT, NOBODY), SETPRIV).agentEntersTaskDirectories()).isTrue();
+        AgentProcess unit = new AgentProcess(AGENT.uid(), UNIT_CAPS, UNIT_CAPS);
+        assertThat(TaskUser.choose(Optional.of("spillway-task"), unit, AGENT.name(), users(AGENT, TASK), SETPRIV).agentEntersTaskDirectories())
+                .isFalse();
+        long unitAndReadSearch = UNIT_CAPS | (1L << TaskUser.CAP_DAC_READ_SEARCH);
+        AgentProcess readSearch = new AgentProcess(AGENT.uid(), unitAndReadSearch, unitAndReadSearch);
+        assertThat(TaskUser.choose(Optional.of("spillway-task"), readSearch, AGENT.name(), users(AGENT, TASK), SETPRIV)
+                .agentEntersTaskDirectories()).isTrue();
+        assertThat(TaskUser.choose(Optional.empty(), unit, AGENT.name(), users(AGENT), SETPRIV).agentEntersTaskDirectories()).isTrue();
+        assertThat(TaskUser.agentsOwn().agentEntersTaskDirectories()).isTrue();
+    }
+
     @Test
     void switchingNeedsSetpriv() {
         assertThatThrownBy(() -> TaskUser.choose(Optional.empty(), AS_ROOT, "root", users(ROOT, NOBODY), Optional.empty()))
