@@ -25,8 +25,9 @@ final class ProcessTree {
      * Makes this JVM start processes with {@code vfork} (the child execs the command itself)
      * rather than the JDK 17+ default {@code posix_spawn}, which on Linux first execs the JDK's
      * {@code jspawnhelper}, which then execs the command: one exec less per attempt, about a
-     * quarter more attempts per second on a 2-core machine ({@link SpawnBenchmark}). FORK, the
-     * other choice, copies the agent's page tables on every start and is far slower. Call it
+     * quarter more attempts per second on a 2-core machine ({@link SpawnBenchmark}; VFORK was the
+     * JDK's own default on Linux up to JDK 11). FORK, the other choice, copies the agent's page
+     * tables on every start and was more than twice as slow as the default there. Call it
      * first thing in {@code main}: the JDK reads the property once, when it starts its first
      * process. Left alone when the property is already set ({@code -Djdk.lang.Process.launchMechanism=...}),
      * off Linux, and on JDKs after 25 (which may no longer offer VFORK; an unknown value would make
