@@ -159,6 +159,10 @@ public final class Spillway {
             }
             case UNAVAILABLE -> {
                 String detail = s.getStatus().getDescription();
+                if (answeredByBroker(s)) {
+                    err.println("spillway: the broker at " + broker + " cannot do this now: " + detail);
+                    return ERROR;
+                }
                 err.println("spillway: cannot reach the broker at " + broker + (detail == null ? "" : " (" + detail + ")")
                         + "; is it running? (./spillway up)" + untrustedHint(s));
                 return ERROR;
@@ -168,6 +172,25 @@ public final class Spillway {
                 return ERROR;
             }
         }
+    }
+
+    /**
+     * Whether the broker itself sent this status (with an ErrorInfo of its domain), rather than
+     * the transport reporting that it could not reach the broker.
+     */
+    static boolean answeredByBroker(StatusRuntimeException s) {
+        com.google.rpc.Status status = StatusProto.fromThrowable(s);
+        if (status == null) return false;
+        for (var any : status.getDetailsList()) {
+            if (any.is(com.google.rpc.ErrorInfo.class)) {
+                try {
+                    return "spillway.dev".equals(any.unpack(com.google.rpc.ErrorInfo.class).getDomain());
+                } catch (com.google.protobuf.InvalidProtocolBufferException ignored) {
+                    return false;
+                }
+            }
+        }
+        return false;
     }
 
     /** A hint when the connection failed on the broker's certificate. */

@@ -64,7 +64,7 @@ public final class ApiErrors {
         if (domain instanceof InvalidRequest i) return invalid(i.violations());
         if (domain instanceof NotFound) return Status.NOT_FOUND.withDescription(domain.getMessage()).asRuntimeException();
         if (domain instanceof AlreadyExists) return Status.ALREADY_EXISTS.withDescription(domain.getMessage()).asRuntimeException();
-        if (domain instanceof Unavailable) return Status.UNAVAILABLE.withDescription(domain.getMessage()).asRuntimeException();
+        if (domain instanceof Unavailable) return unavailable(domain.getMessage());
         if (domain instanceof Unauthenticated) return Status.UNAUTHENTICATED.withDescription(domain.getMessage()).asRuntimeException();
         if (domain instanceof PermissionDenied) return Status.PERMISSION_DENIED.withDescription(domain.getMessage()).asRuntimeException();
         if (domain instanceof TooManyRequests limited) {
@@ -79,11 +79,26 @@ public final class ApiErrors {
         String unavailable = dev.spillway.broker.store.DatabaseCalls.unavailableBecause(t);
         if (unavailable != null) {
             LOG.warnf("answered UNAVAILABLE: %s", unavailable);
-            return Status.UNAVAILABLE.withDescription(unavailable + "; retry later").asRuntimeException();
+            return unavailable(unavailable + "; retry later");
         }
         String ref = UUID.randomUUID().toString().substring(0, 8);
         LOG.errorf(t, "internal error %s", ref);
         return Status.INTERNAL.withDescription("internal error (reference " + ref + " in the broker log)").asRuntimeException();
+    }
+
+    /** Where the broker's own error details come from (google.rpc.ErrorInfo.domain). */
+    public static final String ERROR_DOMAIN = "spillway.dev";
+
+    /**
+     * UNAVAILABLE as the broker answers it: with an ErrorInfo of the broker's domain (so a client
+     * can tell "the broker answered: not now" from "the broker could not be reached", which the
+     * client's transport reports with the same code) and a RetryInfo of one second.
+     */
+    private static StatusRuntimeException unavailable(String message) {
+        return StatusProto.toStatusRuntimeException(com.google.rpc.Status.newBuilder().setCode(Code.UNAVAILABLE_VALUE).setMessage(message)
+                .addDetails(Any.pack(com.google.rpc.ErrorInfo.newBuilder().setDomain(ERROR_DOMAIN).setReason("UNAVAILABLE").build()))
+                .addDetails(Any.pack(RetryInfo.newBuilder().setRetryDelay(com.google.protobuf.Duration.newBuilder().setSeconds(1)).build()))
+                .build());
     }
 
     /** Any failure as problem+json, with field violations listed under {@code violations}. */

@@ -118,7 +118,7 @@ public class JobGrpcService extends JobServiceGrpc.JobServiceImplBase {
         TenantScope scope = CallerInterceptor.caller().readScope();
         access.visible(id, scope).flatMap(visible -> store.watchStart(id)).subscribe().with(
                 start -> {
-                    dev.spillway.api.v1.Job job = ProtoMapping.job(new JobQueries.JobView(start.job(), start.taskCounts(), queries.pendingReason(id)));
+                    dev.spillway.api.v1.Job job = ProtoMapping.job(queries.view(start.job(), start.taskCounts()));
                     outbox.send(WatchJobResponse.newBuilder().setSequence(0).setJob(job).setJobState(job.getState())
                             .setTime(job.getCreateTime()).build());
                     if (start.job().finishedAt() != null) {

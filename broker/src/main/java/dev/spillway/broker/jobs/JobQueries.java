@@ -53,18 +53,30 @@ public class JobQueries {
     public record JobFilter(List<JobState> states, String tenant, Map<String, String> labels) {
     }
 
-    /** Why a job's queued tasks wait, and what the burst controller does about it. */
-    public String pendingReason(UUID id) {
-        String waiting = scheduler.pendingReason(id);
+    /**
+     * Why a job's queued tasks wait, and what the burst controller does about it; null when it
+     * has no queued tasks.
+     *
+     * @param taskCounts the job's tasks by state
+     */
+    public String pendingReason(JobStore.JobRow job, Map<String, Integer> taskCounts) {
+        if (taskCounts.getOrDefault(TaskState.QUEUED.name(), 0) == 0) return null;
+        UUID id = job.id();
+        String waiting = scheduler.pendingReason(id, job.spec().getTenant());
         String bursting = burst.burstReason(id);
         if (waiting == null) return bursting;
         return bursting == null ? waiting : waiting + "; " + bursting;
     }
 
+    /** A job with its task counts and, when it has queued tasks, why they wait. */
+    public JobView view(JobStore.JobRow job, Map<String, Integer> taskCounts) {
+        return new JobView(job, taskCounts, pendingReason(job, taskCounts));
+    }
+
     /** A job with its task counts (its tasks are read a page at a time with {@link #tasks}). */
     public Uni<JobView> get(UUID id, TenantScope scope) {
         return access.visible(id, scope).flatMap(job -> store.taskCounts(List.of(id))
-                .map(counts -> new JobView(job, counts.getOrDefault(id, Map.of()), pendingReason(id))));
+                .map(counts -> view(job, counts.getOrDefault(id, Map.of()))));
     }
 
     /**
@@ -132,7 +144,7 @@ public class JobQueries {
             List<JobStore.JobRow> page = more ? rows.subList(0, size) : rows;
             return store.taskCounts(page.stream().map(JobStore.JobRow::id).toList()).map(counts -> {
                 List<JobView> views = page.stream()
-                        .map(r -> new JobView(r, counts.getOrDefault(r.id(), Map.of()), pendingReason(r.id()))).toList();
+                        .map(r -> view(r, counts.getOrDefault(r.id(), Map.of()))).toList();
                 String next = "";
                 if (more) {
                     JobStore.JobRow last = page.get(page.size() - 1);

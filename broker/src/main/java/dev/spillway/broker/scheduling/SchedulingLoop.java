@@ -72,6 +72,8 @@ public class SchedulingLoop implements SchedulerWakeup {
     private final AtomicLong queueDepth = new AtomicLong();
     private final Map<TaskState, AtomicLong> liveTasks = new HashMap<>();
     private volatile Map<UUID, String> pendingReasons = Map.of();
+    /** Tenants with more jobs with queued tasks than a cycle reads, with how many they have. */
+    private volatile Map<String, Long> crowdedTenants = Map.of();
     private volatile List<Plan.Unplaced> lastUnplaced = List.of();
     private volatile boolean noNodes;
     private final boolean hasCloudPools;
@@ -137,9 +139,18 @@ public class SchedulingLoop implements SchedulerWakeup {
         return lastUnplaced;
     }
 
-    /** Why the queued tasks of a job waited at the last cycle; null when none waited. */
-    public String pendingReason(UUID jobId) {
-        return noNodes ? NO_NODES : pendingReasons.get(jobId);
+    /**
+     * Why the queued tasks of a job of {@code tenant} waited at the last cycle; null when none
+     * waited, or when the job has no queued tasks (the caller knows: it read the job's counts).
+     */
+    public String pendingReason(UUID jobId, String tenant) {
+        if (noNodes) return NO_NODES;
+        String reason = pendingReasons.get(jobId);
+        if (reason != null) return reason;
+        Long crowded = crowdedTenants.get(tenant);
+        if (crowded == null) return null;
+        return "waiting its turn: tenant " + tenant + " has " + crowded + " jobs with queued tasks and a scheduling cycle looks at the first "
+                + JOBS_PER_TENANT + " of each tenant (by priority, then age)";
     }
 
     private void run() {
@@ -172,6 +183,7 @@ public class SchedulingLoop implements SchedulerWakeup {
                 queueDepth.set(tasks.queueDepth(DATABASE_WAIT));
             }
             pendingReasons = Map.of();
+            crowdedTenants = Map.of();
             lastUnplaced = List.of();
             sweepFinishedJobs();
             return;
@@ -234,6 +246,7 @@ public class SchedulingLoop implements SchedulerWakeup {
         TaskStore.QueueView view = tasks.queuedJobs(JOBS_PER_TENANT, DATABASE_WAIT);
         List<TaskStore.QueuedJob> queued = view.jobs();
         queueDepth.set(view.depth());
+        crowdedTenants = view.crowded();
         long fingerprint = fingerprint(nodes);
         if (fingerprint != clusterFingerprint) {
             clusterFingerprint = fingerprint;

@@ -349,7 +349,11 @@ public class TaskStore {
     }
 
     /** The jobs a cycle looks at, and the number of queued tasks of all jobs. */
-    public record QueueView(List<QueuedJob> jobs, long depth) {
+    /**
+     * @param crowded the tenants with more jobs with queued tasks than were read, with how many
+     *                they have
+     */
+    public record QueueView(List<QueuedJob> jobs, long depth, Map<String, Long> crowded) {
     }
 
     /**
@@ -360,19 +364,22 @@ public class TaskStore {
      */
     public QueueView queuedJobs(int perTenant, Duration timeout) {
         List<QueuedJob> out = new ArrayList<>();
+        Map<String, Long> crowded = new HashMap<>();
         long depth = 0;
         for (Row r : pool.preparedQuery("""
-                SELECT id, tenant, priority, created_ms, queued, depth FROM (
+                SELECT id, tenant, priority, created_ms, queued, depth, of_tenant FROM (
                   SELECT id, tenant, priority, (extract(epoch FROM created_at) * 1000)::bigint AS created_ms, queued,
                          row_number() OVER (PARTITION BY tenant ORDER BY priority DESC, created_at, id) AS turn,
+                         count(*) OVER (PARTITION BY tenant) AS of_tenant,
                          sum(queued) OVER () AS depth
                   FROM job WHERE queued > 0) q
                 WHERE turn <= $1""")
                 .execute(Tuple.of(perTenant)).await().atMost(timeout)) {
             out.add(new QueuedJob(r.getUUID(0), r.getString(1), r.getInteger(2), r.getLong(3), r.getInteger(4)));
             depth = r.getLong(5);
+            if (r.getLong(6) > perTenant) crowded.put(r.getString(1), r.getLong(6));
         }
-        return new QueueView(out, depth);
+        return new QueueView(out, depth, Map.copyOf(crowded));
     }
 
     /** The number of queued tasks of all jobs (their maintained counts). Blocking: call off the event loop. */

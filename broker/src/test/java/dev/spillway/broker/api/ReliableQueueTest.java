@@ -273,6 +273,26 @@ class ReliableQueueTest {
         await().atMost(WAIT).until(() -> queued(big.get(0)) == 0);
     }
 
+    @Test
+    void aJobBeyondItsTenantsFirstThousandSaysWhyItWaits() {
+        cancelEveryUnfinishedJob(); // jobs of other tests that name no pool would take this node
+        String poolName = "reliable-crowd-" + RUN;
+        FakeAgent node = node("reliable-crowd-1-" + RUN, poolName, 500);
+        var crowd = stub("reliable-crowd");
+        List<String> ids = new ArrayList<>();
+        // One runs (the node holds one task), 1,001 wait: one more than a cycle reads of a tenant.
+        for (int i = 0; i < 1002; i++) ids.add(crowd.submitJob(SubmitJobRequest.newBuilder().setSpec(job(poolName, 1)).build()).getJobId());
+        await().atMost(WAIT).until(() -> assigned(node).size() == 1);
+        String last = ids.get(ids.size() - 1);
+        await().atMost(WAIT).untilAsserted(() -> assertThat(crowd.getJob(GetJobRequest.newBuilder().setJobId(last).build()).getJob()
+                .getPendingReason()).contains("waiting its turn").contains("reliable-crowd has 1001 jobs with queued tasks"));
+        String running = assigned(node).get(0).getJobId();
+        assertThat(crowd.getJob(GetJobRequest.newBuilder().setJobId(running).build()).getJob().getPendingReason())
+                .as("a job with nothing queued does not wait").isEmpty();
+
+        for (String id : ids) crowd.cancelJob(dev.spillway.api.v1.CancelJobRequest.newBuilder().setJobId(id).build());
+    }
+
     // ---- helpers ----
 
     private FakeAgent node(String name, String poolName, long cpuMillis) {
