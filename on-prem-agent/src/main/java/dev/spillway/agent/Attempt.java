@@ -294,11 +294,15 @@ final class Attempt {
         }
     }
 
-    /** Samples CPU time and memory of the process tree (called periodically while running). */
+    /**
+     * Samples CPU time and memory of the attempt (called periodically while running): from its
+     * cgroup when it has one ({@link AttemptCgroups.Cgroup#usage}), else of its process tree.
+     */
     void sample() {
         Process p = process;
         if (p == null || !p.isAlive()) return;
-        long[] usage = ProcessTree.usage(p);
+        AttemptCgroups.Cgroup cg = cgroup;
+        long[] usage = cg != null ? cg.usage() : ProcessTree.usage(p);
         cpuTimeMillis = Math.max(cpuTimeMillis, usage[0]);
         peakMemoryMib = Math.max(peakMemoryMib, usage[1]);
     }

@@ -248,6 +248,25 @@ final class AttemptCgroups {
                     .orElse(List.of());
         }
 
+        /**
+         * CPU time (ms) and resident memory (MiB) of the attempt: the CPU of every process that ran
+         * in the cgroup so far ({@code usage_usec} of {@code cpu.stat}, which cgroup v2 keeps with or
+         * without the cpu controller; else the sum over the processes in it now), and the sum of the
+         * resident memory of the processes in it now. Reads only the attempt's own processes: walking
+         * a process's descendants reads every process on the host, each time, for each attempt.
+         */
+        long[] usage() {
+            List<Long> pids = pids();
+            long cpu = cpuStatMillis().orElseGet(() -> pids.stream().mapToLong(ProcessTree::cpuMillis).sum());
+            long rssKib = pids.stream().mapToLong(ProcessTree::rssKib).sum();
+            return new long[] {cpu, rssKib / 1024};
+        }
+
+        private Optional<Long> cpuStatMillis() {
+            return read(dir.resolve("cpu.stat")).flatMap(s -> s.lines().filter(l -> l.startsWith("usage_usec "))
+                    .map(l -> Long.parseLong(l.substring("usage_usec ".length()).trim()) / 1000).findFirst());
+        }
+
         /** SIGTERM to every process in the cgroup (the grace before {@link #killAndRemove}). */
         void terminate() {
             pids().forEach(pid -> ProcessHandle.of(pid).ifPresent(ProcessHandle::destroy));

@@ -87,7 +87,13 @@ final class ProcessTree {
         return new long[] {cpu, rssKib / 1024};
     }
 
-    private static long rssKib(long pid) {
+    /** CPU time (ms) of process {@code pid} itself so far; 0 once it is gone. */
+    static long cpuMillis(long pid) {
+        return ProcessHandle.of(pid).flatMap(h -> h.info().totalCpuDuration()).map(java.time.Duration::toMillis).orElse(0L);
+    }
+
+    /** Resident memory (KiB) of process {@code pid} now; 0 once it is gone. */
+    static long rssKib(long pid) {
         try {
             for (String line : Files.readAllLines(Path.of("/proc", Long.toString(pid), "status"))) {
                 if (line.startsWith("VmRSS:")) return Long.parseLong(line.replaceAll("\\D", ""));

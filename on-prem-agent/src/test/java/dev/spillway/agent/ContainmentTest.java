@@ -121,6 +121,24 @@ class ContainmentTest {
     }
 
     @Test
+    void anAttemptInACgroupIsSampledFromItsCgroupIncludingProcessesThatAlreadyExited() throws Exception {
+        // a child burns CPU then exits; the busy loop after it keeps the attempt running
+        Attempt a = start(cgroups(), TaskUser.agentsOwn(),
+                "sh -c 'i=0; while [ $i -lt 200000 ]; do i=$((i+1)); done'; echo $$ > pid; while :; do :; done");
+        Path pidFile = a.workDir().resolve("pid");
+        await().atMost(Duration.ofSeconds(30)).until(() -> Files.exists(pidFile) && !Files.readString(pidFile).isBlank());
+        long leaderCpu = ProcessTree.cpuMillis(Long.parseLong(Files.readString(pidFile).trim()));
+        a.sample();
+        // the cgroup's count has the exited child's CPU too, which the leader's own does not
+        assertThat(a.status().getCpuTimeMillis()).isGreaterThan(leaderCpu + 50);
+        assertThat(a.status().getPeakMemoryMib()).isGreaterThanOrEqualTo(0);
+        await().atMost(Duration.ofSeconds(20)).until(() -> {
+            a.sample();
+            return a.status().getCpuTimeMillis() >= leaderCpu + 300;
+        });
+    }
+
+    @Test
     void aProcessThatCannotEnterItsCgroupRunsNothingAndExits125WithALineOnStderr() throws Exception {
         Path missing = tmp.resolve("no-such-cgroup");
         Path ran = tmp.resolve("ran");
