@@ -30,13 +30,18 @@ final class ProcessTree {
      * tables on every start and was more than twice as slow as the default there. Call it
      * first thing in {@code main}: the JDK reads the property once, when it starts its first
      * process. Left alone when the property is already set ({@code -Djdk.lang.Process.launchMechanism=...}),
-     * off Linux, and on JDKs after 25 (which may no longer offer VFORK; an unknown value would make
-     * every process start fail).
+     * off Linux, and from JDK 25 on, which deprecates VFORK (a notice on stderr at the first start)
+     * and will remove it (an unknown value would make every process start fail).
      */
     static void preferVforkLaunch() {
-        if (System.getProperty(LAUNCH_MECHANISM) != null) return;
-        if (!System.getProperty("os.name", "").equals("Linux") || Runtime.version().feature() > 25) return;
-        System.setProperty(LAUNCH_MECHANISM, "VFORK");
+        if (prefersVfork(System.getProperty(LAUNCH_MECHANISM), System.getProperty("os.name", ""), Runtime.version().feature())) {
+            System.setProperty(LAUNCH_MECHANISM, "VFORK");
+        }
+    }
+
+    /** The decision of {@link #preferVforkLaunch}, without I/O: {@code set} is the property's value, if any. */
+    static boolean prefersVfork(String set, String osName, int jdkFeature) {
+        return set == null && osName.equals("Linux") && jdkFeature < 25;
     }
 
     static List<String> wrap(List<String> command) {

@@ -117,6 +117,15 @@ class AttemptTest {
         assertThat(plain).isEqualTo(new Attempt.Launch(List.of("setsid", "true"), work));
     }
 
+    @Test
+    void theAgentStartsProcessesWithVforkOnLinuxJdksBefore25UnlessTheOperatorChoseAMechanism() {
+        assertThat(ProcessTree.prefersVfork(null, "Linux", 17)).isTrue();
+        assertThat(ProcessTree.prefersVfork(null, "Linux", 21)).isTrue();
+        assertThat(ProcessTree.prefersVfork(null, "Linux", 25)).isFalse();
+        assertThat(ProcessTree.prefersVfork("POSIX_SPAWN", "Linux", 17)).isFalse();
+        assertThat(ProcessTree.prefersVfork(null, "Mac OS X", 17)).isFalse();
+    }
+
     @SafeVarargs
     private static List<String> concat(List<String>... parts) {
         return java.util.stream.Stream.of(parts).flatMap(List::stream).toList();
