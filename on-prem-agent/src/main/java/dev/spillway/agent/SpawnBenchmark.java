@@ -64,6 +64,7 @@ public final class SpawnBenchmark {
         done.await();
         double seconds = (System.nanoTime() - start) / 1e9;
         workers.shutdownNow();
+        if (cgroups != null) cgroups.close(); // every attempt's cgroup is gone: no empty agent cgroup is left per run
         if (failed.get() > 0) System.err.println(failed.get() + " of " + total + " attempts did not exit 0");
         System.out.println(String.format(Locale.ROOT, "RESULT spawn attempts=%d concurrency=%d per_sec=%.1f cgroups=%b", total, concurrency,
                 total / seconds, cgroups != null));
