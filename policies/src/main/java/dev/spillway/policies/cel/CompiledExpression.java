@@ -1,0 +1,76 @@
+package dev.spillway.policies.cel;
+
+import dev.cel.common.CelErrorCode;
+import dev.cel.runtime.CelEvaluationException;
+import dev.cel.runtime.CelRuntime;
+import dev.cel.runtime.CelVariableResolver;
+import dev.spillway.policies.document.Expression;
+import java.util.Set;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * A type-checked expression and its program, built once when a policy is applied and evaluated
+ * many times, from any number of threads (the program keeps no state between evaluations).
+ */
+public final class CompiledExpression {
+
+    private static final Pattern AT_OFFSET = Pattern.compile("^evaluation error at [^:]*:(\\d+): (.*)$", Pattern.DOTALL);
+
+    private final Expression source;
+    private final CelRuntime.Program program;
+    private final Set<String> selectedFields;
+    private final Set<String> variables;
+
+    CompiledExpression(Expression source, CelRuntime.Program program, Set<String> selectedFields, Set<String> variables) {
+        this.source = source;
+        this.program = program;
+        this.selectedFields = Set.copyOf(selectedFields);
+        this.variables = Set.copyOf(variables);
+    }
+
+    public Expression source() {
+        return source;
+    }
+
+    /** Whether the expression selects any of these field names (on any variable). */
+    public boolean selectsAny(Set<String> fields) {
+        for (String f : fields) if (selectedFields.contains(f)) return true;
+        return false;
+    }
+
+    /** Whether the expression refers to this variable. */
+    public boolean uses(String variable) {
+        return variables.contains(variable);
+    }
+
+    /** The value, or an {@link EvalError}; never throws for bad inputs. */
+    public Object evaluate(CelVariableResolver variables) {
+        try {
+            return program.eval(variables);
+        } catch (CelEvaluationException e) {
+            return error(e);
+        } catch (RuntimeException e) {
+            // a bug in a fact accessor or the interpreter must not escape into the scheduler
+            return new EvalError(source.start(), "evaluation failed: " + e);
+        }
+    }
+
+    private EvalError error(CelEvaluationException e) {
+        String message = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
+        int offset = -1;
+        Matcher m = AT_OFFSET.matcher(message);
+        if (m.matches()) {
+            offset = Integer.parseInt(m.group(1));
+            message = m.group(2);
+        }
+        if (e.getErrorCode() == CelErrorCode.ATTRIBUTE_NOT_FOUND) message = "no such key: '" + message + "'";
+        if (message.startsWith("Iteration budget exceeded")) message = "evaluation stopped: " + message.toLowerCase(java.util.Locale.ROOT);
+        return new EvalError(offset >= 0 ? source.locateOffset(offset) : source.start(), message);
+    }
+
+    @Override
+    public String toString() {
+        return source.text();
+    }
+}

@@ -1,0 +1,242 @@
+package dev.spillway.policies.rules;
+
+import dev.spillway.core.burst.Offering;
+import dev.spillway.policies.cel.CompiledExpression;
+import dev.spillway.policies.cel.EvalError;
+import dev.spillway.policies.document.DatasetDoc;
+import dev.spillway.policies.document.PolicyDoc;
+import dev.spillway.policies.document.QueueDoc;
+import dev.spillway.policies.document.TenantDoc;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.ZoneOffset;
+import java.time.ZonedDateTime;
+import java.util.ArrayList;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.TreeSet;
+
+/**
+ * A complete, compiled set of policy documents: immutable, safe to share between threads, and
+ * evaluated many times. Built only by {@link PolicyCompiler}, and only when every document and
+ * every expression in it is valid.
+ *
+ * <p>Evaluation never throws for bad facts: an expression that cannot be evaluated (a missing
+ * label, its iteration budget spent) gives a safe outcome and says so: an admission rule keeps its
+ * action (a Deny rule that cannot be evaluated denies), a placement filter vetoes the node
+ * statically, a scorer scores 0, a burst rule refuses the offering.
+ */
+public final class PolicySet {
+
+    record Admission(String policy, PolicyDoc.AdmissionRule doc, CompiledExpression match, CompiledExpression message) {
+    }
+
+    /** @param cacheable whether the result depends only on facts that do not change within a cycle */
+    record Filter(String policy, PolicyDoc.FilterRule doc, CompiledExpression match, CompiledExpression message, boolean cacheable) {
+        String filterName() {
+            return "policy/" + policy + "/" + doc.name();
+        }
+    }
+
+    record Scorer(String policy, PolicyDoc.ScorerRule doc, CompiledExpression score, boolean cacheable) {
+        String scorerName() {
+            return "policy/" + policy + "/" + doc.name();
+        }
+    }
+
+    record Burst(String policy, PolicyDoc.BurstRule doc, CompiledExpression match, CompiledExpression deny, CompiledExpression message) {
+        String ruleName() {
+            return policy + "/" + doc.name();
+        }
+    }
+
+    private final String version;
+    private final Map<String, TenantDoc> tenants;
+    private final Map<String, QueueDoc> queues;
+    private final Map<String, DatasetDoc> datasets;
+    private final EgressCost egress;
+    final List<Admission> admission;
+    final List<Filter> filters;
+    final List<Scorer> scorers;
+    final List<Burst> burst;
+
+    PolicySet(String version, Map<String, TenantDoc> tenants, Map<String, QueueDoc> queues, Map<String, DatasetDoc> datasets,
+              EgressCost egress, List<Admission> admission, List<Filter> filters, List<Scorer> scorers, List<Burst> burst) {
+        this.version = version;
+        this.tenants = Map.copyOf(tenants);
+        this.queues = Map.copyOf(queues);
+        this.datasets = Map.copyOf(datasets);
+        this.egress = egress;
+        this.admission = List.copyOf(admission);
+        this.filters = List.copyOf(filters);
+        this.scorers = List.copyOf(scorers);
+        this.burst = List.copyOf(burst);
+    }
+
+    /** A digest of the files the set was compiled from: equal texts, equal versions. */
+    public String version() {
+        return version;
+    }
+
+    public Map<String, TenantDoc> tenants() {
+        return tenants;
+    }
+
+    public Map<String, QueueDoc> queues() {
+        return queues;
+    }
+
+    public Map<String, DatasetDoc> datasets() {
+        return datasets;
+    }
+
+    public EgressCost egress() {
+        return egress;
+    }
+
+    // ---- residency ------------------------------------------------------------------------------
+
+    /** The legal areas the job may run in: its tenant's, its datasets' and its own requirements together. */
+    public Residency residency(JobFacts job) {
+        Set<String> allowed = null;
+        List<String> because = new ArrayList<>();
+        TenantDoc tenant = tenants.get(job.tenant());
+        if (tenant != null && !tenant.jurisdictions().isEmpty()) {
+            allowed = new TreeSet<>(tenant.jurisdictions());
+            because.add("tenant " + tenant.name() + " " + new TreeSet<>(tenant.jurisdictions()));
+        }
+        for (String name : job.datasets()) {
+            DatasetDoc d = datasets.get(name);
+            if (d == null || d.jurisdictions().isEmpty()) continue;
+            if (allowed == null) allowed = new TreeSet<>(d.jurisdictions());
+            else allowed.retainAll(d.jurisdictions());
+            because.add("dataset " + d.name() + " " + new TreeSet<>(d.jurisdictions()));
+        }
+        if (!job.jurisdictions().isEmpty()) {
+            if (allowed == null) allowed = new TreeSet<>(job.jurisdictions());
+            else allowed.retainAll(job.jurisdictions());
+            because.add("job " + new TreeSet<>(job.jurisdictions()));
+        }
+        return allowed == null ? Residency.ANYWHERE : new Residency(false, allowed, String.join(", ", because));
+    }
+
+    // ---- admission ------------------------------------------------------------------------------
+
+    /** Runs every admission rule on a job; the job is admitted unless the result {@link AdmissionResult#denied() denies} it. */
+    public AdmissionResult admit(JobFacts job, TenantFacts tenant, Instant now) {
+        List<AdmissionOutcome> out = new ArrayList<>();
+        Residency residency = residency(job);
+        if (residency.impossible()) {
+            out.add(new AdmissionOutcome("residency", "jurisdictions", PolicyDoc.Action.DENY,
+                    "no jurisdiction satisfies every requirement: " + residency.because(), false));
+        }
+        Bindings b = new Bindings(Variables.JOB.view(job), Variables.TENANT.view(tenant), null, null, null, now);
+        for (Admission a : admission) {
+            Object matched = a.match().evaluate(b);
+            if (matched instanceof EvalError e) {
+                out.add(new AdmissionOutcome(a.policy(), a.doc().name(), a.doc().action(), "rule could not be evaluated: " + e, true));
+            } else if (Boolean.TRUE.equals(matched)) {
+                out.add(new AdmissionOutcome(a.policy(), a.doc().name(), a.doc().action(), render(a.message(), b, a.doc().name()), false));
+            }
+        }
+        return new AdmissionResult(out);
+    }
+
+    static String render(CompiledExpression message, Bindings b, String rule) {
+        Object text = message.evaluate(b);
+        if (text instanceof String s) return s;
+        return "rule " + rule + " matched (its message could not be evaluated: " + text + ")";
+    }
+
+    // ---- placement ------------------------------------------------------------------------------
+
+    /**
+     * The placement rules for one scheduling cycle: a filter (residency, then every filter rule)
+     * and one scorer per scorer rule, to add to the scheduler's pipeline. Remembers results per
+     * (shape, node) for the cycle, so use a new one each cycle; not thread-safe (a cycle is).
+     */
+    public PlacementRules placement(PlacementContext context) {
+        return new PlacementRules(this, context);
+    }
+
+    // ---- burst ----------------------------------------------------------------------------------
+
+    /**
+     * Whether the job may burst onto this offering: residency first, then every burst rule that
+     * matches the job (in policy order), each limit in turn. The first refusal is the answer.
+     */
+    public BurstVerdict burst(JobFacts job, TenantFacts tenant, Offering offering, Instant now) {
+        Residency residency = residency(job);
+        if (!residency.allows(offering.jurisdiction())) {
+            return BurstVerdict.refused("residency", "offering in " + offering.jurisdiction() + ", outside the jurisdictions required by "
+                    + residency.because());
+        }
+        Bindings b = new Bindings(Variables.JOB.view(job), Variables.TENANT.view(tenant), null, null, null, now);
+        Bindings withOffering = null;
+        ZonedDateTime utc = now.atZone(ZoneOffset.UTC);
+        for (Burst r : burst) {
+            if (r.match() != null) {
+                Object m = r.match().evaluate(b);
+                if (m instanceof EvalError e) return BurstVerdict.refused(r.ruleName(), "rule could not be evaluated: " + e);
+                if (!Boolean.TRUE.equals(m)) continue;
+            }
+            PolicyDoc.BurstRule d = r.doc();
+            if (!d.windows().isEmpty() && d.windows().stream().noneMatch(w -> w.contains(utc.getDayOfWeek(), utc.toLocalTime()))) {
+                return BurstVerdict.refused(r.ruleName(), "outside the rule's burst windows (UTC)");
+            }
+            if (!d.pools().isEmpty() && !d.pools().contains(offering.pool())) {
+                return BurstVerdict.refused(r.ruleName(), "pool " + offering.pool() + " not among " + new TreeSet<>(d.pools()));
+            }
+            if (!d.regions().isEmpty() && !d.regions().contains(offering.region())) {
+                return BurstVerdict.refused(r.ruleName(), "region " + offering.region() + " not among " + new TreeSet<>(d.regions()));
+            }
+            String family = Variables.instanceFamily(offering.instanceType());
+            if (!d.instanceFamilies().isEmpty() && !d.instanceFamilies().contains(family)) {
+                return BurstVerdict.refused(r.ruleName(), "instance family " + family + " not among " + new TreeSet<>(d.instanceFamilies()));
+            }
+            if (d.spotOnly() && !offering.spot()) return BurstVerdict.refused(r.ruleName(), "on-demand offering; the rule allows spot only");
+            if (d.maxUsdPerHour() != null && offering.priceUsdPerHour() > d.maxUsdPerHour()) {
+                return BurstVerdict.refused(r.ruleName(), String.format(java.util.Locale.ROOT, "%.4f USD/hour is above the rule's cap of %.4f",
+                        offering.priceUsdPerHour(), d.maxUsdPerHour()));
+            }
+            if (r.deny() != null) {
+                if (withOffering == null) withOffering = b.withOffering(Variables.OFFERING.view(offering));
+                Object denied = r.deny().evaluate(withOffering);
+                if (denied instanceof EvalError e) return BurstVerdict.refused(r.ruleName(), "rule could not be evaluated: " + e);
+                if (Boolean.TRUE.equals(denied)) {
+                    String why = r.message() == null ? "denied by the rule's condition" : render(r.message(), withOffering, d.name());
+                    return BurstVerdict.refused(r.ruleName(), why);
+                }
+            }
+        }
+        return BurstVerdict.ALLOWED;
+    }
+
+    /**
+     * How long a task of this job that waiting could help must wait before it may burst: the
+     * {@code burstAfter} of the first burst rule that matches the job and sets one; empty leaves
+     * the pool's own. A rule whose match cannot be evaluated is skipped here (the offering check
+     * refuses for it).
+     */
+    public Optional<Duration> burstAfter(JobFacts job, TenantFacts tenant, Instant now) {
+        Bindings b = new Bindings(Variables.JOB.view(job), Variables.TENANT.view(tenant), null, null, null, now);
+        for (Burst r : burst) {
+            if (r.doc().burstAfter() == null) continue;
+            if (r.match() == null || Boolean.TRUE.equals(r.match().evaluate(b))) return Optional.of(r.doc().burstAfter());
+        }
+        return Optional.empty();
+    }
+
+    /** Names of the rules, {@code policy/rule}, by kind; for listings and tests. */
+    public Set<String> ruleNames() {
+        Set<String> names = new LinkedHashSet<>();
+        admission.forEach(a -> names.add(a.policy() + "/" + a.doc().name()));
+        filters.forEach(f -> names.add(f.policy() + "/" + f.doc().name()));
+        scorers.forEach(s -> names.add(s.policy() + "/" + s.doc().name()));
+        burst.forEach(r -> names.add(r.ruleName()));
+        return names;
+    }
+}
