@@ -1,7 +1,6 @@
 package dev.spillway.policies.quota;
 
 import dev.spillway.core.scheduling.Resources;
-import java.util.Locale;
 
 /**
  * A resource a tenant's quota governs, with its unit. Quantities are whole numbers in these units
@@ -36,13 +35,30 @@ public enum QuotaResource {
         throw new IllegalArgumentException("unknown quota resource '" + key + "' (known: cpu, memory, gpus, spendUsdPerHour)");
     }
 
+    /** Thousandths of a core as {@code 16} or {@code 5.92}: what {@link Resources.Format#cpu} prints, without its String.format. */
+    private static String cores(long millis) {
+        long frac = millis % 1000;
+        if (frac == 0) return Long.toString(millis / 1000);
+        String digits = Long.toString(1000 + frac).substring(1); // three digits
+        int end = digits.length();
+        while (digits.charAt(end - 1) == '0') end--;
+        return millis / 1000 + "." + digits.substring(0, end);
+    }
+
+    /** Millionths of a dollar as {@code $1.50}, to the cent (half up), without String.format: reasons are built in the cycle. */
+    private static String dollars(long micro) {
+        long cents = (micro + 5_000) / 10_000;
+        long c = cents % 100;
+        return "$" + cents / 100 + (c < 10 ? ".0" : ".") + c;
+    }
+
     /** A quantity of this resource as people read it: {@code 16}, {@code 64 GiB}, {@code 2}, {@code $1.50/h}. */
     public String format(long amount) {
         return switch (this) {
-            case CPU -> Resources.Format.cpu(amount);
+            case CPU -> cores(amount);
             case MEMORY -> Resources.Format.memory(amount);
             case GPUS -> Long.toString(amount);
-            case SPEND -> amount == Long.MAX_VALUE ? "unlimited" : "$" + String.format(Locale.ROOT, "%.2f", amount / 1_000_000.0) + "/h";
+            case SPEND -> dollars(amount) + "/h";
         };
     }
 }

@@ -154,4 +154,36 @@ class QuotaAdmissionTest {
         Workload withinNominal = Workload.of("b", "ml", 0, 8, ONE_CPU, "onprem");
         assertThat(FairShare.order(state, List.of(borrowing, withinNominal))).extracting(r -> r.workload().id()).containsExactly("b", "a");
     }
+
+    @Test
+    void aTenantReclaimsItsNominalFromTheTenantFurthestAboveItsShare() {
+        List<TenantQuota> tenants = List.of(
+                TenantQuota.of("research", "lab", Map.of("onprem", cpuMem(QuotaLimits.nominal(cores(32))))).withReclaim(ReclaimPolicy.LOWER_PRIORITY),
+                TenantQuota.of("ml", "lab", Map.of("onprem", cpuMem(QuotaLimits.nominal(cores(32))))),
+                TenantQuota.of("web", "lab", Map.of("onprem", cpuMem(QuotaLimits.nominal(cores(32))))));
+        // ml borrows 32 cores (all research lends), web is at its nominal; research holds nothing and wants 16 of its 32 back.
+        List<Reclaim.Admitted> admitted = List.of(
+                new Reclaim.Admitted("ml-1", "ml", "onprem", 0, 1, new Amounts(cores(40), 0, 0, 0)),
+                new Reclaim.Admitted("ml-2", "ml", "onprem", 0, 2, new Amounts(cores(16), 0, 0, 0)),
+                new Reclaim.Admitted("ml-3", "ml", "onprem", 5, 3, new Amounts(cores(8), 0, 0, 0)),
+                new Reclaim.Admitted("web-1", "web", "onprem", 0, 4, new Amounts(cores(32), 0, 0, 0)));
+        QuotaState state = QuotaState.of(tenants, Map.of(
+                "ml", Map.of("onprem", new Amounts(cores(64), 0, 0, 0)), "web", Map.of("onprem", new Amounts(cores(32), 0, 0, 0))));
+        Amounts need = new Amounts(cores(16), 0, 0, 0);
+        assertThat(QuotaAdmission.decide(state, Workload.of("r", "research", 3, 16, new Amounts(1000, 0, 0, 0), "onprem")).admitted()).isZero();
+
+        Reclaim.Plan plan = Reclaim.select(state, admitted, "research", 3, "onprem", need);
+        // web is within its nominal quota: never a victim; ml's priority-5 work is not lower than 3; its newest low-priority work goes first.
+        assertThat(plan.victims()).extracting(v -> v.workload().id()).containsExactly("ml-2");
+        assertThat(plan.victims().get(0).reason())
+                .isEqualTo("reclaims quota lent to tenant ml for tenant research: ml uses 64 cpu in flavor onprem > nominal 32 (share 0.3333 (cpu))");
+        assertThat(plan.fits()).isTrue();
+
+        Reclaim.Plan again = Reclaim.select(state, admitted, "research", 3, "onprem", need);
+        assertThat(Reclaim.select(QuotaState.of(List.of(tenants.get(0).withReclaim(ReclaimPolicy.NEVER), tenants.get(1), tenants.get(2)), state.usage()),
+                admitted, "research", 3, "onprem", need).victims()).isEmpty();
+        assertThat(again).as("deterministic").isEqualTo(plan);
+        assertThat(Reclaim.select(state, admitted, "research", 3, "onprem", new Amounts(cores(40), 0, 0, 0)).reason())
+                .isEqualTo("tenant research: cpu in flavor onprem: 0 in use + 40 asked > nominal 32: only nominal quota is reclaimed, never room to borrow");
+    }
 }
