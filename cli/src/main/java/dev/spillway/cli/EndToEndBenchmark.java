@@ -12,7 +12,6 @@ import dev.spillway.api.v1.SubmitJobRequest;
 import dev.spillway.api.v1.SubmitJobResponse;
 import dev.spillway.api.v1.TaskTemplate;
 import io.grpc.ManagedChannel;
-import java.io.InputStream;
 import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -21,8 +20,6 @@ import java.util.List;
 import java.util.Locale;
 import java.util.UUID;
 import java.util.concurrent.Callable;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
@@ -37,7 +34,7 @@ import picocli.CommandLine.Spec;
  * broker, run by two local agent processes, their ends recorded. Process creation is the ceiling
  * on this machine, so the same run first measures two ceilings and reports the end-to-end rate as
  * a share of each: the raw spawn rate ({@code setsid /bin/sh -c true}, piped and waited for, on as
- * many threads as there are agents), and the agents' own attempt path with no broker
+ * many threads as there are agents, by a JVM that launches processes as the agents do), and the agents' own attempt path with no broker
  * ({@code dev.spillway.agent.SpawnBenchmark}: directories, cgroup, task user, session, capped
  * logs, end file; as many processes as agents, as many attempts at once as the run's agents).
  *
@@ -49,8 +46,12 @@ import picocli.CommandLine.Spec;
 final class EndToEndBenchmark implements Callable<Integer> {
 
     private static final int AGENTS = 2;
-    /** Attempts each agent runs at once: its 4 cpus over the jobs' 100 millicpus. */
-    private static final int SLOTS_PER_AGENT = 40;
+    /** What each job's task asks for, in millicpus. */
+    private static final int TASK_MILLICPUS = 100;
+
+    @Option(names = "--agent-cpu", defaultValue = "4", description = "Cores each agent offers; a task asks for 0.1, so 10 attempts at once per core "
+            + "(default ${DEFAULT-VALUE}).")
+    int agentCpu;
 
     @Spec
     CommandSpec spec;
@@ -64,17 +65,23 @@ final class EndToEndBenchmark implements Callable<Integer> {
     @Option(names = "--keep-data", description = "Keep the run's data directory (broker and agent logs, database) and print where it is.")
     boolean keepData;
 
+    /** Attempts each agent runs at once: its cpus over the jobs' 100 millicpus. */
+    private int slotsPerAgent() {
+        return agentCpu * 1000 / TASK_MILLICPUS;
+    }
+
     @Override
     public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut();
         boolean insecure = ((Spillway) spec.root().userObject()).insecure;
         double raw = rawSpawnRate(Math.max(400, jobs / 4));
-        out.printf(Locale.ROOT, "raw spawn rate: %.0f processes/s (setsid /bin/sh -c true, piped, on %d threads)%n", raw, AGENTS);
+        out.printf(Locale.ROOT, "raw spawn rate: %.0f processes/s (setsid /bin/sh -c true, piped, on %d threads, launched as the agents launch)%n",
+                raw, AGENTS);
         Path dir = Files.createTempDirectory("spillway-bench-e2e-");
         double agentsAlone = agentSpawnRate(dir.resolve("spawn"), Math.max(400, jobs / 4));
         out.printf(Locale.ROOT, "the agents' own attempt path, no broker: %.1f attempts/s (%d agent processes, %d at once each)%n", agentsAlone,
-                AGENTS, SLOTS_PER_AGENT);
-        try (LocalCluster cluster = SubmitBenchmark.cluster(dir, AGENTS, insecure, "4", "8Gi", java.util.Map.of())) {
+                AGENTS, slotsPerAgent());
+        try (LocalCluster cluster = SubmitBenchmark.cluster(dir, AGENTS, insecure, String.valueOf(agentCpu), "8Gi", java.util.Map.of())) {
             ManagedChannel channel = cluster.channel();
             try {
                 var stub = JobServiceGrpc.newFutureStub(channel);
@@ -123,7 +130,7 @@ final class EndToEndBenchmark implements Callable<Integer> {
                              double perSecond, PrintWriter out) throws Exception {
         String run = UUID.randomUUID().toString().substring(0, 8);
         SubmitJobRequest request = SubmitJobRequest.newBuilder().setSpec(JobSpec.newBuilder().setName("bench-e2e").putLabels("bench-run", run)
-                .setTaskCount(1).setTask(TaskTemplate.newBuilder().addCommand("true").setResources(Resources.newBuilder().setCpuMillis(100)
+                .setTaskCount(1).setTask(TaskTemplate.newBuilder().addCommand("true").setResources(Resources.newBuilder().setCpuMillis(TASK_MILLICPUS)
                         .setMemoryMib(32)))).build();
         Semaphore window = new Semaphore(32);
         List<ListenableFuture<SubmitJobResponse>> calls = new ArrayList<>();
@@ -189,7 +196,7 @@ final class EndToEndBenchmark implements Callable<Integer> {
     /**
      * Attempts per second the agents' own attempt path manages with no broker: {@link #AGENTS}
      * processes of {@code dev.spillway.agent.SpawnBenchmark} at once, each running its share of
-     * {@code total} with {@link #SLOTS_PER_AGENT} at a time, as the agents of the run will.
+     * {@code total} with {@link #slotsPerAgent} at a time, as the agents of the run will.
      */
     private double agentSpawnRate(Path work, int total) throws Exception {
         Path jar = Path.of(System.getProperty("spillway.home", ".")).resolve("on-prem-agent/target/spillway-agent.jar");
@@ -198,7 +205,7 @@ final class EndToEndBenchmark implements Callable<Integer> {
         for (int i = 0; i < AGENTS; i++) {
             Path dir = Files.createDirectories(work.resolve("agent-" + i));
             runs.add(new ProcessBuilder(javaCommand, "-cp", jar.toString(), "dev.spillway.agent.SpawnBenchmark", String.valueOf(total / AGENTS),
-                    String.valueOf(SLOTS_PER_AGENT), dir.toString()).redirectErrorStream(true).start());
+                    String.valueOf(slotsPerAgent()), dir.toString()).redirectErrorStream(true).start());
         }
         double sum = 0;
         for (Process p : runs) {
@@ -215,30 +222,20 @@ final class EndToEndBenchmark implements Callable<Integer> {
         return t.getSeconds() * 1_000_000 + t.getNanos() / 1000;
     }
 
-    /** Processes started and waited for per second, {@code total} of them on {@link #AGENTS} threads, as an agent starts attempts. */
+    /**
+     * Processes started and waited for per second, {@code total} of them on {@link #AGENTS}
+     * threads, by a JVM that spawns as the agents do ({@code SpawnBenchmark --raw} from the agent
+     * jar: the agents start processes with vfork, which is much cheaper than the JDK's default).
+     */
     static double rawSpawnRate(int total) throws Exception {
-        ExecutorService threads = Executors.newFixedThreadPool(AGENTS);
-        try {
-            List<Future<?>> loops = new ArrayList<>();
-            long start = System.nanoTime();
-            for (int t = 0; t < AGENTS; t++) {
-                loops.add(threads.submit(() -> {
-                    for (int i = 0; i < total / AGENTS; i++) {
-                        Process p = new ProcessBuilder("setsid", "/bin/sh", "-c", "true")
-                                .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null"))).start();
-                        try (InputStream stdout = p.getInputStream(); InputStream stderr = p.getErrorStream()) {
-                            stdout.transferTo(java.io.OutputStream.nullOutputStream());
-                            stderr.transferTo(java.io.OutputStream.nullOutputStream());
-                        }
-                        p.waitFor();
-                    }
-                    return null;
-                }));
-            }
-            for (Future<?> f : loops) f.get();
-            return (total / AGENTS) * AGENTS / ((System.nanoTime() - start) / 1e9);
-        } finally {
-            threads.shutdownNow();
-        }
+        Path jar = Path.of(System.getProperty("spillway.home", ".")).resolve("on-prem-agent/target/spillway-agent.jar");
+        String javaCommand = ProcessHandle.current().info().command().orElse("java");
+        Process p = new ProcessBuilder(javaCommand, "-cp", jar.toString(), "dev.spillway.agent.SpawnBenchmark", "--raw", String.valueOf(total),
+                String.valueOf(AGENTS)).redirectErrorStream(true).start();
+        String output = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+        if (p.waitFor() != 0) throw new IllegalStateException("the raw spawn benchmark failed: " + output);
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("RESULT spawn_raw .* per_sec=([0-9.]+)").matcher(output);
+        if (!m.find()) throw new IllegalStateException("no result from the raw spawn benchmark: " + output);
+        return Double.parseDouble(m.group(1));
     }
 }

@@ -4,12 +4,15 @@ import dev.spillway.api.v1.Assign;
 import dev.spillway.api.v1.AttemptState;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Locale;
 import java.util.Optional;
 import java.util.UUID;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.atomic.AtomicInteger;
 
@@ -21,6 +24,7 @@ import java.util.concurrent.atomic.AtomicInteger;
  * beside the end-to-end run, so that figure reads as a share of what the agents alone could do.
  *
  * <p>Usage: {@code java -cp spillway-agent.jar dev.spillway.agent.SpawnBenchmark ATTEMPTS CONCURRENCY WORK_DIR [CGROUP_ROOT]}
+ * (or {@code --raw PROCESSES THREADS}: the raw spawn rate, see {@link #raw})
  * (the agent's {@code --cgroup-root}: auto, none or a directory; default auto);
  * prints {@code RESULT spawn attempts=.. concurrency=.. per_sec=..}.
  */
@@ -31,6 +35,10 @@ public final class SpawnBenchmark {
 
     public static void main(String[] args) throws Exception {
         ProcessTree.preferVforkLaunch(); // as the agent does
+        if (args.length > 0 && args[0].equals("--raw")) {
+            raw(Integer.parseInt(args[1]), Integer.parseInt(args[2]));
+            return;
+        }
         int total = Integer.parseInt(args[0]);
         int concurrency = Integer.parseInt(args[1]);
         Path work = Path.of(args[2]);
@@ -68,5 +76,40 @@ public final class SpawnBenchmark {
         if (failed.get() > 0) System.err.println(failed.get() + " of " + total + " attempts did not exit 0");
         System.out.println(String.format(Locale.ROOT, "RESULT spawn attempts=%d concurrency=%d per_sec=%.1f cgroups=%b", total, concurrency,
                 total / seconds, cgroups != null));
+    }
+
+    /**
+     * The machine's raw spawn rate as the agent's JVM spawns (the same launch mechanism):
+     * {@code setsid /bin/sh -c true}, output piped and read, waited for, {@code total} of them on
+     * {@code threads} threads, and nothing else: no directories, cgroup, user switch or files.
+     * Prints {@code RESULT spawn_raw processes=.. threads=.. per_sec=.. launch=..}.
+     */
+    static void raw(int total, int threads) throws Exception {
+        ExecutorService pool = Executors.newFixedThreadPool(threads);
+        try {
+            List<Future<?>> loops = new ArrayList<>();
+            int each = total / threads;
+            long start = System.nanoTime();
+            for (int t = 0; t < threads; t++) {
+                loops.add(pool.submit(() -> {
+                    for (int i = 0; i < each; i++) {
+                        Process p = new ProcessBuilder("setsid", "/bin/sh", "-c", "true")
+                                .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null"))).start();
+                        try (var stdout = p.getInputStream(); var stderr = p.getErrorStream()) {
+                            stdout.transferTo(java.io.OutputStream.nullOutputStream());
+                            stderr.transferTo(java.io.OutputStream.nullOutputStream());
+                        }
+                        p.waitFor();
+                    }
+                    return null;
+                }));
+            }
+            for (Future<?> f : loops) f.get();
+            double seconds = (System.nanoTime() - start) / 1e9;
+            System.out.println(String.format(Locale.ROOT, "RESULT spawn_raw processes=%d threads=%d per_sec=%.1f launch=%s", each * threads, threads,
+                    each * threads / seconds, System.getProperty("jdk.lang.Process.launchMechanism", "default")));
+        } finally {
+            pool.shutdownNow();
+        }
     }
 }
