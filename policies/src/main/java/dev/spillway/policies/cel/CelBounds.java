@@ -14,7 +14,7 @@ package dev.spillway.policies.cel;
 public record CelBounds(int maxCodePoints, int maxParseDepth, int maxAstDepth, int maxNestedComprehensions, int maxIterations) {
 
     /** What Spillway applies: generous for policy conditions, small enough that one evaluation stays in microseconds to a few milliseconds. */
-    public static final CelBounds DEFAULT = new CelBounds(4_096, 32, 48, 2, 10_000);
+    public static final CelBounds DEFAULT = new CelBounds(4_096, 32, 24, 2, 10_000);
 
     public CelBounds {
         if (maxCodePoints < 1 || maxParseDepth < 1 || maxAstDepth < 1 || maxNestedComprehensions < 0 || maxIterations < 1) {
