@@ -418,7 +418,7 @@ public final class DocumentParser {
             Node v = value(key, required);
             if (v == null) return null;
             if (v instanceof ScalarNode s && !(s.getTag().getValue().endsWith(":null"))) return s;
-            r.problem(v, "'" + key + "' must be a single value");
+            r.problem(v, v instanceof ScalarNode ? "'" + key + "' must not be empty" : "'" + key + "' must be a single value");
             return null;
         }
 

@@ -84,8 +84,13 @@ public final class PlacementRules {
         final Map<NodeSlot, double[]> scores = new IdentityHashMap<>();
         final Map<String, Veto> residencyVetoes = new HashMap<>();
 
+        /** Set when the cycle knows no job for the shape: every node is vetoed with it (fail closed). */
+        final Veto unknownJob;
+
         ShapeState(TaskShape shape) {
-            JobFacts job = context.jobs().apply(shape);
+            JobFacts known = context.jobs().apply(shape);
+            this.unknownJob = known == null ? Veto.fixed("policy", "no job facts for this task shape; placement rules cannot be checked") : null;
+            JobFacts job = known != null ? known : JobFacts.of("", "", 0, 0, shape.request());
             TenantFacts tenant = context.tenants().apply(job.tenant());
             if (tenant == null) tenant = TenantFacts.named(job.tenant());
             this.bindings = new Bindings(Variables.JOB.view(job), Variables.TENANT.view(tenant), Variables.TASK.view(shape), null, null,
@@ -109,6 +114,7 @@ public final class PlacementRules {
         @Override
         public Veto check(TaskShape shape, NodeSlot slot) {
             ShapeState s = shape(shape);
+            if (s.unknownJob != null) return s.unknownJob;
             Veto fixed = s.fixedVetoes.get(slot);
             NodeState n = null;
             Bindings b = null;

@@ -202,4 +202,38 @@ class DocumentParserTest {
         assertThat(w.contains(java.time.DayOfWeek.SATURDAY, java.time.LocalTime.of(5, 0))).isFalse(); // Friday's night
         assertThat(w.contains(java.time.DayOfWeek.SATURDAY, java.time.LocalTime.of(12, 0))).isFalse();
     }
+
+    @Test
+    void anAliasBombIsRefusedWithAMessageNotExpanded() {
+        StringBuilder yaml = new StringBuilder("a0: &a0 [x, x, x, x, x, x, x, x, x]\n");
+        for (int i = 1; i < 30; i++) {
+            yaml.append("a").append(i).append(": &a").append(i).append(" [*a").append(i - 1).append(", *a").append(i - 1).append(", *a")
+                    .append(i - 1).append("]\n");
+        }
+
+        ParseResult r = DocumentParser.parse("bomb.yaml", yaml.toString());
+
+        assertThat(r.ok()).isFalse();
+        assertThat(r.problems().get(0).message()).startsWith("invalid YAML").containsIgnoringCase("alias");
+    }
+
+    @Test
+    void emptyExpressionsAndNonMappingsAreReported() {
+        ParseResult r = DocumentParser.parse("e.yaml", """
+                apiVersion: spillway.dev/v1
+                kind: Policy
+                metadata: {name: p}
+                spec:
+                  admission:
+                    - name: r
+                      match:
+                      message: '"m"'
+                      action: Deny
+                    - just a string
+                """);
+
+        assertThat(r.problems()).extracting(Problem::toString).containsExactlyInAnyOrder(
+                "e.yaml:7:13: 'match' must not be empty",
+                "e.yaml:10:7: each item of 'admission' must be a mapping");
+    }
 }

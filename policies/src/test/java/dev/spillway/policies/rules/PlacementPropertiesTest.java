@@ -169,4 +169,31 @@ class PlacementPropertiesTest {
             assertThat(b.filter().check(Fixtures.shape(), Fixtures.slot(v))).isEqualTo(a.filter().check(Fixtures.shape(), Fixtures.slot(v)));
         }
     }
+
+    @Property(tries = 300)
+    void anOfferingOutsideTheRequiredJurisdictionsNeverBursts(@ForAll("jurisdictions") String offeringIn,
+                                                              @ForAll("jurisdictions") String datasetIn,
+                                                              @ForAll @IntRange(min = 1, max = 20) int priceTenths) {
+        PolicySet set = Fixtures.compile(POLICIES + """
+                ---
+                apiVersion: spillway.dev/v1
+                kind: Dataset
+                metadata: {name: data}
+                spec: {location: "site:lyon", size: 1Gi, jurisdictions: [%s]}
+                """.formatted(datasetIn));
+        JobFacts job = JobFacts.of("job", "eu-only", 5, 1, new Resources(1_000, 1_024, 0)).withDatasets(List.of("data"));
+        dev.spillway.core.burst.Offering offering = new dev.spillway.core.burst.Offering("o", "cloud", "r1", "r1a", offeringIn, "m6i.large",
+                new Resources(2_000, 8_192, 0), false, priceTenths / 10.0);
+
+        BurstVerdict verdict = set.burst(job, TenantFacts.named("eu-only"), offering, NOW);
+
+        boolean lawful = offeringIn.equals("EU") && datasetIn.equals("EU");
+        assertThat(verdict.allowed()).isEqualTo(lawful);
+        if (!lawful) assertThat(verdict.rule()).isEqualTo("residency");
+    }
+
+    @Provide
+    Arbitrary<String> jurisdictions() {
+        return Arbitraries.of("EU", "US", "CH");
+    }
 }
