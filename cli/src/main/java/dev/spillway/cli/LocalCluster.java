@@ -118,6 +118,7 @@ public final class LocalCluster implements AutoCloseable {
         if (options.brokerJvmOptions != null) cmd.addAll(List.of(options.brokerJvmOptions.split(" ")));
         cmd.add("-Dspillway.data-dir=" + options.dataDir);
         cmd.add("-Dspillway.home=" + options.home.toAbsolutePath());
+        cmd.add("-Dspillway.parent-pid=" + ProcessHandle.current().pid()); // the broker stops when this process ends
         cmd.add("-Dquarkus.http.port=" + options.port);
         cmd.add("-Dquarkus.http.host=" + options.bind);
         if (options.insecure) cmd.add("-Dspillway.insecure=true");
@@ -174,7 +175,8 @@ public final class LocalCluster implements AutoCloseable {
                 "--name", name, "--pool", options.pool,
                 "--cpu", options.agentCpu, "--memory", options.agentMemory,
                 "--drain", options.drain, "--drain-timeout", options.drainTimeout,
-                "--work-dir", agentWorkDir(name).toString()));
+                "--work-dir", agentWorkDir(name).toString(),
+                "--parent-pid", String.valueOf(ProcessHandle.current().pid()))); // the agent stops when this process ends
         Process p = spawn(cmd, name, joinToken == null ? Map.of() : Map.of("SPILLWAY_JOIN_TOKEN", joinToken));
         agents.put(name, p);
         return p;

@@ -89,6 +89,10 @@ public final class AgentMain implements Callable<Integer> {
                     + "directory, or 'none' (process group only). Default ${DEFAULT-VALUE}.")
     String cgroupRoot;
 
+    @Option(names = "--parent-pid", paramLabel = "PID",
+            description = "Stop (draining as on SIGTERM) when this process ends; 'spillway up' passes its own, so that no agent outlives it.")
+    Long parentPid;
+
     @Option(names = "--keep-attempts", defaultValue = "24h",
             description = "Delete an attempt's directory (output, working directory) this long after it ended and the broker recorded "
                     + "its end, e.g. 24h, 7d, 30m (default ${DEFAULT-VALUE}).")
@@ -170,9 +174,20 @@ public final class AgentMain implements Callable<Integer> {
             Runtime.getRuntime().halt(0);
         }, "agent-drain"));
         watchForInterruptions(agent);
+        watchParent();
         agent.run();
         drained.await();
         return 0;
+    }
+
+    /** With {@code --parent-pid}: when that process ends, stop as on SIGTERM (the shutdown hook drains). */
+    private void watchParent() {
+        if (parentPid == null) return;
+        Runnable stop = () -> {
+            System.err.println("spillway-agent: the process that started this agent (pid " + parentPid + ") has ended; stopping");
+            System.exit(0);
+        };
+        ProcessHandle.of(parentPid).ifPresentOrElse(parent -> parent.onExit().thenRun(stop), () -> new Thread(stop, "agent-parent-gone").start());
     }
 
     private void watchForInterruptions(Agent agent) {

@@ -18,6 +18,13 @@ public interface BrokerConfig {
     @WithDefault("${user.home}/.spillway")
     String dataDir();
 
+    /**
+     * The process this broker belongs to ({@code spillway up} and the benchmarks set it): when it
+     * ends, however it ends, the broker stops too, so that no broker outlives the command that
+     * started it. Unset for a broker run on its own.
+     */
+    Optional<Long> parentPid();
+
     Agents agents();
 
     Scheduler scheduler();
