@@ -334,11 +334,9 @@ public class JobStore {
                         .execute(Tuple.of(jobId, ReasonCode.CANCELLED.code()))
                         .map(count -> {
                             List<CancelledTask> out = new ArrayList<>(onNode.size());
-                            for (Row r : onNode) {
-                                TaskState previous = TaskState.valueOf(r.getString("state"));
-                                if (TaskStateMachine.sourcesOf(TaskState.CANCELLED).contains(previous)) {
-                                    out.add(new CancelledTask(r.getInteger("idx"), r.getInteger("attempt"), r.getString("node"), previous));
-                                }
+                            for (Row r : onNode) { // every state on a node may be cancelled
+                                out.add(new CancelledTask(r.getInteger("idx"), r.getInteger("attempt"), r.getString("node"),
+                                        TaskState.valueOf(r.getString("state"))));
                             }
                             return new Cancelled(count.iterator().next().getLong("n").intValue(), out);
                         })));

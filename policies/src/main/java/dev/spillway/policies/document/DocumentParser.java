@@ -11,7 +11,6 @@ import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import java.util.regex.Pattern;
@@ -543,15 +542,18 @@ public final class DocumentParser {
             return null;
         }
 
-        List<Fields> mappings(String key) {
+        /** The items of an optional list; none (and a problem when it is something else) otherwise. */
+        private List<Node> items(String key) {
             Node v = value(key, false);
+            if (v == null) return List.of();
+            if (v instanceof SequenceNode seq) return seq.getValue();
+            r.problem(v, "'" + key + "' must be a list");
+            return List.of();
+        }
+
+        List<Fields> mappings(String key) {
             List<Fields> out = new ArrayList<>();
-            if (v == null) return out;
-            if (!(v instanceof SequenceNode seq)) {
-                r.problem(v, "'" + key + "' must be a list");
-                return out;
-            }
-            for (Node item : seq.getValue()) {
+            for (Node item : items(key)) {
                 Fields f = r.fields(item, "each item of '" + key + "'");
                 if (f != null) out.add(f);
             }
@@ -559,14 +561,8 @@ public final class DocumentParser {
         }
 
         Set<String> strings(String key) {
-            Node v = value(key, false);
             Set<String> out = new LinkedHashSet<>();
-            if (v == null) return out;
-            if (!(v instanceof SequenceNode seq)) {
-                r.problem(v, "'" + key + "' must be a list");
-                return out;
-            }
-            for (Node item : seq.getValue()) {
+            for (Node item : items(key)) {
                 if (item instanceof ScalarNode s && !s.getValue().isBlank()) {
                     if (!out.add(s.getValue())) r.problem(s, "'" + s.getValue() + "' is listed twice");
                 } else {
@@ -590,9 +586,7 @@ public final class DocumentParser {
             for (String s : out) {
                 if (!s.matches("[A-Z][A-Z0-9-]{0,15}")) r.problem(node(key), "jurisdiction '" + s + "' must be an upper-case code like EU or US");
             }
-            Set<String> upper = new LinkedHashSet<>();
-            out.forEach(s -> upper.add(s.toUpperCase(Locale.ROOT)));
-            return upper;
+            return out;
         }
 
         void stringMap(String key) {
