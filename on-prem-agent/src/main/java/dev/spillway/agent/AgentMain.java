@@ -148,14 +148,14 @@ public final class AgentMain implements Callable<Integer> {
             System.err.println("spillway-agent: --cgroup-root must be auto, none or an existing cgroup directory; " + cgroupRoot + " is not a directory");
             return 2;
         }
+        Files.createDirectories(settings.workDir());
         TaskUser taskUser;
         try {
-            taskUser = TaskUser.forThisAgent(java.util.Optional.ofNullable(runAs));
+            taskUser = TaskUser.forThisAgent(java.util.Optional.ofNullable(runAs), NativeLauncher.install(settings.workDir()));
         } catch (IllegalArgumentException e) {
             System.err.println("spillway-agent: " + e.getMessage());
             return 2;
         }
-        Files.createDirectories(settings.workDir());
         BrokerTrust trust;
         try {
             trust = BrokerTrust.of(caFile, insecure);

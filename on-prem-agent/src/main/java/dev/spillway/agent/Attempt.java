@@ -238,10 +238,15 @@ final class Attempt {
      * path of the agent's own directories down to {@code work}, which the agent created); otherwise
      * it starts in the attempt's directory and enters {@code work} after the user switch
      * ({@link #entering}, one more {@code /bin/sh}). With a cgroup and root that is 4 execs:
-     * {@code sh}, {@code setsid}, {@code setpriv}, the command.
+     * {@code sh}, {@code setsid}, {@code setpriv}, the command; with the agent's
+     * {@link NativeLauncher} ({@link TaskUser#launcher}), the same steps are one program: 2 execs.
      */
     static Launch launch(Path attemptDir, Path workDir, TaskUser user, AttemptCgroups.Cgroup cg, List<String> command) {
         boolean startInWorkDir = user.agentEntersTaskDirectories();
+        if (user.launcher().isPresent()) {
+            return new Launch(NativeLauncher.command(user.launcher().get(), cg == null ? null : cg.procs(), true, user.launcherOptions(),
+                    startInWorkDir ? null : workDir.getFileName().toString(), command), startInWorkDir ? workDir : attemptDir);
+        }
         List<String> chain = startInWorkDir ? command : entering(workDir.getFileName().toString(), command);
         chain = ProcessTree.wrap(user.wrap(chain));
         if (cg != null) chain = cg.enter(chain);

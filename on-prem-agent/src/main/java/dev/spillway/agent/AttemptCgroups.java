@@ -237,9 +237,14 @@ final class AttemptCgroups {
         List<String> enter(List<String> command) {
             List<String> entering = new ArrayList<>(List.of("/bin/sh", "-c",
                     "echo $$ > \"$0\" || { echo \"spillway: cannot enter the attempt's cgroup $0\" >&2; exit 125; }; exec \"$@\"",
-                    dir.resolve("cgroup.procs").toString()));
+                    procs().toString()));
             entering.addAll(command);
             return entering;
+        }
+
+        /** The file a process writes its pid to to enter this cgroup. */
+        Path procs() {
+            return dir.resolve("cgroup.procs");
         }
 
         /** Live processes in the cgroup. */

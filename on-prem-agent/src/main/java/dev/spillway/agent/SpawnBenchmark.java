@@ -18,8 +18,8 @@ import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * How fast this machine runs {@code true} the way an agent runs an attempt, with no broker: the
- * attempt's directories, its cgroup (or process group), the same exec chain ({@link Attempt#launch}:
- * cgroup entry, new session, task user), started the way the agent starts processes
+ * attempt's directories, its cgroup (or process group), the same launch ({@link Attempt#launch}:
+ * cgroup entry, new session, task user, through the {@link NativeLauncher} where the jar has it), started the way the agent starts processes
  * ({@link ProcessTree#preferVforkLaunch}), piped and capped output, the wait for its end and its end file. {@code spillway bench e2e} runs it
  * beside the end-to-end run, so that figure reads as a share of what the agents alone could do.
  *
@@ -44,7 +44,7 @@ public final class SpawnBenchmark {
         Path work = Path.of(args[2]);
         Path root = work.resolve("attempts");
         Files.createDirectories(root);
-        TaskUser user = TaskUser.forThisAgent(Optional.empty());
+        TaskUser user = TaskUser.forThisAgent(Optional.empty(), NativeLauncher.install(work));
         AttemptCgroups.Opened opened = AttemptCgroups.open(args.length > 3 ? args[3] : AttemptCgroups.AUTO, "spawn-bench", work);
         AttemptCgroups cgroups = opened.cgroups().orElse(null);
         ExecutorService workers = Executors.newCachedThreadPool(r -> {

@@ -28,6 +28,10 @@ import java.util.function.Function;
  * <p>Tasks never keep the agent's capabilities: an agent with ambient capabilities would pass them
  * to every child (CAP_SETUID alone is a way to root), so the task's inheritable and ambient sets
  * are emptied by the same {@code setpriv}, whether or not it switches user.
+ *
+ * <p>Where the agent has its {@link NativeLauncher} ({@link #launchingWith}), that one program
+ * does what {@code setpriv} does (the groups come from {@code id -G}, read once), in the same
+ * exec as the other steps of an attempt's start.
  */
 final class TaskUser {
 
@@ -98,14 +102,24 @@ final class TaskUser {
     private final boolean switchUser;
     /** setpriv, when tasks are started through it; null when they are started as they are. */
     private final Path setpriv;
+    /** Tasks start without the agent's capabilities ({@code setpriv} or the launcher drops them); false when there are none to drop. */
+    private final boolean dropCaps;
+    /** The agent's {@link NativeLauncher}, or null: tasks start through {@code setpriv} and the chain of {@link Attempt#launch}. */
+    private final Path launcher;
+    /** The task user's groups, for the launcher (setpriv's {@code --init-groups} reads them itself). */
+    private final List<Integer> groups;
     private final boolean sharesAgentUser;
     /** The agent may enter a directory that is this user's alone (mode 0700): it is that user, or bypasses directory permissions. */
     private final boolean agentEntersTaskDirectories;
 
-    private TaskUser(Account account, boolean switchUser, Path setpriv, boolean sharesAgentUser, boolean agentEntersTaskDirectories) {
+    private TaskUser(Account account, boolean switchUser, Path setpriv, boolean dropCaps, Path launcher, List<Integer> groups,
+                     boolean sharesAgentUser, boolean agentEntersTaskDirectories) {
         this.account = account;
         this.switchUser = switchUser;
         this.setpriv = setpriv;
+        this.dropCaps = dropCaps;
+        this.launcher = launcher;
+        this.groups = List.copyOf(groups);
         this.sharesAgentUser = sharesAgentUser;
         this.agentEntersTaskDirectories = agentEntersTaskDirectories;
     }
@@ -122,6 +136,12 @@ final class TaskUser {
      */
     static TaskUser choose(Optional<String> requested, AgentProcess self, String selfName,
                            Function<String, Optional<Account>> accounts, Optional<Path> setpriv) {
+        return choose(requested, self, selfName, accounts, setpriv, false);
+    }
+
+    /** As {@link #choose(Optional, AgentProcess, String, Function, Optional)}; {@code launcher}: the agent has its {@link NativeLauncher}, so setpriv is not needed. */
+    static TaskUser choose(Optional<String> requested, AgentProcess self, String selfName,
+                           Function<String, Optional<Account>> accounts, Optional<Path> setpriv, boolean launcher) {
         Account agent = accounts.apply(Integer.toString(self.uid())).orElse(new Account(selfName, self.uid(), -1));
         Account target;
         if (requested.isEmpty() && !self.root()) {
@@ -146,32 +166,70 @@ final class TaskUser {
             }
         }
         boolean dropCaps = switchUser || self.ambientCaps() != 0;
-        if (dropCaps && setpriv.isEmpty()) {
+        if (dropCaps && setpriv.isEmpty() && !launcher) {
             throw new IllegalArgumentException("cannot run tasks as " + target.name() + (switchUser ? "" : " without this agent's capabilities")
                     + ": setpriv (util-linux) is not installed");
         }
         boolean entersTaskDirectories = !switchUser || self.has(CAP_DAC_OVERRIDE) || self.has(CAP_DAC_READ_SEARCH);
-        return new TaskUser(target, switchUser, dropCaps ? setpriv.get() : null, !switchUser, entersTaskDirectories);
+        return new TaskUser(target, switchUser, dropCaps ? setpriv.orElse(null) : null, dropCaps, null, List.of(target.gid()), !switchUser,
+                entersTaskDirectories);
     }
 
-    /** Who tasks run as for this agent process, as {@link #choose} decides from the OS; checked by running {@code id} as that user. */
+    /** Who tasks run as for this agent process, started through the chain of programs (no {@link NativeLauncher}). */
     static TaskUser forThisAgent(Optional<String> runAs) throws IOException {
+        return forThisAgent(runAs, Optional.empty());
+    }
+
+    /**
+     * Who tasks run as for this agent process, as {@link #choose} decides from the OS, started
+     * through {@code launcher} when there is one; checked by running {@code id} as that user.
+     */
+    static TaskUser forThisAgent(Optional<String> runAs, Optional<Path> launcher) throws IOException {
         TaskUser user = choose(runAs, AgentProcess.fromStatus(Files.readString(Path.of("/proc/self/status"))),
-                System.getProperty("user.name"), TaskUser::lookUp, onPath("setpriv"));
-        if (user.setpriv != null) {
+                System.getProperty("user.name"), TaskUser::lookUp, onPath("setpriv"), launcher.isPresent());
+        if (launcher.isPresent()) user = user.launchingWith(launcher.get(), user.switchUser ? groupsOf(user.account) : List.of());
+        if (user.dropCaps) {
             String uid = run(user.wrap(List.of("id", "-u"))).orElse("").trim();
             if (!uid.equals(Integer.toString(user.account.uid()))) {
-                throw new IllegalArgumentException("cannot run tasks as " + user.account.name() + ": setpriv did not switch to uid "
-                        + user.account.uid() + " (got '" + uid + "')");
+                throw new IllegalArgumentException("cannot run tasks as " + user.account.name() + ": " + (user.launcher != null ? NativeLauncher.NAME
+                        : "setpriv") + " did not switch to uid " + user.account.uid() + " (got '" + uid + "')");
             }
         }
         return user;
     }
 
+    /** This user, its tasks started through the agent's {@link NativeLauncher} with {@code groups} as their groups. */
+    TaskUser launchingWith(Path launcher, List<Integer> groups) {
+        return new TaskUser(account, switchUser, setpriv, dropCaps, launcher, groups.isEmpty() ? List.of(account.gid()) : groups, sharesAgentUser,
+                agentEntersTaskDirectories);
+    }
+
+    /** The account's groups ({@code id -G}, as {@code setpriv --init-groups} would set them); its primary group alone if that fails. */
+    private static List<Integer> groupsOf(Account account) {
+        return run(List.of("id", "-G", account.name())).map(out -> java.util.Arrays.stream(out.trim().split("\\s+")).filter(g -> !g.isEmpty())
+                .map(Integer::valueOf).toList()).filter(g -> !g.isEmpty()).orElse(List.of(account.gid()));
+    }
+
+    /** The agent's {@link NativeLauncher}, when tasks start through it. */
+    Optional<Path> launcher() {
+        return Optional.ofNullable(launcher);
+    }
+
+    /** The launcher's options that make a process this user, without the agent's capabilities (none when there is nothing to drop). */
+    List<String> launcherOptions() {
+        if (!dropCaps) return List.of();
+        List<String> options = new ArrayList<>(List.of("--drop-caps"));
+        if (switchUser) {
+            options.addAll(List.of("--user", Integer.toString(account.uid()), "--group", Integer.toString(account.gid()), "--groups",
+                    String.join(",", groups.stream().map(String::valueOf).toList())));
+        }
+        return options;
+    }
+
     /** Tasks run as the agent's own user, with nothing switched or dropped (for tests of other things). */
     static TaskUser agentsOwn() {
         String name = System.getProperty("user.name");
-        return new TaskUser(new Account(name, -1, -1), false, null, true, true);
+        return new TaskUser(new Account(name, -1, -1), false, null, false, null, List.of(), true, true);
     }
 
     Account account() {
@@ -195,7 +253,8 @@ final class TaskUser {
 
     /** {@code command}, started as this user and without the agent's capabilities. */
     List<String> wrap(List<String> command) {
-        if (setpriv == null) return command;
+        if (!dropCaps) return command;
+        if (launcher != null) return NativeLauncher.command(launcher, null, false, launcherOptions(), null, command);
         List<String> wrapped = new ArrayList<>(List.of(setpriv.toString()));
         if (switchUser) {
             wrapped.addAll(List.of("--reuid=" + account.uid(), "--regid=" + account.gid(), "--init-groups"));

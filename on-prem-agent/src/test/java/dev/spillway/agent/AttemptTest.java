@@ -115,6 +115,15 @@ class AttemptTest {
         // no cgroup, the agent's own user: setsid and the command only
         Attempt.Launch plain = Attempt.launch(attemptDir, work, TaskUser.agentsOwn(), null, List.of("true"));
         assertThat(plain).isEqualTo(new Attempt.Launch(List.of("setsid", "true"), work));
+
+        // with the agent's launcher: every step in its one exec, in the same places
+        Path launcher = Path.of("/var/lib/spillway/bin/spillway-launch");
+        assertThat(Attempt.launch(attemptDir, work, asRoot.launchingWith(launcher, List.of(65534, 100)), cg, List.of("true"))).isEqualTo(
+                new Attempt.Launch(List.of(launcher.toString(), "--cgroup-procs", "/sys/fs/cgroup/x/attempt-1/cgroup.procs", "--new-session",
+                        "--drop-caps", "--user", "65534", "--group", "65534", "--groups", "65534,100", "--", "true"), work));
+        assertThat(Attempt.launch(attemptDir, work, asAgentUser.launchingWith(launcher, List.of()), null, List.of("true"))).isEqualTo(
+                new Attempt.Launch(List.of(launcher.toString(), "--new-session", "--drop-caps", "--user", "65534", "--group", "65534", "--groups",
+                        "65534", "--chdir", "work", "--", "true"), attemptDir));
     }
 
     @Test

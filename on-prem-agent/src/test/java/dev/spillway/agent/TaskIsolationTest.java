@@ -34,6 +34,8 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * Tasks never see the agent's secrets, checked on the OS: real agent processes (started like
@@ -153,6 +155,10 @@ class TaskIsolationTest {
         assertThat(Files.readAllLines(Path.of("/proc", Long.toString(agent.pid()), "status")))
                 .anyMatch(l -> l.matches("Uid:\\s+" + osUid(agentUser).orElseThrow() + "\\s.*"))
                 .anyMatch(l -> l.matches("CapAmb:\\s+00000000000000e9"));
+        if (NativeLauncher.class.getResource(NativeLauncher.resource(System.getProperty("os.name"), System.getProperty("os.arch"))) != null) {
+            // this build has the launcher: these tasks start through it, entering their directory after the switch (--chdir)
+            assertThat(agentLog()).contains("attempts start through " + work.resolve("bin").resolve(NativeLauncher.NAME));
+        }
 
         String job = submit("""
                 id -u
@@ -234,29 +240,36 @@ class TaskIsolationTest {
                 .containsEntry("SPILLWAY_ATTEMPT", "0").containsEntry("DATASET", "s3://bucket/x");
     }
 
-    /** In-process: a directory above the attempts that the task's user may not pass (a 0700 data directory) does not keep it from its own. */
-    @Test
-    void aTaskStartsInItsDirectoryEvenWhenADirectoryAboveIsClosedToItsUser() throws Exception {
+    /**
+     * In-process: a directory above the attempts that the task's user may not pass (a 0700 data
+     * directory) does not keep it from its own; started through the chain of programs and through
+     * the agent's launcher, it runs as that user with no capabilities.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"chain", "launcher"})
+    void aTaskStartsInItsDirectoryEvenWhenADirectoryAboveIsClosedToItsUser(String launch) throws Exception {
         assumeRoot("running a task as nobody needs root (this JVM runs as uid " + uid() + ")");
         Path closed = Files.createDirectory(tmp.resolve("closed"), PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
         Assign assign = assign(UUID.randomUUID().toString(), 0, 1).toBuilder().clearCommand().addCommand("/bin/sh").addCommand("-c")
-                .addCommand("id -u; pwd; echo data > here && cat here").build();
-        Attempt a = new Attempt(AttemptId.verify(assign), assign, closed.resolve("attempts"), TaskUser.forThisAgent(Optional.of("nobody")), x -> { });
+                .addCommand("id -u; pwd; echo data > here && cat here; grep -E '^Cap(Inh|Prm|Eff|Amb)' /proc/self/status").build();
+        Attempt a = new Attempt(AttemptId.verify(assign), assign, closed.resolve("attempts"), nobody(launch), x -> { });
         a.start();
         await().atMost(Duration.ofSeconds(10)).until(a::finished);
 
         assertThat(Files.readString(a.log(true))).isEmpty();
         assertThat(a.status().getExitCode()).isZero();
-        assertThat(Files.readString(a.log(false))).isEqualTo(osUid("nobody").orElseThrow() + "\n" + a.workDir() + "\ndata\n");
+        assertThat(Files.readString(a.log(false))).isEqualTo(osUid("nobody").orElseThrow() + "\n" + a.workDir() + "\ndata\n"
+                + "CapInh:\t0000000000000000\nCapPrm:\t0000000000000000\nCapEff:\t0000000000000000\nCapAmb:\t0000000000000000\n");
     }
 
-    /** In-process: stopping and sampling reach a task that runs as another user. */
-    @Test
-    void aTaskOfAnotherUserIsSampledAndItsWholeTreeStopped() throws Exception {
+    /** In-process: stopping and sampling reach a task that runs as another user (through either launch). */
+    @ParameterizedTest
+    @ValueSource(strings = {"chain", "launcher"})
+    void aTaskOfAnotherUserIsSampledAndItsWholeTreeStopped(String launch) throws Exception {
         assumeRoot("running a task as nobody needs root (this JVM runs as uid " + uid() + ")");
         Assign assign = assign(UUID.randomUUID().toString(), 0, 1).toBuilder().clearCommand().addCommand("/bin/sh").addCommand("-c")
                 .addCommand("sleep 300 & (sleep 300 &); while :; do :; done").build();
-        Attempt a = new Attempt(AttemptId.verify(assign), assign, tmp.resolve("attempts"), TaskUser.forThisAgent(Optional.of("nobody")), x -> { });
+        Attempt a = new Attempt(AttemptId.verify(assign), assign, tmp.resolve("attempts"), nobody(launch), x -> { });
         a.start();
         try {
             await().atMost(Duration.ofSeconds(20)).until(() -> {
@@ -275,6 +288,16 @@ class TaskIsolationTest {
         } finally {
             a.stop(AttemptState.ATTEMPT_STATE_KILLED, "test over", 1000);
         }
+    }
+
+    /** Tasks as nobody, started through the chain of programs or through the launcher (skipped where the build has none). */
+    private TaskUser nobody(String launch) throws IOException {
+        if (launch.equals("chain")) return TaskUser.forThisAgent(Optional.of("nobody"));
+        Optional<Path> launcher = NativeLauncher.install(tmp.resolve("agent"));
+        assumeTrue(launcher.isPresent(), "this build has no spillway-launch (no C compiler)");
+        TaskUser user = TaskUser.forThisAgent(Optional.of("nobody"), launcher);
+        assertThat(user.launcher()).isEqualTo(launcher);
+        return user;
     }
 
     // --- the agent as a process ---
