@@ -32,9 +32,10 @@ import picocli.CommandLine.Spec;
 /**
  * Work through the whole system: single-task {@code true} jobs submitted over gRPC, placed by the
  * broker, run by two local agent processes, their ends recorded. Process creation is the ceiling
- * on this machine, so the same run first measures two ceilings and reports the end-to-end rate as
- * a share of each: the raw spawn rate ({@code setsid /bin/sh -c true}, piped and waited for, on as
- * many threads as there are agents, by a JVM that launches processes as the agents do), and the agents' own attempt path with no broker
+ * on this machine, so the same run first measures the ceilings and reports the end-to-end rate as
+ * a share of each: the raw spawn rate ({@code /bin/true} started the way the agents start an
+ * attempt's process, piped and waited for, in one loop), the same on as many threads as there are
+ * agents (what the machine's cores can spawn at most), and the agents' own attempt path with no broker
  * ({@code dev.spillway.agent.SpawnBenchmark}: directories, cgroup, task user, session, capped
  * logs, end file; as many processes as agents, as many attempts at once as the run's agents).
  *
@@ -48,6 +49,7 @@ final class EndToEndBenchmark implements Callable<Integer> {
     private static final int AGENTS = 2;
     /** What each job's task asks for, in millicpus. */
     private static final int TASK_MILLICPUS = 100;
+    private static final int WARM_UP_ROUND = 400;
 
     @Option(names = "--agent-cpu", defaultValue = "4", description = "Cores each agent offers; a task asks for 0.1, so 10 attempts at once per core "
             + "(default ${DEFAULT-VALUE}).")
@@ -62,6 +64,10 @@ final class EndToEndBenchmark implements Callable<Integer> {
     @Option(names = "--paced-jobs", defaultValue = "500", description = "Jobs submitted at half the measured rate, for latency (default ${DEFAULT-VALUE}).")
     int pacedJobs;
 
+    @Option(names = "--warm-up-rounds", defaultValue = "10", description = "At most this many rounds of 400 jobs before the measured ones, "
+            + "ending when a round's rate is within 5 %% of the one before; 0 measures a cold broker (default ${DEFAULT-VALUE}).")
+    int warmUpRounds;
+
     @Option(names = "--keep-data", description = "Keep the run's data directory (broker and agent logs, database) and print where it is.")
     boolean keepData;
 
@@ -74,10 +80,11 @@ final class EndToEndBenchmark implements Callable<Integer> {
     public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut();
         boolean insecure = ((Spillway) spec.root().userObject()).insecure;
-        double raw = rawSpawnRate(Math.max(400, jobs / 4));
-        out.printf(Locale.ROOT, "raw spawn rate: %.0f processes/s (setsid /bin/sh -c true, piped, on %d threads, launched as the agents launch)%n",
-                raw, AGENTS);
         Path dir = Files.createTempDirectory("spillway-bench-e2e-");
+        double raw = rawSpawnRate(Math.max(400, jobs / 4), 1, dir.resolve("raw"));
+        double rawParallel = rawSpawnRate(Math.max(400, jobs / 4), AGENTS, dir.resolve("raw"));
+        out.printf(Locale.ROOT, "raw spawn rate: %.0f processes/s in one loop, %.0f on %d threads (/bin/true started as the agents start an "
+                + "attempt's process, piped and waited for)%n", raw, rawParallel, AGENTS);
         double agentsAlone = agentSpawnRate(dir.resolve("spawn"), Math.max(400, jobs / 4));
         out.printf(Locale.ROOT, "the agents' own attempt path, no broker: %.1f attempts/s (%d agent processes, %d at once each)%n", agentsAlone,
                 AGENTS, slotsPerAgent());
@@ -86,19 +93,22 @@ final class EndToEndBenchmark implements Callable<Integer> {
             try {
                 var stub = JobServiceGrpc.newFutureStub(channel);
                 var blocking = JobServiceGrpc.newBlockingStub(channel);
-                run(stub, blocking, 50, 0, out); // warm-up: class loading and JIT along the whole path
+                warmUp(stub, blocking, out);
                 Phase all = run(stub, blocking, jobs, 0, out);
-                out.printf(Locale.ROOT, "%d jobs at once: %.1f completed tasks/s (%.0f %% of the raw spawn rate, %.0f %% of the agents' own path), "
-                                + "submission to finish p50 %.0f ms, p99 %.0f ms%n", jobs, all.tasksPerSecond(), 100 * all.tasksPerSecond() / raw,
+                out.printf(Locale.ROOT, "%d jobs at once: %.1f completed tasks/s (%.0f %% of the raw spawn rate, %.0f %% of it on %d threads, "
+                                + "%.0f %% of the agents' own path), submission to finish p50 %.0f ms, p99 %.0f ms%n", jobs, all.tasksPerSecond(),
+                        100 * all.tasksPerSecond() / raw, 100 * all.tasksPerSecond() / rawParallel, AGENTS,
                         100 * all.tasksPerSecond() / agentsAlone, all.p50Millis(), all.p99Millis());
                 double pace = all.tasksPerSecond() / 2;
                 Phase paced = run(stub, blocking, pacedJobs, pace, out);
                 out.printf(Locale.ROOT, "%d jobs paced at %.1f/s: submission to finish p50 %.0f ms, p99 %.0f ms%n", pacedJobs, pace,
                         paced.p50Millis(), paced.p99Millis());
                 out.println(String.format(Locale.ROOT,
-                        "RESULT e2e jobs=%d agents=%d tasks_per_sec=%.1f raw_spawn_per_sec=%.1f ratio=%.2f agent_path_per_sec=%.1f ratio_to_agent_path=%.2f "
+                        "RESULT e2e jobs=%d agents=%d tasks_per_sec=%.1f raw_spawn_per_sec=%.1f ratio=%.2f raw_parallel_per_sec=%.1f ratio_parallel=%.2f "
+                                + "agent_path_per_sec=%.1f ratio_to_agent_path=%.2f "
                                 + "saturated_p50_ms=%.0f saturated_p99_ms=%.0f paced_per_sec=%.1f paced_p50_ms=%.0f paced_p99_ms=%.0f",
-                        jobs, AGENTS, all.tasksPerSecond(), raw, all.tasksPerSecond() / raw, agentsAlone, all.tasksPerSecond() / agentsAlone,
+                        jobs, AGENTS, all.tasksPerSecond(), raw, all.tasksPerSecond() / raw, rawParallel, all.tasksPerSecond() / rawParallel,
+                        agentsAlone, all.tasksPerSecond() / agentsAlone,
                         all.p50Millis(), all.p99Millis(), pace, paced.p50Millis(), paced.p99Millis()));
                 out.flush();
             } finally {
@@ -108,6 +118,28 @@ final class EndToEndBenchmark implements Callable<Integer> {
             SubmitBenchmark.keepOrDelete(dir, keepData, out);
         }
         return Spillway.OK;
+    }
+
+    /**
+     * Runs rounds of jobs until the rate settles: the broker's JIT compiler took a quarter of a core
+     * all through a measured phase that followed a warm-up of 400 jobs, and a broker runs for days,
+     * so the figure that describes it is the warm one. Each round's rate is printed, the first
+     * being the cold one.
+     */
+    private void warmUp(JobServiceGrpc.JobServiceFutureStub stub, JobServiceGrpc.JobServiceBlockingStub blocking, PrintWriter out)
+            throws Exception {
+        List<String> rates = new ArrayList<>();
+        double previous = 0;
+        PrintWriter quiet = new PrintWriter(java.io.Writer.nullWriter());
+        for (int i = 0; i < warmUpRounds; i++) {
+            double rate = run(stub, blocking, WARM_UP_ROUND, 0, quiet).tasksPerSecond();
+            rates.add(String.format(Locale.ROOT, "%.1f", rate));
+            if (i > 0 && Math.abs(rate - previous) <= 0.05 * previous) break;
+            previous = rate;
+        }
+        if (!rates.isEmpty()) {
+            out.printf(Locale.ROOT, "warm-up: %d rounds of %d jobs, tasks/s %s%n", rates.size(), WARM_UP_ROUND, String.join(", ", rates));
+        }
     }
 
     /** One phase: how fast {@code count} jobs went through, and each one's submission-to-finish time. */
@@ -176,21 +208,26 @@ final class EndToEndBenchmark implements Callable<Integer> {
         return new Phase(count / ((last - first) / 1e6), latency);
     }
 
+    /**
+     * Waits until no job of the run is queued or running (asking for one such job, not reading them
+     * all: the broker's work for the question must not grow with the run), then reads them all.
+     */
     private static List<Job> awaitFinished(JobServiceGrpc.JobServiceBlockingStub jobs, String run, int count) throws InterruptedException {
         long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(10);
-        while (true) {
-            List<Job> done = new ArrayList<>();
-            String token = "";
-            do {
-                ListJobsResponse page = jobs.listJobs(ListJobsRequest.newBuilder().putLabels("bench-run", run).setPageSize(1000)
-                        .addStates(JobState.JOB_STATE_SUCCEEDED).addStates(JobState.JOB_STATE_FAILED).setPageToken(token).build());
-                done.addAll(page.getJobsList());
-                token = page.getNextPageToken();
-            } while (!token.isEmpty());
-            if (done.size() >= count) return done;
-            if (System.nanoTime() > deadline) throw new IllegalStateException(done.size() + " of " + count + " jobs finished within 10 minutes");
+        while (jobs.listJobs(ListJobsRequest.newBuilder().putLabels("bench-run", run).setPageSize(1).addStates(JobState.JOB_STATE_QUEUED)
+                .addStates(JobState.JOB_STATE_RUNNING).build()).getJobsCount() > 0) {
+            if (System.nanoTime() > deadline) throw new IllegalStateException("jobs of the run still unfinished after 10 minutes");
             Thread.sleep(200);
         }
+        List<Job> all = new ArrayList<>();
+        String token = "";
+        do {
+            ListJobsResponse page = jobs.listJobs(ListJobsRequest.newBuilder().putLabels("bench-run", run).setPageSize(1000).setPageToken(token).build());
+            all.addAll(page.getJobsList());
+            token = page.getNextPageToken();
+        } while (!token.isEmpty());
+        if (all.size() != count) throw new IllegalStateException(all.size() + " jobs of the run are stored, " + count + " were submitted");
+        return all;
     }
 
     /**
@@ -223,15 +260,16 @@ final class EndToEndBenchmark implements Callable<Integer> {
     }
 
     /**
-     * Processes started and waited for per second, {@code total} of them on {@link #AGENTS}
+     * Processes started and waited for per second, {@code total} of them on {@code threads}
      * threads, by a JVM that spawns as the agents do ({@code SpawnBenchmark --raw} from the agent
-     * jar: the agents start processes with vfork, which is much cheaper than the JDK's default).
+     * jar: vfork, which is much cheaper than the JDK's default, and the agents' launcher, installed
+     * in {@code work}).
      */
-    static double rawSpawnRate(int total) throws Exception {
+    static double rawSpawnRate(int total, int threads, Path work) throws Exception {
         Path jar = Path.of(System.getProperty("spillway.home", ".")).resolve("on-prem-agent/target/spillway-agent.jar");
         String javaCommand = ProcessHandle.current().info().command().orElse("java");
         Process p = new ProcessBuilder(javaCommand, "-cp", jar.toString(), "dev.spillway.agent.SpawnBenchmark", "--raw", String.valueOf(total),
-                String.valueOf(AGENTS)).redirectErrorStream(true).start();
+                String.valueOf(threads), work.toString()).redirectErrorStream(true).start();
         String output = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
         if (p.waitFor() != 0) throw new IllegalStateException("the raw spawn benchmark failed: " + output);
         java.util.regex.Matcher m = java.util.regex.Pattern.compile("RESULT spawn_raw .* per_sec=([0-9.]+)").matcher(output);

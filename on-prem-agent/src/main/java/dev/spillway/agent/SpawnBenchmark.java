@@ -24,7 +24,7 @@ import java.util.concurrent.atomic.AtomicInteger;
  * beside the end-to-end run, so that figure reads as a share of what the agents alone could do.
  *
  * <p>Usage: {@code java -cp spillway-agent.jar dev.spillway.agent.SpawnBenchmark ATTEMPTS CONCURRENCY WORK_DIR [CGROUP_ROOT]}
- * (or {@code --raw PROCESSES THREADS}: the raw spawn rate, see {@link #raw})
+ * (or {@code --raw PROCESSES THREADS WORK_DIR}: the raw spawn rate, see {@link #raw})
  * (the agent's {@code --cgroup-root}: auto, none or a directory; default auto);
  * prints {@code RESULT spawn attempts=.. concurrency=.. per_sec=..}.
  */
@@ -36,7 +36,7 @@ public final class SpawnBenchmark {
     public static void main(String[] args) throws Exception {
         ProcessTree.preferVforkLaunch(); // as the agent does
         if (args.length > 0 && args[0].equals("--raw")) {
-            raw(Integer.parseInt(args[1]), Integer.parseInt(args[2]));
+            raw(Integer.parseInt(args[1]), Integer.parseInt(args[2]), Path.of(args[3]));
             return;
         }
         int total = Integer.parseInt(args[0]);
@@ -79,12 +79,17 @@ public final class SpawnBenchmark {
     }
 
     /**
-     * The machine's raw spawn rate as the agent's JVM spawns (the same launch mechanism):
-     * {@code setsid /bin/sh -c true}, output piped and read, waited for, {@code total} of them on
-     * {@code threads} threads, and nothing else: no directories, cgroup, user switch or files.
-     * Prints {@code RESULT spawn_raw processes=.. threads=.. per_sec=.. launch=..}.
+     * The machine's raw spawn rate, {@code /bin/true} started the way the agent starts an attempt's
+     * process: by this JVM's launch mechanism, in a new session through the agent's
+     * {@link NativeLauncher} (installed in {@code work}; {@code setsid} where the jar has none),
+     * output piped and read, waited for; {@code total} of them on {@code threads} threads, and
+     * nothing else: no directories, cgroup, user switch or files.
+     * Prints {@code RESULT spawn_raw processes=.. threads=.. per_sec=.. launch=.. via=..}.
      */
-    static void raw(int total, int threads) throws Exception {
+    static void raw(int total, int threads, Path work) throws Exception {
+        Optional<Path> launcher = NativeLauncher.install(work);
+        List<String> command = launcher.map(l -> NativeLauncher.command(l, null, true, List.of(), null, List.of("/bin/true")))
+                .orElse(List.of("setsid", "/bin/true"));
         ExecutorService pool = Executors.newFixedThreadPool(threads);
         try {
             List<Future<?>> loops = new ArrayList<>();
@@ -93,7 +98,7 @@ public final class SpawnBenchmark {
             for (int t = 0; t < threads; t++) {
                 loops.add(pool.submit(() -> {
                     for (int i = 0; i < each; i++) {
-                        Process p = new ProcessBuilder("setsid", "/bin/sh", "-c", "true")
+                        Process p = new ProcessBuilder(command)
                                 .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null"))).start();
                         try (var stdout = p.getInputStream(); var stderr = p.getErrorStream()) {
                             stdout.transferTo(java.io.OutputStream.nullOutputStream());
@@ -106,8 +111,9 @@ public final class SpawnBenchmark {
             }
             for (Future<?> f : loops) f.get();
             double seconds = (System.nanoTime() - start) / 1e9;
-            System.out.println(String.format(Locale.ROOT, "RESULT spawn_raw processes=%d threads=%d per_sec=%.1f launch=%s", each * threads, threads,
-                    each * threads / seconds, System.getProperty("jdk.lang.Process.launchMechanism", "default")));
+            System.out.println(String.format(Locale.ROOT, "RESULT spawn_raw processes=%d threads=%d per_sec=%.1f launch=%s via=%s", each * threads,
+                    threads, each * threads / seconds, System.getProperty("jdk.lang.Process.launchMechanism", "default"),
+                    launcher.isPresent() ? NativeLauncher.NAME : "setsid"));
         } finally {
             pool.shutdownNow();
         }

@@ -70,6 +70,7 @@ public class SchedulingLoop implements SchedulerWakeup {
     private final Timer cycleTimer;
     private final Counter placements;
     private final AtomicLong queueDepth = new AtomicLong();
+    private final AtomicLong tasksRead = new AtomicLong();
     private final Map<TaskState, AtomicLong> liveTasks = new HashMap<>();
     private volatile Map<UUID, String> pendingReasons = Map.of();
     /** Tenants with more jobs with queued tasks than a cycle reads, with how many they have. */
@@ -85,6 +86,8 @@ public class SchedulingLoop implements SchedulerWakeup {
     private Map<UUID, JobCatalog.JobInfo> cycleJobs = Map.of();
     /** Jobs with queued tasks that the cycle's budget did not reach, with why. */
     private Map<UUID, String> notExamined = Map.of();
+    /** Jobs of the last cycle none of whose tasks was read because older work of their tenant and shape had the allowance ({@link FairQueue#sharedCaps}). */
+    private Map<UUID, TaskShape> behindSameShape = Map.of();
     private Thread thread;
     private long lastFinishSweep;
     private long lastDepthRead;
@@ -105,6 +108,9 @@ public class SchedulingLoop implements SchedulerWakeup {
         this.placements = Counter.builder("spillway_placements").description("Task placements committed").register(registry);
         Gauge.builder("spillway_queue_depth", queueDepth, AtomicLong::get)
                 .description("Queued tasks at the last cycle (every one, from the jobs' maintained counts; retries in backoff included)")
+                .register(registry);
+        Gauge.builder("spillway_scheduling_tasks_read", tasksRead, AtomicLong::get)
+                .description("Queued tasks the last cycle read: of each tenant's work of one shape, what the nodes could take plus a look-ahead")
                 .register(registry);
         for (TaskState state : TaskState.UNFINISHED) {
             AtomicLong count = new AtomicLong();
@@ -204,11 +210,16 @@ public class SchedulingLoop implements SchedulerWakeup {
         long t3 = System.nanoTime();
 
         Map<UUID, String> reasons = new HashMap<>(notExamined);
+        Map<TaskShape, String> shapeReasons = new HashMap<>();
         for (Plan.Unplaced u : plan.unplaced()) {
             reasons.putIfAbsent(UUID.fromString(u.task().ref().jobId()), u.why().summary());
+            shapeReasons.putIfAbsent(u.task().shape(), u.why().summary());
             // No node of the cluster as it is can take this shape: read only its look-ahead until the cluster changes.
             if (!u.why().waitingCanHelp()) setAside.add(u.task().shape());
         }
+        // A job not read because older work of its tenant and shape came first waits for what that work waits for.
+        behindSameShape.forEach((job, shape) -> reasons.putIfAbsent(job, shapeReasons.getOrDefault(shape,
+                "waiting its turn: older work of its tenant that asks for the same resources and constraints takes the capacity free now")));
         pendingReasons = reasons;
         lastUnplaced = plan.unplaced();
 
@@ -257,18 +268,18 @@ public class SchedulingLoop implements SchedulerWakeup {
         for (TaskStore.QueuedJob q : queued) {
             fair.add(new FairQueue.Job(q.jobId().toString(), q.tenant(), q.priority(), q.createdAtMillis(), q.queued()));
         }
-        Map<TaskShape, Long> placeable = new HashMap<>();
         int lookahead = hasCloudPools ? config.scheduler().burstLookahead() : SAMPLE;
-        Map<String, Integer> take = FairQueue.allocate(fair, config.scheduler().maxTasksPerCycle(), j -> {
-            TaskShape shape = cycleJobs.get(UUID.fromString(j.id())).shape();
+        // Of each tenant's work of one shape: what the nodes could take now, plus the look-ahead.
+        Map<String, Integer> caps = FairQueue.sharedCaps(fair, j -> cycleJobs.get(UUID.fromString(j.id())).shape(), shape -> {
             // Set aside: no node can hold it now, so only bursting can help (the look-ahead is what the planner buys for).
             if (setAside.contains(shape)) return lookahead;
-            long fit = placeable.computeIfAbsent(shape, sh -> FairQueue.placeable(sh.request(), nodes));
-            return (int) Math.min(Integer.MAX_VALUE, fit + lookahead);
+            return (int) Math.min(Integer.MAX_VALUE, FairQueue.placeable(shape.request(), nodes) + lookahead);
         });
+        Map<String, Integer> take = FairQueue.allocate(fair, config.scheduler().maxTasksPerCycle(), j -> caps.get(j.id()));
         Map<UUID, Integer> byJob = new HashMap<>();
         take.forEach((id, n) -> byJob.put(UUID.fromString(id), n));
         Map<UUID, List<TaskStore.Queued>> read = tasks.queuedTasks(byJob, DATABASE_WAIT);
+        tasksRead.set(read.values().stream().mapToLong(List::size).sum());
 
         Map<String, List<PendingTask>> byJobId = new HashMap<>();
         read.forEach((id, list) -> {
@@ -280,13 +291,17 @@ public class SchedulingLoop implements SchedulerWakeup {
             byJobId.put(id.toString(), ts);
         });
         Map<UUID, String> waitingTurn = new HashMap<>();
+        Map<UUID, TaskShape> behind = new HashMap<>();
         for (TaskStore.QueuedJob q : queued) {
-            if (!take.containsKey(q.jobId().toString())) {
+            if (caps.get(q.jobId().toString()) == 0) {
+                behind.put(q.jobId(), cycleJobs.get(q.jobId()).shape());
+            } else if (!take.containsKey(q.jobId().toString())) {
                 waitingTurn.put(q.jobId(), "waiting its turn: a scheduling cycle reads at most " + config.scheduler().maxTasksPerCycle()
                         + " queued tasks, shared by priority, then tenant, then age");
             }
         }
         notExamined = waitingTurn;
+        behindSameShape = behind;
         return FairQueue.rank(fair, byJobId, tasks.onNodesByTenant(DATABASE_WAIT));
     }
 

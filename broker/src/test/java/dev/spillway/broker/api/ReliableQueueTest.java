@@ -289,6 +289,17 @@ class ReliableQueueTest {
         String running = assigned(node).get(0).getJobId();
         assertThat(crowd.getJob(GetJobRequest.newBuilder().setJobId(running).build()).getJob().getPendingReason())
                 .as("a job with nothing queued does not wait").isEmpty();
+        // Of the first thousand, a cycle reads only what the node could take plus a look-ahead (the tenant's allowance for the
+        // shape); a job beyond it is not read, yet it says the same as one that was read and could not be placed.
+        await().atMost(WAIT).untilAsserted(() -> assertThat(registry.find("spillway_scheduling_tasks_read").gauge().value())
+                .as("16 of the look-ahead, no free room: not one task of each of the thousand jobs").isEqualTo(16));
+        String read = ids.stream().filter(id -> !id.equals(running)).findFirst().orElseThrow();
+        String notRead = ids.get(900);
+        await().atMost(WAIT).untilAsserted(() -> {
+            String readReason = crowd.getJob(GetJobRequest.newBuilder().setJobId(read).build()).getJob().getPendingReason();
+            assertThat(readReason).isNotEmpty().doesNotContain("waiting its turn");
+            assertThat(crowd.getJob(GetJobRequest.newBuilder().setJobId(notRead).build()).getJob().getPendingReason()).isEqualTo(readReason);
+        });
 
         for (String id : ids) crowd.cancelJob(dev.spillway.api.v1.CancelJobRequest.newBuilder().setJobId(id).build());
     }

@@ -7,6 +7,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
+import java.util.function.Function;
 import java.util.function.ToIntFunction;
 
 /**
@@ -68,6 +69,35 @@ public final class FairQueue {
             }
         }
         return out;
+    }
+
+    /**
+     * Each job's cap for {@link #allocate} from an allowance its tenant's jobs of one group (a task
+     * shape) share: what is worth reading of a shape is what the nodes could take now plus a
+     * look-ahead, whether one job of a tenant holds those tasks or a thousand do. A tenant's jobs of
+     * a group, in the order {@code allocate} serves them (priority, then age), each take what they
+     * can of what is left. So a cycle reads O(tenants × shapes) tasks, not one per job: with 2,000
+     * queued single-task jobs and three free slots it reads a few tasks, not 2,000. Each tenant
+     * has the whole allowance, so one tenant's old jobs never take another's turn.
+     *
+     * @param group     a job's group (its tasks' shape)
+     * @param allowance how many tasks of a group are worth reading, per tenant
+     * @return every job's cap (0: nothing of it is worth reading this cycle)
+     */
+    public static <G> Map<String, Integer> sharedCaps(List<Job> jobs, Function<Job, G> group, ToIntFunction<G> allowance) {
+        List<Job> order = new ArrayList<>(jobs);
+        order.sort(Comparator.comparingInt(Job::priority).reversed().thenComparing(AGE));
+        Map<G, Integer> allowances = new HashMap<>();
+        Map<Map.Entry<String, G>, Long> left = new HashMap<>();
+        Map<String, Integer> caps = new HashMap<>();
+        for (Job j : order) {
+            G g = group.apply(j);
+            long room = left.computeIfAbsent(Map.entry(j.tenant(), g), k -> (long) Math.max(0, allowances.computeIfAbsent(g, allowance::applyAsInt)));
+            int cap = (int) Math.min(room, Math.max(0, j.queued()));
+            caps.put(j.id(), cap);
+            left.put(Map.entry(j.tenant(), g), room - cap);
+        }
+        return caps;
     }
 
     /**

@@ -110,6 +110,52 @@ class FairQueuePropertiesTest {
         return out;
     }
 
+    /** Jobs of the group "even" or "odd" (by their index, standing in for a shape), each group worth {@code allowance} tasks per tenant. */
+    private static String group(FairQueue.Job j) {
+        return Integer.parseInt(j.id().substring(4)) % 2 == 0 ? "even" : "odd";
+    }
+
+    @Property(tries = 500)
+    void sharedCapsGiveEachTenantAndShapeItsAllowanceInFullOrEveryTaskItHas(@ForAll("queues") List<FairQueue.Job> jobs,
+                                                                              @ForAll @IntRange(min = 0, max = 4000) int allowance) {
+        Map<String, Integer> caps = FairQueue.sharedCaps(jobs, FairQueuePropertiesTest::group, g -> allowance);
+        assertThat(caps.keySet()).containsExactlyInAnyOrderElementsOf(jobs.stream().map(FairQueue.Job::id).toList());
+        Map<String, Long> given = new HashMap<>();
+        Map<String, Long> queued = new HashMap<>();
+        for (FairQueue.Job j : jobs) {
+            assertThat(caps.get(j.id())).isBetween(0, j.queued());
+            given.merge(j.tenant() + "/" + group(j), (long) caps.get(j.id()), Long::sum);
+            queued.merge(j.tenant() + "/" + group(j), (long) j.queued(), Long::sum);
+        }
+        given.forEach((key, n) -> assertThat(n).as(key).isEqualTo(Math.min(allowance, queued.get(key))));
+    }
+
+    @Property(tries = 500)
+    void underSharedCapsAnOlderOrHigherJobOfTheSameTenantAndShapeIsServedFirst(@ForAll("queues") List<FairQueue.Job> jobs,
+                                                                              @ForAll @IntRange(min = 0, max = 4000) int allowance) {
+        Map<String, Integer> caps = FairQueue.sharedCaps(jobs, FairQueuePropertiesTest::group, g -> allowance);
+        for (FairQueue.Job later : jobs) {
+            if (caps.get(later.id()) == 0) continue;
+            for (FairQueue.Job first : jobs) {
+                boolean ahead = first.priority() > later.priority()
+                        || first.priority() == later.priority() && FairQueue.AGE.compare(first, later) < 0;
+                if (ahead && first.tenant().equals(later.tenant()) && group(first).equals(group(later))) {
+                    assertThat(caps.get(first.id())).as("%s before %s", first, later).isEqualTo(first.queued());
+                }
+            }
+        }
+    }
+
+    @Example
+    void twoThousandSingleTaskJobsAndThreeFreeSlotsReadAFewTasksNotTwoThousand() {
+        List<FairQueue.Job> jobs = new ArrayList<>();
+        for (int i = 0; i < 2000; i++) jobs.add(new FairQueue.Job("job-" + i, i % 2 == 0 ? "a" : "b", 0, i, 1));
+        Map<String, Integer> caps = FairQueue.sharedCaps(jobs, j -> SHAPE, shape -> 3 + 16);
+        Map<String, Integer> take = FairQueue.allocate(jobs, 50_000, j -> caps.get(j.id()));
+        assertThat(take.values().stream().mapToInt(Integer::intValue).sum()).isEqualTo(2 * 19);
+        assertThat(take).containsKeys("job-0", "job-1", "job-36", "job-37").doesNotContainKeys("job-38", "job-39");
+    }
+
     @Provide
     Arbitrary<List<FairQueue.Job>> queues() {
         Arbitrary<FairQueue.Job> job = Combinators.combine(
