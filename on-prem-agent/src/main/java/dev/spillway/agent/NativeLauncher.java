@@ -53,8 +53,8 @@ final class NativeLauncher {
             }
             Path bin = workDir.resolve("bin");
             Files.createDirectories(bin);
+            if (!Files.isDirectory(bin, LinkOption.NOFOLLOW_LINKS)) throw new IOException(bin + " is not a directory (a link?)");
             Files.setPosixFilePermissions(bin, PosixFilePermissions.fromString("rwxr-xr-x"));
-            if (Files.isSymbolicLink(bin) || !Files.isDirectory(bin, LinkOption.NOFOLLOW_LINKS)) throw new IOException(bin + " is not a directory");
             Path tmp = Files.createTempFile(bin, NAME, ".new");
             try {
                 Files.copy(in, tmp, StandardCopyOption.REPLACE_EXISTING);
