@@ -91,7 +91,7 @@ public final class LocalCluster implements AutoCloseable {
 
     /** A channel to the broker that presents {@code credential} (null: none) on every call. */
     public ManagedChannel channel(String credential) {
-        return tls().channelBuilder(brokerAddress()).maxInboundMessageSize(64 * 1024 * 1024)
+        return tls().nettyChannelBuilder(brokerAddress()).maxInboundMessageSize(64 * 1024 * 1024)
                 .intercept(new CallerToken(credential, "local").interceptor()).build();
     }
 
