@@ -6,6 +6,8 @@ import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.grpc.protobuf.StatusProto;
 import java.io.PrintWriter;
+import java.util.List;
+import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -19,14 +21,6 @@ import picocli.CommandLine.Option;
  */
 @Command(name = "spillway", mixinStandardHelpOptions = true, version = "spillway 0.1.0",
         description = "Spillway: on-prem agent pools and cloud capacity as one logical computer.",
-        subcommands = {
-                UpCommand.class, DemoCommand.class,
-                JobCommands.Submit.class, JobCommands.Jobs.class, JobCommands.JobDetail.class, JobCommands.Watch.class,
-                JobCommands.Logs.class, JobCommands.Cancel.class, JobCommands.Explain.class,
-                ClusterCommands.Nodes.class, ClusterCommands.Pools.class, ClusterCommands.Token.class, ClusterCommands.Instances.class,
-                AccessCommands.WhoAmI.class, AccessCommands.ApiKeys.class, AccessCommands.Audit.class,
-                BenchCommand.class,
-                CommandLine.HelpCommand.class},
         footer = "%nThrough the ./spillway launcher also: simulate --trace FILE.swf [...] (replay a workload trace) and "
                 + "bench scheduler|burst (the pure cores), which run from bench/ (see README.md).",
         exitCodeListHeading = "%nExit codes:%n",
@@ -102,12 +96,56 @@ public final class Spillway {
         }
     }
 
+    /** Every command, in the order usage lists them. */
+    private static final List<Class<?>> COMMANDS = List.of(
+            UpCommand.class, DemoCommand.class,
+            JobCommands.Submit.class, JobCommands.Jobs.class, JobCommands.JobDetail.class, JobCommands.Watch.class,
+            JobCommands.Logs.class, JobCommands.Cancel.class, JobCommands.Explain.class,
+            ClusterCommands.Nodes.class, ClusterCommands.Pools.class, ClusterCommands.Token.class, ClusterCommands.Instances.class,
+            AccessCommands.WhoAmI.class, AccessCommands.ApiKeys.class, AccessCommands.Audit.class,
+            BenchCommand.class,
+            CommandLine.HelpCommand.class);
+
+    /** The root's options that take a value: the command's name is the first argument that is neither one of these nor its value. */
+    private static final Set<String> VALUE_OPTIONS = Set.of("--broker", "-o", "--output", "--token", "--token-file", "--ca-file");
+
     public static void main(String[] args) {
-        System.exit(commandLine().execute(args));
+        System.exit(commandLine(args).execute(args));
     }
 
+    /** The whole command line, every command in it. */
     public static CommandLine commandLine() {
+        return withCommands(COMMANDS);
+    }
+
+    /**
+     * The command line that {@code args} need: the root and the one command they name, when they
+     * name one (picocli builds the model of every command it holds, about a quarter of a short
+     * command's run); the whole of it for usage, help and anything it does not know.
+     */
+    static CommandLine commandLine(String[] args) {
+        String name = commandName(args);
+        for (Class<?> command : COMMANDS) {
+            if (command != CommandLine.HelpCommand.class && command.getAnnotation(Command.class).name().equals(name)) {
+                return withCommands(List.of(command));
+            }
+        }
+        return commandLine();
+    }
+
+    /** The first argument that is not a root option or its value; null when there is none. */
+    static String commandName(String[] args) {
+        for (int i = 0; i < args.length; i++) {
+            String arg = args[i];
+            if (!arg.startsWith("-")) return arg;
+            if (VALUE_OPTIONS.contains(arg)) i++;
+        }
+        return null;
+    }
+
+    private static CommandLine withCommands(List<Class<?>> commands) {
         CommandLine cli = new CommandLine(new Spillway());
+        for (Class<?> command : commands) cli.addSubcommand(command);
         cli.setCaseInsensitiveEnumValuesAllowed(true);
         cli.setExecutionExceptionHandler(Spillway::handle);
         return cli;
