@@ -16,6 +16,12 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.function.Consumer;
 import java.util.logging.Logger;
 
@@ -59,7 +65,7 @@ final class Attempt {
     /** stdout and stderr while the agent copies them, null before the start (and for an attempt found ended on disk). */
     private volatile CappedLog stdout;
     private volatile CappedLog stderr;
-    private final List<Thread> pumps = new ArrayList<>(2);
+    private final List<Future<?>> pumps = new ArrayList<>(2);
     private volatile Process process;
     /** The attempt's own cgroup while it runs; null when contained by its process group only. */
     private volatile AttemptCgroups.Cgroup cgroup;
@@ -146,12 +152,16 @@ final class Attempt {
         return stderr ? this.stderr : this.stdout;
     }
 
-    private static Thread daemon(String name, Runnable body) {
-        Thread t = new Thread(body, name);
+    /**
+     * The threads that pump attempts' output and wait for their processes: three per running
+     * attempt, kept between attempts (a thread per use cost each attempt three thread starts and
+     * exits, a sixth of the agent's CPU when attempts are short: freeing a stack unmaps it on every core).
+     */
+    private static final ExecutorService IO = Executors.newCachedThreadPool(r -> {
+        Thread t = new Thread(r, "attempt-io");
         t.setDaemon(true);
-        t.start();
         return t;
-    }
+    });
 
     /** Where an attempt whose directory is {@code dir} keeps its stdout or stderr. */
     static Path log(Path dir, boolean stderr) {
@@ -200,13 +210,13 @@ final class Attempt {
             process = p;
             stdout = out;
             stderr = err;
-            pumps.add(daemon("attempt-" + key() + "-stdout", () -> out.pump(p.getInputStream())));
-            pumps.add(daemon("attempt-" + key() + "-stderr", () -> err.pump(p.getErrorStream())));
+            pumps.add(IO.submit(() -> out.pump(p.getInputStream())));
+            pumps.add(IO.submit(() -> err.pump(p.getErrorStream())));
             state = AttemptState.ATTEMPT_STATE_RUNNING;
             onChange.accept(this);
             // Waits with waitFor rather than onExit: the JDK hands a process's exit to its stream objects
             // first, and that waits while a pump reads a pipe a process left behind still holds.
-            daemon("attempt-" + key() + "-wait", () -> {
+            IO.execute(() -> {
                 try {
                     p.waitFor();
                 } catch (InterruptedException e) {
@@ -338,9 +348,12 @@ final class Attempt {
             ProcessTree.killGroup(process.pid());
         }
         // The last output is in the files before the end is reported (a reader stops at the end).
-        for (Thread pump : pumps) {
+        long pumpDeadline = System.nanoTime() + PUMP_WAIT_MILLIS * 1_000_000;
+        for (Future<?> pump : pumps) {
             try {
-                pump.join(PUMP_WAIT_MILLIS);
+                pump.get(Math.max(0, pumpDeadline - System.nanoTime()), TimeUnit.NANOSECONDS);
+            } catch (TimeoutException | ExecutionException e) {
+                // a process out of reach holds the pipe, or the pump failed: the end is reported with what the files have
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
             }

@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.logging.Logger;
@@ -38,7 +39,9 @@ final class CappedLog {
 
     private final Path file;
     private final long maxBytes;
-    private final FileChannel channel;
+    /** Opened at the first output (or at once when the file is not empty): a silent task holds no descriptor. */
+    private FileChannel channel;
+    private boolean closed;
     /** Bytes in the file. */
     private long size;
     /** Bytes of output cut from the front of the file so far: the file starts at this offset of the output. */
@@ -49,7 +52,12 @@ final class CappedLog {
         if (maxBytes < 2) throw new IllegalArgumentException("a log cap must be at least 2 bytes: " + maxBytes);
         this.file = file;
         this.maxBytes = maxBytes;
-        this.channel = FileChannel.open(file, StandardOpenOption.READ, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING);
+        // Each descriptor the agent holds is closed once more in every process it starts (the JDK closes them all before the exec).
+        if (Files.size(file) > 0) open();
+    }
+
+    private void open() throws IOException {
+        channel = FileChannel.open(file, StandardOpenOption.READ, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING);
     }
 
     /** Copies {@code in} into the file until its end (every writer closed it); closes both. Blocks: run it on a thread of its own. */
@@ -69,6 +77,8 @@ final class CappedLog {
 
     /** Stops writing (nothing was pumped: the process did not start). */
     synchronized void close() {
+        closed = true;
+        if (channel == null) return;
         try {
             channel.close();
         } catch (IOException ignored) {
@@ -78,6 +88,8 @@ final class CappedLog {
 
     /** Appends {@code len} bytes, cutting the oldest output first if the file would pass its cap. */
     synchronized void write(byte[] b, int off, int len) throws IOException {
+        if (closed) throw new IOException("output to " + file + " is closed");
+        if (channel == null) open();
         if (len >= maxBytes) {
             // This write alone fills the cap: keep its newest bytes only.
             dropped += size + (len - maxBytes);

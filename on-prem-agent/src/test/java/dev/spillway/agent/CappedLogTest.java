@@ -65,4 +65,25 @@ class CappedLogTest {
             Files.deleteIfExists(file);
         }
     }
+
+    @org.junit.jupiter.api.Test
+    void aSilentTaskLeavesAnEmptyFileAndOutputLeftFromBeforeIsCutAtOnce() throws Exception {
+        Path silent = Files.createTempFile("capped", ".log");
+        Path reused = Files.createTempFile("capped", ".log");
+        try {
+            CappedLog quiet = new CappedLog(silent, 100);
+            quiet.pump(new ByteArrayInputStream(new byte[0]));
+            assertThat(silent).isEmptyFile();
+            assertThat(quiet.read(0, new byte[10]).count()).isZero();
+            org.assertj.core.api.Assertions.assertThatThrownBy(() -> quiet.write(new byte[] {1}, 0, 1))
+                    .isInstanceOf(java.io.IOException.class).hasMessageContaining("closed");
+
+            Files.writeString(reused, "output of an earlier start");
+            new CappedLog(reused, 100);
+            assertThat(reused).isEmptyFile();
+        } finally {
+            Files.deleteIfExists(silent);
+            Files.deleteIfExists(reused);
+        }
+    }
 }
