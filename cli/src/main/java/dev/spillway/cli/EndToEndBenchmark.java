@@ -81,10 +81,13 @@ final class EndToEndBenchmark implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut();
         boolean insecure = ((Spillway) spec.root().userObject()).insecure;
         Path dir = Files.createTempDirectory("spillway-bench-e2e-");
-        double raw = rawSpawnRate(Math.max(400, jobs / 4), 1, dir.resolve("raw"));
-        double rawParallel = rawSpawnRate(Math.max(400, jobs / 4), AGENTS, dir.resolve("raw"));
-        out.printf(Locale.ROOT, "raw spawn rate: %.0f processes/s in one loop, %.0f on %d threads (/bin/true started as the agents start an "
-                + "attempt's process, piped and waited for)%n", raw, rawParallel, AGENTS);
+        Spawns loop = rawSpawnRate(Math.max(400, jobs / 4), 1, dir.resolve("raw"));
+        Spawns parallel = rawSpawnRate(Math.max(400, jobs / 4), AGENTS, dir.resolve("raw"));
+        double raw = loop.perSecond();
+        double rawParallel = parallel.perSecond();
+        out.printf(Locale.ROOT, "raw spawn rate: %.0f processes/s in one loop using %.2f cores, %.0f on %d threads using %.2f of the machine's %d "
+                        + "(/bin/true started as the agents start an attempt's process, piped and waited for)%n", raw, loop.cores(), rawParallel,
+                AGENTS, parallel.cores(), Runtime.getRuntime().availableProcessors());
         double agentsAlone = agentSpawnRate(dir.resolve("spawn"), Math.max(400, jobs / 4));
         out.printf(Locale.ROOT, "the agents' own attempt path, no broker: %.1f attempts/s (%d agent processes, %d at once each)%n", agentsAlone,
                 AGENTS, slotsPerAgent());
@@ -105,10 +108,11 @@ final class EndToEndBenchmark implements Callable<Integer> {
                         paced.p50Millis(), paced.p99Millis());
                 out.println(String.format(Locale.ROOT,
                         "RESULT e2e jobs=%d agents=%d tasks_per_sec=%.1f raw_spawn_per_sec=%.1f ratio=%.2f raw_parallel_per_sec=%.1f ratio_parallel=%.2f "
+                                + "raw_cores=%.2f raw_parallel_cores=%.2f "
                                 + "agent_path_per_sec=%.1f ratio_to_agent_path=%.2f "
                                 + "saturated_p50_ms=%.0f saturated_p99_ms=%.0f paced_per_sec=%.1f paced_p50_ms=%.0f paced_p99_ms=%.0f",
                         jobs, AGENTS, all.tasksPerSecond(), raw, all.tasksPerSecond() / raw, rawParallel, all.tasksPerSecond() / rawParallel,
-                        agentsAlone, all.tasksPerSecond() / agentsAlone,
+                        loop.cores(), parallel.cores(), agentsAlone, all.tasksPerSecond() / agentsAlone,
                         all.p50Millis(), all.p99Millis(), pace, paced.p50Millis(), paced.p99Millis()));
                 out.flush();
             } finally {
@@ -265,15 +269,19 @@ final class EndToEndBenchmark implements Callable<Integer> {
      * jar: vfork, which is much cheaper than the JDK's default, and the agents' launcher, installed
      * in {@code work}).
      */
-    static double rawSpawnRate(int total, int threads, Path work) throws Exception {
+    /** A raw spawn loop's rate, and the CPU it used (its JVM and the processes it started), in cores. */
+    record Spawns(double perSecond, double cores) {
+    }
+
+    static Spawns rawSpawnRate(int total, int threads, Path work) throws Exception {
         Path jar = Path.of(System.getProperty("spillway.home", ".")).resolve("on-prem-agent/target/spillway-agent.jar");
         String javaCommand = ProcessHandle.current().info().command().orElse("java");
         Process p = new ProcessBuilder(javaCommand, "-cp", jar.toString(), "dev.spillway.agent.SpawnBenchmark", "--raw", String.valueOf(total),
                 String.valueOf(threads), work.toString()).redirectErrorStream(true).start();
         String output = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
         if (p.waitFor() != 0) throw new IllegalStateException("the raw spawn benchmark failed: " + output);
-        java.util.regex.Matcher m = java.util.regex.Pattern.compile("RESULT spawn_raw .* per_sec=([0-9.]+)").matcher(output);
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("RESULT spawn_raw .* per_sec=([0-9.]+) cores=([0-9.]+|NaN)").matcher(output);
         if (!m.find()) throw new IllegalStateException("no result from the raw spawn benchmark: " + output);
-        return Double.parseDouble(m.group(1));
+        return new Spawns(Double.parseDouble(m.group(1)), Double.parseDouble(m.group(2)));
     }
 }

@@ -84,7 +84,8 @@ public final class SpawnBenchmark {
      * {@link NativeLauncher} (installed in {@code work}; {@code setsid} where the jar has none),
      * output piped and read, waited for; {@code total} of them on {@code threads} threads, and
      * nothing else: no directories, cgroup, user switch or files.
-     * Prints {@code RESULT spawn_raw processes=.. threads=.. per_sec=.. launch=.. via=..}.
+     * Prints {@code RESULT spawn_raw processes=.. threads=.. per_sec=.. cores=.. launch=.. via=..}, where cores is the CPU
+     * the loop used (this JVM and the processes it started) over its duration.
      */
     static void raw(int total, int threads, Path work) throws Exception {
         Optional<Path> launcher = NativeLauncher.install(work);
@@ -94,6 +95,7 @@ public final class SpawnBenchmark {
         try {
             List<Future<?>> loops = new ArrayList<>();
             int each = total / threads;
+            long cpuBefore = cpuTicksWithChildren();
             long start = System.nanoTime();
             for (int t = 0; t < threads; t++) {
                 loops.add(pool.submit(() -> {
@@ -111,11 +113,32 @@ public final class SpawnBenchmark {
             }
             for (Future<?> f : loops) f.get();
             double seconds = (System.nanoTime() - start) / 1e9;
-            System.out.println(String.format(Locale.ROOT, "RESULT spawn_raw processes=%d threads=%d per_sec=%.1f launch=%s via=%s", each * threads,
-                    threads, each * threads / seconds, System.getProperty("jdk.lang.Process.launchMechanism", "default"),
+            long cpuAfter = cpuTicksWithChildren();
+            double cores = cpuBefore < 0 || cpuAfter < 0 ? Double.NaN : (cpuAfter - cpuBefore) / (double) CLOCK_TICKS / seconds;
+            System.out.println(String.format(Locale.ROOT, "RESULT spawn_raw processes=%d threads=%d per_sec=%.1f cores=%.2f launch=%s via=%s",
+                    each * threads, threads, each * threads / seconds, cores, System.getProperty("jdk.lang.Process.launchMechanism", "default"),
                     launcher.isPresent() ? NativeLauncher.NAME : "setsid"));
         } finally {
             pool.shutdownNow();
+        }
+    }
+
+    /** The kernel's clock tick, the unit of /proc's CPU times (USER_HZ: 100 on every Linux architecture Spillway builds for). */
+    private static final int CLOCK_TICKS = 100;
+
+    /**
+     * CPU time of this JVM and of the children it waited for so far, in clock ticks (utime, stime,
+     * cutime and cstime of /proc/self/stat): what the loop costs the machine, its processes' exec
+     * and exit included. -1 where there is no /proc.
+     */
+    static long cpuTicksWithChildren() {
+        try {
+            String stat = Files.readString(Path.of("/proc/self/stat"));
+            // Fields after the command name, which is in parentheses and may hold spaces.
+            String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+            return Long.parseLong(f[11]) + Long.parseLong(f[12]) + Long.parseLong(f[13]) + Long.parseLong(f[14]);
+        } catch (java.io.IOException | RuntimeException e) {
+            return -1;
         }
     }
 }

@@ -139,6 +139,10 @@ public class AgentConnections {
         /** Attempts this connection has already recorded as started (reports repeat running attempts). */
         private final Set<String> started = new HashSet<>();
         private CompletableFuture<Void> tail = CompletableFuture.completedFuture(null);
+        /** Messages received and not yet taken by a {@link #drain}; guards {@link #drainQueued} too. */
+        private final List<ConnectRequest> inbox = new ArrayList<>();
+        /** A drain is in the chain and has not started: it takes whatever arrives until it does. */
+        private boolean drainQueued;
         /** Set once a message could not be handled: the stream is being ended, later messages are ignored. */
         private volatile boolean failed;
 
@@ -152,15 +156,46 @@ public class AgentConnections {
             lastArrival = arrived;
             AgentSession s = session;
             if (s != null) sessions.heard(s.node(), arrived);
-            // Chain onto the previous message's work; run the DB work off the transport's thread.
-            tail = tail.thenCompose(v -> failed ? CompletableFuture.<Void>completedFuture(null) : handle(message)
+            synchronized (inbox) {
+                inbox.add(message);
+                if (drainQueued) return;
+                drainQueued = true;
+            }
+            // Chain onto the previous messages' work; run the DB work off the transport's thread.
+            tail = tail.thenCompose(v -> drain());
+        }
+
+        /**
+         * Handles every message that arrived since the last drain, in order. Reports next to each
+         * other are handled as one ({@link #handleAttempts}): while the store commits one, the
+         * agent's next reports queue up, and they are then written in one transaction.
+         */
+        private CompletableFuture<Void> drain() {
+            List<ConnectRequest> batch;
+            synchronized (inbox) {
+                batch = new ArrayList<>(inbox);
+                inbox.clear();
+                drainQueued = false;
+            }
+            Uni<Void> work = Uni.createFrom().voidItem();
+            for (int i = 0; i < batch.size(); ) {
+                ConnectRequest first = batch.get(i);
+                int end = i + 1;
+                if (first.getPayloadCase() == ConnectRequest.PayloadCase.REPORT) {
+                    while (end < batch.size() && batch.get(end).getPayloadCase() == ConnectRequest.PayloadCase.REPORT) end++;
+                }
+                List<ConnectRequest> run = batch.subList(i, end);
+                work = work.flatMap(x -> failed ? Uni.createFrom().voidItem() : run.size() == 1 ? handle(first) : handleReports(run));
+                i = end;
+            }
+            return work
                     .emitOn(Infrastructure.getDefaultExecutor())
                     .subscribeAsCompletionStage()
                     .exceptionally(e -> {
                         fail(e);
                         return null;
                     })
-                    .whenComplete((x, e) -> link.handled()));
+                    .whenComplete((x, e) -> batch.forEach(m -> link.handled()));
         }
 
         /**
@@ -199,6 +234,14 @@ public class AgentConnections {
                 default:
                     return refuse("empty message");
             }
+        }
+
+        /** Reports that queued up, as one: the last one's draining flag, every attempt of all of them in order. */
+        private Uni<Void> handleReports(List<ConnectRequest> reports) {
+            List<AttemptStatus> attempts = new ArrayList<>();
+            for (ConnectRequest r : reports) attempts.addAll(r.getReport().getAttemptsList());
+            ConnectRequest last = reports.get(reports.size() - 1);
+            return handle(ConnectRequest.newBuilder(last).setReport(last.getReport().toBuilder().clearAttempts().addAllAttempts(attempts)).build());
         }
 
         private Uni<Void> refuse(String why) {
@@ -372,83 +415,106 @@ public class AgentConnections {
         }
 
         /**
-         * Handles attempt reports in order, then acknowledges in one message every attempt end
-         * among them that is now recorded (or refused for good as stale). A failed write fails the
-         * whole chain, and nothing of it is acknowledged: the agent sends those ends again.
+         * Records attempt reports in one transaction ({@link TaskStore#report}), then acknowledges
+         * in one message every attempt end among them that is now recorded (or refused for good as
+         * stale). A failed write fails the whole report, and nothing of it is acknowledged: the
+         * agent sends those ends again.
          */
         private Uni<Void> handleAttempts(List<AttemptStatus> attempts) {
             AttemptEndsRecorded.Builder recorded = AttemptEndsRecorded.newBuilder();
-            // One after another, as a stream: a chain of thousands of flatMaps (an agent re-sending 6,000 attempts) overflows the stack.
-            Uni<Void> chain = io.smallrye.mutiny.Multi.createFrom().iterable(attempts)
-                    .onItem().transformToUniAndConcatenate(a -> handleAttempt(a, recorded))
-                    .collect().last().replaceWithVoid();
-            return chain.invoke(() -> {
-                if (recorded.getAttemptsCount() > 0) session.send(ConnectResponse.newBuilder().setEndsRecorded(recorded).build());
-            });
-        }
-
-        private Uni<Void> handleAttempt(AttemptStatus a, AttemptEndsRecorded.Builder recorded) {
-            AttemptRef ref = AttemptRef.newBuilder().setJobId(a.getJobId()).setTaskIndex(a.getTaskIndex()).setAttempt(a.getAttempt()).build();
-            UUID jobId;
-            try {
-                jobId = UUID.fromString(a.getJobId());
-            } catch (IllegalArgumentException e) {
-                staleReports.increment();
-                if (a.getState() != dev.spillway.api.v1.AttemptState.ATTEMPT_STATE_RUNNING) recorded.addAttempts(ref); // never a task's
-                return Uni.createFrom().voidItem();
-            }
             String node = session.node();
-            String key = new TaskRef(a.getJobId(), a.getTaskIndex(), a.getAttempt()).key();
             Instant now = clock.instant();
-            switch (a.getState()) {
-                case ATTEMPT_STATE_RUNNING: {
-                    if (started.contains(key)) return Uni.createFrom().voidItem();
-                    reports.increment();
-                    Instant at = a.hasStartTime() ? Instant.ofEpochSecond(a.getStartTime().getSeconds(), a.getStartTime().getNanos()) : now;
-                    return tasks.started(jobId, a.getTaskIndex(), a.getAttempt(), node, at)
-                            .flatMap(ok -> ok ? Uni.createFrom().item(true) : tasks.isLive(jobId, a.getTaskIndex(), a.getAttempt(), node))
-                            .invoke(live -> {
-                                if (live) {
-                                    started.add(key);
+            List<TaskStore.StartReport> starts = new ArrayList<>();
+            List<AttemptStatus> startedBy = new ArrayList<>();
+            List<TaskStore.EndReport> ends = new ArrayList<>();
+            List<AttemptStatus> endedBy = new ArrayList<>();
+            Set<String> endingNow = new HashSet<>();
+            for (AttemptStatus a : attempts) {
+                UUID jobId;
+                try {
+                    jobId = UUID.fromString(a.getJobId());
+                } catch (IllegalArgumentException e) {
+                    staleReports.increment();
+                    if (a.getState() != dev.spillway.api.v1.AttemptState.ATTEMPT_STATE_RUNNING) recorded.addAttempts(ref(a)); // never a task's
+                    continue;
+                }
+                String key = new TaskRef(a.getJobId(), a.getTaskIndex(), a.getAttempt()).key();
+                switch (a.getState()) {
+                    case ATTEMPT_STATE_RUNNING -> {
+                        if (started.contains(key)) continue;
+                        reports.increment();
+                        Instant at = a.hasStartTime() ? Instant.ofEpochSecond(a.getStartTime().getSeconds(), a.getStartTime().getNanos()) : now;
+                        starts.add(new TaskStore.StartReport(jobId, a.getTaskIndex(), a.getAttempt(), at));
+                        startedBy.add(a);
+                    }
+                    case ATTEMPT_STATE_EXITED, ATTEMPT_STATE_KILLED, ATTEMPT_STATE_START_FAILED, ATTEMPT_STATE_HANDED_BACK -> {
+                        reports.increment();
+                        started.remove(key);
+                        endingNow.add(key);
+                        AttemptOutcome outcome = switch (a.getState()) {
+                            case ATTEMPT_STATE_START_FAILED -> new AttemptOutcome.StartFailed(a.getMessage());
+                            case ATTEMPT_STATE_HANDED_BACK -> new AttemptOutcome.HandedBack(node);
+                            default -> new AttemptOutcome.Exited(a.getExitCode());
+                        };
+                        Integer exit = a.getState() == dev.spillway.api.v1.AttemptState.ATTEMPT_STATE_EXITED
+                                || a.getState() == dev.spillway.api.v1.AttemptState.ATTEMPT_STATE_KILLED ? a.getExitCode() : null;
+                        ends.add(new TaskStore.EndReport(jobId, a.getTaskIndex(), a.getAttempt(), outcome, exit,
+                                new TaskStore.Usage(a.getCpuTimeMillis(), a.getPeakMemoryMib())));
+                        endedBy.add(a);
+                    }
+                    default -> { }
+                }
+            }
+            return tasks.report(node, starts, ends, now)
+                    .flatMap(result -> {
+                        boolean wake = false;
+                        for (int i = 0; i < endedBy.size(); i++) {
+                            recorded.addAttempts(ref(endedBy.get(i)));
+                            if (result.ended().get(i) == null) {
+                                staleReports.increment();
+                                LOG.debugf("refused a report of an end of %s/%d/%d from %s: not the current attempt", endedBy.get(i).getJobId(),
+                                        endedBy.get(i).getTaskIndex(), endedBy.get(i).getAttempt(), node);
+                            } else {
+                                wake = true;
+                            }
+                        }
+                        if (wake) scheduler.wake();
+                        // A start that was not recorded: either the task runs already (a report repeated after a reconnect),
+                        // or the attempt is no longer current (cancelled or re-placed while the agent was away).
+                        List<TaskStore.StartReport> unrecorded = new ArrayList<>();
+                        List<AttemptStatus> unrecordedBy = new ArrayList<>();
+                        for (int i = 0; i < startedBy.size(); i++) {
+                            AttemptStatus a = startedBy.get(i);
+                            String key = new TaskRef(a.getJobId(), a.getTaskIndex(), a.getAttempt()).key();
+                            if (endingNow.contains(key)) continue;
+                            if (result.started().get(i)) {
+                                started.add(key);
+                            } else {
+                                unrecorded.add(starts.get(i));
+                                unrecordedBy.add(a);
+                            }
+                        }
+                        return tasks.live(node, unrecorded).invoke(live -> {
+                            for (int i = 0; i < unrecordedBy.size(); i++) {
+                                AttemptStatus a = unrecordedBy.get(i);
+                                if (live.get(i)) {
+                                    started.add(new TaskRef(a.getJobId(), a.getTaskIndex(), a.getAttempt()).key());
                                 } else {
-                                    // Cancelled or re-placed while the agent was away: stop the stray process.
                                     staleReports.increment();
                                     session.send(ConnectResponse.newBuilder().setKill(Kill.newBuilder().setJobId(a.getJobId())
                                             .setTaskIndex(a.getTaskIndex()).setAttempt(a.getAttempt())
                                             .setReason("attempt is no longer current")).build());
                                 }
-                            })
-                            .replaceWithVoid();
-                }
-                case ATTEMPT_STATE_EXITED:
-                case ATTEMPT_STATE_KILLED:
-                case ATTEMPT_STATE_START_FAILED:
-                case ATTEMPT_STATE_HANDED_BACK: {
-                    reports.increment();
-                    started.remove(key);
-                    AttemptOutcome outcome = switch (a.getState()) {
-                        case ATTEMPT_STATE_START_FAILED -> new AttemptOutcome.StartFailed(a.getMessage());
-                        case ATTEMPT_STATE_HANDED_BACK -> new AttemptOutcome.HandedBack(node);
-                        default -> new AttemptOutcome.Exited(a.getExitCode());
-                    };
-                    Integer exit = a.getState() == dev.spillway.api.v1.AttemptState.ATTEMPT_STATE_EXITED
-                            || a.getState() == dev.spillway.api.v1.AttemptState.ATTEMPT_STATE_KILLED ? a.getExitCode() : null;
-                    return tasks.ended(jobId, a.getTaskIndex(), a.getAttempt(), node, outcome, exit,
-                                    new TaskStore.Usage(a.getCpuTimeMillis(), a.getPeakMemoryMib()), now)
-                            .invoke(ended -> {
-                                recorded.addAttempts(ref);
-                                if (ended == null) {
-                                    staleReports.increment();
-                                    LOG.debugf("refused a report of %s from %s: not the current attempt", key, node);
-                                } else {
-                                    scheduler.wake();
-                                }
-                            })
-                            .replaceWithVoid();
-                }
-                default:
-                    return Uni.createFrom().voidItem();
-            }
+                            }
+                        }).replaceWithVoid();
+                    })
+                    .invoke(() -> {
+                        if (recorded.getAttemptsCount() > 0) session.send(ConnectResponse.newBuilder().setEndsRecorded(recorded).build());
+                    });
+        }
+
+        private static AttemptRef ref(AttemptStatus a) {
+            return AttemptRef.newBuilder().setJobId(a.getJobId()).setTaskIndex(a.getTaskIndex()).setAttempt(a.getAttempt()).build();
         }
 
         /** The stream broke (network, agent killed). */

@@ -119,22 +119,25 @@ public class TaskStore {
 
     /** The agent started the attempt. False when the attempt is not current (the report is refused). */
     public Uni<Boolean> started(UUID jobId, int index, int attempt, String node, Instant at) {
-        return pool.withTransaction(tx -> lockJobs(tx, jobId).flatMap(locked -> tx.preparedQuery("""
-                WITH u AS (
-                  UPDATE task SET state = 'RUNNING', started_at = $4, reason = $6, message = 'process started on ' || node
-                  WHERE job_id = $1 AND idx = $2 AND attempt = $3 AND node = $5 AND state IN %s
-                  RETURNING job_id, idx, attempt, node, message)
-                INSERT INTO task_event (job_id, idx, attempt, state, node, reason, message, at)
-                SELECT job_id, idx, attempt, 'RUNNING', node, $6, message, $4 FROM u""".formatted(sqlList(TaskStateMachine.sourcesOf(TaskState.RUNNING))))
-                .execute(Tuple.from(List.of(jobId, index, attempt, at.atOffset(ZoneOffset.UTC), node, ReasonCode.STARTED.code())))))
-                .map(rows -> rows.rowCount() > 0);
+        return report(node, List.of(new StartReport(jobId, index, attempt, at)), List.of(), at).map(r -> r.started().get(0));
     }
 
-    /** Whether the attempt is the task's current one and still on {@code node} (ASSIGNED or RUNNING). */
-    public Uni<Boolean> isLive(UUID jobId, int index, int attempt, String node) {
-        return pool.preparedQuery("SELECT 1 FROM task WHERE job_id = $1 AND idx = $2 AND attempt = $3 AND node = $4 AND state IN " + ON_NODE)
-                .execute(Tuple.of(jobId, index, attempt, node))
-                .map(rows -> rows.size() > 0);
+    /** For each attempt, whether it is its task's current one and still on {@code node} (ASSIGNED or RUNNING). */
+    public Uni<List<Boolean>> live(String node, List<StartReport> attempts) {
+        if (attempts.isEmpty()) return Uni.createFrom().item(List.of());
+        UUID[] jobs = attempts.stream().map(StartReport::jobId).toArray(UUID[]::new);
+        Integer[] idx = attempts.stream().map(StartReport::index).toArray(Integer[]::new);
+        Integer[] tries = attempts.stream().map(StartReport::attempt).toArray(Integer[]::new);
+        return pool.preparedQuery("""
+                SELECT DISTINCT t.job_id, t.idx, t.attempt FROM unnest($1::uuid[], $2::int[], $3::int[]) AS p(job_id, idx, attempt)
+                JOIN task t ON t.job_id = p.job_id AND t.idx = p.idx AND t.attempt = p.attempt
+                WHERE t.node = $4 AND t.state IN """ + ON_NODE)
+                .execute(Tuple.of(jobs, idx, tries, node))
+                .map(rows -> {
+                    java.util.Set<String> live = new java.util.HashSet<>();
+                    for (Row r : rows) live.add(key(r.getUUID("job_id"), r.getInteger("idx"), r.getInteger("attempt")));
+                    return attempts.stream().map(a -> live.contains(key(a.jobId(), a.index(), a.attempt()))).toList();
+                });
     }
 
     /** An attempt the store places on a node. */
@@ -161,27 +164,134 @@ public class TaskStore {
     public record Ended(TaskState state, boolean jobFinished) {
     }
 
-    /**
-     * An attempt ended. Reads the task, lets {@link TaskLifecycle} decide (retry, re-queue,
-     * success, failure), and writes the decision as a compare-and-set on the attempt.
-     */
+    /** An attempt ended ({@link #report} with this one end). Null when the report was stale and refused. */
     public Uni<Ended> ended(UUID jobId, int index, int attempt, String node, AttemptOutcome outcome, Integer exitCode,
                             Usage usage, Instant now) {
-        // The job's row lock first (see the class comment), taken by the read the decision is made from.
-        return pool.withTransaction(tx -> tx.preparedQuery("""
-                SELECT t.state, t.failures, t.losses, j.max_retries, j.initial_backoff_ms, j.max_backoff_ms
-                FROM task t JOIN job j ON j.id = t.job_id
-                WHERE t.job_id = $1 AND t.idx = $2 AND t.attempt = $3 AND t.node = $4 AND t.state IN """ + ON_NODE
-                        + " FOR NO KEY UPDATE OF j")
-                .execute(Tuple.of(jobId, index, attempt, node))
+        return report(node, List.of(), List.of(new EndReport(jobId, index, attempt, outcome, exitCode, usage)), now)
+                .map(r -> r.ended().get(0));
+    }
+
+    /** An attempt the agent reports started, at {@code at}. */
+    public record StartReport(UUID jobId, int index, int attempt, Instant at) {
+    }
+
+    /** An attempt the agent reports ended. */
+    public record EndReport(UUID jobId, int index, int attempt, AttemptOutcome outcome, Integer exitCode, Usage usage) {
+    }
+
+    /**
+     * What a report did, in the order of its starts and ends: whether each start was recorded
+     * (false: not the current attempt), and what each end did to its task (null: stale, refused;
+     * so is an end that a report repeats).
+     */
+    public record Reported(List<Boolean> started, List<Ended> ended) {
+    }
+
+    /**
+     * Records what an agent reported about {@code node}'s attempts, in one transaction: the
+     * starts (each a compare-and-set from the states the task machine allows), then the ends
+     * (each task read, {@link TaskLifecycle} deciding retry, re-queue, success or failure, and the
+     * decision written as a compare-and-set on the attempt), then closes the jobs that have no
+     * unfinished task left. An agent sends what changed as it happens; when it changes faster than
+     * the store commits, the reports that queued up meanwhile arrive here as one: one commit, and
+     * one statement per kind of write, whatever their number.
+     */
+    public Uni<Reported> report(String node, List<StartReport> starts, List<EndReport> ends, Instant now) {
+        if (starts.isEmpty() && ends.isEmpty()) return Uni.createFrom().item(new Reported(List.of(), List.of()));
+        UUID[] jobs = java.util.stream.Stream.concat(starts.stream().map(StartReport::jobId), ends.stream().map(EndReport::jobId))
+                .distinct().toArray(UUID[]::new);
+        return pool.withTransaction(tx -> lockJobs(tx, jobs)
+                .flatMap(locked -> recordStarts(tx, node, starts))
+                .flatMap(started -> recordEnds(tx, node, ends, now).map(ended -> new Reported(started, ended))));
+    }
+
+    private static Uni<List<Boolean>> recordStarts(SqlClient tx, String node, List<StartReport> starts) {
+        if (starts.isEmpty()) return Uni.createFrom().item(List.of());
+        int n = starts.size();
+        UUID[] jobs = new UUID[n];
+        Integer[] idx = new Integer[n];
+        Integer[] attempts = new Integer[n];
+        OffsetDateTime[] at = new OffsetDateTime[n];
+        for (int i = 0; i < n; i++) {
+            StartReport r = starts.get(i);
+            jobs[i] = r.jobId();
+            idx[i] = r.index();
+            attempts[i] = r.attempt();
+            at[i] = r.at().atOffset(ZoneOffset.UTC);
+        }
+        return tx.preparedQuery("""
+                WITH u AS (
+                  UPDATE task t SET state = 'RUNNING', started_at = p.at, reason = $5, message = 'process started on ' || t.node
+                  FROM (SELECT DISTINCT ON (job_id, idx, attempt) * FROM unnest($1::uuid[], $2::int[], $3::int[], $4::timestamptz[])
+                        AS p(job_id, idx, attempt, at)) p
+                  WHERE t.job_id = p.job_id AND t.idx = p.idx AND t.attempt = p.attempt AND t.node = $6 AND t.state IN %s
+                  RETURNING t.job_id, t.idx, t.attempt, t.node, t.message, p.at),
+                e AS (
+                  INSERT INTO task_event (job_id, idx, attempt, state, node, reason, message, at)
+                  SELECT job_id, idx, attempt, 'RUNNING', node, $5, message, at FROM u ORDER BY job_id, idx)
+                SELECT job_id, idx, attempt FROM u""".formatted(sqlList(TaskStateMachine.sourcesOf(TaskState.RUNNING))))
+                .execute(Tuple.from(List.of(jobs, idx, attempts, at, ReasonCode.STARTED.code(), node)))
+                .map(rows -> {
+                    java.util.Set<String> done = new java.util.HashSet<>();
+                    for (Row r : rows) done.add(key(r.getUUID("job_id"), r.getInteger("idx"), r.getInteger("attempt")));
+                    List<Boolean> out = new ArrayList<>(n);
+                    // A start the report repeats is recorded once: the first of them says so.
+                    for (StartReport r : starts) out.add(done.remove(key(r.jobId(), r.index(), r.attempt())));
+                    return out;
+                });
+    }
+
+    private static Uni<List<Ended>> recordEnds(SqlClient tx, String node, List<EndReport> ends, Instant now) {
+        if (ends.isEmpty()) return Uni.createFrom().item(List.of());
+        int n = ends.size();
+        UUID[] jobs = new UUID[n];
+        Integer[] idx = new Integer[n];
+        Integer[] attempts = new Integer[n];
+        for (int i = 0; i < n; i++) {
+            jobs[i] = ends.get(i).jobId();
+            idx[i] = ends.get(i).index();
+            attempts[i] = ends.get(i).attempt();
+        }
+        // The jobs' rows are locked (report): no other writer moves these tasks until this commits.
+        return tx.preparedQuery("""
+                SELECT t.job_id, t.idx, t.attempt, t.failures, t.losses, j.max_retries, j.initial_backoff_ms, j.max_backoff_ms
+                FROM (SELECT DISTINCT job_id, idx, attempt FROM unnest($1::uuid[], $2::int[], $3::int[]) AS p(job_id, idx, attempt)) p
+                JOIN task t ON t.job_id = p.job_id AND t.idx = p.idx AND t.attempt = p.attempt
+                JOIN job j ON j.id = t.job_id
+                WHERE t.node = $4 AND t.state IN """ + ON_NODE)
+                .execute(Tuple.of(jobs, idx, attempts, node))
                 .flatMap(rows -> {
-                    if (rows.size() == 0) return Uni.createFrom().nullItem();
-                    Row r = rows.iterator().next();
-                    RetryPolicy retry = new RetryPolicy(r.getInteger("max_retries"),
-                            Duration.ofMillis(r.getLong("initial_backoff_ms")), Duration.ofMillis(r.getLong("max_backoff_ms")));
-                    TaskLifecycle.Decision d = TaskLifecycle.onAttemptEnded(outcome, r.getInteger("failures"), r.getInteger("losses"), retry, now);
-                    return write(tx, jobId, index, attempt, d, exitCode, usage, now);
-                }));
+                    Map<String, Row> current = new HashMap<>();
+                    for (Row r : rows) current.put(key(r.getUUID("job_id"), r.getInteger("idx"), r.getInteger("attempt")), r);
+                    List<Write> writes = new ArrayList<>();
+                    List<Write> byEnd = new ArrayList<>(n);
+                    for (EndReport e : ends) {
+                        // A repeated end finds its task already decided by the first: stale, like any late repeat.
+                        Row r = current.remove(key(e.jobId(), e.index(), e.attempt()));
+                        if (r == null) {
+                            byEnd.add(null);
+                            continue;
+                        }
+                        RetryPolicy retry = new RetryPolicy(r.getInteger("max_retries"),
+                                Duration.ofMillis(r.getLong("initial_backoff_ms")), Duration.ofMillis(r.getLong("max_backoff_ms")));
+                        TaskLifecycle.Decision d = TaskLifecycle.onAttemptEnded(e.outcome(), r.getInteger("failures"), r.getInteger("losses"), retry, now);
+                        Write w = new Write(e.jobId(), e.index(), e.attempt(), d, e.exitCode(), e.usage());
+                        writes.add(w);
+                        byEnd.add(w);
+                    }
+                    return writeAll(tx, writes, now).map(written -> {
+                        List<Ended> out = new ArrayList<>(n);
+                        for (Write w : byEnd) {
+                            out.add(w == null || !written.written().contains(w.key()) ? null
+                                    : new Ended(w.decision().state(), written.finishedJobs().contains(w.jobId())));
+                        }
+                        return out;
+                    });
+                });
+    }
+
+    private static String key(UUID job, int index, int attempt) {
+        return job + "/" + index + "/" + attempt;
     }
 
     /** The tasks a lost node held, each re-queued or ended per {@link TaskLifecycle}. */
@@ -217,21 +327,16 @@ public class TaskStore {
                 WHERE t.node = $1 AND t.state IN """ + ON_NODE + " FOR UPDATE OF t")
                 .execute(Tuple.of(node))
                 .flatMap(rows -> {
-                    List<Uni<Requeued>> writes = new ArrayList<>();
+                    List<Write> writes = new ArrayList<>();
                     for (Row r : rows) {
-                        UUID job = r.getUUID("job_id");
-                        int idx = r.getInteger("idx");
-                        int attempt = r.getInteger("attempt");
                         AttemptOutcome outcome = new AttemptOutcome.NodeLost(node);
                         RetryPolicy retry = new RetryPolicy(r.getInteger("max_retries"),
                                 Duration.ofMillis(r.getLong("initial_backoff_ms")), Duration.ofMillis(r.getLong("max_backoff_ms")));
                         TaskLifecycle.Decision d = TaskLifecycle.onAttemptEnded(outcome, r.getInteger("failures"), r.getInteger("losses"), retry, now);
-                        writes.add(write(tx, job, idx, attempt, d, null, Usage.NONE, now)
-                                .map(e -> new Requeued(job, idx, attempt, d.state())));
+                        writes.add(new Write(r.getUUID("job_id"), r.getInteger("idx"), r.getInteger("attempt"), d, null, Usage.NONE));
                     }
-                    if (writes.isEmpty()) return Uni.createFrom().item(List.<Requeued>of());
-                    // One connection runs statements in order; concurrency here only pipelines them.
-                    return Uni.join().all(writes).andFailFast();
+                    return writeAll(tx, writes, now).map(written -> writes.stream()
+                            .map(w -> new Requeued(w.jobId(), w.index(), w.attempt(), w.decision().state())).toList());
                 }));
     }
 
@@ -245,45 +350,99 @@ public class TaskStore {
                 .execute(Tuple.of(jobs)).replaceWithVoid();
     }
 
-    private static Uni<Ended> write(SqlClient client, UUID jobId, int index, int attempt, TaskLifecycle.Decision d, Integer exitCode,
-                                    Usage usage, Instant now) {
-        TaskState to = d.state();
-        boolean requeue = to == TaskState.QUEUED;
-        OffsetDateTime at = now.atOffset(ZoneOffset.UTC);
-        Tuple args = Tuple.tuple()
-                .addUUID(jobId).addInteger(index).addInteger(attempt)
-                .addString(to.name())
-                .addInteger(d.failures()).addInteger(d.losses())
-                .addOffsetDateTime(d.notBefore() == null ? null : d.notBefore().atOffset(ZoneOffset.UTC))
-                .addString(d.reason().code()).addString(d.message())
-                .addInteger(exitCode)
-                .addOffsetDateTime(at)
-                .addBoolean(requeue)
-                .addLong(usage.cpuTimeMillis()).addLong(usage.peakMemoryMib())
-                .addArrayOfString(d.attemptEnd() == null ? new String[] {to.name()} : new String[] {d.attemptEnd().name(), to.name()});
-        String sql = """
-                WITH u AS (
-                  UPDATE task SET state = $4, failures = $5, losses = $6,
-                         not_before = coalesce($7, not_before),
-                         queued_at = CASE WHEN $12 THEN $11 ELSE queued_at END,
-                         finished_at = CASE WHEN $12 THEN NULL ELSE $11 END,
-                         reason = $8, message = $9, exit_code = $10,
-                         cpu_time_ms = $13, peak_memory_mib = $14
-                  WHERE job_id = $1 AND idx = $2 AND attempt = $3 AND state IN %s
-                  RETURNING job_id, idx, attempt, node),
+    /** An attempt's end as decided, to be written. */
+    private record Write(UUID jobId, int index, int attempt, TaskLifecycle.Decision decision, Integer exitCode, Usage usage) {
+        String key() {
+            return TaskStore.key(jobId, index, attempt);
+        }
+    }
+
+    /** Which of the writes took (the others found their attempt moved on), and the jobs this closed. */
+    private record Written(java.util.Set<String> written, java.util.Set<UUID> finishedJobs) {
+    }
+
+    /**
+     * Writes decided attempt ends in one statement, each a compare-and-set on its attempt from the
+     * states its target allows, with their task events (the attempt's own end, FAILED or LOST,
+     * first when the task goes back to the queue) and the jobs' queued counts; then closes the jobs
+     * a terminal write may have finished. The caller holds the jobs' row locks.
+     */
+    private static Uni<Written> writeAll(SqlClient client, List<Write> writes, Instant now) {
+        if (writes.isEmpty()) return Uni.createFrom().item(new Written(java.util.Set.of(), java.util.Set.of()));
+        int n = writes.size();
+        UUID[] jobs = new UUID[n];
+        Integer[] idx = new Integer[n];
+        Integer[] attempts = new Integer[n];
+        String[] states = new String[n];
+        String[] sources = new String[n];
+        Integer[] failures = new Integer[n];
+        Integer[] losses = new Integer[n];
+        OffsetDateTime[] notBefore = new OffsetDateTime[n];
+        String[] reasons = new String[n];
+        String[] messages = new String[n];
+        Integer[] exitCodes = new Integer[n];
+        Boolean[] requeue = new Boolean[n];
+        Long[] cpu = new Long[n];
+        Long[] memory = new Long[n];
+        String[] attemptEnds = new String[n];
+        List<UUID> terminal = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            Write w = writes.get(i);
+            TaskLifecycle.Decision d = w.decision();
+            TaskState to = d.state();
+            jobs[i] = w.jobId();
+            idx[i] = w.index();
+            attempts[i] = w.attempt();
+            states[i] = to.name();
+            sources[i] = String.join(",", TaskStateMachine.sourcesOf(to).stream().map(Enum::name).toList());
+            failures[i] = d.failures();
+            losses[i] = d.losses();
+            notBefore[i] = d.notBefore() == null ? null : d.notBefore().atOffset(ZoneOffset.UTC);
+            reasons[i] = d.reason().code();
+            messages[i] = d.message();
+            exitCodes[i] = w.exitCode();
+            requeue[i] = to == TaskState.QUEUED;
+            cpu[i] = w.usage().cpuTimeMillis();
+            memory[i] = w.usage().peakMemoryMib();
+            attemptEnds[i] = d.attemptEnd() == null ? null : d.attemptEnd().name();
+            if (to.terminal()) terminal.add(w.jobId());
+        }
+        Tuple args = Tuple.from(List.of(jobs, idx, attempts, states, sources, failures, losses, notBefore, reasons, messages,
+                exitCodes, requeue, cpu, memory, attemptEnds, now.atOffset(ZoneOffset.UTC)));
+        return client.preparedQuery("""
+                WITH p AS (
+                  SELECT * FROM unnest($1::uuid[], $2::int[], $3::int[], $4::text[], $5::text[], $6::int[], $7::int[], $8::timestamptz[],
+                                       $9::text[], $10::text[], $11::int[], $12::bool[], $13::bigint[], $14::bigint[], $15::text[])
+                    AS p(job_id, idx, attempt, state, sources, failures, losses, not_before, reason, message, exit_code, requeue,
+                         cpu_time_ms, peak_memory_mib, attempt_end)),
+                u AS (
+                  UPDATE task t SET state = p.state, failures = p.failures, losses = p.losses,
+                         not_before = coalesce(p.not_before, t.not_before),
+                         queued_at = CASE WHEN p.requeue THEN $16 ELSE t.queued_at END,
+                         finished_at = CASE WHEN p.requeue THEN NULL ELSE $16 END,
+                         reason = p.reason, message = p.message, exit_code = p.exit_code,
+                         cpu_time_ms = p.cpu_time_ms, peak_memory_mib = p.peak_memory_mib
+                  FROM p
+                  WHERE t.job_id = p.job_id AND t.idx = p.idx AND t.attempt = p.attempt AND t.state = ANY(string_to_array(p.sources, ','))
+                  RETURNING t.job_id, t.idx, t.attempt, t.node, p.state, p.reason, p.message, p.requeue, p.attempt_end),
                 q AS (
-                  UPDATE job SET queued = queued + 1 WHERE id = $1 AND $12 AND EXISTS (SELECT 1 FROM u)),
+                  UPDATE job j SET queued = queued + c.n
+                  FROM (SELECT job_id, count(*)::int AS n FROM u WHERE requeue GROUP BY job_id) c
+                  WHERE j.id = c.job_id),
                 e AS (
-                  -- The attempt's own end (FAILED, LOST) first when the task goes back to the queue.
                   INSERT INTO task_event (job_id, idx, attempt, state, node, reason, message, at)
-                  SELECT u.job_id, u.idx, u.attempt, s.state, u.node, $8, $9, $11
-                  FROM u, unnest($15::text[]) WITH ORDINALITY AS s(state, ord) ORDER BY s.ord)
-                SELECT count(*)::int AS n FROM u""".formatted(sqlList(TaskStateMachine.sourcesOf(to)));
-        return client.preparedQuery(sql).execute(args).flatMap(rows -> {
-            if (rows.iterator().next().getInteger("n") == 0) return Uni.createFrom().nullItem();
-            if (!to.terminal()) return Uni.createFrom().item(new Ended(to, false));
-            return finishJobIfDone(client, jobId).map(done -> new Ended(to, done));
-        });
+                  SELECT u.job_id, u.idx, u.attempt, s.state, u.node, u.reason, u.message, $16
+                  FROM u, LATERAL (VALUES (1, u.attempt_end), (2, u.state)) AS s(ord, state)
+                  WHERE s.state IS NOT NULL
+                  ORDER BY u.job_id, u.idx, s.ord)
+                SELECT job_id, idx, attempt FROM u""")
+                .execute(args)
+                .flatMap(rows -> {
+                    java.util.Set<String> written = new java.util.HashSet<>();
+                    for (Row r : rows) written.add(key(r.getUUID("job_id"), r.getInteger("idx"), r.getInteger("attempt")));
+                    if (terminal.isEmpty() || written.isEmpty()) return Uni.createFrom().item(new Written(written, java.util.Set.of()));
+                    return finishJobs(client, terminal.stream().distinct().toArray(UUID[]::new)).map(finished -> new Written(written, finished));
+                });
     }
 
     /**
@@ -291,12 +450,12 @@ public class TaskStore {
      * the other; {@link #finishDoneJobs()} closes such jobs on the next scheduling cycle.
      */
     static Uni<Boolean> finishJobIfDone(SqlClient client, UUID jobId) {
-        return finishJobs(client, jobId).map(n -> n > 0);
+        return finishJobs(client, new UUID[] {jobId}).map(closed -> !closed.isEmpty());
     }
 
     /** Closes every job whose tasks have all finished; returns how many it closed. */
     public Uni<Integer> finishDoneJobs() {
-        return finishJobs(pool, null);
+        return finishJobs(pool, null).map(java.util.Set::size);
     }
 
     /**
@@ -304,12 +463,12 @@ public class TaskStore {
      * lets {@link JobState#of} name each one's final state, and writes it as a compare-and-set
      * from the states the job table allows.
      */
-    private static Uni<Integer> finishJobs(SqlClient client, UUID only) {
+    private static Uni<java.util.Set<UUID>> finishJobs(SqlClient client, UUID[] only) {
         return client.preparedQuery("""
                 SELECT t.job_id, t.state, count(*)::int AS n FROM task t
                 WHERE t.job_id IN (
                   SELECT j.id FROM job j
-                  WHERE j.finished_at IS NULL AND ($1::uuid IS NULL OR j.id = $1)
+                  WHERE j.finished_at IS NULL AND ($1::uuid[] IS NULL OR j.id = ANY($1))
                     AND NOT EXISTS (SELECT 1 FROM task u WHERE u.job_id = j.id AND u.state IN %s))
                 GROUP BY t.job_id, t.state""".formatted(sqlList(TaskState.UNFINISHED)))
                 .execute(Tuple.of(only))
@@ -319,7 +478,7 @@ public class TaskStore {
                         counts.computeIfAbsent(r.getUUID("job_id"), k -> new EnumMap<>(TaskState.class))
                                 .put(TaskState.valueOf(r.getString("state")), r.getInteger("n"));
                     }
-                    if (counts.isEmpty()) return Uni.createFrom().item(0);
+                    if (counts.isEmpty()) return Uni.createFrom().item(java.util.Set.<UUID>of());
                     List<UUID> ids = new ArrayList<>();
                     List<String> states = new ArrayList<>();
                     List<String> sources = new ArrayList<>();
@@ -334,9 +493,14 @@ public class TaskStore {
                             UPDATE job j SET state = v.state, finished_at = now()
                             FROM unnest($1::uuid[], $2::text[], $3::text[]) AS v(id, state, sources)
                             WHERE j.id = v.id AND j.finished_at IS NULL AND j.state = ANY(string_to_array(v.sources, ','))
-                              AND j.id IN (SELECT id FROM job WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE SKIP LOCKED)""")
+                              AND j.id IN (SELECT id FROM job WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE SKIP LOCKED)
+                            RETURNING j.id""")
                             .execute(Tuple.of(ids.toArray(UUID[]::new), states.toArray(String[]::new), sources.toArray(String[]::new)))
-                            .map(r -> r.rowCount());
+                            .map(closed -> {
+                                java.util.Set<UUID> out = new java.util.HashSet<>();
+                                for (Row r : closed) out.add(r.getUUID("id"));
+                                return out;
+                            });
                 });
     }
 

@@ -109,6 +109,52 @@ abstract class StoreContractTest {
     }
 
     @Test
+    void reportsThatQueuedUpAreRecordedInOneTransactionAsIfOneByOne() {
+        UUID a = submit(2, 0);
+        UUID b = submit(1, 1);
+        place(a, 0, 0, "n1");
+        place(a, 1, 0, "n1");
+        place(b, 0, 0, "n1");
+        Instant now = Instant.now();
+        var reported = tasks.report("n1",
+                List.of(new TaskStore.StartReport(a, 0, 1, now), new TaskStore.StartReport(a, 1, 1, now),
+                        new TaskStore.StartReport(b, 0, 1, now), new TaskStore.StartReport(a, 0, 1, now),
+                        new TaskStore.StartReport(a, 0, 7, now)),
+                List.of(new TaskStore.EndReport(a, 0, 1, new AttemptOutcome.Exited(0), 0, new TaskStore.Usage(12, 3)),
+                        new TaskStore.EndReport(a, 1, 1, new AttemptOutcome.Exited(0), 0, TaskStore.Usage.NONE),
+                        new TaskStore.EndReport(b, 0, 1, new AttemptOutcome.Exited(2), 2, TaskStore.Usage.NONE),
+                        new TaskStore.EndReport(a, 0, 1, new AttemptOutcome.Exited(1), 1, TaskStore.Usage.NONE)),
+                now).await().indefinitely();
+
+        assertThat(reported.started()).as("a repeated start is recorded once; another attempt's is refused")
+                .containsExactly(true, true, true, false, false);
+        assertThat(reported.ended().get(0)).isEqualTo(new TaskStore.Ended(TaskState.SUCCEEDED, true));
+        assertThat(reported.ended().get(1)).isEqualTo(new TaskStore.Ended(TaskState.SUCCEEDED, true));
+        assertThat(reported.ended().get(2)).as("a failure with a retry left goes back to the queue")
+                .isEqualTo(new TaskStore.Ended(TaskState.QUEUED, false));
+        assertThat(reported.ended().get(3)).as("the repeated end finds its task decided").isNull();
+
+        assertThat(jobs.find(a).await().indefinitely().state()).isEqualTo(JobState.SUCCEEDED);
+        assertThat(task(a, 0).getLong("cpu_time_ms")).isEqualTo(12);
+        assertThat(task(a, 0).getInteger("exit_code")).isZero();
+        assertThat(task(b, 0).getString("state")).isEqualTo("QUEUED");
+        assertThat(pool.preparedQuery("SELECT queued FROM job WHERE id = $1").execute(Tuple.of(b)).await().indefinitely()
+                .iterator().next().getInteger(0)).isEqualTo(1);
+        // Each job's events in the order they happened: assigned, started, then the attempt's end (and the re-queue after it).
+        assertThat(events(a, 0)).containsExactly("ASSIGNED", "RUNNING", "SUCCEEDED");
+        assertThat(events(b, 0)).containsExactly("ASSIGNED", "RUNNING", "FAILED", "QUEUED");
+    }
+
+    List<String> events(UUID job, int index) {
+        List<String> out = new java.util.ArrayList<>();
+        for (Row r : pool.preparedQuery("SELECT state FROM task_event WHERE job_id = $1 AND idx = $2 ORDER BY seq")
+                .execute(Tuple.of(job, index)).await().indefinitely()) {
+            out.add(r.getString(0));
+        }
+        return out;
+    }
+
+    @Test
     void aSuccessfulAttemptFinishesTheJobAndALateReportIsRefused() {
         UUID id = submit(1, 0);
         place(id, 0, 0, "n1");
