@@ -282,7 +282,11 @@ final class Attempt {
         ownDirectories();
         for (boolean stderr : new boolean[] {false, true}) {
             Path log = log(stderr);
-            if (!Files.exists(log, LinkOption.NOFOLLOW_LINKS)) Files.createFile(log, PosixFilePermissions.asFileAttribute(OWNER_READ_WRITE));
+            try {
+                Files.createFile(log, PosixFilePermissions.asFileAttribute(OWNER_READ_WRITE));
+            } catch (FileAlreadyExistsException e) {
+                if (!Files.isRegularFile(log, LinkOption.NOFOLLOW_LINKS)) throw e;
+            }
             Files.setPosixFilePermissions(log, OWNER_READ_WRITE);
         }
         ownDirectory(workDir(), OWNER_ONLY);

@@ -36,21 +36,35 @@ final class AttemptEndFile {
     record Found(AttemptId id, Path dir, Optional<AttemptStatus> end, boolean recorded) {
     }
 
+    private static final java.util.Set<java.nio.file.OpenOption> NEW_FILE = java.util.Set.of(java.nio.file.StandardOpenOption.CREATE_NEW,
+            java.nio.file.StandardOpenOption.WRITE, LinkOption.NOFOLLOW_LINKS);
+    private static final java.nio.file.attribute.FileAttribute<?> OWNER_ONLY =
+            PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------"));
+
     private AttemptEndFile() {}
 
     /** Writes {@code end} into {@code dir} atomically (temp file + move); the end is not yet recorded by the broker. */
     static void write(Path dir, AttemptStatus end) throws IOException {
         Path tmp = dir.resolve(UNRECORDED + ".tmp");
-        Files.deleteIfExists(tmp);
-        Files.createFile(tmp, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
-        Files.write(tmp, end.toByteArray());
-        try (var channel = java.nio.channels.FileChannel.open(tmp, java.nio.file.StandardOpenOption.WRITE)) {
+        try (java.nio.channels.FileChannel channel = openNew(tmp)) {
+            java.nio.ByteBuffer bytes = java.nio.ByteBuffer.wrap(end.toByteArray());
+            while (bytes.hasRemaining()) channel.write(bytes);
             channel.force(true);
         }
         try {
             Files.move(tmp, dir.resolve(UNRECORDED), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
         } catch (AtomicMoveNotSupportedException e) {
             Files.move(tmp, dir.resolve(UNRECORDED), StandardCopyOption.REPLACE_EXISTING);
+        }
+    }
+
+    /** One open: a new file (never through a link); one a crash left behind goes first. */
+    private static java.nio.channels.FileChannel openNew(Path file) throws IOException {
+        try {
+            return java.nio.channels.FileChannel.open(file, NEW_FILE, OWNER_ONLY);
+        } catch (java.nio.file.FileAlreadyExistsException leftOver) {
+            Files.delete(file);
+            return java.nio.channels.FileChannel.open(file, NEW_FILE, OWNER_ONLY);
         }
     }
 
