@@ -63,6 +63,11 @@ final class SubmitBenchmark implements Callable<Integer> {
     @Option(names = "--broker-jvm-options", description = "JVM options of the broker the submissions go to (default -Xmx1g), e.g. to record a profile.")
     String brokerJvmOptions = "-Xmx1g";
 
+    @Option(names = "--admission-rules", defaultValue = "0", description = "Apply a policy of this many admission rules first (each reads "
+            + "the job's labels, priority and resources; none matches the benchmark's jobs), to measure what they add to a submission "
+            + "(default ${DEFAULT-VALUE}).")
+    int admissionRules;
+
     private boolean insecure;
 
     @Override
@@ -80,6 +85,13 @@ final class SubmitBenchmark implements Callable<Integer> {
                 ManagedChannel channel = cluster.channel();
                 try {
                     var stub = JobServiceGrpc.newFutureStub(channel);
+                    if (admissionRules > 0) {
+                        var applied = dev.spillway.api.v1.PolicyServiceGrpc.newBlockingStub(channel).applyPolicies(
+                                dev.spillway.api.v1.ApplyPoliciesRequest.newBuilder().addFiles(dev.spillway.api.v1.PolicyFile.newBuilder()
+                                        .setName("bench-admission.yaml").setText(admissionPolicy(admissionRules))).build());
+                        out.printf("policy version %d in force: %d admission rules%n", applied.getVersion().getVersion(),
+                                applied.getVersion().getAdmissionRules());
+                    }
                     warmUp(stub, out);
                     single = submit(stub, spec(1, "true"), jobs, concurrency);
                     out.printf(Locale.ROOT, "single-task jobs: %d in %.2f s = %.0f jobs/s, p50 %.1f ms, p99 %.1f ms%n", jobs,
@@ -93,14 +105,34 @@ final class SubmitBenchmark implements Callable<Integer> {
             }
             Histogram placement = placement(dir.resolve("placement"), out);
             out.println(String.format(Locale.ROOT,
-                    "RESULT submit single_jobs_per_sec=%.0f single_p50_ms=%.1f single_p99_ms=%.1f array_tasks_per_sec=%.0f array_p99_ms=%.1f placement_p50_ms=%.1f placement_p99_ms=%.1f",
+                    "RESULT submit single_jobs_per_sec=%.0f single_p50_ms=%.1f single_p99_ms=%.1f array_tasks_per_sec=%.0f array_p99_ms=%.1f placement_p50_ms=%.1f placement_p99_ms=%.1f admission_rules=%d",
                     jobs / single.seconds, single.p50Millis(), single.p99Millis(), arrayJobs * 1000 / array.seconds, array.p99Millis(),
-                    placement.getValueAtPercentile(50) / 1000.0, placement.getValueAtPercentile(99) / 1000.0));
+                    placement.getValueAtPercentile(50) / 1000.0, placement.getValueAtPercentile(99) / 1000.0, admissionRules));
             out.flush();
             return Spillway.OK;
         } finally {
             deleteTree(dir);
         }
+    }
+
+    /**
+     * A policy of {@code rules} admission rules of the kinds FinOps teams write (a label and the
+     * tenant, priority bands, resource ceilings, time of day), none of which matches the
+     * benchmark's jobs: every rule is evaluated for every submission, and none refuses it.
+     */
+    static String admissionPolicy(int rules) {
+        StringBuilder b = new StringBuilder("apiVersion: spillway.dev/v1\nkind: Policy\nmetadata: {name: bench}\nspec:\n  admission:\n");
+        for (int i = 0; i < rules; i++) {
+            String match = switch (i % 4) {
+                case 0 -> "'\"cost-center\" in job.labels && job.labels[\"cost-center\"] == \"cc-" + i + "\" && job.tenant != \"bench\"'";
+                case 1 -> "job.priority > " + (1000 + i) + " && job.tasks > 100";
+                case 2 -> "job.gpus > 8 && job.cpuMillis * job.tasks > " + (1_000_000 + i);
+                default -> "job.tenant == \"sandbox-" + i + "\" && now.getHours() >= 20";
+            };
+            b.append("    - name: rule-").append(i).append("\n      match: ").append(match)
+                    .append("\n      message: '\"rule ").append(i).append(" for \" + job.name'\n      action: Deny\n");
+        }
+        return b.toString();
     }
 
     /**

@@ -75,6 +75,44 @@ class CliIT {
     }
 
     @Test
+    void policyFilesAreCheckedAppliedAndEnforced() throws Exception {
+        Path starter = Path.of("..", "examples", "policies", "admission.yaml");
+        Path broken = Files.writeString(Files.createTempFile("broken", ".yaml"), """
+                apiVersion: spillway.dev/v1
+                kind: Policy
+                metadata: {name: broken}
+                spec:
+                  admission:
+                    - name: words
+                      match: job.priority > "high"
+                      message: '"no"'
+                      action: Deny
+                """);
+        Run refused = cli("policy", "apply", starter.toString(), broken.toString());
+        assertThat(refused.exit()).isEqualTo(Spillway.INVALID);
+        assertThat(refused.err()).contains(broken + ":7:").contains("nothing was applied");
+
+        Run applied = cli("policy", "apply", starter.toString(), "--comment", "starter set");
+        assertThat(applied.exit()).as(applied.err()).isZero();
+        assertThat(applied.err()).containsPattern("policy version \\d+ applied: 3 admission rules");
+        assertThat(cli("policy", "history").out()).contains("starter set");
+        assertThat(cli("policy", "get").out()).contains("# file: " + starter).contains("pii-needs-jurisdictions");
+
+        Path pii = Files.writeString(Files.createTempFile("pii", ".yaml"), """
+                name: export-customers
+                labels: {pii: "true"}
+                tasks: 1
+                command: "true"
+                resources: {cpu: 100m, memory: 64Mi}
+                """);
+        int before = jobCount();
+        Run submit = cli("submit", pii.toString());
+        assertThat(submit.exit()).isEqualTo(Spillway.INVALID);
+        assertThat(submit.err()).contains("pii-needs-jurisdictions").contains("list the jurisdictions");
+        assertThat(jobCount()).isEqualTo(before);
+    }
+
+    @Test
     void anUnknownFieldIsReportedWithItsLineAndNothingIsSent() throws Exception {
         int before = jobCount();
         Path spec = Files.writeString(Files.createTempFile("bad", ".yaml"), """

@@ -23,8 +23,8 @@ public class Admission {
     private final List<AdmissionCheck> checks;
 
     @Inject
-    public Admission(BrokerConfig config, NodeFitCheck nodeFit) {
-        this(new JobSpecValidator(config.limits()), List.of(nodeFit));
+    public Admission(BrokerConfig config, NodeFitCheck nodeFit, PolicyAdmissionCheck policy) {
+        this(new JobSpecValidator(config.limits()), List.of(nodeFit, policy));
     }
 
     Admission(JobSpecValidator validator, List<AdmissionCheck> checks) {

@@ -48,7 +48,9 @@ public class HttpAuthentication {
 
     /** The permission a REST route needs: every route is read-only today. */
     private static Permission apiPermission(String path) {
-        return path.startsWith("/api/v1/jobs") ? Permission.JOB_READ : Permission.CLUSTER_READ;
+        if (path.startsWith("/api/v1/jobs")) return Permission.JOB_READ;
+        if (path.startsWith("/api/v1/policies")) return Permission.POLICY_READ;
+        return Permission.CLUSTER_READ;
     }
 
     private void authenticate(RoutingContext rc, Permission needed) {

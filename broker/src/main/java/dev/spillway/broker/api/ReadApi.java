@@ -41,11 +41,13 @@ public class ReadApi {
     private final JobQueries jobs;
     private final ClusterView cluster;
     private final BurstStatus burst;
+    private final dev.spillway.broker.store.PolicyStore policies;
 
-    public ReadApi(JobQueries jobs, ClusterView cluster, BurstStatus burst) {
+    public ReadApi(JobQueries jobs, ClusterView cluster, BurstStatus burst, dev.spillway.broker.store.PolicyStore policies) {
         this.jobs = jobs;
         this.cluster = cluster;
         this.burst = burst;
+        this.policies = policies;
     }
 
     @GET
@@ -112,6 +114,33 @@ public class ReadApi {
     @Operation(summary = "Pools with capacity and allocation")
     public Uni<Response> pools() {
         return PoolGrpcService.pools(cluster, burst).map(p -> ok(ListPoolsResponse.newBuilder().addAllPools(p).build()))
+                .onFailure().recoverWithItem(ApiErrors::problem);
+    }
+
+    @GET
+    @Path("/policies")
+    @Operation(summary = "The policy set in force, its version and files", description = "As PolicyService.GetPolicies; roles finops, admin, operator.")
+    public Uni<Response> policies() {
+        return policies.current().map(v -> {
+            dev.spillway.api.v1.GetPoliciesResponse.Builder b = dev.spillway.api.v1.GetPoliciesResponse.newBuilder();
+            if (v != null) {
+                b.setVersion(PolicyGrpcService.version(v));
+                v.files().forEach(f -> b.addFiles(dev.spillway.api.v1.PolicyFile.newBuilder().setName(f.name()).setText(f.text())));
+            }
+            return ok(b.build());
+        }).onFailure().recoverWithItem(ApiErrors::problem);
+    }
+
+    @GET
+    @Path("/policies/versions")
+    @Operation(summary = "Versions of the policy set, newest first", description = "As PolicyService.ListPolicyVersions (at most 500).")
+    public Uni<Response> policyVersions(@QueryParam("pageSize") int pageSize) {
+        return Uni.createFrom().deferred(() -> {
+            int size = pageSize == 0 ? 50 : pageSize;
+            if (size < 1 || size > 500) throw InvalidRequest.of("pageSize", "must be between 1 and 500");
+            return policies.list(size);
+        }).map(versions -> ok(dev.spillway.api.v1.ListPolicyVersionsResponse.newBuilder()
+                .addAllVersions(versions.stream().map(PolicyGrpcService::version).toList()).build()))
                 .onFailure().recoverWithItem(ApiErrors::problem);
     }
 

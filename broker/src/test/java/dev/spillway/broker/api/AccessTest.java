@@ -60,8 +60,10 @@ import org.junit.jupiter.api.Test;
 class AccessTest {
 
     private static final List<ServiceDescriptor> CLIENT_SERVICES = List.of(JobServiceGrpc.getServiceDescriptor(),
-            PoolServiceGrpc.getServiceDescriptor(), NodeServiceGrpc.getServiceDescriptor(), AccessServiceGrpc.getServiceDescriptor());
-    private static final List<String> TABLES = List.of("job", "task", "job_label", "api_key", "join_token", "audit_event", "cloud_instance");
+            PoolServiceGrpc.getServiceDescriptor(), NodeServiceGrpc.getServiceDescriptor(), AccessServiceGrpc.getServiceDescriptor(),
+            dev.spillway.api.v1.PolicyServiceGrpc.getServiceDescriptor());
+    private static final List<String> TABLES = List.of("job", "task", "job_label", "api_key", "join_token", "audit_event", "cloud_instance",
+            "policy_version");
 
     @TestHTTPResource
     URL url;
@@ -214,7 +216,7 @@ class AccessTest {
     void restRoutesNeedACredentialAndTheRightRole() throws Exception {
         HttpClient http = HttpClient.newHttpClient();
         for (String route : List.of("/api/v1/jobs", "/api/v1/jobs/" + UUID.randomUUID(), "/api/v1/nodes", "/api/v1/pools",
-                AgentJarResource.PATH, "/q/metrics")) {
+                "/api/v1/policies", "/api/v1/policies/versions", AgentJarResource.PATH, "/q/metrics")) {
             HttpResponse<String> r = get(http, route, null);
             assertThat(r.statusCode()).as(route).isEqualTo(401);
             assertThat(r.headers().firstValue("content-type")).as(route).hasValueSatisfying(v -> assertThat(v).startsWith("application/problem+json"));
@@ -224,6 +226,12 @@ class AccessTest {
         String operator = TestCallers.key(keys, "team-a", Role.OPERATOR);
         assertThat(get(http, "/api/v1/jobs", operator).statusCode()).isEqualTo(403);
         assertThat(get(http, "/api/v1/nodes", operator).statusCode()).isEqualTo(200);
+        // The policies are every tenant's rules and quotas: finops and operators read them, a tenant's submitter does not.
+        String submitter = TestCallers.key(keys, "team-b", Role.SUBMITTER);
+        assertThat(get(http, "/api/v1/policies", submitter).statusCode()).isEqualTo(403);
+        assertThat(get(http, "/api/v1/policies/versions", submitter).statusCode()).isEqualTo(403);
+        assertThat(get(http, "/api/v1/policies", operator).statusCode()).isEqualTo(200);
+        assertThat(get(http, "/api/v1/policies/versions", TestCallers.key(keys, "team-a", Role.FINOPS)).statusCode()).isEqualTo(200);
         assertThat(get(http, "/q/health/ready", null).statusCode()).as("probes need no credential").isEqualTo(200);
     }
 

@@ -20,6 +20,10 @@ public enum Permission {
     KEYS_MANAGE,
     /** Read the audit log. */
     AUDIT_READ,
+    /** Read the policy set and its versions (quotas and rules of every tenant). */
+    POLICY_READ,
+    /** Apply a new version of the policy set. */
+    POLICY_WRITE,
     /** Who the caller is (every authenticated caller may ask). */
     WHOAMI
 }

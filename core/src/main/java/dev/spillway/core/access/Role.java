@@ -13,9 +13,11 @@ public enum Role {
     /** Everything, in every tenant. */
     ADMIN(true, EnumSet.allOf(Permission.class)),
     /** Runs the machines: pools, nodes, instances and join tokens; never job contents. */
-    OPERATOR(false, EnumSet.of(Permission.CLUSTER_READ, Permission.INSTANCES_READ, Permission.CLUSTER_WRITE, Permission.WHOAMI)),
-    /** Reads every tenant's jobs and costs; submits and cancels nothing, reads no logs. */
-    FINOPS(true, EnumSet.of(Permission.JOB_READ, Permission.CLUSTER_READ, Permission.INSTANCES_READ, Permission.WHOAMI)),
+    OPERATOR(false, EnumSet.of(Permission.CLUSTER_READ, Permission.INSTANCES_READ, Permission.CLUSTER_WRITE, Permission.POLICY_READ,
+            Permission.WHOAMI)),
+    /** Reads every tenant's jobs and costs, and writes the policies; submits and cancels nothing, reads no logs. */
+    FINOPS(true, EnumSet.of(Permission.JOB_READ, Permission.CLUSTER_READ, Permission.INSTANCES_READ, Permission.POLICY_READ,
+            Permission.POLICY_WRITE, Permission.WHOAMI)),
     /** Submits, cancels and reads its own tenant's jobs. */
     SUBMITTER(false, EnumSet.of(Permission.JOB_SUBMIT, Permission.JOB_CANCEL, Permission.JOB_READ, Permission.JOB_LOGS,
             Permission.CLUSTER_READ, Permission.WHOAMI)),

@@ -12,6 +12,7 @@ import java.time.Instant;
 import java.time.ZoneOffset;
 import java.time.ZonedDateTime;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
@@ -228,6 +229,19 @@ public final class PolicySet {
             if (r.match() == null || Boolean.TRUE.equals(r.match().evaluate(b))) return Optional.of(r.doc().burstAfter());
         }
         return Optional.empty();
+    }
+
+    /** How many of each thing the set holds, by kind: admissionRules, placementFilters, placementScorers, burstRules, tenants, queues, datasets. */
+    public Map<String, Integer> summary() {
+        Map<String, Integer> counts = new LinkedHashMap<>();
+        counts.put("admissionRules", admission.size());
+        counts.put("placementFilters", filters.size());
+        counts.put("placementScorers", scorers.size());
+        counts.put("burstRules", burst.size());
+        counts.put("tenants", tenants.size());
+        counts.put("queues", queues.size());
+        counts.put("datasets", datasets.size());
+        return counts;
     }
 
     /** Names of the rules, {@code policy/rule}, by kind; for listings and tests. */

@@ -1,0 +1,105 @@
+package dev.spillway.broker.api;
+
+import com.google.protobuf.Timestamp;
+import dev.spillway.api.v1.ApplyPoliciesRequest;
+import dev.spillway.api.v1.ApplyPoliciesResponse;
+import dev.spillway.api.v1.GetPoliciesRequest;
+import dev.spillway.api.v1.GetPoliciesResponse;
+import dev.spillway.api.v1.ListPolicyVersionsRequest;
+import dev.spillway.api.v1.ListPolicyVersionsResponse;
+import dev.spillway.api.v1.PolicyFile;
+import dev.spillway.api.v1.PolicyServiceGrpc;
+import dev.spillway.api.v1.PolicyVersion;
+import dev.spillway.broker.errors.InvalidRequest;
+import dev.spillway.broker.errors.NotFound;
+import dev.spillway.broker.policy.Policies;
+import dev.spillway.broker.security.Audit;
+import dev.spillway.broker.store.PolicyStore;
+import dev.spillway.core.access.Caller;
+import io.grpc.stub.StreamObserver;
+import io.quarkus.grpc.GrpcService;
+import io.smallrye.mutiny.Uni;
+
+/** spillway.v1.PolicyService: apply, read and list versions of the policy set. Roles are checked by {@link CallerInterceptor}. */
+@GrpcService
+public class PolicyGrpcService extends PolicyServiceGrpc.PolicyServiceImplBase {
+
+    private static final int MAX_PAGE = 500;
+
+    private final Policies policies;
+    private final PolicyStore store;
+    private final Audit audit;
+
+    public PolicyGrpcService(Policies policies, PolicyStore store, Audit audit) {
+        this.policies = policies;
+        this.store = store;
+        this.audit = audit;
+    }
+
+    @Override
+    public void applyPolicies(ApplyPoliciesRequest request, StreamObserver<ApplyPoliciesResponse> out) {
+        Caller caller = CallerInterceptor.caller();
+        String remote = CallerInterceptor.remote();
+        var files = request.getFilesList().stream().map(f -> new PolicyStore.File(f.getName(), f.getText())).toList();
+        respond(Uni.createFrom().deferred(() -> policies.apply(files, request.getComment(), caller))
+                .call(applied -> applied.changed()
+                        ? audit.record(caller.subject(), null, "policy.apply", "version " + applied.version().version(),
+                        applied.version().summary() + (request.getComment().isEmpty() ? "" : ": " + request.getComment()), remote)
+                        // The version is stored and in force: an audit row that cannot be written is logged, not a failed apply.
+                        .onFailure().recoverWithNull()
+                        : Uni.createFrom().voidItem())
+                .map(applied -> ApplyPoliciesResponse.newBuilder().setVersion(version(applied.version())).setChanged(applied.changed()).build()),
+                out);
+    }
+
+    @Override
+    public void getPolicies(GetPoliciesRequest request, StreamObserver<GetPoliciesResponse> out) {
+        respond(Uni.createFrom().deferred(() -> {
+            if (request.getVersion() < 0) throw InvalidRequest.of("version", "0 (the current version) or a version number");
+            Uni<PolicyStore.Version> read = request.getVersion() == 0 ? store.current() : store.get(request.getVersion());
+            return read.map(v -> {
+                if (v == null && request.getVersion() != 0) throw new NotFound("no policy version " + request.getVersion());
+                GetPoliciesResponse.Builder b = GetPoliciesResponse.newBuilder();
+                if (v != null) {
+                    b.setVersion(version(v));
+                    v.files().forEach(f -> b.addFiles(PolicyFile.newBuilder().setName(f.name()).setText(f.text())));
+                }
+                return b.build();
+            });
+        }), out);
+    }
+
+    @Override
+    public void listPolicyVersions(ListPolicyVersionsRequest request, StreamObserver<ListPolicyVersionsResponse> out) {
+        respond(Uni.createFrom().deferred(() -> {
+            int size = request.getPageSize() == 0 ? 50 : request.getPageSize();
+            if (size < 1 || size > MAX_PAGE) throw InvalidRequest.of("page_size", "must be between 1 and " + MAX_PAGE);
+            return store.list(size).map(versions -> ListPolicyVersionsResponse.newBuilder()
+                    .addAllVersions(versions.stream().map(PolicyGrpcService::version).toList()).build());
+        }), out);
+    }
+
+    static PolicyVersion version(PolicyStore.Version v) {
+        var s = v.summary();
+        return PolicyVersion.newBuilder()
+                .setVersion(v.version())
+                .setDigest(v.digest())
+                .setAppliedBy(v.appliedBy())
+                .setAppliedAt(Timestamp.newBuilder().setSeconds(v.appliedAt().toEpochSecond()).setNanos(v.appliedAt().getNano()))
+                .setComment(v.comment())
+                .setAdmissionRules(s.getOrDefault("admissionRules", 0))
+                .setPlacementFilters(s.getOrDefault("placementFilters", 0))
+                .setPlacementScorers(s.getOrDefault("placementScorers", 0))
+                .setBurstRules(s.getOrDefault("burstRules", 0))
+                .setTenants(s.getOrDefault("tenants", 0))
+                .setDatasets(s.getOrDefault("datasets", 0))
+                .build();
+    }
+
+    private static <T> void respond(Uni<T> work, StreamObserver<T> out) {
+        work.subscribe().with(item -> {
+            out.onNext(item);
+            out.onCompleted();
+        }, e -> out.onError(ApiErrors.toStatus(e)));
+    }
+}

@@ -1,0 +1,134 @@
+package dev.spillway.broker.policy;
+
+import dev.spillway.broker.errors.InvalidRequest;
+import dev.spillway.broker.errors.Violation;
+import dev.spillway.broker.store.PolicyStore;
+import dev.spillway.core.access.Caller;
+import dev.spillway.policies.document.Problem;
+import dev.spillway.policies.document.SourceFile;
+import dev.spillway.policies.rules.CompileResult;
+import dev.spillway.policies.rules.PolicyCompiler;
+import dev.spillway.policies.rules.PolicySet;
+import io.quarkus.runtime.StartupEvent;
+import io.smallrye.mutiny.Uni;
+import io.smallrye.mutiny.infrastructure.Infrastructure;
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.enterprise.event.Observes;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+import org.jboss.logging.Logger;
+
+/**
+ * The policy set in force: compiled once when it is applied (or when the broker starts, from the
+ * version stored last), then read by admission, placement and bursting. Applying checks every
+ * document and expression first and stores nothing unless all of them hold.
+ */
+@ApplicationScoped
+public class Policies {
+
+    private static final Logger LOG = Logger.getLogger(Policies.class);
+    /** Most files in one set. */
+    static final int MAX_FILES = 100;
+    /** Most bytes of UTF-8 in one file. */
+    static final int MAX_FILE_BYTES = 1 << 20;
+    static final int MAX_COMMENT = 500;
+
+    /**
+     * The set in force: none (nothing was ever applied), a compiled set, or a stored version this
+     * broker cannot compile (it was applied by another broker version): then {@code problem} says
+     * why, and admission refuses rather than run without the rules.
+     */
+    public record InForce(long version, PolicySet set, String problem) {
+        static final InForce NONE = new InForce(0, null, null);
+    }
+
+    private final PolicyStore store;
+    private final PolicyCompiler compiler = new PolicyCompiler();
+    private volatile InForce inForce = InForce.NONE;
+
+    public Policies(PolicyStore store) {
+        this.store = store;
+    }
+
+    void load(@Observes StartupEvent started) {
+        PolicyStore.Version stored = store.current().await().atMost(Duration.ofSeconds(60));
+        if (stored == null) return;
+        CompileResult compiled = compiler.compile(sources(stored.files()));
+        if (compiled.policySet() == null) {
+            String why = compiled.problems().size() + " problem(s), first " + compiled.problems().get(0);
+            LOG.errorf("policy version %d does not compile with this broker (%s): jobs are refused until a set that does is applied",
+                    stored.version(), why);
+            inForce = new InForce(stored.version(), null, why);
+        } else {
+            inForce = new InForce(stored.version(), compiled.policySet(), null);
+            LOG.infof("policy version %d in force: %s", stored.version(), compiled.policySet().summary());
+        }
+    }
+
+    public InForce inForce() {
+        return inForce;
+    }
+
+    /**
+     * Checks and stores {@code files} as the new set. Fails with {@link InvalidRequest} (one
+     * violation per problem, {@code files[NAME]:LINE:COLUMN}) and stores nothing when any document
+     * or expression is wrong.
+     */
+    public Uni<PolicyStore.Applied> apply(List<PolicyStore.File> files, String comment, Caller by) {
+        List<Violation> invalid = new ArrayList<>();
+        if (files.isEmpty()) invalid.add(new Violation("files", "at least one policy file"));
+        if (files.size() > MAX_FILES) invalid.add(new Violation("files", "at most " + MAX_FILES + " files"));
+        if (comment.length() > MAX_COMMENT) invalid.add(new Violation("comment", "at most " + MAX_COMMENT + " characters"));
+        if (hasControl(comment, false)) invalid.add(new Violation("comment", "no control characters"));
+        Set<String> names = new HashSet<>();
+        for (int i = 0; i < files.size(); i++) {
+            PolicyStore.File f = files.get(i);
+            String field = "files[" + i + "]";
+            if (f.name().isBlank()) invalid.add(new Violation(field + ".name", "a file name, e.g. eu.yaml"));
+            else if (!names.add(f.name())) invalid.add(new Violation(field + ".name", "file " + f.name() + " is given twice"));
+            if (f.name().length() > 200 || hasControl(f.name(), false)) invalid.add(new Violation(field + ".name", "at most 200 characters, none of them control characters"));
+            if (f.text().getBytes(StandardCharsets.UTF_8).length > MAX_FILE_BYTES) invalid.add(new Violation(field + ".text", "at most 1 MiB"));
+            if (hasControl(f.text(), true)) invalid.add(new Violation(field + ".text", "no control characters other than tab, line feed and carriage return"));
+        }
+        if (!invalid.isEmpty()) return Uni.createFrom().failure(new InvalidRequest(invalid));
+        // Compiling type-checks every expression: CPU work, off the event loop.
+        return Uni.createFrom().item(() -> compiler.compile(sources(files)))
+                .runSubscriptionOn(Infrastructure.getDefaultWorkerPool())
+                .flatMap(compiled -> {
+                    if (compiled.policySet() == null) {
+                        return Uni.createFrom().failure(new InvalidRequest(compiled.problems().stream().map(Policies::violation).toList()));
+                    }
+                    PolicySet set = compiled.policySet();
+                    return store.apply(set.version(), files, by.subject(), comment, set.summary()).invoke(applied -> {
+                        synchronized (this) {
+                            if (applied.version().version() >= inForce.version()) inForce = new InForce(applied.version().version(), set, null);
+                        }
+                        if (applied.changed()) {
+                            LOG.infof("policy version %d applied by %s: %s", applied.version().version(), by.subject(), set.summary());
+                        }
+                    });
+                });
+    }
+
+    static Violation violation(Problem p) {
+        String where = "files[" + p.file() + "]" + (p.line() > 0 ? ":" + p.line() + ":" + p.column() : "");
+        return new Violation(where, p.message());
+    }
+
+    private static List<SourceFile> sources(List<PolicyStore.File> files) {
+        return files.stream().map(f -> new SourceFile(f.name(), f.text())).toList();
+    }
+
+    private static boolean hasControl(String s, boolean text) {
+        for (int i = 0; i < s.length(); i++) {
+            char c = s.charAt(i);
+            if (text && (c == '\n' || c == '\t' || c == '\r')) continue;
+            if (c < 0x20 || c == 0x7f) return true;
+        }
+        return false;
+    }
+}

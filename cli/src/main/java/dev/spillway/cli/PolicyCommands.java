@@ -1,0 +1,169 @@
+package dev.spillway.cli;
+
+import com.google.rpc.BadRequest;
+import dev.spillway.api.v1.ApplyPoliciesRequest;
+import dev.spillway.api.v1.ApplyPoliciesResponse;
+import dev.spillway.api.v1.GetPoliciesRequest;
+import dev.spillway.api.v1.GetPoliciesResponse;
+import dev.spillway.api.v1.ListPolicyVersionsRequest;
+import dev.spillway.api.v1.ListPolicyVersionsResponse;
+import dev.spillway.api.v1.PolicyFile;
+import dev.spillway.api.v1.PolicyServiceGrpc;
+import dev.spillway.api.v1.PolicyVersion;
+import io.grpc.ManagedChannel;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.nio.charset.CharacterCodingException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+/** Policy commands: apply, get, history, rollback. */
+final class PolicyCommands {
+
+    private PolicyCommands() {}
+
+    @Command(name = "policy", description = "Cost and locality policies (YAML, apiVersion spillway.dev/v1): apply them, read them, roll back.",
+            subcommands = {Apply.class, Get.class, History.class, Rollback.class})
+    static final class Policy {
+    }
+
+    @Command(name = "apply", description = {"Replace the policy set with these files, as a new version (finops or admin).",
+            "Every document and CEL expression is checked first; if any is wrong nothing is stored, and each problem is printed as FILE:LINE:COLUMN: what."})
+    static final class Apply extends ClusterCommands.Base {
+        @Parameters(paramLabel = "FILE", arity = "1..*", description = "Policy files; together they are the whole set.")
+        List<Path> files;
+
+        @Option(names = "--comment", defaultValue = "", description = "Why, for the history.")
+        String comment;
+
+        @Override
+        Integer run(ManagedChannel channel) {
+            ApplyPoliciesRequest.Builder request = ApplyPoliciesRequest.newBuilder().setComment(comment);
+            for (Path f : files) request.addFiles(PolicyFile.newBuilder().setName(f.toString()).setText(read(f)));
+            return applied(channel, request.build(), spec.commandLine().getErr(), out(), root());
+        }
+    }
+
+    @Command(name = "get", description = "The policy files in force (or of --version), each after a '# file: NAME' line.")
+    static final class Get extends ClusterCommands.Base {
+        @Option(names = "--version", defaultValue = "0", description = "A version from 'policy history' (default: the one in force).")
+        long version;
+
+        @Override
+        Integer run(ManagedChannel channel) {
+            GetPoliciesResponse r = PolicyServiceGrpc.newBlockingStub(channel).getPolicies(GetPoliciesRequest.newBuilder().setVersion(version).build());
+            if (Output.structured(root().output, r, out())) return Spillway.OK;
+            if (!r.hasVersion()) {
+                spec.commandLine().getErr().println("no policy was ever applied: every job is admitted, placed and burst by the broker's configuration alone");
+                return Spillway.OK;
+            }
+            spec.commandLine().getErr().println("policy version " + r.getVersion().getVersion() + " (" + describe(r.getVersion()) + ")");
+            for (PolicyFile f : r.getFilesList()) {
+                out().println("# file: " + f.getName());
+                out().print(f.getText());
+                if (!f.getText().endsWith("\n")) out().println();
+            }
+            return Spillway.OK;
+        }
+    }
+
+    @Command(name = "history", description = "Every version of the policy set, newest first.")
+    static final class History extends ClusterCommands.Base {
+        @Option(names = "--limit", defaultValue = "50", description = "At most this many (default ${DEFAULT-VALUE}, at most 500).")
+        int limit;
+
+        @Override
+        Integer run(ManagedChannel channel) {
+            ListPolicyVersionsResponse r = PolicyServiceGrpc.newBlockingStub(channel)
+                    .listPolicyVersions(ListPolicyVersionsRequest.newBuilder().setPageSize(limit).build());
+            if (Output.structured(root().output, r, out())) return Spillway.OK;
+            Output.Table t = new Output.Table("VERSION", "APPLIED", "BY", "HOLDS", "COMMENT");
+            for (PolicyVersion v : r.getVersionsList()) {
+                t.row(v.getVersion(), Output.time(v.getAppliedAt()), v.getAppliedBy(), describe(v), v.getComment().isEmpty() ? "-" : v.getComment());
+            }
+            t.print(out());
+            return Spillway.OK;
+        }
+    }
+
+    @Command(name = "rollback", description = "Apply the files of an earlier version again, as a new version (finops or admin).")
+    static final class Rollback extends ClusterCommands.Base {
+        @Parameters(paramLabel = "VERSION", description = "The version to go back to (from 'policy history').")
+        long version;
+
+        @Override
+        Integer run(ManagedChannel channel) {
+            if (version < 1) throw new Spillway.CliException(Spillway.INVALID, "VERSION: a version number from 'policy history' (1 or more)");
+            GetPoliciesResponse old = PolicyServiceGrpc.newBlockingStub(channel).getPolicies(GetPoliciesRequest.newBuilder().setVersion(version).build());
+            ApplyPoliciesRequest request = ApplyPoliciesRequest.newBuilder().addAllFiles(old.getFilesList())
+                    .setComment("rollback to version " + version).build();
+            return applied(channel, request, spec.commandLine().getErr(), out(), root());
+        }
+    }
+
+    private static int applied(ManagedChannel channel, ApplyPoliciesRequest request, PrintWriter err, PrintWriter out, Spillway root) {
+        ApplyPoliciesResponse r;
+        try {
+            r = PolicyServiceGrpc.newBlockingStub(channel).applyPolicies(request);
+        } catch (StatusRuntimeException e) {
+            if (e.getStatus().getCode() != Status.Code.INVALID_ARGUMENT) throw e;
+            List<BadRequest.FieldViolation> problems = Spillway.violations(e);
+            if (problems.isEmpty()) throw e;
+            problems.forEach(v -> err.println(problem(v)));
+            err.println("spillway: nothing was applied (" + problems.size() + (problems.size() == 1 ? " problem)" : " problems)"));
+            return Spillway.INVALID;
+        }
+        if (Output.structured(root.output, r, out)) return Spillway.OK;
+        err.println(r.getChanged()
+                ? "policy version " + r.getVersion().getVersion() + " applied: " + describe(r.getVersion())
+                : "unchanged: version " + r.getVersion().getVersion() + " is these files already");
+        return Spillway.OK;
+    }
+
+    private static final Pattern FILE_PLACE = Pattern.compile("files\\[(.+)\\](:\\d+:\\d+)?");
+
+    /** A problem the broker found, as compilers print them: {@code FILE:LINE:COLUMN: what}. */
+    static String problem(BadRequest.FieldViolation v) {
+        Matcher m = FILE_PLACE.matcher(v.getField());
+        if (m.matches()) return m.group(1) + (m.group(2) == null ? "" : m.group(2)) + ": " + v.getDescription();
+        return "spillway: " + v.getField() + ": " + v.getDescription();
+    }
+
+    static String describe(PolicyVersion v) {
+        List<String> parts = new ArrayList<>();
+        add(parts, v.getAdmissionRules(), "admission rule");
+        add(parts, v.getPlacementFilters(), "placement filter");
+        add(parts, v.getPlacementScorers(), "scorer");
+        add(parts, v.getBurstRules(), "burst rule");
+        add(parts, v.getTenants(), "tenant");
+        add(parts, v.getDatasets(), "dataset");
+        return parts.isEmpty() ? "nothing" : String.join(", ", parts);
+    }
+
+    private static void add(List<String> parts, int n, String what) {
+        if (n > 0) parts.add(n + " " + what + (n == 1 ? "" : "s"));
+    }
+
+    private static String read(Path f) {
+        try {
+            return StandardCharsets.UTF_8.newDecoder().decode(java.nio.ByteBuffer.wrap(Files.readAllBytes(f))).toString();
+        } catch (NoSuchFileException e) {
+            throw new Spillway.CliException(Spillway.INVALID, "no such file: " + f);
+        } catch (CharacterCodingException e) {
+            throw new Spillway.CliException(Spillway.INVALID, f + ": not UTF-8 text");
+        } catch (IOException e) {
+            throw new Spillway.CliException(Spillway.INVALID, "cannot read " + f + ": " + e.getMessage());
+        }
+    }
+}
