@@ -54,13 +54,13 @@ public class AccessGrpcService extends AccessServiceGrpc.AccessServiceImplBase {
     @Override
     public void createApiKey(CreateApiKeyRequest request, StreamObserver<CreateApiKeyResponse> out) {
         Duration ttl = request.hasTtl() ? Duration.ofSeconds(request.getTtl().getSeconds(), request.getTtl().getNanos()) : null;
-        respond(keys.create(CallerInterceptor.caller(), request.getTenant(), request.getRole(), ttl, request.getName(), CallerInterceptor.remote())
+        ApiErrors.respond(keys.create(CallerInterceptor.caller(), request.getTenant(), request.getRole(), ttl, request.getName(), CallerInterceptor.remote())
                 .map(created -> CreateApiKeyResponse.newBuilder().setKey(key(created.key())).setSecret(created.secret()).build()), out);
     }
 
     @Override
     public void listApiKeys(ListApiKeysRequest request, StreamObserver<ListApiKeysResponse> out) {
-        respond(keys.list().map(rows -> ListApiKeysResponse.newBuilder().addAllKeys(rows.stream().map(AccessGrpcService::key).toList()).build()),
+        ApiErrors.respond(keys.list().map(rows -> ListApiKeysResponse.newBuilder().addAllKeys(rows.stream().map(AccessGrpcService::key).toList()).build()),
                 out);
     }
 
@@ -68,13 +68,13 @@ public class AccessGrpcService extends AccessServiceGrpc.AccessServiceImplBase {
     public void revokeApiKey(RevokeApiKeyRequest request, StreamObserver<RevokeApiKeyResponse> out) {
         Caller caller = CallerInterceptor.caller();
         String remote = CallerInterceptor.remote();
-        respond(Uni.createFrom().deferred(() -> keys.revoke(id(request.getId()), caller, remote))
+        ApiErrors.respond(Uni.createFrom().deferred(() -> keys.revoke(id(request.getId()), caller, remote))
                 .map(v -> RevokeApiKeyResponse.getDefaultInstance()), out);
     }
 
     @Override
     public void listAuditEvents(ListAuditEventsRequest request, StreamObserver<ListAuditEventsResponse> out) {
-        respond(Uni.createFrom().deferred(() -> {
+        ApiErrors.respond(Uni.createFrom().deferred(() -> {
             int size = request.getPageSize() == 0 ? 100 : request.getPageSize();
             if (size < 1 || size > MAX_AUDIT_PAGE) throw InvalidRequest.of("page_size", "must be between 1 and " + MAX_AUDIT_PAGE);
             long before;
@@ -119,12 +119,5 @@ public class AccessGrpcService extends AccessServiceGrpc.AccessServiceImplBase {
 
     private static Timestamp timestamp(OffsetDateTime t) {
         return Timestamp.newBuilder().setSeconds(t.toEpochSecond()).setNanos(t.getNano()).build();
-    }
-
-    private static <T> void respond(Uni<T> work, StreamObserver<T> out) {
-        work.subscribe().with(item -> {
-            out.onNext(item);
-            out.onCompleted();
-        }, e -> out.onError(ApiErrors.toStatus(e)));
     }
 }

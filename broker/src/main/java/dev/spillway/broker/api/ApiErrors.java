@@ -57,6 +57,14 @@ public final class ApiErrors {
     }
 
     /** Any failure as a gRPC status: domain errors by kind, status exceptions as they are, the rest INTERNAL. */
+    /** Answers a unary call with {@code work}'s item, or with its failure as a status ({@link #toStatus}). */
+    static <T> void respond(io.smallrye.mutiny.Uni<T> work, io.grpc.stub.StreamObserver<T> out) {
+        work.subscribe().with(item -> {
+            out.onNext(item);
+            out.onCompleted();
+        }, e -> out.onError(toStatus(e)));
+    }
+
     public static StatusRuntimeException toStatus(Throwable t) {
         if (t instanceof StatusRuntimeException s) return s;
         if (t.getCause() instanceof StatusRuntimeException s) return s;

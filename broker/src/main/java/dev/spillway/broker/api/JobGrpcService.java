@@ -77,33 +77,33 @@ public class JobGrpcService extends JobServiceGrpc.JobServiceImplBase {
 
     @Override
     public void submitJob(SubmitJobRequest request, StreamObserver<SubmitJobResponse> out) {
-        respond(submissions.submit(request.getSpec(), request.getRequestId(), CallerInterceptor.caller(), CallerInterceptor.remote())
+        ApiErrors.respond(submissions.submit(request.getSpec(), request.getRequestId(), CallerInterceptor.caller(), CallerInterceptor.remote())
                 .map(id -> SubmitJobResponse.newBuilder().setJobId(id.toString()).build()), out);
     }
 
     @Override
     public void listTasks(ListTasksRequest request, StreamObserver<ListTasksResponse> out) {
-        respond(Uni.createFrom().deferred(() -> queries.tasks(ApiErrors.uuid("job_id", request.getJobId()), request.getPageSize(),
+        ApiErrors.respond(Uni.createFrom().deferred(() -> queries.tasks(ApiErrors.uuid("job_id", request.getJobId()), request.getPageSize(),
                         request.getPageToken(), ProtoMapping.taskStates(request.getStatesList()), CallerInterceptor.caller().readScope()))
                 .map(ProtoMapping::listTasksResponse), out);
     }
 
     @Override
     public void getJob(GetJobRequest request, StreamObserver<GetJobResponse> out) {
-        respond(Uni.createFrom().deferred(() -> queries.get(ApiErrors.uuid("job_id", request.getJobId()), CallerInterceptor.caller().readScope()))
+        ApiErrors.respond(Uni.createFrom().deferred(() -> queries.get(ApiErrors.uuid("job_id", request.getJobId()), CallerInterceptor.caller().readScope()))
                 .map(ProtoMapping::getJobResponse), out);
     }
 
     @Override
     public void listJobs(ListJobsRequest request, StreamObserver<ListJobsResponse> out) {
-        respond(Uni.createFrom().deferred(() -> queries.list(request.getPageSize(), request.getPageToken(), ProtoMapping.filter(request),
+        ApiErrors.respond(Uni.createFrom().deferred(() -> queries.list(request.getPageSize(), request.getPageToken(), ProtoMapping.filter(request),
                         CallerInterceptor.caller().readScope()))
                 .map(ProtoMapping::listJobsResponse), out);
     }
 
     @Override
     public void cancelJob(CancelJobRequest request, StreamObserver<CancelJobResponse> out) {
-        respond(Uni.createFrom().deferred(() -> cancellation.cancel(ApiErrors.uuid("job_id", request.getJobId()), CallerInterceptor.caller(),
+        ApiErrors.respond(Uni.createFrom().deferred(() -> cancellation.cancel(ApiErrors.uuid("job_id", request.getJobId()), CallerInterceptor.caller(),
                         CallerInterceptor.remote()))
                 .map(n -> CancelJobResponse.newBuilder().setCancelledTasks(n).build()), out);
     }
@@ -232,12 +232,5 @@ public class JobGrpcService extends JobServiceGrpc.JobServiceImplBase {
             out.onError(ApiErrors.toStatus(e));
             return null;
         }
-    }
-
-    private static <T> void respond(Uni<T> work, StreamObserver<T> out) {
-        work.subscribe().with(item -> {
-            out.onNext(item);
-            out.onCompleted();
-        }, e -> out.onError(ApiErrors.toStatus(e)));
     }
 }

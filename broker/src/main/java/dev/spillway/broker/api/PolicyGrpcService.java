@@ -41,7 +41,7 @@ public class PolicyGrpcService extends PolicyServiceGrpc.PolicyServiceImplBase {
         Caller caller = CallerInterceptor.caller();
         String remote = CallerInterceptor.remote();
         var files = request.getFilesList().stream().map(f -> new PolicyStore.File(f.getName(), f.getText())).toList();
-        respond(Uni.createFrom().deferred(() -> policies.apply(files, request.getComment(), caller))
+        ApiErrors.respond(Uni.createFrom().deferred(() -> policies.apply(files, request.getComment(), caller))
                 .call(applied -> applied.changed()
                         ? audit.record(caller.subject(), null, "policy.apply", "version " + applied.version().version(),
                         applied.version().summary() + (request.getComment().isEmpty() ? "" : ": " + request.getComment()), remote)
@@ -54,7 +54,7 @@ public class PolicyGrpcService extends PolicyServiceGrpc.PolicyServiceImplBase {
 
     @Override
     public void getPolicies(GetPoliciesRequest request, StreamObserver<GetPoliciesResponse> out) {
-        respond(Uni.createFrom().deferred(() -> {
+        ApiErrors.respond(Uni.createFrom().deferred(() -> {
             if (request.getVersion() < 0) throw InvalidRequest.of("version", "0 (the current version) or a version number");
             Uni<PolicyStore.Version> read = request.getVersion() == 0 ? store.current() : store.get(request.getVersion());
             return read.map(v -> {
@@ -71,7 +71,7 @@ public class PolicyGrpcService extends PolicyServiceGrpc.PolicyServiceImplBase {
 
     @Override
     public void listPolicyVersions(ListPolicyVersionsRequest request, StreamObserver<ListPolicyVersionsResponse> out) {
-        respond(Uni.createFrom().deferred(() -> {
+        ApiErrors.respond(Uni.createFrom().deferred(() -> {
             int size = request.getPageSize() == 0 ? 50 : request.getPageSize();
             if (size < 1 || size > MAX_PAGE) throw InvalidRequest.of("page_size", "must be between 1 and " + MAX_PAGE);
             return store.list(size).map(versions -> ListPolicyVersionsResponse.newBuilder()
@@ -94,12 +94,5 @@ public class PolicyGrpcService extends PolicyServiceGrpc.PolicyServiceImplBase {
                 .setTenants(s.getOrDefault("tenants", 0))
                 .setDatasets(s.getOrDefault("datasets", 0))
                 .build();
-    }
-
-    private static <T> void respond(Uni<T> work, StreamObserver<T> out) {
-        work.subscribe().with(item -> {
-            out.onNext(item);
-            out.onCompleted();
-        }, e -> out.onError(ApiErrors.toStatus(e)));
     }
 }
