@@ -49,6 +49,8 @@ import org.jboss.logging.Logger;
 public class AgentConnections {
 
     private static final Logger LOG = Logger.getLogger(AgentConnections.class);
+    /** Ended attempts a connection remembers, to ignore heartbeats that were built before the end and arrive after it. */
+    static final int ENDED_KEPT = 4096;
     private static final String ON_PREM = "on-prem";
     /** Node and pool names: what a join token can be minted for, and at most a host name's length. */
     private static final Pattern NODE_NAME = Pattern.compile("[A-Za-z0-9]([A-Za-z0-9._-]{0,251}[A-Za-z0-9])?");
@@ -138,6 +140,16 @@ public class AgentConnections {
         private volatile Leases.Heard lastArrival;
         /** Attempts this connection has already recorded as started (reports repeat running attempts). */
         private final Set<String> started = new HashSet<>();
+        /**
+         * Attempts whose end this connection handled, the latest {@link #ENDED_KEPT}: a heartbeat the
+         * agent built while one still ran can arrive after its end, and says nothing new.
+         */
+        private final Set<String> ended = java.util.Collections.newSetFromMap(new java.util.LinkedHashMap<>(16, 0.75f, false) {
+            @Override
+            protected boolean removeEldestEntry(Map.Entry<String, Boolean> eldest) {
+                return size() > ENDED_KEPT;
+            }
+        });
         private CompletableFuture<Void> tail = CompletableFuture.completedFuture(null);
         /** Messages received and not yet taken by a {@link #drain}; guards {@link #drainQueued} too. */
         private final List<ConnectRequest> inbox = new ArrayList<>();
@@ -441,7 +453,7 @@ public class AgentConnections {
                 String key = new TaskRef(a.getJobId(), a.getTaskIndex(), a.getAttempt()).key();
                 switch (a.getState()) {
                     case ATTEMPT_STATE_RUNNING -> {
-                        if (started.contains(key)) continue;
+                        if (started.contains(key) || ended.contains(key)) continue;
                         reports.increment();
                         Instant at = a.hasStartTime() ? Instant.ofEpochSecond(a.getStartTime().getSeconds(), a.getStartTime().getNanos()) : now;
                         starts.add(new TaskStore.StartReport(jobId, a.getTaskIndex(), a.getAttempt(), at));
@@ -450,6 +462,7 @@ public class AgentConnections {
                     case ATTEMPT_STATE_EXITED, ATTEMPT_STATE_KILLED, ATTEMPT_STATE_START_FAILED, ATTEMPT_STATE_HANDED_BACK -> {
                         reports.increment();
                         started.remove(key);
+                        ended.add(key);
                         endingNow.add(key);
                         AttemptOutcome outcome = switch (a.getState()) {
                             case ATTEMPT_STATE_START_FAILED -> new AttemptOutcome.StartFailed(a.getMessage());
