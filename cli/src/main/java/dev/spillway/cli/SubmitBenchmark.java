@@ -56,8 +56,9 @@ final class SubmitBenchmark implements Callable<Integer> {
     @Option(names = "--placement-jobs", defaultValue = "300", description = "Jobs timed from submission to placement (default ${DEFAULT-VALUE}).")
     int placementJobs;
 
-    @Option(names = "--warm-up-rounds", defaultValue = "12", description = "At most this many rounds of 5,000 single-task jobs before "
-            + "the measured ones, ending when a round's rate is within 5 %% of the one before; 0 measures a cold broker (default ${DEFAULT-VALUE}).")
+    @Option(names = "--warm-up-rounds", defaultValue = "15", description = "At most this many rounds of 5,000 single-task jobs before "
+            + "the measured ones, ending when two rounds in a row are each within 5 %% of the one before; 0 measures a cold broker "
+            + "(default ${DEFAULT-VALUE}).")
     int warmUpRounds;
 
     @Option(names = "--broker-jvm-options", description = "JVM options of the broker the submissions go to (default -Xmx1g), e.g. to record a profile.")
@@ -146,10 +147,12 @@ final class SubmitBenchmark implements Callable<Integer> {
         int round = 5000;
         List<String> rates = new ArrayList<>();
         double previous = 0;
+        int steady = 0;
         for (int i = 0; i < warmUpRounds; i++) {
             double rate = round / submit(stub, spec(1, "true"), round, concurrency).seconds;
             rates.add(String.format(Locale.ROOT, "%.0f", rate));
-            if (i > 0 && Math.abs(rate - previous) <= 0.05 * previous) break;
+            steady = i > 0 && Math.abs(rate - previous) <= 0.05 * previous ? steady + 1 : 0;
+            if (steady == 2) break;
             previous = rate;
         }
         out.printf(Locale.ROOT, "warm-up: %d rounds of %d single-task jobs, jobs/s %s%n", rates.size(), round, String.join(", ", rates));
