@@ -446,14 +446,9 @@ public class TaskStore {
     }
 
     /**
-     * Closes the job when no task is left unfinished. Two last tasks ending at once may each miss
-     * the other; {@link #finishDoneJobs()} closes such jobs on the next scheduling cycle.
+     * Closes every job whose tasks have all finished; returns how many it closed. The scheduling
+     * cycle calls it, for jobs a write could not close (their rows were locked by another writer).
      */
-    static Uni<Boolean> finishJobIfDone(SqlClient client, UUID jobId) {
-        return finishJobs(client, new UUID[] {jobId}).map(closed -> !closed.isEmpty());
-    }
-
-    /** Closes every job whose tasks have all finished; returns how many it closed. */
     public Uni<Integer> finishDoneJobs() {
         return finishJobs(pool, null).map(java.util.Set::size);
     }
