@@ -59,12 +59,7 @@ public class PolicyGrpcService extends PolicyServiceGrpc.PolicyServiceImplBase {
             Uni<PolicyStore.Version> read = request.getVersion() == 0 ? store.current() : store.get(request.getVersion());
             return read.map(v -> {
                 if (v == null && request.getVersion() != 0) throw new NotFound("no policy version " + request.getVersion());
-                GetPoliciesResponse.Builder b = GetPoliciesResponse.newBuilder();
-                if (v != null) {
-                    b.setVersion(version(v));
-                    v.files().forEach(f -> b.addFiles(PolicyFile.newBuilder().setName(f.name()).setText(f.text())));
-                }
-                return b.build();
+                return files(v);
             });
         }), out);
     }
@@ -77,6 +72,16 @@ public class PolicyGrpcService extends PolicyServiceGrpc.PolicyServiceImplBase {
             return store.list(size).map(versions -> ListPolicyVersionsResponse.newBuilder()
                     .addAllVersions(versions.stream().map(PolicyGrpcService::version).toList()).build());
         }), out);
+    }
+
+    /** A version with its files; empty when {@code v} is null (no policy was ever applied). */
+    static GetPoliciesResponse files(PolicyStore.Version v) {
+        GetPoliciesResponse.Builder b = GetPoliciesResponse.newBuilder();
+        if (v != null) {
+            b.setVersion(version(v));
+            v.files().forEach(f -> b.addFiles(PolicyFile.newBuilder().setName(f.name()).setText(f.text())));
+        }
+        return b.build();
     }
 
     static PolicyVersion version(PolicyStore.Version v) {

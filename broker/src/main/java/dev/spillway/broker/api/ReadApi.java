@@ -121,14 +121,7 @@ public class ReadApi {
     @Path("/policies")
     @Operation(summary = "The policy set in force, its version and files", description = "As PolicyService.GetPolicies; roles finops, admin, operator.")
     public Uni<Response> policies() {
-        return policies.current().map(v -> {
-            dev.spillway.api.v1.GetPoliciesResponse.Builder b = dev.spillway.api.v1.GetPoliciesResponse.newBuilder();
-            if (v != null) {
-                b.setVersion(PolicyGrpcService.version(v));
-                v.files().forEach(f -> b.addFiles(dev.spillway.api.v1.PolicyFile.newBuilder().setName(f.name()).setText(f.text())));
-            }
-            return ok(b.build());
-        }).onFailure().recoverWithItem(ApiErrors::problem);
+        return policies.current().map(v -> ok(PolicyGrpcService.files(v))).onFailure().recoverWithItem(ApiErrors::problem);
     }
 
     @GET
