@@ -93,6 +93,7 @@ public final class JobSpecFile {
         FIELDS.put("pools", "spec.task.pools");
         FIELDS.put("jurisdictions", "spec.task.jurisdictions");
         FIELDS.put("spot", "spec.task.spot_tolerant");
+        FIELDS.put("datasets", "spec.datasets");
         FIELDS.put("retries", "spec.retry.max_retries");
         FIELDS.put("backoff", "spec.retry");
         FIELDS.put("backoff.initial", "spec.retry.initial_backoff");
@@ -210,6 +211,7 @@ public final class JobSpecFile {
                     case "pools" -> task.addAllPools(stringList(key, v));
                     case "jurisdictions" -> task.addAllJurisdictions(stringList(key, v));
                     case "spot" -> task.setSpotTolerant(bool(key, v));
+                    case "datasets" -> spec.addAllDatasets(stringList(key, v));
                     case "retries" -> retry.setMaxRetries((int) integer(key, v));
                     case "backoff" -> backoff(v);
                     default -> problem(t.getKeyNode(), key, "unknown field (known: " + String.join(", ",

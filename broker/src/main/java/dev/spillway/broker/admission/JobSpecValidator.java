@@ -29,6 +29,8 @@ public final class JobSpecValidator {
     private static final Pattern ENV_KEY = Pattern.compile("[A-Za-z_][A-Za-z0-9_]*");
     private static final Pattern LABEL = Pattern.compile("[A-Za-z0-9]([A-Za-z0-9._/-]{0,61}[A-Za-z0-9])?");
     private static final int MAX_LABELS = 32;
+    /** Datasets one job may name. */
+    static final int MAX_DATASETS = 16;
     private static final int MAX_RETRIES = 100;
     private static final Duration DEFAULT_INITIAL_BACKOFF = Durations.fromSeconds(1);
     private static final Duration DEFAULT_MAX_BACKOFF = Durations.fromMinutes(5);
@@ -68,6 +70,13 @@ public final class JobSpecValidator {
             v.add(violation(p + "task_count", "must be at least 1"));
         } else if (in.getTaskCount() > limits.maxTasksPerJob()) {
             v.add(violation(p + "task_count", "at most " + limits.maxTasksPerJob() + " tasks per job (got " + in.getTaskCount() + ")"));
+        }
+
+        if (in.getDatasetsCount() > MAX_DATASETS) {
+            v.add(violation(p + "datasets", "at most " + MAX_DATASETS + " datasets (got " + in.getDatasetsCount() + ")"));
+        }
+        for (int i = 0; i < in.getDatasetsCount(); i++) {
+            if (!SpecStrings.hasForbidden(in.getDatasets(i)) && !LABEL.matcher(in.getDatasets(i)).matches()) v.add(violation(p + "datasets[" + i + "]", "not a dataset name"));
         }
 
         var task = in.getTask();

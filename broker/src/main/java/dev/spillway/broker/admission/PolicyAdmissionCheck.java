@@ -3,18 +3,15 @@ package dev.spillway.broker.admission;
 import dev.spillway.api.v1.JobSpec;
 import dev.spillway.broker.policy.Policies;
 import dev.spillway.broker.errors.Violation;
-import dev.spillway.core.scheduling.Resources;
 import dev.spillway.policies.document.PolicyDoc;
 import dev.spillway.policies.rules.AdmissionOutcome;
 import dev.spillway.policies.rules.AdmissionResult;
-import dev.spillway.policies.rules.JobFacts;
-import dev.spillway.policies.rules.TenantFacts;
 import io.smallrye.mutiny.Uni;
 import jakarta.enterprise.context.ApplicationScoped;
 import java.time.Clock;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Set;
+import java.util.Map;
 import org.jboss.logging.Logger;
 
 /**
@@ -44,12 +41,17 @@ public class PolicyAdmissionCheck implements AdmissionCheck {
     @Override
     public Uni<List<Violation>> check(JobSpec spec) {
         Policies.InForce inForce = policies.inForce();
-        if (inForce.set() == null && inForce.problem() == null) return Uni.createFrom().item(List.of());
+        if (inForce.set() == null && inForce.problem() == null) {
+            // A dataset name must resolve: without Dataset documents its residency and location would be ignored silently.
+            if (spec.getDatasetsCount() == 0) return Uni.createFrom().item(List.of());
+            return Uni.createFrom().item(List.of(new Violation("spec.datasets", "no policy set is in force, so no Dataset document describes "
+                    + spec.getDatasetsList() + "; apply one with `spillway policy apply` first")));
+        }
         if (inForce.set() == null) {
             return Uni.createFrom().item(List.of(new Violation("policy", "the policy set in force (version " + inForce.version()
                     + ") cannot be evaluated by this broker (" + inForce.problem() + "); jobs wait for a set that compiles")));
         }
-        AdmissionResult result = inForce.set().admit(facts(spec), TenantFacts.named(spec.getTenant()), clock.instant());
+        AdmissionResult result = inForce.set().admit(Policies.jobFacts(spec), inForce.set().tenantFacts(spec.getTenant(), Map.of()), clock.instant());
         List<Violation> refused = new ArrayList<>();
         for (AdmissionOutcome o : result.outcomes()) {
             if (o.action() == PolicyDoc.Action.DENY) {
@@ -59,12 +61,5 @@ public class PolicyAdmissionCheck implements AdmissionCheck {
             }
         }
         return Uni.createFrom().item(refused);
-    }
-
-    /** What the rules may know of a job at admission ({@code job} in CEL). */
-    static JobFacts facts(JobSpec spec) {
-        var r = spec.getTask().getResources();
-        return new JobFacts(spec.getName(), spec.getTenant(), "", spec.getPriority(), spec.getLabelsMap(), spec.getTaskCount(),
-                new Resources(r.getCpuMillis(), r.getMemoryMib(), r.getGpus()), List.of(), Set.copyOf(spec.getTask().getJurisdictionsList()), 0);
     }
 }

@@ -1,12 +1,15 @@
 package dev.spillway.broker.policy;
 
+import dev.spillway.api.v1.JobSpec;
 import dev.spillway.broker.errors.InvalidRequest;
 import dev.spillway.broker.errors.Violation;
 import dev.spillway.broker.store.PolicyStore;
 import dev.spillway.core.access.Caller;
+import dev.spillway.core.scheduling.Resources;
 import dev.spillway.policies.document.Problem;
 import dev.spillway.policies.document.SourceFile;
 import dev.spillway.policies.rules.CompileResult;
+import dev.spillway.policies.rules.JobFacts;
 import dev.spillway.policies.rules.PolicyCompiler;
 import dev.spillway.policies.rules.PolicySet;
 import io.quarkus.runtime.StartupEvent;
@@ -112,6 +115,14 @@ public class Policies {
                         }
                     });
                 });
+    }
+
+    /** What the rules may know of a job ({@code job} in CEL), from its spec; no cost estimate yet. */
+    public static JobFacts jobFacts(JobSpec spec) {
+        var r = spec.getTask().getResources();
+        return new JobFacts(spec.getName(), spec.getTenant(), "", spec.getPriority(), spec.getLabelsMap(), spec.getTaskCount(),
+                new Resources(r.getCpuMillis(), r.getMemoryMib(), r.getGpus()), spec.getDatasetsList(),
+                Set.copyOf(spec.getTask().getJurisdictionsList()), 0);
     }
 
     static Violation violation(Problem p) {

@@ -5,10 +5,12 @@ import dev.spillway.broker.agents.AgentSessions;
 import dev.spillway.broker.agents.AssignMessages;
 import dev.spillway.broker.agents.SchedulerWakeup;
 import dev.spillway.broker.config.BrokerConfig;
+import dev.spillway.broker.policy.Policies;
 import dev.spillway.broker.store.JobCatalog;
 import dev.spillway.broker.store.NodeStore;
 import dev.spillway.broker.store.TaskStore;
 import dev.spillway.core.scheduling.FairQueue;
+import dev.spillway.core.scheduling.NodeFilter;
 import dev.spillway.core.scheduling.NodeView;
 import dev.spillway.core.scheduling.PendingTask;
 import dev.spillway.core.scheduling.Plan;
@@ -17,7 +19,13 @@ import dev.spillway.core.scheduling.Scheduler;
 import dev.spillway.core.scheduling.Snapshot;
 import dev.spillway.core.scheduling.TaskRef;
 import dev.spillway.core.scheduling.TaskShape;
+import dev.spillway.core.scheduling.Veto;
 import dev.spillway.core.task.TaskState;
+import dev.spillway.policies.rules.JobFacts;
+import dev.spillway.policies.rules.PlacementContext;
+import dev.spillway.policies.rules.PlacementRules;
+import dev.spillway.policies.rules.PolicySet;
+import dev.spillway.policies.rules.PoolFacts;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
@@ -65,6 +73,9 @@ public class SchedulingLoop implements SchedulerWakeup {
     private final JobCatalog jobs;
     private final BrokerConfig config;
     private final Scheduler scheduler;
+    private final Policies policies;
+    private final java.time.Clock clock;
+    private final Map<String, PoolFacts> poolFacts;
     private final AssignMessages assignments;
     private final Semaphore wakeups = new Semaphore(0);
     private final Timer cycleTimer;
@@ -84,6 +95,8 @@ public class SchedulingLoop implements SchedulerWakeup {
     private long clusterFingerprint;
     /** The jobs of this cycle's queue. */
     private Map<UUID, JobCatalog.JobInfo> cycleJobs = Map.of();
+    /** The policy set this cycle places by when its placement depends on the job (else null): shapes then carry their job's id. */
+    private PolicySet placingBy;
     /** Jobs with queued tasks that the cycle's budget did not reach, with why. */
     private Map<UUID, String> notExamined = Map.of();
     /** Jobs of the last cycle none of whose tasks was read because older work of their tenant and shape had the allowance ({@link FairQueue#sharedCaps}). */
@@ -94,8 +107,13 @@ public class SchedulingLoop implements SchedulerWakeup {
 
     public SchedulingLoop(AgentSessions sessions, TaskStore tasks, NodeStore nodeStore, JobCatalog jobs,
                           BrokerConfig config, MeterRegistry registry,
-                          AssignMessages assignments) {
+                          AssignMessages assignments, Policies policies, java.time.Clock clock) {
         this.assignments = assignments;
+        this.policies = policies;
+        this.clock = clock;
+        Map<String, PoolFacts> facts = new HashMap<>();
+        config.pools().forEach((name, p) -> facts.put(name, new PoolFacts(name, p.kind(), p.region().orElse(""), p.jurisdiction().orElse(null), 0)));
+        this.poolFacts = Map.copyOf(facts);
         this.nodeStore = nodeStore;
         this.sessions = sessions;
         this.tasks = tasks;
@@ -204,9 +222,11 @@ public class SchedulingLoop implements SchedulerWakeup {
         }
 
         long t1 = System.nanoTime();
+        Policies.InForce inForce = policies.inForce();
+        placingBy = inForce.set() != null && inForce.set().placesByJob() ? inForce.set() : null;
         List<PendingTask> pending = pendingTasks(nodes);
         long t2 = System.nanoTime();
-        Plan plan = scheduler.plan(new Snapshot(nodes, pending));
+        Plan plan = schedulerFor(inForce).plan(new Snapshot(nodes, pending));
         long t3 = System.nanoTime();
 
         Map<UUID, String> reasons = new HashMap<>(notExamined);
@@ -246,6 +266,59 @@ public class SchedulingLoop implements SchedulerWakeup {
     }
 
     /**
+     * The pipeline for this cycle: the standard one, with the placement rules of the policy set
+     * in force when they depend on the job. A stored set this broker cannot compile places
+     * nothing (residency could not be checked), and says so on every waiting job.
+     */
+    private Scheduler schedulerFor(Policies.InForce inForce) {
+        int limit = config.scheduler().candidateLimit();
+        if (inForce.set() == null && inForce.problem() != null) {
+            Veto refused = Veto.fixed("policy", "the policy set in force (version "
+                    + inForce.version() + ") cannot be evaluated by this broker: " + inForce.problem());
+            NodeFilter closed = new NodeFilter() {
+                @Override
+                public String name() {
+                    return "policy";
+                }
+
+                @Override
+                public Veto check(TaskShape shape, dev.spillway.core.scheduling.NodeSlot node) {
+                    return refused;
+                }
+            };
+            return Scheduler.standard(limit, List.of(closed), List.of());
+        }
+        if (placingBy == null) return scheduler;
+        Map<String, JobFacts> facts = new HashMap<>();
+        cycleJobs.forEach((id, job) -> facts.put(id.toString(), Policies.jobFacts(job.spec())));
+        Map<String, Map<String, Long>> usage = usageByTenant();
+        PlacementRules rules = placingBy.placement(new PlacementContext(clock.instant(), shape -> facts.get(shape.facts()),
+                tenant -> placingBy.tenantFacts(tenant, usage.getOrDefault(tenant, Map.of())), poolFacts));
+        return Scheduler.standard(limit, List.of(rules.filter()), rules.scorers());
+    }
+
+    /** What each tenant holds on nodes now ({@code tenant.usage} in CEL): {@code cpu} millicores, {@code memory} MiB, {@code gpu}, {@code tasks}. */
+    private Map<String, Map<String, Long>> usageByTenant() {
+        List<TaskStore.OnNodes> onNodes = tasks.onNodesByJob(DATABASE_WAIT);
+        Map<UUID, JobCatalog.JobInfo> running = jobs.getAll(onNodes.stream().map(TaskStore.OnNodes::jobId).toList());
+        Map<String, Map<String, Long>> usage = new HashMap<>();
+        for (TaskStore.OnNodes o : onNodes) {
+            Resources r = running.get(o.jobId()).shape().request();
+            Map<String, Long> u = usage.computeIfAbsent(o.tenant(), t -> new HashMap<>());
+            u.merge("cpu", r.cpuMillis() * o.tasks(), Long::sum);
+            u.merge("memory", r.memoryMib() * o.tasks(), Long::sum);
+            u.merge("gpu", (long) r.gpus() * o.tasks(), Long::sum);
+            u.merge("tasks", o.tasks(), Long::sum);
+        }
+        return usage;
+    }
+
+    /** The shape a job's tasks are placed as: judged by its own facts when the policies place by job. */
+    private TaskShape shapeOf(UUID id, JobCatalog.JobInfo job) {
+        return placingBy == null ? job.shape() : job.shape().withFacts(id.toString());
+    }
+
+    /**
      * The queued tasks this cycle looks at, ranked by {@link FairQueue}: the jobs with work come
      * from their maintained counts; of each, at most what the nodes could take now plus a
      * look-ahead (what bursting plans from; a few tasks without cloud pools) is read, within the
@@ -270,7 +343,7 @@ public class SchedulingLoop implements SchedulerWakeup {
         }
         int lookahead = hasCloudPools ? config.scheduler().burstLookahead() : SAMPLE;
         // Of each tenant's work of one shape: what the nodes could take now, plus the look-ahead.
-        Map<String, Integer> caps = FairQueue.sharedCaps(fair, j -> cycleJobs.get(UUID.fromString(j.id())).shape(), shape -> {
+        Map<String, Integer> caps = FairQueue.sharedCaps(fair, j -> shapeOf(UUID.fromString(j.id()), cycleJobs.get(UUID.fromString(j.id()))), shape -> {
             // Set aside: no node can hold it now, so only bursting can help (the look-ahead is what the planner buys for).
             if (setAside.contains(shape)) return lookahead;
             return (int) Math.min(Integer.MAX_VALUE, FairQueue.placeable(shape.request(), nodes) + lookahead);
@@ -284,9 +357,10 @@ public class SchedulingLoop implements SchedulerWakeup {
         Map<String, List<PendingTask>> byJobId = new HashMap<>();
         read.forEach((id, list) -> {
             JobCatalog.JobInfo job = cycleJobs.get(id);
+            TaskShape shape = shapeOf(id, job);
             List<PendingTask> ts = new ArrayList<>(list.size());
             for (TaskStore.Queued q : list) {
-                ts.add(new PendingTask(new TaskRef(id.toString(), q.index(), q.attempt()), job.shape(), job.priority(), q.queuedAtMillis()));
+                ts.add(new PendingTask(new TaskRef(id.toString(), q.index(), q.attempt()), shape, job.priority(), q.queuedAtMillis()));
             }
             byJobId.put(id.toString(), ts);
         });
@@ -294,7 +368,7 @@ public class SchedulingLoop implements SchedulerWakeup {
         Map<UUID, TaskShape> behind = new HashMap<>();
         for (TaskStore.QueuedJob q : queued) {
             if (caps.get(q.jobId().toString()) == 0) {
-                behind.put(q.jobId(), cycleJobs.get(q.jobId()).shape());
+                behind.put(q.jobId(), shapeOf(q.jobId(), cycleJobs.get(q.jobId())));
             } else if (!take.containsKey(q.jobId().toString())) {
                 waitingTurn.put(q.jobId(), "waiting its turn: a scheduling cycle reads at most " + config.scheduler().maxTasksPerCycle()
                         + " queued tasks, shared by priority, then tenant, then age");

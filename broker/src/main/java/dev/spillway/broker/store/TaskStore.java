@@ -572,6 +572,20 @@ public class TaskStore {
     }
 
     /** Each tenant's tasks on nodes now (ASSIGNED or RUNNING), for fair share. Blocking: call off the event loop. */
+    /** A job's tasks on nodes (assigned or running) now. */
+    public record OnNodes(UUID jobId, String tenant, long tasks) {
+    }
+
+    /** Tasks on nodes (assigned or running) by job, for usage that needs each job's resources. Blocking. */
+    public List<OnNodes> onNodesByJob(Duration timeout) {
+        List<OnNodes> out = new ArrayList<>();
+        for (Row r : pool.query("SELECT t.job_id, j.tenant, count(*) AS n FROM task t JOIN job j ON j.id = t.job_id WHERE t.state IN " + ON_NODE
+                + " GROUP BY t.job_id, j.tenant").execute().await().atMost(timeout)) {
+            out.add(new OnNodes(r.getUUID("job_id"), r.getString("tenant"), r.getLong("n")));
+        }
+        return out;
+    }
+
     public Map<String, Long> onNodesByTenant(Duration timeout) {
         Map<String, Long> out = new HashMap<>();
         for (Row r : pool.query("SELECT j.tenant, count(*) AS n FROM task t JOIN job j ON j.id = t.job_id WHERE t.state IN " + ON_NODE

@@ -34,7 +34,7 @@ public record Explanation(int nodesConsidered, List<VetoCount> vetoes) {
     public String summary() {
         if (nodesConsidered == 0) return "no nodes are connected";
         Map<String, Integer> byReason = new TreeMap<>();
-        for (VetoCount v : vetoes) byReason.merge(v.veto().reason(), v.nodes(), Integer::sum);
+        for (VetoCount v : vetoes) byReason.merge(reason(v.veto()), v.nodes(), Integer::sum);
         StringBuilder sb = new StringBuilder("no node fits (0/").append(nodesConsidered).append("):");
         String sep = " ";
         for (Map.Entry<String, Integer> e : byReason.entrySet()) {
@@ -43,4 +43,12 @@ public record Explanation(int nodesConsidered, List<VetoCount> vetoes) {
         }
         return sb.toString();
     }
+
+    /** A policy's veto names its rule, so the reader knows which document to look at. */
+    private static String reason(Veto v) {
+        return v.filter().startsWith(POLICY_FILTER_PREFIX) ? v.reason() + " [" + v.filter() + "]" : v.reason();
+    }
+
+    /** Filters whose names start with this are policy rules ({@code policy/<policy>/<rule>}, {@code policy/residency}). */
+    public static final String POLICY_FILTER_PREFIX = "policy";
 }

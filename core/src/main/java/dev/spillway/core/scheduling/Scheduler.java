@@ -50,20 +50,31 @@ public final class Scheduler {
     }
 
     public static Scheduler standard(int candidateLimit) {
-        return new Scheduler(
-                List.of(
-                        Filters.SCHEDULABLE,     // one boolean: draining nodes out first
-                        Filters.POOL,            // set lookup, usually an empty set
-                        Filters.NODE_SELECTOR,   // a few map lookups, usually none
-                        Filters.JURISDICTION,    // one label lookup when the task is limited
-                        Filters.SPOT,            // one label lookup
-                        Filters.CAPACITY,        // static: the node could never hold the task
-                        Filters.FREE_RESOURCES), // transient: the node is busy now
-                List.of(
-                        new WeightedScorer(Scorers.PREFER_ON_PREM, 2.0), // cloud only when on-prem is full
-                        new WeightedScorer(Scorers.BIN_PACK, 1.0),
-                        new WeightedScorer(Scorers.SPARE_GPUS, 1.0)),
-                candidateLimit);
+        return standard(candidateLimit, List.of(), List.of());
+    }
+
+    /**
+     * The standard pipeline with a policy set's filters and scorers added. Policy filters run
+     * after the built-in static ones (they cost more, and a node those refuse needs no rule) and
+     * before the free-resources check, so a node a rule refuses counts under the rule, statically,
+     * even while it is busy.
+     */
+    public static Scheduler standard(int candidateLimit, List<NodeFilter> policyFilters, List<WeightedScorer> policyScorers) {
+        List<NodeFilter> filters = new java.util.ArrayList<>(List.of(
+                Filters.SCHEDULABLE,     // one boolean: draining nodes out first
+                Filters.POOL,            // set lookup, usually an empty set
+                Filters.NODE_SELECTOR,   // a few map lookups, usually none
+                Filters.JURISDICTION,    // one label lookup when the task is limited
+                Filters.SPOT,            // one label lookup
+                Filters.CAPACITY));      // static: the node could never hold the task
+        filters.addAll(policyFilters);   // residency and the policies' rules, remembered per (shape, node) within a cycle
+        filters.add(Filters.FREE_RESOURCES); // transient: the node is busy now
+        List<WeightedScorer> scorers = new java.util.ArrayList<>(List.of(
+                new WeightedScorer(Scorers.PREFER_ON_PREM, 2.0), // cloud only when on-prem is full
+                new WeightedScorer(Scorers.BIN_PACK, 1.0),
+                new WeightedScorer(Scorers.SPARE_GPUS, 1.0)));
+        scorers.addAll(policyScorers);
+        return new Scheduler(filters, scorers, candidateLimit);
     }
 
     /** The order nodes are examined in: on-prem before cloud, then by name. */

@@ -13,9 +13,12 @@ import java.util.Set;
  * @param pools         pools the task may run in; empty means any
  * @param jurisdictions legal areas the task may run in (a node's {@link #JURISDICTION_LABEL}); empty means any
  * @param spotTolerant  whether the task may run on interruptible capacity (nodes labelled {@link #SPOT_LABEL}{@code =true})
+ * @param facts         which job's facts placement policies judge the shape by (the broker uses the job id); empty when no
+ *                      policy reads job facts. Shapes equal but for it are placed alike by the built-in filters, yet
+ *                      policies may judge them apart, so they are not the same shape.
  */
 public record TaskShape(Resources request, Map<String, String> nodeSelector, Set<String> pools, Set<String> jurisdictions,
-                        boolean spotTolerant) {
+                        boolean spotTolerant, String facts) {
 
     /** Node label naming the legal area a node is in, e.g. {@code EU}. */
     public static final String JURISDICTION_LABEL = "spillway.dev/jurisdiction";
@@ -26,6 +29,17 @@ public record TaskShape(Resources request, Map<String, String> nodeSelector, Set
         nodeSelector = Map.copyOf(nodeSelector);
         pools = Set.copyOf(pools);
         jurisdictions = Set.copyOf(jurisdictions);
+        facts = facts == null ? "" : facts;
+    }
+
+    public TaskShape(Resources request, Map<String, String> nodeSelector, Set<String> pools, Set<String> jurisdictions,
+                     boolean spotTolerant) {
+        this(request, nodeSelector, pools, jurisdictions, spotTolerant, "");
+    }
+
+    /** This shape, judged by policies as the job {@code key} names. */
+    public TaskShape withFacts(String key) {
+        return key.equals(facts) ? this : new TaskShape(request, nodeSelector, pools, jurisdictions, spotTolerant, key);
     }
 
     /** A shape with no jurisdiction limits that does not tolerate spot capacity. */

@@ -134,6 +134,12 @@ public final class PolicySet {
             out.add(new AdmissionOutcome("residency", "jurisdictions", PolicyDoc.Action.DENY,
                     "no jurisdiction satisfies every requirement: " + residency.because(), false));
         }
+        for (String name : job.datasets()) {
+            if (!datasets.containsKey(name)) {
+                out.add(new AdmissionOutcome("datasets", name, PolicyDoc.Action.DENY, "dataset " + name
+                        + " is not described by any Dataset document in force (known: " + new TreeSet<>(datasets.keySet()) + ")", false));
+            }
+        }
         Bindings b = new Bindings(Variables.JOB.view(job), Variables.TENANT.view(tenant), null, null, null, now);
         for (Admission a : admission) {
             Object matched = a.match().evaluate(b);
@@ -152,7 +158,34 @@ public final class PolicySet {
         return "rule " + rule + " matched (its message could not be evaluated: " + text + ")";
     }
 
+    // ---- tenants --------------------------------------------------------------------------------
+
+    /**
+     * What rules see of a tenant: its cohort and nominal quota (summed over flavors) from its
+     * {@code Tenant} document, with the usage the caller measured. A tenant no document names
+     * has neither.
+     */
+    public TenantFacts tenantFacts(String tenant, Map<String, Long> usage) {
+        TenantDoc doc = tenants.get(tenant);
+        if (doc == null) return new TenantFacts(tenant, "", usage, Map.of(), 0, 0, "ok");
+        Map<String, Long> quota = new java.util.TreeMap<>();
+        for (var flavor : doc.quotas()) {
+            flavor.resources().forEach((resource, q) -> quota.merge(resource.key(), q.nominal(), Long::sum));
+        }
+        return new TenantFacts(tenant, doc.cohort(), usage, quota, 0, 0, "ok");
+    }
+
     // ---- placement ------------------------------------------------------------------------------
+
+    /**
+     * Whether placement depends on the job a task belongs to: some filter or scorer rule exists,
+     * or some tenant or dataset requires jurisdictions. When false, {@link #placement} adds nothing
+     * a cycle needs to evaluate.
+     */
+    public boolean placesByJob() {
+        return !filters.isEmpty() || !scorers.isEmpty() || !datasets.isEmpty()
+                || tenants.values().stream().anyMatch(t -> !t.jurisdictions().isEmpty());
+    }
 
     /**
      * The placement rules for one scheduling cycle: a filter (residency, then every filter rule)

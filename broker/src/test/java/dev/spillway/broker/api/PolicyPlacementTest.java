@@ -1,0 +1,163 @@
+package dev.spillway.broker.api;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import dev.spillway.api.v1.ApplyPoliciesRequest;
+import dev.spillway.api.v1.CancelJobRequest;
+import dev.spillway.api.v1.ConnectRequest;
+import dev.spillway.api.v1.ConnectResponse;
+import dev.spillway.api.v1.CreateJoinTokenRequest;
+import dev.spillway.api.v1.GetJobRequest;
+import dev.spillway.api.v1.JobServiceGrpc;
+import dev.spillway.api.v1.JobSpec;
+import dev.spillway.api.v1.NodeServiceGrpc;
+import dev.spillway.api.v1.PolicyFile;
+import dev.spillway.api.v1.PolicyServiceGrpc;
+import dev.spillway.api.v1.Register;
+import dev.spillway.api.v1.Resources;
+import dev.spillway.api.v1.SubmitJobRequest;
+import dev.spillway.core.access.Role;
+import io.grpc.ManagedChannel;
+import io.quarkus.test.common.http.TestHTTPResource;
+import io.quarkus.test.junit.QuarkusTest;
+import java.net.URL;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Placement rules and residency over the real path: a FinOps user applies a policy set, the
+ * scheduling loop places by it, and a job a rule keeps off every node waits with the rule's name
+ * and message. Nodes and jobs of each run carry a label unique to it (a node selector), so nodes
+ * other tests leave connected take none of this test's work. The set is replaced by one without
+ * placement rules at the end: the broker and database are shared with the other tests.
+ */
+@QuarkusTest
+class PolicyPlacementTest {
+
+    @TestHTTPResource
+    URL url;
+
+    @jakarta.inject.Inject
+    dev.spillway.broker.security.ApiKeys keys;
+
+    private final String run = "pl-" + UUID.randomUUID().toString().substring(0, 8);
+    private final List<ManagedChannel> channels = new ArrayList<>();
+    private final List<FakeAgent> agents = new ArrayList<>();
+    private final List<String> submitted = new ArrayList<>();
+
+    private ManagedChannel as(String tenant, Role role) {
+        ManagedChannel c = TestCallers.channel(url, TestCallers.key(keys, tenant, role));
+        channels.add(c);
+        return c;
+    }
+
+    @AfterEach
+    void cleanUp() {
+        var jobs = JobServiceGrpc.newBlockingStub(as("default", Role.ADMIN));
+        submitted.forEach(id -> jobs.cancelJob(CancelJobRequest.newBuilder().setJobId(id).build()));
+        // Leave a set in force that places nothing by job, as the other tests expect.
+        PolicyServiceGrpc.newBlockingStub(as("default", Role.ADMIN)).applyPolicies(files("neutral.yaml", """
+                apiVersion: spillway.dev/v1
+                kind: Policy
+                metadata: {name: neutral}
+                spec:
+                  admission:
+                    - name: never
+                      match: "false"
+                      message: '"never"'
+                      action: Audit
+                """));
+        agents.forEach(FakeAgent::close);
+        channels.forEach(ManagedChannel::shutdownNow);
+    }
+
+    /** A node of this run: in pool onprem, with the run's label and {@code labels}; its jurisdiction, if any, fixed by its join token. */
+    private FakeAgent node(String name, String jurisdiction, Map<String, String> labels) {
+        CreateJoinTokenRequest.Builder token = CreateJoinTokenRequest.newBuilder().setNodeName(name).setPool("onprem")
+                .setTtl(com.google.protobuf.Duration.newBuilder().setSeconds(600));
+        if (jurisdiction != null) token.putLabels("spillway.dev/jurisdiction", jurisdiction);
+        String credential = NodeServiceGrpc.newBlockingStub(as("default", Role.ADMIN)).createJoinToken(token.build()).getToken();
+        FakeAgent agent = new FakeAgent(url.getHost(), url.getPort(), name, credential);
+        agents.add(agent);
+        agent.send(ConnectRequest.newBuilder().setRegister(Register.newBuilder().setNodeName(name).setPool("onprem")
+                .putLabels("run", run).putAllLabels(labels)
+                .setCapacity(Resources.newBuilder().setCpuMillis(4000).setMemoryMib(4096))).build());
+        await().atMost(Duration.ofSeconds(10)).until(() -> agent.registered() != null);
+        return agent;
+    }
+
+    private static ApplyPoliciesRequest files(String... nameAndText) {
+        ApplyPoliciesRequest.Builder b = ApplyPoliciesRequest.newBuilder();
+        for (int i = 0; i < nameAndText.length; i += 2) b.addFiles(PolicyFile.newBuilder().setName(nameAndText[i]).setText(nameAndText[i + 1]));
+        return b.build();
+    }
+
+    private String submit(JobServiceGrpc.JobServiceBlockingStub jobs, String tenant, Map<String, String> labels) {
+        JobSpec.Builder spec = JobApiTest.valid().toBuilder().setTenant(tenant).setTaskCount(1).putAllLabels(labels);
+        spec.getTaskBuilder().putNodeSelector("run", run);
+        String id = jobs.submitJob(SubmitJobRequest.newBuilder().setSpec(spec).build()).getJobId();
+        submitted.add(id);
+        return id;
+    }
+
+    private static List<String> assignedJobs(FakeAgent agent) {
+        return agent.received.stream().filter(ConnectResponse::hasAssign).map(r -> r.getAssign().getJobId()).toList();
+    }
+
+    @Test
+    void filtersVetoWithTheirRuleScorersChooseAndTenantResidencyHolds() {
+        FakeAgent slow = node("a-" + run, "US", Map.of("tier", "slow"));
+        FakeAgent fast = node("b-" + run, "US", Map.of("tier", "fast"));
+        String policy = """
+                apiVersion: spillway.dev/v1
+                kind: Tenant
+                metadata: {name: %1$s-eu}
+                spec: {jurisdictions: [EU]}
+                ---
+                apiVersion: spillway.dev/v1
+                kind: Policy
+                metadata: {name: placement}
+                spec:
+                  filters:
+                    - name: reserved
+                      match: '"%1$s" in job.labels && job.labels["%1$s"] == "reserved-only"'
+                      message: '"node " + node.name + " is not a reserved node"'
+                  scorers:
+                    - name: prefer-fast
+                      score: 'node.labels.?tier.orValue("") == "fast" ? 1.0 : 0.0'
+                      weight: 10
+                """.formatted(run);
+        PolicyServiceGrpc.newBlockingStub(as("team-a", Role.FINOPS)).applyPolicies(files("placement.yaml", policy));
+        var jobs = JobServiceGrpc.newBlockingStub(as("default", Role.ADMIN));
+
+        // The scorer outweighs the built-in ones: plain jobs go to the fast node, though the slow one comes first by name.
+        String plain = submit(jobs, "default", Map.of());
+        await().atMost(Duration.ofSeconds(10)).until(() -> assignedJobs(fast).contains(plain));
+        assertThat(assignedJobs(slow)).doesNotContain(plain);
+
+        // A job the filter keeps off every node waits, and says which rule and why.
+        String kept = submit(jobs, "default", Map.of(run, "reserved-only"));
+        await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> assertThat(jobs.getJob(GetJobRequest.newBuilder().setJobId(kept).build())
+                .getJob().getPendingReason())
+                .contains("is not a reserved node [policy/placement/reserved]"));
+        // A tenant whose document requires the EU never runs on these US nodes; its job says so.
+        String eu = submit(jobs, run + "-eu", Map.of());
+        await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> assertThat(jobs.getJob(GetJobRequest.newBuilder().setJobId(eu).build())
+                .getJob().getPendingReason())
+                .contains("node in US, outside the jurisdictions required by tenant " + run + "-eu [EU]")
+                .contains("[policy/residency]"));
+
+        // A node in the EU joins: the EU tenant's job goes there; the reserved-only job still waits.
+        FakeAgent inEu = node("c-" + run, "EU", Map.of("tier", "slow"));
+        await().atMost(Duration.ofSeconds(10)).until(() -> assignedJobs(inEu).contains(eu));
+        assertThat(assignedJobs(slow)).doesNotContain(kept, eu);
+        assertThat(assignedJobs(fast)).doesNotContain(kept, eu);
+        assertThat(assignedJobs(inEu)).doesNotContain(kept);
+    }
+}
