@@ -29,8 +29,8 @@ import java.util.Set;
 public class NodeFitCheck implements AdmissionCheck {
 
     /** Labels every cloud instance's join token fixes (see {@code burst.Launches}): the agent on the instance declares none. */
-    static final String INSTANCE_TYPE_LABEL = "spillway.dev/instance-type";
-    static final String ZONE_LABEL = "spillway.dev/zone";
+    static final String INSTANCE_TYPE_LABEL = dev.spillway.core.burst.Offering.INSTANCE_TYPE_LABEL;
+    static final String ZONE_LABEL = dev.spillway.core.burst.Offering.ZONE_LABEL;
 
     private final NodeShapes shapes;
     private final CloudPools cloud;

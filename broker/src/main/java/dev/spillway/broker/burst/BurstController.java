@@ -2,9 +2,11 @@ package dev.spillway.broker.burst;
 
 import dev.spillway.broker.agents.AgentSessions;
 import dev.spillway.broker.config.BrokerConfig;
+import dev.spillway.broker.policy.Policies;
 import dev.spillway.broker.scheduling.SchedulingLoop;
 import dev.spillway.broker.store.DatabaseCalls;
 import dev.spillway.broker.store.InstanceStore;
+import dev.spillway.broker.store.JobCatalog;
 import dev.spillway.broker.store.NodeStore;
 import dev.spillway.core.burst.BurstAction;
 import dev.spillway.core.burst.BurstDecision;
@@ -19,6 +21,10 @@ import dev.spillway.core.burst.WaitingTask;
 import dev.spillway.core.lifecycle.ReasonCode;
 import dev.spillway.core.scheduling.Plan;
 import dev.spillway.core.scheduling.TaskShape;
+import dev.spillway.policies.rules.BurstVerdict;
+import dev.spillway.policies.rules.JobFacts;
+import dev.spillway.policies.rules.PolicySet;
+import dev.spillway.policies.rules.TenantFacts;
 import io.quarkus.runtime.ShutdownEvent;
 import io.quarkus.runtime.StartupEvent;
 import jakarta.enterprise.context.ApplicationScoped;
@@ -28,8 +34,11 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
@@ -64,6 +73,8 @@ public class BurstController {
     private final BrokerConfig config;
     private final Clock clock;
     private final DatabaseCalls db;
+    private final Policies policies;
+    private final JobCatalog jobs;
     private final BurstDecision decision = new BurstDecision();
     /** Since when each joined node has held no task (in memory: a restart only makes scale-down later). */
     private final Map<String, Instant> idleSince = new ConcurrentHashMap<>();
@@ -73,8 +84,10 @@ public class BurstController {
 
     public BurstController(CloudPools pools, InstanceStore instances, NodeStore nodes, SchedulingLoop scheduling, AgentSessions sessions,
                            BurstStatus status, Launches launches, InstanceLifecycle lifecycle, Reconciler reconciler, BrokerConfig config,
-                           Clock clock, DatabaseCalls db) {
+                           Clock clock, DatabaseCalls db, Policies policies, JobCatalog jobs) {
         this.db = db;
+        this.policies = policies;
+        this.jobs = jobs;
         this.pools = pools;
         this.instances = instances;
         this.nodes = nodes;
@@ -172,12 +185,6 @@ public class BurstController {
             views.add(new InstanceView(r.id().toString(), r.pool(), r.nodeName(), r.offeringId(), r.shape(), r.spot(), r.priceUsdPerHour(),
                     r.state(), r.requestedAt(), r.launchedAt(), connected, tasks, idle, r.forJobs(), r.expectedTasks(), r.decision()));
         }
-        List<WaitingTask> waiting = new ArrayList<>();
-        for (Plan.Unplaced u : scheduling.lastUnplaced()) {
-            TaskShape shape = u.task().shape();
-            waiting.add(new WaitingTask(new Demand(u.task().ref(), shape.request(), shape.jurisdictions(), shape.spotTolerant(), shape.pools()),
-                    Instant.ofEpochMilli(u.task().queuedAtMillis()), u.why().waitingCanHelp()));
-        }
         List<CloudPoolSpec> specs = new ArrayList<>();
         List<Offering> offerings = new ArrayList<>();
         Map<String, String> unreadable = new HashMap<>();
@@ -186,9 +193,62 @@ public class BurstController {
             offerings.addAll(pool.offerings());
             if (pool.refreshError() != null && pool.offerings().isEmpty()) unreadable.put(pool.name(), pool.refreshError());
         }
+        List<Plan.Unplaced> unplaced = scheduling.lastUnplaced();
+        Map<String, BurstTerms> terms = burstTerms(unplaced, offerings, now);
+        List<WaitingTask> waiting = new ArrayList<>();
+        for (Plan.Unplaced u : unplaced) {
+            TaskShape shape = u.task().shape();
+            BurstTerms t = terms.getOrDefault(u.task().ref().jobId(), BurstTerms.FREE);
+            waiting.add(new WaitingTask(new Demand(u.task().ref(), shape.request(), shape.jurisdictions(), shape.spotTolerant(), shape.pools(),
+                    t.refused()), Instant.ofEpochMilli(u.task().queuedAtMillis()), u.why().waitingCanHelp(), t.burstAfter()));
+        }
         List<LaunchOutcome> history = db.await(instances.outcomesSince(now.minus(HISTORY)), "reading recent launch outcomes");
         return new BurstSnapshot(now, specs, offerings, views, waiting, history, unreadable,
                 config.advertisedAddress().orElse(BrokerAddress.local()));
+    }
+
+    /**
+     * What the policies in force let a job burst onto: the offerings they refuse, each with the rule
+     * and its reason, and the job's {@code burstAfter} (null: the pools' own).
+     */
+    private record BurstTerms(Map<String, String> refused, Duration burstAfter) {
+        static final BurstTerms FREE = new BurstTerms(Map.of(), null);
+    }
+
+    /**
+     * The burst terms of each waiting job, by job id, evaluated once per job and offering per
+     * tick. A stored policy set this broker cannot compile refuses every offering (residency could
+     * not be checked), with why.
+     */
+    private Map<String, BurstTerms> burstTerms(List<Plan.Unplaced> unplaced, List<Offering> offerings, Instant now) {
+        Policies.InForce inForce = policies.inForce();
+        if (unplaced.isEmpty() || (inForce.set() == null && inForce.problem() == null)) return Map.of();
+        if (inForce.set() != null && !inForce.set().burstsByJob()) return Map.of();
+        Set<UUID> ids = new HashSet<>();
+        for (Plan.Unplaced u : unplaced) ids.add(UUID.fromString(u.task().ref().jobId()));
+        Map<String, BurstTerms> out = new HashMap<>();
+        if (inForce.set() == null) {
+            Map<String, String> all = new HashMap<>();
+            String why = "policy: the policy set in force (version " + inForce.version() + ") cannot be evaluated by this broker: " + inForce.problem();
+            offerings.forEach(o -> all.put(o.id(), why));
+            BurstTerms closed = new BurstTerms(all, null);
+            ids.forEach(id -> out.put(id.toString(), closed));
+            return out;
+        }
+        PolicySet set = inForce.set();
+        Map<String, Map<String, Long>> usage = scheduling.tenantUsage();
+        Map<UUID, JobCatalog.JobInfo> infos = jobs.getAll(ids);
+        infos.forEach((id, info) -> {
+            JobFacts job = Policies.jobFacts(info.spec());
+            TenantFacts tenant = set.tenantFacts(job.tenant(), usage.getOrDefault(job.tenant(), Map.of()));
+            Map<String, String> refused = new HashMap<>();
+            for (Offering o : offerings) {
+                BurstVerdict v = set.burst(job, tenant, o, now);
+                if (!v.allowed()) refused.put(o.id(), v.rule() + ": " + v.reason());
+            }
+            out.put(id.toString(), new BurstTerms(Map.copyOf(refused), set.burstAfter(job, tenant, now).orElse(null)));
+        });
+        return out;
     }
 
     private void apply(BurstDecision.Result result, List<InstanceStore.InstanceRow> live) {

@@ -1,7 +1,9 @@
 package dev.spillway.broker.burst;
 
 import dev.spillway.broker.config.BrokerConfig;
+import dev.spillway.broker.scheduling.CloudOfferings;
 import dev.spillway.broker.tls.BrokerTransport;
+import dev.spillway.core.burst.Offering;
 import dev.spillway.provider.spi.AgentDownload;
 import dev.spillway.provider.spi.Catalog;
 import dev.spillway.provider.aws.AwsProvider;
@@ -20,7 +22,7 @@ import java.util.Optional;
 
 /** The configured cloud pools and their providers. */
 @ApplicationScoped
-public class CloudPools {
+public class CloudPools implements CloudOfferings {
 
     /** Where the broker serves the agent jar (the api package serves it there). */
     public static final String AGENT_JAR_PATH = "/agent/spillway-agent.jar";
@@ -147,6 +149,13 @@ public class CloudPools {
 
     private static <T> T required(String pool, String key, Optional<T> value, String what) {
         return value.orElseThrow(() -> new IllegalStateException("pool " + pool + ": set spillway.pools." + pool + "." + key + " (" + what + ")"));
+    }
+
+    @Override
+    public Map<String, Offering> byId() {
+        Map<String, Offering> out = new java.util.HashMap<>();
+        for (CloudPool pool : all().values()) for (Offering o : pool.offerings()) out.put(o.id(), o);
+        return out;
     }
 
     public Map<String, CloudPool> all() {

@@ -117,8 +117,8 @@ public class Launches {
         Map<String, String> labels = new TreeMap<>(Map.of(
                 Scorers.CLOUD_LABEL, "true",
                 TaskShape.SPOT_LABEL, Boolean.toString(spot),
-                "spillway.dev/instance-type", type,
-                "spillway.dev/zone", zone));
+                Offering.INSTANCE_TYPE_LABEL, type,
+                Offering.ZONE_LABEL, zone));
         if (pool.jurisdiction() != null && !pool.jurisdiction().isBlank()) labels.put(TaskShape.JURISDICTION_LABEL, pool.jurisdiction());
         try {
             var token = db.await(credentials.mintJoinToken(new JoinTokenStore.Grant(nodeName, pool.name(), labels, shape, false),

@@ -9,6 +9,7 @@ import dev.spillway.broker.policy.Policies;
 import dev.spillway.broker.store.JobCatalog;
 import dev.spillway.broker.store.NodeStore;
 import dev.spillway.broker.store.TaskStore;
+import dev.spillway.core.burst.Offering;
 import dev.spillway.core.scheduling.FairQueue;
 import dev.spillway.core.scheduling.NodeFilter;
 import dev.spillway.core.scheduling.NodeView;
@@ -74,6 +75,7 @@ public class SchedulingLoop implements SchedulerWakeup {
     private final BrokerConfig config;
     private final Scheduler scheduler;
     private final Policies policies;
+    private final CloudOfferings cloudOfferings;
     private final java.time.Clock clock;
     private final Map<String, PoolFacts> poolFacts;
     private final AssignMessages assignments;
@@ -87,6 +89,7 @@ public class SchedulingLoop implements SchedulerWakeup {
     /** Tenants with more jobs with queued tasks than a cycle reads, with how many they have. */
     private volatile Map<String, Long> crowdedTenants = Map.of();
     private volatile List<Plan.Unplaced> lastUnplaced = List.of();
+    private volatile Map<String, Map<String, Long>> tenantUsage = Map.of();
     private volatile boolean noNodes;
     private final boolean hasCloudPools;
     private volatile boolean running;
@@ -107,7 +110,8 @@ public class SchedulingLoop implements SchedulerWakeup {
 
     public SchedulingLoop(AgentSessions sessions, TaskStore tasks, NodeStore nodeStore, JobCatalog jobs,
                           BrokerConfig config, MeterRegistry registry,
-                          AssignMessages assignments, Policies policies, java.time.Clock clock) {
+                          AssignMessages assignments, Policies policies, java.time.Clock clock, CloudOfferings cloudOfferings) {
+        this.cloudOfferings = cloudOfferings;
         this.assignments = assignments;
         this.policies = policies;
         this.clock = clock;
@@ -156,6 +160,14 @@ public class SchedulingLoop implements SchedulerWakeup {
     @Override
     public void wake() {
         wakeups.release();
+    }
+
+    /**
+     * What each tenant held on nodes at the last cycle while a policy set was in force
+     * ({@code tenant.usage} in CEL); empty without one.
+     */
+    public Map<String, Map<String, Long>> tenantUsage() {
+        return tenantUsage;
     }
 
     /** The tasks the last cycle could not place, with why (what the burst controller works from). */
@@ -288,12 +300,20 @@ public class SchedulingLoop implements SchedulerWakeup {
             };
             return Scheduler.standard(limit, List.of(closed), List.of());
         }
+        // Usage is read only when rules may look at it: placement or burst rules for this job.
+        if (inForce.set() == null || (placingBy == null && !inForce.set().burstsByJob())) return scheduler;
+        Map<String, Map<String, Long>> usage = usageByTenant();
+        tenantUsage = usage;
         if (placingBy == null) return scheduler;
         Map<String, JobFacts> facts = new HashMap<>();
         cycleJobs.forEach((id, job) -> facts.put(id.toString(), Policies.jobFacts(job.spec())));
-        Map<String, Map<String, Long>> usage = usageByTenant();
+        Map<String, Offering> offerings = cloudOfferings.byId();
         PlacementRules rules = placingBy.placement(new PlacementContext(clock.instant(), shape -> facts.get(shape.facts()),
-                tenant -> placingBy.tenantFacts(tenant, usage.getOrDefault(tenant, Map.of())), poolFacts));
+                tenant -> placingBy.tenantFacts(tenant, usage.getOrDefault(tenant, Map.of())), poolFacts,
+                node -> {
+                    String id = Offering.idOfNode(node.pool(), node.labels());
+                    return id == null ? null : offerings.get(id);
+                }));
         return Scheduler.standard(limit, List.of(rules.filter()), rules.scorers());
     }
 

@@ -213,8 +213,7 @@ public final class BurstDecision {
                     if (d.mayRunIn(p.name(), p.jurisdiction(), false) || d.mayRunIn(p.name(), p.jurisdiction(), true)) pools.add(p.name());
                 }
                 if (pools.isEmpty()) continue;
-                out.add(new WaitingTask(new Demand(d.task(), d.request(), d.jurisdictions(), d.spotTolerant(), pools), w.queuedAt(),
-                        w.waitingCanHelp()));
+                out.add(w.withDemand(d.withPools(pools)));
             }
             return out;
         }
@@ -224,11 +223,10 @@ public final class BurstDecision {
             if (!w.waitingCanHelp()) return w.demand();
             Set<String> pools = new java.util.TreeSet<>();
             for (String p : w.demand().pools()) {
-                if (!now.isBefore(w.queuedAt().plus(specs.get(p).burstAfter()))) pools.add(p);
+                if (!now.isBefore(w.queuedAt().plus(w.burstAfter(specs.get(p).burstAfter())))) pools.add(p);
             }
             if (pools.isEmpty()) return null;
-            Demand d = w.demand();
-            return new Demand(d.task(), d.request(), d.jurisdictions(), d.spotTolerant(), pools);
+            return w.demand().withPools(pools);
         }
 
         // ---- coming capacity ------------------------------------------------------------------
@@ -290,7 +288,7 @@ public final class BurstDecision {
 
         private boolean fits(Demand d, InstanceView c, long[] room) {
             Resources q = d.request();
-            return d.mayRunIn(c.pool(), specs.get(c.pool()).jurisdiction(), c.spot())
+            return d.mayRunOn(c.pool(), specs.get(c.pool()).jurisdiction(), c.spot(), c.offeringId())
                     && q.cpuMillis() <= room[0] && q.memoryMib() <= room[1] && q.gpus() <= room[2];
         }
 
@@ -307,7 +305,7 @@ public final class BurstDecision {
                     eligible.add(now);
                 } else {
                     long waited = Duration.between(w.queuedAt(), this.now).toSeconds();
-                    reasons.putIfAbsent(w.demand().task().jobId(), "may burst after waiting " + human(minBurstAfter(w.demand()))
+                    reasons.putIfAbsent(w.demand().task().jobId(), "may burst after waiting " + human(minBurstAfter(w))
                             + " (waited " + waited + " s)");
                 }
             }
@@ -395,8 +393,8 @@ public final class BurstDecision {
             return chosen;
         }
 
-        private Duration minBurstAfter(Demand d) {
-            return d.pools().stream().map(p -> specs.get(p).burstAfter()).min(Duration::compareTo).orElse(Duration.ZERO);
+        private Duration minBurstAfter(WaitingTask w) {
+            return w.demand().pools().stream().map(p -> w.burstAfter(specs.get(p).burstAfter())).min(Duration::compareTo).orElse(Duration.ZERO);
         }
 
         /** Offerings of pools that do not rest, not hidden, of allowed types. */
@@ -516,7 +514,7 @@ public final class BurstDecision {
             int n = 0;
             for (Demand d : demand) {
                 Resources q = d.request();
-                if (!d.mayRunIn(i.pool(), specs.get(i.pool()).jurisdiction(), i.spot())) continue;
+                if (!d.mayRunOn(i.pool(), specs.get(i.pool()).jurisdiction(), i.spot(), i.offeringId())) continue;
                 if (q.cpuMillis() <= cpu && q.memoryMib() <= mem && q.gpus() <= gpu) {
                     cpu -= q.cpuMillis();
                     mem -= q.memoryMib();

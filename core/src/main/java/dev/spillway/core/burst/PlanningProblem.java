@@ -63,6 +63,15 @@ final class PlanningProblem {
                 && (d.jurisdictions().isEmpty() || d.jurisdictions().contains(o.jurisdiction())));
         if (!inJurisdiction) return "no large enough cloud offering in jurisdictions " + d.jurisdictions();
         if (!d.spotTolerant() && all.stream().allMatch(Offering::spot)) return "the task does not tolerate spot and only spot is offered";
+        // Every offering that would fit is refused by a policy: say which rule refused the cheapest of them.
+        Offering cheapestRefused = all.stream().filter(o -> o.shape().covers(d.request()) && d.mayRunIn(o.pool(), o.jurisdiction(), o.spot()))
+                .filter(o -> d.refused().containsKey(o.id()))
+                .min(Comparator.comparingDouble(Offering::priceUsdPerHour).thenComparing(Offering::id)).orElse(null);
+        boolean anyAllowed = all.stream().anyMatch(o -> o.shape().covers(d.request()) && d.mayRunIn(o.pool(), o.jurisdiction(), o.spot())
+                && !d.refused().containsKey(o.id()));
+        if (cheapestRefused != null && !anyAllowed) {
+            return "the policies refuse every cloud offering that fits, e.g. " + cheapestRefused.id() + ": " + d.refused().get(cheapestRefused.id());
+        }
         return "no cloud pool allows an offering that fits (instance types allowed by the pools)";
     }
 

@@ -12,10 +12,13 @@ import static dev.spillway.core.burst.BurstFixtures.smallAndLarge;
 import static dev.spillway.core.burst.BurstFixtures.snapshot;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.spillway.core.scheduling.Resources;
+import dev.spillway.core.scheduling.TaskRef;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import org.junit.jupiter.api.Test;
 
@@ -223,5 +226,49 @@ class BurstDecisionTest {
             assertThat(l.forTasks()).extracting(dev.spillway.core.scheduling.TaskRef::jobId).containsExactly("aws");
         });
         assertThat(r.waitingReasons()).doesNotContainKey("onprem");
+    }
+
+    @Test
+    void offeringsAPolicyRefusesAreNeverBoughtAndWhenAllAreTheReasonNamesTheRule() {
+        Offering large = offering(POOL, "m6i.2xlarge", 8, 32, 0.46);
+        Offering cheapSmall = offering(POOL, "m6i.large", 2, 8, 0.115);
+        // The policy allows only the large offering for job-a (e.g. a family or price rule): the planner buys it, though dearer.
+        Map<String, String> onlyLarge = Map.of(cheapSmall.id(), "finops/no-small: instance type m6i.large not among [m6i.2xlarge]");
+        WaitingTask a = new WaitingTask(new Demand(new TaskRef("job-a", 0, 0), new Resources(1000, 1024, 0), Set.of(), false, Set.of(), onlyLarge),
+                T0, false);
+        var r = decision.decide(snapshot(T0, List.of(pool(4)), List.of(cheapSmall, large), List.of(), List.of(a), List.of()));
+        assertThat(of(r, BurstAction.Launch.class)).singleElement().satisfies(l -> assertThat(l.offering()).isEqualTo(large));
+
+        // Refused everything: nothing is launched, and the job's reason quotes the rule that refused the cheapest fitting offering.
+        Map<String, String> none = Map.of(cheapSmall.id(), "finops/sandbox: tenant sandbox may not burst",
+                large.id(), "finops/sandbox: tenant sandbox may not burst");
+        WaitingTask b = new WaitingTask(new Demand(new TaskRef("job-b", 0, 0), new Resources(1000, 1024, 0), Set.of(), false, Set.of(), none),
+                T0, false);
+        var r2 = decision.decide(snapshot(T0, List.of(pool(4)), List.of(cheapSmall, large), List.of(), List.of(b), List.of()));
+        assertThat(of(r2, BurstAction.Launch.class)).isEmpty();
+        assertThat(r2.waitingReasons().get("job-b")).contains("the policies refuse every cloud offering that fits")
+                .contains(cheapSmall.id()).contains("finops/sandbox: tenant sandbox may not burst");
+
+        // An instance on its way of a refused offering does not take the task either.
+        InstanceView coming = instance("i1", POOL, cheapSmall, InstanceState.PROVISIONING, T0, false, 0, null);
+        var r3 = decision.decide(snapshot(T0, List.of(pool(4)), List.of(cheapSmall, large), List.of(coming), List.of(a), List.of()));
+        assertThat(of(r3, BurstAction.Launch.class)).singleElement().satisfies(l -> assertThat(l.offering()).isEqualTo(large));
+    }
+
+    @Test
+    void aPolicysBurstAfterReplacesThePoolsOwn() {
+        // The pool waits 30 s (pool(...) fixture); a policy makes this job wait 10 minutes.
+        WaitingTask patient = new WaitingTask(new Demand(new TaskRef("job-a", 0, 0), new Resources(1000, 1024, 0), Set.of(), false), T0, true,
+                Duration.ofMinutes(10));
+        var early = decision.decide(snapshot(T0.plusSeconds(60), List.of(pool(4)), smallAndLarge(POOL), List.of(), List.of(patient), List.of()));
+        assertThat(of(early, BurstAction.Launch.class)).isEmpty();
+        assertThat(early.waitingReasons().get("job-a")).contains("may burst after waiting 10 min");
+        var late = decision.decide(snapshot(T0.plus(Duration.ofMinutes(10)), List.of(pool(4)), smallAndLarge(POOL), List.of(), List.of(patient),
+                List.of()));
+        assertThat(of(late, BurstAction.Launch.class)).hasSize(1);
+        // And a shorter one lets it go before the pool's.
+        WaitingTask eager = new WaitingTask(patient.demand(), T0, true, Duration.ZERO);
+        assertThat(of(decision.decide(snapshot(T0, List.of(pool(4)), smallAndLarge(POOL), List.of(), List.of(eager), List.of())),
+                BurstAction.Launch.class)).hasSize(1);
     }
 }

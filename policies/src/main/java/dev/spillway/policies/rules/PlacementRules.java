@@ -1,9 +1,11 @@
 package dev.spillway.policies.rules;
 
+import dev.spillway.core.burst.Offering;
 import dev.spillway.core.scheduling.NodeFilter;
 import dev.spillway.core.scheduling.NodeScorer;
 import dev.spillway.core.scheduling.NodeSlot;
 import dev.spillway.core.scheduling.Scheduler;
+import dev.spillway.core.scheduling.Scorers;
 import dev.spillway.core.scheduling.TaskShape;
 import dev.spillway.core.scheduling.Veto;
 import dev.spillway.policies.cel.EvalError;
@@ -25,6 +27,8 @@ import java.util.Map;
 public final class PlacementRules {
 
     private static final Veto PASS = new Veto("pass", Veto.Kind.STATIC, "pass");
+    private static final Veto UNKNOWN_OFFERING = Veto.fixed("policy/burst",
+            "the offering this cloud node was bought as is not known now; burst rules cannot be checked");
 
     private final PolicySet set;
     private final PlacementContext context;
@@ -67,13 +71,15 @@ public final class PlacementRules {
             PoolFacts pool = context.pools().get(slot.view().pool());
             if (pool == null) pool = new PoolFacts(slot.view().pool(), "", "", null, 0);
             Variables.NodeSubject subject = new Variables.NodeSubject(slot, pool);
-            n = new NodeState(subject, Variables.NODE.view(subject));
+            n = new NodeState(subject, Variables.NODE.view(subject), set.burst.isEmpty() ? null : context.cloud().apply(slot.view()),
+                    "true".equals(slot.view().labels().get(Scorers.CLOUD_LABEL)));
             nodes.put(slot, n);
         }
         return n;
     }
 
-    private record NodeState(Variables.NodeSubject subject, Map<String, Object> view) {
+    /** @param offering what a cloud node was bought as (null when unknown or not needed); {@code cloud} whether it is a cloud node */
+    private record NodeState(Variables.NodeSubject subject, Map<String, Object> view, Offering offering, boolean cloud) {
     }
 
     /** A shape's facts for the cycle, and what its rules said about nodes so far. */
@@ -83,6 +89,10 @@ public final class PlacementRules {
         final Map<NodeSlot, Veto> fixedVetoes = new IdentityHashMap<>();
         final Map<NodeSlot, double[]> scores = new IdentityHashMap<>();
         final Map<String, Veto> residencyVetoes = new HashMap<>();
+        /** The burst rules' answer per offering id; PASS when allowed. */
+        final Map<String, Veto> burstVetoes = new HashMap<>();
+        final JobFacts job;
+        final TenantFacts tenant;
 
         /** Set when the cycle knows no job for the shape: every node is vetoed with it (fail closed). */
         final Veto unknownJob;
@@ -93,9 +103,19 @@ public final class PlacementRules {
             JobFacts job = known != null ? known : JobFacts.of("", "", 0, 0, shape.request());
             TenantFacts tenant = context.tenants().apply(job.tenant());
             if (tenant == null) tenant = TenantFacts.named(job.tenant());
+            this.job = job;
+            this.tenant = tenant;
             this.bindings = new Bindings(Variables.JOB.view(job), Variables.TENANT.view(tenant), Variables.TASK.view(shape), null, null,
                     context.now());
             this.residency = set.residency(job);
+        }
+
+        /** Whether the burst rules let this job onto a cloud node bought as {@code offering}; PASS when they do. */
+        Veto burstVeto(Offering offering) {
+            return burstVetoes.computeIfAbsent(offering.id(), id -> {
+                BurstVerdict v = set.burst(job, tenant, offering, context.now());
+                return v.allowed() ? PASS : Veto.fixed("policy/" + v.rule(), v.reason());
+            });
         }
 
         Veto residencyVeto(String jurisdiction) {
@@ -139,6 +159,12 @@ public final class PlacementRules {
             if (!s.residency.unrestricted()) {
                 String j = n.subject().jurisdiction();
                 if (!s.residency.allows(j)) return s.residencyVeto(j);
+            }
+            if (!set.burst.isEmpty() && n.cloud()) {
+                // A cloud node is burst capacity: the job's burst rules decide whether it may run there.
+                if (n.offering() == null) return UNKNOWN_OFFERING;
+                Veto burst = s.burstVeto(n.offering());
+                if (burst != PASS) return burst;
             }
             Bindings b = null;
             for (PolicySet.Filter f : set.filters) {

@@ -179,11 +179,12 @@ public final class PolicySet {
 
     /**
      * Whether placement depends on the job a task belongs to: some filter or scorer rule exists,
-     * or some tenant or dataset requires jurisdictions. When false, {@link #placement} adds nothing
+     * some burst rule (which also decides who may run on cloud nodes), or some tenant or dataset
+     * requires jurisdictions. When false, {@link #placement} adds nothing
      * a cycle needs to evaluate.
      */
     public boolean placesByJob() {
-        return !filters.isEmpty() || !scorers.isEmpty() || !datasets.isEmpty()
+        return !filters.isEmpty() || !scorers.isEmpty() || !datasets.isEmpty() || !burst.isEmpty()
                 || tenants.values().stream().anyMatch(t -> !t.jurisdictions().isEmpty());
     }
 
@@ -197,6 +198,12 @@ public final class PolicySet {
     }
 
     // ---- burst ----------------------------------------------------------------------------------
+
+    /** Whether bursting depends on the job: some burst rule exists, or some tenant or dataset requires jurisdictions. */
+    public boolean burstsByJob() {
+        return !burst.isEmpty() || datasets.values().stream().anyMatch(d -> !d.jurisdictions().isEmpty())
+                || tenants.values().stream().anyMatch(t -> !t.jurisdictions().isEmpty());
+    }
 
     /**
      * Whether the job may burst onto this offering: residency first, then every burst rule that
