@@ -11,6 +11,7 @@ import dev.spillway.broker.store.NodeStore;
 import dev.spillway.broker.store.TaskStore;
 import dev.spillway.core.burst.Offering;
 import dev.spillway.core.scheduling.FairQueue;
+import dev.spillway.core.scheduling.Placement;
 import dev.spillway.core.scheduling.NodeFilter;
 import dev.spillway.core.scheduling.NodeView;
 import dev.spillway.core.scheduling.PendingTask;
@@ -21,7 +22,12 @@ import dev.spillway.core.scheduling.Snapshot;
 import dev.spillway.core.scheduling.TaskRef;
 import dev.spillway.core.scheduling.TaskShape;
 import dev.spillway.core.scheduling.Veto;
+import dev.spillway.core.task.AttemptOutcome;
 import dev.spillway.core.task.TaskState;
+import dev.spillway.policies.quota.Amounts;
+import dev.spillway.policies.quota.CycleQuota;
+import dev.spillway.policies.quota.Flavors;
+import dev.spillway.policies.quota.Reclaim;
 import dev.spillway.policies.rules.JobFacts;
 import dev.spillway.policies.rules.PlacementContext;
 import dev.spillway.policies.rules.PlacementRules;
@@ -81,7 +87,7 @@ public class SchedulingLoop implements SchedulerWakeup {
     private final AssignMessages assignments;
     private final Semaphore wakeups = new Semaphore(0);
     private final Timer cycleTimer;
-    private final Counter placements;
+    private final Counter placementCount;
     private final AtomicLong queueDepth = new AtomicLong();
     private final AtomicLong tasksRead = new AtomicLong();
     private final Map<TaskState, AtomicLong> liveTasks = new HashMap<>();
@@ -98,6 +104,10 @@ public class SchedulingLoop implements SchedulerWakeup {
     private long clusterFingerprint;
     /** The jobs of this cycle's queue. */
     private Map<UUID, JobCatalog.JobInfo> cycleJobs = Map.of();
+    /** This cycle's quota when tenants have quotas, else null. */
+    private CycleQuota cycleQuota;
+    /** This cycle's job facts by job id, when the policies place by job. */
+    private Map<String, JobFacts> cycleFacts = Map.of();
     /** The policy set this cycle places by when its placement depends on the job (else null): shapes then carry their job's id. */
     private PolicySet placingBy;
     /** Jobs with queued tasks that the cycle's budget did not reach, with why. */
@@ -127,7 +137,7 @@ public class SchedulingLoop implements SchedulerWakeup {
         this.hasCloudPools = config.pools().values().stream().anyMatch(p -> !p.kind().equals("on-prem"));
         this.cycleTimer = Timer.builder("spillway_scheduling_cycle").description("Duration of one scheduling cycle")
                 .publishPercentileHistogram().register(registry);
-        this.placements = Counter.builder("spillway_placements").description("Task placements committed").register(registry);
+        this.placementCount = Counter.builder("spillway_placements").description("Task placements committed").register(registry);
         Gauge.builder("spillway_queue_depth", queueDepth, AtomicLong::get)
                 .description("Queued tasks at the last cycle (every one, from the jobs' maintained counts; retries in backoff included)")
                 .register(registry);
@@ -238,10 +248,13 @@ public class SchedulingLoop implements SchedulerWakeup {
         placingBy = inForce.set() != null && inForce.set().placesByJob() ? inForce.set() : null;
         List<PendingTask> pending = pendingTasks(nodes);
         long t2 = System.nanoTime();
-        Plan plan = schedulerFor(inForce).plan(new Snapshot(nodes, pending));
+        Plan plan = schedulerFor(inForce, nodes).plan(new Snapshot(nodes, pending));
         long t3 = System.nanoTime();
 
         Map<UUID, String> reasons = new HashMap<>(notExamined);
+        List<Placement> placements = plan.placements();
+        Map<UUID, Integer> heldByQuota = new HashMap<>();
+        if (cycleQuota != null) placements = withinQuota(placements, nodes, reasons, heldByQuota);
         Map<TaskShape, String> shapeReasons = new HashMap<>();
         for (Plan.Unplaced u : plan.unplaced()) {
             reasons.putIfAbsent(UUID.fromString(u.task().ref().jobId()), u.why().summary());
@@ -255,11 +268,11 @@ public class SchedulingLoop implements SchedulerWakeup {
         pendingReasons = reasons;
         lastUnplaced = plan.unplaced();
 
-        List<TaskStore.Assigned> committed = tasks.assign(plan.placements()).await().atMost(DATABASE_WAIT);
-        placements.increment(committed.size());
-        if (committed.size() < plan.placements().size()) {
+        List<TaskStore.Assigned> committed = tasks.assign(placements).await().atMost(DATABASE_WAIT);
+        placementCount.increment(committed.size());
+        if (committed.size() < placements.size()) {
             LOG.debugf("%d of %d placements refused at commit (stale task or node no longer ready)",
-                    plan.placements().size() - committed.size(), plan.placements().size());
+                    placements.size() - committed.size(), placements.size());
         }
         for (TaskStore.Assigned a : committed) {
             JobCatalog.JobInfo job = cycleJobs.get(a.jobId());
@@ -268,6 +281,7 @@ public class SchedulingLoop implements SchedulerWakeup {
                         a.node(), a.jobId(), a.index());
             }
         }
+        if (cycleQuota != null) reclaim(plan, heldByQuota);
         long t4 = System.nanoTime();
         sweepFinishedJobs();
         if (LOG.isDebugEnabled()) {
@@ -282,8 +296,9 @@ public class SchedulingLoop implements SchedulerWakeup {
      * in force when they depend on the job. A stored set this broker cannot compile places
      * nothing (residency could not be checked), and says so on every waiting job.
      */
-    private Scheduler schedulerFor(Policies.InForce inForce) {
+    private Scheduler schedulerFor(Policies.InForce inForce, List<NodeView> nodes) {
         int limit = config.scheduler().candidateLimit();
+        cycleQuota = null;
         if (inForce.set() == null && inForce.problem() != null) {
             Veto refused = Veto.fixed("policy", "the policy set in force (version "
                     + inForce.version() + ") cannot be evaluated by this broker: " + inForce.problem());
@@ -302,11 +317,15 @@ public class SchedulingLoop implements SchedulerWakeup {
         }
         // Usage is read only when rules may look at it: placement or burst rules for this job.
         if (inForce.set() == null || (placingBy == null && !inForce.set().burstsByJob())) return scheduler;
-        Map<String, Map<String, Long>> usage = usageByTenant();
+        List<TaskStore.OnNodes> onNodes = tasks.onNodesByJob(DATABASE_WAIT);
+        Map<UUID, JobCatalog.JobInfo> running = jobs.getAll(onNodes.stream().map(TaskStore.OnNodes::jobId).toList());
+        Map<String, Map<String, Long>> usage = usageByTenant(onNodes, running);
         tenantUsage = usage;
         if (placingBy == null) return scheduler;
         Map<String, JobFacts> facts = new HashMap<>();
         cycleJobs.forEach((id, job) -> facts.put(id.toString(), Policies.jobFacts(job.spec())));
+        cycleFacts = facts;
+        List<NodeFilter> filters = new ArrayList<>();
         Map<String, Offering> offerings = cloudOfferings.byId();
         PlacementRules rules = placingBy.placement(new PlacementContext(clock.instant(), shape -> facts.get(shape.facts()),
                 tenant -> placingBy.tenantFacts(tenant, usage.getOrDefault(tenant, Map.of())), poolFacts,
@@ -314,13 +333,106 @@ public class SchedulingLoop implements SchedulerWakeup {
                     String id = Offering.idOfNode(node.pool(), node.labels());
                     return id == null ? null : offerings.get(id);
                 }));
-        return Scheduler.standard(limit, List.of(rules.filter()), rules.scorers());
+        filters.add(rules.filter());
+        if (!placingBy.tenantQuotas().isEmpty()) {
+            CycleQuota quota = new CycleQuota(placingBy.tenantQuotas(), placingBy.flavorOrder(),
+                    Flavors.resolve(placingBy.flavorNames(), poolsAreCloud(nodes)), usageByPool(onNodes, running));
+            cycleQuota = quota;
+            filters.add(new NodeFilter() {
+                @Override
+                public String name() {
+                    return CycleQuota.FILTER;
+                }
+
+                @Override
+                public Veto check(TaskShape shape, dev.spillway.core.scheduling.NodeSlot slot) {
+                    JobFacts job = facts.get(shape.facts());
+                    return job == null ? null : quota.check(job.tenant(), job.priority(), slot.view().pool(), shape.request());
+                }
+            });
+        }
+        return Scheduler.standard(limit, filters, rules.scorers());
+    }
+
+    /** Every pool this cycle knows, configured or of a connected node, with whether it is a cloud pool. */
+    private Map<String, Boolean> poolsAreCloud(List<NodeView> nodes) {
+        Map<String, Boolean> out = new HashMap<>();
+        config.pools().forEach((name, p) -> out.put(name, !p.kind().equals("on-prem")));
+        for (NodeView n : nodes) out.putIfAbsent(n.pool(), "true".equals(n.labels().get(dev.spillway.core.scheduling.Scorers.CLOUD_LABEL)));
+        return out;
+    }
+
+    /**
+     * The plan's placements that fit their tenants' quotas when reserved in plan order; the
+     * others stay queued, their jobs told which quota holds them (counted in {@code held}).
+     */
+    private List<Placement> withinQuota(List<Placement> planned, List<NodeView> nodes, Map<UUID, String> reasons, Map<UUID, Integer> held) {
+        Map<String, String> poolOf = new HashMap<>();
+        for (NodeView n : nodes) poolOf.put(n.name(), n.pool());
+        List<Placement> kept = new ArrayList<>(planned.size());
+        for (Placement p : planned) {
+            JobFacts job = cycleFacts.get(p.task().jobId());
+            String why = job == null ? null : cycleQuota.reserve(job.tenant(), job.priority(), poolOf.get(p.node()), p.request());
+            if (why == null) {
+                kept.add(p);
+            } else {
+                UUID id = UUID.fromString(p.task().jobId());
+                reasons.putIfAbsent(id, "waiting for quota: " + why + " [" + CycleQuota.FILTER + "]");
+                held.merge(id, 1, Integer::sum);
+            }
+        }
+        return kept;
+    }
+
+    /**
+     * Quota reclaim: the first job (by priority, then age) whose tasks wait for quota its tenant
+     * lent to its cohort takes it back, if its tenant's {@code reclaimWithinCohort} allows, by
+     * preempting borrowed work; the preempted tasks are re-queued without using a retry. One job
+     * per cycle: the next cycle sees the quota the preemption gave back.
+     */
+    private void reclaim(Plan plan, Map<UUID, Integer> heldByQuota) {
+        Map<UUID, Integer> waiting = new HashMap<>(heldByQuota);
+        for (Plan.Unplaced u : plan.unplaced()) {
+            boolean quota = u.why().vetoes().stream().anyMatch(v -> v.veto().filter().equals(CycleQuota.FILTER) && v.veto().kind() == Veto.Kind.TRANSIENT);
+            if (quota) waiting.merge(UUID.fromString(u.task().ref().jobId()), 1, Integer::sum);
+        }
+        if (waiting.isEmpty()) return;
+        UUID first = waiting.keySet().stream().filter(id -> cycleFacts.containsKey(id.toString()))
+                .min(java.util.Comparator.comparingInt((UUID id) -> -cycleFacts.get(id.toString()).priority()).thenComparing(id -> id)).orElse(null);
+        if (first == null) return;
+        JobFacts job = cycleFacts.get(first.toString());
+        if (!cycleQuota.mayReclaim(job.tenant())) return;
+        List<TaskStore.Running> running = tasks.runningOf(cycleQuota.cohortOf(job.tenant()), DATABASE_WAIT);
+        Map<UUID, JobCatalog.JobInfo> infos = jobs.getAll(running.stream().map(TaskStore.Running::jobId).distinct().toList());
+        List<Reclaim.Admitted> admitted = new ArrayList<>();
+        Map<String, TaskStore.Running> byId = new HashMap<>();
+        for (TaskStore.Running r : running) {
+            var flavor = cycleQuota.flavorOf(r.tenant(), r.pool());
+            if (flavor == null) continue;
+            String id = new TaskRef(r.jobId().toString(), r.index(), r.attempt()).key();
+            byId.put(id, r);
+            admitted.add(new Reclaim.Admitted(id, r.tenant(), flavor.name(), r.priority(),
+                    r.assignedAt().getEpochSecond() * 1_000_000 + r.assignedAt().getNano() / 1000,
+                    Amounts.of(infos.get(r.jobId()).shape().request(), 0)));
+        }
+        List<Reclaim.Victim> victims = cycleQuota.reclaim(job.tenant(), job.priority(), cycleJobs.get(first).shape().request(),
+                waiting.get(first), admitted);
+        java.time.Instant now = clock.instant();
+        for (Reclaim.Victim v : victims) {
+            TaskStore.Running r = byId.get(v.workload().id());
+            String why = "tenant " + job.tenant() + " reclaims the quota it lent (" + v.reason() + ")";
+            TaskStore.Ended ended = tasks.ended(r.jobId(), r.index(), r.attempt(), r.node(), new AttemptOutcome.Preempted(r.node(), why), null, TaskStore.Usage.NONE, now)
+                    .await().atMost(DATABASE_WAIT);
+            if (ended == null) continue; // it ended meanwhile
+            LOG.infof("preempted %s on %s: %s", v.workload().id(), r.node(), why);
+            sessions.send(r.node(), dev.spillway.api.v1.ConnectResponse.newBuilder().setKill(dev.spillway.api.v1.Kill.newBuilder()
+                    .setJobId(r.jobId().toString()).setTaskIndex(r.index()).setAttempt(r.attempt()).setReason("preempted: " + why)).build());
+        }
+        if (!victims.isEmpty()) wake();
     }
 
     /** What each tenant holds on nodes now ({@code tenant.usage} in CEL): {@code cpu} millicores, {@code memory} MiB, {@code gpu}, {@code tasks}. */
-    private Map<String, Map<String, Long>> usageByTenant() {
-        List<TaskStore.OnNodes> onNodes = tasks.onNodesByJob(DATABASE_WAIT);
-        Map<UUID, JobCatalog.JobInfo> running = jobs.getAll(onNodes.stream().map(TaskStore.OnNodes::jobId).toList());
+    private static Map<String, Map<String, Long>> usageByTenant(List<TaskStore.OnNodes> onNodes, Map<UUID, JobCatalog.JobInfo> running) {
         Map<String, Map<String, Long>> usage = new HashMap<>();
         for (TaskStore.OnNodes o : onNodes) {
             Resources r = running.get(o.jobId()).shape().request();
@@ -329,6 +441,16 @@ public class SchedulingLoop implements SchedulerWakeup {
             u.merge("memory", r.memoryMib() * o.tasks(), Long::sum);
             u.merge("gpu", (long) r.gpus() * o.tasks(), Long::sum);
             u.merge("tasks", o.tasks(), Long::sum);
+        }
+        return usage;
+    }
+
+    /** What each tenant holds on nodes now, per pool, for its quota. */
+    private static Map<String, Map<String, Amounts>> usageByPool(List<TaskStore.OnNodes> onNodes, Map<UUID, JobCatalog.JobInfo> running) {
+        Map<String, Map<String, Amounts>> usage = new HashMap<>();
+        for (TaskStore.OnNodes o : onNodes) {
+            Amounts a = Amounts.of(running.get(o.jobId()).shape().request(), 0).times(o.tasks());
+            usage.computeIfAbsent(o.tenant(), t -> new HashMap<>()).merge(o.pool(), a, Amounts::plus);
         }
         return usage;
     }
@@ -351,7 +473,8 @@ public class SchedulingLoop implements SchedulerWakeup {
         List<TaskStore.QueuedJob> queued = view.jobs();
         queueDepth.set(view.depth());
         crowdedTenants = view.crowded();
-        long fingerprint = fingerprint(nodes);
+        // A new policy version may lift a veto: what was set aside is looked at again.
+        long fingerprint = 31 * fingerprint(nodes) + policies.inForce().version();
         if (fingerprint != clusterFingerprint) {
             clusterFingerprint = fingerprint;
             setAside.clear();

@@ -572,16 +572,34 @@ public class TaskStore {
     }
 
     /** Each tenant's tasks on nodes now (ASSIGNED or RUNNING), for fair share. Blocking: call off the event loop. */
-    /** A job's tasks on nodes (assigned or running) now. */
-    public record OnNodes(UUID jobId, String tenant, long tasks) {
+    /** A job's tasks on nodes (assigned or running) of one pool now. */
+    public record OnNodes(UUID jobId, String tenant, String pool, long tasks) {
     }
 
-    /** Tasks on nodes (assigned or running) by job, for usage that needs each job's resources. Blocking. */
+    /** Tasks on nodes (assigned or running) by job and pool, for usage that needs each job's resources. Blocking. */
     public List<OnNodes> onNodesByJob(Duration timeout) {
         List<OnNodes> out = new ArrayList<>();
-        for (Row r : pool.query("SELECT t.job_id, j.tenant, count(*) AS n FROM task t JOIN job j ON j.id = t.job_id WHERE t.state IN " + ON_NODE
-                + " GROUP BY t.job_id, j.tenant").execute().await().atMost(timeout)) {
-            out.add(new OnNodes(r.getUUID("job_id"), r.getString("tenant"), r.getLong("n")));
+        for (Row r : pool.query("SELECT t.job_id, j.tenant, n.pool, count(*) AS n FROM task t JOIN job j ON j.id = t.job_id"
+                + " JOIN node n ON n.name = t.node WHERE t.state IN " + ON_NODE + " GROUP BY t.job_id, j.tenant, n.pool")
+                .execute().await().atMost(timeout)) {
+            out.add(new OnNodes(r.getUUID("job_id"), r.getString("tenant"), r.getString("pool"), r.getLong("n")));
+        }
+        return out;
+    }
+
+    /** A task on a node now: what quota reclaim may choose from. */
+    public record Running(UUID jobId, int index, int attempt, String node, String pool, String tenant, int priority, Instant assignedAt) {
+    }
+
+    /** Every task on a node (assigned or running) of these tenants. Blocking; read only when quota must be reclaimed. */
+    public List<Running> runningOf(java.util.Collection<String> tenants, Duration timeout) {
+        List<Running> out = new ArrayList<>();
+        for (Row r : pool.preparedQuery("SELECT t.job_id, t.idx, t.attempt, t.node, n.pool, j.tenant, j.priority, t.assigned_at FROM task t"
+                + " JOIN job j ON j.id = t.job_id JOIN node n ON n.name = t.node WHERE t.state IN " + ON_NODE + " AND j.tenant = ANY($1)")
+                .execute(Tuple.of(tenants.toArray(String[]::new))).await().atMost(timeout)) {
+            java.time.OffsetDateTime at = r.getOffsetDateTime("assigned_at");
+            out.add(new Running(r.getUUID("job_id"), r.getInteger("idx"), r.getInteger("attempt"), r.getString("node"), r.getString("pool"),
+                    r.getString("tenant"), r.getInteger("priority"), at == null ? Instant.EPOCH : at.toInstant()));
         }
         return out;
     }

@@ -71,8 +71,45 @@ final class FakeAgent implements AutoCloseable {
         }
     }
 
+    private java.util.concurrent.ScheduledExecutorService heart;
+
+    /**
+     * From now on, behaves as an agent running what it is given: every 300 ms a report (its
+     * heartbeat) lists each assigned attempt as running, and an attempt killed since the last
+     * report as ended by the kill, once.
+     */
+    void runAssignments() {
+        java.util.Set<String> killed = java.util.concurrent.ConcurrentHashMap.newKeySet();
+        heart = java.util.concurrent.Executors.newSingleThreadScheduledExecutor();
+        heart.scheduleWithFixedDelay(() -> {
+            dev.spillway.api.v1.Report.Builder report = dev.spillway.api.v1.Report.newBuilder();
+            java.util.Set<String> kills = new java.util.HashSet<>();
+            for (ConnectResponse r : received) {
+                if (r.hasKill()) kills.add(r.getKill().getJobId() + "/" + r.getKill().getTaskIndex() + "#" + r.getKill().getAttempt());
+            }
+            for (ConnectResponse r : received) {
+                if (!r.hasAssign()) continue;
+                var a = r.getAssign();
+                String key = a.getJobId() + "/" + a.getTaskIndex() + "#" + a.getAttempt();
+                var status = dev.spillway.api.v1.AttemptStatus.newBuilder().setJobId(a.getJobId()).setTaskIndex(a.getTaskIndex())
+                        .setAttempt(a.getAttempt());
+                if (!kills.contains(key)) {
+                    report.addAttempts(status.setState(dev.spillway.api.v1.AttemptState.ATTEMPT_STATE_RUNNING));
+                } else if (killed.add(key)) {
+                    report.addAttempts(status.setState(dev.spillway.api.v1.AttemptState.ATTEMPT_STATE_KILLED).setExitCode(137));
+                }
+            }
+            try {
+                send(ConnectRequest.newBuilder().setReport(report).build());
+            } catch (RuntimeException closed) {
+                // the stream ended; close() stops this
+            }
+        }, 0, 300, java.util.concurrent.TimeUnit.MILLISECONDS);
+    }
+
     @Override
     public void close() {
+        if (heart != null) heart.shutdownNow();
         try {
             requests.onCompleted();
         } catch (RuntimeException ignored) {

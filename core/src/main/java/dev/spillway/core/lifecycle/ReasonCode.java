@@ -18,6 +18,7 @@ public enum ReasonCode {
     RETRY_BACKOFF("failed; waiting to be retried"),
     NODE_LOST("its node was lost"),
     HANDED_BACK("its draining node handed it back"),
+    PREEMPTED("preempted: its tenant's borrowed quota was reclaimed by the lender"),
     CANCELLED("its job was cancelled"),
     // ---- cloud instances ----
     LAUNCHING("asked of the provider"),

@@ -19,6 +19,13 @@ public sealed interface AttemptOutcome {
     record HandedBack(String node) implements AttemptOutcome {
     }
 
+    /**
+     * The broker stopped the attempt to give quota back to the tenant that lent it; the task is
+     * re-queued without using a retry.
+     */
+    record Preempted(String node, String reason) implements AttemptOutcome {
+    }
+
     /** The job was cancelled. */
     record Cancelled() implements AttemptOutcome {
     }

@@ -55,6 +55,10 @@ public final class TaskLifecycle {
             return new Decision(TaskState.QUEUED, failures, losses, now, ReasonCode.HANDED_BACK,
                     "node " + h.node() + " is draining and handed the task back", null);
         }
+        if (outcome instanceof AttemptOutcome.Preempted p) {
+            return new Decision(TaskState.QUEUED, failures, losses, now, ReasonCode.PREEMPTED,
+                    "preempted on node " + p.node() + ": " + p.reason() + "; re-queued", null);
+        }
         return new Decision(TaskState.CANCELLED, failures, losses, null, ReasonCode.CANCELLED, "job cancelled", null);
     }
 

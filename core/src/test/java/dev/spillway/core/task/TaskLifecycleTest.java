@@ -2,6 +2,7 @@ package dev.spillway.core.task;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.spillway.core.lifecycle.ReasonCode;
 import java.time.Duration;
 import java.time.Instant;
 import net.jqwik.api.ForAll;
@@ -39,10 +40,20 @@ class TaskLifecycleTest {
     }
 
     @Test
+    void aPreemptedAttemptRequeuesWithoutUsingARetryOrCountingAsALoss() {
+        var d = TaskLifecycle.onAttemptEnded(new AttemptOutcome.Preempted("n1", "tenant a reclaims"), 1, 1, TWO_RETRIES, NOW);
+        assertThat(d.state()).isEqualTo(TaskState.QUEUED);
+        assertThat(d.failures()).isEqualTo(1);
+        assertThat(d.losses()).isEqualTo(1);
+        assertThat(d.reason()).isEqualTo(ReasonCode.PREEMPTED);
+        assertThat(d.message()).contains("n1").contains("tenant a reclaims");
+    }
+
+    @Test
     void everyDecidedStateIsReachableFromRunning() {
         for (AttemptOutcome o : new AttemptOutcome[] {new AttemptOutcome.Exited(0), new AttemptOutcome.Exited(3),
                 new AttemptOutcome.StartFailed("x"), new AttemptOutcome.NodeLost("n"), new AttemptOutcome.HandedBack("n"),
-                new AttemptOutcome.Cancelled()}) {
+                new AttemptOutcome.Preempted("n", "quota reclaimed"), new AttemptOutcome.Cancelled()}) {
             TaskState next = TaskLifecycle.onAttemptEnded(o, 0, 0, TWO_RETRIES, NOW).state();
             assertThat(TaskStateMachine.allowed(TaskState.RUNNING, next)).as("%s -> %s", o, next).isTrue();
         }

@@ -207,6 +207,10 @@ public final class DocumentParser {
                         if (nominal != null && lending != null && lending > nominal) {
                             rq.problemAt("lendingLimit", "lendingLimit (" + lending + ") exceeds nominal (" + nominal + ")");
                         }
+                        if (cohort == null && (borrowing != null || lending != null)) {
+                            rq.problemAt(borrowing != null ? "borrowingLimit" : "lendingLimit",
+                                    "borrowingLimit and lendingLimit need a cohort to borrow from and lend to; set spec.cohort");
+                        }
                         if (nominal != null) byResource.put(r, new ResourceQuota(nominal, borrowing, lending));
                     }
                     resources.rejectUnknown(Set.of("cpu", "memory", "gpu"));

@@ -7,6 +7,10 @@ import dev.spillway.policies.document.DatasetDoc;
 import dev.spillway.policies.document.PolicyDoc;
 import dev.spillway.policies.document.QueueDoc;
 import dev.spillway.policies.document.TenantDoc;
+import dev.spillway.policies.quota.QuotaLimits;
+import dev.spillway.policies.quota.QuotaResource;
+import dev.spillway.policies.quota.ReclaimPolicy;
+import dev.spillway.policies.quota.TenantQuota;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.ZoneOffset;
@@ -63,6 +67,8 @@ public final class PolicySet {
     final List<Filter> filters;
     final List<Scorer> scorers;
     final List<Burst> burst;
+    private final List<TenantQuota> tenantQuotas;
+    private final Map<String, List<String>> flavorOrder;
 
     PolicySet(String version, Map<String, TenantDoc> tenants, Map<String, QueueDoc> queues, Map<String, DatasetDoc> datasets,
               EgressCost egress, List<Admission> admission, List<Filter> filters, List<Scorer> scorers, List<Burst> burst) {
@@ -75,6 +81,15 @@ public final class PolicySet {
         this.filters = List.copyOf(filters);
         this.scorers = List.copyOf(scorers);
         this.burst = List.copyOf(burst);
+        List<TenantQuota> quotas = new ArrayList<>();
+        Map<String, List<String>> order = new LinkedHashMap<>();
+        for (TenantDoc t : new java.util.TreeMap<>(tenants).values()) {
+            if (t.quotas().isEmpty()) continue;
+            quotas.add(quotaOf(t));
+            order.put(t.name(), t.quotas().stream().map(q -> q.flavor()).toList());
+        }
+        this.tenantQuotas = List.copyOf(quotas);
+        this.flavorOrder = Map.copyOf(order);
     }
 
     /** A digest of the files the set was compiled from: equal texts, equal versions. */
@@ -158,6 +173,40 @@ public final class PolicySet {
         return "rule " + rule + " matched (its message could not be evaluated: " + text + ")";
     }
 
+    // ---- quotas ---------------------------------------------------------------------------------
+
+    /** The quotas of the tenants whose documents give them some, for {@link dev.spillway.policies.quota.CycleQuota}. */
+    public List<TenantQuota> tenantQuotas() {
+        return tenantQuotas;
+    }
+
+    /** Per tenant with a quota, its flavor names in its document's order (the order its tasks' pools are counted in). */
+    public Map<String, List<String>> flavorOrder() {
+        return flavorOrder;
+    }
+
+    /** Every flavor name the Tenant documents use. */
+    public Set<String> flavorNames() {
+        Set<String> names = new TreeSet<>();
+        flavorOrder.values().forEach(names::addAll);
+        return names;
+    }
+
+    private static TenantQuota quotaOf(TenantDoc doc) {
+        Map<String, Map<QuotaResource, QuotaLimits>> flavors = new LinkedHashMap<>();
+        for (var fq : doc.quotas()) {
+            Map<QuotaResource, QuotaLimits> limits = new java.util.EnumMap<>(QuotaResource.class);
+            fq.resources().forEach((resource, q) -> limits.put(switch (resource) {
+                case CPU -> QuotaResource.CPU;
+                case MEMORY -> QuotaResource.MEMORY;
+                case GPU -> QuotaResource.GPUS;
+            }, new QuotaLimits(q.nominal(), q.borrowingLimit(), q.lendingLimit())));
+            flavors.put(fq.flavor(), limits);
+        }
+        return new TenantQuota(doc.name(), doc.cohort(), Math.round(doc.weight() * 1000), ReclaimPolicy.byKey(doc.reclaimWithinCohort().spelling()),
+                flavors);
+    }
+
     // ---- tenants --------------------------------------------------------------------------------
 
     /**
@@ -179,12 +228,12 @@ public final class PolicySet {
 
     /**
      * Whether placement depends on the job a task belongs to: some filter or scorer rule exists,
-     * some burst rule (which also decides who may run on cloud nodes), or some tenant or dataset
-     * requires jurisdictions. When false, {@link #placement} adds nothing
+     * some burst rule (which also decides who may run on cloud nodes), some tenant has a quota, or
+     * some tenant or dataset requires jurisdictions. When false, {@link #placement} adds nothing
      * a cycle needs to evaluate.
      */
     public boolean placesByJob() {
-        return !filters.isEmpty() || !scorers.isEmpty() || !datasets.isEmpty() || !burst.isEmpty()
+        return !filters.isEmpty() || !scorers.isEmpty() || !datasets.isEmpty() || !burst.isEmpty() || !tenantQuotas.isEmpty()
                 || tenants.values().stream().anyMatch(t -> !t.jurisdictions().isEmpty());
     }
 

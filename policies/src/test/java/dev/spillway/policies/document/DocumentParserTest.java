@@ -97,6 +97,7 @@ class DocumentParserTest {
                 "t.yaml:6:24: reclaimWithinCohort must be Never, LowerPriority or Any, not 'Sometimes'",
                 "t.yaml:10:24: 'nominal' for cpu must be cores like 4 or 0.5, or millicores like 500m, not 'lots'",
                 "t.yaml:11:46: lendingLimit (2048) exceeds nominal (1024)",
+                "t.yaml:11:46: borrowingLimit and lendingLimit need a cohort to borrow from and lend to; set spec.cohort",
                 "t.yaml:15:18: 'name' must be lower-case letters, digits and '-', at most 63, starting and ending with a letter or digit: 'Bad_Name'");
         assertThat(r.documents()).isEmpty();
     }

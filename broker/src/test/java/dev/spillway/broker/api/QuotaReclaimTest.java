@@ -1,0 +1,158 @@
+package dev.spillway.broker.api;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import dev.spillway.api.v1.ApplyPoliciesRequest;
+import dev.spillway.api.v1.CancelJobRequest;
+import dev.spillway.api.v1.ConnectRequest;
+import dev.spillway.api.v1.ConnectResponse;
+import dev.spillway.api.v1.CreateJoinTokenRequest;
+import dev.spillway.api.v1.GetJobRequest;
+import dev.spillway.api.v1.JobServiceGrpc;
+import dev.spillway.api.v1.JobSpec;
+import dev.spillway.api.v1.ListTasksRequest;
+import dev.spillway.api.v1.NodeServiceGrpc;
+import dev.spillway.api.v1.PolicyFile;
+import dev.spillway.api.v1.PolicyServiceGrpc;
+import dev.spillway.api.v1.Register;
+import dev.spillway.api.v1.Resources;
+import dev.spillway.api.v1.SubmitJobRequest;
+import dev.spillway.api.v1.Task;
+import dev.spillway.api.v1.TaskState;
+import dev.spillway.core.access.Role;
+import io.grpc.ManagedChannel;
+import io.quarkus.test.common.http.TestHTTPResource;
+import io.quarkus.test.junit.QuarkusTest;
+import java.net.URL;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.UUID;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Tenant quotas in a cohort, over the real path: two tenants share a cohort, one borrows the
+ * other's idle quota, and when the lender's work arrives the borrowed work is preempted (killed on
+ * its node, re-queued without using a retry) and the lender's tasks take its place. The node and
+ * jobs carry a label unique to the run; the set is replaced by one without quotas at the end.
+ */
+@QuarkusTest
+class QuotaReclaimTest {
+
+    @TestHTTPResource
+    URL url;
+
+    @jakarta.inject.Inject
+    dev.spillway.broker.security.ApiKeys keys;
+
+    private final String run = "q-" + UUID.randomUUID().toString().substring(0, 8);
+    private final List<ManagedChannel> channels = new ArrayList<>();
+    private final List<String> submitted = new ArrayList<>();
+    private FakeAgent agent;
+
+    private ManagedChannel as(String tenant, Role role) {
+        ManagedChannel c = TestCallers.channel(url, TestCallers.key(keys, tenant, role));
+        channels.add(c);
+        return c;
+    }
+
+    @AfterEach
+    void cleanUp() {
+        var jobs = JobServiceGrpc.newBlockingStub(as("default", Role.ADMIN));
+        submitted.forEach(id -> jobs.cancelJob(CancelJobRequest.newBuilder().setJobId(id).build()));
+        PolicyServiceGrpc.newBlockingStub(as("default", Role.ADMIN)).applyPolicies(ApplyPoliciesRequest.newBuilder().addFiles(PolicyFile
+                .newBuilder().setName("neutral.yaml").setText("""
+                        apiVersion: spillway.dev/v1
+                        kind: Policy
+                        metadata: {name: neutral}
+                        spec:
+                          admission:
+                            - name: never
+                              match: "false"
+                              message: '"never"'
+                              action: Audit
+                        """)).build());
+        if (agent != null) agent.close();
+        channels.forEach(ManagedChannel::shutdownNow);
+    }
+
+    private String submit(JobServiceGrpc.JobServiceBlockingStub jobs, String tenant, int tasks) {
+        JobSpec.Builder spec = JobApiTest.valid().toBuilder().setTenant(tenant).setTaskCount(tasks);
+        spec.getTaskBuilder().setResources(dev.spillway.api.v1.Resources.newBuilder().setCpuMillis(1000).setMemoryMib(256))
+                .putNodeSelector("run", run);
+        String id = jobs.submitJob(SubmitJobRequest.newBuilder().setSpec(spec).build()).getJobId();
+        submitted.add(id);
+        return id;
+    }
+
+    private List<ConnectResponse> received(java.util.function.Predicate<ConnectResponse> which, String job) {
+        return agent.received.stream().filter(which)
+                .filter(r -> (r.hasAssign() && r.getAssign().getJobId().equals(job)) || (r.hasKill() && r.getKill().getJobId().equals(job)))
+                .toList();
+    }
+
+    @Test
+    void aBorrowerUsesIdleQuotaAndGivesItBackWhenTheLenderNeedsIt() {
+        String node = "quota-" + run;
+        String token = NodeServiceGrpc.newBlockingStub(as("default", Role.ADMIN)).createJoinToken(CreateJoinTokenRequest.newBuilder()
+                .setNodeName(node).setPool("onprem").setTtl(com.google.protobuf.Duration.newBuilder().setSeconds(600)).build()).getToken();
+        agent = new FakeAgent(url.getHost(), url.getPort(), node, token);
+        agent.send(ConnectRequest.newBuilder().setRegister(Register.newBuilder().setNodeName(node).setPool("onprem").putLabels("run", run)
+                .setCapacity(Resources.newBuilder().setCpuMillis(4000).setMemoryMib(4096))).build());
+        await().atMost(Duration.ofSeconds(10)).until(() -> agent.registered() != null);
+        agent.runAssignments();
+
+        String lender = run + "-lender";
+        String borrower = run + "-borrower";
+        String quotas = """
+                apiVersion: spillway.dev/v1
+                kind: Tenant
+                metadata: {name: %1$s}
+                spec:
+                  cohort: %3$s
+                  reclaimWithinCohort: Any
+                  quotas:
+                    - flavor: onprem
+                      resources: {cpu: {nominal: 2}, memory: {nominal: 2Gi}}
+                ---
+                apiVersion: spillway.dev/v1
+                kind: Tenant
+                metadata: {name: %2$s}
+                spec:
+                  cohort: %3$s
+                  quotas:
+                    - flavor: onprem
+                      resources: {cpu: {nominal: 2}, memory: {nominal: 2Gi}}
+                """.formatted(lender, borrower, run);
+        PolicyServiceGrpc.newBlockingStub(as("default", Role.FINOPS)).applyPolicies(ApplyPoliciesRequest.newBuilder()
+                .addFiles(PolicyFile.newBuilder().setName("quotas.yaml").setText(quotas)).build());
+        var jobs = JobServiceGrpc.newBlockingStub(as("default", Role.ADMIN));
+
+        // The lender is idle: the borrower runs 4 tasks on its nominal 2 cpus plus the lender's 2.
+        String borrowed = submit(jobs, borrower, 4);
+        await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> assertThat(received(ConnectResponse::hasAssign, borrowed))
+                .as("%s", jobs.getJob(GetJobRequest.newBuilder().setJobId(borrowed).build()).getJob().getPendingReason()).hasSize(4));
+
+        // The lender's work arrives: two of the borrower's tasks are preempted, and the lender's run in their place.
+        String lent = submit(jobs, lender, 2);
+        await().atMost(Duration.ofSeconds(15)).until(() -> received(ConnectResponse::hasAssign, lent).size() == 2);
+        List<ConnectResponse> kills = received(ConnectResponse::hasKill, borrowed);
+        assertThat(kills).hasSize(2).allSatisfy(k -> assertThat(k.getKill().getReason())
+                .startsWith("preempted: tenant " + lender + " reclaims the quota it lent"));
+
+        // The preempted tasks are queued again, with no retry used, and wait for quota, saying which.
+        List<Task> tasks = jobs.listTasks(ListTasksRequest.newBuilder().setJobId(borrowed).setPageSize(10).build()).getTasksList();
+        assertThat(tasks).filteredOn(t -> t.getState() == TaskState.TASK_STATE_QUEUED).hasSize(2).allSatisfy(t -> {
+            assertThat(t.getReason()).isEqualTo("preempted");
+            assertThat(t.getMessage()).contains("reclaims the quota it lent");
+            assertThat(t.getFailures()).isZero();
+        });
+        await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> assertThat(jobs.getJob(GetJobRequest.newBuilder().setJobId(borrowed).build())
+                .getJob().getPendingReason()).contains("tenant " + borrower + ": cpu in flavor onprem").contains("[policy/quota]"));
+        // Nothing more is preempted: each tenant now holds its nominal quota.
+        await().during(Duration.ofSeconds(2)).atMost(Duration.ofSeconds(5)).until(() -> received(ConnectResponse::hasKill, borrowed).size() == 2
+                && received(ConnectResponse::hasAssign, borrowed).size() == 4);
+    }
+}

@@ -1,0 +1,45 @@
+package dev.spillway.policies.quota;
+
+import java.util.Collection;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
+
+/**
+ * What the flavor names in Tenant documents stand for, given the broker's pools: a pool's own
+ * name is that pool; {@code on-prem} is every on-prem pool and {@code cloud} every cloud pool.
+ * A name that is none of these stands for no pool, so quota in it is never used.
+ */
+public final class Flavors {
+
+    /** The flavor of every on-prem pool. */
+    public static final String ON_PREM = "on-prem";
+    /** The flavor of every cloud pool. */
+    public static final String CLOUD = "cloud";
+
+    private Flavors() {
+    }
+
+    /**
+     * @param names the flavor names the documents use
+     * @param pools every pool the broker knows, by name, with whether it is a cloud pool
+     * @return the names that stand for at least one pool, with those pools
+     */
+    public static Map<String, Flavor> resolve(Collection<String> names, Map<String, Boolean> pools) {
+        Map<String, Flavor> out = new LinkedHashMap<>();
+        for (String name : names) {
+            Set<String> members = new TreeSet<>();
+            if (pools.containsKey(name)) {
+                members.add(name);
+            } else if (name.equals(ON_PREM) || name.equals(CLOUD)) {
+                boolean cloud = name.equals(CLOUD);
+                pools.forEach((pool, isCloud) -> {
+                    if (isCloud == cloud) members.add(pool);
+                });
+            }
+            if (!members.isEmpty()) out.put(name, new Flavor(name, members));
+        }
+        return out;
+    }
+}

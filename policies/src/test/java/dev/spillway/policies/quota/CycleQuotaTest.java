@@ -1,0 +1,125 @@
+package dev.spillway.policies.quota;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.spillway.core.scheduling.Resources;
+import dev.spillway.core.scheduling.Veto;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import net.jqwik.api.ForAll;
+import net.jqwik.api.Property;
+import org.junit.jupiter.api.Test;
+
+/** A scheduling cycle's quota: vetoes before planning, reservations in plan order after it, reclaim for lenders. */
+class CycleQuotaTest {
+
+    /** Pools of the random worlds: f1 stands for two, f2 and f3 for one each. */
+    private static final Map<String, Flavor> FLAVORS = Map.of(
+            "f1", new Flavor("f1", Set.of("p1a", "p1b")), "f2", new Flavor("f2", Set.of("p2")), "f3", new Flavor("f3", Set.of("p3")));
+    private static final List<String> POOLS = List.of("p1a", "p1b", "p2", "p3", "elsewhere");
+
+    @Property(tries = 400)
+    void placementsKeptInPlanOrderNeverTakeATenantBeyondItsQuota(@ForAll long seed) {
+        QuotaWorld world = new QuotaWorld(seed);
+        Map<String, List<String>> order = new HashMap<>();
+        for (TenantQuota t : world.tenants) order.put(t.tenant(), List.copyOf(t.flavors().keySet()));
+        CycleQuota quota = new CycleQuota(world.tenants, order, FLAVORS, Map.of());
+        for (int i = 0; i < 60; i++) {
+            String tenant = world.random.nextInt(10) == 0 ? "ghost" : world.tenants.get(world.random.nextInt(world.tenants.size())).tenant();
+            String pool = POOLS.get(world.random.nextInt(POOLS.size()));
+            Amounts a = world.randomAmounts();
+            Resources request = new Resources(a.cpuMillis(), 0, (int) a.gpus());
+            Flavor flavor = quota.flavorOf(tenant, pool);
+            QuotaState before = quota.state();
+            String refused = quota.reserve(tenant, 0, pool, request);
+            if (!quota.governs(tenant)) {
+                assertThat(refused).as("a tenant without a quota is not limited").isNull();
+                continue;
+            }
+            if (flavor == null) {
+                assertThat(refused).as("no flavor of %s includes %s", tenant, pool).contains("has no quota for pool " + pool);
+                continue;
+            }
+            // Kept exactly when admission would admit one such task now, and then counted in the pool's flavor.
+            boolean admits = QuotaAdmission.decide(before, Workload.of("x", tenant, 0, 1, Amounts.of(request, 0), flavor.name())).admitted() == 1;
+            assertThat(refused == null).isEqualTo(admits);
+            if (refused == null) {
+                assertThat(quota.state().usage(tenant, flavor.name())).isEqualTo(before.usage(tenant, flavor.name()).plus(Amounts.of(request, 0)));
+            }
+            world.state = quota.state();
+            QuotaPropertiesTest.assertQuotaHolds(world);
+        }
+    }
+
+    private static TenantQuota tenant(String name, String cohort, ReclaimPolicy reclaim, String flavor, long cpuMillis) {
+        return new TenantQuota(name, cohort, 1000, reclaim, Map.of(flavor, Map.of(QuotaResource.CPU, QuotaLimits.nominal(cpuMillis),
+                QuotaResource.MEMORY, QuotaLimits.nominal(1 << 20))));
+    }
+
+    @Test
+    void aTaskCountsInTheFirstOfItsTenantsFlavorsThatHoldsThePoolAndWaitsNamingTheQuota() {
+        Map<String, Flavor> flavors = Flavors.resolve(List.of("on-prem", "rack-a", "cloud", "nowhere"),
+                Map.of("rack-a", false, "rack-b", false, "aws-eu", true));
+        assertThat(flavors).containsOnlyKeys("on-prem", "rack-a", "cloud");
+        assertThat(flavors.get("on-prem").pools()).containsExactlyInAnyOrder("rack-a", "rack-b");
+        assertThat(flavors.get("cloud").pools()).containsExactly("aws-eu");
+
+        TenantQuota research = new TenantQuota("research", null, 1000, ReclaimPolicy.NEVER, Map.of(
+                "rack-a", Map.of(QuotaResource.CPU, QuotaLimits.nominal(2000), QuotaResource.MEMORY, QuotaLimits.nominal(4096)),
+                "on-prem", Map.of(QuotaResource.CPU, QuotaLimits.nominal(8000), QuotaResource.MEMORY, QuotaLimits.nominal(16384))));
+        CycleQuota quota = new CycleQuota(List.of(research), Map.of("research", List.of("rack-a", "on-prem")), flavors,
+                Map.of("research", Map.of("rack-a", new Amounts(2000, 1024, 0, 0), "rack-b", new Amounts(1000, 1024, 0, 0))));
+        Resources oneCore = new Resources(1000, 512, 0);
+
+        assertThat(quota.flavorOf("research", "rack-a").name()).isEqualTo("rack-a");
+        assertThat(quota.flavorOf("research", "rack-b").name()).isEqualTo("on-prem");
+        // rack-a's quota is full: waiting for its own work to end can help.
+        Veto full = quota.check("research", 0, "rack-a", oneCore);
+        assertThat(full.kind()).isEqualTo(Veto.Kind.TRANSIENT);
+        assertThat(full.filter()).isEqualTo(CycleQuota.FILTER);
+        assertThat(full.reason()).contains("tenant research: cpu in flavor rack-a");
+        assertThat(quota.check("research", 0, "rack-b", oneCore)).isNull();
+        // No flavor of the tenant holds the cloud pool: static.
+        Veto cloud = quota.check("research", 0, "aws-eu", oneCore);
+        assertThat(cloud.kind()).isEqualTo(Veto.Kind.STATIC);
+        assertThat(cloud.reason()).isEqualTo("tenant research has no quota for pool aws-eu (its flavors: [rack-a, on-prem])");
+        // More than the quota could ever hold: static.
+        assertThat(quota.check("research", 0, "rack-b", new Resources(9000, 512, 0)).kind()).isEqualTo(Veto.Kind.STATIC);
+        // Unknown tenants are not limited.
+        assertThat(quota.check("ops", 0, "aws-eu", oneCore)).isNull();
+
+        // on-prem holds 1 core of 8 (rack-b): seven more one-core tasks are kept, the eighth is refused with the numbers.
+        for (int i = 0; i < 7; i++) assertThat(quota.reserve("research", 0, "rack-b", oneCore)).isNull();
+        assertThat(quota.reserve("research", 0, "rack-b", oneCore)).contains("cpu in flavor on-prem");
+    }
+
+    @Test
+    void aLenderTakesBackWhatItLentAndABorrowerWithinItsNominalLosesNothing() {
+        TenantQuota lender = tenant("lender", "lab", ReclaimPolicy.ANY, "racks", 2000);
+        TenantQuota borrower = tenant("borrower", "lab", ReclaimPolicy.NEVER, "racks", 2000);
+        Map<String, Flavor> flavors = Map.of("racks", new Flavor("racks", Set.of("onprem")));
+        Map<String, List<String>> order = Map.of("lender", List.of("racks"), "borrower", List.of("racks"));
+        Amounts core = new Amounts(1000, 256, 0, 0);
+        List<Reclaim.Admitted> running = new ArrayList<>();
+        for (int i = 0; i < 4; i++) running.add(new Reclaim.Admitted("b/" + i, "borrower", "racks", 0, i, core));
+        CycleQuota quota = new CycleQuota(List.of(lender, borrower), order, flavors,
+                Map.of("borrower", Map.of("onprem", core.times(4))));
+        Resources oneCore = new Resources(1000, 256, 0);
+
+        assertThat(quota.check("lender", 0, "onprem", oneCore).kind()).isEqualTo(Veto.Kind.TRANSIENT);
+        assertThat(quota.mayReclaim("lender")).isTrue();
+        assertThat(quota.mayReclaim("borrower")).isFalse();
+        assertThat(quota.cohortOf("lender")).containsExactly("borrower", "lender");
+        // Two tasks of the lender wait: the two most recently admitted borrowed tasks go.
+        assertThat(quota.reclaim("lender", 0, oneCore, 2, running)).extracting(v -> v.workload().id()).containsExactlyInAnyOrder("b/3", "b/2");
+        // Five waiting tasks ask for more than the lender's nominal 2 cores: only what is within it is taken back.
+        assertThat(quota.reclaim("lender", 0, oneCore, 5, running)).hasSize(2);
+        // The borrower may not reclaim (Never), and with the borrower at its nominal quota the lender would take nothing.
+        assertThat(quota.reclaim("borrower", 0, oneCore, 1, running)).isEmpty();
+        CycleQuota atNominal = new CycleQuota(List.of(lender, borrower), order, flavors, Map.of("borrower", Map.of("onprem", core.times(2))));
+        assertThat(atNominal.reclaim("lender", 0, oneCore, 2, running.subList(0, 2))).isEmpty();
+    }
+}
