@@ -31,14 +31,34 @@ public final class Scheduler {
     public record WeightedScorer(NodeScorer scorer, double weight) {
     }
 
+    /** The filters in the order explanations count vetoes in: each node under the first that refuses it. */
     private final NodeFilter[] filters;
+    /** The same filters in the order the search asks them: the costly ones last (see {@link #Scheduler(List, List, List, int)}). */
+    private final NodeFilter[] searchOrder;
     private final WeightedScorer[] scorers;
     private final double totalWeight;
     private final int candidateLimit;
 
     public Scheduler(List<NodeFilter> filters, List<WeightedScorer> scorers, int candidateLimit) {
+        this(filters, List.of(), scorers, candidateLimit);
+    }
+
+    /**
+     * @param filters the filters, in the order explanations count vetoes in
+     * @param costly  those of {@code filters} the search should ask last: a node is feasible only if
+     *                every filter passes it, so the order changes what a search costs, not what it
+     *                finds; a busy node is then refused by the cheap free-resources check before a
+     *                policy's rules are evaluated for it, while explanations still count it under a
+     *                rule that refuses it for good
+     */
+    public Scheduler(List<NodeFilter> filters, List<NodeFilter> costly, List<WeightedScorer> scorers, int candidateLimit) {
         if (candidateLimit < 1) throw new IllegalArgumentException("candidateLimit must be at least 1");
+        if (!filters.containsAll(costly)) throw new IllegalArgumentException("costly filters must be among the filters");
         this.filters = filters.toArray(NodeFilter[]::new);
+        List<NodeFilter> search = new java.util.ArrayList<>(filters);
+        search.removeAll(costly);
+        search.addAll(costly);
+        this.searchOrder = search.toArray(NodeFilter[]::new);
         this.scorers = scorers.toArray(WeightedScorer[]::new);
         this.totalWeight = scorers.stream().mapToDouble(WeightedScorer::weight).sum();
         this.candidateLimit = candidateLimit;
@@ -54,10 +74,10 @@ public final class Scheduler {
     }
 
     /**
-     * The standard pipeline with a policy set's filters and scorers added. Policy filters run
-     * after the built-in static ones (they cost more, and a node those refuse needs no rule) and
-     * before the free-resources check, so a node a rule refuses counts under the rule, statically,
-     * even while it is busy.
+     * The standard pipeline with a policy set's filters and scorers added. In explanations policy
+     * filters come after the built-in static ones and before the free-resources check, so a node a
+     * rule refuses counts under the rule, statically, even while it is busy; the search asks them
+     * last, so that busy nodes cost no rule evaluation.
      */
     public static Scheduler standard(int candidateLimit, List<NodeFilter> policyFilters, List<WeightedScorer> policyScorers) {
         List<NodeFilter> filters = new java.util.ArrayList<>(List.of(
@@ -74,7 +94,7 @@ public final class Scheduler {
                 new WeightedScorer(Scorers.BIN_PACK, 1.0),
                 new WeightedScorer(Scorers.SPARE_GPUS, 1.0)));
         scorers.addAll(policyScorers);
-        return new Scheduler(filters, scorers, candidateLimit);
+        return new Scheduler(filters, policyFilters, scorers, candidateLimit);
     }
 
     /** The order nodes are examined in: on-prem before cloud, then by name. */
@@ -154,7 +174,17 @@ public final class Scheduler {
         return new Placement(task.ref(), slots[best].view().name(), shape.request(), bestScore, search.count);
     }
 
+    /** Null when the node can take the shape now; else a veto (not necessarily the one explanations count). */
     private Veto firstVeto(TaskShape shape, NodeSlot slot) {
+        for (NodeFilter f : searchOrder) {
+            Veto v = f.check(shape, slot);
+            if (v != null) return v;
+        }
+        return null;
+    }
+
+    /** The veto explanations count the node under: the first in {@link #filters} order. */
+    private Veto explainingVeto(TaskShape shape, NodeSlot slot) {
         for (NodeFilter f : filters) {
             Veto v = f.check(shape, slot);
             if (v != null) return v;
@@ -172,7 +202,7 @@ public final class Scheduler {
     private Explanation explain(TaskShape shape, NodeSlot[] slots) {
         Map<String, Map<Veto, Integer>> counts = new LinkedHashMap<>();
         for (NodeSlot slot : slots) {
-            Veto v = firstVeto(shape, slot);
+            Veto v = explainingVeto(shape, slot);
             if (v == null) continue; // cannot happen for an exhausted shape; kept for safety of the count
             counts.computeIfAbsent(slot.view().pool(), p -> new LinkedHashMap<>()).merge(v, 1, Integer::sum);
         }

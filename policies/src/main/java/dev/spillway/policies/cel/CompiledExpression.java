@@ -5,6 +5,7 @@ import dev.cel.runtime.CelEvaluationException;
 import dev.cel.runtime.CelRuntime;
 import dev.cel.runtime.CelVariableResolver;
 import dev.spillway.policies.document.Expression;
+import java.util.List;
 import java.util.Set;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -39,6 +40,11 @@ public final class CompiledExpression {
         return false;
     }
 
+    /** The field names the expression selects (on any variable). */
+    public Set<String> selectedFields() {
+        return selectedFields;
+    }
+
     /** Whether the expression refers to this variable. */
     public boolean uses(String variable) {
         return variables.contains(variable);
@@ -53,6 +59,34 @@ public final class CompiledExpression {
         } catch (RuntimeException e) {
             // a bug in a fact accessor or the interpreter must not escape into the scheduler
             return new EvalError(source.start(), "evaluation failed: " + e);
+        }
+    }
+
+    /** What {@link #evaluateWithout} gives when the value depends on the variable left out. */
+    public static final Object DEPENDS = new Object() {
+        @Override
+        public String toString() {
+            return "depends";
+        }
+    };
+
+    /**
+     * Partial evaluation: the value with {@code unknown} left out, when the other variables decide
+     * it ({@code job.gpus > 0 && node.gpus == 0} is false for a job without GPUs, whatever the
+     * node); {@link #DEPENDS} when the value depends on it; an {@link EvalError} when evaluation
+     * fails regardless. CEL's {@code &&} and {@code ||} are commutative, so a known false (true)
+     * operand decides them even where the other operand is unknown or an error.
+     */
+    public Object evaluateWithout(CelVariableResolver variables, String unknown) {
+        if (!uses(unknown)) return evaluate(variables);
+        try {
+            Object v = program.advanceEvaluation(dev.cel.runtime.UnknownContext.create(variables,
+                    List.of(dev.cel.runtime.CelAttributePattern.create(unknown))));
+            return v instanceof dev.cel.runtime.CelUnknownSet ? DEPENDS : v;
+        } catch (CelEvaluationException e) {
+            return DEPENDS; // an error with the variable unknown may vanish once it is known: decide per subject
+        } catch (RuntimeException e) {
+            return DEPENDS;
         }
     }
 

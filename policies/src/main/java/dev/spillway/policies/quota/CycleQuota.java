@@ -25,7 +25,10 @@ public final class CycleQuota {
     private final Map<String, TenantQuota> tenants = new HashMap<>();
     /** Per tenant, its flavors that stand for some pool, in its document's order. */
     private final Map<String, List<Flavor>> flavorsOf;
-    private final Map<String, Veto> checked = new HashMap<>();
+    private final Map<CheckKey, Veto> checked = new HashMap<>();
+
+    private record CheckKey(String tenant, String pool, int priority, Resources request) {
+    }
     private final QuotaState start;
     private QuotaState state;
 
@@ -79,7 +82,7 @@ public final class CycleQuota {
      */
     public Veto check(String tenant, int priority, String pool, Resources request) {
         if (!governs(tenant)) return null;
-        String key = tenant + '\u0000' + pool + '\u0000' + priority + '\u0000' + request;
+        CheckKey key = new CheckKey(tenant, pool, priority, request);
         Veto v = checked.get(key);
         if (v == null) {
             v = decide(start, tenant, priority, pool, request);

@@ -8,35 +8,63 @@ import dev.spillway.core.scheduling.Scheduler;
 import dev.spillway.core.scheduling.Scorers;
 import dev.spillway.core.scheduling.TaskShape;
 import dev.spillway.core.scheduling.Veto;
+import dev.spillway.policies.cel.CompiledExpression;
 import dev.spillway.policies.cel.EvalError;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * A {@link PolicySet}'s placement rules for one scheduling cycle, as core filters and scorers.
  *
- * <p>Speed: the scheduler asks about a (shape, node) pair many times in a cycle (each placement
- * re-checks its candidates). Facts are bound once per shape and once per node (map views, no
- * copies), and the result of every rule that reads only facts fixed within a cycle is remembered
- * per (shape, node), so each such rule is evaluated at most once per pair per cycle. Rules reading
- * a node's free resources are evaluated every time they are asked.
+ * <p>Speed: the scheduler asks about (shape, node) pairs many times in a cycle, and every job is
+ * a shape of its own. So the work is arranged to be done once where it can:
+ * <ul>
+ *   <li><b>per shape</b>, each rule is evaluated with the node left unknown (CEL partial
+ *       evaluation): a rule that cannot match this job whatever the node ({@code
+ *       job.labels.?pii.orValue("") == "true" && ...} for a job without the label) is dropped for
+ *       the shape, and a scorer whose value does not depend on the node is a constant. Most
+ *       shapes are left with few rules or none; with none, and no residency or burst check, the
+ *       filter answers without looking anything up;</li>
+ *   <li><b>per node</b>, rules that read only the node are evaluated once per cycle for all
+ *       shapes; those reading its free resources again only when those changed;</li>
+ *   <li><b>per (shape, node)</b>, the other rules' answers are remembered for the cycle; those
+ *       reading the node's free resources until those change.</li>
+ * </ul>
+ * Use a new instance each cycle; not thread-safe (a cycle is not).
  */
 public final class PlacementRules {
 
     private static final Veto PASS = new Veto("pass", Veto.Kind.STATIC, "pass");
     private static final Veto UNKNOWN_OFFERING = Veto.fixed("policy/burst",
             "the offering this cloud node was bought as is not known now; burst rules cannot be checked");
+    /** Variables that make a rule's answer differ between shapes. */
+    private static final List<String> SHAPE_VARIABLES = List.of("job", "tenant", "task");
 
     private final PolicySet set;
     private final PlacementContext context;
-    private final Map<TaskShape, ShapeState> shapes = new IdentityHashMap<>();
+    /** By equality: equal shapes (of one job) are one state however many instances the caller made. */
+    private final Map<TaskShape, ShapeState> shapes = new HashMap<>();
+    private TaskShape lastShape;
+    private ShapeState lastState;
     private final Map<NodeSlot, NodeState> nodes = new IdentityHashMap<>();
     private final NodeFilter filter;
     private final List<Scheduler.WeightedScorer> scorers;
+    /** Indexes (into {@code set.filters}) of the rules that read only the node and not its free resources. */
+    private final int[] nodeOnlyFilters;
+    private final boolean[] nodeOnlyFilter;
+    /** Per filter, the (variable, field) pairs of job, tenant and task it may read: shapes equal in those share its answers. */
+    private final List<String[]>[] readFields;
+    /** Per filter and values of the facts it reads, its answer per node (PASS when it lets the node be). */
+    private final Map<List<Object>, Map<NodeSlot, Veto>> ruleAnswers = new HashMap<>();
+    private final boolean[] nodeOnlyScorer;
 
+    @SuppressWarnings("unchecked")
     PlacementRules(PolicySet set, PlacementContext context) {
         this.set = set;
         this.context = context;
@@ -44,6 +72,38 @@ public final class PlacementRules {
         List<Scheduler.WeightedScorer> s = new ArrayList<>();
         for (int i = 0; i < set.scorers.size(); i++) s.add(new Scheduler.WeightedScorer(new PolicyScorer(i), set.scorers.get(i).doc().weight()));
         this.scorers = List.copyOf(s);
+        this.nodeOnlyFilter = new boolean[set.filters.size()];
+        List<Integer> nodeOnly = new ArrayList<>();
+        for (int i = 0; i < set.filters.size(); i++) {
+            PolicySet.Filter f = set.filters.get(i);
+            nodeOnlyFilter[i] = f.cacheable() && !readsShape(f.match()) && !readsShape(f.message());
+            if (nodeOnlyFilter[i]) nodeOnly.add(i);
+        }
+        this.nodeOnlyFilters = nodeOnly.stream().mapToInt(Integer::intValue).toArray();
+        this.readFields = new List[set.filters.size()];
+        for (int i = 0; i < set.filters.size(); i++) {
+            PolicySet.Filter f = set.filters.get(i);
+            Set<String> selected = new HashSet<>(f.match().selectedFields());
+            selected.addAll(f.message().selectedFields());
+            List<String[]> reads = new ArrayList<>();
+            addReads(reads, "job", Variables.JOB.fieldNames(), selected, f);
+            addReads(reads, "tenant", Variables.TENANT.fieldNames(), selected, f);
+            addReads(reads, "task", Variables.TASK.fieldNames(), selected, f);
+            readFields[i] = List.copyOf(reads);
+        }
+        this.nodeOnlyScorer = new boolean[set.scorers.size()];
+        for (int i = 0; i < set.scorers.size(); i++) nodeOnlyScorer[i] = !readsShape(set.scorers.get(i).score());
+    }
+
+    /** The fields of {@code variable} the rule may read: those of its fields the rule selects by name (a superset). */
+    private static void addReads(List<String[]> reads, String variable, Set<String> declared, Set<String> selected, PolicySet.Filter f) {
+        if (!f.match().uses(variable) && !f.message().uses(variable)) return;
+        for (String field : declared) if (selected.contains(field)) reads.add(new String[] {variable, field});
+    }
+
+    private static boolean readsShape(CompiledExpression e) {
+        for (String v : SHAPE_VARIABLES) if (e.uses(v)) return true;
+        return false;
     }
 
     /** Residency, then every filter rule in policy order; the veto names the rule ({@code policy/<policy>/<rule>}). */
@@ -57,11 +117,15 @@ public final class PlacementRules {
     }
 
     private ShapeState shape(TaskShape shape) {
+        // The scheduler asks about one task's shape many times in a row: the same instance.
+        if (shape == lastShape) return lastState;
         ShapeState s = shapes.get(shape);
         if (s == null) {
             s = new ShapeState(shape);
             shapes.put(shape, s);
         }
+        lastShape = shape;
+        lastState = s;
         return s;
     }
 
@@ -72,30 +136,90 @@ public final class PlacementRules {
             if (pool == null) pool = new PoolFacts(slot.view().pool(), "", "", null, 0);
             Variables.NodeSubject subject = new Variables.NodeSubject(slot, pool);
             n = new NodeState(subject, Variables.NODE.view(subject), set.burst.isEmpty() ? null : context.cloud().apply(slot.view()),
-                    "true".equals(slot.view().labels().get(Scorers.CLOUD_LABEL)));
+                    "true".equals(slot.view().labels().get(Scorers.CLOUD_LABEL)), set.scorers.size());
             nodes.put(slot, n);
         }
         return n;
     }
 
-    /** @param offering what a cloud node was bought as (null when unknown or not needed); {@code cloud} whether it is a cloud node */
-    private record NodeState(Variables.NodeSubject subject, Map<String, Object> view, Offering offering, boolean cloud) {
+    /** Whether a remembered answer about a node still holds: its free resources are as they were. */
+    private static boolean sameFree(long[] seen, NodeSlot slot) {
+        return seen[0] == slot.freeCpuMillis() && seen[1] == slot.freeMemoryMib() && seen[2] == slot.freeGpus();
     }
 
-    /** A shape's facts for the cycle, and what its rules said about nodes so far. */
+    private static long[] free(NodeSlot slot) {
+        return new long[] {slot.freeCpuMillis(), slot.freeMemoryMib(), slot.freeGpus()};
+    }
+
+    /** A node during the cycle: its facts, and the answers of the rules that read only it. */
+    private final class NodeState {
+        final Variables.NodeSubject subject;
+        final Map<String, Object> view;
+        /** What a cloud node was bought as (null when unknown or not needed). */
+        final Offering offering;
+        final boolean cloud;
+        /** The node-only filters' answer for every shape: PASS or the first veto; null until asked. */
+        Veto nodeOnly;
+        /** Node-only scorers' values; NaN until asked. Those reading free resources hold for {@code scoredFree}. */
+        final double[] scores;
+        long[] scoredFree;
+        Bindings nodeBindings;
+
+        NodeState(Variables.NodeSubject subject, Map<String, Object> view, Offering offering, boolean cloud, int scorerCount) {
+            this.subject = subject;
+            this.view = view;
+            this.offering = offering;
+            this.cloud = cloud;
+            this.scores = new double[scorerCount];
+            Arrays.fill(scores, Double.NaN);
+        }
+
+        Veto nodeOnly() {
+            if (nodeOnly == null) {
+                nodeOnly = PASS;
+                for (int i : nodeOnlyFilters) {
+                    Veto v = evaluate(set.filters.get(i), bindings());
+                    if (v != null) {
+                        nodeOnly = v;
+                        break;
+                    }
+                }
+            }
+            return nodeOnly;
+        }
+
+        Bindings bindings() {
+            if (nodeBindings == null) nodeBindings = new Bindings(null, null, null, view, null, context.now());
+            return nodeBindings;
+        }
+    }
+
+    /** A shape's facts for the cycle, the rules that may still match it, and what they said about nodes so far. */
     private final class ShapeState {
         final Bindings bindings;
         final Residency residency;
+        /** Set when the cycle knows no job for the shape: every node is vetoed with it (fail closed). */
+        final Veto unknownJob;
+        final JobFacts job;
+        final TenantFacts tenant;
+        /** Shape-dependent filters that may match, not reading free resources: remembered per node. */
+        final List<PolicySet.Filter> fixedRules = new ArrayList<>();
+        /** For each of {@code fixedRules}, its answers per node, shared with shapes equal in what it reads. */
+        final List<Map<NodeSlot, Veto>> fixedAnswers = new ArrayList<>();
+        /** Shape-dependent filters that may match and read free resources. */
+        final List<PolicySet.Filter> liveRules = new ArrayList<>();
+        /** Whether every one of {@code liveRules} vetoes transiently. */
+        boolean liveRulesTransient;
+        /** Per scorer: its value for every node, or NaN when it depends on the node. */
+        final double[] constantScores;
+        /** Whether every node passes this shape's rules: nothing to evaluate or remember. */
+        final boolean open;
         final Map<NodeSlot, Veto> fixedVetoes = new IdentityHashMap<>();
+        final Map<NodeSlot, LiveAnswer> liveVetoes = new IdentityHashMap<>();
         final Map<NodeSlot, double[]> scores = new IdentityHashMap<>();
         final Map<String, Veto> residencyVetoes = new HashMap<>();
         /** The burst rules' answer per offering id; PASS when allowed. */
         final Map<String, Veto> burstVetoes = new HashMap<>();
-        final JobFacts job;
-        final TenantFacts tenant;
-
-        /** Set when the cycle knows no job for the shape: every node is vetoed with it (fail closed). */
-        final Veto unknownJob;
 
         ShapeState(TaskShape shape) {
             JobFacts known = context.jobs().apply(shape);
@@ -108,6 +232,36 @@ public final class PlacementRules {
             this.bindings = new Bindings(Variables.JOB.view(job), Variables.TENANT.view(tenant), Variables.TASK.view(shape), null, null,
                     context.now());
             this.residency = set.residency(job);
+            for (int i = 0; i < set.filters.size(); i++) {
+                if (nodeOnlyFilter[i]) continue;
+                PolicySet.Filter f = set.filters.get(i);
+                // With the node unknown, a rule already false for this job never matches it.
+                if (Boolean.FALSE.equals(f.match().evaluateWithout(bindings, "node"))) continue;
+                if (!f.cacheable()) {
+                    liveRules.add(f);
+                    continue;
+                }
+                fixedRules.add(f);
+                List<Object> key = new ArrayList<>();
+                key.add(i);
+                for (String[] read : readFields[i]) {
+                    Map<String, Object> view = switch (read[0]) {
+                        case "job" -> bindings.job();
+                        case "tenant" -> bindings.tenant();
+                        default -> bindings.task();
+                    };
+                    key.add(view.get(read[1]));
+                }
+                fixedAnswers.add(ruleAnswers.computeIfAbsent(key, k -> new IdentityHashMap<>()));
+            }
+            this.liveRulesTransient = liveRules.stream().allMatch(f -> f.doc().veto() == dev.spillway.policies.document.PolicyDoc.VetoKind.TRANSIENT);
+            this.constantScores = new double[set.scorers.size()];
+            for (int i = 0; i < constantScores.length; i++) {
+                Object v = nodeOnlyScorer[i] ? CompiledExpression.DEPENDS : set.scorers.get(i).score().evaluateWithout(bindings, "node");
+                constantScores[i] = v == CompiledExpression.DEPENDS ? Double.NaN : clamp(v);
+            }
+            this.open = unknownJob == null && fixedRules.isEmpty() && liveRules.isEmpty() && nodeOnlyFilters.length == 0
+                    && residency.unrestricted() && set.burst.isEmpty();
         }
 
         /** Whether the burst rules let this job onto a cloud node bought as {@code offering}; PASS when they do. */
@@ -125,6 +279,21 @@ public final class PlacementRules {
         }
     }
 
+    /** A live rule's answer about a node, and the node's free resources it holds for. */
+    private record LiveAnswer(long[] free, Veto veto) {
+    }
+
+    private Veto evaluate(PolicySet.Filter f, Bindings b) {
+        Object matched = f.match().evaluate(b);
+        if (matched instanceof EvalError e) return Veto.fixed(f.filterName(), "rule could not be evaluated: " + e.message() + " (" + e.at() + ")");
+        if (!Boolean.TRUE.equals(matched)) return null;
+        String reason = PolicySet.render(f.message(), b, f.doc().name());
+        return new Veto(f.filterName(), switch (f.doc().veto()) {
+            case STATIC -> Veto.Kind.STATIC;
+            case TRANSIENT -> Veto.Kind.TRANSIENT;
+        }, reason);
+    }
+
     private final class PolicyFilter implements NodeFilter {
         @Override
         public String name() {
@@ -134,57 +303,57 @@ public final class PlacementRules {
         @Override
         public Veto check(TaskShape shape, NodeSlot slot) {
             ShapeState s = shape(shape);
+            if (s.open) return null;
             if (s.unknownJob != null) return s.unknownJob;
             Veto fixed = s.fixedVetoes.get(slot);
-            NodeState n = null;
-            Bindings b = null;
             if (fixed == null) {
-                n = node(slot);
-                fixed = fixedPart(s, n);
+                fixed = fixedPart(s, node(slot));
                 s.fixedVetoes.put(slot, fixed);
             }
             if (fixed != PASS) return fixed;
-            for (PolicySet.Filter f : set.filters) {
-                if (f.cacheable()) continue;
-                if (n == null) n = node(slot);
-                if (b == null) b = s.bindings.withNode(n.view());
-                Veto v = evaluate(f, b);
-                if (v != null) return v;
+            if (s.liveRules.isEmpty()) return null;
+            // A busy node is refused, transiently, by the scheduler's free-resources check anyway: transient
+            // live rules would change only which transient reason it is counted under.
+            if (s.liveRulesTransient && slot.shortfall(shape.request()) != null) return null;
+            LiveAnswer seen = s.liveVetoes.get(slot);
+            if (seen != null && sameFree(seen.free(), slot)) return seen.veto();
+            Bindings b = s.bindings.withNode(node(slot).view);
+            Veto found = null;
+            for (PolicySet.Filter f : s.liveRules) {
+                found = evaluate(f, b);
+                if (found != null) break;
             }
-            return null;
+            s.liveVetoes.put(slot, new LiveAnswer(free(slot), found));
+            return found;
         }
 
-        /** Residency and the rules whose answer holds for the whole cycle; PASS when none vetoes. */
+        /** Residency, burst rules on cloud nodes, node-only rules and this shape's remembered rules; PASS when none vetoes. */
         private Veto fixedPart(ShapeState s, NodeState n) {
             if (!s.residency.unrestricted()) {
-                String j = n.subject().jurisdiction();
+                String j = n.subject.jurisdiction();
                 if (!s.residency.allows(j)) return s.residencyVeto(j);
             }
-            if (!set.burst.isEmpty() && n.cloud()) {
+            if (!set.burst.isEmpty() && n.cloud) {
                 // A cloud node is burst capacity: the job's burst rules decide whether it may run there.
-                if (n.offering() == null) return UNKNOWN_OFFERING;
-                Veto burst = s.burstVeto(n.offering());
+                if (n.offering == null) return UNKNOWN_OFFERING;
+                Veto burst = s.burstVeto(n.offering);
                 if (burst != PASS) return burst;
             }
+            Veto nodeOnly = n.nodeOnly();
+            if (nodeOnly != PASS) return nodeOnly;
             Bindings b = null;
-            for (PolicySet.Filter f : set.filters) {
-                if (!f.cacheable()) continue;
-                if (b == null) b = s.bindings.withNode(n.view());
-                Veto v = evaluate(f, b);
-                if (v != null) return v;
+            for (int i = 0; i < s.fixedRules.size(); i++) {
+                Map<NodeSlot, Veto> answers = s.fixedAnswers.get(i);
+                Veto v = answers.get(n.subject.slot());
+                if (v == null) {
+                    if (b == null) b = s.bindings.withNode(n.view);
+                    v = evaluate(s.fixedRules.get(i), b);
+                    if (v == null) v = PASS;
+                    answers.put(n.subject.slot(), v);
+                }
+                if (v != PASS) return v;
             }
             return PASS;
-        }
-
-        private Veto evaluate(PolicySet.Filter f, Bindings b) {
-            Object matched = f.match().evaluate(b);
-            if (matched instanceof EvalError e) return Veto.fixed(f.filterName(), "rule could not be evaluated: " + e.message() + " (" + e.at() + ")");
-            if (!Boolean.TRUE.equals(matched)) return null;
-            String reason = PolicySet.render(f.message(), b, f.doc().name());
-            return new Veto(f.filterName(), switch (f.doc().veto()) {
-                case STATIC -> Veto.Kind.STATIC;
-                case TRANSIENT -> Veto.Kind.TRANSIENT;
-            }, reason);
         }
     }
 
@@ -205,27 +374,42 @@ public final class PlacementRules {
         @Override
         public double score(TaskShape shape, NodeSlot slot) {
             ShapeState s = shape(shape);
+            double constant = s.constantScores[index];
+            if (!Double.isNaN(constant)) return constant;
+            if (nodeOnlyScorer[index]) {
+                // The same for every shape: remembered per node (until its free resources change, for a live rule).
+                NodeState n = node(slot);
+                if (!rule.cacheable()) {
+                    if (n.scoredFree == null || !sameFree(n.scoredFree, slot)) {
+                        for (int i = 0; i < n.scores.length; i++) if (!set.scorers.get(i).cacheable()) n.scores[i] = Double.NaN;
+                        n.scoredFree = free(slot);
+                    }
+                }
+                if (Double.isNaN(n.scores[index])) n.scores[index] = clamp(rule.score().evaluate(n.bindings()));
+                return n.scores[index];
+            }
             double[] remembered = null;
             if (rule.cacheable()) {
                 remembered = s.scores.get(slot);
                 if (remembered == null) {
                     remembered = new double[set.scorers.size()];
-                    java.util.Arrays.fill(remembered, Double.NaN);
+                    Arrays.fill(remembered, Double.NaN);
                     s.scores.put(slot, remembered);
                 } else if (!Double.isNaN(remembered[index])) {
                     return remembered[index];
                 }
             }
-            double score = clamp(rule.score().evaluate(s.bindings.withNode(node(slot).view())));
+            double score = clamp(rule.score().evaluate(s.bindings.withNode(node(slot).view)));
             if (remembered != null) remembered[index] = score;
             return score;
         }
+    }
 
-        private static double clamp(Object value) {
-            if (!(value instanceof Number number)) return 0; // an evaluation error scores nothing
-            double d = number.doubleValue();
-            if (Double.isNaN(d) || d <= 0) return 0;
-            return Math.min(d, 1);
-        }
+    /** A score in [0, 1]; an evaluation error, NaN or a negative number scores 0. */
+    private static double clamp(Object value) {
+        if (!(value instanceof Number number)) return 0;
+        double d = number.doubleValue();
+        if (Double.isNaN(d) || d <= 0) return 0;
+        return Math.min(d, 1);
     }
 }
