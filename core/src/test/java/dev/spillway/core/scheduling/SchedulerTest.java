@@ -37,6 +37,35 @@ class SchedulerTest {
     }
 
     @Test
+    void policyFiltersAreAskedAfterTheFreeResourcesCheckButExplanationsCountTheirStaticVetoFirst() {
+        NodeView full = new NodeView("a", "onprem", new Resources(4000, 8192, 0), new Resources(4000, 0, 0), Map.of(), true);
+        NodeView open = new NodeView("b", "onprem", new Resources(4000, 8192, 0), Resources.ZERO, Map.of(), true);
+        java.util.List<String> asked = new java.util.ArrayList<>();
+        NodeFilter policy = new NodeFilter() {
+            @Override
+            public String name() {
+                return "policy/p/no-nodes";
+            }
+
+            @Override
+            public Veto check(TaskShape shape, NodeSlot slot) {
+                asked.add(slot.view().name());
+                return Veto.fixed(name(), "kept for other work");
+            }
+        };
+        PendingTask task = task("job", 0, new TaskShape(TWO_CORES, Map.of(), Set.of()));
+
+        Plan plan = Scheduler.standard(8, List.of(policy), List.of()).plan(new Snapshot(List.of(full, open), List.of(task)));
+
+        // The search asked the policy about the node with room only; the explanation counts both nodes under the rule: static.
+        Explanation why = plan.unplaced().get(0).why();
+        assertThat(why.summary()).isEqualTo("no node fits (0/2): 2 kept for other work [policy/p/no-nodes]");
+        assertThat(why.waitingCanHelp()).isFalse();
+        assertThat(asked.subList(0, 1)).containsExactly("b");
+        assertThat(asked).containsOnly("a", "b");
+    }
+
+    @Test
     void aSelectorNoNodeCarriesIsAStaticRefusal() {
         NodeView node = new NodeView("a", "onprem", new Resources(4000, 8192, 0), Resources.ZERO, Map.of("zone", "a"), true);
         PendingTask task = task("job", 0, new TaskShape(TWO_CORES, Map.of("zone", "b"), Set.of()));
