@@ -28,13 +28,13 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
-/** Policy commands: apply, get, history, rollback. */
+/** Policy commands: apply, get, history, diff, rollback. */
 final class PolicyCommands {
 
     private PolicyCommands() {}
 
     @Command(name = "policy", description = "Cost and locality policies (YAML, apiVersion spillway.dev/v1): apply them, read them, roll back.",
-            subcommands = {Apply.class, Get.class, History.class, Rollback.class})
+            subcommands = {Apply.class, Get.class, History.class, Diff.class, Rollback.class})
     static final class Policy {
     }
 
@@ -95,6 +95,65 @@ final class PolicyCommands {
             t.print(out());
             return Spillway.OK;
         }
+    }
+
+    @Command(name = "diff", description = {"What changed between two versions of the policy set, as a unified diff per file.",
+            "policy diff V1 V2: from V1 to V2. policy diff V1: from V1 to the version in force. "
+                    + "policy diff --files FILE...: from the version in force (or --from V) to these files, before applying them."})
+    static final class Diff extends ClusterCommands.Base {
+        @Parameters(paramLabel = "VERSION", arity = "0..2", description = "One or two versions from 'policy history'.")
+        List<Long> versions = new ArrayList<>();
+
+        @Option(names = "--files", arity = "1..*", paramLabel = "FILE", description = "Local policy files to compare with the version in force.")
+        List<Path> files = new ArrayList<>();
+
+        @Override
+        Integer run(ManagedChannel channel) {
+            if (versions.size() + (files.isEmpty() ? 0 : 1) == 0 || (!files.isEmpty() && versions.size() > 1)) {
+                throw new Spillway.CliException(Spillway.INVALID, "give two versions, one version (compared with the one in force), "
+                        + "or --files FILE... (compared with the one in force, or with a version given before them)");
+            }
+            for (long v : versions) {
+                if (v < 1) throw new Spillway.CliException(Spillway.INVALID, "VERSION: a version number from 'policy history' (1 or more)");
+            }
+            var stub = PolicyServiceGrpc.newBlockingStub(channel);
+            GetPoliciesResponse from = stub.getPolicies(GetPoliciesRequest.newBuilder().setVersion(versions.isEmpty() ? 0 : versions.get(0)).build());
+            String fromLabel = from.hasVersion() ? "v" + from.getVersion().getVersion() : "none";
+            List<PolicyFile> toFiles;
+            String toLabel;
+            if (!files.isEmpty()) {
+                toFiles = new ArrayList<>();
+                for (Path f : files) toFiles.add(PolicyFile.newBuilder().setName(f.toString()).setText(read(f)).build());
+                toLabel = "local";
+            } else {
+                GetPoliciesResponse to = stub.getPolicies(GetPoliciesRequest.newBuilder().setVersion(versions.size() == 2 ? versions.get(1) : 0).build());
+                toFiles = to.getFilesList();
+                toLabel = to.hasVersion() ? "v" + to.getVersion().getVersion() : "none";
+            }
+            String diff = diff(fromLabel, from.getFilesList(), toLabel, toFiles);
+            if (diff.isEmpty()) {
+                spec.commandLine().getErr().println("no difference between " + fromLabel + " and " + toLabel);
+            } else {
+                out().print(diff);
+            }
+            return Spillway.OK;
+        }
+    }
+
+    /** The unified diff of two sets of files, file by file in name order: a file only one side has is all removed or all added. */
+    static String diff(String fromLabel, List<PolicyFile> from, String toLabel, List<PolicyFile> to) {
+        java.util.Map<String, String> a = new java.util.TreeMap<>(), b = new java.util.TreeMap<>();
+        from.forEach(f -> a.put(f.getName(), f.getText()));
+        to.forEach(f -> b.put(f.getName(), f.getText()));
+        java.util.Set<String> names = new java.util.TreeSet<>(a.keySet());
+        names.addAll(b.keySet());
+        StringBuilder out = new StringBuilder();
+        for (String name : names) {
+            String before = a.get(name), after = b.get(name);
+            out.append(LineDiff.unified(before == null ? "/dev/null" : fromLabel + "/" + name, after == null ? "/dev/null" : toLabel + "/" + name,
+                    before == null ? "" : before, after == null ? "" : after));
+        }
+        return out.toString();
     }
 
     @Command(name = "rollback", description = "Apply the files of an earlier version again, as a new version (finops or admin).")

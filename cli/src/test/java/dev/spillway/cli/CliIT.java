@@ -97,6 +97,14 @@ class CliIT {
         assertThat(applied.err()).containsPattern("policy version \\d+ applied: 3 admission rules");
         assertThat(cli("policy", "history").out()).contains("starter set");
         assertThat(cli("policy", "get").out()).contains("# file: " + starter).contains("pii-needs-jurisdictions");
+        // What applying one more file would change: that file, all added; the one in force is unchanged.
+        Path bursting = Path.of("..", "examples", "policies", "bursting.yaml");
+        Run diff = cli("policy", "diff", "--files", starter.toString(), bursting.toString());
+        assertThat(diff.exit()).as(diff.err()).isZero();
+        assertThat(diff.out()).contains("--- /dev/null\n+++ local/" + bursting).contains("+      match: job.tenant == \"sandbox\"")
+                .doesNotContain("local/" + starter);
+        Run noVersion = cli("policy", "diff", "0");
+        assertThat(noVersion.exit()).isEqualTo(Spillway.INVALID);
 
         Path pii = Files.writeString(Files.createTempFile("pii", ".yaml"), """
                 name: export-customers

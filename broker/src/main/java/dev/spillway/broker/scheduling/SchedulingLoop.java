@@ -11,10 +11,10 @@ import dev.spillway.broker.store.NodeStore;
 import dev.spillway.broker.store.TaskStore;
 import dev.spillway.core.burst.Offering;
 import dev.spillway.core.scheduling.FairQueue;
-import dev.spillway.core.scheduling.Placement;
 import dev.spillway.core.scheduling.NodeFilter;
 import dev.spillway.core.scheduling.NodeView;
 import dev.spillway.core.scheduling.PendingTask;
+import dev.spillway.core.scheduling.Placement;
 import dev.spillway.core.scheduling.Plan;
 import dev.spillway.core.scheduling.Resources;
 import dev.spillway.core.scheduling.Scheduler;
@@ -41,6 +41,7 @@ import io.quarkus.runtime.ShutdownEvent;
 import io.quarkus.runtime.StartupEvent;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.event.Observes;
+import java.time.Clock;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
@@ -82,7 +83,7 @@ public class SchedulingLoop implements SchedulerWakeup {
     private final Scheduler scheduler;
     private final Policies policies;
     private final CloudOfferings cloudOfferings;
-    private final java.time.Clock clock;
+    private final Clock clock;
     private final Map<String, PoolFacts> poolFacts;
     private final AssignMessages assignments;
     private final Semaphore wakeups = new Semaphore(0);
@@ -120,7 +121,7 @@ public class SchedulingLoop implements SchedulerWakeup {
 
     public SchedulingLoop(AgentSessions sessions, TaskStore tasks, NodeStore nodeStore, JobCatalog jobs,
                           BrokerConfig config, MeterRegistry registry,
-                          AssignMessages assignments, Policies policies, java.time.Clock clock, CloudOfferings cloudOfferings) {
+                          AssignMessages assignments, Policies policies, Clock clock, CloudOfferings cloudOfferings) {
         this.cloudOfferings = cloudOfferings;
         this.assignments = assignments;
         this.policies = policies;

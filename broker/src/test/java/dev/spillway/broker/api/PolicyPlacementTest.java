@@ -89,6 +89,7 @@ class PolicyPlacementTest {
                 .putLabels("run", run).putAllLabels(labels)
                 .setCapacity(Resources.newBuilder().setCpuMillis(4000).setMemoryMib(4096))).build());
         await().atMost(Duration.ofSeconds(10)).until(() -> agent.registered() != null);
+        agent.runAssignments(); // heartbeats: the test's lease is 3 s
         return agent;
     }
 
