@@ -61,18 +61,7 @@ class PolicyPlacementTest {
     void cleanUp() {
         var jobs = JobServiceGrpc.newBlockingStub(as("default", Role.ADMIN));
         submitted.forEach(id -> jobs.cancelJob(CancelJobRequest.newBuilder().setJobId(id).build()));
-        // Leave a set in force that places nothing by job, as the other tests expect.
-        PolicyServiceGrpc.newBlockingStub(as("default", Role.ADMIN)).applyPolicies(files("neutral.yaml", """
-                apiVersion: spillway.dev/v1
-                kind: Policy
-                metadata: {name: neutral}
-                spec:
-                  admission:
-                    - name: never
-                      match: "false"
-                      message: '"never"'
-                      action: Audit
-                """));
+        NeutralPolicies.restore(as("default", Role.ADMIN));
         agents.forEach(FakeAgent::close);
         channels.forEach(ManagedChannel::shutdownNow);
     }

@@ -62,18 +62,7 @@ class QuotaReclaimTest {
     void cleanUp() {
         var jobs = JobServiceGrpc.newBlockingStub(as("default", Role.ADMIN));
         submitted.forEach(id -> jobs.cancelJob(CancelJobRequest.newBuilder().setJobId(id).build()));
-        PolicyServiceGrpc.newBlockingStub(as("default", Role.ADMIN)).applyPolicies(ApplyPoliciesRequest.newBuilder().addFiles(PolicyFile
-                .newBuilder().setName("neutral.yaml").setText("""
-                        apiVersion: spillway.dev/v1
-                        kind: Policy
-                        metadata: {name: neutral}
-                        spec:
-                          admission:
-                            - name: never
-                              match: "false"
-                              message: '"never"'
-                              action: Audit
-                        """)).build());
+        NeutralPolicies.restore(as("default", Role.ADMIN));
         if (agent != null) agent.close();
         channels.forEach(ManagedChannel::shutdownNow);
     }
