@@ -9,7 +9,13 @@ import dev.spillway.api.v1.ListPolicyVersionsRequest;
 import dev.spillway.api.v1.ListPolicyVersionsResponse;
 import dev.spillway.api.v1.PolicyFile;
 import dev.spillway.api.v1.PolicyServiceGrpc;
+import dev.spillway.api.v1.PolicyOfferingTrial;
+import dev.spillway.api.v1.PolicyPoolTrial;
+import dev.spillway.api.v1.PolicyRuleOutcome;
 import dev.spillway.api.v1.PolicyVersion;
+import dev.spillway.api.v1.PolicyVetoCount;
+import dev.spillway.api.v1.TestPoliciesRequest;
+import dev.spillway.api.v1.TestPoliciesResponse;
 import io.grpc.ManagedChannel;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
@@ -28,13 +34,13 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
-/** Policy commands: apply, get, history, diff, rollback. */
+/** Policy commands: apply, get, history, diff, test, rollback. */
 final class PolicyCommands {
 
     private PolicyCommands() {}
 
     @Command(name = "policy", description = "Cost and locality policies (YAML, apiVersion spillway.dev/v1): apply them, read them, roll back.",
-            subcommands = {Apply.class, Get.class, History.class, Diff.class, Rollback.class})
+            subcommands = {Apply.class, Get.class, History.class, Diff.class, Test.class, Rollback.class})
     static final class Policy {
     }
 
@@ -154,6 +160,84 @@ final class PolicyCommands {
                     before == null ? "" : before, after == null ? "" : after));
         }
         return out.toString();
+    }
+
+    @Command(name = "test", description = {"What a policy set would do with one job, storing nothing (finops or admin):",
+            "the admission rules that match, each pool's nodes that could take a task now under the placement rules (or why not),",
+            "and which cloud offerings the burst rules allow. Without FILEs: the set in force."})
+    static final class Test extends ClusterCommands.Base {
+        @Parameters(paramLabel = "FILE", arity = "0..*", description = "Candidate policy files (default: the set in force).")
+        List<Path> files = new ArrayList<>();
+
+        @Option(names = "--job", required = true, paramLabel = "JOB.yaml", description = "The job, as 'spillway submit' takes it.")
+        Path job;
+
+        @Option(names = "--tenant", description = "Try it as this tenant's job (overrides the file's tenant).")
+        String tenant;
+
+        /** Offerings printed in the table; -o json has all. */
+        private static final int OFFERINGS_SHOWN = 15;
+
+        @Override
+        Integer run(ManagedChannel channel) {
+            JobSpecFile jobFile;
+            try {
+                jobFile = JobSpecFile.read(job);
+            } catch (JobSpecFile.InvalidSpecException e) {
+                e.problems().forEach(p -> spec.commandLine().getErr().println(p));
+                return Spillway.INVALID;
+            } catch (IOException e) {
+                throw new Spillway.CliException(Spillway.INVALID, "cannot read " + job + ": " + e.getMessage());
+            }
+            dev.spillway.api.v1.JobSpec js = tenant == null ? jobFile.spec() : jobFile.spec().toBuilder().setTenant(tenant).build();
+            TestPoliciesRequest.Builder request = TestPoliciesRequest.newBuilder().setJob(js);
+            for (Path f : files) request.addFiles(PolicyFile.newBuilder().setName(f.toString()).setText(read(f)));
+            TestPoliciesResponse r;
+            try {
+                r = PolicyServiceGrpc.newBlockingStub(channel).testPolicies(request.build());
+            } catch (StatusRuntimeException e) {
+                if (e.getStatus().getCode() != Status.Code.INVALID_ARGUMENT || Spillway.violations(e).isEmpty()) throw e;
+                PrintWriter err = spec.commandLine().getErr();
+                for (BadRequest.FieldViolation v : Spillway.violations(e)) {
+                    err.println(v.getField().startsWith("files") ? problem(v) : job + ": " + v.getField() + ": " + v.getDescription());
+                }
+                return Spillway.INVALID;
+            }
+            if (Output.structured(root().output, r, out())) return Spillway.OK;
+            PrintWriter out = out();
+            out.println("admission: " + (r.getAdmitted() ? "admitted" : "refused"));
+            for (PolicyRuleOutcome o : r.getAdmissionList()) out.println("  " + o.getAction() + "  " + o.getRule() + ": " + o.getMessage());
+            out.println();
+            out.println("placement (one task, on the nodes connected now):");
+            Output.Table pools = new Output.Table("POOL", "NODES", "FEASIBLE", "BEST SCORE", "WHY NOT");
+            for (PolicyPoolTrial p : r.getPoolsList()) {
+                List<String> why = new ArrayList<>();
+                for (PolicyVetoCount v : p.getVetoesList()) {
+                    why.add(v.getNodes() + " " + v.getReason() + (v.getFilter().startsWith("policy") ? " [" + v.getFilter() + "]" : "")
+                            + (v.getTransient() ? " (busy now)" : ""));
+                }
+                pools.row(p.getPool(), p.getNodes(), p.getFeasible(), p.getFeasible() > 0 ? String.format(java.util.Locale.ROOT, "%.2f", p.getBestScore()) : "-",
+                        why.isEmpty() ? "-" : String.join("; ", why));
+            }
+            if (r.getPoolsCount() == 0) out.println("  no node is connected");
+            else pools.print(out);
+            out.println();
+            out.println("bursting" + (r.hasBurstAfter() ? " (after waiting " + r.getBurstAfter().getSeconds() + " s for on-prem capacity)" : "") + ":");
+            if (r.getOfferingsCount() == 0) {
+                out.println("  no cloud offering fits a task of this job");
+            } else {
+                Output.Table offers = new Output.Table("OFFERING", "USD/H", "VERDICT");
+                r.getOfferingsList().stream().limit(OFFERINGS_SHOWN).forEach(o -> offers.row(o.getOffering(),
+                        String.format(java.util.Locale.ROOT, "%.4f", o.getPriceUsdPerHour()),
+                        o.getAllowed() ? "allowed" : "refused: " + o.getRule() + ": " + o.getReason()));
+                offers.print(out);
+                if (r.getOfferingsCount() > OFFERINGS_SHOWN) {
+                    out.println("  ... " + (r.getOfferingsCount() - OFFERINGS_SHOWN) + " more (-o json lists them all); "
+                            + r.getOfferingsList().stream().filter(PolicyOfferingTrial::getAllowed).count() + " of " + r.getOfferingsCount() + " allowed");
+                }
+            }
+            return Spillway.OK;
+        }
     }
 
     @Command(name = "rollback", description = "Apply the files of an earlier version again, as a new version (finops or admin).")

@@ -118,6 +118,12 @@ class CliIT {
         assertThat(submit.exit()).isEqualTo(Spillway.INVALID);
         assertThat(submit.err()).contains("pii-needs-jurisdictions").contains("list the jurisdictions");
         assertThat(jobCount()).isEqualTo(before);
+        // The same job tried against the set in force: refused by the same rule, placeable, nothing submitted.
+        Run trial = cli("policy", "test", "--job", pii.toString());
+        assertThat(trial.exit()).as(trial.err()).isZero();
+        assertThat(trial.out()).contains("admission: refused").contains("DENY  data-and-hours/pii-needs-jurisdictions")
+                .contains("placement (one task, on the nodes connected now)").contains("POOL");
+        assertThat(jobCount()).isEqualTo(before);
     }
 
     @Test

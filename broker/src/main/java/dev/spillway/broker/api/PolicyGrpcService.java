@@ -10,17 +10,21 @@ import dev.spillway.api.v1.ListPolicyVersionsResponse;
 import dev.spillway.api.v1.PolicyFile;
 import dev.spillway.api.v1.PolicyServiceGrpc;
 import dev.spillway.api.v1.PolicyVersion;
+import dev.spillway.api.v1.TestPoliciesRequest;
+import dev.spillway.api.v1.TestPoliciesResponse;
 import dev.spillway.broker.errors.InvalidRequest;
 import dev.spillway.broker.errors.NotFound;
 import dev.spillway.broker.policy.Policies;
 import dev.spillway.broker.security.Audit;
+import dev.spillway.broker.store.NodeStore;
 import dev.spillway.broker.store.PolicyStore;
 import dev.spillway.core.access.Caller;
 import io.grpc.stub.StreamObserver;
 import io.quarkus.grpc.GrpcService;
 import io.smallrye.mutiny.Uni;
+import io.smallrye.mutiny.infrastructure.Infrastructure;
 
-/** spillway.v1.PolicyService: apply, read and list versions of the policy set. Roles are checked by {@link CallerInterceptor}. */
+/** spillway.v1.PolicyService: apply, read, list versions of and test the policy set. Roles are checked by {@link CallerInterceptor}. */
 @GrpcService
 public class PolicyGrpcService extends PolicyServiceGrpc.PolicyServiceImplBase {
 
@@ -29,8 +33,12 @@ public class PolicyGrpcService extends PolicyServiceGrpc.PolicyServiceImplBase {
     private final Policies policies;
     private final PolicyStore store;
     private final Audit audit;
+    private final PolicyTrial trial;
+    private final NodeStore nodes;
 
-    public PolicyGrpcService(Policies policies, PolicyStore store, Audit audit) {
+    public PolicyGrpcService(Policies policies, PolicyStore store, Audit audit, PolicyTrial trial, NodeStore nodes) {
+        this.trial = trial;
+        this.nodes = nodes;
         this.policies = policies;
         this.store = store;
         this.audit = audit;
@@ -71,6 +79,18 @@ public class PolicyGrpcService extends PolicyServiceGrpc.PolicyServiceImplBase {
             if (size < 1 || size > MAX_PAGE) throw InvalidRequest.of("page_size", "must be between 1 and " + MAX_PAGE);
             return store.list(size).map(versions -> ListPolicyVersionsResponse.newBuilder()
                     .addAllVersions(versions.stream().map(PolicyGrpcService::version).toList()).build());
+        }), out);
+    }
+
+    @Override
+    public void testPolicies(TestPoliciesRequest request, StreamObserver<TestPoliciesResponse> out) {
+        var files = request.getFilesList().stream().map(f -> new PolicyStore.File(f.getName(), f.getText())).toList();
+        ApiErrors.respond(Uni.createFrom().deferred(() -> {
+            if (!request.hasJob()) throw InvalidRequest.of("job", "required: the job to try, as it would be submitted");
+            return policies.candidate(files).flatMap(set -> nodes.allocations()
+                    // The trial plans over every connected node: CPU work, off the event loop.
+                    .emitOn(Infrastructure.getDefaultWorkerPool())
+                    .map(allocated -> trial.run(set, request.getJob(), allocated)));
         }), out);
     }
 

@@ -82,6 +82,34 @@ public class Policies {
      * or expression is wrong.
      */
     public Uni<PolicyStore.Applied> apply(List<PolicyStore.File> files, String comment, Caller by) {
+        return compiled(files, comment).flatMap(set -> store.apply(set.version(), files, by.subject(), comment, set.summary()).invoke(applied -> {
+            synchronized (this) {
+                if (applied.version().version() >= inForce.version()) inForce = new InForce(applied.version().version(), set, null);
+            }
+            if (applied.changed()) {
+                LOG.infof("policy version %d applied by %s: %s", applied.version().version(), by.subject(), set.summary());
+            }
+        }));
+    }
+
+    /**
+     * The set {@code files} would be, checked and compiled as {@link #apply} does, stored nowhere;
+     * the set in force when {@code files} is empty (null when none is).
+     */
+    public Uni<PolicySet> candidate(List<PolicyStore.File> files) {
+        if (files.isEmpty()) {
+            InForce now = inForce;
+            if (now.set() == null && now.problem() != null) {
+                return Uni.createFrom().failure(InvalidRequest.of("files", "the set in force (version " + now.version()
+                        + ") cannot be evaluated by this broker: " + now.problem() + "; give the files to test"));
+            }
+            return Uni.createFrom().item(now.set());
+        }
+        return compiled(files, "");
+    }
+
+    /** Checks the files' sizes and names, then compiles them off the event loop; fails with every problem found. */
+    private Uni<PolicySet> compiled(List<PolicyStore.File> files, String comment) {
         List<Violation> invalid = new ArrayList<>();
         if (files.isEmpty()) invalid.add(new Violation("files", "at least one policy file"));
         if (files.size() > MAX_FILES) invalid.add(new Violation("files", "at most " + MAX_FILES + " files"));
@@ -101,20 +129,9 @@ public class Policies {
         // Compiling type-checks every expression: CPU work, off the event loop.
         return Uni.createFrom().item(() -> compiler.compile(sources(files)))
                 .runSubscriptionOn(Infrastructure.getDefaultWorkerPool())
-                .flatMap(compiled -> {
-                    if (compiled.policySet() == null) {
-                        return Uni.createFrom().failure(new InvalidRequest(compiled.problems().stream().map(Policies::violation).toList()));
-                    }
-                    PolicySet set = compiled.policySet();
-                    return store.apply(set.version(), files, by.subject(), comment, set.summary()).invoke(applied -> {
-                        synchronized (this) {
-                            if (applied.version().version() >= inForce.version()) inForce = new InForce(applied.version().version(), set, null);
-                        }
-                        if (applied.changed()) {
-                            LOG.infof("policy version %d applied by %s: %s", applied.version().version(), by.subject(), set.summary());
-                        }
-                    });
-                });
+                .flatMap(compiled -> compiled.policySet() == null
+                        ? Uni.createFrom().failure(new InvalidRequest(compiled.problems().stream().map(Policies::violation).toList()))
+                        : Uni.createFrom().item(compiled.policySet()));
     }
 
     /** What the rules may know of a job ({@code job} in CEL), from its spec; no cost estimate yet. */

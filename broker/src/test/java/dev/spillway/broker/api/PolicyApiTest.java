@@ -211,6 +211,67 @@ class PolicyApiTest {
         assertThat(versions()).isEqualTo(before);
     }
 
+    @Test
+    void aCandidateSetIsTriedOnAJobAndNothingIsStored() {
+        String name = "trial-" + run;
+        String token = dev.spillway.api.v1.NodeServiceGrpc.newBlockingStub(as("default", Role.ADMIN)).createJoinToken(
+                dev.spillway.api.v1.CreateJoinTokenRequest.newBuilder().setNodeName(name).setPool("onprem")
+                        .setTtl(com.google.protobuf.Duration.newBuilder().setSeconds(600)).build()).getToken();
+        try (FakeAgent node = new FakeAgent(url.getHost(), url.getPort(), name, token)) {
+            node.send(dev.spillway.api.v1.ConnectRequest.newBuilder().setRegister(dev.spillway.api.v1.Register.newBuilder()
+                    .setNodeName(name).setPool("onprem").putLabels("run", run)
+                    .setCapacity(dev.spillway.api.v1.Resources.newBuilder().setCpuMillis(4000).setMemoryMib(4096))).build());
+            org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(10)).until(() -> node.registered() != null);
+            node.runAssignments();
+            long before = versions();
+            String placement = """
+                    apiVersion: spillway.dev/v1
+                    kind: Policy
+                    metadata: {name: placement}
+                    spec:
+                      filters:
+                        - name: not-%1$s
+                          match: node.name == "%1$s"
+                          message: '"node " + node.name + " is kept for other work"'
+                    """.formatted(name);
+            JobSpec.Builder job = JobApiTest.valid().toBuilder().setTaskCount(1).putLabels(run, "true");
+            job.getTaskBuilder().putNodeSelector("run", run);
+            var r = policies("team-a", Role.FINOPS).testPolicies(dev.spillway.api.v1.TestPoliciesRequest.newBuilder()
+                    .addFiles(PolicyFile.newBuilder().setName("residency.yaml").setText(residencyPolicy()))
+                    .addFiles(PolicyFile.newBuilder().setName("placement.yaml").setText(placement)).setJob(job).build());
+
+            assertThat(r.getAdmitted()).isFalse();
+            assertThat(r.getAdmissionList()).extracting(o -> o.getRule() + " " + o.getAction())
+                    .containsExactly("residency/" + run + "-needs-jurisdictions DENY", "residency/" + run + "-noted AUDIT");
+            assertThat(r.getPoolsList()).filteredOn(p -> p.getPool().equals("onprem")).singleElement().satisfies(p -> {
+                assertThat(p.getFeasible()).isZero();
+                assertThat(p.getVetoesList()).anySatisfy(v -> {
+                    assertThat(v.getFilter()).isEqualTo("policy/placement/not-" + name);
+                    assertThat(v.getReason()).isEqualTo("node " + name + " is kept for other work");
+                    assertThat(v.getTransient()).isFalse();
+                    assertThat(v.getNodes()).isEqualTo(1);
+                });
+            });
+            // Without the filter, the node takes it.
+            var open = policies("team-a", Role.ADMIN).testPolicies(dev.spillway.api.v1.TestPoliciesRequest.newBuilder()
+                    .addFiles(PolicyFile.newBuilder().setName("residency.yaml").setText(residencyPolicy())).setJob(job).build());
+            assertThat(open.getPoolsList()).filteredOn(p -> p.getPool().equals("onprem")).singleElement()
+                    .satisfies(p -> assertThat(p.getFeasible()).isEqualTo(1));
+            assertThat(versions()).isEqualTo(before);
+
+            // A broken candidate is refused as apply refuses it; a submitter may not try sets at all.
+            var broken = catchThrowableOfType(StatusRuntimeException.class, () -> policies("team-a", Role.FINOPS).testPolicies(
+                    dev.spillway.api.v1.TestPoliciesRequest.newBuilder().addFiles(PolicyFile.newBuilder().setName("b.yaml")
+                            .setText("kind: Policy\nspec: [")).setJob(job).build()));
+            assertThat(broken.getStatus().getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT);
+            assertThat(badRequest(broken).getFieldViolationsList()).anySatisfy(v -> assertThat(v.getField()).startsWith("files[b.yaml]"));
+            var denied = catchThrowableOfType(StatusRuntimeException.class, () -> policies("team-b", Role.SUBMITTER).testPolicies(
+                    dev.spillway.api.v1.TestPoliciesRequest.newBuilder().setJob(job).build()));
+            assertThat(denied.getStatus().getCode()).isEqualTo(Status.Code.PERMISSION_DENIED);
+            assertThat(versions()).isEqualTo(before);
+        }
+    }
+
     private static BadRequest badRequest(StatusRuntimeException e) {
         try {
             var status = StatusProto.fromThrowable(e);
