@@ -209,7 +209,7 @@ final class PolicyCommands {
             for (PolicyRuleOutcome o : r.getAdmissionList()) out.println("  " + o.getAction() + "  " + o.getRule() + ": " + o.getMessage());
             out.println();
             out.println("placement (one task, on the nodes connected now):");
-            Output.Table pools = new Output.Table("POOL", "NODES", "FEASIBLE", "BEST SCORE", "WHY NOT");
+            Output.Table pools = new Output.Table("POOL", "NODES", "FEASIBLE", "BEST SCORE", "DATA MOVED", "WHY NOT");
             for (PolicyPoolTrial p : r.getPoolsList()) {
                 List<String> why = new ArrayList<>();
                 for (PolicyVetoCount v : p.getVetoesList()) {
@@ -217,7 +217,7 @@ final class PolicyCommands {
                             + (v.getTransient() ? " (busy now)" : ""));
                 }
                 pools.row(p.getPool(), p.getNodes(), p.getFeasible(), p.getFeasible() > 0 ? String.format(java.util.Locale.ROOT, "%.2f", p.getBestScore()) : "-",
-                        why.isEmpty() ? "-" : String.join("; ", why));
+                        p.getDataMove().isEmpty() ? "-" : p.getDataMove(), why.isEmpty() ? "-" : String.join("; ", why));
             }
             if (r.getPoolsCount() == 0) out.println("  no node is connected");
             else pools.print(out);
@@ -226,9 +226,9 @@ final class PolicyCommands {
             if (r.getOfferingsCount() == 0) {
                 out.println("  no cloud offering fits a task of this job");
             } else {
-                Output.Table offers = new Output.Table("OFFERING", "USD/H", "VERDICT");
+                Output.Table offers = new Output.Table("OFFERING", "USD/H", "DATA MOVED", "VERDICT");
                 r.getOfferingsList().stream().limit(OFFERINGS_SHOWN).forEach(o -> offers.row(o.getOffering(),
-                        String.format(java.util.Locale.ROOT, "%.4f", o.getPriceUsdPerHour()),
+                        String.format(java.util.Locale.ROOT, "%.4f", o.getPriceUsdPerHour()), o.getDataMove().isEmpty() ? "-" : o.getDataMove(),
                         o.getAllowed() ? "allowed" : "refused: " + o.getRule() + ": " + o.getReason()));
                 offers.print(out);
                 if (r.getOfferingsCount() > OFFERINGS_SHOWN) {

@@ -79,6 +79,11 @@ class PolicyTrial {
         config.pools().forEach((name, p) -> poolFacts.put(name, new PoolFacts(name, p.kind(), p.region().orElse(""), p.jurisdiction().orElse(null), 0)));
     }
 
+    private PoolFacts facts(String pool) {
+        PoolFacts f = poolFacts.get(pool);
+        return f != null ? f : new PoolFacts(pool, "on-prem", "", null, 0);
+    }
+
     /** Blocking (reads the nodes' allocation): call off the event loop. A null set is no policy at all. */
     TestPoliciesResponse run(PolicySet set, JobSpec submitted, Map<String, NodeStore.Allocation> allocated) {
         JobSpecValidator.Result valid = validator.validate(submitted);
@@ -121,6 +126,10 @@ class PolicyTrial {
             PendingTask task = new PendingTask(new TaskRef("trial", 0, 0), shape, spec.getPriority(), now.toEpochMilli());
             Plan plan = scheduler.plan(new Snapshot(pool.getValue(), List.of(task)));
             PolicyPoolTrial.Builder p = PolicyPoolTrial.newBuilder().setPool(pool.getKey()).setNodes(pool.getValue().size());
+            if (set != null) {
+                NodeView first = pool.getValue().get(0);
+                p.setDataMove(set.dataMove(job, facts(pool.getKey()).location(first.labels().get(PoolFacts.SITE_LABEL))).description());
+            }
             if (!plan.placements().isEmpty()) {
                 p.setFeasible(plan.placements().get(0).candidatesScored()).setBestScore(plan.placements().get(0).score());
             } else {
@@ -150,6 +159,10 @@ class PolicyTrial {
             } else if (set != null) {
                 BurstVerdict v = set.burst(job, tenant, o, now);
                 if (!v.allowed()) t.setAllowed(false).setRule(v.rule()).setReason(v.reason());
+            }
+            if (set != null) {
+                PoolFacts pool = facts(o.pool());
+                t.setDataMove(set.dataMove(job, new PoolFacts(o.pool(), pool.kind(), o.region(), null, 0).location(null)).description());
             }
             out.addOfferings(t);
         }

@@ -43,6 +43,12 @@ public final class PlacementRules {
     private static final Veto PASS = new Veto("pass", Veto.Kind.STATIC, "pass");
     private static final Veto UNKNOWN_OFFERING = Veto.fixed("policy/burst",
             "the offering this cloud node was bought as is not known now; burst rules cannot be checked");
+    /**
+     * Weight of data gravity among the scorers: more than the built-in preference for on-prem (2),
+     * so that a job goes where its data is when that saves moving it, though compute there may
+     * cost a little more.
+     */
+    static final double GRAVITY_WEIGHT = 3.0;
     /** Variables that make a rule's answer differ between shapes. */
     private static final List<String> SHAPE_VARIABLES = List.of("job", "tenant", "task");
 
@@ -71,6 +77,7 @@ public final class PlacementRules {
         this.filter = new PolicyFilter();
         List<Scheduler.WeightedScorer> s = new ArrayList<>();
         for (int i = 0; i < set.scorers.size(); i++) s.add(new Scheduler.WeightedScorer(new PolicyScorer(i), set.scorers.get(i).doc().weight()));
+        if (!set.datasets().isEmpty()) s.add(new Scheduler.WeightedScorer(new GravityScorer(), GRAVITY_WEIGHT));
         this.scorers = List.copyOf(s);
         this.nodeOnlyFilter = new boolean[set.filters.size()];
         List<Integer> nodeOnly = new ArrayList<>();
@@ -220,6 +227,8 @@ public final class PlacementRules {
         final Map<String, Veto> residencyVetoes = new HashMap<>();
         /** The burst rules' answer per offering id; PASS when allowed. */
         final Map<String, Veto> burstVetoes = new HashMap<>();
+        /** Data gravity's score per node location. */
+        final Map<String, Double> gravity = new HashMap<>();
 
         ShapeState(TaskShape shape) {
             JobFacts known = context.jobs().apply(shape);
@@ -401,6 +410,31 @@ public final class PlacementRules {
             }
             double score = clamp(rule.score().evaluate(s.bindings.withNode(node(slot).view)));
             if (remembered != null) remembered[index] = score;
+            return score;
+        }
+    }
+
+    /**
+     * Data gravity ({@code policy/data-gravity}): 1 where the job's datasets are (or for a job that
+     * reads none), less the more moving them to the node's location costs: 1 / (1 + egress in USD),
+     * so 1 USD of egress halves the score. Remembered per (shape, location).
+     */
+    private final class GravityScorer implements NodeScorer {
+        @Override
+        public String name() {
+            return "policy/data-gravity";
+        }
+
+        @Override
+        public double score(TaskShape shape, NodeSlot slot) {
+            ShapeState s = shape(shape);
+            if (s.job.datasets().isEmpty()) return 1;
+            String location = node(slot).subject.location();
+            Double score = s.gravity.get(location);
+            if (score == null) {
+                score = 1 / (1 + set.dataMove(s.job, location).usd());
+                s.gravity.put(location, score);
+            }
             return score;
         }
     }

@@ -224,6 +224,35 @@ public final class PolicySet {
         return new TenantFacts(tenant, doc.cohort(), usage, quota, 0, 0, "ok");
     }
 
+    // ---- data gravity -----------------------------------------------------------------------------
+
+    /**
+     * What running the job at {@code location} costs in moving its datasets there.
+     *
+     * @param usd         the egress, USD, over every dataset the job reads
+     * @param description for people, e.g. {@code 0.43 USD egress for 4.8 GB of genomes-2026}; empty when nothing moves
+     */
+    public record DataMove(double usd, String description) {
+        public static final DataMove NONE = new DataMove(0, "");
+    }
+
+    /** The job's datasets moved to {@code location} (datasets no document describes move nothing). */
+    public DataMove dataMove(JobFacts job, String location) {
+        double usd = 0;
+        List<String> parts = new ArrayList<>();
+        for (String name : job.datasets()) {
+            DatasetDoc d = datasets.get(name);
+            if (d == null) continue;
+            double cost = egress.usd(d.sizeBytes(), d.location(), location);
+            usd += cost;
+            if (cost > 0) {
+                parts.add(String.format(java.util.Locale.ROOT, "%.2f USD egress for %.1f GB of %s from %s", cost, d.sizeBytes() / 1e9, d.name(),
+                        d.location()));
+            }
+        }
+        return usd == 0 ? DataMove.NONE : new DataMove(usd, String.join(", ", parts));
+    }
+
     // ---- placement ------------------------------------------------------------------------------
 
     /**

@@ -82,6 +82,7 @@ final class Variables {
             .field("freeMemoryMib", SimpleType.INT, n -> n.slot().freeMemoryMib())
             .field("freeGpus", SimpleType.INT, n -> (long) n.slot().freeGpus())
             .field("priceUsdPerHour", SimpleType.DOUBLE, n -> n.pool().priceUsdPerHour())
+            .field("location", SimpleType.STRING, NodeSubject::location)
             .build();
 
     static final StructDecl<Offering> OFFERING = StructDecl.<Offering>named("spillway.Offering")
@@ -126,6 +127,11 @@ final class Variables {
             if (pool.jurisdiction() != null) return pool.jurisdiction();
             String label = slot.view().labels().get(TaskShape.JURISDICTION_LABEL);
             return label == null ? "" : label;
+        }
+
+        /** Where the node is, for data gravity: {@link PoolFacts#location(String)}. */
+        String location() {
+            return pool.location(slot.view().labels().get(PoolFacts.SITE_LABEL));
         }
     }
 }
