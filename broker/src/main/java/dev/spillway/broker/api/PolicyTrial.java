@@ -43,7 +43,6 @@ import java.time.Clock;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Comparator;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
@@ -67,7 +66,7 @@ class PolicyTrial {
     private final SchedulingLoop scheduling;
     private final JobSpecValidator validator;
     private final Clock clock;
-    private final Map<String, PoolFacts> poolFacts = new HashMap<>();
+    private final Map<String, PoolFacts> poolFacts;
 
     PolicyTrial(AgentSessions sessions, NodeStore nodes, CloudOfferings offerings, SchedulingLoop scheduling, BrokerConfig config, Clock clock) {
         this.sessions = sessions;
@@ -76,7 +75,7 @@ class PolicyTrial {
         this.scheduling = scheduling;
         this.validator = new JobSpecValidator(config.limits());
         this.clock = clock;
-        config.pools().forEach((name, p) -> poolFacts.put(name, new PoolFacts(name, p.kind(), p.region().orElse(""), p.jurisdiction().orElse(null), 0)));
+        this.poolFacts = Policies.poolFacts(config);
     }
 
     private PoolFacts facts(String pool) {
@@ -113,16 +112,13 @@ class PolicyTrial {
             byPool.computeIfAbsent(v.pool(), p -> new ArrayList<>()).add(v);
         }
         Map<String, Offering> byId = offerings.byId();
+        Scheduler scheduler = Scheduler.standard(ALL_NODES);
+        if (set != null) {
+            PlacementRules rules = set.placement(new PlacementContext(now, s -> job, t -> tenant, poolFacts, offerings.boughtAs()));
+            scheduler = Scheduler.standard(ALL_NODES, List.of(rules.filter()), rules.scorers());
+        }
         List<PolicyPoolTrial> pools = new ArrayList<>();
         for (Map.Entry<String, List<NodeView>> pool : byPool.entrySet()) {
-            Scheduler scheduler = Scheduler.standard(ALL_NODES);
-            if (set != null) {
-                PlacementRules rules = set.placement(new PlacementContext(now, s -> job, t -> tenant, poolFacts, node -> {
-                    String id = Offering.idOfNode(node.pool(), node.labels());
-                    return id == null ? null : byId.get(id);
-                }));
-                scheduler = Scheduler.standard(ALL_NODES, List.of(rules.filter()), rules.scorers());
-            }
             PendingTask task = new PendingTask(new TaskRef("trial", 0, 0), shape, spec.getPriority(), now.toEpochMilli());
             Plan plan = scheduler.plan(new Snapshot(pool.getValue(), List.of(task)));
             PolicyPoolTrial.Builder p = PolicyPoolTrial.newBuilder().setPool(pool.getKey()).setNodes(pool.getValue().size());

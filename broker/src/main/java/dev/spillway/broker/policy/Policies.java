@@ -1,6 +1,7 @@
 package dev.spillway.broker.policy;
 
 import dev.spillway.api.v1.JobSpec;
+import dev.spillway.broker.config.BrokerConfig;
 import dev.spillway.broker.errors.InvalidRequest;
 import dev.spillway.broker.errors.Violation;
 import dev.spillway.broker.store.PolicyStore;
@@ -12,6 +13,7 @@ import dev.spillway.policies.rules.CompileResult;
 import dev.spillway.policies.rules.JobFacts;
 import dev.spillway.policies.rules.PolicyCompiler;
 import dev.spillway.policies.rules.PolicySet;
+import dev.spillway.policies.rules.PoolFacts;
 import io.quarkus.runtime.StartupEvent;
 import io.smallrye.mutiny.Uni;
 import io.smallrye.mutiny.infrastructure.Infrastructure;
@@ -20,8 +22,10 @@ import jakarta.enterprise.event.Observes;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import org.jboss.logging.Logger;
 
@@ -132,6 +136,13 @@ public class Policies {
                 .flatMap(compiled -> compiled.policySet() == null
                         ? Uni.createFrom().failure(new InvalidRequest(compiled.problems().stream().map(Policies::violation).toList()))
                         : Uni.createFrom().item(compiled.policySet()));
+    }
+
+    /** What the rules may know of each configured pool ({@code node.kind}, {@code node.region}, ...); no prices yet. */
+    public static Map<String, PoolFacts> poolFacts(BrokerConfig config) {
+        Map<String, PoolFacts> facts = new HashMap<>();
+        config.pools().forEach((name, p) -> facts.put(name, new PoolFacts(name, p.kind(), p.region().orElse(""), p.jurisdiction().orElse(null), 0)));
+        return Map.copyOf(facts);
     }
 
     /** What the rules may know of a job ({@code job} in CEL), from its spec; no cost estimate yet. */

@@ -9,7 +9,6 @@ import dev.spillway.broker.policy.Policies;
 import dev.spillway.broker.store.JobCatalog;
 import dev.spillway.broker.store.NodeStore;
 import dev.spillway.broker.store.TaskStore;
-import dev.spillway.core.burst.Offering;
 import dev.spillway.core.scheduling.FairQueue;
 import dev.spillway.core.scheduling.NodeFilter;
 import dev.spillway.core.scheduling.NodeView;
@@ -126,9 +125,7 @@ public class SchedulingLoop implements SchedulerWakeup {
         this.assignments = assignments;
         this.policies = policies;
         this.clock = clock;
-        Map<String, PoolFacts> facts = new HashMap<>();
-        config.pools().forEach((name, p) -> facts.put(name, new PoolFacts(name, p.kind(), p.region().orElse(""), p.jurisdiction().orElse(null), 0)));
-        this.poolFacts = Map.copyOf(facts);
+        this.poolFacts = Policies.poolFacts(config);
         this.nodeStore = nodeStore;
         this.sessions = sessions;
         this.tasks = tasks;
@@ -327,13 +324,8 @@ public class SchedulingLoop implements SchedulerWakeup {
         cycleJobs.forEach((id, job) -> facts.put(id.toString(), Policies.jobFacts(job.spec())));
         cycleFacts = facts;
         List<NodeFilter> filters = new ArrayList<>();
-        Map<String, Offering> offerings = cloudOfferings.byId();
         PlacementRules rules = placingBy.placement(new PlacementContext(clock.instant(), shape -> facts.get(shape.facts()),
-                tenant -> placingBy.tenantFacts(tenant, usage.getOrDefault(tenant, Map.of())), poolFacts,
-                node -> {
-                    String id = Offering.idOfNode(node.pool(), node.labels());
-                    return id == null ? null : offerings.get(id);
-                }));
+                tenant -> placingBy.tenantFacts(tenant, usage.getOrDefault(tenant, Map.of())), poolFacts, cloudOfferings.boughtAs()));
         filters.add(rules.filter());
         if (!placingBy.tenantQuotas().isEmpty()) {
             CycleQuota quota = new CycleQuota(placingBy.tenantQuotas(), placingBy.flavorOrder(),
