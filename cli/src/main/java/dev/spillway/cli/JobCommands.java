@@ -261,6 +261,10 @@ final class JobCommands {
         @Parameters(paramLabel = "JOB", description = "Job id.")
         String id;
 
+        @Option(names = {"--attempt", "--attempts"}, description = "Also each attempt's entry in the decision log: its node and location, the "
+                + "policy version in force and what each rule said of it there (the residency proof).")
+        boolean attempts;
+
         @Override
         Integer run(JobServiceGrpc.JobServiceBlockingStub jobs) {
             GetJobResponse r = jobs.getJob(GetJobRequest.newBuilder().setJobId(id).build());
@@ -299,6 +303,20 @@ final class JobCommands {
                 out.printf("  %4d  %s  [tasks %s%s]%n", n, key, idx.subList(0, Math.min(5, idx.size())).toString().replaceAll("[\\[\\]]", ""),
                         idx.size() > 5 ? ", ..." : "");
             });
+            if (attempts) {
+                var stub = dev.spillway.api.v1.PolicyServiceGrpc.newBlockingStub((io.grpc.Channel) jobs.getChannel());
+                List<dev.spillway.api.v1.AttemptDecision> decisions = new java.util.ArrayList<>();
+                String token = "";
+                do {
+                    var page = stub.listDecisions(dev.spillway.api.v1.ListDecisionsRequest.newBuilder().setJobId(id).setPageSize(1000)
+                            .setPageToken(token).build());
+                    decisions.addAll(page.getDecisionsList());
+                    token = page.getNextPageToken();
+                } while (!token.isEmpty());
+                out.println();
+                out.println("Attempts (decision log, newest first):");
+                PolicyCommands.Decisions.print(decisions, out);
+            }
             out.flush();
             return Spillway.OK;
         }

@@ -309,4 +309,80 @@ final class PolicyCommands {
             throw new Spillway.CliException(Spillway.INVALID, "cannot read " + f + ": " + e.getMessage());
         }
     }
+
+    @Command(name = "decisions", description = {"The decision log, newest first: where each attempt ran, the policy version in force and",
+            "what each rule said of it there (the residency proof). Your own tenant's (finops and admin: every tenant's)."})
+    static final class Decisions extends ClusterCommands.Base {
+        @Option(names = "--tenant", description = "Only this tenant's attempts.")
+        String tenant;
+
+        @Option(names = "--job", description = "Only this job's attempts.")
+        String job;
+
+        @Option(names = "--since", description = "Only attempts placed since then: a time ago (30m, 12h, 7d) or an RFC 3339 time.")
+        String since;
+
+        @Option(names = "--limit", defaultValue = "100", description = "At most this many (default ${DEFAULT-VALUE}).")
+        int limit;
+
+        @Override
+        Integer run(ManagedChannel channel) {
+            if (limit < 1) throw new Spillway.CliException(Spillway.INVALID, "--limit: 1 or more");
+            dev.spillway.api.v1.ListDecisionsRequest.Builder req = dev.spillway.api.v1.ListDecisionsRequest.newBuilder();
+            if (tenant != null) req.setTenant(tenant);
+            if (job != null) req.setJobId(job);
+            if (since != null) req.setSince(since(since, java.time.Instant.now()));
+            var stub = PolicyServiceGrpc.newBlockingStub(channel);
+            var all = dev.spillway.api.v1.ListDecisionsResponse.newBuilder();
+            String token = "";
+            do {
+                var page = stub.listDecisions(req.setPageToken(token).setPageSize(Math.min(1000, limit - all.getDecisionsCount())).build());
+                all.addAllDecisions(page.getDecisionsList());
+                token = page.getNextPageToken();
+            } while (!token.isEmpty() && all.getDecisionsCount() < limit);
+            if (Output.structured(root().output, all.build(), out())) return Spillway.OK;
+            print(all.getDecisionsList(), out());
+            return Spillway.OK;
+        }
+
+        /** One block per attempt: where, under which version, and what each rule said. */
+        static void print(List<dev.spillway.api.v1.AttemptDecision> decisions, java.io.PrintWriter out) {
+            if (decisions.isEmpty()) {
+                out.println("No attempts were placed that match.");
+                return;
+            }
+            for (var d : decisions) {
+                out.printf("%s  %s/%d attempt %d  tenant %s%n", Output.time(d.getDecidedAt()), d.getJobId(), d.getTaskIndex(), d.getAttempt(), d.getTenant());
+                out.printf("  on %s (pool %s, %s, jurisdiction %s)  policy version %s%n", d.getNode(), d.getPool(), d.getLocation(),
+                        d.getJurisdiction().isEmpty() ? "none" : d.getJurisdiction(), d.getPolicyVersion() == 0 ? "none" : d.getPolicyVersion());
+                out.println("  residency: " + d.getResidency());
+                for (var r : d.getRulesList()) {
+                    out.println("  " + r.getOutcome() + "  " + r.getRule() + (r.getDetail().isEmpty() ? "" : ": " + r.getDetail()));
+                }
+            }
+            out.flush();
+        }
+
+        /** "7d", "12h", "30m" ago, or an RFC 3339 time. */
+        static com.google.protobuf.Timestamp since(String text, java.time.Instant now) {
+            String t = text.trim();
+            java.time.Instant at;
+            try {
+                if (t.matches("\\d+[dhm]")) {
+                    long n = Long.parseLong(t.substring(0, t.length() - 1));
+                    java.time.temporal.ChronoUnit unit = switch (t.charAt(t.length() - 1)) {
+                        case 'd' -> java.time.temporal.ChronoUnit.DAYS;
+                        case 'h' -> java.time.temporal.ChronoUnit.HOURS;
+                        default -> java.time.temporal.ChronoUnit.MINUTES;
+                    };
+                    at = now.minus(java.time.Duration.of(n, unit));
+                } else {
+                    at = java.time.OffsetDateTime.parse(t).toInstant();
+                }
+            } catch (RuntimeException e) {
+                throw new Spillway.CliException(Spillway.INVALID, "--since: a time ago (30m, 12h, 7d) or an RFC 3339 time, not '" + text + "'");
+            }
+            return com.google.protobuf.Timestamp.newBuilder().setSeconds(at.getEpochSecond()).setNanos(at.getNano()).build();
+        }
+    }
 }

@@ -103,7 +103,7 @@ public final class Spillway {
             JobCommands.Logs.class, JobCommands.Cancel.class, JobCommands.Explain.class,
             ClusterCommands.Nodes.class, ClusterCommands.Pools.class, ClusterCommands.Token.class, ClusterCommands.Instances.class,
             AccessCommands.WhoAmI.class, AccessCommands.ApiKeys.class, AccessCommands.Audit.class,
-            PolicyCommands.Policy.class,
+            PolicyCommands.Policy.class, PolicyCommands.Decisions.class,
             BenchCommand.class,
             CommandLine.HelpCommand.class);
 

@@ -49,6 +49,7 @@ public class HttpAuthentication {
     /** The permission a REST route needs: every route is read-only today. */
     private static Permission apiPermission(String path) {
         if (path.startsWith("/api/v1/jobs")) return Permission.JOB_READ;
+        if (path.startsWith("/api/v1/decisions")) return Permission.JOB_READ;
         if (path.startsWith("/api/v1/policies")) return Permission.POLICY_READ;
         return Permission.CLUSTER_READ;
     }

@@ -35,8 +35,11 @@ public class PolicyGrpcService extends PolicyServiceGrpc.PolicyServiceImplBase {
     private final Audit audit;
     private final PolicyTrial trial;
     private final NodeStore nodes;
+    private final dev.spillway.broker.jobs.DecisionQueries decisions;
 
-    public PolicyGrpcService(Policies policies, PolicyStore store, Audit audit, PolicyTrial trial, NodeStore nodes) {
+    public PolicyGrpcService(Policies policies, PolicyStore store, Audit audit, PolicyTrial trial, NodeStore nodes,
+                             dev.spillway.broker.jobs.DecisionQueries decisions) {
+        this.decisions = decisions;
         this.trial = trial;
         this.nodes = nodes;
         this.policies = policies;
@@ -92,6 +95,33 @@ public class PolicyGrpcService extends PolicyServiceGrpc.PolicyServiceImplBase {
                     .emitOn(Infrastructure.getDefaultWorkerPool())
                     .map(allocated -> trial.run(set, request.getJob(), allocated)));
         }), out);
+    }
+
+    @Override
+    public void listDecisions(dev.spillway.api.v1.ListDecisionsRequest request, StreamObserver<dev.spillway.api.v1.ListDecisionsResponse> out) {
+        var scope = CallerInterceptor.caller().readScope();
+        ApiErrors.respond(Uni.createFrom().deferred(() -> {
+            var filter = new dev.spillway.broker.jobs.DecisionQueries.Filter(request.getTenant().isEmpty() ? null : request.getTenant(),
+                    request.getJobId().isEmpty() ? null : ApiErrors.uuid("job_id", request.getJobId()),
+                    request.hasSince() ? java.time.Instant.ofEpochSecond(request.getSince().getSeconds(), request.getSince().getNanos()) : null);
+            return decisions.list(filter, request.getPageSize(), request.getPageToken(), scope).map(PolicyGrpcService::decisions);
+        }), out);
+    }
+
+    static dev.spillway.api.v1.ListDecisionsResponse decisions(dev.spillway.broker.jobs.DecisionQueries.Page page) {
+        var b = dev.spillway.api.v1.ListDecisionsResponse.newBuilder().setNextPageToken(page.nextPageToken());
+        for (var d : page.decisions()) {
+            var m = dev.spillway.api.v1.AttemptDecision.newBuilder()
+                    .setJobId(d.jobId().toString()).setTaskIndex(d.index()).setAttempt(d.attempt()).setTenant(d.tenant())
+                    .setNode(d.node()).setPool(d.pool()).setRegion(d.region()).setJurisdiction(d.jurisdiction()).setLocation(d.location())
+                    .setPolicyVersion(d.policyVersion() == null ? 0 : d.policyVersion()).setResidency(d.residency())
+                    .setDecidedAt(Timestamp.newBuilder().setSeconds(d.decidedAt().getEpochSecond()).setNanos(d.decidedAt().getNano()));
+            for (var r : d.rules()) {
+                m.addRules(dev.spillway.api.v1.DecisionRule.newBuilder().setRule(r.rule()).setOutcome(r.outcome()).setDetail(r.detail()));
+            }
+            b.addDecisions(m);
+        }
+        return b.build();
     }
 
     /** A version with its files; empty when {@code v} is null (no policy was ever applied). */

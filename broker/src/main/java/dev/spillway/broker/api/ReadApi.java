@@ -43,7 +43,11 @@ public class ReadApi {
     private final BurstStatus burst;
     private final dev.spillway.broker.store.PolicyStore policies;
 
-    public ReadApi(JobQueries jobs, ClusterView cluster, BurstStatus burst, dev.spillway.broker.store.PolicyStore policies) {
+    private final dev.spillway.broker.jobs.DecisionQueries decisions;
+
+    public ReadApi(JobQueries jobs, ClusterView cluster, BurstStatus burst, dev.spillway.broker.store.PolicyStore policies,
+                   dev.spillway.broker.jobs.DecisionQueries decisions) {
+        this.decisions = decisions;
         this.jobs = jobs;
         this.cluster = cluster;
         this.burst = burst;
@@ -135,6 +139,28 @@ public class ReadApi {
         }).map(versions -> ok(dev.spillway.api.v1.ListPolicyVersionsResponse.newBuilder()
                 .addAllVersions(versions.stream().map(PolicyGrpcService::version).toList()).build()))
                 .onFailure().recoverWithItem(ApiErrors::problem);
+    }
+
+    @GET
+    @Path("/decisions")
+    @Operation(summary = "The decision log, newest first", description = "As PolicyService.ListDecisions: where each attempt ran and which "
+            + "rules allowed it there. since is an RFC 3339 time.")
+    public Uni<Response> decisions(@QueryParam("tenant") String tenant, @QueryParam("job") String job, @QueryParam("since") String since,
+                                   @QueryParam("pageSize") int pageSize, @QueryParam("pageToken") String pageToken, @Context RoutingContext rc) {
+        TenantScope scope = HttpAuthentication.caller(rc).readScope();
+        return Uni.createFrom().deferred(() -> {
+            java.time.Instant from = null;
+            if (since != null && !since.isEmpty()) {
+                try {
+                    from = java.time.OffsetDateTime.parse(since).toInstant();
+                } catch (java.time.format.DateTimeParseException e) {
+                    throw InvalidRequest.of("since", "not an RFC 3339 time (e.g. 2026-12-01T00:00:00Z): " + since);
+                }
+            }
+            var filter = new dev.spillway.broker.jobs.DecisionQueries.Filter(tenant == null || tenant.isEmpty() ? null : tenant,
+                    job == null || job.isEmpty() ? null : ApiErrors.uuid("job", job), from);
+            return decisions.list(filter, pageSize, pageToken, scope);
+        }).map(page -> ok(PolicyGrpcService.decisions(page))).onFailure().recoverWithItem(ApiErrors::problem);
     }
 
     private static Response ok(MessageOrBuilder message) {

@@ -106,6 +106,8 @@ public class SchedulingLoop implements SchedulerWakeup {
     private Map<UUID, JobCatalog.JobInfo> cycleJobs = Map.of();
     /** This cycle's quota when tenants have quotas, else null. */
     private CycleQuota cycleQuota;
+    /** This cycle's placement rules when the policies place by job, else null. */
+    private PlacementRules cycleRules;
     /** This cycle's job facts by job id, when the policies place by job. */
     private Map<String, JobFacts> cycleFacts = Map.of();
     /** The policy set this cycle places by when its placement depends on the job (else null): shapes then carry their job's id. */
@@ -266,7 +268,9 @@ public class SchedulingLoop implements SchedulerWakeup {
         pendingReasons = reasons;
         lastUnplaced = plan.unplaced();
 
-        List<TaskStore.Assigned> committed = tasks.assign(placements).await().atMost(DATABASE_WAIT);
+        var decisions = DecisionEntries.of(placements, nodes, poolFacts, inForce.set() == null ? 0 : inForce.version(), cycleRules, cycleQuota,
+                id -> shapeOf(id, cycleJobs.get(id)), id -> cycleJobs.get(id).spec().getTenant());
+        List<TaskStore.Assigned> committed = tasks.assign(placements, decisions).await().atMost(DATABASE_WAIT);
         placementCount.increment(committed.size());
         if (committed.size() < placements.size()) {
             LOG.debugf("%d of %d placements refused at commit (stale task or node no longer ready)",
@@ -297,6 +301,7 @@ public class SchedulingLoop implements SchedulerWakeup {
     private Scheduler schedulerFor(Policies.InForce inForce, List<NodeView> nodes) {
         int limit = config.scheduler().candidateLimit();
         cycleQuota = null;
+        cycleRules = null;
         if (inForce.set() == null && inForce.problem() != null) {
             Veto refused = Veto.fixed("policy", "the policy set in force (version "
                     + inForce.version() + ") cannot be evaluated by this broker: " + inForce.problem());
@@ -327,6 +332,7 @@ public class SchedulingLoop implements SchedulerWakeup {
         PlacementRules rules = placingBy.placement(new PlacementContext(clock.instant(), shape -> facts.get(shape.facts()),
                 tenant -> placingBy.tenantFacts(tenant, usage.getOrDefault(tenant, Map.of())), poolFacts, cloudOfferings.boughtAs()));
         filters.add(rules.filter());
+        cycleRules = rules;
         if (!placingBy.tenantQuotas().isEmpty()) {
             CycleQuota quota = new CycleQuota(placingBy.tenantQuotas(), placingBy.flavorOrder(),
                     Flavors.resolve(placingBy.flavorNames(), poolsAreCloud(nodes)), usageByPool(onNodes, running));

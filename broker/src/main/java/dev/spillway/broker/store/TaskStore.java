@@ -60,8 +60,32 @@ public class TaskStore {
      * longer QUEUED at the attempt the snapshot saw, or its node is no longer READY (the node rows
      * are share-locked, so a node cannot be declared lost halfway through).
      */
-    public Uni<List<Assigned>> assign(List<Placement> placements) {
+    public Uni<List<Assigned>> assign(List<Placement> placements, DecisionLog.Entries decisions) {
         if (placements.isEmpty()) return Uni.createFrom().item(List.of());
+        // The decision log: one entry per (job, node) pair of the plan, each attempt assigned gets its row in the same statement.
+        Map<DecisionLog.JobNode, DecisionLog.Entry> entries = new java.util.LinkedHashMap<>();
+        for (Placement p : placements) {
+            DecisionLog.JobNode key = new DecisionLog.JobNode(UUID.fromString(p.task().jobId()), p.node());
+            DecisionLog.Entry e = decisions.byJobNode().get(key);
+            if (e == null) throw new IllegalArgumentException("no decision log entry for " + key);
+            entries.put(key, e);
+        }
+        int m = entries.size();
+        UUID[] dJobs = new UUID[m];
+        String[][] d = new String[7][m];
+        int k = 0;
+        for (var en : entries.entrySet()) {
+            DecisionLog.Entry e = en.getValue();
+            dJobs[k] = en.getKey().jobId();
+            d[0][k] = en.getKey().node();
+            d[1][k] = e.pool();
+            d[2][k] = e.region();
+            d[3][k] = e.jurisdiction();
+            d[4][k] = e.location();
+            d[5][k] = e.residency();
+            d[6][k] = e.rulesJson();
+            k++;
+        }
         int n = placements.size();
         UUID[] jobs = new UUID[n];
         Integer[] idx = new Integer[n];
@@ -102,11 +126,21 @@ public class TaskStore {
                               UPDATE job SET queued = queued - c.n,
                                              state = CASE WHEN state IN %s THEN 'RUNNING' ELSE state END
                               FROM (SELECT job_id, count(*)::int AS n FROM u GROUP BY job_id) c
-                              WHERE id = c.job_id)
+                              WHERE id = c.job_id
+                              RETURNING id, tenant),
+                            d AS (
+                              INSERT INTO attempt_decision (job_id, idx, attempt, tenant, node, pool, region, jurisdiction, location,
+                                                            policy_version, residency, rules)
+                              SELECT u.job_id, u.idx, u.attempt, j.tenant, u.node, x.pool, x.region, x.jurisdiction, x.location,
+                                     $16::bigint, x.residency, x.rules::jsonb
+                              FROM u JOIN j ON j.id = u.job_id
+                              JOIN unnest($8::uuid[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[])
+                                   AS x(job_id, node, pool, region, jurisdiction, location, residency, rules)
+                                ON x.job_id = u.job_id AND x.node = u.node)
                             SELECT job_id, idx, attempt, node FROM u""".formatted(sqlList(TaskStateMachine.sourcesOf(TaskState.ASSIGNED)),
                                     sqlList(JobState.MACHINE.sourcesOf(JobState.RUNNING))))
-                            .execute(Tuple.from(List.of(jobs, idx, attempts, nodes, messages, readyNodes.toArray(String[]::new),
-                                    ReasonCode.PLACED.code())));
+                            .execute(Tuple.from(new Object[] {jobs, idx, attempts, nodes, messages, readyNodes.toArray(String[]::new),
+                                    ReasonCode.PLACED.code(), dJobs, d[0], d[1], d[2], d[3], d[4], d[5], d[6], decisions.policyVersion()}));
                 }))
                 .map(rows -> {
                     List<Assigned> out = new ArrayList<>(rows.size());

@@ -149,5 +149,41 @@ class PolicyPlacementTest {
         assertThat(assignedJobs(slow)).doesNotContain(kept, eu);
         assertThat(assignedJobs(fast)).doesNotContain(kept, eu);
         assertThat(assignedJobs(inEu)).doesNotContain(kept);
+
+        // The residency proof: the EU tenant reads where its attempt ran, under which version, and which rules allowed it there.
+        long version = PolicyServiceGrpc.newBlockingStub(as("team-a", Role.FINOPS)).getPolicies(
+                dev.spillway.api.v1.GetPoliciesRequest.getDefaultInstance()).getVersion().getVersion();
+        var own = PolicyServiceGrpc.newBlockingStub(as(run + "-eu", Role.VIEWER));
+        var log = own.listDecisions(dev.spillway.api.v1.ListDecisionsRequest.newBuilder().setTenant(run + "-eu").build()).getDecisionsList();
+        assertThat(log).singleElement().satisfies(d -> {
+            assertThat(d.getJobId()).isEqualTo(eu);
+            assertThat(d.getNode()).isEqualTo("c-" + run);
+            assertThat(d.getJurisdiction()).isEqualTo("EU");
+            assertThat(d.getPolicyVersion()).isEqualTo(version);
+            assertThat(d.getResidency()).isEqualTo("node in EU, within [EU] required by tenant " + run + "-eu [EU]");
+            assertThat(d.getRulesList()).extracting(r -> r.getRule() + " " + r.getOutcome())
+                    .contains("policy/residency allowed", "policy/placement/prefer-fast scored");
+        });
+        // Another tenant may neither name this tenant nor read its job's attempts.
+        var other = PolicyServiceGrpc.newBlockingStub(as("team-a", Role.SUBMITTER));
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> other.listDecisions(dev.spillway.api.v1.ListDecisionsRequest.newBuilder()
+                        .setTenant(run + "-eu").build()))
+                .isInstanceOfSatisfying(io.grpc.StatusRuntimeException.class,
+                        e -> assertThat(e.getStatus().getCode()).isEqualTo(io.grpc.Status.Code.PERMISSION_DENIED));
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> other.listDecisions(dev.spillway.api.v1.ListDecisionsRequest.newBuilder()
+                        .setJobId(eu).build()))
+                .isInstanceOfSatisfying(io.grpc.StatusRuntimeException.class,
+                        e -> assertThat(e.getStatus().getCode()).isEqualTo(io.grpc.Status.Code.NOT_FOUND));
+        assertThat(other.listDecisions(dev.spillway.api.v1.ListDecisionsRequest.getDefaultInstance()).getDecisionsList())
+                .as("team-a's unfiltered log").noneMatch(d -> d.getTenant().equals(run + "-eu"));
+        // A page token is bound to its filter (this run placed two jobs: a first page of one has a next).
+        var all = PolicyServiceGrpc.newBlockingStub(as("team-a", Role.FINOPS));
+        var page = all.listDecisions(dev.spillway.api.v1.ListDecisionsRequest.newBuilder().setPageSize(1).build());
+        assertThat(page.getNextPageToken()).isNotEmpty();
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> all.listDecisions(dev.spillway.api.v1.ListDecisionsRequest.newBuilder()
+                        .setJobId(eu).setPageToken(page.getNextPageToken()).build()))
+                .isInstanceOfSatisfying(io.grpc.StatusRuntimeException.class,
+                        e -> assertThat(e.getStatus().getCode()).isEqualTo(io.grpc.Status.Code.INVALID_ARGUMENT));
+    }
     }
 }

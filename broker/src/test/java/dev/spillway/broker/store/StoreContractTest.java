@@ -82,7 +82,9 @@ abstract class StoreContractTest {
 
     List<TaskStore.Assigned> place(UUID job, int index, int seenAttempt, String node) {
         return tasks.assign(List.of(new Placement(new TaskRef(job.toString(), index, seenAttempt), node,
-                new dev.spillway.core.scheduling.Resources(1000, 512, 0), 1.0, 1))).await().indefinitely();
+                new dev.spillway.core.scheduling.Resources(1000, 512, 0), 1.0, 1)), new DecisionLog.Entries(null, java.util.Map.of(
+                new DecisionLog.JobNode(job, node), new DecisionLog.Entry("default", "dc1", "", "site:default", "no jurisdiction required",
+                        List.of())))).await().indefinitely();
     }
 
     Row task(UUID job, int index) {
@@ -106,6 +108,24 @@ abstract class StoreContractTest {
         assertThat(place(id, 1, 0, "no-such-node")).as("a node that is not READY").isEmpty();
         assertThat(task(id, 0).getString("state")).isEqualTo("ASSIGNED");
         assertThat(task(id, 1).getString("state")).isEqualTo("QUEUED");
+    }
+
+    @Test
+    void everyAssignedAttemptHasItsDecisionLogRowAndARefusedPlacementWritesNone() {
+        UUID id = submit(2, 0);
+        place(id, 0, 0, "n1");
+        place(id, 0, 0, "n1"); // stale: refused
+        place(id, 1, 0, "no-such-node"); // refused
+        var log = new DecisionLog(pool);
+        assertThat(log.list(null, id, null, null, 10).await().indefinitely()).singleElement().satisfies(d -> {
+            assertThat(d.index()).isZero();
+            assertThat(d.attempt()).isEqualTo(1);
+            assertThat(d.tenant()).isEqualTo("team-a");
+            assertThat(d.node()).isEqualTo("n1");
+            assertThat(d.location()).isEqualTo("site:default");
+            assertThat(d.policyVersion()).isNull();
+        });
+        assertThat(log.list(new String[] {"team-b"}, null, null, null, 10).await().indefinitely()).as("another tenant's filter").isEmpty();
     }
 
     @Test

@@ -20,6 +20,11 @@ public final class NodeSlot {
         this.freeGpus = free.gpus();
     }
 
+    /** A node with all of its free resources, as a cycle starts with it (for evaluating rules outside a plan). */
+    public static NodeSlot of(NodeView view) {
+        return new NodeSlot(view);
+    }
+
     public NodeView view() {
         return view;
     }

@@ -4,6 +4,7 @@ import dev.spillway.core.burst.Offering;
 import dev.spillway.core.scheduling.NodeFilter;
 import dev.spillway.core.scheduling.NodeScorer;
 import dev.spillway.core.scheduling.NodeSlot;
+import dev.spillway.core.scheduling.NodeView;
 import dev.spillway.core.scheduling.Scheduler;
 import dev.spillway.core.scheduling.Scorers;
 import dev.spillway.core.scheduling.TaskShape;
@@ -121,6 +122,43 @@ public final class PlacementRules {
     /** One scorer per scorer rule, weighted as the rule says. */
     public List<Scheduler.WeightedScorer> scorers() {
         return scorers;
+    }
+
+    /**
+     * Why {@code node} may take a task of {@code shape}, for the decision log: residency, the burst
+     * rules on a cloud node, every filter that applies to the job (all passed: the node was
+     * chosen) and every scorer's value there. Evaluated afresh, so call it for placements made,
+     * once per (job, node).
+     */
+    public PlacementProof proof(TaskShape shape, NodeView node) {
+        ShapeState s = shape(shape);
+        NodeState n = node(NodeSlot.of(node));
+        String jurisdiction = n.subject.jurisdiction();
+        List<PlacementProof.RuleOutcome> out = new ArrayList<>();
+        if (!s.residency.unrestricted()) {
+            out.add(new PlacementProof.RuleOutcome("policy/residency", "allowed", PlacementProof.residency(s.residency, jurisdiction)));
+        }
+        if (!set.burst.isEmpty() && n.cloud && n.offering != null) {
+            out.add(new PlacementProof.RuleOutcome("policy/burst", "allowed", "the job's burst rules allow offering " + n.offering.id()));
+        }
+        Bindings b = s.bindings.withNode(n.view);
+        for (int i = 0; i < set.filters.size(); i++) {
+            PolicySet.Filter f = set.filters.get(i);
+            if (!nodeOnlyFilter[i] && !s.fixedRules.contains(f) && !s.liveRules.contains(f)) continue; // cannot match this job
+            Veto v = evaluate(f, b);
+            out.add(new PlacementProof.RuleOutcome(f.filterName(), v == null ? "passed" : "vetoed now", v == null ? "" : v.reason()));
+        }
+        for (int i = 0; i < set.scorers.size(); i++) {
+            PolicySet.Scorer sc = set.scorers.get(i);
+            out.add(new PlacementProof.RuleOutcome(sc.scorerName(), "scored", String.format(java.util.Locale.ROOT, "%.3f (weight %s)",
+                    clamp(sc.score().evaluate(b)), sc.doc().weight())));
+        }
+        if (!s.job.datasets().isEmpty()) {
+            PolicySet.DataMove move = set.dataMove(s.job, n.subject.location());
+            out.add(new PlacementProof.RuleOutcome("policy/data-gravity", "scored", move.usd() == 0
+                    ? "the job's datasets are here: nothing moves" : move.description()));
+        }
+        return new PlacementProof(jurisdiction, n.subject.location(), PlacementProof.residency(s.residency, jurisdiction), out);
     }
 
     private ShapeState shape(TaskShape shape) {

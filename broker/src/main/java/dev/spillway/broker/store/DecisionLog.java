@@ -1,0 +1,111 @@
+package dev.spillway.broker.store;
+
+import io.smallrye.mutiny.Uni;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import io.vertx.mutiny.sqlclient.Pool;
+import io.vertx.mutiny.sqlclient.Row;
+import io.vertx.mutiny.sqlclient.Tuple;
+import jakarta.enterprise.context.ApplicationScoped;
+import java.time.Instant;
+import java.time.OffsetDateTime;
+import java.time.ZoneOffset;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+
+/**
+ * The decision log (table {@code attempt_decision}): for every attempt, the node it was placed on,
+ * where that node is, the policy version in force and what each rule said. Rows are written by
+ * {@link TaskStore#assign} in the statement that assigns the attempt; this class reads them.
+ */
+@ApplicationScoped
+public class DecisionLog {
+
+    private final Pool pool;
+
+    public DecisionLog(Pool pool) {
+        this.pool = pool;
+    }
+
+    /** A job's tasks placed on a node in one cycle share what the log says of them. */
+    public record JobNode(UUID jobId, String node) {
+    }
+
+    /** One rule's outcome, as stored. */
+    public record Rule(String rule, String outcome, String detail) {
+    }
+
+    /**
+     * What the log records of a (job, node) placement.
+     *
+     * @param residency the requirement and how the node met it
+     */
+    public record Entry(String pool, String region, String jurisdiction, String location, String residency, List<Rule> rules) {
+
+        String rulesJson() {
+            JsonArray a = new JsonArray();
+            for (Rule r : rules) a.add(new JsonObject().put("rule", r.rule()).put("outcome", r.outcome()).put("detail", r.detail()));
+            return a.encode();
+        }
+    }
+
+    /**
+     * The entries of one cycle's placements.
+     *
+     * @param policyVersion the policy set in force when they were planned; null when none was
+     */
+    public record Entries(Long policyVersion, Map<JobNode, Entry> byJobNode) {
+    }
+
+    /** A stored decision: one attempt. */
+    public record Decision(UUID jobId, int index, int attempt, String tenant, String node, String pool, String region, String jurisdiction,
+                           String location, Long policyVersion, String residency, List<Rule> rules, Instant decidedAt) {
+    }
+
+    /**
+     * Decisions newest first, at most {@code limit}; each filter applies when not null.
+     *
+     * @param tenants only these tenants' decisions
+     * @param before only decisions strictly older than this (decided_at, job, idx, attempt) position, for paging
+     */
+    public Uni<List<Decision>> list(String[] tenants, UUID jobId, Instant since, Cursor before, int limit) {
+        return pool.preparedQuery("""
+                        SELECT job_id, idx, attempt, tenant, node, pool, region, jurisdiction, location, policy_version, residency, rules, decided_at
+                        FROM attempt_decision
+                        WHERE ($1::text[] IS NULL OR tenant = ANY($1)) AND ($2::uuid IS NULL OR job_id = $2)
+                          AND ($3::timestamptz IS NULL OR decided_at >= $3)
+                          AND ($4::timestamptz IS NULL OR (decided_at, job_id, idx, attempt) < ($4, $5::uuid, $6::int, $7::int))
+                        ORDER BY decided_at DESC, job_id DESC, idx DESC, attempt DESC
+                        LIMIT $8""")
+                .execute(Tuple.from(new Object[] {tenants, jobId, since == null ? null : OffsetDateTime.ofInstant(since, ZoneOffset.UTC),
+                        before == null ? null : OffsetDateTime.ofInstant(before.decidedAt(), ZoneOffset.UTC),
+                        before == null ? null : before.jobId(), before == null ? null : before.index(), before == null ? null : before.attempt(),
+                        limit}))
+                .map(rows -> {
+                    List<Decision> out = new ArrayList<>();
+                    for (Row r : rows) out.add(decision(r));
+                    return out;
+                });
+    }
+
+    /** Where a page of decisions ended: the next page starts strictly after it. */
+    public record Cursor(Instant decidedAt, UUID jobId, int index, int attempt) {
+        public static Cursor after(Decision d) {
+            return new Cursor(d.decidedAt(), d.jobId(), d.index(), d.attempt());
+        }
+    }
+
+    private static Decision decision(Row r) {
+        List<Rule> rules = new ArrayList<>();
+        JsonArray json = (JsonArray) r.getValue("rules");
+        for (int i = 0; i < json.size(); i++) {
+            JsonObject o = json.getJsonObject(i);
+            rules.add(new Rule(o.getString("rule"), o.getString("outcome"), o.getString("detail", "")));
+        }
+        return new Decision(r.getUUID("job_id"), r.getInteger("idx"), r.getInteger("attempt"), r.getString("tenant"), r.getString("node"),
+                r.getString("pool"), r.getString("region"), r.getString("jurisdiction"), r.getString("location"), r.getLong("policy_version"),
+                r.getString("residency"), rules, r.getOffsetDateTime("decided_at").toInstant());
+    }
+}
