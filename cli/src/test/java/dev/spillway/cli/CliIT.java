@@ -72,6 +72,18 @@ class CliIT {
         assertThat(jobs.out()).contains(id).contains("SUCCEEDED");
         assertThat(cli("nodes").out()).contains("agent-1").contains("READY");
         assertThat(cli("pools", "-o", "yaml").out()).contains("name: onprem");
+
+        // Each of the three attempts is in the decision log, with where it ran.
+        Run explain = cli("explain", id, "--attempts");
+        assertThat(explain.exit()).as(explain.err()).isZero();
+        assertThat(explain.out()).contains("Attempts (decision log").contains(id + "/2 attempt 1").contains("on agent-1 (pool onprem");
+        Run decisions = cli("decisions", "--job", id, "--since", "1h", "-o", "json");
+        assertThat(decisions.exit()).as(decisions.err()).isZero();
+        assertThat(decisions.out().split("\"jobId\": \"" + id + "\"", -1)).as("three attempts").hasSize(4);
+        assertThat(decisions.out()).contains("\"node\": \"agent-1\"").contains("\"residency\": \"no jurisdiction required\"");
+        Run bad = cli("decisions", "--since", "last week");
+        assertThat(bad.exit()).isEqualTo(Spillway.INVALID);
+        assertThat(bad.err()).contains("--since: a time ago (30m, 12h, 7d) or an RFC 3339 time");
     }
 
     @Test
