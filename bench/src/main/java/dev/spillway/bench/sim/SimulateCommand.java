@@ -2,6 +2,8 @@ package dev.spillway.bench.sim;
 
 import dev.spillway.core.burst.BurstDecision;
 import dev.spillway.core.scheduling.Scheduler;
+import dev.spillway.core.sim.Simulation;
+import dev.spillway.core.sim.SwfTrace;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -87,7 +89,7 @@ public final class SimulateCommand implements Callable<Integer> {
         PrintWriter log = output == Format.json ? err : out;
         long wallStart = System.nanoTime();
 
-        SwfTrace.Trace parsed = SwfTrace.read(trace);
+        SwfTrace.Trace parsed = SwfTrace.parse(java.nio.file.Files.readString(trace));
         for (SwfTrace.Problem p : parsed.problems()) err.println("spillway: " + trace + ":" + p.line() + ": " + p.message() + " (line skipped)");
         if (!parsed.problems().isEmpty()) err.println("spillway: skipped " + parsed.problems().size() + " invalid line(s) of " + trace);
         err.flush();
@@ -106,7 +108,8 @@ public final class SimulateCommand implements Callable<Integer> {
                         .map(p -> p.name() + " (" + p.catalog() + ", max " + p.spec().maxNodes() + " nodes)").collect(Collectors.joining(", ")));
         log.flush();
 
-        Simulation simulation = new Simulation(settings, pools, Scheduler.standard(candidateLimit), new BurstDecision()::decide);
+        Simulation simulation = new Simulation(settings, pools.stream().map(SimulatedPool::toCloudPool).toList(), Scheduler.standard(candidateLimit),
+                new BurstDecision()::decide);
         Simulation.Result r = simulation.run(parsed.jobs(), line -> {
             log.println(line);
             log.flush();

@@ -3,6 +3,7 @@ package dev.spillway.bench.sim;
 import dev.spillway.core.burst.CloudPoolSpec;
 import dev.spillway.core.burst.Offering;
 import dev.spillway.core.scheduling.Resources;
+import dev.spillway.core.sim.Simulation;
 import dev.spillway.provider.spi.Catalog;
 import dev.spillway.provider.spi.InstanceOffering;
 import java.time.Duration;
@@ -38,6 +39,11 @@ public record SimulatedPool(CloudPoolSpec spec, String catalog, String region, S
 
     public String name() {
         return spec.name();
+    }
+
+    /** The pool as the simulation plays it. */
+    public Simulation.CloudPool toCloudPool() {
+        return new Simulation.CloudPool(spec, offerings(), bootDelayMin, bootDelayMax);
     }
 
     /** The catalog's offerings (spot ones only when the pool allows spot), as the burst decision sees them. */

@@ -4,8 +4,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.spillway.core.burst.BurstDecision;
 import dev.spillway.core.scheduling.Scheduler;
+import dev.spillway.core.sim.Simulation;
+import dev.spillway.core.sim.SwfTrace;
 import java.io.BufferedReader;
-import java.io.StringReader;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -55,7 +56,7 @@ class NasaTraceSliceTest {
                 if (!line.startsWith(";") && !line.isBlank()) jobLines++;
             }
         }
-        SwfTrace.Trace trace = SwfTrace.read(new StringReader(slice.toString()));
+        SwfTrace.Trace trace = SwfTrace.parse(slice.toString());
         assertThat(trace.problems()).isEmpty();
         assertThat(trace.maxProcs()).hasValue(128);
         jobs = trace.jobs();
@@ -80,7 +81,7 @@ class NasaTraceSliceTest {
     void onHalfTheMachineBurstingCutsTheP95Wait() {
         Simulation.Result onPrem = new Simulation(Simulation.Settings.defaults(64), List.of(), Scheduler.standard(), new BurstDecision()::decide)
                 .run(jobs, line -> {});
-        Simulation.Result burst = new Simulation(Simulation.Settings.defaults(64), List.of(SimulatedPool.defaultPool()), Scheduler.standard(),
+        Simulation.Result burst = new Simulation(Simulation.Settings.defaults(64), List.of(SimulatedPool.defaultPool().toCloudPool()), Scheduler.standard(),
                 new BurstDecision()::decide).run(jobs, line -> {});
 
         assertThat(onPrem.p95WaitSeconds()).isGreaterThan(600);

@@ -11,7 +11,8 @@ import dev.spillway.core.burst.InstanceState;
 import dev.spillway.core.burst.InstanceView;
 import dev.spillway.core.lifecycle.ReasonCode;
 import dev.spillway.core.scheduling.Scheduler;
-import java.io.StringReader;
+import dev.spillway.core.sim.Simulation;
+import dev.spillway.core.sim.SwfTrace;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -38,7 +39,7 @@ class SimulationTest {
     }
 
     static List<SwfTrace.TraceJob> jobs(String swf) throws Exception {
-        SwfTrace.Trace trace = SwfTrace.read(new StringReader(swf));
+        SwfTrace.Trace trace = SwfTrace.parse(swf);
         assertThat(trace.problems()).isEmpty();
         return trace.jobs();
     }
@@ -98,7 +99,7 @@ class SimulationTest {
     }
 
     static Simulation bursting(long seed) {
-        return new Simulation(Simulation.Settings.defaults(4).withSeed(seed), List.of(SimulatedPool.defaultPool()), Scheduler.standard(),
+        return new Simulation(Simulation.Settings.defaults(4).withSeed(seed), List.of(SimulatedPool.defaultPool().toCloudPool()), Scheduler.standard(),
                 new BurstDecision()::decide);
     }
 
@@ -160,7 +161,7 @@ class SimulationTest {
             }
             return new BurstDecision.Result(actions, Map.of(), Map.of());
         };
-        Simulation sim = new Simulation(Simulation.Settings.defaults(1), List.of(pool), Scheduler.standard(), decide);
+        Simulation sim = new Simulation(Simulation.Settings.defaults(1), List.of(pool.toCloudPool()), Scheduler.standard(), decide);
 
         // One on-prem cpu busy for an hour; a second task waits for the instance.
         Simulation.Result r = sim.run(jobs(swf(new long[] {0, 3600, 1}, new long[] {0, 3600, 1})), line -> {});
@@ -188,7 +189,7 @@ class SimulationTest {
             }
             return new BurstDecision.Result(actions, Map.of(), Map.of());
         };
-        Simulation sim = new Simulation(Simulation.Settings.defaults(1), List.of(pool), Scheduler.standard(), rogue);
+        Simulation sim = new Simulation(Simulation.Settings.defaults(1), List.of(pool.toCloudPool()), Scheduler.standard(), rogue);
 
         assertThatThrownBy(() -> sim.run(jobs(swf(new long[] {0, 3600, 1}, new long[] {0, 3600, 1})), line -> {}))
                 .isInstanceOf(IllegalStateException.class)
@@ -202,7 +203,7 @@ class SimulationTest {
         Function<BurstSnapshot, BurstDecision.Result> hasty = s -> s.instances().isEmpty() && !s.waiting().isEmpty()
                 ? new BurstDecision.Result(List.of(new BurstAction.Launch(offering, List.of(), 1, "test")), Map.of(), Map.of())
                 : new BurstDecision.Result(s.instances().stream().map(i -> (BurstAction) new BurstAction.MarkJoined(i.id())).toList(), Map.of(), Map.of());
-        Simulation sim = new Simulation(Simulation.Settings.defaults(1), List.of(pool), Scheduler.standard(), hasty);
+        Simulation sim = new Simulation(Simulation.Settings.defaults(1), List.of(pool.toCloudPool()), Scheduler.standard(), hasty);
 
         assertThatThrownBy(() -> sim.run(jobs(swf(new long[] {0, 3600, 1}, new long[] {0, 3600, 1})), line -> {}))
                 .isInstanceOf(IllegalStateException.class)

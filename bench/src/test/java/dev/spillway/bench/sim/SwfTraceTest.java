@@ -2,9 +2,9 @@ package dev.spillway.bench.sim;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.spillway.bench.sim.SwfTrace.Problem;
-import dev.spillway.bench.sim.SwfTrace.TraceJob;
-import java.io.StringReader;
+import dev.spillway.core.sim.SwfTrace.Problem;
+import dev.spillway.core.sim.SwfTrace.TraceJob;
+import dev.spillway.core.sim.SwfTrace;
 import org.junit.jupiter.api.Test;
 
 class SwfTraceTest {
@@ -13,7 +13,7 @@ class SwfTraceTest {
         return String.join(" ", fields) + "\n";
     }
 
-    /** An SWF line with these fields and -1 elsewhere. */
+    /** An SWF line with these fields, status, user and group 1, and -1 elsewhere. */
     private static String job(long number, long submit, long run, long allocated, long requested) {
         return String.format("%5d %8d -1 %6d %4d -1 -1 %4d -1 -1 1 1 1 -1 -1 -1 -1 -1%n", number, submit, run, allocated, requested);
     }
@@ -37,12 +37,12 @@ class SwfTraceTest {
                 + job(11, -1, 10, 1, -1)                                        // 15 unknown submit time
                 + job(12, 110, 10, 1, -1).strip() + " 7\n";                     // 16 19 fields
 
-        SwfTrace.Trace trace = SwfTrace.read(new StringReader(text));
+        SwfTrace.Trace trace = SwfTrace.parse(text);
 
         assertThat(trace.jobs()).containsExactly(
-                new TraceJob(1, 0, 100, 4, 3),
-                new TraceJob(3, 20, 30, 3, 6),
-                new TraceJob(10, 100, 0, 1, 14));
+                new TraceJob(1, 0, 100, 4, 3, 1, 1, -1),
+                new TraceJob(3, 20, 30, 3, 6, 1, 1, -1),
+                new TraceJob(10, 100, 0, 1, 14, 1, 1, -1));
         assertThat(trace.problems()).extracting(Problem::line).containsExactly(5, 7, 8, 9, 10, 11, 12, 13, 15, 16);
         assertThat(trace.problems()).extracting(Problem::message).containsExactly(
                 "expected 18 fields, found 7",
@@ -61,7 +61,7 @@ class SwfTraceTest {
 
     @Test
     void aTraceWithoutHeaderHasNoMaxProcs() throws Exception {
-        SwfTrace.Trace trace = SwfTrace.read(new StringReader(job(1, 0, 5, 1, -1)));
+        SwfTrace.Trace trace = SwfTrace.parse(job(1, 0, 5, 1, -1));
         assertThat(trace.maxProcs()).isEmpty();
         assertThat(trace.problems()).isEmpty();
     }

@@ -1,13 +1,8 @@
-package dev.spillway.bench.sim;
+package dev.spillway.core.sim;
 
-import java.io.BufferedReader;
-import java.io.IOException;
-import java.io.Reader;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 import java.util.OptionalInt;
@@ -44,8 +39,16 @@ public final class SwfTrace {
      * @param runSeconds    run time (field 4) of each of its tasks, seconds
      * @param tasks         one-cpu tasks: requested processors (field 8), or allocated (field 5) when unknown
      * @param line          line number in the file, for messages
+     * @param user          user id (field 12), -1 when unknown
+     * @param group         group id (field 13), -1 when unknown
+     * @param queue         queue number (field 15), -1 when unknown
      */
-    public record TraceJob(long number, double submitSeconds, double runSeconds, int tasks, int line) {
+    public record TraceJob(long number, double submitSeconds, double runSeconds, int tasks, int line, long user, long group, long queue) {
+
+        /** A job whose user, group and queue are unknown. */
+        public TraceJob(long number, double submitSeconds, double runSeconds, int tasks, int line) {
+            this(number, submitSeconds, runSeconds, tasks, line, -1, -1, -1);
+        }
     }
 
     /** A line that was skipped, and why. */
@@ -76,21 +79,21 @@ public final class SwfTrace {
 
     private SwfTrace() {}
 
-    public static Trace read(Path file) throws IOException {
-        try (BufferedReader in = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
-            return read(in);
-        }
+    /** Parses a whole trace held as text. */
+    public static Trace parse(String text) {
+        return parse(text.lines().iterator());
     }
 
-    public static Trace read(Reader reader) throws IOException {
-        BufferedReader in = reader instanceof BufferedReader b ? b : new BufferedReader(reader);
+    /** Parses a trace line by line (without their line ends). */
+    public static Trace parse(Iterator<String> lines) {
         List<TraceJob> jobs = new ArrayList<>();
         List<Problem> problems = new ArrayList<>();
         Map<Long, Integer> seen = new HashMap<>();
         OptionalInt maxProcs = OptionalInt.empty();
         String raw;
         int number = 0;
-        while ((raw = in.readLine()) != null) {
+        while (lines.hasNext()) {
+            raw = lines.next();
             number++;
             String line = raw.strip();
             if (line.isEmpty()) continue;
@@ -125,7 +128,7 @@ public final class SwfTrace {
                 continue;
             }
             int tasks = (int) (f[7] > 0 ? f[7] : f[4]);
-            jobs.add(new TraceJob((long) f[0], f[1], f[3], tasks, number));
+            jobs.add(new TraceJob((long) f[0], f[1], f[3], tasks, number, (long) f[11], (long) f[12], (long) f[14]));
         }
         return new Trace(jobs, problems, maxProcs);
     }

@@ -1,6 +1,6 @@
-package dev.spillway.bench.sim;
+package dev.spillway.core.sim;
 
-import dev.spillway.bench.sim.SwfTrace.TraceJob;
+import dev.spillway.core.sim.SwfTrace.TraceJob;
 import dev.spillway.core.burst.BurstAction;
 import dev.spillway.core.burst.BurstDecision;
 import dev.spillway.core.burst.BurstSnapshot;
@@ -125,35 +125,158 @@ public final class Simulation {
      * @param instancesLeftLive instances the decision had not terminated when the simulation stopped (charged until then)
      * @param tasksByPool       tasks run per pool (on-prem is {@value #ON_PREM_POOL})
      * @param actions           burst actions carried out, by kind (and reason code for drains and terminations)
+     * @param refusedJobs       jobs the rules refused at submission (their tasks never ran and count nowhere else)
+     * @param tenants           per tenant ({@code ""} for jobs without one)
+     * @param waitReasons       why jobs waited: for each job that waited, the first reason a cycle gave, and how many jobs it was;
+     *                          refusals as {@code refused: <reason>}
      */
     public record Result(int jobs, long tasks, double meanWaitSeconds, double p95WaitSeconds, double maxWaitSeconds, double makespanSeconds,
                          double cloudCostUsd, int instances, int instancesLeftLive, Map<String, Long> tasksByPool, Map<String, Integer> actions,
-                         int schedulingCycles, int burstTicks) {
+                         int schedulingCycles, int burstTicks, int refusedJobs, Map<String, TenantResult> tenants, Map<String, Integer> waitReasons) {
+    }
+
+    /**
+     * A cloud pool as the simulation plays it: the settings the burst decision reads, its
+     * offerings, and how long its instances take to boot.
+     *
+     * @param bootDelayMin shortest time from launch until the instance's agent joins
+     * @param bootDelayMax longest such time; each instance draws uniformly in between from the simulation's seed
+     */
+    public record CloudPool(CloudPoolSpec spec, List<Offering> offerings, Duration bootDelayMin, Duration bootDelayMax) {
+        public CloudPool {
+            offerings = List.copyOf(offerings);
+            if (bootDelayMin.isNegative() || bootDelayMax.compareTo(bootDelayMin) < 0) {
+                throw new IllegalArgumentException("pool " + spec.name() + ": boot delay must be 0 <= min <= max");
+            }
+        }
+
+        public String name() {
+            return spec.name();
+        }
+    }
+
+    /**
+     * One job to replay: {@code tasks} independent tasks of one shape, each running {@code
+     * runMillis} once placed.
+     *
+     * @param submitMillis when it arrives, on the simulated clock
+     */
+    public record Job(String id, String tenant, int priority, long submitMillis, int tasks, long runMillis, TaskShape shape) {
+        public Job {
+            if (tasks < 0 || runMillis < 0 || submitMillis < 0) throw new IllegalArgumentException("job " + id + ": negative tasks or times");
+        }
+    }
+
+    /** What the rules of a replay see of a cycle: the time, the nodes, and what each tenant holds per pool. */
+    public record Cycle(Instant now, List<NodeView> nodes, Map<String, Map<String, Resources>> heldByTenantPool) {
+    }
+
+    /**
+     * The rules a replay places by, so that policies can be replayed: which jobs are refused at
+     * submission, the scheduler of each cycle, which of its placements may go ahead, and what the
+     * burst decision may buy for a waiting task. Pure, like the cores.
+     */
+    public interface Rules {
+        /** Why {@code job} is refused at submission; null admits it. */
+        default String refuse(Job job, Instant now) {
+            return null;
+        }
+
+        /** The scheduler for one cycle. */
+        Scheduler scheduler(Cycle cycle);
+
+        /** Of the plan's placements (in plan order), those that may go ahead now (e.g. within quota); the others stay queued. */
+        default List<Placement> admit(List<Placement> planned, Cycle cycle, Map<String, Job> jobs) {
+            return planned;
+        }
+
+        /** A waiting task of {@code job} as the burst decision sees it. */
+        default WaitingTask waiting(Job job, TaskRef task, Instant queuedAt, boolean waitingCanHelp) {
+            TaskShape s = job.shape();
+            return new WaitingTask(new Demand(task, s.request(), s.jurisdictions(), s.spotTolerant(), s.pools()), queuedAt, waitingCanHelp);
+        }
+
+        /** Told of each placement carried out (e.g. to check residency). */
+        default void placed(Job job, NodeView node, Instant now) {
+        }
+
+        /** Every job's tasks placed by a fixed scheduler, nothing refused. */
+        static Rules of(Scheduler scheduler) {
+            return cycle -> scheduler;
+        }
+    }
+
+    /** What one tenant's work saw in a replay. Waits are per task; cost is the tenant's share of the cloud instances' cost (by task time). */
+    public record TenantResult(int jobs, int refused, long tasks, long deferredTasks, double meanWaitSeconds, double p95WaitSeconds,
+                               double cloudCostUsd, Map<String, Double> cloudCostByPool) {
     }
 
     private final Settings settings;
-    private final List<SimulatedPool> pools;
-    private final Scheduler scheduler;
+    private final List<NodeView> onPrem;
+    private final List<CloudPool> pools;
+    private final Rules rules;
     private final Function<BurstSnapshot, BurstDecision.Result> decision;
 
     /**
+     * A cluster of {@code settings.onpremCpus() / settings.nodeCpus()} identical on-prem nodes.
+     *
      * @param pools     cloud pools; empty: no bursting (the decision is never asked)
      * @param scheduler the scheduling core, e.g. {@code Scheduler.standard()}
      * @param decision  the burst decision, e.g. {@code new BurstDecision()::decide}
      */
-    public Simulation(Settings settings, List<SimulatedPool> pools, Scheduler scheduler, Function<BurstSnapshot, BurstDecision.Result> decision) {
+    public Simulation(Settings settings, List<CloudPool> pools, Scheduler scheduler, Function<BurstSnapshot, BurstDecision.Result> decision) {
+        this(settings, nodesOf(settings), pools, Rules.of(scheduler), decision);
+    }
+
+    /**
+     * A cluster of the given on-prem nodes (their allocation is ignored: they start empty) and
+     * cloud pools, placing by {@code rules}.
+     */
+    public Simulation(Settings settings, List<NodeView> onPrem, List<CloudPool> pools, Rules rules,
+                      Function<BurstSnapshot, BurstDecision.Result> decision) {
         this.settings = settings;
+        this.onPrem = List.copyOf(onPrem);
         this.pools = List.copyOf(pools);
-        this.scheduler = scheduler;
+        this.rules = rules;
         this.decision = decision;
         Set<String> names = new TreeSet<>();
-        for (SimulatedPool p : this.pools) {
+        for (CloudPool p : this.pools) {
             if (p.name().equals(ON_PREM_POOL) || !names.add(p.name())) throw new IllegalArgumentException("pool names must be unique and not " + ON_PREM_POOL + ": " + p.name());
         }
     }
 
+    /** {@code agent-0001}… of pool {@value #ON_PREM_POOL}, as the local launcher names its agents (the scheduler walks nodes in name order). */
+    private static List<NodeView> nodesOf(Settings settings) {
+        List<NodeView> out = new ArrayList<>();
+        int perNode = settings.nodeCpus();
+        for (int i = 0; i < settings.onpremCpus() / perNode; i++) {
+            out.add(new NodeView(String.format(Locale.ROOT, "agent-%04d", i + 1), ON_PREM_POOL, new Resources(perNode * 1000L, settings.nodeMemoryMib(), 0),
+                    Resources.ZERO, Map.of(), true));
+        }
+        return out;
+    }
+
+    /**
+     * The trace's jobs as the settings make them: arrivals divided by the speed-up, one-cpu tasks
+     * of {@code taskMemoryMib}, spot-tolerant as set, no tenant, priority 0.
+     */
+    public List<Job> jobsOf(List<TraceJob> trace) {
+        TaskShape shape = new TaskShape(new Resources(1000, settings.taskMemoryMib(), 0), Map.of(), Set.of(), Set.of(), settings.spotTolerant());
+        List<Job> out = new ArrayList<>(trace.size());
+        for (TraceJob t : trace) {
+            out.add(new Job(String.format(Locale.ROOT, "job-%010d", t.number()), "", 0, Math.round(t.submitSeconds() * 1000 / settings.speedup()),
+                    t.tasks(), Math.round(t.runSeconds() * 1000), shape));
+        }
+        return out;
+    }
+
+    /** Replays the trace's jobs ({@link #jobsOf}); {@code progress} receives a line per simulated {@code progressEvery} and notable events. */
+    public Result run(List<TraceJob> trace, Consumer<String> progress) {
+        return replay(jobsOf(trace), progress);
+    }
+
     /** Replays {@code jobs}; {@code progress} receives a line per simulated {@code progressEvery} and notable events. */
-    public Result run(List<TraceJob> jobs, Consumer<String> progress) {
+    public Result replay(List<Job> jobs, Consumer<String> progress) {
         return new Run(jobs, progress).run();
     }
 
@@ -161,14 +284,18 @@ public final class Simulation {
 
     private static final class SimTask {
         final PendingTask pending;
+        final Job job;
+        final int tenant;
         final long submitMillis;
         final long runMillis;
         TaskState state = TaskState.QUEUED;
         SimNode node;
         WaitingTask asWaiting;
 
-        SimTask(PendingTask pending, long submitMillis, long runMillis) {
+        SimTask(PendingTask pending, Job job, int tenant, long submitMillis, long runMillis) {
             this.pending = pending;
+            this.job = job;
+            this.tenant = tenant;
             this.submitMillis = submitMillis;
             this.runMillis = runMillis;
         }
@@ -192,6 +319,8 @@ public final class Simulation {
         int tasks;
         long idleSinceMillis;
         NodeView view;
+        /** Task time run on the node, per tenant: how a cloud instance's cost is shared. */
+        final Map<String, Long> taskMillisByTenant = new TreeMap<>();
 
         SimNode(String name, String pool, Resources capacity, Map<String, String> labels, SimInstance instance, long now) {
             this.name = name;
@@ -223,7 +352,7 @@ public final class Simulation {
 
     private static final class SimInstance {
         final String id;
-        final SimulatedPool pool;
+        final CloudPool pool;
         final Offering offering;
         final String nodeName;
         final long requestedMillis;
@@ -235,7 +364,7 @@ public final class Simulation {
         long endedMillis = -1;
         SimNode node;
 
-        SimInstance(String id, SimulatedPool pool, Offering offering, String nodeName, long now, Set<String> forJobs, int expectedTasks,
+        SimInstance(String id, CloudPool pool, Offering offering, String nodeName, long now, Set<String> forJobs, int expectedTasks,
                     String decision) {
             this.id = id;
             this.pool = pool;
@@ -266,7 +395,7 @@ public final class Simulation {
         }
     }
 
-    private record Arrival(TraceJob job) {
+    private record Arrival(Job job) {
     }
 
     private record Finish(List<SimTask> tasks) {
@@ -279,7 +408,7 @@ public final class Simulation {
     }
 
     private final class Run {
-        final List<TraceJob> jobs;
+        final List<Job> jobs;
         final Consumer<String> progress;
         final PriorityQueue<Event> events = new PriorityQueue<>();
         final TreeSet<SimTask> queue = new TreeSet<>((a, b) -> Scheduler.QUEUE_ORDER.compare(a.pending, b.pending));
@@ -289,7 +418,7 @@ public final class Simulation {
         final Map<String, SimNode> nodes = new TreeMap<>();
         final Map<String, SimInstance> live = new TreeMap<>();
         final List<SimInstance> ended = new ArrayList<>();
-        final Map<String, SimulatedPool> poolsByName = new LinkedHashMap<>();
+        final Map<String, CloudPool> poolsByName = new LinkedHashMap<>();
         final List<CloudPoolSpec> poolSpecs = new ArrayList<>();
         final List<Offering> offerings = new ArrayList<>();
         final Map<String, Offering> offeringsById = new HashMap<>();
@@ -297,7 +426,17 @@ public final class Simulation {
         final Map<String, Long> tasksByPool = new TreeMap<>();
         final Map<String, Integer> actions = new TreeMap<>();
         final Random random = new Random(settings.seed());
-        final TaskShape shape = new TaskShape(new Resources(1000, settings.taskMemoryMib(), 0), Map.of(), Set.of(), Set.of(), settings.spotTolerant());
+        final Map<String, Job> jobsById = new HashMap<>();
+        final Map<String, Integer> tenantIndex = new LinkedHashMap<>();
+        final List<String> tenantNames = new ArrayList<>();
+        int[] waitTenants;
+        final Map<String, Integer> refusedByTenant = new TreeMap<>();
+        final Map<String, Integer> jobsByTenant = new TreeMap<>();
+        final Map<String, Integer> waitReasons = new TreeMap<>();
+        /** Jobs whose waiting reason was counted. */
+        final Set<String> waited = new java.util.HashSet<>();
+        final Map<String, Map<String, Resources>> held = new TreeMap<>();
+        int refused;
         final long historyKeepMillis;
         final boolean poolsKeepNodes;
         List<WaitingTask> waiting = List.of();
@@ -318,12 +457,12 @@ public final class Simulation {
         int ticks;
         int leftLive;
 
-        Run(List<TraceJob> jobs, Consumer<String> progress) {
+        Run(List<Job> jobs, Consumer<String> progress) {
             this.jobs = jobs;
             this.progress = progress;
             long keep = 3_600_000;
             boolean keepsNodes = false;
-            for (SimulatedPool p : pools) {
+            for (CloudPool p : pools) {
                 poolsByName.put(p.name(), p);
                 poolSpecs.add(p.spec());
                 for (Offering o : p.offerings()) {
@@ -338,20 +477,22 @@ public final class Simulation {
         }
 
         Result run() {
-            int perNode = settings.nodeCpus();
-            for (int i = 0; i < settings.onpremCpus() / perNode; i++) {
-                String name = String.format(Locale.ROOT, "agent-%04d", i + 1);
-                nodes.put(name, new SimNode(name, ON_PREM_POOL, new Resources(perNode * 1000L, settings.nodeMemoryMib(), 0), Map.of(), null, 0));
+            for (NodeView n : onPrem) {
+                if (nodes.put(n.name(), new SimNode(n.name(), n.pool(), n.capacity(), n.labels(), null, 0)) != null) {
+                    throw new IllegalArgumentException("two on-prem nodes named " + n.name());
+                }
             }
             long tasksInTrace = 0;
-            for (TraceJob job : jobs) {
-                long at = Math.round(job.submitSeconds() * 1000 / settings.speedup());
+            for (Job job : jobs) {
+                if (jobsById.put(job.id(), job) != null) throw new IllegalArgumentException("two jobs with id " + job.id());
+                long at = job.submitMillis();
                 firstSubmitMillis = Math.min(firstSubmitMillis, at);
                 schedule(at, new Arrival(job));
                 tasksInTrace += job.tasks();
             }
             if (tasksInTrace > Integer.MAX_VALUE - 8) throw new IllegalArgumentException("too many tasks: " + tasksInTrace);
             waitsMillis = new long[(int) tasksInTrace];
+            waitTenants = new int[(int) tasksInTrace];
             nextProgressMillis = jobs.isEmpty() ? Long.MAX_VALUE : firstSubmitMillis + settings.progressEvery().toMillis();
             long stopAt = Long.MAX_VALUE;
             while (!events.isEmpty() && events.peek().atMillis() <= stopAt) {
@@ -388,13 +529,13 @@ public final class Simulation {
                     ended.add(i);
                 }
             }
-            if (finished != tasksInTrace) throw new IllegalStateException("only " + finished + " of " + tasksInTrace + " tasks finished");
+            if (finished != taskCount) throw new IllegalStateException("only " + finished + " of " + taskCount + " admitted tasks finished");
             return result();
         }
 
         long settleMillis() {
             long settle = 600_000;
-            for (SimulatedPool p : pools) {
+            for (CloudPool p : pools) {
                 settle = Math.max(settle, p.spec().scaleDownAfter().toMillis() + p.spec().joinTimeout().toMillis() + p.bootDelayMax().toMillis()
                         + 10 * settings.burstTick().toMillis());
             }
@@ -412,13 +553,23 @@ public final class Simulation {
             else throw new IllegalStateException("unknown event " + what);
         }
 
-        void arrive(TraceJob job) {
+        void arrive(Job job) {
             arrived++;
-            String jobId = String.format(Locale.ROOT, "job-%010d", job.number());
-            long submit = Math.round(job.submitSeconds() * 1000 / settings.speedup());
-            long run = Math.round(job.runSeconds() * 1000);
+            jobsByTenant.merge(job.tenant(), 1, Integer::sum);
+            int tenant = tenantIndex.computeIfAbsent(job.tenant(), t -> {
+                tenantNames.add(t);
+                return tenantNames.size() - 1;
+            });
+            String refusal = rules.refuse(job, Instant.ofEpochMilli(now));
+            if (refusal != null) {
+                refused++;
+                refusedByTenant.merge(job.tenant(), 1, Integer::sum);
+                waitReasons.merge("refused: " + refusal, 1, Integer::sum);
+                return;
+            }
             for (int i = 0; i < job.tasks(); i++) {
-                SimTask task = new SimTask(new PendingTask(new TaskRef(jobId, i, 0), shape, 0, submit), submit, run);
+                SimTask task = new SimTask(new PendingTask(new TaskRef(job.id(), i, 0), job.shape(), job.priority(), job.submitMillis()), job, tenant,
+                        job.submitMillis(), job.runMillis());
                 if (!queue.add(task) || queuedByRef.put(task.pending.ref(), task) != null) throw new IllegalStateException("duplicate task " + task.pending.ref());
                 queuedByPending.put(task.pending, task);
                 taskCount++;
@@ -429,6 +580,8 @@ public final class Simulation {
         void finish(SimTask task) {
             task.become(TaskState.SUCCEEDED);
             task.node.release(task.pending.shape().request(), now);
+            task.node.taskMillisByTenant.merge(task.job.tenant(), task.runMillis, Long::sum);
+            held.get(task.job.tenant()).merge(task.node.pool, task.pending.shape().request(), Resources::minusClamped);
             finished++;
             lastFinishMillis = Math.max(lastFinishMillis, now);
             changed = true;
@@ -455,23 +608,36 @@ public final class Simulation {
             List<PendingTask> pending = new ArrayList<>(Math.min(queue.size(), settings.maxTasksPerCycle()));
             Iterator<SimTask> it = queue.iterator();
             while (it.hasNext() && pending.size() < settings.maxTasksPerCycle()) pending.add(it.next().pending);
-            Plan plan = scheduler.plan(new Snapshot(views, pending));
+            Cycle cycle = new Cycle(Instant.ofEpochMilli(now), views, held);
+            Plan plan = rules.scheduler(cycle).plan(new Snapshot(views, pending));
+            List<Placement> placements = rules.admit(plan.placements(), cycle, jobsById);
             Map<Long, List<SimTask>> finishing = new TreeMap<>();
-            for (Placement p : plan.placements()) {
+            for (Placement p : placements) {
                 SimTask task = queuedByRef.remove(p.task());
                 SimNode node = nodes.get(p.node());
                 if (task == null || node == null) throw new IllegalStateException("the plan placed an unknown task or on an unknown node: " + p);
+                rules.placed(task.job, node.view(), cycle.now());
                 task.become(TaskState.ASSIGNED);
                 task.become(TaskState.RUNNING); // dispatch and start take no simulated time
                 queue.remove(task);
                 queuedByPending.remove(task.pending);
                 node.take(p.request());
+                held.computeIfAbsent(task.job.tenant(), t -> new TreeMap<>()).merge(node.pool, p.request(), Resources::plus);
                 task.node = node;
+                waitTenants[(int) started] = task.tenant;
                 waitsMillis[(int) started++] = now - task.submitMillis;
                 tasksByPool.merge(node.pool, 1L, Long::sum);
                 finishing.computeIfAbsent(now + task.runMillis, k -> new ArrayList<>()).add(task);
             }
             finishing.forEach((at, tasks) -> schedule(at, new Finish(tasks)));
+            if (placements.size() < plan.placements().size()) {
+                for (Placement p : plan.placements()) {
+                    if (queuedByRef.containsKey(p.task()) && waited.add(p.task().jobId())) waitReasons.merge("held by the rules after planning", 1, Integer::sum);
+                }
+            }
+            for (Plan.Unplaced u : plan.unplaced()) {
+                if (waited.add(u.task().ref().jobId())) waitReasons.merge(u.why().summary(), 1, Integer::sum);
+            }
             rememberWaiting(plan.unplaced());
         }
 
@@ -488,9 +654,7 @@ public final class Simulation {
                 }
                 SimTask task = queuedByPending.get(u.task());
                 if (task.asWaiting == null || task.asWaiting.waitingCanHelp() != canHelp) {
-                    TaskShape s = task.pending.shape();
-                    task.asWaiting = new WaitingTask(new Demand(task.pending.ref(), s.request(), s.jurisdictions(), s.spotTolerant(), s.pools()),
-                            Instant.ofEpochMilli(task.submitMillis), canHelp);
+                    task.asWaiting = rules.waiting(task.job, task.pending.ref(), Instant.ofEpochMilli(task.submitMillis), canHelp);
                 }
                 w.add(task.asWaiting);
             }
@@ -560,7 +724,7 @@ public final class Simulation {
         void launch(BurstAction.Launch l) {
             Offering o = offeringsById.get(l.offering().id());
             if (o == null) throw new IllegalStateException("Launch of an offering no pool offers: " + l.offering().id());
-            SimulatedPool pool = poolsByName.get(o.pool());
+            CloudPool pool = poolsByName.get(o.pool());
             instanceSeq++;
             Set<String> forJobs = new TreeSet<>();
             l.forTasks().forEach(t -> forJobs.add(t.jobId()));
@@ -618,7 +782,48 @@ public final class Simulation {
             for (SimInstance i : ended) cost += i.costUsd();
             return new Result(jobs.size(), n, n == 0 ? 0 : sum / n / 1000, n == 0 ? 0 : sorted[(int) Math.ceil(0.95 * n) - 1] / 1000.0,
                     n == 0 ? 0 : sorted[n - 1] / 1000.0, n == 0 ? 0 : (lastFinishMillis - firstSubmitMillis) / 1000.0, cost, instanceSeq,
-                    leftLive, tasksByPool, actions, cycles, ticks);
+                    leftLive, tasksByPool, actions, cycles, ticks, refused, tenantResults(), waitReasons);
+        }
+
+        /** Waits per tenant, and each ended instance's cost shared by the task time its tenants ran on it (by the jobs it was bought for when none ran). */
+        Map<String, TenantResult> tenantResults() {
+            Map<String, Map<String, Double>> costs = new TreeMap<>();
+            for (SimInstance i : ended) {
+                Map<String, Long> shares = i.node == null ? Map.of() : i.node.taskMillisByTenant;
+                if (shares.isEmpty()) {
+                    Map<String, Long> bought = new TreeMap<>();
+                    for (String job : i.forJobs) bought.merge(jobsById.containsKey(job) ? jobsById.get(job).tenant() : "", 1L, Long::sum);
+                    shares = bought.isEmpty() ? Map.of("", 1L) : bought;
+                }
+                double total = shares.values().stream().mapToLong(Long::longValue).sum();
+                for (var e : shares.entrySet()) {
+                    costs.computeIfAbsent(e.getKey(), t -> new TreeMap<>()).merge(i.pool.name(), i.costUsd() * e.getValue() / total, Double::sum);
+                }
+            }
+            Map<String, TenantResult> out = new TreeMap<>();
+            for (int t = 0; t < tenantNames.size(); t++) {
+                String name = tenantNames.get(t);
+                int count = 0;
+                for (int k = 0; k < started; k++) if (waitTenants[k] == t) count++;
+                long[] waits = new long[count];
+                int c = 0;
+                long deferred = 0;
+                for (int k = 0; k < started; k++) {
+                    if (waitTenants[k] != t) continue;
+                    waits[c++] = waitsMillis[k];
+                    if (waitsMillis[k] > 0) deferred++;
+                }
+                Arrays.sort(waits);
+                double total = 0;
+                for (long w : waits) total += w;
+                Map<String, Double> byPool = costs.getOrDefault(name, Map.of());
+                out.put(name, new TenantResult(jobsByTenant.getOrDefault(name, 0), refusedByTenant.getOrDefault(name, 0), count, deferred,
+                        count == 0 ? 0 : total / count / 1000, count == 0 ? 0 : waits[(int) Math.ceil(0.95 * count) - 1] / 1000.0,
+                        byPool.values().stream().mapToDouble(Double::doubleValue).sum(), byPool));
+            }
+            costs.forEach((name, byPool) -> out.putIfAbsent(name, new TenantResult(0, 0, 0, 0, 0, 0,
+                    byPool.values().stream().mapToDouble(Double::doubleValue).sum(), byPool)));
+            return out;
         }
     }
 }
