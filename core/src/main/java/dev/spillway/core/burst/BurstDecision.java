@@ -47,12 +47,24 @@ import java.util.TreeMap;
  */
 public final class BurstDecision {
 
-    /** What one decision asks for, and what it says to users. */
-    public record Result(List<BurstAction> actions, Map<String, String> waitingReasons, Map<String, PoolStanding> pools) {
+    /**
+     * What one decision asks for, and what it says to users.
+     *
+     * @param quietUntil when it asks for nothing: until when the same snapshot (only its time
+     *                   later) asks for nothing either, the first of its timers (a task's burst-after
+     *                   waited out, an instance's join timeout or idle time, a hold's end);
+     *                   {@link Instant#MAX} when none runs. Null when it asks for something, or is
+     *                   not known. A simulator skips the decisions in between.
+     */
+    public record Result(List<BurstAction> actions, Map<String, String> waitingReasons, Map<String, PoolStanding> pools, Instant quietUntil) {
         public Result {
             actions = List.copyOf(actions);
             waitingReasons = Map.copyOf(waitingReasons);
             pools = Map.copyOf(pools);
+        }
+
+        public Result(List<BurstAction> actions, Map<String, String> waitingReasons, Map<String, PoolStanding> pools) {
+            this(actions, waitingReasons, pools, null);
         }
     }
 
@@ -126,7 +138,30 @@ public final class BurstDecision {
             List<WaitingTask> left = intoComingCapacity(waiting);
             List<TaskRef> uncovered = launch(left);
             replace(left, uncovered);
-            return new Result(actions, reasons, standings());
+            return new Result(actions, reasons, standings(), actions.isEmpty() ? quietUntil(waiting) : null);
+        }
+
+        /** The first time a timer of this snapshot runs out: what {@link Result#quietUntil} says. */
+        private Instant quietUntil(List<WaitingTask> waiting) {
+            Instant first = Instant.MAX;
+            for (List<InstanceView> instances : live.values()) {
+                for (InstanceView i : instances) {
+                    CloudPoolSpec spec = specs.get(i.pool());
+                    if (i.state() == InstanceState.PROVISIONING && i.launchedAt() != null) first = earliest(first, i.launchedAt().plus(spec.joinTimeout()));
+                    if (i.idleSince() != null) first = earliest(first, i.idleSince().plus(spec.scaleDownAfter()));
+                }
+            }
+            for (WaitingTask w : waiting) {
+                if (!w.waitingCanHelp()) continue;
+                for (String p : w.demand().pools()) first = earliest(first, w.queuedAt().plus(w.burstAfter(specs.get(p).burstAfter())));
+            }
+            return earliest(first, holds.earliestEnd());
+        }
+
+        /** The earlier of the two, of those after now. */
+        private Instant earliest(Instant a, Instant b) {
+            if (b == null || !b.isAfter(now)) return a;
+            return b.isBefore(a) ? b : a;
         }
 
         // ---- join watch -----------------------------------------------------------------------
@@ -206,14 +241,19 @@ public final class BurstDecision {
             List<WaitingTask> out = new ArrayList<>();
             List<WaitingTask> sorted = new ArrayList<>(s.waiting());
             sorted.sort(Comparator.comparing(WaitingTask::queuedAt).thenComparing(w -> w.demand().task()));
+            // Tasks of one job ask alike: the narrowing is worked out once per (pools, jurisdictions, spot) asked for.
+            Map<List<Object>, Set<String>> narrowed = new HashMap<>();
             for (WaitingTask w : sorted) {
                 Demand d = w.demand();
-                Set<String> pools = new java.util.TreeSet<>();
-                for (CloudPoolSpec p : specs.values()) {
-                    if (d.mayRunIn(p.name(), p.jurisdiction(), false) || d.mayRunIn(p.name(), p.jurisdiction(), true)) pools.add(p.name());
-                }
+                Set<String> pools = narrowed.computeIfAbsent(List.of(d.pools(), d.jurisdictions(), d.spotTolerant()), k -> {
+                    Set<String> mayUse = new java.util.TreeSet<>();
+                    for (CloudPoolSpec p : specs.values()) {
+                        if (d.mayRunIn(p.name(), p.jurisdiction(), false) || d.mayRunIn(p.name(), p.jurisdiction(), true)) mayUse.add(p.name());
+                    }
+                    return Set.copyOf(mayUse);
+                });
                 if (pools.isEmpty()) continue;
-                out.add(w.withDemand(d.withPools(pools)));
+                out.add(pools.equals(d.pools()) ? w : w.withDemand(d.withPools(pools)));
             }
             return out;
         }
@@ -221,12 +261,15 @@ public final class BurstDecision {
         /** The demand as it may burst now: pools narrowed to those whose burst-after it has waited out; null if none. */
         private Demand eligibleNow(WaitingTask w) {
             if (!w.waitingCanHelp()) return w.demand();
-            Set<String> pools = new java.util.TreeSet<>();
+            Set<String> pools = null;
             for (String p : w.demand().pools()) {
-                if (!now.isBefore(w.queuedAt().plus(w.burstAfter(specs.get(p).burstAfter())))) pools.add(p);
+                if (!now.isBefore(w.queuedAt().plus(w.burstAfter(specs.get(p).burstAfter())))) {
+                    if (pools == null) pools = new java.util.TreeSet<>();
+                    pools.add(p);
+                }
             }
-            if (pools.isEmpty()) return null;
-            return w.demand().withPools(pools);
+            if (pools == null) return null;
+            return pools.size() == w.demand().pools().size() ? w.demand() : w.demand().withPools(pools);
         }
 
         // ---- coming capacity ------------------------------------------------------------------
@@ -303,10 +346,9 @@ public final class BurstDecision {
                 queue.add(w.demand());
                 if (now != null) {
                     eligible.add(now);
-                } else {
+                } else if (!reasons.containsKey(w.demand().task().jobId())) {
                     long waited = Duration.between(w.queuedAt(), this.now).toSeconds();
-                    reasons.putIfAbsent(w.demand().task().jobId(), "may burst after waiting " + human(minBurstAfter(w))
-                            + " (waited " + waited + " s)");
+                    reasons.put(w.demand().task().jobId(), "may burst after waiting " + human(minBurstAfter(w)) + " (waited " + waited + " s)");
                 }
             }
             if (eligible.isEmpty()) return List.of();
@@ -335,7 +377,8 @@ public final class BurstDecision {
             for (Demand d : eligible) {
                 if (covered.contains(d.task())) continue;
                 uncovered.add(d.task());
-                reasons.putIfAbsent(d.task().jobId(), "not bursting: " + whyNotCovered(d, plan));
+                // One reason per job: the first of its tasks gives it (a long queue of one job would otherwise explain itself per task).
+                if (!reasons.containsKey(d.task().jobId())) reasons.put(d.task().jobId(), "not bursting: " + whyNotCovered(d, plan));
             }
             return uncovered;
         }

@@ -94,6 +94,14 @@ final class Holds {
         if (current == null || until.isAfter(current.until())) pools.put(pool, new Hold(until, reason));
     }
 
+    /** When the first hold ends; null when nothing is held. */
+    Instant earliestEnd() {
+        Instant first = null;
+        for (Hold h : offerings.values()) if (first == null || h.until().isBefore(first)) first = h.until();
+        for (Hold h : pools.values()) if (first == null || h.until().isBefore(first)) first = h.until();
+        return first;
+    }
+
     Hold offering(String offeringId) {
         return offerings.get(offeringId);
     }

@@ -36,11 +36,12 @@ final class PlanningProblem {
                 .sorted(Comparator.comparing(Offering::id))
                 .toArray(Offering[]::new));
         Map<Object, Double> byClass = new HashMap<>();
+        Map<Object, String> whyByClass = new HashMap<>();
         for (Demand d : demand) {
             Object key = d.classKey();
             Double value = byClass.computeIfAbsent(key, k -> fairValue(d));
             if (value.isInfinite()) {
-                notCovered.put(d.task(), whyNoOffering(d, all));
+                notCovered.put(d.task(), whyByClass.computeIfAbsent(key, k -> whyNoOffering(d, all)));
             } else {
                 coverable.add(d);
                 fairValue.put(d, value);

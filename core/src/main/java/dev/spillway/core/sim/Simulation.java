@@ -111,6 +111,11 @@ public final class Simulation {
             return new Settings(onpremCpus, 1, 4096, 1024, false, 1.0, Duration.ofSeconds(5), 2000, 1, Duration.ofDays(1));
         }
 
+        /** For a replay on given nodes and jobs ({@link #Simulation(Settings, List, List, Rules, Function)}): the trace-only fields unused. */
+        public static Settings replay(Duration burstTick, int maxTasksPerCycle, long seed) {
+            return new Settings(0, 1, 0, 0, false, 1.0, burstTick, maxTasksPerCycle, seed, Duration.ofDays(1));
+        }
+
         public Settings withSeed(long seed) {
             return new Settings(onpremCpus, nodeCpus, nodeMemoryMib, taskMemoryMib, spotTolerant, speedup, burstTick, maxTasksPerCycle, seed,
                     progressEvery);
@@ -216,6 +221,7 @@ public final class Simulation {
     private final List<CloudPool> pools;
     private final Rules rules;
     private final Function<BurstSnapshot, BurstDecision.Result> decision;
+    private boolean everyTick;
 
     /**
      * A cluster of {@code settings.onpremCpus() / settings.nodeCpus()} identical on-prem nodes.
@@ -243,6 +249,15 @@ public final class Simulation {
         for (CloudPool p : this.pools) {
             if (p.name().equals(ON_PREM_POOL) || !names.add(p.name())) throw new IllegalArgumentException("pool names must be unique and not " + ON_PREM_POOL + ": " + p.name());
         }
+    }
+
+    /**
+     * Makes every burst tick ask the decision, also while it said it would ask for nothing: for
+     * checking that skipping those changes no result.
+     */
+    public Simulation everyTick() {
+        everyTick = true;
+        return this;
     }
 
     /** {@code agent-0001}… of pool {@value #ON_PREM_POOL}, as the local launcher names its agents (the scheduler walks nodes in name order). */
@@ -404,7 +419,8 @@ public final class Simulation {
     private record Join(SimInstance instance) {
     }
 
-    private record BurstTick() {
+    /** A burst decision due; superseded when a sooner one was scheduled after it ({@code generation} no longer current). */
+    private record BurstTick(long generation) {
     }
 
     private final class Run {
@@ -446,6 +462,12 @@ public final class Simulation {
         long now;
         boolean changed;
         boolean tickPending;
+        long tickAt;
+        long tickGeneration;
+        /** Something changed since the last burst decision (an event, or the decision's own actions). */
+        boolean dirty = true;
+        /** Until when the last decision said the same snapshot asks for nothing (epoch millis; MAX_VALUE: no timer runs). */
+        long quietUntilMillis = Long.MIN_VALUE;
         long nextProgressMillis;
         long firstSubmitMillis = Long.MAX_VALUE;
         long lastFinishMillis;
@@ -495,25 +517,28 @@ public final class Simulation {
             waitTenants = new int[(int) tasksInTrace];
             nextProgressMillis = jobs.isEmpty() ? Long.MAX_VALUE : firstSubmitMillis + settings.progressEvery().toMillis();
             long stopAt = Long.MAX_VALUE;
-            while (!events.isEmpty() && events.peek().atMillis() <= stopAt) {
+            while (true) {
+                // A superseded decision is no event: it must not move the clock.
+                while (!events.isEmpty() && events.peek().what() instanceof BurstTick t && t.generation() != tickGeneration) events.poll();
+                if (events.isEmpty() || events.peek().atMillis() > stopAt) break;
                 now = events.peek().atMillis();
                 reportProgressUntil(now);
                 boolean tick = false;
                 while (!events.isEmpty() && events.peek().atMillis() == now) {
                     Object what = events.poll().what();
-                    if (what instanceof BurstTick) tick = true;
-                    else handle(what);
+                    if (what instanceof BurstTick t) {
+                        tick |= t.generation() == tickGeneration;
+                    } else {
+                        handle(what);
+                        dirty = true;
+                    }
                 }
                 if (changed) cycle();
                 if (tick) {
                     tickPending = false;
                     burst();
                 }
-                if (!pools.isEmpty() && !tickPending && (!waiting.isEmpty() || !live.isEmpty() || poolsKeepNodes)) {
-                    long tick_ = settings.burstTick().toMillis();
-                    schedule((now / tick_ + 1) * tick_, new BurstTick());
-                    tickPending = true;
-                }
+                if (!pools.isEmpty() && (!waiting.isEmpty() || !live.isEmpty() || poolsKeepNodes)) scheduleTick();
                 if (stopAt == Long.MAX_VALUE && finished == taskCount && arrived == jobs.size() && (!live.isEmpty() || poolsKeepNodes)) {
                     // Everything ran: give the decision time to scale the pools down, then stop and charge what is left.
                     stopAt = now + settleMillis();
@@ -531,6 +556,29 @@ public final class Simulation {
             }
             if (finished != taskCount) throw new IllegalStateException("only " + finished + " of " + taskCount + " admitted tasks finished");
             return result();
+        }
+
+        /**
+         * The next burst decision: at the next tick, unless nothing changed since the last one and
+         * it said it would ask for nothing until a later time (then at the first tick from then:
+         * the decisions in between would see the same snapshot and ask for nothing). An event
+         * brings a decision scheduled later back to the next tick.
+         */
+        void scheduleTick() {
+            long tick = settings.burstTick().toMillis();
+            long next = (now / tick + 1) * tick;
+            long at = next;
+            if (!dirty && !everyTick) {
+                if (quietUntilMillis == Long.MAX_VALUE) {
+                    return; // no timer runs: only a change can make the decision act
+                }
+                at = Math.max(next, Math.floorDiv(quietUntilMillis + tick - 1, tick) * tick);
+            }
+            if (tickPending && tickAt <= at) return;
+            tickGeneration++;
+            tickPending = true;
+            tickAt = at;
+            schedule(at, new BurstTick(tickGeneration));
         }
 
         long settleMillis() {
@@ -674,7 +722,12 @@ public final class Simulation {
             }
             BurstSnapshot snapshot = new BurstSnapshot(Instant.ofEpochMilli(now), poolSpecs, offerings, views, waiting, history, Map.of(),
                     "simulator");
-            for (BurstAction action : decision.apply(snapshot).actions()) {
+            BurstDecision.Result result = decision.apply(snapshot);
+            dirty = !result.actions().isEmpty();
+            quietUntilMillis = result.quietUntil() == null ? Long.MIN_VALUE
+                    : result.quietUntil().equals(Instant.MAX) ? Long.MAX_VALUE : result.quietUntil().toEpochMilli();
+            if (quietUntilMillis == Long.MIN_VALUE) dirty = true; // not known: decide again at the next tick
+            for (BurstAction action : result.actions()) {
                 actions.merge(actionKind(action), 1, Integer::sum);
                 apply(action);
             }

@@ -1,0 +1,229 @@
+package dev.spillway.policies.whatif;
+
+import dev.spillway.core.burst.Demand;
+import dev.spillway.core.burst.Offering;
+import dev.spillway.core.burst.WaitingTask;
+import dev.spillway.core.scheduling.NodeFilter;
+import dev.spillway.core.scheduling.NodeSlot;
+import dev.spillway.core.scheduling.NodeView;
+import dev.spillway.core.scheduling.Placement;
+import dev.spillway.core.scheduling.Resources;
+import dev.spillway.core.scheduling.Scheduler;
+import dev.spillway.core.scheduling.Scorers;
+import dev.spillway.core.scheduling.TaskRef;
+import dev.spillway.core.scheduling.TaskShape;
+import dev.spillway.core.scheduling.Veto;
+import dev.spillway.core.sim.Simulation;
+import dev.spillway.policies.quota.Amounts;
+import dev.spillway.policies.quota.CycleQuota;
+import dev.spillway.policies.quota.Flavor;
+import dev.spillway.policies.quota.Flavors;
+import dev.spillway.policies.quota.QuotaResource;
+import dev.spillway.policies.quota.TenantQuota;
+import dev.spillway.policies.rules.AdmissionOutcome;
+import dev.spillway.policies.rules.AdmissionResult;
+import dev.spillway.policies.rules.BurstVerdict;
+import dev.spillway.policies.rules.JobFacts;
+import dev.spillway.policies.rules.PlacementContext;
+import dev.spillway.policies.rules.PlacementRules;
+import dev.spillway.policies.rules.PolicySet;
+import dev.spillway.policies.rules.PoolFacts;
+import dev.spillway.policies.rules.Residency;
+import dev.spillway.policies.rules.TenantFacts;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+
+/**
+ * A policy set as the simulator's {@link Simulation.Rules}: what the broker does with it, on a
+ * simulated clock. Admission rules refuse jobs at arrival; each cycle places by the set's
+ * placement rules, residency and tenant quotas (a plan's placements kept in order while they fit
+ * the quotas, as the broker's loop does); burst rules decide what the burst decision may buy for a
+ * waiting job, and its {@code burstAfter}. Every placement is checked against the job's residency
+ * (the count of violations is what a replay reports; it must be 0). A null set places as the
+ * broker does without policies.
+ *
+ * <p>Not replayed: preemption to reclaim lent quota (borrowed work runs to its end here), and fair
+ * share ordering beyond the core's queue order.
+ */
+final class PolicyRules implements Simulation.Rules {
+
+    private final PolicySet set;
+    private final int candidateLimit;
+    private final Map<String, PoolFacts> pools;
+    private final Map<String, JobFacts> facts;
+    private final Map<String, Offering> offeringsById;
+    private final Scheduler plain;
+    private final Map<String, WaitingTerms> terms = new HashMap<>();
+    private CycleQuota cycleQuota;
+    private long violations;
+    private final List<String> violationExamples = new ArrayList<>();
+    private final Map<String, Long> peakBorrowedCpu = new TreeMap<>();
+    private final Map<String, Long> placedByTenant = new TreeMap<>();
+
+    private record WaitingTerms(Map<String, String> refused, Duration burstAfter) {
+    }
+
+    PolicyRules(PolicySet set, int candidateLimit, Map<String, PoolFacts> pools, Map<String, JobFacts> facts, List<Offering> offerings) {
+        this.set = set;
+        this.candidateLimit = candidateLimit;
+        this.pools = Map.copyOf(pools);
+        this.facts = facts;
+        Map<String, Offering> byId = new HashMap<>();
+        for (Offering o : offerings) byId.put(o.id(), o);
+        this.offeringsById = byId;
+        this.plain = Scheduler.standard(candidateLimit);
+    }
+
+    /** Whether the set's placement depends on the job: shapes then carry the job's id. */
+    boolean placesByJob() {
+        return set != null && set.placesByJob();
+    }
+
+    long violations() {
+        return violations;
+    }
+
+    List<String> violationExamples() {
+        return List.copyOf(violationExamples);
+    }
+
+    /** Per tenant with a quota, the most CPU (millicores) it held beyond its nominal quota at the end of any cycle. */
+    Map<String, Long> peakBorrowedCpu() {
+        return peakBorrowedCpu;
+    }
+
+    @Override
+    public String refuse(Simulation.Job job, Instant now) {
+        if (set == null) return null;
+        JobFacts f = facts.get(job.id());
+        AdmissionResult r = set.admit(f, set.tenantFacts(f.tenant(), Map.of()), now);
+        if (!r.denied()) return null;
+        for (AdmissionOutcome o : r.outcomes()) {
+            if (o.action() == dev.spillway.policies.document.PolicyDoc.Action.DENY) return o.policy() + "/" + o.rule() + ": " + o.message();
+        }
+        return "denied";
+    }
+
+    @Override
+    public Scheduler scheduler(Simulation.Cycle cycle) {
+        cycleQuota = null;
+        if (!placesByJob()) return plain;
+        Map<String, Map<String, Long>> usage = usage(cycle.heldByTenantPool());
+        PlacementRules rules = set.placement(new PlacementContext(cycle.now(), shape -> facts.get(shape.facts()),
+                tenant -> set.tenantFacts(tenant, usage.getOrDefault(tenant, Map.of())), pools, this::boughtAs));
+        List<NodeFilter> filters = new ArrayList<>();
+        filters.add(rules.filter());
+        if (!set.tenantQuotas().isEmpty()) {
+            Map<String, Boolean> cloud = new HashMap<>();
+            pools.forEach((name, p) -> cloud.put(name, !p.kind().isEmpty() && !p.kind().equals("on-prem")));
+            for (NodeView n : cycle.nodes()) cloud.putIfAbsent(n.pool(), "true".equals(n.labels().get(Scorers.CLOUD_LABEL)));
+            Map<String, Map<String, Amounts>> held = new HashMap<>();
+            cycle.heldByTenantPool().forEach((tenant, byPool) -> byPool.forEach((pool, r) ->
+                    held.computeIfAbsent(tenant, t -> new HashMap<>()).put(pool, Amounts.of(r, 0))));
+            CycleQuota quota = new CycleQuota(set.tenantQuotas(), set.flavorOrder(), Flavors.resolve(set.flavorNames(), cloud), held);
+            cycleQuota = quota;
+            filters.add(new NodeFilter() {
+                @Override
+                public String name() {
+                    return CycleQuota.FILTER;
+                }
+
+                @Override
+                public Veto check(TaskShape shape, NodeSlot slot) {
+                    JobFacts job = facts.get(shape.facts());
+                    return job == null ? null : quota.check(job.tenant(), job.priority(), slot.view().pool(), shape.request());
+                }
+            });
+        }
+        return Scheduler.standard(candidateLimit, filters, rules.scorers());
+    }
+
+    @Override
+    public List<Placement> admit(List<Placement> planned, Simulation.Cycle cycle, Map<String, Simulation.Job> jobs) {
+        if (cycleQuota == null) return planned;
+        Map<String, String> poolOf = new HashMap<>();
+        for (NodeView n : cycle.nodes()) poolOf.put(n.name(), n.pool());
+        List<Placement> kept = new ArrayList<>(planned.size());
+        for (Placement p : planned) {
+            JobFacts job = facts.get(p.task().jobId());
+            if (cycleQuota.reserve(job.tenant(), job.priority(), poolOf.get(p.node()), p.request()) == null) kept.add(p);
+        }
+        recordBorrowing();
+        return kept;
+    }
+
+    /** Each quota tenant's CPU beyond its nominal quota, summed over its flavors, after this cycle's reservations. */
+    private void recordBorrowing() {
+        var state = cycleQuota.state();
+        for (TenantQuota t : set.tenantQuotas()) {
+            long borrowed = 0;
+            for (String flavor : t.flavors().keySet()) {
+                long used = state.usage(t.tenant(), flavor).get(QuotaResource.CPU);
+                borrowed += Math.max(0, used - t.limits(flavor, QuotaResource.CPU).nominal());
+            }
+            peakBorrowedCpu.merge(t.tenant(), borrowed, Math::max);
+        }
+    }
+
+    @Override
+    public WaitingTask waiting(Simulation.Job job, TaskRef task, Instant queuedAt, boolean waitingCanHelp) {
+        TaskShape s = job.shape();
+        WaitingTerms t = set == null || !set.burstsByJob() ? null : terms.computeIfAbsent(job.id(), id -> terms(facts.get(id), queuedAt));
+        if (t == null) return new WaitingTask(new Demand(task, s.request(), s.jurisdictions(), s.spotTolerant(), s.pools()), queuedAt, waitingCanHelp);
+        return new WaitingTask(new Demand(task, s.request(), s.jurisdictions(), s.spotTolerant(), s.pools(), t.refused()), queuedAt, waitingCanHelp,
+                t.burstAfter());
+    }
+
+    private WaitingTerms terms(JobFacts job, Instant now) {
+        TenantFacts tenant = set.tenantFacts(job.tenant(), Map.of());
+        Map<String, String> refused = new HashMap<>();
+        for (Offering o : offeringsById.values()) {
+            BurstVerdict v = set.burst(job, tenant, o, now);
+            if (!v.allowed()) refused.put(o.id(), v.rule() + ": " + v.reason());
+        }
+        return new WaitingTerms(Map.copyOf(refused), set.burstAfter(job, tenant, now).orElse(null));
+    }
+
+    @Override
+    public void placed(Simulation.Job job, NodeView node, Instant now) {
+        placedByTenant.merge(job.tenant(), 1L, Long::sum);
+        JobFacts f = facts.get(job.id());
+        Residency residency = set != null ? set.residency(f)
+                : f.jurisdictions().isEmpty() ? Residency.ANYWHERE : new Residency(false, f.jurisdictions(), "job " + f.jurisdictions());
+        if (residency.unrestricted()) return;
+        PoolFacts pool = pools.get(node.pool());
+        String j = pool != null && pool.jurisdiction() != null ? pool.jurisdiction() : node.labels().getOrDefault(TaskShape.JURISDICTION_LABEL, "");
+        if (!residency.allows(j)) {
+            violations++;
+            if (violationExamples.size() < 5) {
+                violationExamples.add("job " + job.id() + " on " + node.name() + " in " + (j.isEmpty() ? "no jurisdiction" : j) + ", required "
+                        + residency.required() + " by " + residency.because());
+            }
+        }
+    }
+
+    private Offering boughtAs(NodeView node) {
+        String id = Offering.idOfNode(node.pool(), node.labels());
+        return id == null ? null : offeringsById.get(id);
+    }
+
+    /** What each tenant holds on nodes, as {@code tenant.usage} reads it: cpu millicores, memory MiB, gpu. */
+    private static Map<String, Map<String, Long>> usage(Map<String, Map<String, Resources>> held) {
+        Map<String, Map<String, Long>> out = new HashMap<>();
+        held.forEach((tenant, byPool) -> {
+            long cpu = 0, mem = 0, gpu = 0;
+            for (Resources r : byPool.values()) {
+                cpu += r.cpuMillis();
+                mem += r.memoryMib();
+                gpu += r.gpus();
+            }
+            out.put(tenant, Map.of("cpu", cpu, "memory", mem, "gpu", gpu));
+        });
+        return out;
+    }
+}
