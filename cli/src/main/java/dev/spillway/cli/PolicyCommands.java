@@ -40,7 +40,7 @@ final class PolicyCommands {
     private PolicyCommands() {}
 
     @Command(name = "policy", description = "Cost and locality policies (YAML, apiVersion spillway.dev/v1): apply them, read them, roll back.",
-            subcommands = {Apply.class, Get.class, History.class, Diff.class, Test.class, Rollback.class})
+            subcommands = {Apply.class, Get.class, History.class, Diff.class, Test.class, WhatIf.class, Rollback.class})
     static final class Policy {
     }
 
@@ -240,6 +240,124 @@ final class PolicyCommands {
         }
     }
 
+    @Command(name = "what-if", description = {"Replay a workload under the set in force and under these files, side by side (finops or admin):",
+            "jobs refused, waits per tenant, cloud spend per tenant and pool, quota borrowing, residency violations (must be 0)",
+            "and why the results differ. The workload: the jobs submitted in the last --since (default 30d), or an SWF --trace.",
+            "Runs on the broker's simulator; nothing is stored, placed or launched."})
+    static final class WhatIf extends ClusterCommands.Base {
+        @Parameters(paramLabel = "FILE", arity = "1..*", description = "The candidate policy files.")
+        List<Path> files = new ArrayList<>();
+
+        @Option(names = "--since", description = "Replay the jobs submitted in this last period: 12h, 7d, 30d (default), at most 90d.")
+        String since;
+
+        @Option(names = "--trace", paramLabel = "FILE.swf", description = "Replay this trace (Standard Workload Format) instead of the history.")
+        Path trace;
+
+        @Option(names = "--tenant-by", defaultValue = "user", description = "With --trace: the field that names a job's tenant: user, group or queue "
+                + "(tenants user-<id>, ...; default ${DEFAULT-VALUE}).")
+        String tenantBy;
+
+        @Option(names = "--task-memory", defaultValue = "1Gi", description = "With --trace: memory each task asks for (default ${DEFAULT-VALUE}).")
+        String taskMemory;
+
+        @Option(names = "--spot-tolerant", description = "With --trace: the trace's tasks may run on spot capacity.")
+        boolean spotTolerant;
+
+        @Option(names = "--speedup", defaultValue = "1", description = "With --trace: arrivals come this many times faster (default ${DEFAULT-VALUE}).")
+        double speedup;
+
+        /** Tenants printed in the table; -o json has all. */
+        private static final int TENANTS_SHOWN = 30;
+
+        @Override
+        Integer run(ManagedChannel channel) {
+            if (since != null && trace != null) throw new Spillway.CliException(Spillway.INVALID, "give --since or --trace, not both");
+            dev.spillway.api.v1.WhatIfRequest.Builder request = dev.spillway.api.v1.WhatIfRequest.newBuilder();
+            for (Path f : files) request.addFiles(PolicyFile.newBuilder().setName(f.toString()).setText(read(f)));
+            if (trace != null) {
+                long mib;
+                try {
+                    mib = dev.spillway.api.Quantities.parseMemoryMib(taskMemory);
+                } catch (IllegalArgumentException e) {
+                    throw new Spillway.CliException(Spillway.INVALID, "--task-memory: " + e.getMessage());
+                }
+                if (!(speedup > 0)) throw new Spillway.CliException(Spillway.INVALID, "--speedup: a positive number");
+                request.setTrace(dev.spillway.api.v1.SwfWorkload.newBuilder().setText(read(trace)).setTenantBy(tenantBy).setTaskMemoryMib(mib)
+                        .setSpotTolerant(spotTolerant).setSpeedup(speedup));
+            } else {
+                java.time.Duration period = Decisions.period(since == null ? "30d" : since.trim());
+                if (period == null) throw new Spillway.CliException(Spillway.INVALID, "--since: a period such as 12h, 7d or 30d, not '" + since + "'");
+                request.setSince(com.google.protobuf.Duration.newBuilder().setSeconds(period.getSeconds()));
+            }
+            dev.spillway.api.v1.WhatIfResponse r;
+            try {
+                r = PolicyServiceGrpc.newBlockingStub(channel).withDeadlineAfter(15, java.util.concurrent.TimeUnit.MINUTES).whatIf(request.build());
+            } catch (StatusRuntimeException e) {
+                if (e.getStatus().getCode() != Status.Code.INVALID_ARGUMENT || Spillway.violations(e).isEmpty()) throw e;
+                PrintWriter err = spec.commandLine().getErr();
+                for (BadRequest.FieldViolation v : Spillway.violations(e)) {
+                    err.println(v.getField().startsWith("files") ? problem(v) : v.getField().startsWith("trace")
+                            ? trace + ": " + v.getDescription() : "spillway: " + v.getField() + ": " + v.getDescription());
+                }
+                return Spillway.INVALID;
+            }
+            if (Output.structured(root().output, r, out())) return Spillway.OK;
+            print(r, out());
+            return Spillway.OK;
+        }
+
+        static void print(dev.spillway.api.v1.WhatIfResponse r, PrintWriter out) {
+            var a = r.getCurrent();
+            var b = r.getCandidate();
+            out.printf(java.util.Locale.ROOT, "What-if over %d jobs (%d tasks): %s (in force) vs candidate, replayed in %.1f s%n", r.getJobs(),
+                    r.getTasks(), a.getPolicyVersion(), r.getElapsed().getSeconds() + r.getElapsed().getNanos() / 1e9);
+            out.println();
+            Output.Table t = new Output.Table("", a.getPolicyVersion().toUpperCase(java.util.Locale.ROOT), "CANDIDATE");
+            t.row("jobs refused", a.getRefusedJobs(), b.getRefusedJobs());
+            t.row("tasks run", a.getTasksRun(), b.getTasksRun());
+            t.row("tasks never placed", a.getTasksNeverPlaced(), b.getTasksNeverPlaced());
+            t.row("mean wait", seconds(a.getMeanWaitSeconds()), seconds(b.getMeanWaitSeconds()));
+            t.row("p95 wait", seconds(a.getP95WaitSeconds()), seconds(b.getP95WaitSeconds()));
+            t.row("cloud spend", usd(a.getCloudCostUsd()), usd(b.getCloudCostUsd()));
+            t.row("instances launched", a.getInstances(), b.getInstances());
+            t.row("tasks by pool", new java.util.TreeMap<>(a.getTasksByPoolMap()), new java.util.TreeMap<>(b.getTasksByPoolMap()));
+            t.row("residency violations", a.getResidencyViolations(), b.getResidencyViolations());
+            t.print(out);
+            for (String v : b.getResidencyViolationExamplesList()) out.println("  violation: " + v);
+            out.println();
+            out.println("Differences:");
+            if (r.getDifferencesCount() == 0) out.println("  none: both sets place this workload alike");
+            for (String d : r.getDifferencesList()) out.println("  " + d);
+            out.println();
+            out.println("Tenants (in force -> candidate):");
+            Output.Table tenants = new Output.Table("TENANT", "JOBS", "REFUSED", "MEAN WAIT", "P95 WAIT", "CLOUD USD", "PEAK BORROWED CPU");
+            r.getTenantsList().stream().limit(TENANTS_SHOWN).forEach(x -> {
+                var c = x.getCurrent();
+                var d = x.getCandidate();
+                tenants.row(x.getTenant().isEmpty() ? "(none)" : x.getTenant(), c.getJobs(), c.getRefused() + " -> " + d.getRefused(),
+                        seconds(c.getMeanWaitSeconds()) + " -> " + seconds(d.getMeanWaitSeconds()),
+                        seconds(c.getP95WaitSeconds()) + " -> " + seconds(d.getP95WaitSeconds()),
+                        usd(c.getCloudCostUsd()) + " -> " + usd(d.getCloudCostUsd()),
+                        String.format(java.util.Locale.ROOT, "%.1f -> %.1f", c.getPeakBorrowedCpu(), d.getPeakBorrowedCpu()));
+            });
+            tenants.print(out);
+            if (r.getTenantsCount() > TENANTS_SHOWN) out.println("  ... " + (r.getTenantsCount() - TENANTS_SHOWN) + " more (-o json lists them all)");
+            out.println();
+            out.println("Notes:");
+            for (String n : r.getNotesList()) out.println("  " + n);
+            out.flush();
+        }
+
+        private static String seconds(double s) {
+            return String.format(java.util.Locale.ROOT, "%.0f s", s);
+        }
+
+        private static String usd(double usd) {
+            return String.format(java.util.Locale.ROOT, "%.2f USD", usd);
+        }
+    }
+
     @Command(name = "rollback", description = "Apply the files of an earlier version again, as a new version (finops or admin).")
     static final class Rollback extends ClusterCommands.Base {
         @Parameters(paramLabel = "VERSION", description = "The version to go back to (from 'policy history').")
@@ -363,22 +481,24 @@ final class PolicyCommands {
             out.flush();
         }
 
+        /** "30m", "12h", "7d" as a duration; null when the text is not one. */
+        static java.time.Duration period(String t) {
+            if (!t.matches("\\d{1,9}[dhm]")) return null;
+            long n = Long.parseLong(t.substring(0, t.length() - 1));
+            return switch (t.charAt(t.length() - 1)) {
+                case 'd' -> java.time.Duration.ofDays(n);
+                case 'h' -> java.time.Duration.ofHours(n);
+                default -> java.time.Duration.ofMinutes(n);
+            };
+        }
+
         /** "7d", "12h", "30m" ago, or an RFC 3339 time. */
         static com.google.protobuf.Timestamp since(String text, java.time.Instant now) {
             String t = text.trim();
             java.time.Instant at;
             try {
-                if (t.matches("\\d+[dhm]")) {
-                    long n = Long.parseLong(t.substring(0, t.length() - 1));
-                    java.time.temporal.ChronoUnit unit = switch (t.charAt(t.length() - 1)) {
-                        case 'd' -> java.time.temporal.ChronoUnit.DAYS;
-                        case 'h' -> java.time.temporal.ChronoUnit.HOURS;
-                        default -> java.time.temporal.ChronoUnit.MINUTES;
-                    };
-                    at = now.minus(java.time.Duration.of(n, unit));
-                } else {
-                    at = java.time.OffsetDateTime.parse(t).toInstant();
-                }
+                java.time.Duration ago = period(t);
+                at = ago != null ? now.minus(ago) : java.time.OffsetDateTime.parse(t).toInstant();
             } catch (RuntimeException e) {
                 throw new Spillway.CliException(Spillway.INVALID, "--since: a time ago (30m, 12h, 7d) or an RFC 3339 time, not '" + text + "'");
             }

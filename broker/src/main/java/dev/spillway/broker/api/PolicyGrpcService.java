@@ -36,10 +36,17 @@ public class PolicyGrpcService extends PolicyServiceGrpc.PolicyServiceImplBase {
     private final PolicyTrial trial;
     private final NodeStore nodes;
     private final dev.spillway.broker.jobs.DecisionQueries decisions;
+    private final PolicyReplay replay;
+    private final dev.spillway.broker.store.WorkloadHistory history;
+    private final java.time.Clock clock;
 
     public PolicyGrpcService(Policies policies, PolicyStore store, Audit audit, PolicyTrial trial, NodeStore nodes,
-                             dev.spillway.broker.jobs.DecisionQueries decisions) {
+                             dev.spillway.broker.jobs.DecisionQueries decisions, PolicyReplay replay,
+                             dev.spillway.broker.store.WorkloadHistory history, java.time.Clock clock) {
         this.decisions = decisions;
+        this.replay = replay;
+        this.history = history;
+        this.clock = clock;
         this.trial = trial;
         this.nodes = nodes;
         this.policies = policies;
@@ -94,6 +101,35 @@ public class PolicyGrpcService extends PolicyServiceGrpc.PolicyServiceImplBase {
                     // The trial plans over every connected node: CPU work, off the event loop.
                     .emitOn(Infrastructure.getDefaultWorkerPool())
                     .map(allocated -> trial.run(set, request.getJob(), allocated)));
+        }), out);
+    }
+
+    @Override
+    public void whatIf(dev.spillway.api.v1.WhatIfRequest request, StreamObserver<dev.spillway.api.v1.WhatIfResponse> out) {
+        var files = request.getFilesList().stream().map(f -> new PolicyStore.File(f.getName(), f.getText())).toList();
+        ApiErrors.respond(Uni.createFrom().deferred(() -> {
+            if (files.isEmpty()) throw InvalidRequest.of("files", "required: the candidate policy files to compare with the set in force");
+            Policies.InForce current = policies.inForce();
+            if (current.set() == null && current.problem() != null) {
+                throw InvalidRequest.of("files", "the set in force (version " + current.version() + ") cannot be evaluated by this broker: "
+                        + current.problem() + "; apply a set it can evaluate first");
+            }
+            Uni<PolicyReplay.Workload> workload;
+            if (request.hasTrace()) {
+                workload = Uni.createFrom().item(() -> PolicyReplay.fromTrace(request.getTrace()));
+            } else {
+                java.time.Duration since = request.hasSince()
+                        ? java.time.Duration.ofSeconds(request.getSince().getSeconds(), request.getSince().getNanos()) : java.time.Duration.ofDays(30);
+                if (since.isNegative() || since.isZero() || since.compareTo(PolicyReplay.MAX_SINCE) > 0) {
+                    throw InvalidRequest.of("since", "a period between 1 s and " + PolicyReplay.MAX_SINCE.toDays() + " days");
+                }
+                workload = history.since(clock.instant().minus(since), PolicyReplay.MAX_JOBS + 1).map(past -> PolicyReplay.fromHistory(
+                        past.size() > PolicyReplay.MAX_JOBS ? past.subList(0, PolicyReplay.MAX_JOBS) : past, past.size() > PolicyReplay.MAX_JOBS));
+            }
+            return policies.candidate(files).flatMap(candidate -> workload
+                    // Two replays: CPU work, off the event loop.
+                    .emitOn(Infrastructure.getDefaultWorkerPool())
+                    .map(w -> replay.run(current, candidate, w)));
         }), out);
     }
 

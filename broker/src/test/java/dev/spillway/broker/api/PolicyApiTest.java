@@ -272,6 +272,63 @@ class PolicyApiTest {
         }
     }
 
+    @Test
+    void aWhatIfReplaysATraceUnderBothSetsAndExplainsTheDifferenceStoringNothing() {
+        long before = versions();
+        // Two users; user 2's second job is 12 processors wide, which the candidate refuses.
+        String swf = "; MaxProcs: 8\n"
+                + "1 0 -1 60 2 -1 -1 2 -1 -1 1 1 1 -1 1 -1 -1 -1\n"
+                + "2 10 -1 60 12 -1 -1 12 -1 -1 1 2 1 -1 1 -1 -1 -1\n"
+                + "3 20 -1 60 1 -1 -1 1 -1 -1 1 2 1 -1 1 -1 -1 -1\n"
+                + "not a job line\n";
+        String candidate = """
+                apiVersion: spillway.dev/v1
+                kind: Policy
+                metadata: {name: finops}
+                spec:
+                  admission:
+                    - name: narrow
+                      match: job.tenant == "user-2" && job.tasks > 8
+                      message: '"user-2 submits at most 8 tasks a job"'
+                      action: Deny
+                """;
+        var request = dev.spillway.api.v1.WhatIfRequest.newBuilder().addFiles(PolicyFile.newBuilder().setName("c.yaml").setText(candidate))
+                .setTrace(dev.spillway.api.v1.SwfWorkload.newBuilder().setText(swf)).build();
+        var report = policies("team-a", Role.FINOPS).whatIf(request);
+        assertThat(report.getJobs()).isEqualTo(3);
+        assertThat(report.getSkippedLines()).isEqualTo(1);
+        assertThat(report.getCurrent().getRefusedJobs()).isZero();
+        assertThat(report.getCandidate().getRefusedJobs()).isEqualTo(1);
+        assertThat(report.getCandidate().getWaitReasonsMap()).containsEntry("refused: finops/narrow: user-2 submits at most 8 tasks a job", 1);
+        assertThat(report.getDifferencesList()).contains("jobs refused at submission: 0 -> 1");
+        assertThat(report.getTenantsList()).extracting(dev.spillway.api.v1.WhatIfTenant::getTenant).containsExactly("user-1", "user-2");
+        assertThat(report.getCandidate().getResidencyViolations()).isZero();
+        assertThat(versions()).as("nothing stored").isEqualTo(before);
+
+        // The history of this broker's database replays too (whatever the other tests submitted).
+        var history = policies("team-a", Role.FINOPS).whatIf(request.toBuilder().clearTrace()
+                .setSince(com.google.protobuf.Duration.newBuilder().setSeconds(3600)).build());
+        assertThat(history.getCurrent().getPolicyVersion()).matches("v\\d+|none");
+        assertThat(history.getCandidate().getPolicyVersion()).isEqualTo("candidate");
+        assertThat(history.getNotesList()).anyMatch(n -> n.startsWith("the cluster is this broker's connected on-prem nodes"));
+
+        // Bad input gets field violations; a submitter may not replay.
+        var noFiles = catchThrowableOfType(StatusRuntimeException.class, () -> policies("team-a", Role.FINOPS).whatIf(request.toBuilder()
+                .clearFiles().build()));
+        assertThat(badRequest(noFiles).getFieldViolationsList()).anySatisfy(v -> assertThat(v.getField()).isEqualTo("files"));
+        var noJobs = catchThrowableOfType(StatusRuntimeException.class, () -> policies("team-a", Role.FINOPS).whatIf(request.toBuilder()
+                .setTrace(dev.spillway.api.v1.SwfWorkload.newBuilder().setText("garbage\n")).build()));
+        assertThat(badRequest(noJobs).getFieldViolationsList()).anySatisfy(v -> {
+            assertThat(v.getField()).isEqualTo("trace.text");
+            assertThat(v.getDescription()).contains("no job line could be read").contains("line 1");
+        });
+        var tooLong = catchThrowableOfType(StatusRuntimeException.class, () -> policies("team-a", Role.FINOPS).whatIf(request.toBuilder()
+                .clearTrace().setSince(com.google.protobuf.Duration.newBuilder().setSeconds(100L * 86400)).build()));
+        assertThat(badRequest(tooLong).getFieldViolationsList()).anySatisfy(v -> assertThat(v.getField()).isEqualTo("since"));
+        var denied = catchThrowableOfType(StatusRuntimeException.class, () -> policies("team-b", Role.SUBMITTER).whatIf(request));
+        assertThat(denied.getStatus().getCode()).isEqualTo(Status.Code.PERMISSION_DENIED);
+    }
+
     private static BadRequest badRequest(StatusRuntimeException e) {
         try {
             var status = StatusProto.fromThrowable(e);

@@ -185,5 +185,4 @@ class PolicyPlacementTest {
                 .isInstanceOfSatisfying(io.grpc.StatusRuntimeException.class,
                         e -> assertThat(e.getStatus().getCode()).isEqualTo(io.grpc.Status.Code.INVALID_ARGUMENT));
     }
-    }
 }

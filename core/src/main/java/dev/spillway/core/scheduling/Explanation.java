@@ -44,6 +44,17 @@ public record Explanation(int nodesConsidered, List<VetoCount> vetoes) {
         return sb.toString();
     }
 
+    /**
+     * What the summary says without the counts, so that waits for the same cause on clusters of
+     * different sizes read alike: {@code "no node fits: insufficient free cpu, node lacks a selected label"}.
+     */
+    public String cause() {
+        if (nodesConsidered == 0) return "no nodes are connected";
+        java.util.Set<String> reasons = new java.util.TreeSet<>();
+        for (VetoCount v : vetoes) reasons.add(reason(v.veto()));
+        return "no node fits: " + String.join(", ", reasons);
+    }
+
     /** A policy's veto names its rule, so the reader knows which document to look at. */
     private static String reason(Veto v) {
         return v.filter().startsWith(POLICY_FILTER_PREFIX) ? v.reason() + " [" + v.filter() + "]" : v.reason();

@@ -131,13 +131,16 @@ public final class Simulation {
      * @param tasksByPool       tasks run per pool (on-prem is {@value #ON_PREM_POOL})
      * @param actions           burst actions carried out, by kind (and reason code for drains and terminations)
      * @param refusedJobs       jobs the rules refused at submission (their tasks never ran and count nowhere else)
+     * @param neverPlaced       admitted tasks still queued when nothing else could happen: no node or offering could take them
      * @param tenants           per tenant ({@code ""} for jobs without one)
+     * @param launchesByType    instances launched per instance type ({@code m6i.large}, {@code m6i.large spot})
      * @param waitReasons       why jobs waited: for each job that waited, the first reason a cycle gave, and how many jobs it was;
      *                          refusals as {@code refused: <reason>}
      */
     public record Result(int jobs, long tasks, double meanWaitSeconds, double p95WaitSeconds, double maxWaitSeconds, double makespanSeconds,
                          double cloudCostUsd, int instances, int instancesLeftLive, Map<String, Long> tasksByPool, Map<String, Integer> actions,
-                         int schedulingCycles, int burstTicks, int refusedJobs, Map<String, TenantResult> tenants, Map<String, Integer> waitReasons) {
+                         int schedulingCycles, int burstTicks, int refusedJobs, long neverPlaced, Map<String, TenantResult> tenants,
+                         Map<String, Integer> waitReasons, Map<String, Integer> launchesByType) {
     }
 
     /**
@@ -449,6 +452,7 @@ public final class Simulation {
         final Map<String, Integer> refusedByTenant = new TreeMap<>();
         final Map<String, Integer> jobsByTenant = new TreeMap<>();
         final Map<String, Integer> waitReasons = new TreeMap<>();
+        final Map<String, Integer> launchesByType = new TreeMap<>();
         /** Jobs whose waiting reason was counted. */
         final Set<String> waited = new java.util.HashSet<>();
         final Map<String, Map<String, Resources>> held = new TreeMap<>();
@@ -554,7 +558,8 @@ public final class Simulation {
                     ended.add(i);
                 }
             }
-            if (finished != taskCount) throw new IllegalStateException("only " + finished + " of " + taskCount + " admitted tasks finished");
+            // Tasks no node or offering could ever take stay queued (counted as never placed); one placed and not finished is a bug.
+            if (finished != started) throw new IllegalStateException("only " + finished + " of " + started + " placed tasks finished");
             return result();
         }
 
@@ -568,12 +573,9 @@ public final class Simulation {
             long tick = settings.burstTick().toMillis();
             long next = (now / tick + 1) * tick;
             long at = next;
-            if (!dirty && !everyTick) {
-                if (quietUntilMillis == Long.MAX_VALUE) {
-                    return; // no timer runs: only a change can make the decision act
-                }
-                at = Math.max(next, Math.floorDiv(quietUntilMillis + tick - 1, tick) * tick);
-            }
+            // No timer runs: only a change can make the decision act (also with every tick, or work no offering fits would tick forever).
+            if (!dirty && quietUntilMillis == Long.MAX_VALUE) return;
+            if (!dirty && !everyTick) at = Math.max(next, Math.floorDiv(quietUntilMillis + tick - 1, tick) * tick);
             if (tickPending && tickAt <= at) return;
             tickGeneration++;
             tickPending = true;
@@ -684,7 +686,7 @@ public final class Simulation {
                 }
             }
             for (Plan.Unplaced u : plan.unplaced()) {
-                if (waited.add(u.task().ref().jobId())) waitReasons.merge(u.why().summary(), 1, Integer::sum);
+                if (waited.add(u.task().ref().jobId())) waitReasons.merge(u.why().cause(), 1, Integer::sum);
             }
             rememberWaiting(plan.unplaced());
         }
@@ -779,6 +781,7 @@ public final class Simulation {
             if (o == null) throw new IllegalStateException("Launch of an offering no pool offers: " + l.offering().id());
             CloudPool pool = poolsByName.get(o.pool());
             instanceSeq++;
+            launchesByType.merge(o.instanceType() + (o.spot() ? " spot" : ""), 1, Integer::sum);
             Set<String> forJobs = new TreeSet<>();
             l.forTasks().forEach(t -> forJobs.add(t.jobId()));
             SimInstance i = new SimInstance(String.format(Locale.ROOT, "i-%06d", instanceSeq), pool, o,
@@ -835,7 +838,8 @@ public final class Simulation {
             for (SimInstance i : ended) cost += i.costUsd();
             return new Result(jobs.size(), n, n == 0 ? 0 : sum / n / 1000, n == 0 ? 0 : sorted[(int) Math.ceil(0.95 * n) - 1] / 1000.0,
                     n == 0 ? 0 : sorted[n - 1] / 1000.0, n == 0 ? 0 : (lastFinishMillis - firstSubmitMillis) / 1000.0, cost, instanceSeq,
-                    leftLive, tasksByPool, actions, cycles, ticks, refused, tenantResults(), waitReasons);
+                    leftLive, tasksByPool, actions, cycles, ticks, refused, taskCount - started, tenantResults(), waitReasons,
+                    launchesByType);
         }
 
         /** Waits per tenant, and each ended instance's cost shared by the task time its tenants ran on it (by the jobs it was bought for when none ran). */

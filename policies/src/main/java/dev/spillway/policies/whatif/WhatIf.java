@@ -175,26 +175,44 @@ public final class WhatIf {
             out.add(String.format(Locale.ROOT, "cloud spend: %.2f -> %.2f USD (%d -> %d instances)", ra.cloudCostUsd(), rb.cloudCostUsd(),
                     ra.instances(), rb.instances()));
         }
+        // What the burst decision bought instead: the instance types whose launches changed most.
+        Map<String, Integer> launches = new TreeMap<>();
+        ra.launchesByType().forEach((type, n) -> launches.merge(type, -n, Integer::sum));
+        rb.launchesByType().forEach((type, n) -> launches.merge(type, n, Integer::sum));
+        List<String> bought = launches.entrySet().stream().filter(e -> e.getValue() != 0)
+                .sorted((p, q) -> Integer.compare(Math.abs(q.getValue()), Math.abs(p.getValue())))
+                .limit(5)
+                .map(e -> e.getKey() + " " + ra.launchesByType().getOrDefault(e.getKey(), 0) + " -> " + rb.launchesByType().getOrDefault(e.getKey(), 0))
+                .toList();
+        if (!bought.isEmpty()) out.add("instances launched by type: " + String.join(", ", bought));
         if (Math.abs(ra.meanWaitSeconds() - rb.meanWaitSeconds()) >= 0.5) {
             out.add(String.format(Locale.ROOT, "mean wait: %.0f s -> %.0f s; p95 %.0f s -> %.0f s", ra.meanWaitSeconds(), rb.meanWaitSeconds(),
                     ra.p95WaitSeconds(), rb.p95WaitSeconds()));
         }
+        // Tenants: every change in refusals or quota borrowing, and the three largest changes in spend and in mean wait.
+        Map<String, List<String>> parts = new TreeMap<>();
         for (TenantRow t : rows) {
-            Simulation.TenantResult x = t.current(), y = t.candidate();
-            List<String> parts = new ArrayList<>();
-            if (x.refused() != y.refused()) parts.add("refused " + x.refused() + " -> " + y.refused());
-            if (Math.abs(x.meanWaitSeconds() - y.meanWaitSeconds()) >= 0.5) {
-                parts.add(String.format(Locale.ROOT, "mean wait %.0f s -> %.0f s", x.meanWaitSeconds(), y.meanWaitSeconds()));
-            }
-            if (Math.abs(x.cloudCostUsd() - y.cloudCostUsd()) >= 0.005) {
-                parts.add(String.format(Locale.ROOT, "cloud %.2f -> %.2f USD", x.cloudCostUsd(), y.cloudCostUsd()));
+            if (t.current().refused() != t.candidate().refused()) {
+                parts.computeIfAbsent(t.tenant(), k -> new ArrayList<>()).add("refused " + t.current().refused() + " -> " + t.candidate().refused());
             }
             if (t.borrowedCpuMillisCurrent() != t.borrowedCpuMillisCandidate()) {
-                parts.add(String.format(Locale.ROOT, "peak borrowed cpu %.1f -> %.1f", t.borrowedCpuMillisCurrent() / 1000.0,
-                        t.borrowedCpuMillisCandidate() / 1000.0));
+                parts.computeIfAbsent(t.tenant(), k -> new ArrayList<>()).add(String.format(Locale.ROOT, "peak borrowed cpu %.1f -> %.1f",
+                        t.borrowedCpuMillisCurrent() / 1000.0, t.borrowedCpuMillisCandidate() / 1000.0));
             }
-            if (!parts.isEmpty()) out.add("tenant " + (t.tenant().isEmpty() ? "(none)" : t.tenant()) + ": " + String.join(", ", parts));
         }
+        rows.stream().filter(t -> Math.abs(t.current().cloudCostUsd() - t.candidate().cloudCostUsd()) >= 0.005)
+                .sorted((p, q) -> Double.compare(Math.abs(q.candidate().cloudCostUsd() - q.current().cloudCostUsd()),
+                        Math.abs(p.candidate().cloudCostUsd() - p.current().cloudCostUsd())))
+                .limit(3)
+                .forEach(t -> parts.computeIfAbsent(t.tenant(), k -> new ArrayList<>()).add(String.format(Locale.ROOT, "cloud %.2f -> %.2f USD",
+                        t.current().cloudCostUsd(), t.candidate().cloudCostUsd())));
+        rows.stream().filter(t -> Math.abs(t.current().meanWaitSeconds() - t.candidate().meanWaitSeconds()) >= 0.5)
+                .sorted((p, q) -> Double.compare(Math.abs(q.candidate().meanWaitSeconds() - q.current().meanWaitSeconds()),
+                        Math.abs(p.candidate().meanWaitSeconds() - p.current().meanWaitSeconds())))
+                .limit(3)
+                .forEach(t -> parts.computeIfAbsent(t.tenant(), k -> new ArrayList<>()).add(String.format(Locale.ROOT, "mean wait %.0f s -> %.0f s",
+                        t.current().meanWaitSeconds(), t.candidate().meanWaitSeconds())));
+        parts.forEach((tenant, p) -> out.add("tenant " + (tenant.isEmpty() ? "(none)" : tenant) + ": " + String.join(", ", p)));
         Map<String, Integer> reasons = new LinkedHashMap<>();
         Set<String> all = new TreeSet<>(ra.waitReasons().keySet());
         all.addAll(rb.waitReasons().keySet());

@@ -134,7 +134,7 @@ class WhatIfTest {
     private static Simulation.Result withoutTicks(Simulation.Result r) {
         return new Simulation.Result(r.jobs(), r.tasks(), r.meanWaitSeconds(), r.p95WaitSeconds(), r.maxWaitSeconds(), r.makespanSeconds(),
                 r.cloudCostUsd(), r.instances(), r.instancesLeftLive(), r.tasksByPool(), r.actions(), r.schedulingCycles(), 0, r.refusedJobs(),
-                r.tenants(), r.waitReasons());
+                r.neverPlaced(), r.tenants(), r.waitReasons(), r.launchesByType());
     }
 
     static void assertDifferentAndExplained(WhatIf.Report report, List<SwfTrace.TraceJob> trace, long eu, long narrow, long home) {
