@@ -136,6 +136,31 @@ class CliIT {
         assertThat(trial.out()).contains("admission: refused").contains("DENY  data-and-hours/pii-needs-jurisdictions")
                 .contains("placement (one task, on the nodes connected now)").contains("POOL");
         assertThat(jobCount()).isEqualTo(before);
+
+        // What-if: a trace replayed under the set in force and under a candidate that refuses user 2's wide jobs; nothing is submitted.
+        Path trace = Files.writeString(Files.createTempFile("trace", ".swf"), """
+                ; MaxProcs: 2
+                1 0 -1 30 1 -1 -1 1 -1 -1 1 1 1 -1 1 -1 -1 -1
+                2 5 -1 30 4 -1 -1 4 -1 -1 1 2 1 -1 1 -1 -1 -1
+                """);
+        Path narrow = Files.writeString(Files.createTempFile("narrow", ".yaml"), """
+                apiVersion: spillway.dev/v1
+                kind: Policy
+                metadata: {name: finops}
+                spec:
+                  admission:
+                    - name: narrow
+                      match: job.tenant == "user-2" && job.tasks > 2
+                      message: '"user-2 submits at most 2 tasks a job"'
+                      action: Deny
+                """);
+        Run whatIf = cli("policy", "what-if", narrow.toString(), "--trace", trace.toString());
+        assertThat(whatIf.exit()).as(whatIf.err()).isZero();
+        assertThat(whatIf.out()).contains("What-if over 2 jobs (5 tasks)").contains("jobs refused at submission: 0 -> 1")
+                .contains("+1 jobs: refused: finops/narrow: user-2 submits at most 2 tasks a job").contains("residency violations  0");
+        Run bothWorkloads = cli("policy", "what-if", narrow.toString(), "--trace", trace.toString(), "--since", "1d");
+        assertThat(bothWorkloads.exit()).isEqualTo(Spillway.INVALID);
+        assertThat(jobCount()).isEqualTo(before);
     }
 
     @Test
