@@ -68,9 +68,13 @@ class PolicyPlacementTest {
 
     /** A node of this run: in pool onprem, with the run's label and {@code labels}; its jurisdiction, if any, fixed by its join token. */
     private FakeAgent node(String name, String jurisdiction, Map<String, String> labels) {
+        return node(name, jurisdiction == null ? Map.of() : Map.of("spillway.dev/jurisdiction", jurisdiction), labels);
+    }
+
+    /** A node of this run whose join token fixes {@code fixed} (labels under spillway.dev/). */
+    private FakeAgent node(String name, Map<String, String> fixed, Map<String, String> labels) {
         CreateJoinTokenRequest.Builder token = CreateJoinTokenRequest.newBuilder().setNodeName(name).setPool("onprem")
-                .setTtl(com.google.protobuf.Duration.newBuilder().setSeconds(600));
-        if (jurisdiction != null) token.putLabels("spillway.dev/jurisdiction", jurisdiction);
+                .setTtl(com.google.protobuf.Duration.newBuilder().setSeconds(600)).putAllLabels(fixed);
         String credential = NodeServiceGrpc.newBlockingStub(as("default", Role.ADMIN)).createJoinToken(token.build()).getToken();
         FakeAgent agent = new FakeAgent(url.getHost(), url.getPort(), name, credential);
         agents.add(agent);
@@ -88,8 +92,8 @@ class PolicyPlacementTest {
         return b.build();
     }
 
-    private String submit(JobServiceGrpc.JobServiceBlockingStub jobs, String tenant, Map<String, String> labels) {
-        JobSpec.Builder spec = JobApiTest.valid().toBuilder().setTenant(tenant).setTaskCount(1).putAllLabels(labels);
+    private String submit(JobServiceGrpc.JobServiceBlockingStub jobs, String tenant, Map<String, String> labels, String... datasets) {
+        JobSpec.Builder spec = JobApiTest.valid().toBuilder().setTenant(tenant).setTaskCount(1).putAllLabels(labels).addAllDatasets(List.of(datasets));
         spec.getTaskBuilder().putNodeSelector("run", run);
         String id = jobs.submitJob(SubmitJobRequest.newBuilder().setSpec(spec).build()).getJobId();
         submitted.add(id);
@@ -184,5 +188,50 @@ class PolicyPlacementTest {
                         .setJobId(eu).setPageToken(page.getNextPageToken()).build()))
                 .isInstanceOfSatisfying(io.grpc.StatusRuntimeException.class,
                         e -> assertThat(e.getStatus().getCode()).isEqualTo(io.grpc.Status.Code.INVALID_ARGUMENT));
+    }
+
+    @Test
+    void aDatasetHeavyJobRunsWhereItsDataIsThoughComputeThereIsDearerAndItsAttemptShowsTheEgress() {
+        FakeAgent far = node("f-" + run, Map.of("spillway.dev/site", run + "-b"), Map.of("tier", "cheap"));
+        FakeAgent near = node("g-" + run, Map.of("spillway.dev/site", run + "-a"), Map.of("tier", "dear"));
+        String policy = """
+                apiVersion: spillway.dev/v1
+                kind: Dataset
+                metadata: {name: genomes-%1$s}
+                spec: {location: "site:%1$s-a", size: 50Gi}
+                ---
+                apiVersion: spillway.dev/v1
+                kind: EgressPrices
+                metadata: {name: wan}
+                spec:
+                  prices:
+                    - {from: "site:%1$s-a", to: "*", usdPerGb: 0.02}
+                ---
+                apiVersion: spillway.dev/v1
+                kind: Policy
+                metadata: {name: placement}
+                spec:
+                  scorers:
+                    - name: prefer-cheap
+                      score: 'node.labels.?tier.orValue("") == "cheap" ? 1.0 : 0.0'
+                      weight: 1
+                """.formatted(run);
+        PolicyServiceGrpc.newBlockingStub(as("team-a", Role.FINOPS)).applyPolicies(files("gravity.yaml", policy));
+        var jobs = JobServiceGrpc.newBlockingStub(as("default", Role.ADMIN));
+
+        // Without data, the cheaper node; reading 50 GiB kept at site a, the node at site a, though it is the dearer one.
+        String plain = submit(jobs, "default", Map.of());
+        await().atMost(Duration.ofSeconds(10)).until(() -> assignedJobs(far).contains(plain));
+        String heavy = submit(jobs, "default", Map.of(), "genomes-" + run);
+        await().atMost(Duration.ofSeconds(10)).until(() -> assignedJobs(near).contains(heavy));
+        assertThat(assignedJobs(far)).doesNotContain(heavy);
+
+        // Its attempt's decision says what running elsewhere would have moved: 53.7 GB at 0.02 USD/GB.
+        var attempt = PolicyServiceGrpc.newBlockingStub(as("default", Role.VIEWER)).listDecisions(dev.spillway.api.v1.ListDecisionsRequest
+                .newBuilder().setJobId(heavy).build()).getDecisions(0);
+        assertThat(attempt.getLocation()).isEqualTo("site:" + run + "-a");
+        assertThat(attempt.getRulesList()).filteredOn(r -> r.getRule().equals("policy/data-gravity")).singleElement()
+                .satisfies(r -> assertThat(r.getDetail()).startsWith("here (site:" + run + "-a): nothing moves; elsewhere: ")
+                        .contains("site:" + run + "-b +1.07 USD egress for 53.7 GB of genomes-" + run + " from site:" + run + "-a"));
     }
 }

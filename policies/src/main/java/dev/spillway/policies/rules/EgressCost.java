@@ -30,11 +30,11 @@ public final class EgressCost {
     }
 
     public double usdPerGb(String from, String to) {
+        if (from.equals(to)) return 0; // data where it is moves nowhere, whatever a wildcard price says
         Double p = table.get(from + "\u0000" + to);
         if (p == null) p = table.get(from + "\u0000*");
         if (p == null) p = table.get("*\u0000" + to);
         if (p != null) return p;
-        if (from.equals(to)) return 0;
         String fromProvider = provider(from);
         if (fromProvider.equals("site") || fromProvider.equals("local")) return 0;
         if (fromProvider.equals(provider(to))) return INTER_REGION;

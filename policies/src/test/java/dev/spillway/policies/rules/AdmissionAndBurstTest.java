@@ -149,8 +149,12 @@ class AdmissionAndBurstTest {
                 spec:
                   prices:
                     - {from: "aws:eu-central-1", to: "site:lyon", usdPerGb: 0.05}
+                    - {from: "site:paris", to: "*", usdPerGb: 0.01}
                 """);
         EgressCost egress = set.egress();
+        // A wildcard price is for moving data away: data where it is moves nowhere.
+        assertThat(egress.usdPerGb("site:paris", "site:lyon")).isEqualTo(0.01);
+        assertThat(egress.usdPerGb("site:paris", "site:paris")).isZero();
 
         assertThat(egress.usd(10_000_000_000L, "aws:eu-central-1", "site:lyon")).isEqualTo(0.5);
         assertThat(egress.usdPerGb("aws:eu-central-1", "aws:eu-central-1")).isZero();
