@@ -25,8 +25,10 @@ import dev.spillway.core.task.AttemptOutcome;
 import dev.spillway.core.task.TaskState;
 import dev.spillway.policies.quota.Amounts;
 import dev.spillway.policies.quota.CycleQuota;
+import dev.spillway.policies.quota.FairShare;
 import dev.spillway.policies.quota.Flavors;
 import dev.spillway.policies.quota.Reclaim;
+import dev.spillway.policies.quota.Workload;
 import dev.spillway.policies.rules.JobFacts;
 import dev.spillway.policies.rules.PlacementContext;
 import dev.spillway.policies.rules.PlacementRules;
@@ -108,6 +110,8 @@ public class SchedulingLoop implements SchedulerWakeup {
     private CycleQuota cycleQuota;
     /** This cycle's placement rules when the policies place by job, else null. */
     private PlacementRules cycleRules;
+    /** When each job of this cycle's queue was submitted, by job id. */
+    private Map<String, Long> createdMillis = Map.of();
     /** This cycle's job facts by job id, when the policies place by job. */
     private Map<String, JobFacts> cycleFacts = Map.of();
     /** The policy set this cycle places by when its placement depends on the job (else null): shapes then carry their job's id. */
@@ -248,7 +252,9 @@ public class SchedulingLoop implements SchedulerWakeup {
         placingBy = inForce.set() != null && inForce.set().placesByJob() ? inForce.set() : null;
         List<PendingTask> pending = pendingTasks(nodes);
         long t2 = System.nanoTime();
-        Plan plan = schedulerFor(inForce, nodes).plan(new Snapshot(nodes, pending));
+        Scheduler cycleScheduler = schedulerFor(inForce, nodes);
+        if (cycleQuota != null) pending = fairShare(pending);
+        Plan plan = cycleScheduler.plan(new Snapshot(nodes, pending));
         long t3 = System.nanoTime();
 
         Map<UUID, String> reasons = new HashMap<>(notExamined);
@@ -351,6 +357,26 @@ public class SchedulingLoop implements SchedulerWakeup {
             });
         }
         return Scheduler.standard(limit, filters, rules.scorers());
+    }
+
+    /**
+     * Fair share among the tenants with quotas ({@link FairShare#rerank}): within a priority
+     * level, the jobs whose tenant would hold the lowest weighted dominant share of what its cohort
+     * lends go first; tenants without a quota keep their turns.
+     */
+    private List<PendingTask> fairShare(List<PendingTask> pending) {
+        Map<String, Integer> read = new HashMap<>();
+        for (PendingTask t : pending) read.merge(t.ref().jobId(), 1, Integer::sum);
+        return FairShare.rerank(pending, cycleQuota.state(), jobId -> {
+            JobFacts job = cycleFacts.get(jobId);
+            if (job == null || !cycleQuota.governs(job.tenant())) return null;
+            JobCatalog.JobInfo info = cycleJobs.get(UUID.fromString(jobId));
+            Amounts perTask = Amounts.of(info.shape().request(), 0);
+            List<String> flavors = placingBy.flavorOrder().getOrDefault(job.tenant(), List.of());
+            List<Workload.FlavorRequest> options = new ArrayList<>();
+            for (String f : flavors) options.add(new Workload.FlavorRequest(f, perTask));
+            return new Workload(jobId, job.tenant(), job.priority(), createdMillis.getOrDefault(jobId, 0L), read.get(jobId), options, false);
+        });
     }
 
     /** Every pool this cycle knows, configured or of a connected node, with whether it is a cloud pool. */
@@ -480,9 +506,12 @@ public class SchedulingLoop implements SchedulerWakeup {
         }
         cycleJobs = jobs.getAll(queued.stream().map(TaskStore.QueuedJob::jobId).toList());
         List<FairQueue.Job> fair = new ArrayList<>(queued.size());
+        Map<String, Long> created = new HashMap<>();
         for (TaskStore.QueuedJob q : queued) {
             fair.add(new FairQueue.Job(q.jobId().toString(), q.tenant(), q.priority(), q.createdAtMillis(), q.queued()));
+            created.put(q.jobId().toString(), q.createdAtMillis());
         }
+        createdMillis = created;
         int lookahead = hasCloudPools ? config.scheduler().burstLookahead() : SAMPLE;
         // Of each tenant's work of one shape: what the nodes could take now, plus the look-ahead.
         Map<String, Integer> caps = FairQueue.sharedCaps(fair, j -> shapeOf(UUID.fromString(j.id()), cycleJobs.get(UUID.fromString(j.id()))), shape -> {

@@ -193,6 +193,11 @@ public final class Simulation {
         /** The scheduler for one cycle. */
         Scheduler scheduler(Cycle cycle);
 
+        /** The cycle's queue in the order to plan it (e.g. fair share), after {@link #scheduler}; by default as it is. */
+        default List<PendingTask> order(List<PendingTask> queue, Cycle cycle) {
+            return queue;
+        }
+
         /** Of the plan's placements (in plan order), those that may go ahead now (e.g. within quota); the others stay queued. */
         default List<Placement> admit(List<Placement> planned, Cycle cycle, Map<String, Job> jobs) {
             return planned;
@@ -659,7 +664,8 @@ public final class Simulation {
             Iterator<SimTask> it = queue.iterator();
             while (it.hasNext() && pending.size() < settings.maxTasksPerCycle()) pending.add(it.next().pending);
             Cycle cycle = new Cycle(Instant.ofEpochMilli(now), views, held);
-            Plan plan = rules.scheduler(cycle).plan(new Snapshot(views, pending));
+            Scheduler scheduler = rules.scheduler(cycle);
+            Plan plan = scheduler.plan(new Snapshot(views, rules.order(pending, cycle)));
             List<Placement> placements = rules.admit(plan.placements(), cycle, jobsById);
             Map<Long, List<SimTask>> finishing = new TreeMap<>();
             for (Placement p : placements) {

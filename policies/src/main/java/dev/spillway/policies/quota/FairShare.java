@@ -61,4 +61,46 @@ public final class FairShare {
         for (int t : idx) out.add(state.tenantName(t));
         return out;
     }
+
+    /**
+     * A cycle's queue with fair share among the tenants that have quotas: within each priority
+     * level, the places their tasks hold in {@code queue} (ranked by the core's turn-taking) are
+     * dealt out again in fair-share order: the jobs whose tenant would have the lowest share with
+     * them admitted first ({@link #shareWith}), then the oldest. Tasks of tenants without a quota
+     * keep their places, and priority still comes first, as everywhere in Spillway.
+     *
+     * @param queue      the cycle's tasks, ranked
+     * @param workloadOf a job's waiting work in this cycle (its read tasks), by job id; null for a job whose tenant has no quota
+     */
+    public static List<dev.spillway.core.scheduling.PendingTask> rerank(List<dev.spillway.core.scheduling.PendingTask> queue, QuotaState state,
+                                                                        java.util.function.Function<String, Workload> workloadOf) {
+        java.util.Map<String, Share> shares = new java.util.HashMap<>();
+        java.util.Map<String, Workload> workloads = new java.util.HashMap<>();
+        java.util.Map<Integer, List<Integer>> governedByLevel = new java.util.TreeMap<>();
+        for (int i = 0; i < queue.size(); i++) {
+            String job = queue.get(i).ref().jobId();
+            Workload w = workloads.computeIfAbsent(job, workloadOf::apply);
+            if (w == null || state.tenantIndex(w.tenant()) < 0) continue;
+            shares.computeIfAbsent(job, j -> shareWith(state, w));
+            governedByLevel.computeIfAbsent(queue.get(i).priority(), p -> new ArrayList<>()).add(i);
+        }
+        if (governedByLevel.isEmpty()) return queue;
+        List<dev.spillway.core.scheduling.PendingTask> out = new ArrayList<>(queue);
+        for (List<Integer> positions : governedByLevel.values()) {
+            List<Integer> ranks = new ArrayList<>(positions.size());
+            for (int i : positions) ranks.add(queue.get(i).rank());
+            ranks.sort(null);
+            List<Integer> order = new ArrayList<>(positions);
+            order.sort(Comparator.<Integer, Share>comparing(i -> shares.get(queue.get(i).ref().jobId()))
+                    .thenComparingLong(i -> workloads.get(queue.get(i).ref().jobId()).createdMillis())
+                    .thenComparing(i -> queue.get(i).ref().jobId())
+                    .thenComparing(i -> queue.get(i).rank())
+                    .thenComparing(i -> queue.get(i).ref()));
+            for (int k = 0; k < order.size(); k++) {
+                int i = order.get(k);
+                out.set(i, queue.get(i).withRank(ranks.get(k)));
+            }
+        }
+        return out;
+    }
 }

@@ -308,7 +308,7 @@ public final class QuotaState {
         return best;
     }
 
-    int tenantIndex(String tenant) {
+    public int tenantIndex(String tenant) {
         Integer t = tenantIndex.get(tenant);
         return t == null ? -1 : t;
     }

@@ -144,6 +144,28 @@ final class PolicyRules implements Simulation.Rules {
     }
 
     @Override
+    public List<dev.spillway.core.scheduling.PendingTask> order(List<dev.spillway.core.scheduling.PendingTask> queue, Simulation.Cycle cycle) {
+        if (cycleQuota == null) return queue;
+        // The replay's queue is in queue order already: its positions are the turns fair share deals out again.
+        List<dev.spillway.core.scheduling.PendingTask> ranked = new ArrayList<>(queue.size());
+        Map<String, Integer> read = new HashMap<>();
+        for (int i = 0; i < queue.size(); i++) {
+            ranked.add(queue.get(i).withRank(i));
+            read.merge(queue.get(i).ref().jobId(), 1, Integer::sum);
+        }
+        return dev.spillway.policies.quota.FairShare.rerank(ranked, cycleQuota.state(), jobId -> {
+            JobFacts job = facts.get(jobId);
+            if (job == null || !cycleQuota.governs(job.tenant())) return null;
+            Amounts perTask = Amounts.of(job.perTask(), 0);
+            List<dev.spillway.policies.quota.Workload.FlavorRequest> options = new ArrayList<>();
+            for (String f : set.flavorOrder().getOrDefault(job.tenant(), List.of())) {
+                options.add(new dev.spillway.policies.quota.Workload.FlavorRequest(f, perTask));
+            }
+            return new dev.spillway.policies.quota.Workload(jobId, job.tenant(), job.priority(), 0, read.get(jobId), options, false);
+        });
+    }
+
+    @Override
     public List<Placement> admit(List<Placement> planned, Simulation.Cycle cycle, Map<String, Simulation.Job> jobs) {
         if (cycleQuota == null) return planned;
         Map<String, String> poolOf = new HashMap<>();
