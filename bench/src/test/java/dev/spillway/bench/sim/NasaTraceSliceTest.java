@@ -89,4 +89,23 @@ class NasaTraceSliceTest {
         assertThat(burst.cloudCostUsd()).isPositive();
         assertThat(burst.tasks()).isEqualTo(onPrem.tasks());
     }
+
+    @Test
+    void skippingTheDecisionsThatWouldAskForNothingChangesNoFigureOfTheWholeLog() throws Exception {
+        List<SwfTrace.TraceJob> all = SwfTrace.parse(Files.readString(tracesDir().resolve(FILE))).jobs();
+        Simulation.Result[] r = new Simulation.Result[2];
+        for (int every = 0; every < 2; every++) {
+            Simulation sim = new Simulation(Simulation.Settings.defaults(64), List.of(SimulatedPool.defaultPool().toCloudPool()), Scheduler.standard(),
+                    new BurstDecision()::decide);
+            if (every == 1) sim.everyTick();
+            r[every] = sim.run(all, line -> {});
+        }
+        assertThat(r[0].burstTicks()).isLessThan(r[1].burstTicks() / 2);
+        assertThat(r[0].instances()).isEqualTo(r[1].instances());
+        assertThat(r[0].cloudCostUsd()).isEqualTo(r[1].cloudCostUsd());
+        assertThat(r[0].meanWaitSeconds()).isEqualTo(r[1].meanWaitSeconds());
+        assertThat(r[0].p95WaitSeconds()).isEqualTo(r[1].p95WaitSeconds());
+        assertThat(r[0].actions()).isEqualTo(r[1].actions());
+        assertThat(r[0].tasksByPool()).isEqualTo(r[1].tasksByPool());
+    }
 }

@@ -477,6 +477,9 @@ public final class Simulation {
         boolean dirty = true;
         /** Until when the last decision said the same snapshot asks for nothing (epoch millis; MAX_VALUE: no timer runs). */
         long quietUntilMillis = Long.MIN_VALUE;
+        /** Whether decisions were due at the end of the last instant (something waiting, an instance live, a pool keeping nodes). */
+        boolean decisionsDue;
+        long lastDecisionAt = Long.MIN_VALUE;
         long nextProgressMillis;
         long firstSubmitMillis = Long.MAX_VALUE;
         long lastFinishMillis;
@@ -532,6 +535,8 @@ public final class Simulation {
                 if (events.isEmpty() || events.peek().atMillis() > stopAt) break;
                 now = events.peek().atMillis();
                 reportProgressUntil(now);
+                // Decisions were skipped since the last one: nothing changed, so each would have asked for nothing.
+                boolean skipping = !dirty && decisionsDue;
                 boolean tick = false;
                 while (!events.isEmpty() && events.peek().atMillis() == now) {
                     Object what = events.poll().what();
@@ -543,11 +548,16 @@ public final class Simulation {
                     }
                 }
                 if (changed) cycle();
+                long tickMillis = settings.burstTick().toMillis();
                 if (tick) {
                     tickPending = false;
                     burst();
+                } else if (skipping && dirty && now % tickMillis == 0 && now > lastDecisionAt) {
+                    // Something changed on a tick while decisions were being skipped: the decision of this tick sees it, as it would have.
+                    burst();
                 }
-                if (!pools.isEmpty() && (!waiting.isEmpty() || !live.isEmpty() || poolsKeepNodes)) scheduleTick();
+                decisionsDue = !pools.isEmpty() && (!waiting.isEmpty() || !live.isEmpty() || poolsKeepNodes);
+                if (decisionsDue) scheduleTick();
                 if (stopAt == Long.MAX_VALUE && finished == taskCount && arrived == jobs.size() && (!live.isEmpty() || poolsKeepNodes)) {
                     // Everything ran: give the decision time to scale the pools down, then stop and charge what is left.
                     stopAt = now + settleMillis();
@@ -691,8 +701,12 @@ public final class Simulation {
                     if (queuedByRef.containsKey(p.task()) && waited.add(p.task().jobId())) waitReasons.merge("held by the rules after planning", 1, Integer::sum);
                 }
             }
+            String lastJob = null; // a job's tasks come one after another: look each job up once
             for (Plan.Unplaced u : plan.unplaced()) {
-                if (waited.add(u.task().ref().jobId())) waitReasons.merge(u.why().cause(), 1, Integer::sum);
+                String job = u.task().ref().jobId();
+                if (job == lastJob) continue;
+                lastJob = job;
+                if (waited.add(job)) waitReasons.merge(u.why().cause(), 1, Integer::sum);
             }
             rememberWaiting(plan.unplaced());
         }
@@ -719,6 +733,7 @@ public final class Simulation {
 
         void burst() {
             ticks++;
+            lastDecisionAt = now;
             history.removeIf(o -> o.at().toEpochMilli() < now - historyKeepMillis);
             List<InstanceView> views = new ArrayList<>(live.size());
             for (SimInstance i : live.values()) {
