@@ -126,7 +126,9 @@ class QuotaReclaimTest {
 
         // The lender's work arrives: two of the borrower's tasks are preempted, and the lender's run in their place.
         String lent = submit(jobs, lender, 2);
-        await().atMost(Duration.ofSeconds(15)).until(() -> received(ConnectResponse::hasAssign, lent).size() == 2);
+        await().atMost(Duration.ofSeconds(15)).untilAsserted(() -> assertThat(received(ConnectResponse::hasAssign, lent))
+                .as("lender waits: %s; borrower: %s", jobs.getJob(GetJobRequest.newBuilder().setJobId(lent).build()).getJob(),
+                        jobs.getJob(GetJobRequest.newBuilder().setJobId(borrowed).build()).getJob()).hasSize(2));
         // Two attempts are preempted. (A heartbeat the agent built before the kill reached it still lists the attempt as
         // running; the broker answers that with another kill of the same attempt, so kills are counted per attempt.)
         List<ConnectResponse> preempted = received(ConnectResponse::hasKill, borrowed).stream()
