@@ -24,6 +24,7 @@ import dev.spillway.core.scheduling.TaskShape;
 import dev.spillway.policies.rules.BurstVerdict;
 import dev.spillway.policies.rules.JobFacts;
 import dev.spillway.policies.rules.PolicySet;
+import dev.spillway.policies.rules.PoolFacts;
 import dev.spillway.policies.rules.TenantFacts;
 import io.quarkus.runtime.ShutdownEvent;
 import io.quarkus.runtime.StartupEvent;
@@ -194,7 +195,12 @@ public class BurstController {
             if (pool.refreshError() != null && pool.offerings().isEmpty()) unreadable.put(pool.name(), pool.refreshError());
         }
         List<Plan.Unplaced> unplaced = scheduling.lastUnplaced();
-        Map<String, BurstTerms> terms = burstTerms(unplaced, offerings, now);
+        Set<String> withRoom = new HashSet<>();
+        for (CloudPool pool : pools.all().values()) {
+            long count = live.stream().filter(r -> r.pool().equals(pool.name())).count();
+            if (count < pool.spec().maxNodes()) withRoom.add(pool.name());
+        }
+        Map<String, BurstTerms> terms = burstTerms(unplaced, offerings, withRoom, now);
         List<WaitingTask> waiting = new ArrayList<>();
         for (Plan.Unplaced u : unplaced) {
             TaskShape shape = u.task().shape();
@@ -220,7 +226,7 @@ public class BurstController {
      * tick. A stored policy set this broker cannot compile refuses every offering (residency could
      * not be checked), with why.
      */
-    private Map<String, BurstTerms> burstTerms(List<Plan.Unplaced> unplaced, List<Offering> offerings, Instant now) {
+    private Map<String, BurstTerms> burstTerms(List<Plan.Unplaced> unplaced, List<Offering> offerings, Set<String> withRoom, Instant now) {
         Policies.InForce inForce = policies.inForce();
         if (unplaced.isEmpty() || (inForce.set() == null && inForce.problem() == null)) return Map.of();
         if (inForce.set() != null && !inForce.set().burstsByJob()) return Map.of();
@@ -242,13 +248,24 @@ public class BurstController {
             JobFacts job = Policies.jobFacts(info.spec());
             TenantFacts tenant = set.tenantFacts(job.tenant(), usage.getOrDefault(job.tenant(), Map.of()));
             Map<String, String> refused = new HashMap<>();
+            List<Offering> allowed = new ArrayList<>();
             for (Offering o : offerings) {
                 BurstVerdict v = set.burst(job, tenant, o, now);
                 if (!v.allowed()) refused.put(o.id(), v.rule() + ": " + v.reason());
+                else allowed.add(o);
             }
+            // Data gravity: not where moving the job's data makes the first hour dearer than the best place with room.
+            refused.putAll(set.gravityRefusals(job, info.shape().request(), allowed, this::place, withRoom));
             out.put(id.toString(), new BurstTerms(Map.copyOf(refused), set.burstAfter(job, tenant, now).orElse(null)));
         });
         return out;
+    }
+
+    /** Where an offering's instances are, as datasets and egress prices name places: {@code aws:eu-central-1}. */
+    private String place(Offering o) {
+        CloudPool pool = pools.get(o.pool());
+        String kind = pool == null ? "local" : pool.settings().kind();
+        return new PoolFacts(o.pool(), kind, o.region(), null, 0).location(null);
     }
 
     private void apply(BurstDecision.Result result, List<InstanceStore.InstanceRow> live) {

@@ -1,6 +1,7 @@
 package dev.spillway.policies.rules;
 
 import dev.spillway.core.burst.Offering;
+import dev.spillway.core.scheduling.Resources;
 import dev.spillway.policies.cel.CompiledExpression;
 import dev.spillway.policies.cel.EvalError;
 import dev.spillway.policies.document.DatasetDoc;
@@ -16,12 +17,14 @@ import java.time.Instant;
 import java.time.ZoneOffset;
 import java.time.ZonedDateTime;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.TreeMap;
 import java.util.TreeSet;
 
 /**
@@ -277,10 +280,54 @@ public final class PolicySet {
 
     // ---- burst ----------------------------------------------------------------------------------
 
-    /** Whether bursting depends on the job: some burst rule exists, or some tenant or dataset requires jurisdictions. */
+    /** Whether bursting depends on the job: some burst rule exists, some dataset is described (data gravity), or some tenant requires jurisdictions. */
     public boolean burstsByJob() {
-        return !burst.isEmpty() || datasets.values().stream().anyMatch(d -> !d.jurisdictions().isEmpty())
-                || tenants.values().stream().anyMatch(t -> !t.jurisdictions().isEmpty());
+        return !burst.isEmpty() || !datasets.isEmpty() || tenants.values().stream().anyMatch(t -> !t.jurisdictions().isEmpty());
+    }
+
+    /**
+     * Data gravity in bursting: where a job that reads datasets should not be given new capacity.
+     * Each place with an offering a task fits on costs its first hour: the cheapest such offering's
+     * price plus moving the job's datasets there. Offerings in a place whose first hour costs more
+     * than in the cheapest place with room are refused, with the figures; a place without room
+     * (its pool at its limits) refuses nothing, so the job may still burst there when the best
+     * place is full. A job reading no dataset, or one whose data moves nowhere it may go, is refused
+     * nothing.
+     *
+     * @param offerings    the offerings the job may otherwise burst onto
+     * @param location     each offering's place ({@code aws:eu-central-1})
+     * @param poolsWithRoom pools that may launch another instance now
+     * @return the refused offering ids with the rule and reason, {@code data-gravity: ...}
+     */
+    public Map<String, String> gravityRefusals(JobFacts job, Resources perTask, List<Offering> offerings,
+                                               java.util.function.Function<Offering, String> location, Set<String> poolsWithRoom) {
+        if (job.datasets().isEmpty()) return Map.of();
+        Map<String, Double> firstHour = new TreeMap<>();
+        Map<String, DataMove> moves = new HashMap<>();
+        Map<String, Boolean> room = new HashMap<>();
+        for (Offering o : offerings) {
+            if (!o.shape().covers(perTask)) continue;
+            String place = location.apply(o);
+            DataMove move = moves.computeIfAbsent(place, l -> dataMove(job, l));
+            firstHour.merge(place, o.priceUsdPerHour() + move.usd(), Math::min);
+            room.merge(place, poolsWithRoom.contains(o.pool()), Boolean::logicalOr);
+        }
+        String best = null;
+        for (Map.Entry<String, Double> e : firstHour.entrySet()) {
+            if (room.get(e.getKey()) && (best == null || e.getValue() < firstHour.get(best))) best = e.getKey();
+        }
+        if (best == null) return Map.of();
+        Map<String, String> refused = new HashMap<>();
+        for (Offering o : offerings) {
+            String place = location.apply(o);
+            Double cost = firstHour.get(place);
+            DataMove move = moves.get(place);
+            if (cost == null || move.usd() == 0 || cost <= firstHour.get(best) + 1e-9) continue;
+            refused.put(o.id(), String.format(java.util.Locale.ROOT,
+                    "data-gravity: %s; a first hour in %s costs %.2f USD with it, against %.2f USD in %s", move.description(), place, cost,
+                    firstHour.get(best), best));
+        }
+        return refused;
     }
 
     /**

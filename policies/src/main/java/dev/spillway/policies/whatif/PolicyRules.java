@@ -204,10 +204,19 @@ final class PolicyRules implements Simulation.Rules {
     private WaitingTerms terms(JobFacts job, Instant now) {
         TenantFacts tenant = set.tenantFacts(job.tenant(), Map.of());
         Map<String, String> refused = new HashMap<>();
+        List<Offering> allowed = new ArrayList<>();
         for (Offering o : offeringsById.values()) {
             BurstVerdict v = set.burst(job, tenant, o, now);
             if (!v.allowed()) refused.put(o.id(), v.rule() + ": " + v.reason());
+            else allowed.add(o);
         }
+        // Data gravity as the broker applies it; every pool is taken to have room (the replay does not look ahead at limits).
+        java.util.Set<String> pools = new java.util.HashSet<>();
+        allowed.forEach(o -> pools.add(o.pool()));
+        refused.putAll(set.gravityRefusals(job, job.perTask(), allowed, o -> {
+            PoolFacts p = this.pools.get(o.pool());
+            return new PoolFacts(o.pool(), p == null ? "local" : p.kind(), o.region(), null, 0).location(null);
+        }, pools));
         return new WaitingTerms(Map.copyOf(refused), set.burstAfter(job, tenant, now).orElse(null));
     }
 

@@ -68,4 +68,26 @@ class DataGravityTest {
                     .as("datasets %s", datasets).isEqualTo(datasets.isEmpty() ? "lyon-1" : "aws-eu-1"));
         }
     }
+
+    @Test
+    void burstingBuysWhereTheDataIsWhenMovingItWouldCostMoreThanTheComputeSavesAndFallsBackWhenThatPoolIsFull() {
+        var aws = new dev.spillway.core.burst.Offering("aws-eu:eu-central-1a:m6i.large:on-demand", "aws-eu", "eu-central-1", "eu-central-1a", "EU",
+                "m6i.large", new Resources(2000, 8192, 0), false, 0.096);
+        var azure = new dev.spillway.core.burst.Offering("azure-we:1:Standard_D2s_v5:on-demand", "azure-we", "westeurope", "1", "EU",
+                "Standard_D2s_v5", new Resources(2000, 8192, 0), false, 0.05);
+        java.util.function.Function<dev.spillway.core.burst.Offering, String> place = o -> o.pool().startsWith("aws") ? "aws:" + o.region()
+                : "azure:" + o.region();
+        Resources task = new Resources(1000, 1024, 0);
+
+        // 5 TiB in AWS eu-central-1: Azure's instance is cheaper, but its first hour with the data moved costs 494.83 USD.
+        var refused = SET.gravityRefusals(job("genomes-2026"), task, List.of(aws, azure), place, Set.of("aws-eu", "azure-we"));
+        assertThat(refused).containsOnlyKeys(azure.id());
+        assertThat(refused.get(azure.id())).isEqualTo("data-gravity: 494.78 USD egress for 5497.6 GB of genomes-2026 from aws:eu-central-1; "
+                + "a first hour in azure:westeurope costs 494.83 USD with it, against 0.10 USD in aws:eu-central-1");
+        // The AWS pool at its limits: the job may still burst to Azure.
+        assertThat(SET.gravityRefusals(job("genomes-2026"), task, List.of(aws, azure), place, Set.of("azure-we"))).isEmpty();
+        // Without datasets, or with data that moves for free out of a site, the cheapest instance wins as before.
+        assertThat(SET.gravityRefusals(job(), task, List.of(aws, azure), place, Set.of("aws-eu", "azure-we"))).isEmpty();
+        assertThat(SET.gravityRefusals(job("lab-notes"), task, List.of(aws, azure), place, Set.of("aws-eu", "azure-we"))).isEmpty();
+    }
 }
