@@ -218,9 +218,10 @@ class PolicyApiTest {
                 dev.spillway.api.v1.CreateJoinTokenRequest.newBuilder().setNodeName(name).setPool("onprem")
                         .setTtl(com.google.protobuf.Duration.newBuilder().setSeconds(600)).build()).getToken();
         try (FakeAgent node = new FakeAgent(url.getHost(), url.getPort(), name, token)) {
+            // Large: queued work other test classes leave behind (tasks without selectors) may land on it, and must not fill it.
             node.send(dev.spillway.api.v1.ConnectRequest.newBuilder().setRegister(dev.spillway.api.v1.Register.newBuilder()
                     .setNodeName(name).setPool("onprem").putLabels("run", run)
-                    .setCapacity(dev.spillway.api.v1.Resources.newBuilder().setCpuMillis(4000).setMemoryMib(4096))).build());
+                    .setCapacity(dev.spillway.api.v1.Resources.newBuilder().setCpuMillis(64000).setMemoryMib(262144))).build());
             org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(10)).until(() -> node.registered() != null);
             node.runAssignments();
             long before = versions();
