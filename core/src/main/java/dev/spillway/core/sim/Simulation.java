@@ -1,6 +1,5 @@
 package dev.spillway.core.sim;
 
-import dev.spillway.core.sim.SwfTrace.TraceJob;
 import dev.spillway.core.burst.BurstAction;
 import dev.spillway.core.burst.BurstDecision;
 import dev.spillway.core.burst.BurstSnapshot;
@@ -22,6 +21,7 @@ import dev.spillway.core.scheduling.Scorers;
 import dev.spillway.core.scheduling.Snapshot;
 import dev.spillway.core.scheduling.TaskRef;
 import dev.spillway.core.scheduling.TaskShape;
+import dev.spillway.core.sim.SwfTrace.TraceJob;
 import dev.spillway.core.task.TaskState;
 import dev.spillway.core.task.TaskStateMachine;
 import java.time.Duration;
