@@ -21,7 +21,6 @@ import dev.spillway.core.burst.WaitingTask;
 import dev.spillway.core.lifecycle.ReasonCode;
 import dev.spillway.core.scheduling.Plan;
 import dev.spillway.core.scheduling.TaskShape;
-import dev.spillway.policies.rules.BurstVerdict;
 import dev.spillway.policies.rules.JobFacts;
 import dev.spillway.policies.rules.PolicySet;
 import dev.spillway.policies.rules.PoolFacts;
@@ -247,15 +246,8 @@ public class BurstController {
         infos.forEach((id, info) -> {
             JobFacts job = Policies.jobFacts(info.spec());
             TenantFacts tenant = set.tenantFacts(job.tenant(), usage.getOrDefault(job.tenant(), Map.of()));
-            Map<String, String> refused = new HashMap<>();
-            List<Offering> allowed = new ArrayList<>();
-            for (Offering o : offerings) {
-                BurstVerdict v = set.burst(job, tenant, o, now);
-                if (!v.allowed()) refused.put(o.id(), v.rule() + ": " + v.reason());
-                else allowed.add(o);
-            }
-            // Data gravity: not where moving the job's data makes the first hour dearer than the best place with room.
-            refused.putAll(set.gravityRefusals(job, info.shape().request(), allowed, this::place, withRoom));
+            // The burst rules, then data gravity: not where moving the job's data makes the first hour dearer than the best place with room.
+            Map<String, String> refused = set.burstRefusals(job, tenant, offerings, now, this::place, withRoom);
             out.put(id.toString(), new BurstTerms(Map.copyOf(refused), set.burstAfter(job, tenant, now).orElse(null)));
         });
         return out;

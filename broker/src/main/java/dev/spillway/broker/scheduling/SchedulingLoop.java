@@ -343,18 +343,10 @@ public class SchedulingLoop implements SchedulerWakeup {
             CycleQuota quota = new CycleQuota(placingBy.tenantQuotas(), placingBy.flavorOrder(),
                     Flavors.resolve(placingBy.flavorNames(), poolsAreCloud(nodes)), usageByPool(onNodes, running));
             cycleQuota = quota;
-            filters.add(new NodeFilter() {
-                @Override
-                public String name() {
-                    return CycleQuota.FILTER;
-                }
-
-                @Override
-                public Veto check(TaskShape shape, dev.spillway.core.scheduling.NodeSlot slot) {
-                    JobFacts job = facts.get(shape.facts());
-                    return job == null ? null : quota.check(job.tenant(), job.priority(), slot.view().pool(), shape.request());
-                }
-            });
+            filters.add(quota.filter(shape -> {
+                JobFacts job = facts.get(shape.facts());
+                return job == null ? null : job.tenant();
+            }, shape -> facts.get(shape.facts()).priority()));
         }
         return Scheduler.standard(limit, filters, rules.scorers());
     }
@@ -370,12 +362,8 @@ public class SchedulingLoop implements SchedulerWakeup {
         return FairShare.rerank(pending, cycleQuota.state(), jobId -> {
             JobFacts job = cycleFacts.get(jobId);
             if (job == null || !cycleQuota.governs(job.tenant())) return null;
-            JobCatalog.JobInfo info = cycleJobs.get(UUID.fromString(jobId));
-            Amounts perTask = Amounts.of(info.shape().request(), 0);
-            List<String> flavors = placingBy.flavorOrder().getOrDefault(job.tenant(), List.of());
-            List<Workload.FlavorRequest> options = new ArrayList<>();
-            for (String f : flavors) options.add(new Workload.FlavorRequest(f, perTask));
-            return new Workload(jobId, job.tenant(), job.priority(), createdMillis.getOrDefault(jobId, 0L), read.get(jobId), options, false);
+            return Workload.of(jobId, job.tenant(), job.priority(), createdMillis.getOrDefault(jobId, 0L), read.get(jobId),
+                    Amounts.of(job.perTask(), 0), placingBy.flavorOrder().getOrDefault(job.tenant(), List.of()));
         });
     }
 

@@ -61,6 +61,29 @@ public final class CycleQuota {
         this.state = start;
     }
 
+    /**
+     * This cycle's quota as the scheduler's filter ({@value #FILTER}): {@link #check} for the tenant
+     * and priority of the job each shape belongs to; a shape whose job is unknown passes.
+     *
+     * @param tenantOf   a shape's tenant, null when its job is unknown
+     * @param priorityOf a shape's priority
+     */
+    public dev.spillway.core.scheduling.NodeFilter filter(java.util.function.Function<dev.spillway.core.scheduling.TaskShape, String> tenantOf,
+                                                          java.util.function.ToIntFunction<dev.spillway.core.scheduling.TaskShape> priorityOf) {
+        return new dev.spillway.core.scheduling.NodeFilter() {
+            @Override
+            public String name() {
+                return FILTER;
+            }
+
+            @Override
+            public Veto check(dev.spillway.core.scheduling.TaskShape shape, dev.spillway.core.scheduling.NodeSlot slot) {
+                String tenant = tenantOf.apply(shape);
+                return tenant == null ? null : CycleQuota.this.check(tenant, priorityOf.applyAsInt(shape), slot.view().pool(), shape.request());
+            }
+        };
+    }
+
     /** Whether a Tenant document gives this tenant a quota. */
     public boolean governs(String tenant) {
         return tenants.containsKey(tenant);

@@ -38,6 +38,13 @@ public record Workload(String id, String tenant, int priority, long createdMilli
     }
 
     /** Tasks that reserve the same amounts in every flavor they may use. */
+    /** Waiting work of a job whose every task asks {@code perTask}, in {@code flavors} in the tenant's order. */
+    public static Workload of(String id, String tenant, int priority, long createdMillis, int tasks, Amounts perTask, List<String> flavors) {
+        List<FlavorRequest> options = new ArrayList<>();
+        for (String f : flavors) options.add(new FlavorRequest(f, perTask));
+        return new Workload(id, tenant, priority, createdMillis, tasks, options, false);
+    }
+
     public static Workload of(String id, String tenant, int priority, int tasks, Amounts perTask, String... flavors) {
         List<FlavorRequest> options = new ArrayList<>();
         for (String f : flavors) options.add(new FlavorRequest(f, perTask));

@@ -286,6 +286,23 @@ public final class PolicySet {
     }
 
     /**
+     * Every offering this job may not burst onto, with the rule and why ({@code rule: reason}): the
+     * burst rules' refusals ({@link #burst}), then data gravity's among the rest ({@link #gravityRefusals}).
+     */
+    public Map<String, String> burstRefusals(JobFacts job, TenantFacts tenant, List<Offering> offerings, Instant now,
+                                             java.util.function.Function<Offering, String> location, Set<String> poolsWithRoom) {
+        Map<String, String> refused = new HashMap<>();
+        List<Offering> allowed = new ArrayList<>();
+        for (Offering o : offerings) {
+            BurstVerdict v = burst(job, tenant, o, now);
+            if (!v.allowed()) refused.put(o.id(), v.rule() + ": " + v.reason());
+            else allowed.add(o);
+        }
+        refused.putAll(gravityRefusals(job, job.perTask(), allowed, location, poolsWithRoom));
+        return refused;
+    }
+
+    /**
      * Data gravity in bursting: where a job that reads datasets should not be given new capacity.
      * Each place with an offering a task fits on costs its first hour: the cheapest such offering's
      * price plus moving the job's datasets there. Offerings in a place whose first hour costs more

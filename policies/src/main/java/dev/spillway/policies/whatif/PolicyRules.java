@@ -4,7 +4,6 @@ import dev.spillway.core.burst.Demand;
 import dev.spillway.core.burst.Offering;
 import dev.spillway.core.burst.WaitingTask;
 import dev.spillway.core.scheduling.NodeFilter;
-import dev.spillway.core.scheduling.NodeSlot;
 import dev.spillway.core.scheduling.NodeView;
 import dev.spillway.core.scheduling.Placement;
 import dev.spillway.core.scheduling.Resources;
@@ -12,17 +11,14 @@ import dev.spillway.core.scheduling.Scheduler;
 import dev.spillway.core.scheduling.Scorers;
 import dev.spillway.core.scheduling.TaskRef;
 import dev.spillway.core.scheduling.TaskShape;
-import dev.spillway.core.scheduling.Veto;
 import dev.spillway.core.sim.Simulation;
 import dev.spillway.policies.quota.Amounts;
 import dev.spillway.policies.quota.CycleQuota;
-import dev.spillway.policies.quota.Flavor;
 import dev.spillway.policies.quota.Flavors;
 import dev.spillway.policies.quota.QuotaResource;
 import dev.spillway.policies.quota.TenantQuota;
 import dev.spillway.policies.rules.AdmissionOutcome;
 import dev.spillway.policies.rules.AdmissionResult;
-import dev.spillway.policies.rules.BurstVerdict;
 import dev.spillway.policies.rules.JobFacts;
 import dev.spillway.policies.rules.PlacementContext;
 import dev.spillway.policies.rules.PlacementRules;
@@ -127,18 +123,10 @@ final class PolicyRules implements Simulation.Rules {
                     held.computeIfAbsent(tenant, t -> new HashMap<>()).put(pool, Amounts.of(r, 0))));
             CycleQuota quota = new CycleQuota(set.tenantQuotas(), set.flavorOrder(), Flavors.resolve(set.flavorNames(), cloud), held);
             cycleQuota = quota;
-            filters.add(new NodeFilter() {
-                @Override
-                public String name() {
-                    return CycleQuota.FILTER;
-                }
-
-                @Override
-                public Veto check(TaskShape shape, NodeSlot slot) {
-                    JobFacts job = facts.get(shape.facts());
-                    return job == null ? null : quota.check(job.tenant(), job.priority(), slot.view().pool(), shape.request());
-                }
-            });
+            filters.add(quota.filter(shape -> {
+                JobFacts job = facts.get(shape.facts());
+                return job == null ? null : job.tenant();
+            }, shape -> facts.get(shape.facts()).priority()));
         }
         return Scheduler.standard(candidateLimit, filters, rules.scorers());
     }
@@ -156,12 +144,8 @@ final class PolicyRules implements Simulation.Rules {
         return dev.spillway.policies.quota.FairShare.rerank(ranked, cycleQuota.state(), jobId -> {
             JobFacts job = facts.get(jobId);
             if (job == null || !cycleQuota.governs(job.tenant())) return null;
-            Amounts perTask = Amounts.of(job.perTask(), 0);
-            List<dev.spillway.policies.quota.Workload.FlavorRequest> options = new ArrayList<>();
-            for (String f : set.flavorOrder().getOrDefault(job.tenant(), List.of())) {
-                options.add(new dev.spillway.policies.quota.Workload.FlavorRequest(f, perTask));
-            }
-            return new dev.spillway.policies.quota.Workload(jobId, job.tenant(), job.priority(), 0, read.get(jobId), options, false);
+            return dev.spillway.policies.quota.Workload.of(jobId, job.tenant(), job.priority(), 0, read.get(jobId), Amounts.of(job.perTask(), 0),
+                    set.flavorOrder().getOrDefault(job.tenant(), List.of()));
         });
     }
 
@@ -203,20 +187,13 @@ final class PolicyRules implements Simulation.Rules {
 
     private WaitingTerms terms(JobFacts job, Instant now) {
         TenantFacts tenant = set.tenantFacts(job.tenant(), Map.of());
-        Map<String, String> refused = new HashMap<>();
-        List<Offering> allowed = new ArrayList<>();
-        for (Offering o : offeringsById.values()) {
-            BurstVerdict v = set.burst(job, tenant, o, now);
-            if (!v.allowed()) refused.put(o.id(), v.rule() + ": " + v.reason());
-            else allowed.add(o);
-        }
-        // Data gravity as the broker applies it; every pool is taken to have room (the replay does not look ahead at limits).
-        java.util.Set<String> pools = new java.util.HashSet<>();
-        allowed.forEach(o -> pools.add(o.pool()));
-        refused.putAll(set.gravityRefusals(job, job.perTask(), allowed, o -> {
-            PoolFacts p = this.pools.get(o.pool());
+        // As the broker decides it; every pool is taken to have room (the replay does not look ahead at limits).
+        java.util.Set<String> everyPool = new java.util.HashSet<>();
+        offeringsById.values().forEach(o -> everyPool.add(o.pool()));
+        Map<String, String> refused = set.burstRefusals(job, tenant, List.copyOf(offeringsById.values()), now, o -> {
+            PoolFacts p = pools.get(o.pool());
             return new PoolFacts(o.pool(), p == null ? "local" : p.kind(), o.region(), null, 0).location(null);
-        }, pools));
+        }, everyPool);
         return new WaitingTerms(Map.copyOf(refused), set.burstAfter(job, tenant, now).orElse(null));
     }
 
