@@ -24,6 +24,12 @@ import java.util.function.LongConsumer;
  * shrink, and tasks of one job share a {@link TaskShape}. So each shape remembers how far it has
  * looked and which nodes it found feasible (a node that refused it will keep refusing), and once
  * a shape finds no node at all, the rest of its tasks wait with the same explanation, unsearched.
+ *
+ * <p>With placement policies every job is a shape of its own ({@link TaskShape#facts()}), though
+ * many jobs ask for the same resources on the same kind of node. The filters that do not read
+ * facts (the built-in ones) answer alike for all of them, and their refusals last the cycle; so
+ * shapes equal but for their facts share a {@link BaseSearch} that remembers the nodes one of them
+ * found refused by those filters, and the others step over them instead of asking again.
  */
 public final class Scheduler {
 
@@ -35,12 +41,15 @@ public final class Scheduler {
     private final NodeFilter[] filters;
     /** The same filters in the order the search asks them: the costly ones last (see {@link #Scheduler(List, List, List, int)}). */
     private final NodeFilter[] searchOrder;
+    /** How many of {@link #searchOrder}, from the first, answer alike for shapes equal but for their facts. */
+    private final int baseFilters;
     private final WeightedScorer[] scorers;
     private final double totalWeight;
     private final int candidateLimit;
 
+    /** Filters asked in this order, any of which may judge shapes by their facts. */
     public Scheduler(List<NodeFilter> filters, List<WeightedScorer> scorers, int candidateLimit) {
-        this(filters, List.of(), scorers, candidateLimit);
+        this(filters, filters, scorers, candidateLimit);
     }
 
     /**
@@ -49,7 +58,11 @@ public final class Scheduler {
      *                every filter passes it, so the order changes what a search costs, not what it
      *                finds; a busy node is then refused by the cheap free-resources check before a
      *                policy's rules are evaluated for it, while explanations still count it under a
-     *                rule that refuses it for good
+     *                rule that refuses it for good. They are also the only filters that may read a
+     *                shape's {@link TaskShape#facts() facts}: every other filter must answer alike
+     *                for shapes equal but for them, and once it refuses a node, refuse it for the
+     *                rest of the cycle (free resources only shrink), which lets such shapes share
+     *                what it refused
      */
     public Scheduler(List<NodeFilter> filters, List<NodeFilter> costly, List<WeightedScorer> scorers, int candidateLimit) {
         if (candidateLimit < 1) throw new IllegalArgumentException("candidateLimit must be at least 1");
@@ -57,6 +70,7 @@ public final class Scheduler {
         this.filters = filters.toArray(NodeFilter[]::new);
         List<NodeFilter> search = new java.util.ArrayList<>(filters);
         search.removeAll(costly);
+        this.baseFilters = search.size();
         search.addAll(costly);
         this.searchOrder = search.toArray(NodeFilter[]::new);
         this.scorers = scorers.toArray(WeightedScorer[]::new);
@@ -125,13 +139,16 @@ public final class Scheduler {
         Arrays.sort(queue, QUEUE_ORDER);
 
         Map<TaskShape, ShapeSearch> searches = new HashMap<>();
+        Map<TaskShape, BaseSearch> bases = new HashMap<>();
         List<Placement> placements = new ArrayList<>();
         List<Plan.Unplaced> unplaced = new ArrayList<>();
         ShapeSearch search = null;
         for (PendingTask task : queue) {
             long start = decisionNanos == null ? 0 : System.nanoTime();
             // Tasks of one job often come in a row and share their shape instance: skip the hash lookup.
-            if (search == null || search.shape != task.shape()) search = searches.computeIfAbsent(task.shape(), ShapeSearch::new);
+            if (search == null || search.shape != task.shape()) {
+                search = searches.computeIfAbsent(task.shape(), shape -> new ShapeSearch(shape, base(bases, shape, slots.length)));
+            }
             Placement placement = search.exhausted == null ? place(task, search, slots) : null;
             if (placement != null) {
                 placements.add(placement);
@@ -143,19 +160,34 @@ public final class Scheduler {
         return new Plan(placements, unplaced);
     }
 
+    /** The search shared by shapes equal to {@code shape} but for their facts; null where nothing can be shared. */
+    private BaseSearch base(Map<TaskShape, BaseSearch> bases, TaskShape shape, int nodes) {
+        if (shape.facts().isEmpty() || baseFilters == 0) return null;
+        BaseSearch base = bases.computeIfAbsent(shape.withFacts(""), b -> new BaseSearch(nodes));
+        base.sharers++;
+        return base;
+    }
+
     private Placement place(PendingTask task, ShapeSearch search, NodeSlot[] slots) {
         TaskShape shape = search.shape;
         int[] candidates = search.candidates;
+        BaseSearch base = search.base;
         // Candidates placed on since they were found may no longer fit; those never fit again.
         int kept = 0;
         for (int i = 0; i < search.count; i++) {
-            if (firstVeto(shape, slots[candidates[i]]) == null) candidates[kept++] = candidates[i];
+            int refusedBy = refusingFilter(shape, slots[candidates[i]]);
+            if (refusedBy < 0) candidates[kept++] = candidates[i];
+            else if (base != null && refusedBy < baseFilters) base.refused(candidates[i]);
         }
         search.count = kept;
         // Extend past the frontier until there are candidateLimit feasible nodes or no more nodes.
         while (search.count < candidateLimit && search.frontier < slots.length) {
-            int i = search.frontier++;
-            if (firstVeto(shape, slots[i]) == null) candidates[search.count++] = i;
+            int i = base == null ? search.frontier : base.next(search.frontier);
+            search.frontier = Math.min(i + 1, slots.length);
+            if (i >= slots.length) break;
+            int refusedBy = refusingFilter(shape, slots[i]);
+            if (refusedBy < 0) candidates[search.count++] = i;
+            else if (base != null && refusedBy < baseFilters) base.refused(i);
         }
         if (search.count == 0) {
             search.exhausted = explain(shape, slots);
@@ -174,13 +206,13 @@ public final class Scheduler {
         return new Placement(task.ref(), slots[best].view().name(), shape.request(), bestScore, search.count);
     }
 
-    /** Null when the node can take the shape now; else a veto (not necessarily the one explanations count). */
-    private Veto firstVeto(TaskShape shape, NodeSlot slot) {
-        for (NodeFilter f : searchOrder) {
-            Veto v = f.check(shape, slot);
-            if (v != null) return v;
+    /** -1 when the node can take the shape now; else the index in {@link #searchOrder} of a filter that refuses it. */
+    private int refusingFilter(TaskShape shape, NodeSlot slot) {
+        NodeFilter[] order = searchOrder;
+        for (int f = 0; f < order.length; f++) {
+            if (order[f].check(shape, slot) != null) return f;
         }
-        return null;
+        return -1;
     }
 
     /** The veto explanations count the node under: the first in {@link #filters} order. */
@@ -219,14 +251,54 @@ public final class Scheduler {
      */
     private final class ShapeSearch {
         final TaskShape shape;
+        /** Shared with the shapes equal to this one but for their facts; null when there is nothing to share. */
+        final BaseSearch base;
         final int[] candidates = new int[candidateLimit];
         int count;
         int frontier;
         /** Set once no node can take the shape; every later task of the shape waits with it. */
         Explanation exhausted;
 
-        ShapeSearch(TaskShape shape) {
+        ShapeSearch(TaskShape shape, BaseSearch base) {
             this.shape = shape;
+            this.base = base;
+        }
+    }
+
+    /**
+     * The nodes that filters not reading facts refused, in one cycle, to shapes equal but for their
+     * facts. Each such refusal lasts the cycle, so all of those shapes may step over these nodes.
+     * Kept as links to "the next node not known refused", shortened as they are followed (path
+     * halving), so stepping over a run of refused nodes costs about one step.
+     */
+    private static final class BaseSearch {
+        private final int nodes;
+        /** {@code next[i] == i} while node {@code i} is not known refused; else a later node to look at. Null until a refusal. */
+        private int[] next;
+        int sharers;
+
+        BaseSearch(int nodes) {
+            this.nodes = nodes;
+        }
+
+        /** The first node at or after {@code i} not known refused; {@code nodes} when there is none. */
+        int next(int i) {
+            if (next == null) return i;
+            while (i < nodes && next[i] != i) {
+                next[i] = next[next[i]];
+                i = next[i];
+            }
+            return i;
+        }
+
+        /** Node {@code i} was refused by a filter that does not read facts. */
+        void refused(int i) {
+            if (sharers < 2) return; // no other shape would step over it
+            if (next == null) {
+                next = new int[nodes + 1];
+                for (int k = 0; k <= nodes; k++) next[k] = k;
+            }
+            next[i] = i + 1;
         }
     }
 }

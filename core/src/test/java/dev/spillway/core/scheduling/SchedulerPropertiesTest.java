@@ -96,6 +96,56 @@ class SchedulerPropertiesTest {
         }
     }
 
+    /** A filter that judges shapes by their facts (as placement policies do), refusing some nodes to each job for good. */
+    private static final NodeFilter BY_FACTS = new NodeFilter() {
+        @Override
+        public String name() {
+            return "by-facts";
+        }
+
+        @Override
+        public Veto check(TaskShape shape, NodeSlot node) {
+            return Math.floorMod((shape.facts() + "/" + node.view().name()).hashCode(), 3) == 0
+                    ? Veto.fixed("by-facts", "refused to " + shape.facts()) : null;
+        }
+    };
+
+    @Property(tries = 300)
+    void shapesEqualButForTheirFactsShareWhatTheBuiltInFiltersRefusedWithoutChangingThePlan(@ForAll("jobsOfFewKinds") Snapshot snapshot) {
+        List<NodeFilter> filters = List.of(Filters.SCHEDULABLE, Filters.POOL, Filters.NODE_SELECTOR, Filters.JURISDICTION, Filters.SPOT,
+                Filters.CAPACITY, BY_FACTS, Filters.FREE_RESOURCES);
+        List<Scheduler.WeightedScorer> scorers = List.of(new Scheduler.WeightedScorer(Scorers.PREFER_ON_PREM, 2),
+                new Scheduler.WeightedScorer(Scorers.BIN_PACK, 1), new Scheduler.WeightedScorer(Scorers.SPARE_GPUS, 1));
+        // Every filter taken to read facts: each job searches on its own, asking every filter about every node it passes.
+        Plan alone = new Scheduler(filters, scorers, 2).plan(snapshot);
+        Plan shared = new Scheduler(filters, List.of(BY_FACTS), scorers, 2).plan(snapshot);
+        assertThat(shared.placements()).isEqualTo(alone.placements());
+        assertThat(shared.unplaced()).isEqualTo(alone.unplaced());
+    }
+
+    /** Up to 40 nodes and jobs of three kinds, each job its own shape by its facts: many shapes equal but for them. */
+    @Provide
+    Arbitrary<Snapshot> jobsOfFewKinds() {
+        Arbitrary<List<NodeView>> nodes = node().list().ofMinSize(1).ofMaxSize(40).map(list -> {
+            List<NodeView> named = new ArrayList<>();
+            for (int i = 0; i < list.size(); i++) {
+                NodeView n = list.get(i);
+                named.add(new NodeView(String.format("node-%02d", i), n.pool(), n.capacity(), n.allocated(), n.labels(), n.schedulable()));
+            }
+            return named;
+        });
+        Arbitrary<List<TaskShape>> kinds = job().map(JobArb::shape).list().ofSize(3);
+        return Combinators.combine(nodes, kinds, Arbitraries.integers().between(0, 2).list().ofMinSize(1).ofMaxSize(12),
+                Arbitraries.integers().between(1, 8)).as((ns, ks, picks, perJob) -> {
+            List<PendingTask> tasks = new ArrayList<>();
+            for (int j = 0; j < picks.size(); j++) {
+                TaskShape shape = ks.get(picks.get(j)).withFacts("job-" + j);
+                for (int i = 0; i < perJob; i++) tasks.add(new PendingTask(new TaskRef("job-" + j, i, 0), shape, 0, j));
+            }
+            return new Snapshot(ns, tasks);
+        });
+    }
+
     private static Map<String, NodeView> byName(Snapshot s) {
         Map<String, NodeView> m = new HashMap<>();
         s.nodes().forEach(n -> m.put(n.name(), n));

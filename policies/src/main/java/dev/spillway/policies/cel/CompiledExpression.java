@@ -45,6 +45,11 @@ public final class CompiledExpression {
         return selectedFields;
     }
 
+    /** Whether the expression refers to no variable: its value is the same in every evaluation. */
+    public boolean constant() {
+        return variables.isEmpty();
+    }
+
     /** Whether the expression refers to this variable. */
     public boolean uses(String variable) {
         return variables.contains(variable);

@@ -69,6 +69,9 @@ public final class PlacementRules {
     private final List<String[]>[] readFields;
     /** Per filter and values of the facts it reads, its answer per node (PASS when it lets the node be). */
     private final Map<List<Object>, Map<NodeSlot, Veto>> ruleAnswers = new HashMap<>();
+    /** The same for filters reading free resources: each answer holds while the node's free resources are as they were. */
+    private final Map<List<Object>, Map<NodeSlot, LiveAnswer>> liveRuleAnswers = new HashMap<>();
+
     private final boolean[] nodeOnlyScorer;
 
     @SuppressWarnings("unchecked")
@@ -271,6 +274,8 @@ public final class PlacementRules {
         final List<Map<NodeSlot, Veto>> fixedAnswers = new ArrayList<>();
         /** Shape-dependent filters that may match and read free resources. */
         final List<PolicySet.Filter> liveRules = new ArrayList<>();
+        /** For each of {@code liveRules}, its answers per node and the free resources they hold for, shared like {@code fixedAnswers}. */
+        final List<Map<NodeSlot, LiveAnswer>> liveAnswers = new ArrayList<>();
         /** Whether every one of {@code liveRules} vetoes transiently. */
         boolean liveRulesTransient;
         /** Per scorer: its value for every node, or NaN when it depends on the node. */
@@ -278,7 +283,6 @@ public final class PlacementRules {
         /** Whether every node passes this shape's rules: nothing to evaluate or remember. */
         final boolean open;
         final Map<NodeSlot, Veto> fixedVetoes = new IdentityHashMap<>();
-        final Map<NodeSlot, LiveAnswer> liveVetoes = new IdentityHashMap<>();
         final Map<NodeSlot, double[]> scores = new IdentityHashMap<>();
         final Map<String, Veto> residencyVetoes = new HashMap<>();
         /** The burst rules' answer per offering id; PASS when allowed. */
@@ -302,11 +306,6 @@ public final class PlacementRules {
                 PolicySet.Filter f = set.filters.get(i);
                 // With the node unknown, a rule already false for this job never matches it.
                 if (Boolean.FALSE.equals(f.match().evaluateWithout(bindings, "node"))) continue;
-                if (!f.cacheable()) {
-                    liveRules.add(f);
-                    continue;
-                }
-                fixedRules.add(f);
                 List<Object> key = new ArrayList<>();
                 key.add(i);
                 for (String[] read : readFields[i]) {
@@ -317,7 +316,13 @@ public final class PlacementRules {
                     };
                     key.add(view.get(read[1]));
                 }
-                fixedAnswers.add(ruleAnswers.computeIfAbsent(key, k -> new IdentityHashMap<>()));
+                if (f.cacheable()) {
+                    fixedRules.add(f);
+                    fixedAnswers.add(ruleAnswers.computeIfAbsent(key, k -> new IdentityHashMap<>()));
+                } else {
+                    liveRules.add(f);
+                    liveAnswers.add(liveRuleAnswers.computeIfAbsent(key, k -> new IdentityHashMap<>()));
+                }
             }
             this.liveRulesTransient = liveRules.stream().allMatch(f -> f.doc().veto() == dev.spillway.policies.document.PolicyDoc.VetoKind.TRANSIENT);
             this.constantScores = new double[set.scorers.size()];
@@ -352,7 +357,7 @@ public final class PlacementRules {
         Object matched = f.match().evaluate(b);
         if (matched instanceof EvalError e) return Veto.fixed(f.filterName(), "rule could not be evaluated: " + e.message() + " (" + e.at() + ")");
         if (!Boolean.TRUE.equals(matched)) return null;
-        String reason = PolicySet.render(f.message(), b, f.doc().name());
+        String reason = f.reason(b);
         return new Veto(f.filterName(), switch (f.doc().veto()) {
             case STATIC -> Veto.Kind.STATIC;
             case TRANSIENT -> Veto.Kind.TRANSIENT;
@@ -380,16 +385,21 @@ public final class PlacementRules {
             // A busy node is refused, transiently, by the scheduler's free-resources check anyway: transient
             // live rules would change only which transient reason it is counted under.
             if (s.liveRulesTransient && slot.shortfall(shape.request()) != null) return null;
-            LiveAnswer seen = s.liveVetoes.get(slot);
-            if (seen != null && sameFree(seen.free(), slot)) return seen.veto();
-            Bindings b = s.bindings.withNode(node(slot).view);
-            Veto found = null;
-            for (PolicySet.Filter f : s.liveRules) {
-                found = evaluate(f, b);
-                if (found != null) break;
+            Bindings b = null;
+            for (int i = 0; i < s.liveRules.size(); i++) {
+                Map<NodeSlot, LiveAnswer> answers = s.liveAnswers.get(i);
+                LiveAnswer seen = answers.get(slot);
+                Veto v;
+                if (seen != null && sameFree(seen.free(), slot)) {
+                    v = seen.veto();
+                } else {
+                    if (b == null) b = s.bindings.withNode(node(slot).view);
+                    v = evaluate(s.liveRules.get(i), b);
+                    answers.put(slot, new LiveAnswer(free(slot), v));
+                }
+                if (v != null) return v;
             }
-            s.liveVetoes.put(slot, new LiveAnswer(free(slot), found));
-            return found;
+            return null;
         }
 
         /** Residency, burst rules on cloud nodes, node-only rules and this shape's remembered rules; PASS when none vetoes. */

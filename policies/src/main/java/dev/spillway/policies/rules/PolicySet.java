@@ -42,10 +42,24 @@ public final class PolicySet {
     record Admission(String policy, PolicyDoc.AdmissionRule doc, CompiledExpression match, CompiledExpression message) {
     }
 
-    /** @param cacheable whether the result depends only on facts that do not change within a cycle */
-    record Filter(String policy, PolicyDoc.FilterRule doc, CompiledExpression match, CompiledExpression message, boolean cacheable) {
+    /**
+     * @param cacheable       whether the result depends only on facts that do not change within a cycle
+     * @param constantMessage the message, rendered once, when it names no variable ({@code '"node in maintenance"'}); else null
+     */
+    record Filter(String policy, PolicyDoc.FilterRule doc, CompiledExpression match, CompiledExpression message, boolean cacheable,
+                  String constantMessage) {
+        Filter(String policy, PolicyDoc.FilterRule doc, CompiledExpression match, CompiledExpression message, boolean cacheable) {
+            this(policy, doc, match, message, cacheable,
+                    message.constant() ? render(message, new Bindings(null, null, null, null, null, null), doc.name()) : null);
+        }
+
         String filterName() {
             return "policy/" + policy + "/" + doc.name();
+        }
+
+        /** The human reason for a match in {@code b}. */
+        String reason(Bindings b) {
+            return constantMessage != null ? constantMessage : render(message, b, doc.name());
         }
     }
 
