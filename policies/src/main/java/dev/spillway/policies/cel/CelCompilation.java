@@ -7,6 +7,7 @@ import dev.cel.common.CelIssue;
 import dev.cel.common.CelOptions;
 import dev.cel.common.CelValidationResult;
 import dev.cel.common.ast.CelExpr;
+import dev.cel.common.ast.CelReference;
 import dev.cel.common.navigation.CelNavigableAst;
 import dev.cel.common.navigation.CelNavigableExpr;
 import dev.cel.common.types.CelKind;
@@ -27,6 +28,7 @@ import dev.cel.validator.validators.AstDepthLimitValidator;
 import dev.spillway.policies.document.Expression;
 import dev.spillway.policies.document.Problem;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -130,9 +132,18 @@ public final class CelCompilation {
         List<Problem> nesting = new ArrayList<>();
         checkNesting(root, 0, expression, ast, nesting);
         if (!nesting.isEmpty()) return refused(nesting.get(0));
+        try {
+            return new Outcome(program(expression, ast, scope), List.of());
+        } catch (CelEvaluationException e) {
+            return refused(Problem.at(expression.start(), "cannot build a program: " + e.getMessage()));
+        }
+    }
+
+    /** The program of a checked tree: the whole expression, or a part of it (same source, same node ids, so errors point into the file). */
+    private CompiledExpression program(Expression expression, CelAbstractSyntaxTree ast, Scope scope) throws CelEvaluationException {
         Set<String> fields = new HashSet<>();
         Set<String> idents = new HashSet<>();
-        root.allNodes().forEach(n -> {
+        CelNavigableExpr.fromExpr(ast.getExpr()).allNodes().forEach(n -> {
             CelExpr e = n.expr();
             switch (e.getKind()) {
                 case SELECT -> fields.add(e.select().field());
@@ -141,11 +152,56 @@ public final class CelCompilation {
             }
         });
         idents.retainAll(scope.variables().keySet());
-        try {
-            return new Outcome(new CompiledExpression(expression, runtime.createProgram(ast), fields, idents), List.of());
-        } catch (CelEvaluationException e) {
-            return refused(Problem.at(expression.start(), "cannot build a program: " + e.getMessage()));
+        return new CompiledExpression(expression, runtime.createProgram(ast), fields, idents, variable -> split(expression, ast, scope, variable));
+    }
+
+    /**
+     * A condition {@code a && b && c} as the conjunction of the parts that do not refer to
+     * {@code variable} and the conjunction of those that do; null when it is not a conjunction
+     * with parts of both kinds. Where the first part is true, the condition is the second part.
+     */
+    private CompiledExpression.Conjuncts split(Expression expression, CelAbstractSyntaxTree ast, Scope scope, String variable) {
+        List<CelExpr> parts = new ArrayList<>();
+        conjuncts(ast.getExpr(), parts);
+        List<CelExpr> without = new ArrayList<>();
+        List<CelExpr> with = new ArrayList<>();
+        for (CelExpr part : parts) {
+            boolean refers = CelNavigableExpr.fromExpr(part).allNodes()
+                    .anyMatch(n -> n.getKind() == CelExpr.ExprKind.Kind.IDENT && n.expr().ident().name().equals(variable));
+            (refers ? with : without).add(part);
         }
+        if (without.isEmpty() || with.isEmpty()) return null;
+        long[] nextId = {CelNavigableExpr.fromExpr(ast.getExpr()).allNodes().mapToLong(n -> n.id()).max().orElse(0) + 1};
+        Map<Long, CelReference> references = new HashMap<>(ast.getReferenceMap());
+        Map<Long, CelType> types = new HashMap<>(ast.getTypeMap());
+        CelReference and = references.get(ast.getExpr().id());
+        try {
+            return new CompiledExpression.Conjuncts(
+                    program(expression, conjunction(without, ast, references, types, and, nextId), scope),
+                    program(expression, conjunction(with, ast, references, types, and, nextId), scope));
+        } catch (CelEvaluationException e) {
+            return null; // the whole condition still evaluates as it is
+        }
+    }
+
+    private static void conjuncts(CelExpr e, List<CelExpr> out) {
+        if (e.getKind() == CelExpr.ExprKind.Kind.CALL && e.call().target().isEmpty() && e.call().function().equals("_&&_")) {
+            e.call().args().forEach(a -> conjuncts(a, out));
+        } else {
+            out.add(e);
+        }
+    }
+
+    private static CelAbstractSyntaxTree conjunction(List<CelExpr> parts, CelAbstractSyntaxTree ast, Map<Long, CelReference> references,
+                                                     Map<Long, CelType> types, CelReference and, long[] nextId) {
+        CelExpr e = parts.get(0);
+        for (int i = 1; i < parts.size(); i++) {
+            long id = nextId[0]++;
+            e = CelExpr.ofCall(id, Optional.empty(), "_&&_", ImmutableList.of(e, parts.get(i)));
+            types.put(id, SimpleType.BOOL);
+            if (and != null) references.put(id, and);
+        }
+        return CelAbstractSyntaxTree.newCheckedAst(e, ast.getSource(), references, types);
     }
 
     private void checkNesting(CelNavigableExpr n, int depth, Expression expression, CelAbstractSyntaxTree ast, List<Problem> out) {

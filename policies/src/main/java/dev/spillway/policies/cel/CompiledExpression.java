@@ -6,7 +6,11 @@ import dev.cel.runtime.CelRuntime;
 import dev.cel.runtime.CelVariableResolver;
 import dev.spillway.policies.document.Expression;
 import java.util.List;
+import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.Function;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -22,12 +26,29 @@ public final class CompiledExpression {
     private final CelRuntime.Program program;
     private final Set<String> selectedFields;
     private final Set<String> variables;
+    private final Function<String, Conjuncts> splitter;
+    private final Map<String, Optional<Conjuncts>> splits = new ConcurrentHashMap<>();
 
-    CompiledExpression(Expression source, CelRuntime.Program program, Set<String> selectedFields, Set<String> variables) {
+    /**
+     * A condition {@code a && b} split around a variable: {@code without} is the conjunction of the
+     * parts that do not refer to it, {@code with} of those that do. Where {@code without} is true,
+     * the condition's value is {@code with}'s (CEL's {@code true && x} is {@code x}, errors included).
+     */
+    public record Conjuncts(CompiledExpression without, CompiledExpression with) {
+    }
+
+    CompiledExpression(Expression source, CelRuntime.Program program, Set<String> selectedFields, Set<String> variables,
+                       Function<String, Conjuncts> splitter) {
         this.source = source;
         this.program = program;
         this.selectedFields = Set.copyOf(selectedFields);
         this.variables = Set.copyOf(variables);
+        this.splitter = splitter;
+    }
+
+    /** This condition split around {@code variable} (see {@link Conjuncts}), when it is a conjunction with parts of both kinds. */
+    public Optional<Conjuncts> splitAround(String variable) {
+        return splits.computeIfAbsent(variable, v -> Optional.ofNullable(splitter.apply(v)));
     }
 
     public Expression source() {

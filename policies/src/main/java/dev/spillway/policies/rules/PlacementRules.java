@@ -67,6 +67,15 @@ public final class PlacementRules {
     private final boolean[] nodeOnlyFilter;
     /** Per filter, the (variable, field) pairs of job, tenant and task it may read: shapes equal in those share its answers. */
     private final List<String[]>[] readFields;
+    /**
+     * Per filter whose condition is {@code jobPart && nodePart}: the two parts (else null). For a job
+     * that {@code jobPart} holds for, the rule is {@code nodePart}, whose answers are shared by all
+     * shapes equal in what it reads ({@code job.tenant.startsWith("t-1") && node.labels.zone == "d"}:
+     * one answer per node for every such tenant, rather than one per tenant and node).
+     */
+    private final CompiledExpression.Conjuncts[] splits;
+    /** Per split filter, what its node part and its message may read of job, tenant and task. */
+    private final List<String[]>[] splitReadFields;
     /** Per filter and values of the facts it reads, its answer per node (PASS when it lets the node be). */
     private final Map<List<Object>, Map<NodeSlot, Veto>> ruleAnswers = new HashMap<>();
     /** The same for filters reading free resources: each answer holds while the node's free resources are as they were. */
@@ -92,23 +101,35 @@ public final class PlacementRules {
         }
         this.nodeOnlyFilters = nodeOnly.stream().mapToInt(Integer::intValue).toArray();
         this.readFields = new List[set.filters.size()];
+        this.splits = new CompiledExpression.Conjuncts[set.filters.size()];
+        this.splitReadFields = new List[set.filters.size()];
         for (int i = 0; i < set.filters.size(); i++) {
             PolicySet.Filter f = set.filters.get(i);
-            Set<String> selected = new HashSet<>(f.match().selectedFields());
-            selected.addAll(f.message().selectedFields());
-            List<String[]> reads = new ArrayList<>();
-            addReads(reads, "job", Variables.JOB.fieldNames(), selected, f);
-            addReads(reads, "tenant", Variables.TENANT.fieldNames(), selected, f);
-            addReads(reads, "task", Variables.TASK.fieldNames(), selected, f);
-            readFields[i] = List.copyOf(reads);
+            readFields[i] = reads(f.match(), f.message());
+            if (!nodeOnlyFilter[i]) {
+                splits[i] = f.match().splitAround("node").orElse(null);
+                if (splits[i] != null) splitReadFields[i] = reads(splits[i].with(), f.message());
+            }
         }
         this.nodeOnlyScorer = new boolean[set.scorers.size()];
         for (int i = 0; i < set.scorers.size(); i++) nodeOnlyScorer[i] = !readsShape(set.scorers.get(i).score());
     }
 
+    /** The (variable, field) pairs of job, tenant and task that a condition and its message may read. */
+    private static List<String[]> reads(CompiledExpression match, CompiledExpression message) {
+        Set<String> selected = new HashSet<>(match.selectedFields());
+        selected.addAll(message.selectedFields());
+        List<String[]> reads = new ArrayList<>();
+        addReads(reads, "job", Variables.JOB.fieldNames(), selected, match, message);
+        addReads(reads, "tenant", Variables.TENANT.fieldNames(), selected, match, message);
+        addReads(reads, "task", Variables.TASK.fieldNames(), selected, match, message);
+        return List.copyOf(reads);
+    }
+
     /** The fields of {@code variable} the rule may read: those of its fields the rule selects by name (a superset). */
-    private static void addReads(List<String[]> reads, String variable, Set<String> declared, Set<String> selected, PolicySet.Filter f) {
-        if (!f.match().uses(variable) && !f.message().uses(variable)) return;
+    private static void addReads(List<String[]> reads, String variable, Set<String> declared, Set<String> selected, CompiledExpression match,
+                                 CompiledExpression message) {
+        if (!match.uses(variable) && !message.uses(variable)) return;
         for (String field : declared) if (selected.contains(field)) reads.add(new String[] {variable, field});
     }
 
@@ -270,10 +291,14 @@ public final class PlacementRules {
         final TenantFacts tenant;
         /** Shape-dependent filters that may match, not reading free resources: remembered per node. */
         final List<PolicySet.Filter> fixedRules = new ArrayList<>();
+        /** For each of {@code fixedRules}, the condition to evaluate for this shape: the rule's, or its node part. */
+        final List<CompiledExpression> fixedMatches = new ArrayList<>();
         /** For each of {@code fixedRules}, its answers per node, shared with shapes equal in what it reads. */
         final List<Map<NodeSlot, Veto>> fixedAnswers = new ArrayList<>();
         /** Shape-dependent filters that may match and read free resources. */
         final List<PolicySet.Filter> liveRules = new ArrayList<>();
+        /** For each of {@code liveRules}, the condition to evaluate for this shape. */
+        final List<CompiledExpression> liveMatches = new ArrayList<>();
         /** For each of {@code liveRules}, its answers per node and the free resources they hold for, shared like {@code fixedAnswers}. */
         final List<Map<NodeSlot, LiveAnswer>> liveAnswers = new ArrayList<>();
         /** Whether every one of {@code liveRules} vetoes transiently. */
@@ -306,9 +331,12 @@ public final class PlacementRules {
                 PolicySet.Filter f = set.filters.get(i);
                 // With the node unknown, a rule already false for this job never matches it.
                 if (Boolean.FALSE.equals(f.match().evaluateWithout(bindings, "node"))) continue;
+                // Where the job part of "job part && node part" holds, the rule is its node part: shared more widely.
+                CompiledExpression.Conjuncts split = splits[i];
+                boolean byNodePart = split != null && Boolean.TRUE.equals(split.without().evaluate(bindings));
                 List<Object> key = new ArrayList<>();
-                key.add(i);
-                for (String[] read : readFields[i]) {
+                key.add(byNodePart ? -1 - i : i);
+                for (String[] read : byNodePart ? splitReadFields[i] : readFields[i]) {
                     Map<String, Object> view = switch (read[0]) {
                         case "job" -> bindings.job();
                         case "tenant" -> bindings.tenant();
@@ -316,11 +344,14 @@ public final class PlacementRules {
                     };
                     key.add(view.get(read[1]));
                 }
+                CompiledExpression match = byNodePart ? split.with() : f.match();
                 if (f.cacheable()) {
                     fixedRules.add(f);
+                    fixedMatches.add(match);
                     fixedAnswers.add(ruleAnswers.computeIfAbsent(key, k -> new IdentityHashMap<>()));
                 } else {
                     liveRules.add(f);
+                    liveMatches.add(match);
                     liveAnswers.add(liveRuleAnswers.computeIfAbsent(key, k -> new IdentityHashMap<>()));
                 }
             }
@@ -354,7 +385,12 @@ public final class PlacementRules {
     }
 
     private Veto evaluate(PolicySet.Filter f, Bindings b) {
-        Object matched = f.match().evaluate(b);
+        return evaluate(f, f.match(), b);
+    }
+
+    /** The rule's veto when {@code match} (its condition, or the part of it that decides for this job) holds in {@code b}; else null. */
+    private Veto evaluate(PolicySet.Filter f, CompiledExpression match, Bindings b) {
+        Object matched = match.evaluate(b);
         if (matched instanceof EvalError e) return Veto.fixed(f.filterName(), "rule could not be evaluated: " + e.message() + " (" + e.at() + ")");
         if (!Boolean.TRUE.equals(matched)) return null;
         String reason = f.reason(b);
@@ -394,7 +430,7 @@ public final class PlacementRules {
                     v = seen.veto();
                 } else {
                     if (b == null) b = s.bindings.withNode(node(slot).view);
-                    v = evaluate(s.liveRules.get(i), b);
+                    v = evaluate(s.liveRules.get(i), s.liveMatches.get(i), b);
                     answers.put(slot, new LiveAnswer(free(slot), v));
                 }
                 if (v != null) return v;
@@ -422,7 +458,7 @@ public final class PlacementRules {
                 Veto v = answers.get(n.subject.slot());
                 if (v == null) {
                     if (b == null) b = s.bindings.withNode(n.view);
-                    v = evaluate(s.fixedRules.get(i), b);
+                    v = evaluate(s.fixedRules.get(i), s.fixedMatches.get(i), b);
                     if (v == null) v = PASS;
                     answers.put(n.subject.slot(), v);
                 }
