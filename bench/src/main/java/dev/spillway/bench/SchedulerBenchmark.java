@@ -225,18 +225,18 @@ final class SchedulerBenchmark implements Callable<Integer> {
             pending.add(new PendingTask(t.ref(), shape, f.priority(), t.queuedAtMillis()));
         }
         Snapshot snapshot = new Snapshot(base.nodes(), pending);
-        Map<String, String> poolOf = new HashMap<>();
-        for (NodeView n : base.nodes()) poolOf.put(n.name(), n.pool());
+        Map<String, NodeView> nodeOf = new HashMap<>();
+        for (NodeView n : base.nodes()) nodeOf.put(n.name(), n);
         Map<String, Flavor> flavors = Flavors.resolve(set.flavorNames(), Map.of("dc1", false, "dc2", false));
         Instant now = Instant.parse("2026-12-02T10:00:00Z");
-        for (int i = 0; i < WARM_UP_POLICY_CYCLES; i++) policyCycle(set, facts, flavors, poolOf, snapshot, now, null); // warm-up
+        for (int i = 0; i < WARM_UP_POLICY_CYCLES; i++) policyCycle(set, facts, flavors, nodeOf, snapshot, now, null); // warm-up
         Histogram decisions = new Histogram(3_600_000_000_000L, 3);
         long totalNanos = 0;
         int kept = 0;
         Plan plan = null;
         for (int i = 0; i < rounds; i++) {
             long start = System.nanoTime();
-            PolicyCycle c = policyCycle(set, facts, flavors, poolOf, snapshot, now, decisions);
+            PolicyCycle c = policyCycle(set, facts, flavors, nodeOf, snapshot, now, decisions);
             long took = System.nanoTime() - start;
             totalNanos += took;
             plan = c.plan();
@@ -254,28 +254,17 @@ final class SchedulerBenchmark implements Callable<Integer> {
     }
 
     /** One cycle as the broker's scheduling loop runs it with a policy set: rules and quota for the cycle, plan, quota kept in order. */
-    private static PolicyCycle policyCycle(PolicySet set, Map<String, JobFacts> facts, Map<String, Flavor> flavors, Map<String, String> poolOf,
+    private static PolicyCycle policyCycle(PolicySet set, Map<String, JobFacts> facts, Map<String, Flavor> flavors, Map<String, NodeView> nodeOf,
                                            Snapshot snapshot, Instant now, Histogram decisions) {
         PlacementRules rules = set.placement(new PlacementContext(now, s -> facts.get(s.facts()), t -> set.tenantFacts(t, Map.of()), Map.of()));
-        CycleQuota quota = new CycleQuota(set.tenantQuotas(), set.flavorOrder(), flavors, Map.of());
-        NodeFilter quotaFilter = new NodeFilter() {
-            @Override
-            public String name() {
-                return CycleQuota.FILTER;
-            }
-
-            @Override
-            public Veto check(TaskShape shape, NodeSlot slot) {
-                JobFacts job = facts.get(shape.facts());
-                return quota.check(job.tenant(), job.priority(), slot.view().pool(), shape.request());
-            }
-        };
+        CycleQuota quota = new CycleQuota(set.tenantQuotas(), set.flavorOrder(), flavors, Map.of(), node -> 0);
+        NodeFilter quotaFilter = quota.filter(shape -> facts.get(shape.facts()).tenant(), shape -> facts.get(shape.facts()).priority());
         Scheduler scheduler = Scheduler.standard(8, List.of(rules.filter(), quotaFilter), rules.scorers());
         Plan plan = decisions == null ? scheduler.plan(snapshot) : scheduler.plan(snapshot, decisions::recordValue);
         int kept = 0;
         for (Placement p : plan.placements()) {
             JobFacts job = facts.get(p.task().jobId());
-            if (quota.reserve(job.tenant(), job.priority(), poolOf.get(p.node()), p.request()) == null) kept++;
+            if (quota.reserve(job.tenant(), job.priority(), nodeOf.get(p.node()), p.request()) == null) kept++;
         }
         return new PolicyCycle(plan, kept);
     }

@@ -68,6 +68,42 @@ class PolicyBurstIT {
         }
     }
 
+    @Test
+    void aTenantsSpendQuotaCapsWhatBurstingBuysForIt() throws Exception {
+        try (ClusterFixture fx = new ClusterFixture("spend-quota", 1, "20s", o -> {
+            ClusterFixture.withLocalCloud(o, 4, "60s");
+            o.brokerProperties.put("spillway.pools.aws-eu.burst-after", "1s");
+        })) {
+            // research may spend $0.02/h in the cloud: a one-core task spends $0.0083/h on a t3.medium spot
+            // instance ($0.0166/h for two cores), the cheapest that fits it; so two such tasks, and not three.
+            PolicyServiceGrpc.newBlockingStub(fx.channel).applyPolicies(ApplyPoliciesRequest.newBuilder().addFiles(PolicyFile.newBuilder()
+                    .setName("research.yaml").setText("""
+                            apiVersion: spillway.dev/v1
+                            kind: Tenant
+                            metadata: {name: research}
+                            spec:
+                              quotas:
+                                - flavor: on-prem
+                                  resources: {cpu: {nominal: "2"}, memory: {nominal: 64Gi}}
+                                - flavor: cloud
+                                  resources: {cpu: {nominal: "100"}, memory: {nominal: 1Ti}, spendUsdPerHour: {nominal: "0.02"}}
+                            """)).build());
+            var pools = PoolServiceGrpc.newBlockingStub(fx.channel);
+
+            // Two tasks fill on-prem (one agent, 2 cpus); of the four waiting, bursting buys for two: one instance.
+            String job = fx.submit(tenant(ClusterFixture.spotJob(6, "sleep 300"), "research", 0));
+            await().atMost(Duration.ofSeconds(60)).until(() -> fx.job(job).getTasksList().stream()
+                    .filter(t -> t.getNode().startsWith("aws-eu-")).count() == 2);
+            assertThat(instances(pools)).singleElement().satisfies(i -> assertThat(i.getInstanceType()).isEqualTo("t3.medium"));
+            // The last two wait, and say which quota keeps them from the cloud; nothing more is bought for them.
+            await().atMost(Duration.ofSeconds(30)).untilAsserted(() -> assertThat(fx.job(job).getJob().getPendingReason())
+                    .contains("spendUsdPerHour in flavor cloud"));
+            await().during(Duration.ofSeconds(5)).atMost(Duration.ofSeconds(10)).until(() -> instances(pools).size() == 1);
+
+            fx.jobs.cancelJob(CancelJobRequest.newBuilder().setJobId(job).build());
+        }
+    }
+
     private static JobSpec tenant(JobSpec spec, String tenant, int priority) {
         return spec.toBuilder().setTenant(tenant).setPriority(priority).build();
     }

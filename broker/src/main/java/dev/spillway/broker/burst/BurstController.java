@@ -21,6 +21,7 @@ import dev.spillway.core.burst.WaitingTask;
 import dev.spillway.core.lifecycle.ReasonCode;
 import dev.spillway.core.scheduling.Plan;
 import dev.spillway.core.scheduling.TaskShape;
+import dev.spillway.policies.quota.CycleQuota;
 import dev.spillway.policies.rules.JobFacts;
 import dev.spillway.policies.rules.PolicySet;
 import dev.spillway.policies.rules.PoolFacts;
@@ -201,11 +202,14 @@ public class BurstController {
         }
         Map<String, BurstTerms> terms = burstTerms(unplaced, offerings, withRoom, now);
         List<WaitingTask> waiting = new ArrayList<>();
+        Map<String, Integer> seen = new HashMap<>();
         for (Plan.Unplaced u : unplaced) {
             TaskShape shape = u.task().shape();
             BurstTerms t = terms.getOrDefault(u.task().ref().jobId(), BurstTerms.FREE);
+            int nth = seen.merge(u.task().ref().jobId(), 1, Integer::sum);
+            Map<String, String> refused = t.quotaTasks() >= 0 && nth > t.quotaTasks() ? t.beyondQuota() : t.refused();
             waiting.add(new WaitingTask(new Demand(u.task().ref(), shape.request(), shape.jurisdictions(), shape.spotTolerant(), shape.pools(),
-                    t.refused()), Instant.ofEpochMilli(u.task().queuedAtMillis()), u.why().waitingCanHelp(), t.burstAfter()));
+                    refused), Instant.ofEpochMilli(u.task().queuedAtMillis()), u.why().waitingCanHelp(), t.burstAfter()));
         }
         List<LaunchOutcome> history = db.await(instances.outcomesSince(now.minus(HISTORY)), "reading recent launch outcomes");
         return new BurstSnapshot(now, specs, offerings, views, waiting, history, unreadable,
@@ -214,21 +218,30 @@ public class BurstController {
 
     /**
      * What the policies in force let a job burst onto: the offerings they refuse, each with the rule
-     * and its reason, and the job's {@code burstAfter} (null: the pools' own).
+     * and its reason, and the job's {@code burstAfter} (null: the pools' own). With a quota, only
+     * its first {@code quotaTasks} waiting tasks may burst; the others are refused everywhere
+     * ({@code beyondQuota}). -1: no quota limits it.
      */
-    private record BurstTerms(Map<String, String> refused, Duration burstAfter) {
-        static final BurstTerms FREE = new BurstTerms(Map.of(), null);
+    private record BurstTerms(Map<String, String> refused, Duration burstAfter, int quotaTasks, Map<String, String> beyondQuota) {
+        static final BurstTerms FREE = new BurstTerms(Map.of(), null, -1, Map.of());
+
+        BurstTerms(Map<String, String> refused, Duration burstAfter) {
+            this(refused, burstAfter, -1, Map.of());
+        }
     }
 
     /**
      * The burst terms of each waiting job, by job id, evaluated once per job and offering per
-     * tick. A stored policy set this broker cannot compile refuses every offering (residency could
-     * not be checked), with why.
+     * tick: the burst rules and data gravity, then its tenant's quota (an offering where one more
+     * task of the job would not fit the quota, spend included, is not bought for it). A stored
+     * policy set this broker cannot compile refuses every offering (residency could not be
+     * checked), with why.
      */
     private Map<String, BurstTerms> burstTerms(List<Plan.Unplaced> unplaced, List<Offering> offerings, Set<String> withRoom, Instant now) {
         Policies.InForce inForce = policies.inForce();
         if (unplaced.isEmpty() || (inForce.set() == null && inForce.problem() == null)) return Map.of();
-        if (inForce.set() != null && !inForce.set().burstsByJob()) return Map.of();
+        CycleQuota quota = scheduling.lastQuota();
+        if (inForce.set() != null && !inForce.set().burstsByJob() && quota == null) return Map.of();
         Set<UUID> ids = new HashSet<>();
         for (Plan.Unplaced u : unplaced) ids.add(UUID.fromString(u.task().ref().jobId()));
         Map<String, BurstTerms> out = new HashMap<>();
@@ -243,12 +256,29 @@ public class BurstController {
         PolicySet set = inForce.set();
         Map<String, Map<String, Long>> usage = scheduling.tenantUsage();
         Map<UUID, JobCatalog.JobInfo> infos = jobs.getAll(ids);
-        infos.forEach((id, info) -> {
+        // Jobs in queue order, with how many of their tasks wait: quota is counted job after job.
+        Map<String, Integer> waiting = new java.util.LinkedHashMap<>();
+        for (Plan.Unplaced u : unplaced) waiting.merge(u.task().ref().jobId(), 1, Integer::sum);
+        CycleQuota.BurstAllowance allowance = quota == null ? null : quota.burstAllowance();
+        waiting.forEach((id, count) -> {
+            JobCatalog.JobInfo info = infos.get(UUID.fromString(id));
+            if (info == null) return;
             JobFacts job = Policies.jobFacts(info.spec());
             TenantFacts tenant = set.tenantFacts(job.tenant(), usage.getOrDefault(job.tenant(), Map.of()));
             // The burst rules, then data gravity: not where moving the job's data makes the first hour dearer than the best place with room.
-            Map<String, String> refused = set.burstRefusals(job, tenant, offerings, now, this::place, withRoom);
-            out.put(id.toString(), new BurstTerms(Map.copyOf(refused), set.burstAfter(job, tenant, now).orElse(null)));
+            Map<String, String> refused = new HashMap<>(set.burstsByJob() ? set.burstRefusals(job, tenant, offerings, now, this::place, withRoom) : Map.of());
+            Duration burstAfter = set.burstAfter(job, tenant, now).orElse(null);
+            // Then the tenant's quota, spend included, on the offerings the rules leave.
+            CycleQuota.Allowed allowed = allowance == null ? null : allowance.allow(job.tenant(), job.priority(), info.shape().request(), count,
+                    offerings.stream().filter(o -> !refused.containsKey(o.id())).toList());
+            if (allowed == null) {
+                out.put(id, new BurstTerms(Map.copyOf(refused), burstAfter));
+                return;
+            }
+            Map<String, String> beyond = new HashMap<>(refused);
+            allowed.refused().forEach((offering, why) -> refused.putIfAbsent(offering, CycleQuota.FILTER + ": " + why));
+            allowed.beyond().forEach((offering, why) -> beyond.putIfAbsent(offering, CycleQuota.FILTER + ": " + why));
+            out.put(id, new BurstTerms(Map.copyOf(refused), burstAfter, allowed.tasks(), Map.copyOf(beyond)));
         });
         return out;
     }

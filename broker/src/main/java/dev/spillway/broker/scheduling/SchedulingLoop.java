@@ -9,6 +9,7 @@ import dev.spillway.broker.policy.Policies;
 import dev.spillway.broker.store.JobCatalog;
 import dev.spillway.broker.store.NodeStore;
 import dev.spillway.broker.store.TaskStore;
+import dev.spillway.core.burst.Offering;
 import dev.spillway.core.scheduling.FairQueue;
 import dev.spillway.core.scheduling.NodeFilter;
 import dev.spillway.core.scheduling.NodeView;
@@ -53,6 +54,8 @@ import java.util.UUID;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Function;
+import java.util.function.ToDoubleFunction;
 import org.jboss.logging.Logger;
 
 /**
@@ -108,6 +111,8 @@ public class SchedulingLoop implements SchedulerWakeup {
     private Map<UUID, JobCatalog.JobInfo> cycleJobs = Map.of();
     /** This cycle's quota when tenants have quotas, else null. */
     private CycleQuota cycleQuota;
+    /** The last cycle's quota once its placements were reserved (null without quotas): what bursting may buy for whom. */
+    private volatile CycleQuota lastQuota;
     /** This cycle's placement rules when the policies place by job, else null. */
     private PlacementRules cycleRules;
     /** When each job of this cycle's queue was submitted, by job id. */
@@ -182,6 +187,14 @@ public class SchedulingLoop implements SchedulerWakeup {
      */
     public Map<String, Map<String, Long>> tenantUsage() {
         return tenantUsage;
+    }
+
+    /**
+     * The last cycle's quota with its placements reserved, null when no tenant has a quota; read
+     * it with {@link CycleQuota#offeringRefusal} only (the cycle that made it reserves no more).
+     */
+    public CycleQuota lastQuota() {
+        return lastQuota;
     }
 
     /** The tasks the last cycle could not place, with why (what the burst controller works from). */
@@ -261,6 +274,7 @@ public class SchedulingLoop implements SchedulerWakeup {
         List<Placement> placements = plan.placements();
         Map<UUID, Integer> heldByQuota = new HashMap<>();
         if (cycleQuota != null) placements = withinQuota(placements, nodes, reasons, heldByQuota);
+        lastQuota = cycleQuota;
         Map<TaskShape, String> shapeReasons = new HashMap<>();
         for (Plan.Unplaced u : plan.unplaced()) {
             reasons.putIfAbsent(UUID.fromString(u.task().ref().jobId()), u.why().summary());
@@ -326,7 +340,8 @@ public class SchedulingLoop implements SchedulerWakeup {
         }
         // Usage is read only when rules may look at it: placement or burst rules for this job.
         if (inForce.set() == null || (placingBy == null && !inForce.set().burstsByJob())) return scheduler;
-        List<TaskStore.OnNodes> onNodes = tasks.onNodesByJob(DATABASE_WAIT);
+        boolean spend = placingBy != null && placingBy.limitsSpend();
+        List<TaskStore.OnNodes> onNodes = tasks.onNodesByJob(spend, DATABASE_WAIT);
         Map<UUID, JobCatalog.JobInfo> running = jobs.getAll(onNodes.stream().map(TaskStore.OnNodes::jobId).toList());
         Map<String, Map<String, Long>> usage = usageByTenant(onNodes, running);
         tenantUsage = usage;
@@ -340,8 +355,15 @@ public class SchedulingLoop implements SchedulerWakeup {
         filters.add(rules.filter());
         cycleRules = rules;
         if (!placingBy.tenantQuotas().isEmpty()) {
+            Function<NodeView, Offering> boughtAs = cloudOfferings.boughtAs();
+            Map<String, NodeView> byName = new HashMap<>();
+            for (NodeView n : nodes) byName.put(n.name(), n);
+            ToDoubleFunction<NodeView> usdPerHour = n -> {
+                Offering o = n == null ? null : boughtAs.apply(n);
+                return o == null ? 0 : o.priceUsdPerHour();
+            };
             CycleQuota quota = new CycleQuota(placingBy.tenantQuotas(), placingBy.flavorOrder(),
-                    Flavors.resolve(placingBy.flavorNames(), poolsAreCloud(nodes)), usageByPool(onNodes, running));
+                    Flavors.resolve(placingBy.flavorNames(), poolsAreCloud(nodes)), usageByPool(onNodes, running, byName, usdPerHour), usdPerHour);
             cycleQuota = quota;
             filters.add(quota.filter(shape -> {
                 JobFacts job = facts.get(shape.facts());
@@ -380,12 +402,12 @@ public class SchedulingLoop implements SchedulerWakeup {
      * others stay queued, their jobs told which quota holds them (counted in {@code held}).
      */
     private List<Placement> withinQuota(List<Placement> planned, List<NodeView> nodes, Map<UUID, String> reasons, Map<UUID, Integer> held) {
-        Map<String, String> poolOf = new HashMap<>();
-        for (NodeView n : nodes) poolOf.put(n.name(), n.pool());
+        Map<String, NodeView> byName = new HashMap<>();
+        for (NodeView n : nodes) byName.put(n.name(), n);
         List<Placement> kept = new ArrayList<>(planned.size());
         for (Placement p : planned) {
             JobFacts job = cycleFacts.get(p.task().jobId());
-            String why = job == null ? null : cycleQuota.reserve(job.tenant(), job.priority(), poolOf.get(p.node()), p.request());
+            String why = job == null ? null : cycleQuota.reserve(job.tenant(), job.priority(), byName.get(p.node()), p.request());
             if (why == null) {
                 kept.add(p);
             } else {
@@ -458,11 +480,18 @@ public class SchedulingLoop implements SchedulerWakeup {
         return usage;
     }
 
-    /** What each tenant holds on nodes now, per pool, for its quota. */
-    private static Map<String, Map<String, Amounts>> usageByPool(List<TaskStore.OnNodes> onNodes, Map<UUID, JobCatalog.JobInfo> running) {
+    /**
+     * What each tenant holds on nodes now, per pool, for its quota; counted per node (rows with
+     * their node), each task also holds its share of its node's price. A node that left the
+     * cluster has no price known here: its tasks count no spend until they end.
+     */
+    private static Map<String, Map<String, Amounts>> usageByPool(List<TaskStore.OnNodes> onNodes, Map<UUID, JobCatalog.JobInfo> running,
+                                                                 Map<String, NodeView> nodes, ToDoubleFunction<NodeView> usdPerHour) {
         Map<String, Map<String, Amounts>> usage = new HashMap<>();
         for (TaskStore.OnNodes o : onNodes) {
-            Amounts a = Amounts.of(running.get(o.jobId()).shape().request(), 0).times(o.tasks());
+            Resources request = running.get(o.jobId()).shape().request();
+            NodeView node = o.node() == null ? null : nodes.get(o.node());
+            Amounts a = (node == null ? Amounts.of(request, 0) : Amounts.onNode(request, node.capacity(), usdPerHour.applyAsDouble(node))).times(o.tasks());
             usage.computeIfAbsent(o.tenant(), t -> new HashMap<>()).merge(o.pool(), a, Amounts::plus);
         }
         return usage;

@@ -605,18 +605,25 @@ public class TaskStore {
         return out;
     }
 
-    /** Each tenant's tasks on nodes now (ASSIGNED or RUNNING), for fair share. Blocking: call off the event loop. */
-    /** A job's tasks on nodes (assigned or running) of one pool now. */
-    public record OnNodes(UUID jobId, String tenant, String pool, long tasks) {
+    /**
+     * A job's tasks on nodes (assigned or running) of one pool, or of one node of it, now.
+     *
+     * @param node the node, or null when counted per pool
+     */
+    public record OnNodes(UUID jobId, String tenant, String pool, String node, long tasks) {
     }
 
-    /** Tasks on nodes (assigned or running) by job and pool, for usage that needs each job's resources. Blocking. */
-    public List<OnNodes> onNodesByJob(Duration timeout) {
+    /**
+     * Tasks on nodes (assigned or running) by job and pool, for usage that needs each job's
+     * resources; with {@code byNode}, by job and node (what a node's price is shared by). Blocking.
+     */
+    public List<OnNodes> onNodesByJob(boolean byNode, Duration timeout) {
         List<OnNodes> out = new ArrayList<>();
-        for (Row r : pool.query("SELECT t.job_id, j.tenant, n.pool, count(*) AS n FROM task t JOIN job j ON j.id = t.job_id"
-                + " JOIN node n ON n.name = t.node WHERE t.state IN " + ON_NODE + " GROUP BY t.job_id, j.tenant, n.pool")
+        String node = byNode ? "t.node" : "NULL::text";
+        for (Row r : pool.query("SELECT t.job_id, j.tenant, n.pool, " + node + " AS node, count(*) AS n FROM task t JOIN job j ON j.id = t.job_id"
+                + " JOIN node n ON n.name = t.node WHERE t.state IN " + ON_NODE + " GROUP BY t.job_id, j.tenant, n.pool" + (byNode ? ", t.node" : ""))
                 .execute().await().atMost(timeout)) {
-            out.add(new OnNodes(r.getUUID("job_id"), r.getString("tenant"), r.getString("pool"), r.getLong("n")));
+            out.add(new OnNodes(r.getUUID("job_id"), r.getString("tenant"), r.getString("pool"), r.getString("node"), r.getLong("n")));
         }
         return out;
     }

@@ -132,7 +132,11 @@ class SpecStringsPropertiesTest {
 
     @Provide
     Arbitrary<Character> control() {
-        return Arbitraries.chars().filter(c -> Character.getType(c) == Character.CONTROL);
+        // Every control character (Cc: U+0000-U+001F, U+007F-U+009F), drawn from the list: filtering all chars for them
+        // misses about 999 times in 1000, and jqwik gives up after 10,000 misses in a row now and then.
+        List<Character> all = new java.util.ArrayList<>();
+        for (char c = 0; c < 0x100; c++) if (Character.getType(c) == Character.CONTROL) all.add(c);
+        return Arbitraries.of(all);
     }
 
     @Property

@@ -175,8 +175,8 @@ public final class Simulation {
         }
     }
 
-    /** What the rules of a replay see of a cycle: the time, the nodes, and what each tenant holds per pool. */
-    public record Cycle(Instant now, List<NodeView> nodes, Map<String, Map<String, Resources>> heldByTenantPool) {
+    /** What the rules of a replay see of a cycle: the time, the nodes, and what each tenant's running tasks hold per node. */
+    public record Cycle(Instant now, List<NodeView> nodes, Map<String, Map<String, Resources>> heldByTenantNode) {
     }
 
     /**
@@ -646,7 +646,7 @@ public final class Simulation {
             task.become(TaskState.SUCCEEDED);
             task.node.release(task.pending.shape().request(), now);
             task.node.taskMillisByTenant.merge(task.job.tenant(), task.runMillis, Long::sum);
-            held.get(task.job.tenant()).merge(task.node.pool, task.pending.shape().request(), Resources::minusClamped);
+            held.get(task.job.tenant()).merge(task.node.name, task.pending.shape().request(), Resources::minusClamped);
             finished++;
             lastFinishMillis = Math.max(lastFinishMillis, now);
             changed = true;
@@ -688,7 +688,7 @@ public final class Simulation {
                 queue.remove(task);
                 queuedByPending.remove(task.pending);
                 node.take(p.request());
-                held.computeIfAbsent(task.job.tenant(), t -> new TreeMap<>()).merge(node.pool, p.request(), Resources::plus);
+                held.computeIfAbsent(task.job.tenant(), t -> new TreeMap<>()).merge(node.name, p.request(), Resources::plus);
                 task.node = node;
                 waitTenants[(int) started] = task.tenant;
                 waitsMillis[(int) started++] = now - task.submitMillis;

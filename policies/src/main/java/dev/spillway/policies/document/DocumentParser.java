@@ -213,7 +213,7 @@ public final class DocumentParser {
                         }
                         if (nominal != null) byResource.put(r, new ResourceQuota(nominal, borrowing, lending));
                     }
-                    resources.rejectUnknown(Set.of("cpu", "memory", "gpu"));
+                    resources.rejectUnknown(Set.of("cpu", "memory", "gpu", "spendUsdPerHour"));
                 }
                 if (flavor != null) quotas.add(new FlavorQuota(flavor, byResource));
             }
@@ -501,12 +501,14 @@ public final class DocumentParser {
                 case CPU -> Quantities.cpuMillis(s);
                 case MEMORY -> Quantities.memoryMib(s);
                 case GPU -> Quantities.wholeNumber(s);
+                case SPEND -> Quantities.microUsd(s);
             };
             if (v == null) {
                 String example = switch (resource) {
                     case CPU -> "cores like 4 or 0.5, or millicores like 500m";
                     case MEMORY -> "an amount like 512Mi, 16Gi or 1Ti";
                     case GPU -> "a whole number";
+                    case SPEND -> "US dollars per hour like 20 or 12.50";
                 };
                 r.problem(node(key), "'" + key + "' for " + resource.key() + " must be " + example + ", not '" + s + "'");
             }

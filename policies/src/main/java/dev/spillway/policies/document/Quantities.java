@@ -54,6 +54,12 @@ final class Quantities {
         }
     }
 
+    /** US dollars ({@code 20}, {@code 12.50}, at most six decimals) in millionths; null when not such an amount. */
+    static Long microUsd(String s) {
+        if (!s.matches("\\d{1,9}(\\.\\d{1,6})?")) return null;
+        return new java.math.BigDecimal(s).movePointRight(6).longValueExact();
+    }
+
     static Long wholeNumber(String s) {
         if (!s.matches("\\d{1,18}")) return null;
         return Long.parseLong(s);

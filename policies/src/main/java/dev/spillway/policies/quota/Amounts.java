@@ -22,6 +22,23 @@ public record Amounts(long cpuMillis, long memoryMib, long gpus, long spendMicro
         return new Amounts(resources.cpuMillis(), resources.memoryMib(), resources.gpus(), spendMicroUsdPerHour);
     }
 
+    /**
+     * What a task counts on a node: its request, and as spend the node's hourly price times the
+     * task's share of the node, its largest fraction of the node's cpu, memory or gpus (a task
+     * holding half a node's memory keeps half of it from others, whatever its cpu), rounded up to
+     * a millionth of a dollar. On-prem nodes have price 0.
+     */
+    public static Amounts onNode(Resources request, Resources capacity, double usdPerHour) {
+        if (!(usdPerHour > 0)) return of(request, 0);
+        double share = Math.max(fraction(request.cpuMillis(), capacity.cpuMillis()),
+                Math.max(fraction(request.memoryMib(), capacity.memoryMib()), fraction(request.gpus(), capacity.gpus())));
+        return of(request, (long) Math.ceil(usdPerHour * Math.min(share, 1) * 1_000_000 - 1e-3)); // 0.8 * 1e6 is 800000.0000000001
+    }
+
+    private static double fraction(long part, long whole) {
+        return whole <= 0 ? 0 : (double) part / whole;
+    }
+
     public long get(QuotaResource r) {
         return switch (r) {
             case CPU -> cpuMillis;

@@ -1,11 +1,20 @@
 package dev.spillway.policies.quota;
 
+import dev.spillway.core.burst.Offering;
+import dev.spillway.core.scheduling.NodeFilter;
+import dev.spillway.core.scheduling.NodeSlot;
+import dev.spillway.core.scheduling.NodeView;
 import dev.spillway.core.scheduling.Resources;
+import dev.spillway.core.scheduling.TaskShape;
 import dev.spillway.core.scheduling.Veto;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Function;
+import java.util.function.ToDoubleFunction;
+import java.util.function.ToIntFunction;
 
 /**
  * One scheduling cycle's quota. A task of a tenant with a quota counts in the flavor of the pool
@@ -16,6 +25,11 @@ import java.util.Map;
  * placements in order and keeps only those that still fit once the earlier ones are reserved, so
  * a cycle never admits beyond quota however many tasks it places. Tenants no Tenant document
  * gives a quota are not limited. Not thread-safe: one cycle's working state.
+ *
+ * <p>A task counts its request and, on a cloud node, its share of the node's price as spend
+ * ({@link Amounts#onNode}); so a tenant's {@code spendUsdPerHour} quota in a cloud flavor caps
+ * what its running work costs there per hour, and {@link #burstAllowance} what bursting may buy
+ * for it.
  */
 public final class CycleQuota {
 
@@ -27,20 +41,27 @@ public final class CycleQuota {
     private final Map<String, List<Flavor>> flavorsOf;
     private final Map<CheckKey, Veto> checked = new HashMap<>();
 
-    private record CheckKey(String tenant, String pool, int priority, Resources request) {
+    private record CheckKey(String tenant, String pool, int priority, Amounts need) {
     }
     private final QuotaState start;
     private QuotaState state;
+    /** A node's hourly price (0 on-prem); asked only when some tenant's quota limits spend. */
+    private final ToDoubleFunction<NodeView> usdPerHour;
+    private final boolean spendLimited;
+    private final Map<NodeView, Double> prices = new IdentityHashMap<>();
 
     /**
      * @param tenants    the tenants' quotas
      * @param order      per tenant, its flavor names in its document's order
      * @param flavors    the flavors that stand for pools ({@link Flavors#resolve})
-     * @param usageByPool what each tenant holds now, per pool; usage in a pool none of the
-     *                   tenant's flavors includes is not counted
+     * @param usageByPool what each tenant holds now, per pool (spend included, see {@link Amounts#onNode});
+     *                   usage in a pool none of the tenant's flavors includes is not counted
+     * @param usdPerHour a node's hourly price: its instance's on a cloud node, 0 on-prem
      */
     public CycleQuota(List<TenantQuota> tenants, Map<String, List<String>> order, Map<String, Flavor> flavors,
-                      Map<String, Map<String, Amounts>> usageByPool) {
+                      Map<String, Map<String, Amounts>> usageByPool, ToDoubleFunction<NodeView> usdPerHour) {
+        this.usdPerHour = usdPerHour;
+        this.spendLimited = tenants.stream().anyMatch(t -> t.flavors().values().stream().anyMatch(l -> l.containsKey(QuotaResource.SPEND)));
         Map<String, List<Flavor>> of = new HashMap<>();
         for (TenantQuota t : tenants) {
             this.tenants.put(t.tenant(), t);
@@ -68,20 +89,30 @@ public final class CycleQuota {
      * @param tenantOf   a shape's tenant, null when its job is unknown
      * @param priorityOf a shape's priority
      */
-    public dev.spillway.core.scheduling.NodeFilter filter(java.util.function.Function<dev.spillway.core.scheduling.TaskShape, String> tenantOf,
-                                                          java.util.function.ToIntFunction<dev.spillway.core.scheduling.TaskShape> priorityOf) {
-        return new dev.spillway.core.scheduling.NodeFilter() {
+    public NodeFilter filter(Function<TaskShape, String> tenantOf, ToIntFunction<TaskShape> priorityOf) {
+        return new NodeFilter() {
             @Override
             public String name() {
                 return FILTER;
             }
 
             @Override
-            public Veto check(dev.spillway.core.scheduling.TaskShape shape, dev.spillway.core.scheduling.NodeSlot slot) {
+            public Veto check(TaskShape shape, NodeSlot slot) {
                 String tenant = tenantOf.apply(shape);
-                return tenant == null ? null : CycleQuota.this.check(tenant, priorityOf.applyAsInt(shape), slot.view().pool(), shape.request());
+                return tenant == null ? null : CycleQuota.this.check(tenant, priorityOf.applyAsInt(shape), slot.view(), shape.request());
             }
         };
+    }
+
+    /** What a task asking for {@code request} counts on {@code node}: the request, and its share of the node's price when spend is limited. */
+    public Amounts need(NodeView node, Resources request) {
+        if (!spendLimited) return Amounts.of(request, 0);
+        Double price = prices.get(node);
+        if (price == null) {
+            price = usdPerHour.applyAsDouble(node);
+            prices.put(node, price);
+        }
+        return Amounts.onNode(request, node.capacity(), price);
     }
 
     /** Whether a Tenant document gives this tenant a quota. */
@@ -98,31 +129,103 @@ public final class CycleQuota {
     }
 
     /**
-     * Whether a task of {@code tenant} asking for {@code request} may be placed on a node of
-     * {@code pool}, as the cycle started: null when it may, else a veto: static when none of the
-     * tenant's flavors includes the pool or the task could never fit its quota there, transient
+     * Whether a task of {@code tenant} asking for {@code request} may be placed on {@code node},
+     * as the cycle started: null when it may, else a veto: static when none of the tenant's
+     * flavors includes the node's pool or the task could never fit its quota there, transient
      * (naming tenant, resource, flavor and the numbers) when the quota is only full now.
      */
-    public Veto check(String tenant, int priority, String pool, Resources request) {
+    public Veto check(String tenant, int priority, NodeView node, Resources request) {
         if (!governs(tenant)) return null;
-        CheckKey key = new CheckKey(tenant, pool, priority, request);
+        CheckKey key = new CheckKey(tenant, node.pool(), priority, need(node, request));
         Veto v = checked.get(key);
         if (v == null) {
-            v = decide(start, tenant, priority, pool, request);
+            v = decide(start, tenant, priority, node.pool(), key.need());
             checked.put(key, v);
         }
         return v == PASS ? null : v;
     }
 
     /**
+     * What bursting may buy for the waiting work of quota tenants, from this cycle's state (its
+     * placements reserved). Reads only immutable state: another thread may use it while later
+     * cycles run.
+     */
+    public BurstAllowance burstAllowance() {
+        return new BurstAllowance(state);
+    }
+
+    /**
+     * For one waiting job at a time, in queue order: how many of its waiting tasks its tenant's
+     * quota could still take on cloud capacity, and which offerings it refuses them. The tasks
+     * allowed are counted, at the offering where a task spends least, before the next job is
+     * asked, so that bursting does not buy for a tenant more than its quota lets it run (its
+     * spend per hour above all).
+     */
+    public final class BurstAllowance {
+        private QuotaState s;
+
+        private BurstAllowance(QuotaState s) {
+            this.s = s;
+        }
+
+        /**
+         * @param tasks     how many tasks of the job wait
+         * @param offerings what bursting may buy
+         * @return null when the tenant has no quota (bursting is not limited by it)
+         */
+        public Allowed allow(String tenant, int priority, Resources request, int tasks, List<Offering> offerings) {
+            if (!governs(tenant) || tasks < 1) return null;
+            Map<String, String> refused = new HashMap<>();
+            AdmissionDecision best = null;
+            long bestSpend = Long.MAX_VALUE;
+            for (Offering o : offerings) {
+                Flavor f = flavorOf(tenant, o.pool());
+                if (f == null) {
+                    refused.put(o.id(), noFlavor(tenant, o.pool()).reason());
+                    continue;
+                }
+                Amounts need = spendLimited ? Amounts.onNode(request, o.shape(), o.priceUsdPerHour()) : Amounts.of(request, 0);
+                AdmissionDecision d = QuotaAdmission.decide(s, Workload.of("burst", tenant, priority, tasks, need, f.name()));
+                if (d.admitted() == 0) {
+                    refused.put(o.id(), d.reasons().isEmpty() ? "quota of tenant " + tenant + " in flavor " + f.name() + " is full" : d.reasons().get(0));
+                } else if (need.spendMicroUsdPerHour() < bestSpend) {
+                    best = d;
+                    bestSpend = need.spendMicroUsdPerHour();
+                }
+            }
+            if (best == null) return new Allowed(0, refused, refused);
+            s = best.applyTo(s);
+            Map<String, String> beyond = new HashMap<>();
+            if (best.admitted() < tasks) {
+                String why = "the quota of tenant " + tenant + " takes " + best.admitted() + " of its " + tasks + " waiting tasks on cloud capacity now"
+                        + (best.reasons().isEmpty() ? "" : " (" + best.reasons().get(0) + ")");
+                for (Offering o : offerings) beyond.put(o.id(), refused.getOrDefault(o.id(), why));
+            }
+            return new Allowed(best.admitted(), refused, beyond);
+        }
+    }
+
+    /**
+     * @param tasks   how many of the job's waiting tasks bursting may buy for (the first ones, in queue order)
+     * @param refused for those, the offerings the quota refuses, with why
+     * @param beyond  for the others, every offering, with why
+     */
+    public record Allowed(int tasks, Map<String, String> refused, Map<String, String> beyond) {
+        public Allowed {
+            refused = Map.copyOf(refused);
+            beyond = Map.copyOf(beyond);
+        }
+    }
+
+    /**
      * Reserves one placed task in the cycle's working state: null when it fits (and is now
      * counted), else why not; the caller then takes the placement back.
      */
-    public String reserve(String tenant, int priority, String pool, Resources request) {
+    public String reserve(String tenant, int priority, NodeView node, Resources request) {
         if (!governs(tenant)) return null;
-        Flavor f = flavorOf(tenant, pool);
-        if (f == null) return noFlavor(tenant, pool).reason();
-        AdmissionDecision d = QuotaAdmission.decide(state, Workload.of("task", tenant, priority, 1, Amounts.of(request, 0), f.name()));
+        Flavor f = flavorOf(tenant, node.pool());
+        if (f == null) return noFlavor(tenant, node.pool()).reason();
+        AdmissionDecision d = QuotaAdmission.decide(state, Workload.of("task", tenant, priority, 1, need(node, request), f.name()));
         if (d.admitted() == 0) return d.reasons().isEmpty() ? "quota of tenant " + tenant + " is full" : d.reasons().get(0);
         state = d.applyTo(state);
         return null;
@@ -177,10 +280,10 @@ public final class CycleQuota {
 
     private static final Veto PASS = Veto.fixed(FILTER, "pass");
 
-    private Veto decide(QuotaState s, String tenant, int priority, String pool, Resources request) {
+    private Veto decide(QuotaState s, String tenant, int priority, String pool, Amounts need) {
         Flavor f = flavorOf(tenant, pool);
         if (f == null) return noFlavor(tenant, pool);
-        AdmissionDecision d = QuotaAdmission.decide(s, Workload.of("task", tenant, priority, 1, Amounts.of(request, 0), f.name()));
+        AdmissionDecision d = QuotaAdmission.decide(s, Workload.of("task", tenant, priority, 1, need, f.name()));
         if (d.admitted() == 1) return PASS;
         String why = d.reasons().isEmpty() ? "quota of tenant " + tenant + " in flavor " + f.name() + " is full" : d.reasons().get(0);
         return d.waitingCanHelp() ? Veto.transientVeto(FILTER, why) : Veto.fixed(FILTER, why);

@@ -197,6 +197,11 @@ public final class PolicySet {
         return tenantQuotas;
     }
 
+    /** Whether some tenant's quota limits cloud spend ({@code spendUsdPerHour}): usage is then counted per node, with the node's price. */
+    public boolean limitsSpend() {
+        return tenantQuotas.stream().anyMatch(t -> t.flavors().values().stream().anyMatch(l -> l.containsKey(QuotaResource.SPEND)));
+    }
+
     /** Per tenant with a quota, its flavor names in its document's order (the order its tasks' pools are counted in). */
     public Map<String, List<String>> flavorOrder() {
         return flavorOrder;
@@ -217,6 +222,7 @@ public final class PolicySet {
                 case CPU -> QuotaResource.CPU;
                 case MEMORY -> QuotaResource.MEMORY;
                 case GPU -> QuotaResource.GPUS;
+                case SPEND -> QuotaResource.SPEND;
             }, new QuotaLimits(q.nominal(), q.borrowingLimit(), q.lendingLimit())));
             flavors.put(fq.flavor(), limits);
         }

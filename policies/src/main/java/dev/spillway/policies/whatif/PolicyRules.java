@@ -109,7 +109,7 @@ final class PolicyRules implements Simulation.Rules {
     public Scheduler scheduler(Simulation.Cycle cycle) {
         cycleQuota = null;
         if (!placesByJob()) return plain;
-        Map<String, Map<String, Long>> usage = usage(cycle.heldByTenantPool());
+        Map<String, Map<String, Long>> usage = usage(cycle.heldByTenantNode());
         PlacementRules rules = set.placement(new PlacementContext(cycle.now(), shape -> facts.get(shape.facts()),
                 tenant -> set.tenantFacts(tenant, usage.getOrDefault(tenant, Map.of())), pools, this::boughtAs));
         List<NodeFilter> filters = new ArrayList<>();
@@ -118,10 +118,17 @@ final class PolicyRules implements Simulation.Rules {
             Map<String, Boolean> cloud = new HashMap<>();
             pools.forEach((name, p) -> cloud.put(name, !p.kind().isEmpty() && !p.kind().equals("on-prem")));
             for (NodeView n : cycle.nodes()) cloud.putIfAbsent(n.pool(), "true".equals(n.labels().get(Scorers.CLOUD_LABEL)));
+            // A tenant's spend on a node is counted from all it holds there together (the replay keeps no more).
+            Map<String, NodeView> byName = new HashMap<>();
+            for (NodeView n : cycle.nodes()) byName.put(n.name(), n);
             Map<String, Map<String, Amounts>> held = new HashMap<>();
-            cycle.heldByTenantPool().forEach((tenant, byPool) -> byPool.forEach((pool, r) ->
-                    held.computeIfAbsent(tenant, t -> new HashMap<>()).put(pool, Amounts.of(r, 0))));
-            CycleQuota quota = new CycleQuota(set.tenantQuotas(), set.flavorOrder(), Flavors.resolve(set.flavorNames(), cloud), held);
+            cycle.heldByTenantNode().forEach((tenant, byNode) -> byNode.forEach((name, r) -> {
+                NodeView n = byName.get(name);
+                if (n != null && !r.equals(Resources.ZERO)) {
+                    held.computeIfAbsent(tenant, t -> new HashMap<>()).merge(n.pool(), Amounts.onNode(r, n.capacity(), usdPerHour(n)), Amounts::plus);
+                }
+            }));
+            CycleQuota quota = new CycleQuota(set.tenantQuotas(), set.flavorOrder(), Flavors.resolve(set.flavorNames(), cloud), held, this::usdPerHour);
             cycleQuota = quota;
             filters.add(quota.filter(shape -> {
                 JobFacts job = facts.get(shape.facts());
@@ -152,12 +159,12 @@ final class PolicyRules implements Simulation.Rules {
     @Override
     public List<Placement> admit(List<Placement> planned, Simulation.Cycle cycle, Map<String, Simulation.Job> jobs) {
         if (cycleQuota == null) return planned;
-        Map<String, String> poolOf = new HashMap<>();
-        for (NodeView n : cycle.nodes()) poolOf.put(n.name(), n.pool());
+        Map<String, NodeView> byName = new HashMap<>();
+        for (NodeView n : cycle.nodes()) byName.put(n.name(), n);
         List<Placement> kept = new ArrayList<>(planned.size());
         for (Placement p : planned) {
             JobFacts job = facts.get(p.task().jobId());
-            if (cycleQuota.reserve(job.tenant(), job.priority(), poolOf.get(p.node()), p.request()) == null) kept.add(p);
+            if (cycleQuota.reserve(job.tenant(), job.priority(), byName.get(p.node()), p.request()) == null) kept.add(p);
         }
         recordBorrowing();
         return kept;
@@ -218,6 +225,12 @@ final class PolicyRules implements Simulation.Rules {
     private Offering boughtAs(NodeView node) {
         String id = Offering.idOfNode(node.pool(), node.labels());
         return id == null ? null : offeringsById.get(id);
+    }
+
+    /** A node's hourly price: its offering's on a cloud node, 0 on-prem. */
+    private double usdPerHour(NodeView node) {
+        Offering o = boughtAs(node);
+        return o == null ? 0 : o.priceUsdPerHour();
     }
 
     /** What each tenant holds on nodes, as {@code tenant.usage} reads it: cpu millicores, memory MiB, gpu. */

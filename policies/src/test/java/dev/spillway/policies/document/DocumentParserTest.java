@@ -54,6 +54,42 @@ class DocumentParserTest {
     }
 
     @Test
+    void aQuotaOnCloudSpendIsWrittenInDollarsPerHour() {
+        ParseResult r = DocumentParser.parse("spend.yaml", """
+                apiVersion: spillway.dev/v1
+                kind: Tenant
+                metadata: {name: research}
+                spec:
+                  quotas:
+                    - flavor: cloud
+                      resources:
+                        cpu: {nominal: "64"}
+                        spendUsdPerHour: {nominal: "12.50"}
+                """);
+
+        assertThat(r.problems()).isEmpty();
+        FlavorQuota q = ((TenantDoc) r.documents().get(0)).quotas().get(0);
+        assertThat(q.resources().get(FlavorQuota.Resource.SPEND)).isEqualTo(new ResourceQuota(12_500_000, null, null));
+
+        ParseResult bad = DocumentParser.parse("spend.yaml", """
+                apiVersion: spillway.dev/v1
+                kind: Tenant
+                metadata: {name: research}
+                spec:
+                  quotas:
+                    - flavor: cloud
+                      resources:
+                        spendUsdPerHour: {nominal: "$5"}
+                    - flavor: aws-eu
+                      resources:
+                        spendUsdPerHour: {nominal: 0.1234567}
+                """);
+        assertThat(bad.problems()).extracting(Problem::toString).containsExactly(
+                "spend.yaml:8:36: 'nominal' for spendUsdPerHour must be US dollars per hour like 20 or 12.50, not '$5'",
+                "spend.yaml:11:36: 'nominal' for spendUsdPerHour must be US dollars per hour like 20 or 12.50, not '0.1234567'");
+    }
+
+    @Test
     void yamlSyntaxErrorsNameLineAndColumn() {
         ParseResult r = DocumentParser.parse("broken.yaml", """
                 apiVersion: spillway.dev/v1

@@ -2,6 +2,8 @@ package dev.spillway.policies.quota;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.spillway.core.burst.Offering;
+import dev.spillway.core.scheduling.NodeView;
 import dev.spillway.core.scheduling.Resources;
 import dev.spillway.core.scheduling.Veto;
 import java.util.ArrayList;
@@ -26,7 +28,7 @@ class CycleQuotaTest {
         QuotaWorld world = new QuotaWorld(seed);
         Map<String, List<String>> order = new HashMap<>();
         for (TenantQuota t : world.tenants) order.put(t.tenant(), List.copyOf(t.flavors().keySet()));
-        CycleQuota quota = new CycleQuota(world.tenants, order, FLAVORS, Map.of());
+        CycleQuota quota = new CycleQuota(world.tenants, order, FLAVORS, Map.of(), n -> 0);
         for (int i = 0; i < 60; i++) {
             String tenant = world.random.nextInt(10) == 0 ? "ghost" : world.tenants.get(world.random.nextInt(world.tenants.size())).tenant();
             String pool = POOLS.get(world.random.nextInt(POOLS.size()));
@@ -34,7 +36,7 @@ class CycleQuotaTest {
             Resources request = new Resources(a.cpuMillis(), 0, (int) a.gpus());
             Flavor flavor = quota.flavorOf(tenant, pool);
             QuotaState before = quota.state();
-            String refused = quota.reserve(tenant, 0, pool, request);
+            String refused = quota.reserve(tenant, 0, node(pool), request);
             if (!quota.governs(tenant)) {
                 assertThat(refused).as("a tenant without a quota is not limited").isNull();
                 continue;
@@ -54,6 +56,11 @@ class CycleQuotaTest {
         }
     }
 
+    /** A node of {@code pool} larger than any task of these tests. */
+    static NodeView node(String pool) {
+        return new NodeView(pool + "-node", pool, new Resources(1_000_000, 1 << 30, 64), Resources.ZERO, Map.of(), true);
+    }
+
     private static TenantQuota tenant(String name, String cohort, ReclaimPolicy reclaim, String flavor, long cpuMillis) {
         return new TenantQuota(name, cohort, 1000, reclaim, Map.of(flavor, Map.of(QuotaResource.CPU, QuotaLimits.nominal(cpuMillis),
                 QuotaResource.MEMORY, QuotaLimits.nominal(1 << 20))));
@@ -71,29 +78,71 @@ class CycleQuotaTest {
                 "rack-a", Map.of(QuotaResource.CPU, QuotaLimits.nominal(2000), QuotaResource.MEMORY, QuotaLimits.nominal(4096)),
                 "on-prem", Map.of(QuotaResource.CPU, QuotaLimits.nominal(8000), QuotaResource.MEMORY, QuotaLimits.nominal(16384))));
         CycleQuota quota = new CycleQuota(List.of(research), Map.of("research", List.of("rack-a", "on-prem")), flavors,
-                Map.of("research", Map.of("rack-a", new Amounts(2000, 1024, 0, 0), "rack-b", new Amounts(1000, 1024, 0, 0))));
+                Map.of("research", Map.of("rack-a", new Amounts(2000, 1024, 0, 0), "rack-b", new Amounts(1000, 1024, 0, 0))), n -> 0);
         Resources oneCore = new Resources(1000, 512, 0);
 
         assertThat(quota.flavorOf("research", "rack-a").name()).isEqualTo("rack-a");
         assertThat(quota.flavorOf("research", "rack-b").name()).isEqualTo("on-prem");
         // rack-a's quota is full: waiting for its own work to end can help.
-        Veto full = quota.check("research", 0, "rack-a", oneCore);
+        Veto full = quota.check("research", 0, node("rack-a"), oneCore);
         assertThat(full.kind()).isEqualTo(Veto.Kind.TRANSIENT);
         assertThat(full.filter()).isEqualTo(CycleQuota.FILTER);
         assertThat(full.reason()).contains("tenant research: cpu in flavor rack-a");
-        assertThat(quota.check("research", 0, "rack-b", oneCore)).isNull();
+        assertThat(quota.check("research", 0, node("rack-b"), oneCore)).isNull();
         // No flavor of the tenant holds the cloud pool: static.
-        Veto cloud = quota.check("research", 0, "aws-eu", oneCore);
+        Veto cloud = quota.check("research", 0, node("aws-eu"), oneCore);
         assertThat(cloud.kind()).isEqualTo(Veto.Kind.STATIC);
         assertThat(cloud.reason()).isEqualTo("tenant research has no quota for pool aws-eu (its flavors: [rack-a, on-prem])");
         // More than the quota could ever hold: static.
-        assertThat(quota.check("research", 0, "rack-b", new Resources(9000, 512, 0)).kind()).isEqualTo(Veto.Kind.STATIC);
+        assertThat(quota.check("research", 0, node("rack-b"), new Resources(9000, 512, 0)).kind()).isEqualTo(Veto.Kind.STATIC);
         // Unknown tenants are not limited.
-        assertThat(quota.check("ops", 0, "aws-eu", oneCore)).isNull();
+        assertThat(quota.check("ops", 0, node("aws-eu"), oneCore)).isNull();
 
         // on-prem holds 1 core of 8 (rack-b): seven more one-core tasks are kept, the eighth is refused with the numbers.
-        for (int i = 0; i < 7; i++) assertThat(quota.reserve("research", 0, "rack-b", oneCore)).isNull();
-        assertThat(quota.reserve("research", 0, "rack-b", oneCore)).contains("cpu in flavor on-prem");
+        for (int i = 0; i < 7; i++) assertThat(quota.reserve("research", 0, node("rack-b"), oneCore)).isNull();
+        assertThat(quota.reserve("research", 0, node("rack-b"), oneCore)).contains("cpu in flavor on-prem");
+    }
+
+    @Test
+    void onACloudNodeATaskSpendsItsShareOfThePriceAndBurstingBuysNoMoreThanTheSpendQuotaLetsRun() {
+        Map<String, Flavor> flavors = Flavors.resolve(List.of("on-prem", "cloud"), Map.of("rack", false, "aws", true));
+        // research may spend $0.10/h in the cloud; its cpu quota there is not what binds.
+        TenantQuota research = new TenantQuota("research", null, 1000, ReclaimPolicy.NEVER, Map.of(
+                "on-prem", Map.of(QuotaResource.CPU, QuotaLimits.nominal(1000), QuotaResource.MEMORY, QuotaLimits.nominal(8192)),
+                "cloud", Map.of(QuotaResource.CPU, QuotaLimits.nominal(64_000), QuotaResource.MEMORY, QuotaLimits.nominal(1 << 20),
+                        QuotaResource.SPEND, QuotaLimits.nominal(100_000))));
+        Map<String, List<String>> order = Map.of("research", List.of("on-prem", "cloud"));
+        java.util.function.ToDoubleFunction<NodeView> prices = n -> n.pool().equals("aws") ? 0.20 : 0;
+        NodeView cloud = new NodeView("aws-1", "aws", new Resources(4000, 16_384, 0), Resources.ZERO, Map.of(), true);
+        Resources oneCore = new Resources(1000, 1024, 0);
+
+        CycleQuota quota = new CycleQuota(List.of(research), order, flavors, Map.of(), prices);
+        // A quarter of the node's cpu: a quarter of its $0.20/h; half its memory: half of it, whatever its cpu.
+        assertThat(quota.need(cloud, oneCore).spendMicroUsdPerHour()).isEqualTo(50_000);
+        assertThat(quota.need(cloud, new Resources(1000, 8192, 0)).spendMicroUsdPerHour()).isEqualTo(100_000);
+        assertThat(quota.need(node("rack"), oneCore).spendMicroUsdPerHour()).isZero();
+        assertThat(quota.reserve("research", 0, cloud, oneCore)).isNull();
+        assertThat(quota.reserve("research", 0, cloud, oneCore)).isNull();
+        assertThat(quota.reserve("research", 0, cloud, oneCore)).contains("spendUsdPerHour in flavor cloud");
+        assertThat(quota.reserve("research", 0, node("rack"), oneCore)).as("on-prem spends nothing").isNull();
+
+        // Bursting for two jobs in queue order, with $0.10/h unused: a one-core task spends $0.05/h on a big
+        // instance and $0.04/h on a small one; two fit either way, counted at the small one.
+        Offering big = new Offering("aws:a:big:on-demand", "aws", "eu", "a", "EU", "big", new Resources(4000, 16_384, 0), false, 0.20);
+        Offering small = new Offering("aws:a:small:on-demand", "aws", "eu", "a", "EU", "small", new Resources(2000, 8192, 0), false, 0.08);
+        Offering elsewhere = new Offering("gcp:b:x:on-demand", "gcp", "eu", "b", "EU", "x", new Resources(2000, 8192, 0), false, 0.01);
+        CycleQuota.BurstAllowance allowance = new CycleQuota(List.of(research), order, flavors, Map.of(), prices).burstAllowance();
+        CycleQuota.Allowed first = allowance.allow("research", 0, oneCore, 5, List.of(big, small, elsewhere));
+        assertThat(first.tasks()).isEqualTo(2);
+        assertThat(first.refused()).containsOnlyKeys(elsewhere.id());
+        assertThat(first.refused().get(elsewhere.id())).contains("has no quota for pool gcp");
+        assertThat(first.beyond()).containsOnlyKeys(big.id(), small.id(), elsewhere.id());
+        assertThat(first.beyond().get(small.id())).contains("takes 2 of its 5 waiting tasks on cloud capacity now");
+        // $0.08/h of $0.10/h is counted: the next job's one-core task fits nowhere.
+        CycleQuota.Allowed second = allowance.allow("research", 0, oneCore, 1, List.of(big, small));
+        assertThat(second.tasks()).isZero();
+        assertThat(second.refused().get(small.id())).contains("spendUsdPerHour in flavor cloud");
+        assertThat(allowance.allow("ops", 0, oneCore, 3, List.of(big))).as("a tenant without a quota is not limited").isNull();
     }
 
     @Test
@@ -106,10 +155,10 @@ class CycleQuotaTest {
         List<Reclaim.Admitted> running = new ArrayList<>();
         for (int i = 0; i < 4; i++) running.add(new Reclaim.Admitted("b/" + i, "borrower", "racks", 0, i, core));
         CycleQuota quota = new CycleQuota(List.of(lender, borrower), order, flavors,
-                Map.of("borrower", Map.of("onprem", core.times(4))));
+                Map.of("borrower", Map.of("onprem", core.times(4))), n -> 0);
         Resources oneCore = new Resources(1000, 256, 0);
 
-        assertThat(quota.check("lender", 0, "onprem", oneCore).kind()).isEqualTo(Veto.Kind.TRANSIENT);
+        assertThat(quota.check("lender", 0, node("onprem"), oneCore).kind()).isEqualTo(Veto.Kind.TRANSIENT);
         assertThat(quota.mayReclaim("lender")).isTrue();
         assertThat(quota.mayReclaim("borrower")).isFalse();
         assertThat(quota.cohortOf("lender")).containsExactly("borrower", "lender");
@@ -119,7 +168,7 @@ class CycleQuotaTest {
         assertThat(quota.reclaim("lender", 0, oneCore, 5, running)).hasSize(2);
         // The borrower may not reclaim (Never), and with the borrower at its nominal quota the lender would take nothing.
         assertThat(quota.reclaim("borrower", 0, oneCore, 1, running)).isEmpty();
-        CycleQuota atNominal = new CycleQuota(List.of(lender, borrower), order, flavors, Map.of("borrower", Map.of("onprem", core.times(2))));
+        CycleQuota atNominal = new CycleQuota(List.of(lender, borrower), order, flavors, Map.of("borrower", Map.of("onprem", core.times(2))), n -> 0);
         assertThat(atNominal.reclaim("lender", 0, oneCore, 2, running.subList(0, 2))).isEmpty();
     }
 }
