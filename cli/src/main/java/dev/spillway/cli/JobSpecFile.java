@@ -35,8 +35,9 @@ import org.yaml.snakeyaml.nodes.SequenceNode;
  * <pre>
  * name: hello                 # optional
  * tenant: research            # optional: one of the caller's tenants (default: the caller's first)
+ * queue: research-batch       # optional: a Queue policy document; gives the tenant, and the priority if none is set
  * labels: {team: genomics}
- * priority: 0                 # -1000..1000
+ * priority: 0                 # -1000..1000 (default: the queue's defaultPriority, else 0)
  * tasks: 40                   # size of the task array
  * command: echo "task $SPILLWAY_TASK_INDEX"   # a shell line, or a list (argv)
  * env: {GREETING: hello}
@@ -79,6 +80,7 @@ public final class JobSpecFile {
     static {
         FIELDS.put("name", "spec.name");
         FIELDS.put("tenant", "spec.tenant");
+        FIELDS.put("queue", "spec.queue");
         FIELDS.put("labels", "spec.labels");
         FIELDS.put("priority", "spec.priority");
         FIELDS.put("tasks", "spec.task_count");
@@ -200,6 +202,7 @@ public final class JobSpecFile {
                 switch (key) {
                     case "name" -> spec.setName(string(key, v));
                     case "tenant" -> spec.setTenant(string(key, v));
+                    case "queue" -> spec.setQueue(string(key, v));
                     case "labels" -> spec.putAllLabels(stringMap(key, v, "spec.labels"));
                     case "priority" -> spec.setPriority((int) integer(key, v));
                     case "tasks" -> spec.setTaskCount((int) integer(key, v));

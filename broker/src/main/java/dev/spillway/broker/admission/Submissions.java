@@ -5,6 +5,7 @@ import com.google.protobuf.CodedOutputStream;
 import dev.spillway.broker.errors.AlreadyExists;
 import dev.spillway.broker.errors.InvalidRequest;
 import dev.spillway.broker.errors.PermissionDenied;
+import dev.spillway.broker.policy.Policies;
 import dev.spillway.broker.scheduling.SchedulingLoop;
 import dev.spillway.broker.security.Audit;
 import dev.spillway.broker.security.CallerLimits;
@@ -30,10 +31,12 @@ public class Submissions {
     private final CallerLimits limits;
     private final SecretBox secrets;
     private final JobStore jobs;
+    private final Policies policies;
 
     public Submissions(Admission admission, SubmissionBatcher batcher, JobCatalog catalog, SchedulingLoop scheduler, Audit audit,
-                       CallerLimits limits, SecretBox secrets, JobStore jobs) {
+                       CallerLimits limits, SecretBox secrets, JobStore jobs, Policies policies) {
         this.jobs = jobs;
+        this.policies = policies;
         this.secrets = secrets;
         this.audit = audit;
         this.limits = limits;
@@ -49,7 +52,9 @@ public class Submissions {
     /**
      * The new job's id once it is stored; a failed Uni with a domain error when it was refused
      * (nothing stored). The job belongs to the caller's tenant: a spec naming another tenant is
-     * refused unless the caller is an admin. Each tenant's submissions are rate-limited.
+     * refused unless the caller is an admin. A job submitted to a queue takes the queue's tenant
+     * (and its default priority when it sets none) before that check. Each tenant's submissions
+     * are rate-limited.
      *
      * <p>With a {@code requestId}, the call can be retried safely: if the tenant's same request id
      * created a job within the last 24 hours, that job's id is returned and nothing is stored (a
@@ -57,8 +62,9 @@ public class Submissions {
      * the call fails with {@link AlreadyExists}. Two concurrent calls with one id store one job:
      * the id's record is written with the job, and the loser of the race returns the winner's job.
      */
-    public Uni<UUID> submit(JobSpec submitted, String requestId, Caller caller, String remote) {
+    public Uni<UUID> submit(JobSpec asSubmitted, String requestId, Caller caller, String remote) {
         return Uni.createFrom().deferred(() -> {
+            JobSpec submitted = policies.withQueue(asSubmitted);
             String tenant = caller.submitTenant(submitted.getTenant()).orElseThrow(() -> new PermissionDenied(
                     "you submit to tenant " + String.join(", ", new java.util.TreeSet<>(caller.tenants())) + ", not " + submitted.getTenant()));
             if (requestId.isEmpty()) return store(submitted, tenant, null, caller, remote);

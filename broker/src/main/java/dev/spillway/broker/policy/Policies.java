@@ -43,6 +43,7 @@ public class Policies {
     /** Most bytes of UTF-8 in one file. */
     static final int MAX_FILE_BYTES = 1 << 20;
     static final int MAX_COMMENT = 500;
+    private static final java.util.regex.Pattern QUEUE_NAME = java.util.regex.Pattern.compile("[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?");
 
     /**
      * The set in force: none (nothing was ever applied), a compiled set, or a stored version this
@@ -74,6 +75,32 @@ public class Policies {
             inForce = new InForce(stored.version(), compiled.policySet(), null);
             LOG.infof("policy version %d in force: %s", stored.version(), compiled.policySet().summary());
         }
+    }
+
+    /**
+     * The spec as its queue makes it: the queue's tenant when the spec names none, the queue's
+     * {@code defaultPriority} when it sets no priority. A spec without a queue is returned as it
+     * is. Refused ({@link InvalidRequest} on {@code spec.queue}) when no Queue document of that
+     * name is in force, or the queue belongs to another tenant than the spec names.
+     */
+    public JobSpec withQueue(JobSpec spec) {
+        if (spec.getQueue().isEmpty()) return spec;
+        if (!QUEUE_NAME.matcher(spec.getQueue()).matches()) {
+            throw InvalidRequest.of("spec.queue", "a queue's name is lower-case letters, digits and '-', at most 63, starting and ending with a letter or digit");
+        }
+        PolicySet set = inForce.set();
+        var queue = set == null ? null : set.queues().get(spec.getQueue());
+        if (queue == null) {
+            String known = set == null || set.queues().isEmpty() ? "no Queue document is in force"
+                    : "queues in force: " + String.join(", ", new java.util.TreeSet<>(set.queues().keySet()));
+            throw InvalidRequest.of("spec.queue", "no queue named '" + spec.getQueue() + "' (" + known + ")");
+        }
+        if (!spec.getTenant().isEmpty() && !spec.getTenant().equals(queue.tenant())) {
+            throw InvalidRequest.of("spec.queue", "queue " + queue.name() + " belongs to tenant " + queue.tenant() + ", not " + spec.getTenant());
+        }
+        JobSpec.Builder b = spec.toBuilder().setTenant(queue.tenant());
+        if (!spec.hasPriority()) b.setPriority(queue.defaultPriority());
+        return b.build();
     }
 
     public InForce inForce() {
@@ -148,7 +175,7 @@ public class Policies {
     /** What the rules may know of a job ({@code job} in CEL), from its spec; no cost estimate yet. */
     public static JobFacts jobFacts(JobSpec spec) {
         var r = spec.getTask().getResources();
-        return new JobFacts(spec.getName(), spec.getTenant(), "", spec.getPriority(), spec.getLabelsMap(), spec.getTaskCount(),
+        return new JobFacts(spec.getName(), spec.getTenant(), spec.getQueue(), spec.getPriority(), spec.getLabelsMap(), spec.getTaskCount(),
                 new Resources(r.getCpuMillis(), r.getMemoryMib(), r.getGpus()), spec.getDatasetsList(),
                 Set.copyOf(spec.getTask().getJurisdictionsList()), 0);
     }

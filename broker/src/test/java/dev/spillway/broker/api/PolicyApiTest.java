@@ -167,6 +167,57 @@ class PolicyApiTest {
     }
 
     @Test
+    void aJobSubmittedToAQueueTakesItsTenantAndItsDefaultPriority() {
+        policies("default", Role.ADMIN).applyPolicies(files("queues.yaml", """
+                apiVersion: spillway.dev/v1
+                kind: Tenant
+                metadata: {name: team-b}
+                spec: {weight: 1}
+                ---
+                apiVersion: spillway.dev/v1
+                kind: Queue
+                metadata: {name: team-b-urgent}
+                spec: {tenant: team-b, defaultPriority: 500}
+                """));
+        try {
+            JobSpec queued = JobApiTest.valid().toBuilder().setQueue("team-b-urgent").build();
+            // No tenant and no priority: the queue's.
+            JobSpec stored = spec(submitter.submitJob(SubmitJobRequest.newBuilder().setSpec(queued).build()).getJobId());
+            assertThat(stored.getTenant()).isEqualTo("team-b");
+            assertThat(stored.getPriority()).isEqualTo(500);
+            assertThat(stored.getQueue()).isEqualTo("team-b-urgent");
+            // A priority of its own, even 0, is kept.
+            assertThat(spec(submitter.submitJob(SubmitJobRequest.newBuilder().setSpec(queued.toBuilder().setPriority(0)).build()).getJobId())
+                    .getPriority()).isZero();
+
+            // A queue that is not in force, and a queue of another tenant than the job names: refused on spec.queue.
+            var unknown = catchThrowableOfType(StatusRuntimeException.class, () -> submitter.submitJob(SubmitJobRequest.newBuilder()
+                    .setSpec(queued.toBuilder().setQueue("nosuch")).build()));
+            assertThat(unknown.getStatus().getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT);
+            assertThat(badRequest(unknown).getFieldViolationsList()).singleElement().satisfies(v -> {
+                assertThat(v.getField()).isEqualTo("spec.queue");
+                assertThat(v.getDescription()).isEqualTo("no queue named 'nosuch' (queues in force: team-b-urgent)");
+            });
+            var mismatch = catchThrowableOfType(StatusRuntimeException.class, () -> submitter.submitJob(SubmitJobRequest.newBuilder()
+                    .setSpec(queued.toBuilder().setTenant("team-a")).build()));
+            assertThat(badRequest(mismatch).getFieldViolationsList()).singleElement()
+                    .satisfies(v -> assertThat(v.getDescription()).isEqualTo("queue team-b-urgent belongs to tenant team-b, not team-a"));
+
+            // Another tenant's submitter cannot reach team-b through its queue.
+            var other = JobServiceGrpc.newBlockingStub(as("team-a", Role.SUBMITTER));
+            var denied = catchThrowableOfType(StatusRuntimeException.class, () -> other.submitJob(SubmitJobRequest.newBuilder().setSpec(queued).build()));
+            assertThat(denied.getStatus().getCode()).isEqualTo(Status.Code.PERMISSION_DENIED);
+        } finally {
+            NeutralPolicies.restore(as("default", Role.ADMIN));
+        }
+    }
+
+    private JobSpec spec(String id) {
+        submitted.add(id);
+        return submitter.getJob(dev.spillway.api.v1.GetJobRequest.newBuilder().setJobId(id).build()).getJob().getSpec();
+    }
+
+    @Test
     void aWrongDocumentIsRefusedWholeWithItsLineAndColumnAndNothingIsStored() {
         long before = versions();
         String typeError = """

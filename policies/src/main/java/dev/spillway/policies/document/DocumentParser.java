@@ -225,8 +225,8 @@ public final class DocumentParser {
         QueueDoc queue(String name, Location where, Fields spec) {
             String tenant = spec.name("tenant", true);
             Double priority = spec.number("defaultPriority", false);
-            if (priority != null && (priority != Math.rint(priority) || Math.abs(priority) > 1_000_000)) {
-                spec.problemAt("defaultPriority", "defaultPriority must be a whole number between -1000000 and 1000000");
+            if (priority != null && (priority != Math.rint(priority) || Math.abs(priority) > 1000)) {
+                spec.problemAt("defaultPriority", "defaultPriority must be a whole number between -1000 and 1000, as a job's priority");
             }
             spec.rejectUnknown(Set.of("tenant", "defaultPriority"));
             return tenant == null ? null : new QueueDoc(name, where, tenant, priority == null ? 0 : priority.intValue());
