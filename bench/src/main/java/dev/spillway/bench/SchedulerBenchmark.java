@@ -257,7 +257,7 @@ final class SchedulerBenchmark implements Callable<Integer> {
     private static PolicyCycle policyCycle(PolicySet set, Map<String, JobFacts> facts, Map<String, Flavor> flavors, Map<String, NodeView> nodeOf,
                                            Snapshot snapshot, Instant now, Histogram decisions) {
         PlacementRules rules = set.placement(new PlacementContext(now, s -> facts.get(s.facts()), t -> set.tenantFacts(t, Map.of()), Map.of()));
-        CycleQuota quota = new CycleQuota(set.tenantQuotas(), set.flavorOrder(), flavors, Map.of(), node -> 0);
+        CycleQuota quota = new CycleQuota(set.tenantQuotas(), set.flavorOrder(), flavors, List.of(), node -> 0);
         NodeFilter quotaFilter = quota.filter(shape -> facts.get(shape.facts()).tenant(), shape -> facts.get(shape.facts()).priority());
         Scheduler scheduler = Scheduler.standard(8, List.of(rules.filter(), quotaFilter), rules.scorers());
         Plan plan = decisions == null ? scheduler.plan(snapshot) : scheduler.plan(snapshot, decisions::recordValue);

@@ -66,7 +66,7 @@ final class DecisionEntries {
             }
             if (quota != null) {
                 String tenant = tenantOf.apply(job);
-                var flavor = quota.flavorOf(tenant, node.pool());
+                var flavor = quota.flavorOf(tenant, node);
                 if (flavor != null) said.add(new DecisionLog.Rule(CycleQuota.FILTER, "charged", "flavor " + flavor.name() + " of tenant " + tenant));
             }
             out.put(key, new DecisionLog.Entry(node.pool(), pool.region(), jurisdiction, location, residency, said));

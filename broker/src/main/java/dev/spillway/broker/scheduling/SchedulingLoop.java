@@ -303,7 +303,7 @@ public class SchedulingLoop implements SchedulerWakeup {
                         a.node(), a.jobId(), a.index());
             }
         }
-        if (cycleQuota != null) reclaim(plan, heldByQuota);
+        if (cycleQuota != null) reclaim(plan, heldByQuota, nodes);
         long t4 = System.nanoTime();
         sweepFinishedJobs();
         if (LOG.isDebugEnabled()) {
@@ -340,8 +340,8 @@ public class SchedulingLoop implements SchedulerWakeup {
         }
         // Usage is read only when rules may look at it: placement or burst rules for this job.
         if (inForce.set() == null || (placingBy == null && !inForce.set().burstsByJob())) return scheduler;
-        boolean spend = placingBy != null && placingBy.limitsSpend();
-        List<TaskStore.OnNodes> onNodes = tasks.onNodesByJob(spend, DATABASE_WAIT);
+        boolean byNode = placingBy != null && placingBy.countsByNode();
+        List<TaskStore.OnNodes> onNodes = tasks.onNodesByJob(byNode, DATABASE_WAIT);
         Map<UUID, JobCatalog.JobInfo> running = jobs.getAll(onNodes.stream().map(TaskStore.OnNodes::jobId).toList());
         Map<String, Map<String, Long>> usage = usageByTenant(onNodes, running);
         tenantUsage = usage;
@@ -425,7 +425,7 @@ public class SchedulingLoop implements SchedulerWakeup {
      * preempting borrowed work; the preempted tasks are re-queued without using a retry. One job
      * per cycle: the next cycle sees the quota the preemption gave back.
      */
-    private void reclaim(Plan plan, Map<UUID, Integer> heldByQuota) {
+    private void reclaim(Plan plan, Map<UUID, Integer> heldByQuota, List<NodeView> nodes) {
         Map<UUID, Integer> waiting = new HashMap<>(heldByQuota);
         for (Plan.Unplaced u : plan.unplaced()) {
             boolean quota = u.why().vetoes().stream().anyMatch(v -> v.veto().filter().equals(CycleQuota.FILTER) && v.veto().kind() == Veto.Kind.TRANSIENT);
@@ -438,11 +438,14 @@ public class SchedulingLoop implements SchedulerWakeup {
         JobFacts job = cycleFacts.get(first.toString());
         if (!cycleQuota.mayReclaim(job.tenant())) return;
         List<TaskStore.Running> running = tasks.runningOf(cycleQuota.cohortOf(job.tenant()), DATABASE_WAIT);
+        Map<String, NodeView> byName = new HashMap<>();
+        for (NodeView n : nodes) byName.put(n.name(), n);
         Map<UUID, JobCatalog.JobInfo> infos = jobs.getAll(running.stream().map(TaskStore.Running::jobId).distinct().toList());
         List<Reclaim.Admitted> admitted = new ArrayList<>();
         Map<String, TaskStore.Running> byId = new HashMap<>();
         for (TaskStore.Running r : running) {
-            var flavor = cycleQuota.flavorOf(r.tenant(), r.pool());
+            NodeView node = byName.get(r.node());
+            var flavor = cycleQuota.flavorOf(r.tenant(), r.pool(), node != null && CycleQuota.spot(node));
             if (flavor == null) continue;
             String id = new TaskRef(r.jobId().toString(), r.index(), r.attempt()).key();
             byId.put(id, r);
@@ -481,20 +484,21 @@ public class SchedulingLoop implements SchedulerWakeup {
     }
 
     /**
-     * What each tenant holds on nodes now, per pool, for its quota; counted per node (rows with
-     * their node), each task also holds its share of its node's price. A node that left the
-     * cluster has no price known here: its tasks count no spend until they end.
+     * What each tenant holds on nodes now, for its quota. Counted per node (rows with their node),
+     * a task also holds its share of its node's price and counts as spot or on-demand capacity as
+     * its node is. A node that left the cluster is not known here: its tasks count no spend, as
+     * on-demand capacity, until they end.
      */
-    private static Map<String, Map<String, Amounts>> usageByPool(List<TaskStore.OnNodes> onNodes, Map<UUID, JobCatalog.JobInfo> running,
-                                                                 Map<String, NodeView> nodes, ToDoubleFunction<NodeView> usdPerHour) {
-        Map<String, Map<String, Amounts>> usage = new HashMap<>();
+    private static List<CycleQuota.Held> usageByPool(List<TaskStore.OnNodes> onNodes, Map<UUID, JobCatalog.JobInfo> running,
+                                                     Map<String, NodeView> nodes, ToDoubleFunction<NodeView> usdPerHour) {
+        List<CycleQuota.Held> held = new ArrayList<>(onNodes.size());
         for (TaskStore.OnNodes o : onNodes) {
             Resources request = running.get(o.jobId()).shape().request();
             NodeView node = o.node() == null ? null : nodes.get(o.node());
             Amounts a = (node == null ? Amounts.of(request, 0) : Amounts.onNode(request, node.capacity(), usdPerHour.applyAsDouble(node))).times(o.tasks());
-            usage.computeIfAbsent(o.tenant(), t -> new HashMap<>()).merge(o.pool(), a, Amounts::plus);
+            held.add(new CycleQuota.Held(o.tenant(), o.pool(), node != null && CycleQuota.spot(node), a));
         }
-        return usage;
+        return held;
     }
 
     /** The shape a job's tasks are placed as: judged by its own facts when the policies place by job. */

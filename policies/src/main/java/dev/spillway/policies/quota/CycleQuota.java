@@ -41,7 +41,14 @@ public final class CycleQuota {
     private final Map<String, List<Flavor>> flavorsOf;
     private final Map<CheckKey, Veto> checked = new HashMap<>();
 
-    private record CheckKey(String tenant, String pool, int priority, Amounts need) {
+    private record CheckKey(String tenant, String pool, boolean spot, int priority, Amounts need) {
+    }
+
+    /**
+     * What a tenant's running tasks hold on nodes of one pool, spot or not (spend included, see
+     * {@link Amounts#onNode}).
+     */
+    public record Held(String tenant, String pool, boolean spot, Amounts amounts) {
     }
     private final QuotaState start;
     private QuotaState state;
@@ -54,12 +61,12 @@ public final class CycleQuota {
      * @param tenants    the tenants' quotas
      * @param order      per tenant, its flavor names in its document's order
      * @param flavors    the flavors that stand for pools ({@link Flavors#resolve})
-     * @param usageByPool what each tenant holds now, per pool (spend included, see {@link Amounts#onNode});
-     *                   usage in a pool none of the tenant's flavors includes is not counted
+     * @param held       what tenants hold now; usage on capacity none of the tenant's flavors
+     *                   includes is not counted
      * @param usdPerHour a node's hourly price: its instance's on a cloud node, 0 on-prem
      */
     public CycleQuota(List<TenantQuota> tenants, Map<String, List<String>> order, Map<String, Flavor> flavors,
-                      Map<String, Map<String, Amounts>> usageByPool, ToDoubleFunction<NodeView> usdPerHour) {
+                      List<Held> held, ToDoubleFunction<NodeView> usdPerHour) {
         this.usdPerHour = usdPerHour;
         this.spendLimited = tenants.stream().anyMatch(t -> t.flavors().values().stream().anyMatch(l -> l.containsKey(QuotaResource.SPEND)));
         Map<String, List<Flavor>> of = new HashMap<>();
@@ -74,10 +81,10 @@ public final class CycleQuota {
         }
         this.flavorsOf = Map.copyOf(of);
         Map<String, Map<String, Amounts>> usage = new HashMap<>();
-        usageByPool.forEach((tenant, byPool) -> byPool.forEach((pool, amounts) -> {
-            Flavor f = flavorOf(tenant, pool);
-            if (f != null) usage.computeIfAbsent(tenant, k -> new HashMap<>()).merge(f.name(), amounts, Amounts::plus);
-        }));
+        for (Held h : held) {
+            Flavor f = flavorOf(h.tenant(), h.pool(), h.spot());
+            if (f != null) usage.computeIfAbsent(h.tenant(), k -> new HashMap<>()).merge(f.name(), h.amounts(), Amounts::plus);
+        }
         this.start = QuotaState.of(tenants, usage);
         this.state = start;
     }
@@ -120,12 +127,22 @@ public final class CycleQuota {
         return tenants.containsKey(tenant);
     }
 
-    /** The flavor a task of {@code tenant} counts in on {@code pool}; null when none of its flavors includes the pool. */
-    public Flavor flavorOf(String tenant, String pool) {
+    /** The flavor a task of {@code tenant} counts in on a node of {@code pool}, spot or not; null when none of its flavors includes it. */
+    public Flavor flavorOf(String tenant, String pool, boolean spot) {
         List<Flavor> mine = flavorsOf.get(tenant);
         if (mine == null) return null;
-        for (Flavor f : mine) if (f.includes(pool)) return f;
+        for (Flavor f : mine) if (f.includes(pool, spot)) return f;
         return null;
+    }
+
+    /** The flavor a task of {@code tenant} counts in on {@code node}; null when none of its flavors includes it. */
+    public Flavor flavorOf(String tenant, NodeView node) {
+        return flavorOf(tenant, node.pool(), spot(node));
+    }
+
+    /** Whether a node is spot (interruptible) capacity: its {@link TaskShape#SPOT_LABEL}. */
+    public static boolean spot(NodeView node) {
+        return "true".equals(node.labels().get(TaskShape.SPOT_LABEL));
     }
 
     /**
@@ -136,10 +153,10 @@ public final class CycleQuota {
      */
     public Veto check(String tenant, int priority, NodeView node, Resources request) {
         if (!governs(tenant)) return null;
-        CheckKey key = new CheckKey(tenant, node.pool(), priority, need(node, request));
+        CheckKey key = new CheckKey(tenant, node.pool(), spot(node), priority, need(node, request));
         Veto v = checked.get(key);
         if (v == null) {
-            v = decide(start, tenant, priority, node.pool(), key.need());
+            v = decide(start, tenant, priority, node.pool(), key.spot(), key.need());
             checked.put(key, v);
         }
         return v == PASS ? null : v;
@@ -179,9 +196,9 @@ public final class CycleQuota {
             AdmissionDecision best = null;
             long bestSpend = Long.MAX_VALUE;
             for (Offering o : offerings) {
-                Flavor f = flavorOf(tenant, o.pool());
+                Flavor f = flavorOf(tenant, o.pool(), o.spot());
                 if (f == null) {
-                    refused.put(o.id(), noFlavor(tenant, o.pool()).reason());
+                    refused.put(o.id(), noFlavor(tenant, o.pool(), o.spot()).reason());
                     continue;
                 }
                 Amounts need = spendLimited ? Amounts.onNode(request, o.shape(), o.priceUsdPerHour()) : Amounts.of(request, 0);
@@ -223,8 +240,8 @@ public final class CycleQuota {
      */
     public String reserve(String tenant, int priority, NodeView node, Resources request) {
         if (!governs(tenant)) return null;
-        Flavor f = flavorOf(tenant, node.pool());
-        if (f == null) return noFlavor(tenant, node.pool()).reason();
+        Flavor f = flavorOf(tenant, node);
+        if (f == null) return noFlavor(tenant, node.pool(), spot(node)).reason();
         AdmissionDecision d = QuotaAdmission.decide(state, Workload.of("task", tenant, priority, 1, need(node, request), f.name()));
         if (d.admitted() == 0) return d.reasons().isEmpty() ? "quota of tenant " + tenant + " is full" : d.reasons().get(0);
         state = d.applyTo(state);
@@ -280,17 +297,21 @@ public final class CycleQuota {
 
     private static final Veto PASS = Veto.fixed(FILTER, "pass");
 
-    private Veto decide(QuotaState s, String tenant, int priority, String pool, Amounts need) {
-        Flavor f = flavorOf(tenant, pool);
-        if (f == null) return noFlavor(tenant, pool);
+    private Veto decide(QuotaState s, String tenant, int priority, String pool, boolean spot, Amounts need) {
+        Flavor f = flavorOf(tenant, pool, spot);
+        if (f == null) return noFlavor(tenant, pool, spot);
         AdmissionDecision d = QuotaAdmission.decide(s, Workload.of("task", tenant, priority, 1, need, f.name()));
         if (d.admitted() == 1) return PASS;
         String why = d.reasons().isEmpty() ? "quota of tenant " + tenant + " in flavor " + f.name() + " is full" : d.reasons().get(0);
         return d.waitingCanHelp() ? Veto.transientVeto(FILTER, why) : Veto.fixed(FILTER, why);
     }
 
-    private Veto noFlavor(String tenant, String pool) {
-        List<String> names = flavorsOf.getOrDefault(tenant, List.of()).stream().map(Flavor::name).toList();
-        return Veto.fixed(FILTER, "tenant " + tenant + " has no quota for pool " + pool + " (its flavors: " + names + ")");
+    private Veto noFlavor(String tenant, String pool, boolean spot) {
+        List<Flavor> mine = flavorsOf.getOrDefault(tenant, List.of());
+        List<String> names = mine.stream().map(Flavor::name).toList();
+        // Some flavor holds the pool's other capacity: say which kind it lacks.
+        boolean otherKind = mine.stream().anyMatch(f -> f.includes(pool, !spot));
+        String what = otherKind ? (spot ? "spot" : "on-demand") + " capacity in pool " + pool : "pool " + pool;
+        return Veto.fixed(FILTER, "tenant " + tenant + " has no quota for " + what + " (its flavors: " + names + ")");
     }
 }

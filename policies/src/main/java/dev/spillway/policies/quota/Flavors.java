@@ -8,8 +8,9 @@ import java.util.TreeSet;
 
 /**
  * What the flavor names in Tenant documents stand for, given the broker's pools: a pool's own
- * name is that pool; {@code on-prem} is every on-prem pool and {@code cloud} every cloud pool.
- * A name that is none of these stands for no pool, so quota in it is never used.
+ * name is that pool; {@code on-prem} is every on-prem pool and {@code cloud} every cloud pool;
+ * {@code cloud-spot} and {@code cloud-on-demand} the spot and the on-demand capacity of every
+ * cloud pool. A name that is none of these stands for no pool, so quota in it is never used.
  */
 public final class Flavors {
 
@@ -17,6 +18,15 @@ public final class Flavors {
     public static final String ON_PREM = "on-prem";
     /** The flavor of every cloud pool. */
     public static final String CLOUD = "cloud";
+    /** The flavor of every cloud pool's spot capacity. */
+    public static final String CLOUD_SPOT = "cloud-spot";
+    /** The flavor of every cloud pool's on-demand capacity. */
+    public static final String CLOUD_ON_DEMAND = "cloud-on-demand";
+
+    /** Whether some of these flavor names tells spot capacity from on-demand: usage must then be counted per node. */
+    public static boolean bySpot(Collection<String> names) {
+        return names.contains(CLOUD_SPOT) || names.contains(CLOUD_ON_DEMAND);
+    }
 
     private Flavors() {
     }
@@ -30,15 +40,20 @@ public final class Flavors {
         Map<String, Flavor> out = new LinkedHashMap<>();
         for (String name : names) {
             Set<String> members = new TreeSet<>();
+            Flavor.Capacity capacity = switch (name) {
+                case CLOUD_SPOT -> Flavor.Capacity.SPOT;
+                case CLOUD_ON_DEMAND -> Flavor.Capacity.ON_DEMAND;
+                default -> Flavor.Capacity.ANY;
+            };
             if (pools.containsKey(name)) {
                 members.add(name);
-            } else if (name.equals(ON_PREM) || name.equals(CLOUD)) {
-                boolean cloud = name.equals(CLOUD);
+            } else if (name.equals(ON_PREM) || name.equals(CLOUD) || capacity != Flavor.Capacity.ANY) {
+                boolean cloud = !name.equals(ON_PREM);
                 pools.forEach((pool, isCloud) -> {
                     if (isCloud == cloud) members.add(pool);
                 });
             }
-            if (!members.isEmpty()) out.put(name, new Flavor(name, members));
+            if (!members.isEmpty()) out.put(name, new Flavor(name, members, pools.containsKey(name) ? Flavor.Capacity.ANY : capacity));
         }
         return out;
     }

@@ -197,9 +197,14 @@ public final class PolicySet {
         return tenantQuotas;
     }
 
-    /** Whether some tenant's quota limits cloud spend ({@code spendUsdPerHour}): usage is then counted per node, with the node's price. */
-    public boolean limitsSpend() {
-        return tenantQuotas.stream().anyMatch(t -> t.flavors().values().stream().anyMatch(l -> l.containsKey(QuotaResource.SPEND)));
+    /**
+     * Whether quota usage must be counted per node: some tenant's quota limits cloud spend
+     * ({@code spendUsdPerHour}: a task holds its share of its node's price), or some flavor tells
+     * spot capacity from on-demand.
+     */
+    public boolean countsByNode() {
+        return tenantQuotas.stream().anyMatch(t -> t.flavors().values().stream().anyMatch(l -> l.containsKey(QuotaResource.SPEND)))
+                || dev.spillway.policies.quota.Flavors.bySpot(flavorNames());
     }
 
     /** Per tenant with a quota, its flavor names in its document's order (the order its tasks' pools are counted in). */

@@ -121,11 +121,11 @@ final class PolicyRules implements Simulation.Rules {
             // A tenant's spend on a node is counted from all it holds there together (the replay keeps no more).
             Map<String, NodeView> byName = new HashMap<>();
             for (NodeView n : cycle.nodes()) byName.put(n.name(), n);
-            Map<String, Map<String, Amounts>> held = new HashMap<>();
+            List<CycleQuota.Held> held = new ArrayList<>();
             cycle.heldByTenantNode().forEach((tenant, byNode) -> byNode.forEach((name, r) -> {
                 NodeView n = byName.get(name);
                 if (n != null && !r.equals(Resources.ZERO)) {
-                    held.computeIfAbsent(tenant, t -> new HashMap<>()).merge(n.pool(), Amounts.onNode(r, n.capacity(), usdPerHour(n)), Amounts::plus);
+                    held.add(new CycleQuota.Held(tenant, n.pool(), CycleQuota.spot(n), Amounts.onNode(r, n.capacity(), usdPerHour(n))));
                 }
             }));
             CycleQuota quota = new CycleQuota(set.tenantQuotas(), set.flavorOrder(), Flavors.resolve(set.flavorNames(), cloud), held, this::usdPerHour);

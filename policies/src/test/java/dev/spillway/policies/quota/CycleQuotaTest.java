@@ -28,13 +28,13 @@ class CycleQuotaTest {
         QuotaWorld world = new QuotaWorld(seed);
         Map<String, List<String>> order = new HashMap<>();
         for (TenantQuota t : world.tenants) order.put(t.tenant(), List.copyOf(t.flavors().keySet()));
-        CycleQuota quota = new CycleQuota(world.tenants, order, FLAVORS, Map.of(), n -> 0);
+        CycleQuota quota = new CycleQuota(world.tenants, order, FLAVORS, List.of(), n -> 0);
         for (int i = 0; i < 60; i++) {
             String tenant = world.random.nextInt(10) == 0 ? "ghost" : world.tenants.get(world.random.nextInt(world.tenants.size())).tenant();
             String pool = POOLS.get(world.random.nextInt(POOLS.size()));
             Amounts a = world.randomAmounts();
             Resources request = new Resources(a.cpuMillis(), 0, (int) a.gpus());
-            Flavor flavor = quota.flavorOf(tenant, pool);
+            Flavor flavor = quota.flavorOf(tenant, pool, false);
             QuotaState before = quota.state();
             String refused = quota.reserve(tenant, 0, node(pool), request);
             if (!quota.governs(tenant)) {
@@ -78,11 +78,12 @@ class CycleQuotaTest {
                 "rack-a", Map.of(QuotaResource.CPU, QuotaLimits.nominal(2000), QuotaResource.MEMORY, QuotaLimits.nominal(4096)),
                 "on-prem", Map.of(QuotaResource.CPU, QuotaLimits.nominal(8000), QuotaResource.MEMORY, QuotaLimits.nominal(16384))));
         CycleQuota quota = new CycleQuota(List.of(research), Map.of("research", List.of("rack-a", "on-prem")), flavors,
-                Map.of("research", Map.of("rack-a", new Amounts(2000, 1024, 0, 0), "rack-b", new Amounts(1000, 1024, 0, 0))), n -> 0);
+                List.of(new CycleQuota.Held("research", "rack-a", false, new Amounts(2000, 1024, 0, 0)),
+                        new CycleQuota.Held("research", "rack-b", false, new Amounts(1000, 1024, 0, 0))), n -> 0);
         Resources oneCore = new Resources(1000, 512, 0);
 
-        assertThat(quota.flavorOf("research", "rack-a").name()).isEqualTo("rack-a");
-        assertThat(quota.flavorOf("research", "rack-b").name()).isEqualTo("on-prem");
+        assertThat(quota.flavorOf("research", "rack-a", false).name()).isEqualTo("rack-a");
+        assertThat(quota.flavorOf("research", "rack-b", false).name()).isEqualTo("on-prem");
         // rack-a's quota is full: waiting for its own work to end can help.
         Veto full = quota.check("research", 0, node("rack-a"), oneCore);
         assertThat(full.kind()).isEqualTo(Veto.Kind.TRANSIENT);
@@ -116,7 +117,7 @@ class CycleQuotaTest {
         NodeView cloud = new NodeView("aws-1", "aws", new Resources(4000, 16_384, 0), Resources.ZERO, Map.of(), true);
         Resources oneCore = new Resources(1000, 1024, 0);
 
-        CycleQuota quota = new CycleQuota(List.of(research), order, flavors, Map.of(), prices);
+        CycleQuota quota = new CycleQuota(List.of(research), order, flavors, List.of(), prices);
         // A quarter of the node's cpu: a quarter of its $0.20/h; half its memory: half of it, whatever its cpu.
         assertThat(quota.need(cloud, oneCore).spendMicroUsdPerHour()).isEqualTo(50_000);
         assertThat(quota.need(cloud, new Resources(1000, 8192, 0)).spendMicroUsdPerHour()).isEqualTo(100_000);
@@ -131,7 +132,7 @@ class CycleQuotaTest {
         Offering big = new Offering("aws:a:big:on-demand", "aws", "eu", "a", "EU", "big", new Resources(4000, 16_384, 0), false, 0.20);
         Offering small = new Offering("aws:a:small:on-demand", "aws", "eu", "a", "EU", "small", new Resources(2000, 8192, 0), false, 0.08);
         Offering elsewhere = new Offering("gcp:b:x:on-demand", "gcp", "eu", "b", "EU", "x", new Resources(2000, 8192, 0), false, 0.01);
-        CycleQuota.BurstAllowance allowance = new CycleQuota(List.of(research), order, flavors, Map.of(), prices).burstAllowance();
+        CycleQuota.BurstAllowance allowance = new CycleQuota(List.of(research), order, flavors, List.of(), prices).burstAllowance();
         CycleQuota.Allowed first = allowance.allow("research", 0, oneCore, 5, List.of(big, small, elsewhere));
         assertThat(first.tasks()).isEqualTo(2);
         assertThat(first.refused()).containsOnlyKeys(elsewhere.id());
@@ -146,6 +147,43 @@ class CycleQuotaTest {
     }
 
     @Test
+    void spotAndOnDemandCapacityOfTheCloudAreFlavorsOfTheirOwn() {
+        Map<String, Flavor> flavors = Flavors.resolve(List.of("cloud-spot", "cloud-on-demand"), Map.of("rack", false, "aws", true, "azure", true));
+        assertThat(flavors.get("cloud-spot").pools()).containsExactlyInAnyOrder("aws", "azure");
+        assertThat(flavors.get("cloud-spot").includes("aws", true)).isTrue();
+        assertThat(flavors.get("cloud-spot").includes("aws", false)).isFalse();
+        assertThat(flavors.get("cloud-on-demand").includes("azure", false)).isTrue();
+        assertThat(flavors.get("cloud-on-demand").includes("rack", false)).isFalse();
+
+        // batch may use 8 spot cores in the cloud and no on-demand capacity; it holds 6 spot cores now.
+        TenantQuota batch = new TenantQuota("batch", null, 1000, ReclaimPolicy.NEVER, Map.of("cloud-spot",
+                Map.of(QuotaResource.CPU, QuotaLimits.nominal(8000), QuotaResource.MEMORY, QuotaLimits.nominal(1 << 20))));
+        Map<String, List<String>> order = Map.of("batch", List.of("cloud-spot"));
+        List<CycleQuota.Held> held = List.of(new CycleQuota.Held("batch", "aws", true, new Amounts(6000, 1024, 0, 0)));
+        Resources big = new Resources(16_000, 65_536, 0);
+        NodeView spotNode = new NodeView("aws-s", "aws", big, Resources.ZERO, Map.of(dev.spillway.core.scheduling.TaskShape.SPOT_LABEL, "true"), true);
+        NodeView onDemandNode = new NodeView("aws-d", "aws", big, Resources.ZERO, Map.of(), true);
+        Resources twoCores = new Resources(2000, 512, 0);
+
+        CycleQuota quota = new CycleQuota(List.of(batch), order, flavors, held, n -> 0);
+        assertThat(quota.check("batch", 0, spotNode, twoCores)).isNull();
+        Veto onDemand = quota.check("batch", 0, onDemandNode, twoCores);
+        assertThat(onDemand.kind()).isEqualTo(Veto.Kind.STATIC);
+        assertThat(onDemand.reason()).isEqualTo("tenant batch has no quota for on-demand capacity in pool aws (its flavors: [cloud-spot])");
+        assertThat(quota.reserve("batch", 0, spotNode, twoCores)).isNull();
+        assertThat(quota.reserve("batch", 0, spotNode, twoCores)).contains("cpu in flavor cloud-spot");
+
+        // Bursting buys spot for it, never on-demand.
+        Offering spot = new Offering("aws:a:m:spot", "aws", "eu", "a", "EU", "m", new Resources(4000, 16_384, 0), true, 0.05);
+        Offering onDemandOffering = new Offering("aws:a:m:on-demand", "aws", "eu", "a", "EU", "m", new Resources(4000, 16_384, 0), false, 0.20);
+        CycleQuota.Allowed allowed = new CycleQuota(List.of(batch), order, flavors, held, n -> 0).burstAllowance()
+                .allow("batch", 0, twoCores, 3, List.of(spot, onDemandOffering));
+        assertThat(allowed.tasks()).isEqualTo(1);
+        assertThat(allowed.refused()).containsOnlyKeys(onDemandOffering.id());
+        assertThat(allowed.refused().get(onDemandOffering.id())).contains("no quota for on-demand capacity in pool aws");
+    }
+
+    @Test
     void aLenderTakesBackWhatItLentAndABorrowerWithinItsNominalLosesNothing() {
         TenantQuota lender = tenant("lender", "lab", ReclaimPolicy.ANY, "racks", 2000);
         TenantQuota borrower = tenant("borrower", "lab", ReclaimPolicy.NEVER, "racks", 2000);
@@ -155,7 +193,7 @@ class CycleQuotaTest {
         List<Reclaim.Admitted> running = new ArrayList<>();
         for (int i = 0; i < 4; i++) running.add(new Reclaim.Admitted("b/" + i, "borrower", "racks", 0, i, core));
         CycleQuota quota = new CycleQuota(List.of(lender, borrower), order, flavors,
-                Map.of("borrower", Map.of("onprem", core.times(4))), n -> 0);
+                List.of(new CycleQuota.Held("borrower", "onprem", false, core.times(4))), n -> 0);
         Resources oneCore = new Resources(1000, 256, 0);
 
         assertThat(quota.check("lender", 0, node("onprem"), oneCore).kind()).isEqualTo(Veto.Kind.TRANSIENT);
@@ -168,7 +206,7 @@ class CycleQuotaTest {
         assertThat(quota.reclaim("lender", 0, oneCore, 5, running)).hasSize(2);
         // The borrower may not reclaim (Never), and with the borrower at its nominal quota the lender would take nothing.
         assertThat(quota.reclaim("borrower", 0, oneCore, 1, running)).isEmpty();
-        CycleQuota atNominal = new CycleQuota(List.of(lender, borrower), order, flavors, Map.of("borrower", Map.of("onprem", core.times(2))), n -> 0);
+        CycleQuota atNominal = new CycleQuota(List.of(lender, borrower), order, flavors, List.of(new CycleQuota.Held("borrower", "onprem", false, core.times(2))), n -> 0);
         assertThat(atNominal.reclaim("lender", 0, oneCore, 2, running.subList(0, 2))).isEmpty();
     }
 }
