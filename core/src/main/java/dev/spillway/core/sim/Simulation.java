@@ -209,6 +209,14 @@ public final class Simulation {
             return new WaitingTask(new Demand(task, s.request(), s.jurisdictions(), s.spotTolerant(), s.pools()), queuedAt, waitingCanHelp);
         }
 
+        /**
+         * The waiting tasks the burst decision is given after a cycle, in queue order, as {@link
+         * #waiting} made them; a replay of quotas limits what may be bought for whom.
+         */
+        default List<WaitingTask> forBursting(List<WaitingTask> waiting) {
+            return waiting;
+        }
+
         /** Told of each placement carried out (e.g. to check residency). */
         default void placed(Job job, NodeView node, Instant now) {
         }
@@ -723,12 +731,13 @@ public final class Simulation {
                     canHelp = why.waitingCanHelp();
                 }
                 SimTask task = queuedByPending.get(u.task());
+                if (task == null) task = queuedByRef.get(u.task().ref()); // the rules reordered the queue: new instances (ranks)
                 if (task.asWaiting == null || task.asWaiting.waitingCanHelp() != canHelp) {
                     task.asWaiting = rules.waiting(task.job, task.pending.ref(), Instant.ofEpochMilli(task.submitMillis), canHelp);
                 }
                 w.add(task.asWaiting);
             }
-            waiting = List.copyOf(w);
+            waiting = List.copyOf(rules.forBursting(w));
         }
 
         void burst() {

@@ -53,6 +53,8 @@ final class PolicyRules implements Simulation.Rules {
     private final Map<String, PoolFacts> pools;
     private final Map<String, JobFacts> facts;
     private final Map<String, Offering> offeringsById;
+    /** In the order given: what the quota allowance looks through. */
+    private final List<Offering> offerings;
     private final Scheduler plain;
     private final Map<String, WaitingTerms> terms = new HashMap<>();
     private CycleQuota cycleQuota;
@@ -72,6 +74,7 @@ final class PolicyRules implements Simulation.Rules {
         Map<String, Offering> byId = new HashMap<>();
         for (Offering o : offerings) byId.put(o.id(), o);
         this.offeringsById = byId;
+        this.offerings = List.copyOf(offerings);
         this.plain = Scheduler.standard(candidateLimit);
     }
 
@@ -202,6 +205,46 @@ final class PolicyRules implements Simulation.Rules {
             return new PoolFacts(o.pool(), p == null ? "local" : p.kind(), o.region(), null, 0).location(null);
         }, everyPool);
         return new WaitingTerms(Map.copyOf(refused), set.burstAfter(job, tenant, now).orElse(null));
+    }
+
+    /** As the broker's burst controller: a quota tenant's waiting tasks may burst only as far as its quota (spend included) lets them run. */
+    @Override
+    public List<WaitingTask> forBursting(List<WaitingTask> waiting) {
+        if (cycleQuota == null || waiting.isEmpty()) return waiting;
+        Map<String, Integer> counts = new java.util.LinkedHashMap<>();
+        Map<String, WaitingTask> firsts = new HashMap<>();
+        for (WaitingTask w : waiting) {
+            String job = w.demand().task().jobId();
+            counts.merge(job, 1, Integer::sum);
+            firsts.putIfAbsent(job, w);
+        }
+        CycleQuota.BurstAllowance allowance = cycleQuota.burstAllowance();
+        Map<String, CycleQuota.Allowed> allowed = new HashMap<>();
+        counts.forEach((job, n) -> {
+            JobFacts f = facts.get(job);
+            if (f == null || !cycleQuota.governs(f.tenant())) return;
+            Map<String, String> byRules = firsts.get(job).demand().refused();
+            allowed.put(job, allowance.allow(f.tenant(), f.priority(), f.perTask(), n,
+                    offerings.stream().filter(o -> !byRules.containsKey(o.id())).toList()));
+        });
+        if (allowed.isEmpty()) return waiting;
+        List<WaitingTask> out = new ArrayList<>(waiting.size());
+        Map<String, Integer> seen = new HashMap<>();
+        for (WaitingTask w : waiting) {
+            String job = w.demand().task().jobId();
+            CycleQuota.Allowed a = allowed.get(job);
+            Map<String, String> more = a == null ? Map.of() : seen.merge(job, 1, Integer::sum) <= a.tasks() ? a.refused() : a.beyond();
+            if (more.isEmpty()) {
+                out.add(w);
+                continue;
+            }
+            Demand d = w.demand();
+            Map<String, String> refused = new HashMap<>(d.refused());
+            more.forEach((offering, why) -> refused.putIfAbsent(offering, CycleQuota.FILTER + ": " + why));
+            out.add(new WaitingTask(new Demand(d.task(), d.request(), d.jurisdictions(), d.spotTolerant(), d.pools(), refused), w.queuedAt(),
+                    w.waitingCanHelp(), w.burstAfter()));
+        }
+        return out;
     }
 
     @Override

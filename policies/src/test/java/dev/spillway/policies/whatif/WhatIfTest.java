@@ -119,6 +119,31 @@ class WhatIfTest {
     }
 
     @Test
+    void aSpendQuotaLimitsWhatTheReplayBuysForItsTenant() {
+        // user-1 may spend $0.05/h in the cloud: one one-cpu task on an m6i.large ($0.096/h for two cpus) at a time.
+        PolicySet capped = compile("""
+                apiVersion: spillway.dev/v1
+                kind: Tenant
+                metadata: {name: user-1}
+                spec:
+                  quotas:
+                    - flavor: on-prem
+                      resources: {cpu: {nominal: "16"}, memory: {nominal: 1Ti}}
+                    - flavor: cloud
+                      resources: {cpu: {nominal: "100"}, memory: {nominal: 1Ti}, spendUsdPerHour: {nominal: "0.05"}}
+                """);
+        var workload = WhatIf.fromTrace(generated(), new WhatIf.TraceMapping(WhatIf.TenantBy.USER, 1024, false, 1.0));
+        WhatIf.Report report = WhatIf.compare(null, "none", capped, cluster(16), workload, Simulation.Settings.replay(Duration.ofSeconds(5), 2000, 1), 64);
+
+        WhatIf.TenantRow user1 = report.tenants().stream().filter(t -> t.tenant().equals("user-1")).findFirst().orElseThrow();
+        assertThat(user1.candidate().cloudCostUsd()).isPositive().isLessThan(user1.current().cloudCostUsd() / 2);
+        // Bursting bought for user-1 only what its quota let run: had it bought for every waiting task, the instances its
+        // quota then keeps idle would have cost more than everyone's cloud work without the quota ($62 against $22).
+        assertThat(report.candidate().result().cloudCostUsd()).isLessThan(report.current().result().cloudCostUsd());
+        assertThat(report.candidate().result().tasks()).as("every task still ran").isEqualTo(report.current().result().tasks());
+    }
+
+    @Test
     void skippingTheBurstDecisionsThatWouldAskForNothingChangesNoResult() {
         var workload = WhatIf.fromTrace(generated(), new WhatIf.TraceMapping(WhatIf.TenantBy.USER, 1024, false, 1.0));
         var settings = Simulation.Settings.replay(Duration.ofSeconds(5), 2000, 1);
