@@ -47,6 +47,7 @@ import org.yaml.snakeyaml.nodes.SequenceNode;
  * pools: [onprem]
  * jurisdictions: [EU]         # where the task may run; empty: anywhere
  * spot: true                  # may use interruptible capacity (default false)
+ * maxRuntime: 2h              # wall-time limit of each attempt; killed past it, reason timeout (default: none)
  * retries: 2
  * backoff: {initial: 1s, max: 1m}
  * </pre>
@@ -95,6 +96,7 @@ public final class JobSpecFile {
         FIELDS.put("pools", "spec.task.pools");
         FIELDS.put("jurisdictions", "spec.task.jurisdictions");
         FIELDS.put("spot", "spec.task.spot_tolerant");
+        FIELDS.put("maxRuntime", "spec.task.max_runtime");
         FIELDS.put("datasets", "spec.datasets");
         FIELDS.put("retries", "spec.retry.max_retries");
         FIELDS.put("backoff", "spec.retry");
@@ -214,6 +216,7 @@ public final class JobSpecFile {
                     case "pools" -> task.addAllPools(stringList(key, v));
                     case "jurisdictions" -> task.addAllJurisdictions(stringList(key, v));
                     case "spot" -> task.setSpotTolerant(bool(key, v));
+                    case "maxRuntime" -> maxRuntime(v);
                     case "datasets" -> spec.addAllDatasets(stringList(key, v));
                     case "retries" -> retry.setMaxRetries((int) integer(key, v));
                     case "backoff" -> backoff(v);
@@ -256,6 +259,14 @@ public final class JobSpecFile {
                 } catch (IllegalArgumentException e) {
                     problem(value, path, e.getMessage());
                 }
+            }
+        }
+
+        void maxRuntime(Node v) {
+            try {
+                task.setMaxRuntime(duration(scalar("maxRuntime", v)));
+            } catch (IllegalArgumentException e) {
+                problem(v, "maxRuntime", e.getMessage());
             }
         }
 

@@ -87,6 +87,31 @@ class CliIT {
     }
 
     @Test
+    void anAttemptPastItsMaxRuntimeIsKilledAndFailsWithReasonTimeout() throws Exception {
+        Path spec = Files.writeString(Files.createTempFile("slow", ".yaml"), """
+                name: slow
+                command: sleep 300
+                resources: {cpu: 500m, memory: 64Mi}
+                maxRuntime: 2s
+                """);
+        Run submit = cli("submit", spec.toString(), "--watch");
+        assertThat(submit.exit()).as(submit.out() + submit.err()).isNotZero();
+        String id = submit.out().lines().findFirst().orElseThrow();
+        // The agent stopped it two seconds in, long before sleep 300 would end: the job is over when the watch returns.
+        var task = fx.job(id).getTasks(0);
+        assertThat(task.getState()).isEqualTo(dev.spillway.api.v1.TaskState.TASK_STATE_FAILED);
+        assertThat(task.getReason()).isEqualTo("timeout");
+        assertThat(task.getMessage()).isEqualTo("ran past its maxRuntime of 2s; killed");
+        Run bad = cli("submit", Files.writeString(Files.createTempFile("bad", ".yaml"), """
+                command: "true"
+                resources: {cpu: 500m, memory: 64Mi}
+                maxRuntime: forever
+                """).toString());
+        assertThat(bad.exit()).isEqualTo(Spillway.INVALID);
+        assertThat(bad.err()).contains("maxRuntime: not a duration: 'forever'");
+    }
+
+    @Test
     void policyFilesAreCheckedAppliedAndEnforced() throws Exception {
         Path starter = Path.of("..", "examples", "policies", "admission.yaml");
         Path broken = Files.writeString(Files.createTempFile("broken", ".yaml"), """

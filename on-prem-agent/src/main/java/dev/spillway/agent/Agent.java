@@ -223,6 +223,12 @@ final class Agent {
             return;
         }
         workers.execute(attempt::start);
+        if (assign.hasMaxRuntime()) {
+            java.time.Duration limit = java.time.Duration.ofSeconds(assign.getMaxRuntime().getSeconds(), assign.getMaxRuntime().getNanos());
+            String why = "ran past its maxRuntime of " + limit.toString().substring(2).toLowerCase(Locale.ROOT) + "; killed";
+            timer.schedule(() -> workers.execute(() -> attempt.stop(AttemptState.ATTEMPT_STATE_TIMED_OUT, why, KILL_GRACE_MILLIS)),
+                    limit.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS);
+        }
     }
 
     private void changed(Attempt attempt) {

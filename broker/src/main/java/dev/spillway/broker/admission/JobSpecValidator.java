@@ -36,6 +36,8 @@ public final class JobSpecValidator {
     private static final Duration DEFAULT_MAX_BACKOFF = Durations.fromMinutes(5);
     /** Longest retry delay a job may ask for. */
     static final Duration MAX_BACKOFF_CAP = Durations.fromHours(24);
+    static final Duration MIN_RUNTIME = Durations.fromSeconds(1);
+    static final Duration MAX_RUNTIME = Durations.fromDays(30);
 
     private final BrokerConfig.Limits limits;
 
@@ -101,6 +103,11 @@ public final class JobSpecValidator {
             }
             if (envBytes > limits.maxEnvBytes()) {
                 v.add(violation(t + "env", "at most " + limits.maxEnvBytes() + " bytes of names and values, secret ones included (got " + envBytes + ")"));
+            }
+            if (task.hasMaxRuntime() && duration(t + "max_runtime", task.getMaxRuntime(), v)) {
+                if (Durations.compare(task.getMaxRuntime(), MIN_RUNTIME) < 0 || Durations.compare(task.getMaxRuntime(), MAX_RUNTIME) > 0) {
+                    v.add(violation(t + "max_runtime", "between 1s and 30 days (got " + shown(task.getMaxRuntime()) + ")"));
+                }
             }
             var r = task.getResources();
             if (!task.hasResources()) {

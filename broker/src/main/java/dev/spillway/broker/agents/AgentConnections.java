@@ -459,7 +459,7 @@ public class AgentConnections {
                         starts.add(new TaskStore.StartReport(jobId, a.getTaskIndex(), a.getAttempt(), at));
                         startedBy.add(a);
                     }
-                    case ATTEMPT_STATE_EXITED, ATTEMPT_STATE_KILLED, ATTEMPT_STATE_START_FAILED, ATTEMPT_STATE_HANDED_BACK -> {
+                    case ATTEMPT_STATE_EXITED, ATTEMPT_STATE_KILLED, ATTEMPT_STATE_START_FAILED, ATTEMPT_STATE_HANDED_BACK, ATTEMPT_STATE_TIMED_OUT -> {
                         reports.increment();
                         started.remove(key);
                         ended.add(key);
@@ -467,6 +467,7 @@ public class AgentConnections {
                         AttemptOutcome outcome = switch (a.getState()) {
                             case ATTEMPT_STATE_START_FAILED -> new AttemptOutcome.StartFailed(a.getMessage());
                             case ATTEMPT_STATE_HANDED_BACK -> new AttemptOutcome.HandedBack(node);
+                            case ATTEMPT_STATE_TIMED_OUT -> new AttemptOutcome.TimedOut(a.getMessage());
                             default -> new AttemptOutcome.Exited(a.getExitCode());
                         };
                         Integer exit = a.getState() == dev.spillway.api.v1.AttemptState.ATTEMPT_STATE_EXITED

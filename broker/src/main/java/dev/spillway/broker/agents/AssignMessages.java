@@ -22,7 +22,9 @@ public class AssignMessages {
 
     public ConnectResponse assign(UUID jobId, JobSpec spec, int index, int attempt) {
         var task = spec.getTask();
-        return ConnectResponse.newBuilder().setAssign(Assign.newBuilder()
+        Assign.Builder assign = Assign.newBuilder();
+        if (task.hasMaxRuntime()) assign.setMaxRuntime(task.getMaxRuntime());
+        return ConnectResponse.newBuilder().setAssign(assign
                         .setJobId(jobId.toString())
                         .setTaskIndex(index)
                         .setAttempt(attempt)

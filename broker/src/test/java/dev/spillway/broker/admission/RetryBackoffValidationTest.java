@@ -37,6 +37,17 @@ class RetryBackoffValidationTest {
         return b.build();
     }
 
+    @Property(tries = 2000)
+    void aMaxRuntimeIsAdmittedBetweenOneSecondAndThirtyDaysAndOtherwiseNamedAsTheField(@ForAll("durations") Duration maxRuntime) {
+        JobSpec spec = SpecStringsPropertiesTest.valid();
+        spec = spec.toBuilder().setTask(spec.getTask().toBuilder().setMaxRuntime(maxRuntime)).build();
+        JobSpecValidator.Result r = VALIDATOR.validate(spec);
+        boolean inRange = Durations.isValid(maxRuntime) && Durations.compare(maxRuntime, Durations.fromSeconds(1)) >= 0
+                && Durations.compare(maxRuntime, Durations.fromDays(30)) <= 0;
+        assertThat(r.valid()).as("%s", maxRuntime).isEqualTo(inRange);
+        if (!inRange) assertThat(r.violations()).extracting(Violation::field).containsExactly("spec.task.max_runtime");
+    }
+
     /** Durations anywhere: valid and invalid, negative, around a day, and far beyond what milliseconds in a long hold. */
     @Provide
     Arbitrary<Duration> durations() {

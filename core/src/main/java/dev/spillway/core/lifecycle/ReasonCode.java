@@ -15,6 +15,7 @@ public enum ReasonCode {
     STARTED("its process started"),
     EXITED("its process exited"),
     START_FAILED("its process could not start"),
+    TIMEOUT("it ran past its job's maxRuntime and was killed"),
     RETRY_BACKOFF("failed; waiting to be retried"),
     NODE_LOST("its node was lost"),
     HANDED_BACK("its draining node handed it back"),

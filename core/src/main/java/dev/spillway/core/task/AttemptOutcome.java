@@ -7,6 +7,10 @@ public sealed interface AttemptOutcome {
     record Exited(int exitCode) implements AttemptOutcome {
     }
 
+    /** The agent killed the process when it ran past its job's wall-time limit ({@code maxRuntime}); as the agent says it. */
+    record TimedOut(String message) implements AttemptOutcome {
+    }
+
     /** The process could not be started. */
     record StartFailed(String message) implements AttemptOutcome {
     }

@@ -41,6 +41,9 @@ public final class TaskLifecycle {
                     ? new Decision(TaskState.SUCCEEDED, failures, losses, null, ReasonCode.EXITED, "exited with code 0", null)
                     : failed(failures, losses, retry, now, ReasonCode.EXITED, "exited with code " + e.exitCode());
         }
+        if (outcome instanceof AttemptOutcome.TimedOut t) {
+            return failed(failures, losses, retry, now, ReasonCode.TIMEOUT, t.message());
+        }
         if (outcome instanceof AttemptOutcome.StartFailed s) {
             return failed(failures, losses, retry, now, ReasonCode.START_FAILED, s.message());
         }

@@ -29,6 +29,19 @@ class TaskLifecycleTest {
     }
 
     @Test
+    void anAttemptPastItsMaxRuntimeIsAFailureWithReasonTimeoutAndUsesARetry() {
+        var retried = TaskLifecycle.onAttemptEnded(new AttemptOutcome.TimedOut("ran past its maxRuntime of 2h; killed"), 0, 0, TWO_RETRIES, NOW);
+        assertThat(retried.state()).isEqualTo(TaskState.QUEUED);
+        assertThat(retried.failures()).isEqualTo(1);
+        assertThat(retried.attemptEnd()).isEqualTo(TaskState.FAILED);
+        assertThat(retried.message()).startsWith("ran past its maxRuntime of 2h; killed; retry 1/2");
+        var failed = TaskLifecycle.onAttemptEnded(new AttemptOutcome.TimedOut("ran past its maxRuntime of 2h; killed"), 0, 0, RetryPolicy.NONE, NOW);
+        assertThat(failed.state()).isEqualTo(TaskState.FAILED);
+        assertThat(failed.reason()).isEqualTo(ReasonCode.TIMEOUT);
+        assertThat(failed.reason().code()).isEqualTo("timeout");
+    }
+
+    @Test
     void aLostNodeRequeuesWithoutUsingARetry() {
         var d = TaskLifecycle.onAttemptEnded(new AttemptOutcome.NodeLost("n1"), 0, 0, RetryPolicy.NONE, NOW);
         assertThat(d.state()).isEqualTo(TaskState.QUEUED);
