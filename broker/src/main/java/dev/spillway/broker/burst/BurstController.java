@@ -232,8 +232,9 @@ public class BurstController {
 
     /**
      * The burst terms of each waiting job, by job id, evaluated once per job and offering per
-     * tick: the burst rules and data gravity, then its tenant's quota (an offering where one more
-     * task of the job would not fit the quota, spend included, is not bought for it). A stored
+     * tick: the burst rules and data gravity, then its tenant's quota (bursting buys for no more
+     * of the job's tasks than the quota, spend included, would let run: {@link
+     * CycleQuota.BurstAllowance}, job after job in queue order). A stored
      * policy set this broker cannot compile refuses every offering (residency could not be
      * checked), with why.
      */
