@@ -154,7 +154,7 @@ final class DemoCommand implements Callable<Integer> {
             out.printf(Locale.ROOT, "  makespan:                    %.0f s%n", s.makespanSeconds());
             out.printf(Locale.ROOT, "  makespan without bursting:   %.0f s (the same task run times on the %d on-prem cpus alone)%n",
                     s.makespanWithoutBurstSeconds(), ON_PREM_AGENTS * ON_PREM_CPUS);
-            out.printf(Locale.ROOT, "  cloud cost:                  %.5f USD (each instance's lifetime x its price)%n", s.cloudCostUsd());
+            out.printf(Locale.ROOT, "  cloud cost:                  %.5f USD (each instance's billed lifetime x its price: per started second, at least a minute)%n", s.cloudCostUsd());
             out.printf("  instances launched:          %d, terminated: %d%n", s.instancesLaunched(), s.instancesTerminated());
         } else {
             Map<String, Object> json = new LinkedHashMap<>();

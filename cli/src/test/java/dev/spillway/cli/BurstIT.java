@@ -48,8 +48,9 @@ class BurstIT {
             List<CloudInstance> instances = fx.awaitAllInstancesTerminated(Duration.ofSeconds(60));
             assertThat(instances).isNotEmpty().hasSizeLessThanOrEqualTo(3).anySatisfy(i -> assertThat(i.hasJoinTime()).isTrue()).allSatisfy(i -> {
                 assertThat(i.getSpot()).isTrue();
-                double hours = (micros(i.getTerminateTime()) - micros(i.getLaunchTime())) / 3.6e9;
-                assertThat(i.getCostUsd()).isCloseTo(hours * i.getPriceUsdPerHour(), org.assertj.core.data.Offset.offset(1e-9));
+                // Billed per started second, at least a minute, at the price captured at launch.
+                long billedSeconds = Math.max(60, (micros(i.getTerminateTime()) - micros(i.getLaunchTime()) + 999_999) / 1_000_000);
+                assertThat(i.getCostUsd()).isCloseTo(billedSeconds * i.getPriceUsdPerHour() / 3600, org.assertj.core.data.Offset.offset(1e-6));
                 if (i.hasJoinTime()) {
                     assertThat(i.getReason()).startsWith("idle for 4 s").endsWith("terminated once drained");
                 } else {

@@ -5,6 +5,8 @@ import static dev.spillway.core.lifecycle.StateMachine.sqlList;
 import dev.spillway.core.burst.InstanceState;
 import dev.spillway.core.burst.LaunchOutcome;
 import dev.spillway.core.burst.Offering;
+import dev.spillway.core.cost.Billing;
+import dev.spillway.core.cost.InstanceCharge;
 import dev.spillway.core.lifecycle.ReasonCode;
 import dev.spillway.core.scheduling.Resources;
 import io.smallrye.mutiny.Uni;
@@ -12,7 +14,6 @@ import io.vertx.mutiny.sqlclient.Pool;
 import io.vertx.mutiny.sqlclient.Row;
 import io.vertx.mutiny.sqlclient.Tuple;
 import jakarta.enterprise.context.ApplicationScoped;
-import java.time.Duration;
 import java.time.Instant;
 import java.time.OffsetDateTime;
 import java.time.ZoneOffset;
@@ -46,11 +47,16 @@ public class InstanceStore {
                               ReasonCode reasonCode, String decision, Set<String> forJobs, int expectedTasks,
                               Instant requestedAt, Instant launchedAt, Instant joinedAt, Instant drainingAt, Instant terminatedAt) {
 
-        /** What it has cost so far: its lifetime since launch times its price. */
+        /**
+         * What it has cost so far: its billed lifetime since launch (per started second, at least
+         * a minute, as EC2 and Azure bill) times the price captured at launch, to a millionth of a
+         * dollar ({@link InstanceCharge}).
+         */
         public double costUsd(Instant now) {
             if (launchedAt == null) return 0;
             Instant end = terminatedAt != null ? terminatedAt : now;
-            return Math.max(0, Duration.between(launchedAt, end).toNanos()) / 3.6e12 * priceUsdPerHour;
+            if (end.isBefore(launchedAt)) end = launchedAt;
+            return InstanceCharge.of(id.toString(), pool, launchedAt, end, priceUsdPerHour, Billing.PER_SECOND_MINUTE_MINIMUM).microUsd() / 1e6;
         }
 
         public String offeringId() {

@@ -60,7 +60,8 @@ public class RetentionStore {
 
     /**
      * Deletes up to {@code max} records of instances that ended (terminated or failed) before {@code cutoff}. In the same
-     * statement each one's cost facts (offering, price, launch and end, cost in USD) go to {@code instance_cost_history}:
+     * statement each one's cost facts (offering, price, launch and end, cost in USD as {@link
+     * dev.spillway.core.cost.InstanceCharge} bills it) go to {@code instance_cost_history}:
      * a record is never deleted without them.
      */
     public Uni<Integer> deleteEndedInstances(Instant cutoff, int max) {
@@ -71,8 +72,10 @@ public class RetentionStore {
                         + "zone, spot, price_usd_per_hour, requested_at, launched_at, terminated_at, cost_usd, final_state, reason_code, for_jobs) "
                         + "SELECT id, pool, node_name, provider_instance, instance_type, region, zone, spot, price_usd_per_hour, requested_at, "
                         + "launched_at, terminated_at, "
+                        // As InstanceCharge bills it: per started second, at least a minute, to a millionth of a dollar.
                         + "CASE WHEN launched_at IS NULL THEN 0 "
-                        + "ELSE greatest(0, extract(epoch FROM terminated_at - launched_at)) / 3600.0 * price_usd_per_hour END, "
+                        + "ELSE round((greatest(60, ceil(extract(epoch FROM terminated_at - launched_at))) * price_usd_per_hour * 1000000 / 3600)::numeric)"
+                        + " / 1000000.0 END, "
                         + "state, reason_code, for_jobs FROM gone ON CONFLICT (instance_id) DO NOTHING) "
                         + "SELECT count(*) AS n FROM gone")
                 .execute(Tuple.of(at(cutoff), max))

@@ -135,6 +135,7 @@ class RetentionTest {
         Instant now = Instant.now();
         UUID terminated = instance("TERMINATED", 0.5, now.minus(Duration.ofHours(5)), now.minus(Duration.ofHours(3)));
         UUID neverLaunched = instance("FAILED", 2.0, null, now.minus(Duration.ofHours(2)));
+        UUID brief = instance("TERMINATED", 0.36, now.minus(Duration.ofHours(4)), now.minus(Duration.ofHours(4)).plusMillis(10_500));
         UUID endedRecently = instance("TERMINATED", 1.0, now.minus(Duration.ofHours(2)), now.minus(Duration.ofMinutes(10)));
         UUID live = instance("JOINED", 1.0, now.minus(Duration.ofHours(50)), null);
         double before = deletedCounter("instances");
@@ -142,7 +143,7 @@ class RetentionTest {
         sweeper.sweep();
 
         assertThat(deletedCounter("instances") - before).isGreaterThanOrEqualTo(2);
-        for (UUID gone : List.of(terminated, neverLaunched)) {
+        for (UUID gone : List.of(terminated, neverLaunched, brief)) {
             assertThat(count("SELECT count(*) FROM cloud_instance WHERE id = $1", gone)).isZero();
         }
         for (UUID kept : List.of(endedRecently, live)) {
@@ -157,6 +158,8 @@ class RetentionTest {
         assertThat(cost.getString("provider_instance")).isEqualTo("i-" + terminated);
         assertThat(cost.getOffsetDateTime("launched_at").toInstant()).isCloseTo(now.minus(Duration.ofHours(5)), within(Duration.ofMillis(1)));
         assertThat(Arrays.asList(cost.getArrayOfStrings("for_jobs"))).containsExactly("job-a");
+        // 10.5 s is billed as the minimum minute: 0.006 USD at 0.36 USD/h.
+        assertThat(row("SELECT * FROM instance_cost_history WHERE instance_id = $1", brief).getDouble("cost_usd")).isEqualTo(0.006);
         Row nothing = row("SELECT * FROM instance_cost_history WHERE instance_id = $1", neverLaunched);
         assertThat(nothing.getDouble("cost_usd")).isZero();
         assertThat(nothing.getString("final_state")).isEqualTo("FAILED");
