@@ -111,6 +111,8 @@ public class SchedulingLoop implements SchedulerWakeup {
     private Map<UUID, JobCatalog.JobInfo> cycleJobs = Map.of();
     /** This cycle's quota when tenants have quotas, else null. */
     private CycleQuota cycleQuota;
+    /** This cycle's nodes by name, when it has a quota. */
+    private Map<String, NodeView> cycleNodes = Map.of();
     /** The last cycle's quota once its placements were reserved (null without quotas): what bursting may buy for whom. */
     private volatile CycleQuota lastQuota;
     /** This cycle's placement rules when the policies place by job, else null. */
@@ -191,7 +193,7 @@ public class SchedulingLoop implements SchedulerWakeup {
 
     /**
      * The last cycle's quota with its placements reserved, null when no tenant has a quota; read
-     * it with {@link CycleQuota#offeringRefusal} only (the cycle that made it reserves no more).
+     * it with {@link CycleQuota#burstAllowance} only (the cycle that made it reserves no more).
      */
     public CycleQuota lastQuota() {
         return lastQuota;
@@ -273,7 +275,7 @@ public class SchedulingLoop implements SchedulerWakeup {
         Map<UUID, String> reasons = new HashMap<>(notExamined);
         List<Placement> placements = plan.placements();
         Map<UUID, Integer> heldByQuota = new HashMap<>();
-        if (cycleQuota != null) placements = withinQuota(placements, nodes, reasons, heldByQuota);
+        if (cycleQuota != null) placements = withinQuota(placements, reasons, heldByQuota);
         lastQuota = cycleQuota;
         Map<TaskShape, String> shapeReasons = new HashMap<>();
         for (Plan.Unplaced u : plan.unplaced()) {
@@ -303,7 +305,7 @@ public class SchedulingLoop implements SchedulerWakeup {
                         a.node(), a.jobId(), a.index());
             }
         }
-        if (cycleQuota != null) reclaim(plan, heldByQuota, nodes);
+        if (cycleQuota != null) reclaim(plan, heldByQuota);
         long t4 = System.nanoTime();
         sweepFinishedJobs();
         if (LOG.isDebugEnabled()) {
@@ -321,6 +323,7 @@ public class SchedulingLoop implements SchedulerWakeup {
     private Scheduler schedulerFor(Policies.InForce inForce, List<NodeView> nodes) {
         int limit = config.scheduler().candidateLimit();
         cycleQuota = null;
+        cycleNodes = Map.of();
         cycleRules = null;
         if (inForce.set() == null && inForce.problem() != null) {
             Veto refused = Veto.fixed("policy", "the policy set in force (version "
@@ -358,12 +361,13 @@ public class SchedulingLoop implements SchedulerWakeup {
             Function<NodeView, Offering> boughtAs = cloudOfferings.boughtAs();
             Map<String, NodeView> byName = new HashMap<>();
             for (NodeView n : nodes) byName.put(n.name(), n);
+            cycleNodes = byName;
             ToDoubleFunction<NodeView> usdPerHour = n -> {
                 Offering o = n == null ? null : boughtAs.apply(n);
                 return o == null ? 0 : o.priceUsdPerHour();
             };
             CycleQuota quota = new CycleQuota(placingBy.tenantQuotas(), placingBy.flavorOrder(),
-                    Flavors.resolve(placingBy.flavorNames(), poolsAreCloud(nodes)), usageByPool(onNodes, running, byName, usdPerHour), usdPerHour);
+                    Flavors.resolve(placingBy.flavorNames(), poolsAreCloud(nodes)), held(onNodes, running, byName, usdPerHour), usdPerHour);
             cycleQuota = quota;
             filters.add(quota.filter(shape -> {
                 JobFacts job = facts.get(shape.facts());
@@ -401,13 +405,11 @@ public class SchedulingLoop implements SchedulerWakeup {
      * The plan's placements that fit their tenants' quotas when reserved in plan order; the
      * others stay queued, their jobs told which quota holds them (counted in {@code held}).
      */
-    private List<Placement> withinQuota(List<Placement> planned, List<NodeView> nodes, Map<UUID, String> reasons, Map<UUID, Integer> held) {
-        Map<String, NodeView> byName = new HashMap<>();
-        for (NodeView n : nodes) byName.put(n.name(), n);
+    private List<Placement> withinQuota(List<Placement> planned, Map<UUID, String> reasons, Map<UUID, Integer> held) {
         List<Placement> kept = new ArrayList<>(planned.size());
         for (Placement p : planned) {
             JobFacts job = cycleFacts.get(p.task().jobId());
-            String why = job == null ? null : cycleQuota.reserve(job.tenant(), job.priority(), byName.get(p.node()), p.request());
+            String why = job == null ? null : cycleQuota.reserve(job.tenant(), job.priority(), cycleNodes.get(p.node()), p.request());
             if (why == null) {
                 kept.add(p);
             } else {
@@ -425,7 +427,7 @@ public class SchedulingLoop implements SchedulerWakeup {
      * preempting borrowed work; the preempted tasks are re-queued without using a retry. One job
      * per cycle: the next cycle sees the quota the preemption gave back.
      */
-    private void reclaim(Plan plan, Map<UUID, Integer> heldByQuota, List<NodeView> nodes) {
+    private void reclaim(Plan plan, Map<UUID, Integer> heldByQuota) {
         Map<UUID, Integer> waiting = new HashMap<>(heldByQuota);
         for (Plan.Unplaced u : plan.unplaced()) {
             boolean quota = u.why().vetoes().stream().anyMatch(v -> v.veto().filter().equals(CycleQuota.FILTER) && v.veto().kind() == Veto.Kind.TRANSIENT);
@@ -438,13 +440,11 @@ public class SchedulingLoop implements SchedulerWakeup {
         JobFacts job = cycleFacts.get(first.toString());
         if (!cycleQuota.mayReclaim(job.tenant())) return;
         List<TaskStore.Running> running = tasks.runningOf(cycleQuota.cohortOf(job.tenant()), DATABASE_WAIT);
-        Map<String, NodeView> byName = new HashMap<>();
-        for (NodeView n : nodes) byName.put(n.name(), n);
         Map<UUID, JobCatalog.JobInfo> infos = jobs.getAll(running.stream().map(TaskStore.Running::jobId).distinct().toList());
         List<Reclaim.Admitted> admitted = new ArrayList<>();
         Map<String, TaskStore.Running> byId = new HashMap<>();
         for (TaskStore.Running r : running) {
-            NodeView node = byName.get(r.node());
+            NodeView node = cycleNodes.get(r.node());
             var flavor = cycleQuota.flavorOf(r.tenant(), r.pool(), node != null && CycleQuota.spot(node));
             if (flavor == null) continue;
             String id = new TaskRef(r.jobId().toString(), r.index(), r.attempt()).key();
@@ -489,7 +489,7 @@ public class SchedulingLoop implements SchedulerWakeup {
      * its node is. A node that left the cluster is not known here: its tasks count no spend, as
      * on-demand capacity, until they end.
      */
-    private static List<CycleQuota.Held> usageByPool(List<TaskStore.OnNodes> onNodes, Map<UUID, JobCatalog.JobInfo> running,
+    private static List<CycleQuota.Held> held(List<TaskStore.OnNodes> onNodes, Map<UUID, JobCatalog.JobInfo> running,
                                                      Map<String, NodeView> nodes, ToDoubleFunction<NodeView> usdPerHour) {
         List<CycleQuota.Held> held = new ArrayList<>(onNodes.size());
         for (TaskStore.OnNodes o : onNodes) {

@@ -58,6 +58,8 @@ final class PolicyRules implements Simulation.Rules {
     private final Scheduler plain;
     private final Map<String, WaitingTerms> terms = new HashMap<>();
     private CycleQuota cycleQuota;
+    /** This cycle's nodes by name, when it has a quota. */
+    private Map<String, NodeView> cycleNodes = Map.of();
     private long violations;
     private final List<String> violationExamples = new ArrayList<>();
     private final Map<String, Long> peakBorrowedCpu = new TreeMap<>();
@@ -111,6 +113,7 @@ final class PolicyRules implements Simulation.Rules {
     @Override
     public Scheduler scheduler(Simulation.Cycle cycle) {
         cycleQuota = null;
+        cycleNodes = Map.of();
         if (!placesByJob()) return plain;
         Map<String, Map<String, Long>> usage = usage(cycle.heldByTenantNode());
         PlacementRules rules = set.placement(new PlacementContext(cycle.now(), shape -> facts.get(shape.facts()),
@@ -124,6 +127,7 @@ final class PolicyRules implements Simulation.Rules {
             // A tenant's spend on a node is counted from all it holds there together (the replay keeps no more).
             Map<String, NodeView> byName = new HashMap<>();
             for (NodeView n : cycle.nodes()) byName.put(n.name(), n);
+            cycleNodes = byName;
             List<CycleQuota.Held> held = new ArrayList<>();
             cycle.heldByTenantNode().forEach((tenant, byNode) -> byNode.forEach((name, r) -> {
                 NodeView n = byName.get(name);
@@ -162,12 +166,10 @@ final class PolicyRules implements Simulation.Rules {
     @Override
     public List<Placement> admit(List<Placement> planned, Simulation.Cycle cycle, Map<String, Simulation.Job> jobs) {
         if (cycleQuota == null) return planned;
-        Map<String, NodeView> byName = new HashMap<>();
-        for (NodeView n : cycle.nodes()) byName.put(n.name(), n);
         List<Placement> kept = new ArrayList<>(planned.size());
         for (Placement p : planned) {
             JobFacts job = facts.get(p.task().jobId());
-            if (cycleQuota.reserve(job.tenant(), job.priority(), byName.get(p.node()), p.request()) == null) kept.add(p);
+            if (cycleQuota.reserve(job.tenant(), job.priority(), cycleNodes.get(p.node()), p.request()) == null) kept.add(p);
         }
         recordBorrowing();
         return kept;
