@@ -17,7 +17,7 @@ import org.yaml.snakeyaml.Yaml;
 /** Tables for people, JSON and YAML (the proto3 JSON mapping) for scripts. */
 final class Output {
 
-    enum Format { TABLE, JSON, YAML }
+    enum Format { TABLE, JSON, YAML, CSV }
 
     private static final JsonFormat.Printer JSON = JsonFormat.printer().alwaysPrintFieldsWithNoPresence();
     private static final DateTimeFormatter TIME = DateTimeFormatter.ofPattern("yyyy-MM-dd HH:mm:ss").withZone(ZoneId.systemDefault());
@@ -27,6 +27,7 @@ final class Output {
     /** Prints {@code message} as JSON or YAML; returns false for TABLE (the caller prints a table). */
     static boolean structured(Format format, MessageOrBuilder message, PrintWriter out) {
         if (format == Format.TABLE) return false;
+        if (format == Format.CSV) throw new Spillway.CliException(Spillway.INVALID, "-o csv is for 'spillway cost'; use table, json or yaml");
         try {
             String json = JSON.print(message);
             if (format == Format.JSON) {

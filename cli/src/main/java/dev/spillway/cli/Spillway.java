@@ -36,7 +36,7 @@ public final class Spillway {
     String broker;
 
     @Option(names = {"-o", "--output"}, defaultValue = "table", scope = CommandLine.ScopeType.INHERIT,
-            description = "Output format: table, json or yaml (default ${DEFAULT-VALUE}).")
+            description = "Output format: table, json or yaml, and csv for cost (default ${DEFAULT-VALUE}).")
     Output.Format output;
 
     @Option(names = "--token", scope = CommandLine.ScopeType.INHERIT,
@@ -103,7 +103,7 @@ public final class Spillway {
             JobCommands.Logs.class, JobCommands.Cancel.class, JobCommands.Explain.class,
             ClusterCommands.Nodes.class, ClusterCommands.Pools.class, ClusterCommands.Token.class, ClusterCommands.Instances.class,
             AccessCommands.WhoAmI.class, AccessCommands.ApiKeys.class, AccessCommands.Audit.class,
-            PolicyCommands.Policy.class, PolicyCommands.Decisions.class,
+            PolicyCommands.Policy.class, PolicyCommands.Decisions.class, CostCommands.Cost.class,
             BenchCommand.class,
             CommandLine.HelpCommand.class);
 

@@ -64,6 +64,8 @@ public class CallerInterceptor implements ServerInterceptor {
             Map.entry(dev.spillway.api.v1.PolicyServiceGrpc.getTestPoliciesMethod().getFullMethodName(), Permission.POLICY_WRITE),
             Map.entry(dev.spillway.api.v1.PolicyServiceGrpc.getListDecisionsMethod().getFullMethodName(), Permission.JOB_READ),
             Map.entry(dev.spillway.api.v1.PolicyServiceGrpc.getWhatIfMethod().getFullMethodName(), Permission.POLICY_WRITE),
+            Map.entry(dev.spillway.api.v1.CostServiceGrpc.getGetCostReportMethod().getFullMethodName(), Permission.COST_READ),
+            Map.entry(dev.spillway.api.v1.CostServiceGrpc.getExportCostsMethod().getFullMethodName(), Permission.COST_READ),
             Map.entry(AccessServiceGrpc.getCreateApiKeyMethod().getFullMethodName(), Permission.KEYS_MANAGE),
             Map.entry(AccessServiceGrpc.getListApiKeysMethod().getFullMethodName(), Permission.KEYS_MANAGE),
             Map.entry(AccessServiceGrpc.getRevokeApiKeyMethod().getFullMethodName(), Permission.KEYS_MANAGE),

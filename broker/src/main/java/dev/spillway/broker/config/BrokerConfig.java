@@ -48,6 +48,46 @@ public interface BrokerConfig {
     /** Pools by name. Pools that agents name without configuration are created as {@code on-prem}. */
     Map<String, PoolSettings> pools();
 
+    /** The cost ledger: how on-prem work is priced and how an instance's cost is split among its tasks. */
+    Cost cost();
+
+    interface Cost {
+        /**
+         * The on-prem rate card of pools that have none of their own ({@code spillway.pools.NAME.rate-card.*}).
+         * Unset rates are 0: on-prem work costs nothing until it is priced.
+         */
+        RateCard rateCard();
+
+        /** How much a task's share of an instance's cpu counts in its share of the instance's cost. */
+        @WithDefault("1")
+        double cpuWeight();
+
+        /** How much a task's share of an instance's memory counts in its share of the instance's cost. */
+        @WithDefault("1")
+        double memoryWeight();
+
+        /** How long after an hour ends the ledger closes it (attempt ends and terminations recorded late still count). */
+        @WithDefault("2m")
+        Duration closeAfter();
+
+        /** How often the ledger looks for hours to close. */
+        @WithDefault("1m")
+        Duration closeEvery();
+
+        /** The provider and invoice issuer named on on-prem (and local-cloud) rows of a cost export. */
+        @WithDefault("On-premises")
+        String internalProvider();
+    }
+
+    /** An on-prem pool's prices, USD per hour of what a task holds. */
+    interface RateCard {
+        Optional<Double> usdPerCpuHour();
+
+        Optional<Double> usdPerGibHour();
+
+        Optional<Double> usdPerGpuHour();
+    }
+
     interface Agents {
         /**
          * Labs only, off by default: let agents register with one cluster-wide shared token
@@ -352,6 +392,9 @@ public interface BrokerConfig {
         /** {@code on-prem}, {@code local}, {@code aws} or {@code azure}. */
         @WithDefault("on-prem")
         String kind();
+
+        /** on-prem: the pool's rate card; a rate it leaves unset is the one of {@code spillway.cost.rate-card}. */
+        RateCard rateCard();
 
         // ---- cloud pools (kind local, aws, azure) ----
 

@@ -324,13 +324,20 @@ public class JobStore {
                         e AS (
                           INSERT INTO task_event (job_id, idx, attempt, state, node, reason, message)
                           SELECT $1, idx, attempt, 'CANCELLED', node, $2, 'job cancelled' FROM u),
+                        g AS (
+                          INSERT INTO attempt_usage (job_id, idx, attempt, tenant, node, pool, cpu_millis, memory_mib, gpus, started_at, ended_at)
+                          SELECT t.job_id, t.idx, t.attempt, j.tenant, t.node, coalesce(n.pool, ''), j.cpu_millis, j.memory_mib, j.gpus,
+                                 t.assigned_at, greatest(t.assigned_at, now())
+                          FROM task t JOIN job j ON j.id = t.job_id LEFT JOIN node n ON n.name = t.node
+                          WHERE t.job_id = $1 AND t.state IN %3$s AND t.assigned_at IS NOT NULL AND t.node IS NOT NULL
+                          ON CONFLICT DO NOTHING),
                         j AS (
                           UPDATE job SET queued = 0,
                                          state = CASE WHEN finished_at IS NULL AND state IN %2$s THEN 'CANCELLED' ELSE state END,
                                          finished_at = CASE WHEN finished_at IS NULL AND state IN %2$s THEN now() ELSE finished_at END
                           WHERE id = $1)
                         SELECT count(*) AS n FROM u""".formatted(sqlList(TaskStateMachine.sourcesOf(TaskState.CANCELLED)),
-                                sqlList(JobState.MACHINE.sourcesOf(JobState.CANCELLED))))
+                                sqlList(JobState.MACHINE.sourcesOf(JobState.CANCELLED)), sqlList(TaskState.ON_NODE)))
                         .execute(Tuple.of(jobId, ReasonCode.CANCELLED.code()))
                         .map(count -> {
                             List<CancelledTask> out = new ArrayList<>(onNode.size());

@@ -458,7 +458,14 @@ public class TaskStore {
                          cpu_time_ms = p.cpu_time_ms, peak_memory_mib = p.peak_memory_mib
                   FROM p
                   WHERE t.job_id = p.job_id AND t.idx = p.idx AND t.attempt = p.attempt AND t.state = ANY(string_to_array(p.sources, ','))
-                  RETURNING t.job_id, t.idx, t.attempt, t.node, p.state, p.reason, p.message, p.requeue, p.attempt_end),
+                  RETURNING t.job_id, t.idx, t.attempt, t.node, t.assigned_at, p.state, p.reason, p.message, p.requeue, p.attempt_end),
+                g AS (
+                  INSERT INTO attempt_usage (job_id, idx, attempt, tenant, node, pool, cpu_millis, memory_mib, gpus, started_at, ended_at)
+                  SELECT u.job_id, u.idx, u.attempt, j.tenant, u.node, coalesce(n.pool, ''), j.cpu_millis, j.memory_mib, j.gpus,
+                         u.assigned_at, greatest(u.assigned_at, $16)
+                  FROM u JOIN job j ON j.id = u.job_id LEFT JOIN node n ON n.name = u.node
+                  WHERE u.assigned_at IS NOT NULL AND u.node IS NOT NULL
+                  ON CONFLICT DO NOTHING),
                 q AS (
                   UPDATE job j SET queued = queued + c.n
                   FROM (SELECT job_id, count(*)::int AS n FROM u WHERE requeue GROUP BY job_id) c

@@ -24,6 +24,8 @@ public enum Permission {
     POLICY_READ,
     /** Apply a new version of the policy set. */
     POLICY_WRITE,
+    /** Read the cost ledger (own tenant, or every tenant and idle cost for roles that see all). */
+    COST_READ,
     /** Who the caller is (every authenticated caller may ask). */
     WHOAMI
 }

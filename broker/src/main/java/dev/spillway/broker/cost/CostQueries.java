@@ -1,0 +1,77 @@
+package dev.spillway.broker.cost;
+
+import dev.spillway.broker.errors.InvalidRequest;
+import dev.spillway.broker.errors.PermissionDenied;
+import dev.spillway.broker.store.LedgerStore;
+import dev.spillway.core.access.TenantScope;
+import io.smallrye.mutiny.Uni;
+import jakarta.enterprise.context.ApplicationScoped;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.Set;
+
+/**
+ * Reads of the cost ledger as a caller may make them: the window and grouping checked, and the
+ * lines limited to the caller's tenants (a tenant-scoped caller never sees idle cost, which
+ * belongs to no tenant; asking for another tenant's cost is PERMISSION_DENIED).
+ */
+@ApplicationScoped
+public class CostQueries {
+
+    /** Longest window one report or export reads. */
+    static final Duration MAX_WINDOW = Duration.ofDays(400);
+
+    private final CostLedger ledger;
+
+    public CostQueries(CostLedger ledger) {
+        this.ledger = ledger;
+    }
+
+    public Uni<CostLedger.Report> report(String groupBy, Instant from, Instant to, String tenant, TenantScope scope) {
+        return Uni.createFrom().deferred(() -> {
+            LedgerStore.Grouping grouping;
+            String labelKey = null;
+            String by = groupBy == null || groupBy.isEmpty() ? "tenant" : groupBy;
+            switch (by) {
+                case "tenant" -> grouping = LedgerStore.Grouping.TENANT;
+                case "pool" -> grouping = LedgerStore.Grouping.POOL;
+                case "job" -> grouping = LedgerStore.Grouping.JOB;
+                default -> {
+                    if (!by.startsWith("label:") || by.length() == "label:".length()) {
+                        throw InvalidRequest.of("group_by", "tenant, pool, job or label:KEY, not '" + by + "'");
+                    }
+                    grouping = LedgerStore.Grouping.LABEL;
+                    labelKey = by.substring("label:".length());
+                }
+            }
+            checkWindow(from, to);
+            return ledger.report(new CostLedger.Query(from, to, grouping, labelKey, tenants(tenant, scope)));
+        });
+    }
+
+    public Uni<List<LedgerStore.Line>> lines(Instant from, Instant to, String tenant, TenantScope scope) {
+        return Uni.createFrom().deferred(() -> {
+            checkWindow(from, to);
+            return ledger.lines(from, to, tenants(tenant, scope));
+        });
+    }
+
+    private static void checkWindow(Instant from, Instant to) {
+        if (from == null) throw InvalidRequest.of("start_time", "required: the report starts at the hour holding it");
+        if (to != null && !to.isAfter(from)) throw InvalidRequest.of("end_time", "must be after start_time");
+        Instant end = to == null ? Instant.now() : to;
+        if (Duration.between(from, end).compareTo(MAX_WINDOW) > 0) {
+            throw InvalidRequest.of("start_time", "a window of at most " + MAX_WINDOW.toDays() + " days, not " + Duration.between(from, end).toDays());
+        }
+    }
+
+    /** Whose lines the caller reads: null for every tenant's (and idle), else the tenants it asked for or may read. */
+    private static Set<String> tenants(String tenant, TenantScope scope) {
+        if (tenant != null && !tenant.isEmpty()) {
+            if (!scope.includes(tenant)) throw new PermissionDenied("you may not read the costs of tenant " + tenant);
+            return Set.of(tenant);
+        }
+        return scope instanceof TenantScope.Only only ? Set.copyOf(only.tenants()) : null;
+    }
+}

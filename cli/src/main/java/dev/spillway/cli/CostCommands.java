@@ -1,0 +1,143 @@
+package dev.spillway.cli;
+
+import com.google.protobuf.Timestamp;
+import dev.spillway.api.v1.CostGroup;
+import dev.spillway.api.v1.CostServiceGrpc;
+import dev.spillway.api.v1.ExportCostsRequest;
+import dev.spillway.api.v1.GetCostReportRequest;
+import dev.spillway.api.v1.GetCostReportResponse;
+import io.grpc.ManagedChannel;
+import java.io.PrintWriter;
+import java.math.BigDecimal;
+import java.nio.charset.StandardCharsets;
+import java.time.Instant;
+import java.time.LocalDate;
+import java.time.OffsetDateTime;
+import java.time.ZoneOffset;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** The cost ledger: {@code spillway cost} and {@code spillway cost export}. */
+final class CostCommands {
+
+    private CostCommands() {}
+
+    @Command(name = "cost", description = {"What work cost, from the ledger: cloud instances (billed per second, at least a minute, at the price "
+            + "captured at launch) split among the jobs that ran on them, the rest idle; on-prem work at the rate card.",
+            "finops and admin see every tenant and idle cost; others their own tenants. -o table (default), json, yaml or csv."},
+            subcommands = Export.class)
+    static final class Cost extends ClusterCommands.Base {
+        @Option(names = "--by", defaultValue = "tenant", description = "tenant (default), pool, job or label:KEY.")
+        String by;
+
+        @Option(names = "--since", defaultValue = "30d", description = "From this long ago (30m, 12h, 7d) or an RFC 3339 time (default ${DEFAULT-VALUE}).")
+        String since;
+
+        @Option(names = "--to", description = "Until this RFC 3339 time or date (default: now).")
+        String to;
+
+        @Option(names = "--tenant", description = "Only this tenant's cost.")
+        String tenant;
+
+        @Override
+        Integer run(ManagedChannel channel) {
+            GetCostReportRequest.Builder req = GetCostReportRequest.newBuilder().setGroupBy(by)
+                    .setStartTime(PolicyCommands.Decisions.since(since, Instant.now()));
+            if (to != null) req.setEndTime(time("--to", to));
+            if (tenant != null) req.setTenant(tenant);
+            GetCostReportResponse r = CostServiceGrpc.newBlockingStub(channel).getCostReport(req.build());
+            if (root().output == Output.Format.CSV) {
+                csv(r, out());
+                return Spillway.OK;
+            }
+            if (Output.structured(root().output, r, out())) return Spillway.OK;
+            print(r, by, out());
+            return Spillway.OK;
+        }
+
+        static void print(GetCostReportResponse r, String by, PrintWriter out) {
+            String what = by.startsWith("label:") ? by.substring(6).toUpperCase(java.util.Locale.ROOT) : by.toUpperCase(java.util.Locale.ROOT);
+            Output.Table t = by.equals("job")
+                    ? new Output.Table("JOB", "NAME", "CLOUD USD", "ON-PREM USD", "IDLE USD", "TOTAL USD", "TASK HOURS")
+                    : new Output.Table(what, "CLOUD USD", "ON-PREM USD", "IDLE USD", "TOTAL USD", "TASK HOURS");
+            for (CostGroup g : r.getGroupsList()) row(t, by, g.getKey().isEmpty() ? idleName(by) : g.getKey(), g);
+            row(t, by, "TOTAL", r.getTotal());
+            out.printf("Costs from %s to %s (closed until %s; later hours priced now)%n", Output.time(r.getStartTime()), Output.time(r.getEndTime()),
+                    Output.time(r.getClosedUntil()));
+            t.print(out);
+        }
+
+        private static void row(Output.Table t, String by, String key, CostGroup g) {
+            long total = g.getCloudMicroUsd() + g.getOnPremMicroUsd() + g.getIdleMicroUsd();
+            String hours = String.format(java.util.Locale.ROOT, "%.2f", g.getTaskSeconds() / 3600);
+            if (by.equals("job")) {
+                t.row(key, g.getName().isEmpty() ? "-" : g.getName(), usd(g.getCloudMicroUsd()), usd(g.getOnPremMicroUsd()), usd(g.getIdleMicroUsd()),
+                        usd(total), hours);
+            } else {
+                t.row(key, usd(g.getCloudMicroUsd()), usd(g.getOnPremMicroUsd()), usd(g.getIdleMicroUsd()), usd(total), hours);
+            }
+        }
+
+        private static String idleName(String by) {
+            return by.startsWith("label:") ? "(idle or unlabelled)" : "(idle)";
+        }
+
+        static void csv(GetCostReportResponse r, PrintWriter out) {
+            out.print("key,name,cloud_usd,on_prem_usd,idle_usd,total_usd,task_hours\r\n");
+            for (CostGroup g : r.getGroupsList()) {
+                long total = g.getCloudMicroUsd() + g.getOnPremMicroUsd() + g.getIdleMicroUsd();
+                out.print(field(g.getKey()) + "," + field(g.getName()) + "," + usd(g.getCloudMicroUsd()) + "," + usd(g.getOnPremMicroUsd()) + ","
+                        + usd(g.getIdleMicroUsd()) + "," + usd(total) + "," + BigDecimal.valueOf(g.getTaskSeconds() / 3600).toPlainString() + "\r\n");
+            }
+            out.flush();
+        }
+
+        private static String field(String v) {
+            return v.indexOf(',') < 0 && v.indexOf('"') < 0 && v.indexOf('\n') < 0 ? v : '"' + v.replace("\"", "\"\"") + '"';
+        }
+
+        /** Millionths of a dollar, all six places. */
+        static String usd(long micro) {
+            return BigDecimal.valueOf(micro, 6).toPlainString();
+        }
+    }
+
+    @Command(name = "export", description = {"The ledger's lines as a FinOps Open Cost and Usage Specification (FOCUS) 1.2 CSV, on standard output:",
+            "one row per hour × instance (or on-prem node) × job, and one per instance-hour for its idle rest."})
+    static final class Export extends ClusterCommands.Base {
+        @Option(names = "--format", defaultValue = "focus", description = "focus (FOCUS 1.2 CSV).")
+        String format;
+
+        @Option(names = "--from", required = true, description = "From this date (2026-11-01) or RFC 3339 time, UTC.")
+        String from;
+
+        @Option(names = "--to", description = "Until this date or time, exclusive (default: now).")
+        String to;
+
+        @Option(names = "--tenant", description = "Only this tenant's rows.")
+        String tenant;
+
+        @Override
+        Integer run(ManagedChannel channel) {
+            ExportCostsRequest.Builder req = ExportCostsRequest.newBuilder().setFormat(format).setStartTime(time("--from", from));
+            if (to != null) req.setEndTime(time("--to", to));
+            if (tenant != null) req.setTenant(tenant);
+            PrintWriter out = out();
+            var chunks = CostServiceGrpc.newBlockingStub(channel).exportCosts(req.build());
+            while (chunks.hasNext()) out.print(chunks.next().getChunk().toString(StandardCharsets.UTF_8));
+            out.flush();
+            return Spillway.OK;
+        }
+    }
+
+    /** A date (midnight UTC) or an RFC 3339 time. */
+    static Timestamp time(String option, String text) {
+        Instant at;
+        try {
+            at = text.length() == 10 ? LocalDate.parse(text).atStartOfDay(ZoneOffset.UTC).toInstant() : OffsetDateTime.parse(text).toInstant();
+        } catch (RuntimeException e) {
+            throw new Spillway.CliException(Spillway.INVALID, option + ": a date (2026-11-01) or an RFC 3339 time, not '" + text + "'");
+        }
+        return Timestamp.newBuilder().setSeconds(at.getEpochSecond()).setNanos(at.getNano()).build();
+    }
+}
