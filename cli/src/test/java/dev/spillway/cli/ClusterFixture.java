@@ -76,7 +76,27 @@ final class ClusterFixture implements AutoCloseable {
         var pools = dev.spillway.api.v1.PoolServiceGrpc.newBlockingStub(channel);
         var all = dev.spillway.api.v1.ListInstancesRequest.getDefaultInstance();
         await().atMost(within).until(() -> pools.listInstances(all).getInstancesList().stream().allMatch(i -> i.getState().equals("TERMINATED")));
-        return pools.listInstances(all).getInstancesList();
+        List<dev.spillway.api.v1.CloudInstance> instances = pools.listInstances(all).getInstancesList();
+        assertLedgerIsTheInstancesCharges(instances);
+        return instances;
+    }
+
+    /**
+     * The ledger's invariant on what a test ran: per cloud pool, the cost allocated to tasks plus the idle rest is
+     * the pool's instances' charges (lifetime × price), to the millionth of a dollar.
+     */
+    void assertLedgerIsTheInstancesCharges(List<dev.spillway.api.v1.CloudInstance> instances) {
+        var start = java.time.Instant.now().minus(Duration.ofDays(2));
+        var report = dev.spillway.api.v1.CostServiceGrpc.newBlockingStub(channel).getCostReport(dev.spillway.api.v1.GetCostReportRequest.newBuilder()
+                .setGroupBy("pool").setStartTime(com.google.protobuf.Timestamp.newBuilder().setSeconds(start.getEpochSecond())).build());
+        java.util.Map<String, Long> charged = new java.util.TreeMap<>();
+        for (var i : instances) charged.merge(i.getPool(), Math.round(i.getCostUsd() * 1e6), Long::sum);
+        java.util.Map<String, Long> ledger = new java.util.TreeMap<>();
+        for (var g : report.getGroupsList()) {
+            if (charged.containsKey(g.getKey())) ledger.put(g.getKey(), g.getCloudMicroUsd() + g.getIdleMicroUsd());
+        }
+        for (String p : charged.keySet()) ledger.putIfAbsent(p, 0L);
+        org.assertj.core.api.Assertions.assertThat(ledger).as("allocated + idle by pool, against the instances' charges").isEqualTo(charged);
     }
 
     long readyNodes() {

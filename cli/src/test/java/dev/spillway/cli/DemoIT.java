@@ -70,9 +70,69 @@ class DemoIT {
                 assertThat(explain.execute("--broker", cluster.brokerAddress(), "--ca-file", BrokerTls.caFileIn(data).toString(),
                         "--token-file", data.resolve("admin-key").toString(), "explain", (String) summary.get("jobId"))).isZero();
                 assertThat(explained.toString()).contains("SUCCEEDED on agent-").contains("burst because: ");
+
+                // The ledger: the cloud pools' allocated and idle cost is the instances' charges, and so is the FOCUS export's.
+                String[] asAdmin = {"--broker", cluster.brokerAddress(), "--ca-file", BrokerTls.caFileIn(data).toString(), "--token-file",
+                        data.resolve("admin-key").toString()};
+                String day = java.time.LocalDate.now(java.time.ZoneOffset.UTC).minusDays(1).toString();
+                @SuppressWarnings("unchecked")
+                Map<String, Object> report = (Map<String, Object>) new Yaml().load(cli(asAdmin, "cost", "--by", "pool", "--since", "2d", "-o", "json"));
+                @SuppressWarnings("unchecked")
+                List<Map<String, Object>> groups = (List<Map<String, Object>>) report.get("groups");
+                long cloudMicro = groups.stream().filter(g -> !g.get("key").equals("onprem"))
+                        .mapToLong(g -> Long.parseLong((String) g.get("cloudMicroUsd")) + Long.parseLong((String) g.get("idleMicroUsd"))).sum();
+                assertThat(cloudMicro / 1e6).isCloseTo(cost, org.assertj.core.data.Offset.offset(1e-9));
+                assertThat(groups).filteredOn(g -> !g.get("key").equals("onprem"))
+                        .anySatisfy(g -> assertThat(Long.parseLong((String) g.get("cloudMicroUsd"))).as("tasks' share of the instances").isPositive());
+                String focus = cli(asAdmin, "cost", "export", "--format", "focus", "--from", day);
+                List<List<String>> rows = csv(focus);
+                int billed = rows.get(0).indexOf("BilledCost");
+                int resourceType = rows.get(0).indexOf("ResourceType");
+                java.math.BigDecimal exported = rows.stream().skip(1).filter(r -> r.get(resourceType).equals("Instance"))
+                        .map(r -> new java.math.BigDecimal(r.get(billed))).reduce(java.math.BigDecimal.ZERO, java.math.BigDecimal::add);
+                assertThat(exported.doubleValue()).as("FOCUS BilledCost of the instances").isCloseTo(cost, org.assertj.core.data.Offset.offset(1e-9));
             } finally {
                 Spillway.close(channel);
             }
         }
+    }
+
+    private static String cli(String[] global, String... args) {
+        StringWriter out = new StringWriter();
+        StringWriter err = new StringWriter();
+        var cmd = Spillway.commandLine();
+        cmd.setOut(new PrintWriter(out));
+        cmd.setErr(new PrintWriter(err));
+        String[] all = java.util.stream.Stream.concat(java.util.Arrays.stream(global), java.util.Arrays.stream(args)).toArray(String[]::new);
+        assertThat(cmd.execute(all)).as("spillway %s: %s", String.join(" ", args), err).isZero();
+        return out.toString();
+    }
+
+    /** RFC 4180 records: quoted fields may hold commas and doubled quotes. */
+    private static List<List<String>> csv(String text) {
+        List<List<String>> out = new java.util.ArrayList<>();
+        for (String line : text.split("\r\n")) {
+            if (line.isEmpty()) continue;
+            List<String> fields = new java.util.ArrayList<>();
+            StringBuilder f = new StringBuilder();
+            boolean quoted = false;
+            for (int i = 0; i < line.length(); i++) {
+                char c = line.charAt(i);
+                if (quoted && c == '"' && i + 1 < line.length() && line.charAt(i + 1) == '"') {
+                    f.append('"');
+                    i++;
+                } else if (c == '"') {
+                    quoted = !quoted;
+                } else if (c == ',' && !quoted) {
+                    fields.add(f.toString());
+                    f.setLength(0);
+                } else {
+                    f.append(c);
+                }
+            }
+            fields.add(f.toString());
+            out.add(fields);
+        }
+        return out;
     }
 }

@@ -48,12 +48,13 @@ public final class FocusExport {
 
     /** Who provides and issues a pool's charges, by the pool's kind. */
     public record Provider(String providerName, String serviceName, String resourceType) {
-        static Provider of(String kind, String internal) {
+        /** A cloud line's provider by its pool's kind (a pool no longer configured: the local cloud's); on-prem, the internal one. */
+        static Provider of(boolean cloud, String kind, String internal) {
+            if (!cloud) return new Provider(internal, "On-premises compute", "Server");
             return switch (kind) {
                 case "aws" -> new Provider("AWS", "Amazon Elastic Compute Cloud", "Instance");
                 case "azure" -> new Provider("Microsoft", "Virtual Machines", "Virtual machine");
-                case "local" -> new Provider(internal, "Spillway local cloud", "Instance");
-                default -> new Provider(internal, "On-premises compute", "Server");
+                default -> new Provider(internal, "Spillway local cloud", "Instance");
             };
         }
     }
@@ -92,7 +93,7 @@ public final class FocusExport {
         Ledger.Entry e = l.entry();
         String kind = poolKind.apply(e.pool());
         boolean cloud = e.kind() == Ledger.Kind.CLOUD;
-        Provider p = Provider.of(kind, internalProvider);
+        Provider p = Provider.of(cloud, kind, internalProvider);
         Map<String, String> r = new LinkedHashMap<>();
         String cost = usd(e.microUsd());
         ZonedDateTime hour = e.periodStart().atZone(ZoneOffset.UTC);
