@@ -109,10 +109,23 @@ final class DemoCommand implements Callable<Integer> {
         JobSpec spec = JobSpec.newBuilder().setName("burst-demo").setTenant("demo").setTaskCount(tasks)
                 .setTask(TaskTemplate.newBuilder().addCommand("/bin/sh").addCommand("-c")
                         .addCommand("echo \"task $SPILLWAY_TASK_INDEX on $(hostname)\"; sleep " + taskSeconds)
-                        .setResources(Resources.newBuilder().setCpuMillis(1000).setMemoryMib(1024)).setSpotTolerant(true))
+                        .setResources(Resources.newBuilder().setCpuMillis(1000).setMemoryMib(1024)).setSpotTolerant(true)
+                        .setExpectedRuntime(com.google.protobuf.Duration.newBuilder().setSeconds(taskSeconds))
+                        .setMaxRuntime(com.google.protobuf.Duration.newBuilder().setSeconds(Math.max(60, 10L * taskSeconds))))
                 .build();
+        // The agents connect after the broker is up: quote once they have, as a user would.
+        var nodes = dev.spillway.api.v1.NodeServiceGrpc.newBlockingStub(channel);
+        for (long until = System.nanoTime() + 30_000_000_000L; System.nanoTime() < until; Thread.sleep(200)) {
+            long ready = nodes.listNodes(dev.spillway.api.v1.ListNodesRequest.getDefaultInstance()).getNodesList().stream()
+                    .filter(n -> n.getState() == dev.spillway.api.v1.NodeState.NODE_STATE_READY).count();
+            if (ready >= ON_PREM_AGENTS) break;
+        }
+        var quote = jobs.estimateJob(dev.spillway.api.v1.EstimateJobRequest.newBuilder().setSpec(spec).build());
+        log.printf(Locale.ROOT, "quoted: %s; expected cost %.5f USD, not to exceed %.5f USD%n", quoteSummary(quote),
+                quote.getExpectedMicroUsd() / 1e6, quote.getNotToExceedMicroUsd() / 1e6);
         String id = jobs.submitJob(SubmitJobRequest.newBuilder().setSpec(spec).build()).getJobId();
-        log.printf("submitted job %s: %d tasks of 1 cpu / 1 GiB, %d s each, spot-tolerant%n%n", id, tasks, taskSeconds);
+        log.printf("submitted job %s: %d tasks of 1 cpu / 1 GiB, %d s each (at most %d s), spot-tolerant%n%n", id, tasks, taskSeconds,
+                spec.getTask().getMaxRuntime().getSeconds());
         log.flush();
 
         Map<String, String> seenState = new HashMap<>();
@@ -156,6 +169,9 @@ final class DemoCommand implements Callable<Integer> {
                     s.makespanWithoutBurstSeconds(), ON_PREM_AGENTS * ON_PREM_CPUS);
             out.printf(Locale.ROOT, "  cloud cost:                  %.5f USD (each instance's billed lifetime x its price: per started second, at least a minute)%n", s.cloudCostUsd());
             out.printf("  instances launched:          %d, terminated: %d%n", s.instancesLaunched(), s.instancesTerminated());
+            out.printf(Locale.ROOT, "  quoted before submitting:    %.5f USD expected (%+.0f%% off), %.5f USD not to exceed%n",
+                    quote.getExpectedMicroUsd() / 1e6, s.cloudCostUsd() == 0 ? 0 : (quote.getExpectedMicroUsd() / 1e6 / s.cloudCostUsd() - 1) * 100,
+                    quote.getNotToExceedMicroUsd() / 1e6);
         } else {
             Map<String, Object> json = new LinkedHashMap<>();
             json.put("jobId", id);
@@ -165,11 +181,21 @@ final class DemoCommand implements Callable<Integer> {
             json.put("cloudCostUsd", s.cloudCostUsd());
             json.put("instancesLaunched", s.instancesLaunched());
             json.put("instancesTerminated", s.instancesTerminated());
+            json.put("quotedUsd", quote.getExpectedMicroUsd() / 1e6);
+            json.put("quotedNotToExceedUsd", quote.getNotToExceedMicroUsd() / 1e6);
             if (root.output == Output.Format.JSON) out.println(Json.write(json));
             else out.print(new org.yaml.snakeyaml.Yaml().dumpAsMap(json));
         }
         out.flush();
         return job.getJob().getState() == dev.spillway.api.v1.JobState.JOB_STATE_SUCCEEDED ? Spillway.OK : Spillway.ERROR;
+    }
+
+    private static String quoteSummary(dev.spillway.api.v1.EstimateJobResponse q) {
+        List<String> parts = new java.util.ArrayList<>();
+        q.getPlacedNowMap().forEach((pool, n) -> parts.add(n + " on " + pool + " now"));
+        for (var p : q.getPurchasesList()) parts.add(p.getTasks() + " on " + p.getInstances() + " new " + p.getInstanceType() + (p.getSpot() ? " spot" : "") + " in " + p.getPool());
+        if (q.getWaiting() > 0) parts.add(q.getWaiting() + " waiting");
+        return String.join(", ", parts);
     }
 
     record Summary(Map<String, Integer> tasksByPool, double makespanSeconds, double makespanWithoutBurstSeconds, double cloudCostUsd,

@@ -67,6 +67,67 @@ final class JobCommands {
         abstract Integer run(JobServiceGrpc.JobServiceBlockingStub jobs) throws Exception;
     }
 
+    @Command(name = "estimate", description = {"What a job would cost, and where its tasks would run, as things stand now; nothing is stored.",
+            "Expected cost: each task once for its expectedRuntime (else maxRuntime). Not to exceed: every attempt its retries allow, each to "
+                    + "maxRuntime, on the instances the planner would buy (booting for their whole join timeout), plus on-prem work at the rate card."})
+    static final class Estimate extends Base {
+        @Parameters(paramLabel = "FILE", description = "Job spec file.")
+        Path file;
+
+        @Override
+        Integer run(JobServiceGrpc.JobServiceBlockingStub jobs) throws Exception {
+            JobSpecFile spec = JobSpecFile.read(file);
+            var quote = quote(jobs, spec, file, spec().commandLine().getErr());
+            if (quote == null) return Spillway.INVALID;
+            if (Output.structured(root.output, quote, out())) return Spillway.OK;
+            print(quote, spec.spec().getTaskCount(), out());
+            return Spillway.OK;
+        }
+
+        private CommandSpec spec() {
+            return super.spec;
+        }
+
+        /** The broker's quote, or null after printing where the file is wrong (the broker refused it). */
+        static dev.spillway.api.v1.EstimateJobResponse quote(JobServiceGrpc.JobServiceBlockingStub jobs, JobSpecFile spec, Path file, PrintWriter err) {
+            try {
+                return jobs.withDeadlineAfter(30, java.util.concurrent.TimeUnit.SECONDS)
+                        .estimateJob(dev.spillway.api.v1.EstimateJobRequest.newBuilder().setSpec(spec.spec()).build());
+            } catch (StatusRuntimeException e) {
+                if (e.getStatus().getCode() != Status.Code.INVALID_ARGUMENT || Spillway.violations(e).isEmpty()) throw e;
+                err.println("spillway: the broker refused " + file + ":");
+                spec.locate(Spillway.violations(e)).forEach(p -> err.println(p.toString()));
+                return null;
+            }
+        }
+
+        static void print(dev.spillway.api.v1.EstimateJobResponse q, int tasks, PrintWriter out) {
+            out.printf("%d task(s): ", tasks);
+            List<String> parts = new java.util.ArrayList<>();
+            q.getPlacedNowMap().entrySet().stream().sorted(Map.Entry.comparingByKey())
+                    .forEach(e -> parts.add(e.getValue() + " on " + e.getKey() + " now"));
+            if (q.getBurst() > 0) parts.add(q.getBurst() + " on new cloud instances");
+            if (q.getWaiting() > 0) parts.add(q.getWaiting() + " waiting for capacity");
+            out.println(String.join(", ", parts));
+            for (var p : q.getPurchasesList()) {
+                out.printf(Locale.ROOT, "  buy %d × %s%s in %s at %.4f USD/h (%d task(s) at once)%n", p.getInstances(), p.getInstanceType(),
+                        p.getSpot() ? " spot" : "", p.getPool(), p.getPriceUsdPerHour(), p.getTasks());
+            }
+            out.println("  expected cost:     " + (q.hasExpectedMicroUsd() ? CostCommands.Cost.usd(q.getExpectedMicroUsd()) + " USD"
+                    + " (runtime from " + q.getRuntimeBasis() + ")" : "unknown: give expectedRuntime or maxRuntime"));
+            out.println("  not to exceed:     " + (q.hasNotToExceedMicroUsd() ? CostCommands.Cost.usd(q.getNotToExceedMicroUsd()) + " USD"
+                    : "unbounded: " + q.getUnboundedReason()));
+            if (q.hasExpectedStart()) out.println("  expected start:    in " + seconds(q.getExpectedStart()));
+            if (q.hasExpectedFinish()) out.println("  expected finish:   in " + seconds(q.getExpectedFinish()));
+            out.flush();
+        }
+
+        private static String seconds(com.google.protobuf.Duration d) {
+            long s = d.getSeconds();
+            return s >= 3600 ? String.format(Locale.ROOT, "%dh%02dm", s / 3600, s % 3600 / 60) : s >= 60 ? String.format(Locale.ROOT, "%dm%02ds", s / 60, s % 60) : s + "s";
+        }
+    }
+
     @Command(name = "submit", description = "Submit a job spec (YAML); prints the job id.")
     static final class Submit extends Base {
         @Parameters(paramLabel = "FILE", description = "Job spec file.")
@@ -79,12 +140,30 @@ final class JobCommands {
                 + "it created instead of a new one (default: a random id, reused by this command's own retries).")
         String requestId;
 
+        @Option(names = "--max-cost", paramLabel = "USD", description = "Refuse (exit 2, nothing stored) unless the job's not-to-exceed cost, "
+                + "as 'spillway estimate' quotes it now, is at most this many US dollars; a job without maxRuntime has no bound and is refused.")
+        java.math.BigDecimal maxCost;
+
         /** Attempts at one submission when the broker cannot be reached or does not answer in time. */
         static final int ATTEMPTS = 5;
 
         @Override
         Integer run(JobServiceGrpc.JobServiceBlockingStub jobs) throws Exception {
             JobSpecFile spec = JobSpecFile.read(file);
+            if (maxCost != null) {
+                if (maxCost.signum() < 0) throw new Spillway.CliException(Spillway.INVALID, "--max-cost: 0 or more US dollars");
+                var quote = Estimate.quote(jobs, spec, file, spec().commandLine().getErr());
+                if (quote == null) return Spillway.INVALID;
+                if (!quote.hasNotToExceedMicroUsd()) {
+                    throw new Spillway.CliException(Spillway.INVALID, "refused: " + file + " has no cost bound (" + quote.getUnboundedReason()
+                            + "); nothing was submitted");
+                }
+                java.math.BigDecimal bound = java.math.BigDecimal.valueOf(quote.getNotToExceedMicroUsd(), 6);
+                if (bound.compareTo(maxCost) > 0) {
+                    throw new Spillway.CliException(Spillway.INVALID, "refused: the job may cost up to " + bound.toPlainString()
+                            + " USD, above --max-cost " + maxCost.toPlainString() + "; nothing was submitted (see 'spillway estimate " + file + "')");
+                }
+            }
             SubmitJobRequest request = SubmitJobRequest.newBuilder().setSpec(spec.spec())
                     .setRequestId(requestId != null ? requestId : java.util.UUID.randomUUID().toString()).build();
             SubmitJobResponse response;

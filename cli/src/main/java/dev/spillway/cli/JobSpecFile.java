@@ -48,6 +48,7 @@ import org.yaml.snakeyaml.nodes.SequenceNode;
  * jurisdictions: [EU]         # where the task may run; empty: anywhere
  * spot: true                  # may use interruptible capacity (default false)
  * maxRuntime: 2h              # wall-time limit of each attempt; killed past it, reason timeout (default: none)
+ * expectedRuntime: 20m        # typical wall time of an attempt, for the expected cost of a quote (default: maxRuntime)
  * retries: 2
  * backoff: {initial: 1s, max: 1m}
  * </pre>
@@ -97,6 +98,7 @@ public final class JobSpecFile {
         FIELDS.put("jurisdictions", "spec.task.jurisdictions");
         FIELDS.put("spot", "spec.task.spot_tolerant");
         FIELDS.put("maxRuntime", "spec.task.max_runtime");
+        FIELDS.put("expectedRuntime", "spec.task.expected_runtime");
         FIELDS.put("datasets", "spec.datasets");
         FIELDS.put("retries", "spec.retry.max_retries");
         FIELDS.put("backoff", "spec.retry");
@@ -217,6 +219,7 @@ public final class JobSpecFile {
                     case "jurisdictions" -> task.addAllJurisdictions(stringList(key, v));
                     case "spot" -> task.setSpotTolerant(bool(key, v));
                     case "maxRuntime" -> maxRuntime(v);
+                    case "expectedRuntime" -> expectedRuntime(v);
                     case "datasets" -> spec.addAllDatasets(stringList(key, v));
                     case "retries" -> retry.setMaxRetries((int) integer(key, v));
                     case "backoff" -> backoff(v);
@@ -267,6 +270,14 @@ public final class JobSpecFile {
                 task.setMaxRuntime(duration(scalar("maxRuntime", v)));
             } catch (IllegalArgumentException e) {
                 problem(v, "maxRuntime", e.getMessage());
+            }
+        }
+
+        void expectedRuntime(Node v) {
+            try {
+                task.setExpectedRuntime(duration(scalar("expectedRuntime", v)));
+            } catch (IllegalArgumentException e) {
+                problem(v, "expectedRuntime", e.getMessage());
             }
         }
 

@@ -99,7 +99,7 @@ public final class Spillway {
     /** Every command, in the order usage lists them. */
     private static final List<Class<?>> COMMANDS = List.of(
             UpCommand.class, DemoCommand.class,
-            JobCommands.Submit.class, JobCommands.Jobs.class, JobCommands.JobDetail.class, JobCommands.Watch.class,
+            JobCommands.Submit.class, JobCommands.Estimate.class, JobCommands.Jobs.class, JobCommands.JobDetail.class, JobCommands.Watch.class,
             JobCommands.Logs.class, JobCommands.Cancel.class, JobCommands.Explain.class,
             ClusterCommands.Nodes.class, ClusterCommands.Pools.class, ClusterCommands.Token.class, ClusterCommands.Instances.class,
             AccessCommands.WhoAmI.class, AccessCommands.ApiKeys.class, AccessCommands.Audit.class,

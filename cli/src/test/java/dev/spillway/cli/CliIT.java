@@ -21,7 +21,8 @@ class CliIT {
 
     @BeforeAll
     void start() throws Exception {
-        fx = new ClusterFixture("cli", 1, "10s");
+        // On-prem work is priced (5 cents a core-hour), so that quotes have something to bound.
+        fx = new ClusterFixture("cli", 1, "10s", o -> o.brokerProperties.put("spillway.cost.rate-card.usd-per-cpu-hour", "0.05"));
     }
 
     @AfterAll
@@ -109,6 +110,47 @@ class CliIT {
                 """).toString());
         assertThat(bad.exit()).isEqualTo(Spillway.INVALID);
         assertThat(bad.err()).contains("maxRuntime: not a duration: 'forever'");
+    }
+
+    @Test
+    void aQuoteBoundsWhatASubmissionMayCostAndAnUnboundedJobIsRefusedABound() throws Exception {
+        // Two tasks of half a core, up to an hour and one retry each, 30 minutes expected: on the agent now, at 0.05 per core-hour.
+        Path spec = Files.writeString(Files.createTempFile("quoted", ".yaml"), """
+                name: quoted
+                tasks: 2
+                command: sleep 1
+                resources: {cpu: 500m, memory: 64Mi}
+                maxRuntime: 1h
+                expectedRuntime: 30m
+                retries: 1
+                """);
+        Run json = cli("estimate", spec.toString(), "-o", "json");
+        assertThat(json.exit()).as(json.err()).isZero();
+        assertThat(json.out()).contains("\"onprem\": 2").contains("\"expectedMicroUsd\": \"25000\"")
+                .contains("\"notToExceedMicroUsd\": \"100000\"").contains("\"runtimeBasis\": \"expectedRuntime\"");
+        Run table = cli("estimate", spec.toString());
+        assertThat(table.out()).contains("2 task(s): 2 on onprem now").contains("expected cost:     0.025000 USD")
+                .contains("not to exceed:     0.100000 USD").contains("expected finish:   in 30m00s");
+
+        int before = jobCount();
+        Run refused = cli("submit", "--max-cost", "0.05", spec.toString());
+        assertThat(refused.exit()).isEqualTo(Spillway.INVALID);
+        assertThat(refused.err()).contains("may cost up to 0.100000 USD, above --max-cost 0.05; nothing was submitted");
+        assertThat(jobCount()).isEqualTo(before);
+        Run taken = cli("submit", "--max-cost", "0.10", spec.toString(), "--watch");
+        assertThat(taken.exit()).as(taken.out() + taken.err()).isZero();
+        assertThat(jobCount()).isEqualTo(before + 1);
+
+        Path unbounded = Files.writeString(Files.createTempFile("unbounded", ".yaml"), """
+                name: unbounded
+                command: sleep 1
+                resources: {cpu: 500m, memory: 64Mi}
+                """);
+        Run noBound = cli("submit", "--max-cost", "100", unbounded.toString());
+        assertThat(noBound.exit()).isEqualTo(Spillway.INVALID);
+        assertThat(noBound.err()).contains("has no cost bound (spec.task.max_runtime is not set");
+        assertThat(cli("estimate", unbounded.toString()).out()).contains("not to exceed:     unbounded: spec.task.max_runtime is not set");
+        assertThat(jobCount()).isEqualTo(before + 1);
     }
 
     @Test

@@ -55,6 +55,9 @@ class DemoIT {
                 var instances = PoolServiceGrpc.newBlockingStub(channel).listInstances(ListInstancesRequest.getDefaultInstance()).getInstancesList();
                 double cost = instances.stream().mapToDouble(CloudInstance::getCostUsd).sum();
                 assertThat((Double) summary.get("cloudCostUsd")).isCloseTo(cost, org.assertj.core.data.Offset.offset(1e-9));
+                // The quote made before submitting: within 10 % of what the demo then cost.
+                assertThat((Double) summary.get("quotedUsd")).isCloseTo(cost, org.assertj.core.data.Percentage.withPercentage(10));
+                assertThat((Double) summary.get("quotedNotToExceedUsd")).isGreaterThanOrEqualTo(cost);
                 assertThat(instances).hasSize((Integer) summary.get("instancesLaunched"));
 
                 var tasks = JobCommands.tasks(JobServiceGrpc.newBlockingStub(channel), (String) summary.get("jobId"), Integer.MAX_VALUE, List.of());

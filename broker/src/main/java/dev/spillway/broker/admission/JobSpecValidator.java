@@ -109,6 +109,14 @@ public final class JobSpecValidator {
                     v.add(violation(t + "max_runtime", "between 1s and 30 days (got " + shown(task.getMaxRuntime()) + ")"));
                 }
             }
+            if (task.hasExpectedRuntime() && duration(t + "expected_runtime", task.getExpectedRuntime(), v)) {
+                if (Durations.compare(task.getExpectedRuntime(), MIN_RUNTIME) < 0 || Durations.compare(task.getExpectedRuntime(), MAX_RUNTIME) > 0) {
+                    v.add(violation(t + "expected_runtime", "between 1s and 30 days (got " + shown(task.getExpectedRuntime()) + ")"));
+                } else if (task.hasMaxRuntime() && Durations.compare(task.getExpectedRuntime(), task.getMaxRuntime()) > 0) {
+                    v.add(violation(t + "expected_runtime", "at most max_runtime (" + shown(task.getMaxRuntime()) + "), got "
+                            + shown(task.getExpectedRuntime())));
+                }
+            }
             var r = task.getResources();
             if (!task.hasResources()) {
                 v.add(violation(t + "resources", "required: cpu and memory per task"));

@@ -44,6 +44,7 @@ public class CallerInterceptor implements ServerInterceptor {
 
     static final Map<String, Permission> PERMISSIONS = Map.ofEntries(
             Map.entry(JobServiceGrpc.getSubmitJobMethod().getFullMethodName(), Permission.JOB_SUBMIT),
+            Map.entry(JobServiceGrpc.getEstimateJobMethod().getFullMethodName(), Permission.JOB_SUBMIT),
             Map.entry(JobServiceGrpc.getGetJobMethod().getFullMethodName(), Permission.JOB_READ),
             Map.entry(JobServiceGrpc.getListTasksMethod().getFullMethodName(), Permission.JOB_READ),
             Map.entry(JobServiceGrpc.getListJobsMethod().getFullMethodName(), Permission.JOB_READ),

@@ -56,11 +56,13 @@ public class JobGrpcService extends JobServiceGrpc.JobServiceImplBase {
     private final long streamBufferBytes;
     private final io.micrometer.core.instrument.Counter notReading;
     private final DatabaseCalls db;
+    private final dev.spillway.broker.cost.JobEstimates estimates;
 
     public JobGrpcService(Submissions submissions, JobQueries queries, Cancellation cancellation, TaskLogs logs, JobStore store, Vertx vertx,
                           JobAccess access, CallerLimits limits, BrokerConfig config, io.micrometer.core.instrument.MeterRegistry registry,
-                          DatabaseCalls db) {
+                          DatabaseCalls db, dev.spillway.broker.cost.JobEstimates estimates) {
         this.db = db;
+        this.estimates = estimates;
         this.notReading = io.micrometer.core.instrument.Counter.builder("spillway_client_streams_ended").tag("reason", "not_reading")
                 .description("Watch and log streams ended because their client stopped reading (the broker holds at most "
                         + "spillway.limits.stream-buffer-bytes for each)").register(registry);
@@ -79,6 +81,11 @@ public class JobGrpcService extends JobServiceGrpc.JobServiceImplBase {
     public void submitJob(SubmitJobRequest request, StreamObserver<SubmitJobResponse> out) {
         ApiErrors.respond(submissions.submit(request.getSpec(), request.getRequestId(), CallerInterceptor.caller(), CallerInterceptor.remote())
                 .map(id -> SubmitJobResponse.newBuilder().setJobId(id.toString()).build()), out);
+    }
+
+    @Override
+    public void estimateJob(dev.spillway.api.v1.EstimateJobRequest request, StreamObserver<dev.spillway.api.v1.EstimateJobResponse> out) {
+        ApiErrors.respond(estimates.estimate(request.getSpec(), CallerInterceptor.caller()), out);
     }
 
     @Override

@@ -160,6 +160,42 @@ class CostApiTest {
         });
     }
 
+    @Test
+    void anEstimateIsOfTheCallersOwnTenantChecksTheSpecAndStoresNothing() {
+        String team = "quote-" + run;
+        ManagedChannel c = TestCallers.channel(url, TestCallers.key(keys, team, Role.SUBMITTER));
+        channels.add(c);
+        var jobs = dev.spillway.api.v1.JobServiceGrpc.newBlockingStub(c);
+        long before = count("SELECT count(*) FROM job WHERE tenant = $1", team);
+        var spec = JobApiTest.valid().toBuilder().setTenant(team).setTaskCount(3);
+        spec.getTaskBuilder().setMaxRuntime(com.google.protobuf.Duration.newBuilder().setSeconds(600));
+        var quote = jobs.estimateJob(dev.spillway.api.v1.EstimateJobRequest.newBuilder().setSpec(spec).build());
+        assertThat(quote.hasNotToExceedMicroUsd()).isTrue();
+        assertThat(quote.getRuntimeBasis()).isEqualTo("maxRuntime");
+        assertThat(quote.getPlacedNowMap().values().stream().mapToInt(Integer::intValue).sum() + quote.getBurst() + quote.getWaiting()).isEqualTo(3);
+
+        spec.getTaskBuilder().clearMaxRuntime();
+        var unbounded = jobs.estimateJob(dev.spillway.api.v1.EstimateJobRequest.newBuilder().setSpec(spec).build());
+        assertThat(unbounded.hasNotToExceedMicroUsd()).isFalse();
+        assertThat(unbounded.getUnboundedReason()).contains("spec.task.max_runtime");
+
+        StatusRuntimeException other = catchThrowableOfType(StatusRuntimeException.class, () -> jobs.estimateJob(
+                dev.spillway.api.v1.EstimateJobRequest.newBuilder().setSpec(spec.clone().setTenant("someone-else-" + run)).build()));
+        assertThat(other.getStatus().getCode()).isEqualTo(Status.Code.PERMISSION_DENIED);
+        spec.getTaskBuilder().setExpectedRuntime(com.google.protobuf.Duration.newBuilder().setSeconds(900))
+                .setMaxRuntime(com.google.protobuf.Duration.newBuilder().setSeconds(600));
+        StatusRuntimeException invalid = catchThrowableOfType(StatusRuntimeException.class,
+                () -> jobs.estimateJob(dev.spillway.api.v1.EstimateJobRequest.newBuilder().setSpec(spec).build()));
+        assertThat(invalid.getStatus().getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT);
+        assertThat(invalid.getStatus().getDescription()).contains("spec.task.expected_runtime");
+        ManagedChannel asViewer = TestCallers.channel(url, TestCallers.key(keys, team, Role.VIEWER));
+        channels.add(asViewer);
+        StatusRuntimeException viewer = catchThrowableOfType(StatusRuntimeException.class, () -> dev.spillway.api.v1.JobServiceGrpc
+                .newBlockingStub(asViewer).estimateJob(dev.spillway.api.v1.EstimateJobRequest.newBuilder().setSpec(spec).build()));
+        assertThat(viewer.getStatus().getCode()).isEqualTo(Status.Code.PERMISSION_DENIED);
+        assertThat(count("SELECT count(*) FROM job WHERE tenant = $1", team)).as("an estimate stores nothing").isEqualTo(before);
+    }
+
     private static CostGroup group(GetCostReportResponse r, String key) {
         return r.getGroupsList().stream().filter(g -> g.getKey().equals(key)).findFirst()
                 .orElseThrow(() -> new AssertionError("no group " + key + " in " + r));

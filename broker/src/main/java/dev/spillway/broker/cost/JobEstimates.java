@@ -1,0 +1,241 @@
+package dev.spillway.broker.cost;
+
+import dev.spillway.api.v1.EstimateJobResponse;
+import dev.spillway.api.v1.EstimatedPurchase;
+import dev.spillway.api.v1.JobSpec;
+import dev.spillway.broker.admission.Admission;
+import dev.spillway.broker.agents.AgentSession;
+import dev.spillway.broker.agents.AgentSessions;
+import dev.spillway.broker.burst.CloudPool;
+import dev.spillway.broker.burst.CloudPools;
+import dev.spillway.broker.config.BrokerConfig;
+import dev.spillway.broker.errors.PermissionDenied;
+import dev.spillway.broker.policy.Policies;
+import dev.spillway.broker.scheduling.SchedulingLoop;
+import dev.spillway.broker.store.InstanceStore;
+import dev.spillway.broker.store.JobCatalog;
+import dev.spillway.broker.store.NodeStore;
+import dev.spillway.core.access.Caller;
+import dev.spillway.core.burst.BurstPlanner;
+import dev.spillway.core.burst.Demand;
+import dev.spillway.core.burst.InstanceState;
+import dev.spillway.core.burst.Offering;
+import dev.spillway.core.burst.PoolLimits;
+import dev.spillway.core.burst.ProvisionPlan;
+import dev.spillway.core.cost.Billing;
+import dev.spillway.core.cost.Ledger;
+import dev.spillway.core.cost.Quote;
+import dev.spillway.core.scheduling.NodeView;
+import dev.spillway.core.scheduling.PendingTask;
+import dev.spillway.core.scheduling.Placement;
+import dev.spillway.core.scheduling.Plan;
+import dev.spillway.core.scheduling.Resources;
+import dev.spillway.core.scheduling.Scheduler;
+import dev.spillway.core.scheduling.Snapshot;
+import dev.spillway.core.scheduling.TaskRef;
+import dev.spillway.core.scheduling.TaskShape;
+import dev.spillway.policies.rules.BurstVerdict;
+import dev.spillway.policies.rules.JobFacts;
+import dev.spillway.policies.rules.PlacementContext;
+import dev.spillway.policies.rules.PlacementRules;
+import dev.spillway.policies.rules.PolicySet;
+import dev.spillway.policies.rules.TenantFacts;
+import io.smallrye.mutiny.Uni;
+import io.smallrye.mutiny.infrastructure.Infrastructure;
+import jakarta.enterprise.context.ApplicationScoped;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Quotes ({@code EstimateJob}): the job admitted as SubmitJob would admit it, then placed as the
+ * broker would place it now, storing nothing. The scheduler, with the policies in force, places
+ * the job's tasks on the connected nodes as they are allocated now; the burst planner, with the
+ * burst rules, buys for the rest within each cloud pool's limits; {@link Quote} prices both.
+ * Work already queued is not counted ahead of the job: the quote is of the capacity free now.
+ */
+@ApplicationScoped
+public class JobEstimates {
+
+    /** How long a cloud pool's instances usually take from launch to a joined agent, when the pool does not simulate its boot. */
+    static final Duration CLOUD_BOOT = Duration.ofSeconds(90);
+    /** From a local instance's boot delay to its agent's joining. */
+    static final Duration AGENT_START = Duration.ofSeconds(2);
+
+    private final Admission admission;
+    private final Policies policies;
+    private final AgentSessions sessions;
+    private final NodeStore nodes;
+    private final CloudPools pools;
+    private final InstanceStore instances;
+    private final SchedulingLoop scheduling;
+    private final RateCards rates;
+    private final Map<String, dev.spillway.policies.rules.PoolFacts> poolFacts;
+    private final Clock clock;
+
+    public JobEstimates(Admission admission, Policies policies, AgentSessions sessions, NodeStore nodes, CloudPools pools, InstanceStore instances,
+                        SchedulingLoop scheduling, BrokerConfig config, Clock clock) {
+        this.admission = admission;
+        this.policies = policies;
+        this.sessions = sessions;
+        this.nodes = nodes;
+        this.pools = pools;
+        this.instances = instances;
+        this.scheduling = scheduling;
+        this.rates = RateCards.of(config);
+        this.poolFacts = Policies.poolFacts(config);
+        this.clock = clock;
+    }
+
+    public Uni<EstimateJobResponse> estimate(JobSpec submitted, Caller caller) {
+        return Uni.createFrom().deferred(() -> {
+            JobSpec withQueue = policies.withQueue(submitted);
+            String tenant = caller.submitTenant(withQueue.getTenant()).orElseThrow(() -> new PermissionDenied(
+                    "you submit to tenant " + String.join(", ", new java.util.TreeSet<>(caller.tenants())) + ", not " + withQueue.getTenant()));
+            return admission.admit(withQueue.toBuilder().setTenant(tenant).build());
+        }).flatMap(spec -> nodes.allocations().flatMap(allocated -> instances.live().map(live -> new Gathered(spec, allocated, live))))
+                .emitOn(Infrastructure.getDefaultWorkerPool())
+                .map(this::quote);
+    }
+
+    private record Gathered(JobSpec spec, Map<String, NodeStore.Allocation> allocated, List<InstanceStore.InstanceRow> live) {
+    }
+
+    private EstimateJobResponse quote(Gathered g) {
+        JobSpec spec = g.spec();
+        Instant now = clock.instant();
+        TaskShape shape = JobCatalog.shapeOf(spec).withFacts("estimate");
+        Resources request = shape.request();
+        PolicySet set = policies.inForce().set();
+        JobFacts job = Policies.jobFacts(spec);
+        TenantFacts tenant = set == null ? TenantFacts.named(job.tenant())
+                : set.tenantFacts(job.tenant(), scheduling.tenantUsage().getOrDefault(job.tenant(), Map.of()));
+
+        // Slots now: the scheduler places the job's tasks on the connected nodes as they are allocated.
+        List<NodeView> views = new ArrayList<>();
+        for (AgentSession s : sessions.connected()) {
+            NodeStore.Allocation a = g.allocated().get(s.node());
+            views.add(s.view(a == null ? Resources.ZERO : a.resources(), sessions.cordoned(s.node())));
+        }
+        Scheduler scheduler = Scheduler.standard(Math.max(1, views.size()));
+        if (set != null) {
+            PlacementRules rules = set.placement(new PlacementContext(now, r -> job, t -> tenant, poolFacts, pools.boughtAs()));
+            scheduler = Scheduler.standard(Math.max(1, views.size()), List.of(rules.filter()), rules.scorers());
+        }
+        List<PendingTask> tasks = new ArrayList<>(spec.getTaskCount());
+        for (int i = 0; i < spec.getTaskCount(); i++) tasks.add(new PendingTask(new TaskRef("estimate", i, 0), shape, spec.getPriority(), now.toEpochMilli()));
+        Plan plan = scheduler.plan(new Snapshot(views, tasks));
+        Map<String, NodeView> byName = new HashMap<>();
+        for (NodeView v : views) byName.put(v.name(), v);
+        Map<String, Offering> bought = pools.byId();
+        Map<String, int[]> perNode = new LinkedHashMap<>();
+        for (Placement p : plan.placements()) perNode.computeIfAbsent(p.node(), n -> new int[1])[0]++;
+        List<Quote.Slots> slots = new ArrayList<>();
+        perNode.forEach((node, n) -> {
+            NodeView v = byName.get(node);
+            String offeringId = Offering.idOfNode(v.pool(), v.labels());
+            Offering o = offeringId == null ? null : bought.get(offeringId);
+            double usdPerTaskHour;
+            if (o != null) {
+                usdPerTaskHour = o.priceUsdPerHour() * dominantShare(request, v.capacity());
+            } else {
+                Ledger.Rates r = rates.of(v.pool());
+                usdPerTaskHour = r == null ? 0 : r.usdPerHour(request);
+            }
+            slots.add(new Quote.Slots(v.pool(), n[0], usdPerTaskHour));
+        });
+        slots.sort(java.util.Comparator.comparingDouble(Quote.Slots::usdPerTaskHour));
+
+        // The rest: what the burst planner would buy, within the pools' limits and the burst rules.
+        int unplaced = plan.unplaced().size();
+        List<Quote.Purchase> purchases = List.of();
+        Map<String, Quote.PoolTimes> times = new HashMap<>();
+        if (unplaced > 0 && !pools.all().isEmpty()) {
+            Map<String, String> refused = new HashMap<>();
+            List<Offering> offerings = new ArrayList<>();
+            Duration burstAfter = set == null ? null : set.burstAfter(job, tenant, now).orElse(null);
+            for (CloudPool pool : pools.all().values()) {
+                offerings.addAll(pool.offerings());
+                times.put(pool.name(), times(pool.settings(), burstAfter));
+            }
+            if (set != null) {
+                for (Offering o : offerings) {
+                    BurstVerdict v = set.burst(job, tenant, o, now);
+                    if (!v.allowed()) refused.put(o.id(), v.rule() + ": " + v.reason());
+                }
+            }
+            List<Demand> demand = new ArrayList<>(unplaced);
+            for (Plan.Unplaced u : plan.unplaced()) {
+                demand.add(new Demand(u.task().ref(), request, shape.jurisdictions(), shape.spotTolerant(), shape.pools(), refused));
+            }
+            ProvisionPlan buying = new BurstPlanner().plan(demand, offerings, limits(g.live()));
+            purchases = Quote.purchases(buying);
+        }
+        var t = spec.getTask();
+        Quote.Job quoted = new Quote.Job(spec.getTaskCount(), request, t.hasMaxRuntime() ? duration(t.getMaxRuntime()) : null,
+                t.hasExpectedRuntime() ? duration(t.getExpectedRuntime()) : null, spec.getRetry().getMaxRetries());
+        Quote.Result q = Quote.of(quoted, slots, purchases, times, Billing.PER_SECOND_MINUTE_MINIMUM, "expectedRuntime");
+        return response(q);
+    }
+
+    private List<PoolLimits> limits(List<InstanceStore.InstanceRow> live) {
+        List<PoolLimits> out = new ArrayList<>();
+        for (CloudPool pool : pools.all().values()) {
+            int count = 0;
+            double spend = 0;
+            for (InstanceStore.InstanceRow r : live) {
+                if (!r.pool().equals(pool.name()) || r.state() == InstanceState.TERMINATED || r.state() == InstanceState.FAILED) continue;
+                count++;
+                spend += r.priceUsdPerHour();
+            }
+            double cap = pool.spec().spendCapped() ? Math.max(0, pool.spec().maxSpendUsdPerHour() - spend) : Double.POSITIVE_INFINITY;
+            out.add(new PoolLimits(pool.name(), Math.max(0, pool.spec().maxNodes() - count), cap,
+                    java.util.Set.copyOf(pool.settings().instanceTypes().orElse(List.of()))));
+        }
+        return out;
+    }
+
+    /** A pool's timing; {@code burstAfter} from the policies when they set one for the job, else the pool's. */
+    private static Quote.PoolTimes times(BrokerConfig.PoolSettings s, Duration burstAfter) {
+        Duration boot = s.kind().equals("local") ? s.bootDelay().plus(AGENT_START) : CLOUD_BOOT;
+        if (boot.compareTo(s.joinTimeout()) > 0) boot = s.joinTimeout();
+        return new Quote.PoolTimes(burstAfter != null ? burstAfter : s.burstAfter(), boot, s.joinTimeout(), s.scaleDownAfter());
+    }
+
+    /** A task's largest fraction of the node's cpu, memory or gpus. */
+    static double dominantShare(Resources request, Resources capacity) {
+        double share = 0;
+        if (capacity.cpuMillis() > 0) share = Math.max(share, (double) request.cpuMillis() / capacity.cpuMillis());
+        if (capacity.memoryMib() > 0) share = Math.max(share, (double) request.memoryMib() / capacity.memoryMib());
+        if (capacity.gpus() > 0) share = Math.max(share, (double) request.gpus() / capacity.gpus());
+        return Math.min(1, share);
+    }
+
+    private static Duration duration(com.google.protobuf.Duration d) {
+        return Duration.ofSeconds(d.getSeconds(), d.getNanos());
+    }
+
+    private static com.google.protobuf.Duration proto(Duration d) {
+        return com.google.protobuf.Duration.newBuilder().setSeconds(d.getSeconds()).setNanos(d.getNano()).build();
+    }
+
+    static EstimateJobResponse response(Quote.Result q) {
+        EstimateJobResponse.Builder b = EstimateJobResponse.newBuilder().putAllPlacedNow(q.placedNow()).setBurst(q.burst()).setWaiting(q.waiting())
+                .setUnboundedReason(q.unbounded()).setRuntimeBasis(q.runtimeBasis());
+        for (Quote.Purchase p : q.purchases()) {
+            b.addPurchases(EstimatedPurchase.newBuilder().setOffering(p.offering().id()).setPool(p.offering().pool())
+                    .setInstanceType(p.offering().instanceType()).setSpot(p.offering().spot()).setPriceUsdPerHour(p.offering().priceUsdPerHour())
+                    .setInstances(p.instances()).setTasks(p.tasks()));
+        }
+        if (q.expectedMicroUsd() != null) b.setExpectedMicroUsd(q.expectedMicroUsd());
+        if (q.notToExceedMicroUsd() != null) b.setNotToExceedMicroUsd(q.notToExceedMicroUsd());
+        if (q.expectedStart() != null) b.setExpectedStart(proto(q.expectedStart()));
+        if (q.expectedFinish() != null) b.setExpectedFinish(proto(q.expectedFinish()));
+        return b.build();
+    }
+}
