@@ -104,6 +104,7 @@ public final class Spillway {
             ClusterCommands.Nodes.class, ClusterCommands.Pools.class, ClusterCommands.Token.class, ClusterCommands.Instances.class,
             AccessCommands.WhoAmI.class, AccessCommands.ApiKeys.class, AccessCommands.Audit.class,
             PolicyCommands.Policy.class, PolicyCommands.Decisions.class, CostCommands.Cost.class,
+            BudgetCommands.BudgetCommand.class, BudgetCommands.Budgets.class,
             BenchCommand.class,
             CommandLine.HelpCommand.class);
 

@@ -32,9 +32,11 @@ public class Submissions {
     private final SecretBox secrets;
     private final JobStore jobs;
     private final Policies policies;
+    private final dev.spillway.broker.cost.Budgets budgets;
 
     public Submissions(Admission admission, SubmissionBatcher batcher, JobCatalog catalog, SchedulingLoop scheduler, Audit audit,
-                       CallerLimits limits, SecretBox secrets, JobStore jobs, Policies policies) {
+                       CallerLimits limits, SecretBox secrets, JobStore jobs, Policies policies, dev.spillway.broker.cost.Budgets budgets) {
+        this.budgets = budgets;
         this.jobs = jobs;
         this.policies = policies;
         this.secrets = secrets;
@@ -84,12 +86,18 @@ public class Submissions {
     private Uni<UUID> store(JobSpec submitted, String tenant, JobStore.SubmitRequest request, Caller caller, String remote) {
         UUID id = UUID.randomUUID();
         limits.admitSubmission(tenant, submitted.getTaskCount());
-        return admission.admit(submitted.toBuilder().setTenant(tenant).build()).map(admitted -> secrets.seal(id, admitted))
-                .flatMap(spec -> batcher.submit(new JobStore.NewJob(id, spec, caller.subject(), remote, request)).invoke(() -> {
-                    audit.log(caller.subject(), spec.getTenant(), "job.submit", id.toString(), spec.getTaskCount() + " tasks", remote);
-                    catalog.put(id, spec);
-                    scheduler.wake();
-                }))
+        return admission.admit(submitted.toBuilder().setTenant(tenant).build())
+                .flatMap(admitted -> budgets.reservationsFor(admitted).map(reservations -> new JobStore.NewJob(id, secrets.seal(id, admitted),
+                        caller.subject(), remote, request, reservations)))
+                .flatMap(job -> batcher.submit(job)
+                        .onFailure(Submissions::budgetRefused).recoverWithUni(e -> budgets.refusal(tenant, job.reservations()).map(refusal -> {
+                            throw refusal;
+                        }))
+                        .invoke(() -> {
+                            audit.log(caller.subject(), job.spec().getTenant(), "job.submit", id.toString(), job.spec().getTaskCount() + " tasks", remote);
+                            catalog.put(id, job.spec());
+                            scheduler.wake();
+                        }))
                 .replaceWith(id);
     }
 
@@ -122,6 +130,14 @@ public class Submissions {
         } catch (java.io.IOException | java.security.NoSuchAlgorithmException e) {
             throw new IllegalStateException(e);
         }
+    }
+
+    /** The statement stored nothing because a hard budget had no room for the job's not-to-exceed cost. */
+    private static boolean budgetRefused(Throwable e) {
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            if (t instanceof PgException pg && JobStore.BUDGET_REFUSED.equals(pg.getSqlState())) return true;
+        }
+        return false;
     }
 
     /** The database refused a second record of one (tenant, request id): another call with the same id won the race. */

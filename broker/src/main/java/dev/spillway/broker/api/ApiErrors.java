@@ -75,6 +75,11 @@ public final class ApiErrors {
         if (domain instanceof Unavailable) return unavailable(domain.getMessage());
         if (domain instanceof Unauthenticated) return Status.UNAUTHENTICATED.withDescription(domain.getMessage()).asRuntimeException();
         if (domain instanceof PermissionDenied) return Status.PERMISSION_DENIED.withDescription(domain.getMessage()).asRuntimeException();
+        if (domain instanceof dev.spillway.broker.errors.FailedPrecondition f) {
+            return StatusProto.toStatusRuntimeException(com.google.rpc.Status.newBuilder().setCode(Code.FAILED_PRECONDITION_VALUE)
+                    .setMessage(f.getMessage())
+                    .addDetails(Any.pack(com.google.rpc.ErrorInfo.newBuilder().setDomain(ERROR_DOMAIN).setReason(f.reason()).build())).build());
+        }
         if (domain instanceof TooManyRequests limited) {
             com.google.rpc.Status.Builder status = com.google.rpc.Status.newBuilder().setCode(Code.RESOURCE_EXHAUSTED_VALUE)
                     .setMessage(limited.getMessage());
@@ -133,7 +138,7 @@ public final class ApiErrors {
             case UNAUTHENTICATED -> 401;
             case PERMISSION_DENIED -> 403;
             case NOT_FOUND -> 404;
-            case ALREADY_EXISTS -> 409;
+            case ALREADY_EXISTS, FAILED_PRECONDITION -> 409;
             case RESOURCE_EXHAUSTED -> 429;
             case UNAVAILABLE -> 503;
             default -> 500;

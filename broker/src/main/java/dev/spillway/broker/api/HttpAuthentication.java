@@ -51,7 +51,7 @@ public class HttpAuthentication {
         if (path.startsWith("/api/v1/jobs")) return Permission.JOB_READ;
         if (path.startsWith("/api/v1/decisions")) return Permission.JOB_READ;
         if (path.startsWith("/api/v1/policies")) return Permission.POLICY_READ;
-        if (path.startsWith("/api/v1/cost")) return Permission.COST_READ;
+        if (path.startsWith("/api/v1/cost") || path.startsWith("/api/v1/budgets")) return Permission.COST_READ;
         return Permission.CLUSTER_READ;
     }
 

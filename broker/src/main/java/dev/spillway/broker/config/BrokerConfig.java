@@ -74,6 +74,10 @@ public interface BrokerConfig {
         @WithDefault("1m")
         Duration closeEvery();
 
+        /** How often budgets' periods are booked from the ledger (spent, reservations' remainders, alerts). */
+        @WithDefault("15s")
+        Duration budgetEvery();
+
         /** The provider and invoice issuer named on on-prem (and local-cloud) rows of a cost export. */
         @WithDefault("On-premises")
         String internalProvider();

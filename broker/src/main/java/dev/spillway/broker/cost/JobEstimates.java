@@ -100,13 +100,36 @@ public class JobEstimates {
             return admission.admit(withQueue.toBuilder().setTenant(tenant).build());
         }).flatMap(spec -> nodes.allocations().flatMap(allocated -> instances.live().map(live -> new Gathered(spec, allocated, live))))
                 .emitOn(Infrastructure.getDefaultWorkerPool())
-                .map(this::quote);
+                .map(g -> response(quote(g)));
+    }
+
+    /** How long admission reuses one reading of the nodes' allocation and the live instances for its quotes. */
+    static final Duration ADMISSION_READING = Duration.ofSeconds(1);
+    private volatile Reading lastReading;
+
+    private record Reading(Instant at, Map<String, NodeStore.Allocation> allocated, List<InstanceStore.InstanceRow> live) {
+    }
+
+    /**
+     * The quote of an admitted job, for its budget reservation: as {@link #estimate}, from a reading of the nodes and
+     * instances at most {@link #ADMISSION_READING} old (admission quotes many jobs a second). Runs on a worker thread.
+     */
+    public Uni<Quote.Result> quoteAdmitted(JobSpec admitted) {
+        Reading r = lastReading;
+        Instant now = clock.instant();
+        Uni<Reading> reading = r != null && Duration.between(r.at(), now).compareTo(ADMISSION_READING) < 0 ? Uni.createFrom().item(r)
+                : nodes.allocations().flatMap(allocated -> instances.live().map(live -> {
+                    Reading fresh = new Reading(now, allocated, live);
+                    lastReading = fresh;
+                    return fresh;
+                }));
+        return reading.emitOn(Infrastructure.getDefaultWorkerPool()).map(read -> quote(new Gathered(admitted, read.allocated(), read.live())));
     }
 
     private record Gathered(JobSpec spec, Map<String, NodeStore.Allocation> allocated, List<InstanceStore.InstanceRow> live) {
     }
 
-    private EstimateJobResponse quote(Gathered g) {
+    private Quote.Result quote(Gathered g) {
         JobSpec spec = g.spec();
         Instant now = clock.instant();
         TaskShape shape = JobCatalog.shapeOf(spec).withFacts("estimate");
@@ -147,7 +170,7 @@ public class JobEstimates {
                 Ledger.Rates r = rates.of(v.pool());
                 usdPerTaskHour = r == null ? 0 : r.usdPerHour(request);
             }
-            slots.add(new Quote.Slots(v.pool(), n[0], usdPerTaskHour));
+            slots.add(new Quote.Slots(v.pool(), n[0], usdPerTaskHour, o != null));
         });
         slots.sort(java.util.Comparator.comparingDouble(Quote.Slots::usdPerTaskHour));
 
@@ -179,8 +202,34 @@ public class JobEstimates {
         var t = spec.getTask();
         Quote.Job quoted = new Quote.Job(spec.getTaskCount(), request, t.hasMaxRuntime() ? duration(t.getMaxRuntime()) : null,
                 t.hasExpectedRuntime() ? duration(t.getExpectedRuntime()) : null, spec.getRetry().getMaxRetries());
-        Quote.Result q = Quote.of(quoted, slots, purchases, times, Billing.PER_SECOND_MINUTE_MINIMUM, "expectedRuntime");
-        return response(q);
+        return Quote.of(quoted, slots, purchases, times, Billing.PER_SECOND_MINUTE_MINIMUM, "expectedRuntime", later(shape, job, tenant, set, now));
+    }
+
+    /**
+     * The dearest way a task with no slot now could run later: the rate card of an on-prem pool it may use, or a whole
+     * instance of the cheapest cloud offering that may hold it, whichever costs more; null when it could run nowhere known.
+     */
+    private Quote.Slots later(TaskShape shape, JobFacts job, TenantFacts tenant, PolicySet set, Instant now) {
+        Quote.Slots dearest = null;
+        for (String pool : shape.pools().isEmpty() ? rates.onPremPools() : shape.pools()) {
+            Ledger.Rates r = rates.of(pool);
+            if (r == null) continue; // a cloud pool
+            double usd = r.usdPerHour(shape.request());
+            if (dearest == null || usd > dearest.usdPerTaskHour()) dearest = new Quote.Slots(pool, 0, usd, false);
+        }
+        Quote.Slots cheapestCloud = null;
+        for (CloudPool pool : pools.all().values()) {
+            for (Offering o : pool.offerings()) {
+                if (!o.shape().covers(shape.request()) || !new Demand(new TaskRef("later", 0, 0), shape.request(), shape.jurisdictions(),
+                        shape.spotTolerant(), shape.pools()).mayUse(o)) continue;
+                if (set != null && !set.burst(job, tenant, o, now).allowed()) continue;
+                if (cheapestCloud == null || o.priceUsdPerHour() < cheapestCloud.usdPerTaskHour()) {
+                    cheapestCloud = new Quote.Slots(o.pool(), 0, o.priceUsdPerHour(), true);
+                }
+            }
+        }
+        if (cheapestCloud != null && (dearest == null || cheapestCloud.usdPerTaskHour() > dearest.usdPerTaskHour())) return cheapestCloud;
+        return dearest;
     }
 
     private List<PoolLimits> limits(List<InstanceStore.InstanceRow> live) {

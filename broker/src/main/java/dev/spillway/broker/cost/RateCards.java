@@ -37,6 +37,16 @@ final class RateCards {
         return new RateCards(byPool, fallback);
     }
 
+    /** The on-prem pools the broker knows of by configuration, and {@code ""} for any other (priced by the default card). */
+    java.util.Set<String> onPremPools() {
+        java.util.Set<String> out = new java.util.TreeSet<>();
+        byPool.forEach((pool, rates) -> {
+            if (rates != null) out.add(pool);
+        });
+        out.add("");
+        return out;
+    }
+
     /** The pool's rates; null for a cloud pool. */
     Ledger.Rates of(String pool) {
         return byPool.containsKey(pool) ? byPool.get(pool) : fallback;

@@ -5,7 +5,7 @@ package dev.spillway.broker.errors;
  * these into gRPC status codes and problem+json; features never speak gRPC or HTTP.
  */
 public abstract sealed class BrokerException extends RuntimeException permits AlreadyExists, NotFound, InvalidRequest, Unavailable, Unauthenticated, PermissionDenied,
-        TooManyRequests {
+        TooManyRequests, FailedPrecondition {
 
     protected BrokerException(String message) {
         super(message, null, false, false);

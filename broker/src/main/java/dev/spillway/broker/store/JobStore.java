@@ -14,6 +14,7 @@ import io.vertx.mutiny.sqlclient.Row;
 import io.vertx.mutiny.sqlclient.RowSet;
 import io.vertx.mutiny.sqlclient.Tuple;
 import jakarta.enterprise.context.ApplicationScoped;
+import java.time.Instant;
 import java.time.OffsetDateTime;
 import java.util.ArrayList;
 import java.util.List;
@@ -67,12 +68,30 @@ public class JobStore {
      * @param submittedBy the caller's subject, kept on the job and in its {@code job.submit} audit event
      * @param remote      the caller's address for the audit event (null when unknown)
      */
-    public record NewJob(UUID id, JobSpec spec, String submittedBy, String remote, SubmitRequest request) {
+    public record NewJob(UUID id, JobSpec spec, String submittedBy, String remote, SubmitRequest request, List<Reservation> reservations) {
+
+        public NewJob {
+            reservations = List.copyOf(reservations);
+        }
+
+        public NewJob(UUID id, JobSpec spec, String submittedBy, String remote, SubmitRequest request) {
+            this(id, spec, submittedBy, remote, request, List.of());
+        }
 
         public NewJob(UUID id, JobSpec spec, String submittedBy, String remote) {
             this(id, spec, submittedBy, remote, null);
         }
     }
+
+    /**
+     * What a job reserves of a budget's period: its not-to-exceed cost, in millionths of a dollar. The statement that stores
+     * the job takes it only if a hard budget's period has that much left ({@code limit - spent - reserved}), or stores nothing.
+     */
+    public record Reservation(String budget, Instant periodStart, long amountMicroUsd) {
+    }
+
+    /** SQLSTATE of a statement that stored nothing because a hard budget had no room (see V13__budgets.sql). */
+    public static final String BUDGET_REFUSED = "SPWB1";
 
     /** A submission's request id and a digest of the spec it came with (see {@link #findRequest}). */
     public record SubmitRequest(String id, byte[] specSha256) {
@@ -122,6 +141,20 @@ public class JobStore {
         String[] remotes = new String[n];
         String[] requestIds = new String[n];
         io.vertx.core.buffer.Buffer[] hashes = new io.vertx.core.buffer.Buffer[n];
+        List<UUID> reservedJobs = new ArrayList<>();
+        List<String> reservedBudgets = new ArrayList<>();
+        List<OffsetDateTime> reservedPeriods = new ArrayList<>();
+        List<Long> reservedAmounts = new ArrayList<>();
+        java.util.Set<String> reservedGroups = new java.util.HashSet<>();
+        for (NewJob job : jobs) {
+            for (Reservation r : job.reservations()) {
+                reservedJobs.add(job.id());
+                reservedBudgets.add(r.budget());
+                reservedPeriods.add(r.periodStart().atOffset(java.time.ZoneOffset.UTC));
+                reservedAmounts.add(r.amountMicroUsd());
+                reservedGroups.add(r.budget() + "@" + r.periodStart());
+            }
+        }
         List<UUID> labelJobs = new ArrayList<>();
         List<String> labelKeys = new ArrayList<>();
         List<String> labelValues = new ArrayList<>();
@@ -163,7 +196,10 @@ public class JobStore {
                 .addArrayOfUUID(labelJobs.toArray(UUID[]::new)).addArrayOfString(labelKeys.toArray(String[]::new))
                 .addArrayOfString(labelValues.toArray(String[]::new))
                 .addArrayOfString(submitters).addArrayOfString(remotes)
-                .addArrayOfString(requestIds).addValue(hashes);
+                .addArrayOfString(requestIds).addValue(hashes)
+                .addArrayOfUUID(reservedJobs.toArray(UUID[]::new)).addArrayOfString(reservedBudgets.toArray(String[]::new))
+                .addArrayOfOffsetDateTime(reservedPeriods.toArray(OffsetDateTime[]::new)).addArrayOfLong(reservedAmounts.toArray(Long[]::new))
+                .addLong((long) reservedGroups.size());
         return pool.preparedQuery("""
                 WITH j AS (
                   INSERT INTO job (id, name, tenant, priority, task_count, queued, state, cpu_millis, memory_mib, gpus,
@@ -183,9 +219,23 @@ public class JobStore {
                 r AS (
                   INSERT INTO submit_request (tenant, request_id, job_id, spec_sha256)
                   SELECT tenant, request_id, id, sha FROM unnest($3::text[], $21::text[], $1::uuid[], $22::bytea[]) AS x(tenant, request_id, id, sha)
-                  WHERE request_id IS NOT NULL)
+                  WHERE request_id IS NOT NULL),
+                b AS (
+                  UPDATE budget_period p SET reserved_micro_usd = p.reserved_micro_usd + x.amount
+                  FROM (SELECT budget, period_start, sum(amount) AS amount
+                        FROM unnest($24::text[], $25::timestamptz[], $26::bigint[]) AS r(budget, period_start, amount) GROUP BY 1, 2) x
+                  WHERE p.budget = x.budget AND p.period_start = x.period_start
+                    AND (NOT p.hard OR p.limit_micro_usd - p.spent_micro_usd - p.reserved_micro_usd >= x.amount)
+                  RETURNING 1),
+                br AS (
+                  INSERT INTO budget_reservation (job_id, budget, period_start, amount_micro_usd, remaining_micro_usd)
+                  SELECT job_id, budget, period_start, amount, amount
+                  FROM unnest($23::uuid[], $24::text[], $25::timestamptz[], $26::bigint[]) AS r(job_id, budget, period_start, amount)),
+                guard AS (
+                  SELECT spillway_budget_guard((SELECT count(*) FROM b), $27::bigint) AS ok)
                 INSERT INTO task (job_id, idx, state)
-                SELECT x.id, g, 'QUEUED' FROM unnest($1::uuid[], $5::int[]) AS x(id, n), generate_series(0, x.n - 1) AS g
+                SELECT x.id, g, 'QUEUED' FROM unnest($1::uuid[], $5::int[]) AS x(id, n), generate_series(0, x.n - 1) AS g, guard
+                WHERE guard.ok
                 """).execute(args).invoke(() -> inserted(java.util.Arrays.stream(counts).mapToLong(Integer::longValue).sum())).replaceWithVoid();
     }
 

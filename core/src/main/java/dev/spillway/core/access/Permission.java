@@ -26,6 +26,8 @@ public enum Permission {
     POLICY_WRITE,
     /** Read the cost ledger (own tenant, or every tenant and idle cost for roles that see all). */
     COST_READ,
+    /** Create, change and delete budgets. */
+    BUDGET_WRITE,
     /** Who the caller is (every authenticated caller may ask). */
     WHOAMI
 }

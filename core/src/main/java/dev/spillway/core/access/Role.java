@@ -17,7 +17,7 @@ public enum Role {
             Permission.WHOAMI)),
     /** Reads every tenant's jobs and costs, and writes the policies; submits and cancels nothing, reads no logs. */
     FINOPS(true, EnumSet.of(Permission.JOB_READ, Permission.CLUSTER_READ, Permission.INSTANCES_READ, Permission.POLICY_READ,
-            Permission.POLICY_WRITE, Permission.COST_READ, Permission.WHOAMI)),
+            Permission.POLICY_WRITE, Permission.COST_READ, Permission.BUDGET_WRITE, Permission.WHOAMI)),
     /** Submits, cancels and reads its own tenant's jobs. */
     SUBMITTER(false, EnumSet.of(Permission.JOB_SUBMIT, Permission.JOB_CANCEL, Permission.JOB_READ, Permission.JOB_LOGS,
             Permission.CLUSTER_READ, Permission.COST_READ, Permission.WHOAMI)),

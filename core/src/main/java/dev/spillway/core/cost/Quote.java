@@ -43,8 +43,11 @@ public final class Quote {
         }
     }
 
-    /** Slots on nodes already there: how many of the job's tasks fit on them now, and what one task costs there per hour. */
-    public record Slots(String pool, int tasks, double usdPerTaskHour) {
+    /** Slots on nodes already there: how many of the job's tasks fit on them now, what one task costs there per hour, whether they are cloud nodes. */
+    public record Slots(String pool, int tasks, double usdPerTaskHour, boolean cloud) {
+        public Slots(String pool, int tasks, double usdPerTaskHour) {
+            this(pool, tasks, usdPerTaskHour, false);
+        }
     }
 
     /** Instances the burst planner would buy: an offering, how many, how many of the job's tasks they hold at once together. */
@@ -64,11 +67,13 @@ public final class Quote {
      * @param waiting          tasks that get no slot now and wait for one to free up
      * @param expectedMicroUsd null when neither runtime is known
      * @param notToExceedMicroUsd null when the job has no wall-time limit ({@code unbounded} says why)
+     * @param notToExceedCloudMicroUsd the part of it spent in the cloud (new instances and cloud nodes already there)
      * @param expectedStart    from now until the first task starts (null: no slot now, or no runtime known)
      * @param expectedFinish   from now until the last task ends (null: unknown)
      */
     public record Result(Map<String, Integer> placedNow, int burst, int waiting, List<Purchase> purchases, Long expectedMicroUsd,
-                         Long notToExceedMicroUsd, String unbounded, String runtimeBasis, Duration expectedStart, Duration expectedFinish) {
+                         Long notToExceedMicroUsd, Long notToExceedCloudMicroUsd, String unbounded, String runtimeBasis, Duration expectedStart,
+                         Duration expectedFinish) {
     }
 
     /**
@@ -78,6 +83,15 @@ public final class Quote {
      */
     public static Result of(Job job, List<Slots> slots, List<Purchase> purchases, Map<String, PoolTimes> times, Billing billing,
                             String runtimeBasis) {
+        return of(job, slots, purchases, times, billing, runtimeBasis, null);
+    }
+
+    /**
+     * As {@link #of(Job, List, List, Map, Billing, String)}, with the price of a task that finds no slot at all now: it waits
+     * and runs later somewhere, and is priced at {@code later} (the dearest way it could run; null: nothing, no way known).
+     */
+    public static Result of(Job job, List<Slots> slots, List<Purchase> purchases, Map<String, PoolTimes> times, Billing billing,
+                            String runtimeBasis, Slots later) {
         int onNodes = slots.stream().mapToInt(Slots::tasks).sum();
         int inCloud = purchases.stream().mapToInt(Purchase::tasks).sum();
         Map<String, Integer> placed = new LinkedHashMap<>();
@@ -92,17 +106,18 @@ public final class Quote {
 
         Duration expected = job.expectedRuntime() != null ? job.expectedRuntime() : job.maxRuntime();
         String basis = job.expectedRuntime() != null ? runtimeBasis : job.maxRuntime() != null ? "maxRuntime" : "none";
-        Run likely = expected == null ? null : run(job, slots, purchases, times, billing, expected, 1, false);
-        Run worst = job.maxRuntime() == null ? null : run(job, slots, purchases, times, billing, job.maxRuntime(), 1 + job.maxRetries(), true);
+        Run likely = expected == null ? null : run(job, slots, purchases, times, billing, expected, 1, false, later);
+        Run worst = job.maxRuntime() == null ? null
+                : run(job, slots, purchases, times, billing, job.maxRuntime(), 1 + job.maxRetries(), true, later);
         String unbounded = job.maxRuntime() == null
                 ? "spec.task.max_runtime is not set: without a wall-time limit a task may run, and cost, for ever" : "";
         return new Result(placed, burst, waiting, List.copyOf(purchases), likely == null ? null : likely.microUsd(),
-                worst == null ? null : worst.microUsd(), unbounded, basis, likely == null ? null : likely.firstStart(),
+                worst == null ? null : worst.microUsd(), worst == null ? null : worst.cloudMicroUsd(), unbounded, basis, likely == null ? null : likely.firstStart(),
                 likely == null ? null : likely.lastEnd());
     }
 
     /** One way the job could go: what it costs, when its first task starts and its last ends (null when no slot ever comes). */
-    private record Run(long microUsd, Duration firstStart, Duration lastEnd) {
+    private record Run(long microUsd, long cloudMicroUsd, Duration firstStart, Duration lastEnd) {
     }
 
     /**
@@ -113,15 +128,15 @@ public final class Quote {
      * passed, and is charged as billed.
      */
     private static Run run(Job job, List<Slots> slots, List<Purchase> purchases, Map<String, PoolTimes> times, Billing billing, Duration runtime,
-                           int attempts, boolean worst) {
+                           int attempts, boolean worst, Slots later) {
         long taskNanos = runtime.toNanos() * attempts;
         // A slot: [free at (ns), node slot index or -1 - instance index]; node slots win ties.
         java.util.PriorityQueue<long[]> free = new java.util.PriorityQueue<>((a, b) -> a[0] != b[0] ? Long.compare(a[0], b[0]) : Long.compare(b[1], a[1]));
-        List<double[]> nodeRates = new ArrayList<>();
+        List<Slots> nodeSlots = new ArrayList<>();
         for (Slots s : slots) {
             for (int i = 0; i < s.tasks(); i++) {
-                free.add(new long[] {0, nodeRates.size()});
-                nodeRates.add(new double[] {s.usdPerTaskHour()});
+                free.add(new long[] {0, nodeSlots.size()});
+                nodeSlots.add(s);
             }
         }
         // Would the burst happen: do tasks still wait when the pools' burstAfter has passed?
@@ -146,8 +161,15 @@ public final class Quote {
                 }
             }
         }
-        if (free.isEmpty()) return new Run(0, null, null);
+        if (free.isEmpty()) {
+            // No slot now: every task waits, and runs later at the price given for that.
+            if (later == null) return new Run(0, 0, null, null);
+            long each = Math.round(later.usdPerTaskHour() * taskNanos / 3.6e12 * 1_000_000);
+            long all = each * job.tasks();
+            return new Run(all, later.cloud() ? all : 0, null, null);
+        }
         double micro = 0;
+        double cloudMicro = 0;
         long first = Long.MAX_VALUE;
         long last = 0;
         for (int task = 0; task < job.tasks(); task++) {
@@ -157,22 +179,25 @@ public final class Quote {
             first = Math.min(first, start);
             last = Math.max(last, end);
             if (slot[1] >= 0) {
-                micro += nodeRates.get((int) slot[1])[0] * taskNanos / 3.6e12 * 1_000_000;
+                Slots on = nodeSlots.get((int) slot[1]);
+                double part = on.usdPerTaskHour() * taskNanos / 3.6e12 * 1_000_000;
+                micro += part;
+                if (on.cloud()) cloudMicro += part;
             } else {
                 long[] life = lives.get((int) (-1 - slot[1]));
                 life[1] = Math.max(life[1], end);
             }
             free.add(new long[] {end, slot[1]});
         }
-        long total = Math.round(micro);
+        long bought = 0;
         for (int i = 0; i < instances.size(); i++) {
             Offering o = instances.get(i);
             long[] life = lives.get(i);
             long until = life[1] + times.get(o.pool()).scaleDownAfter().toNanos();
-            total += InstanceCharge.of("quote", o.pool(), java.time.Instant.EPOCH.plusNanos(life[0]), java.time.Instant.EPOCH.plusNanos(until),
+            bought += InstanceCharge.of("quote", o.pool(), java.time.Instant.EPOCH.plusNanos(life[0]), java.time.Instant.EPOCH.plusNanos(until),
                     o.priceUsdPerHour(), billing).microUsd();
         }
-        return new Run(total, Duration.ofNanos(first), Duration.ofNanos(last));
+        return new Run(Math.round(micro) + bought, Math.round(cloudMicro) + bought, Duration.ofNanos(first), Duration.ofNanos(last));
     }
 
     /** The purchases of a plan: its instances grouped by offering, with the tasks they hold. */

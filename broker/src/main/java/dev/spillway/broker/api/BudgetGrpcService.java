@@ -1,0 +1,152 @@
+package dev.spillway.broker.api;
+
+import com.google.protobuf.Timestamp;
+import dev.spillway.api.v1.Budget;
+import dev.spillway.api.v1.BudgetEvent;
+import dev.spillway.api.v1.BudgetServiceGrpc;
+import dev.spillway.api.v1.DeleteBudgetRequest;
+import dev.spillway.api.v1.DeleteBudgetResponse;
+import dev.spillway.api.v1.GetBudgetRequest;
+import dev.spillway.api.v1.ListBudgetsRequest;
+import dev.spillway.api.v1.ListBudgetsResponse;
+import dev.spillway.api.v1.SetBudgetRequest;
+import dev.spillway.broker.cost.Budgets;
+import dev.spillway.broker.errors.InvalidRequest;
+import dev.spillway.broker.errors.NotFound;
+import dev.spillway.broker.errors.PermissionDenied;
+import dev.spillway.broker.errors.Violation;
+import dev.spillway.broker.security.Audit;
+import dev.spillway.broker.store.BudgetStore;
+import dev.spillway.core.access.Caller;
+import dev.spillway.core.access.TenantScope;
+import dev.spillway.core.cost.BudgetPeriod;
+import io.grpc.stub.StreamObserver;
+import io.quarkus.grpc.GrpcService;
+import io.smallrye.mutiny.Uni;
+import io.smallrye.mutiny.infrastructure.Infrastructure;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Function;
+import java.util.stream.Collectors;
+
+/** spillway.v1.BudgetService. Roles are checked by {@link CallerInterceptor}; tenants here. */
+@GrpcService
+public class BudgetGrpcService extends BudgetServiceGrpc.BudgetServiceImplBase {
+
+    private static final java.util.regex.Pattern NAME = java.util.regex.Pattern.compile("[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?");
+    private static final int EVENTS = 10;
+
+    private final Budgets budgets;
+    private final BudgetStore store;
+    private final Audit audit;
+    private final java.time.Clock clock;
+
+    public BudgetGrpcService(Budgets budgets, Audit audit, java.time.Clock clock) {
+        this.budgets = budgets;
+        this.store = budgets.store();
+        this.audit = audit;
+        this.clock = clock;
+    }
+
+    @Override
+    public void setBudget(SetBudgetRequest request, StreamObserver<Budget> out) {
+        Caller caller = CallerInterceptor.caller();
+        String remote = CallerInterceptor.remote();
+        ApiErrors.respond(Uni.createFrom().deferred(() -> {
+            Budget b = request.getBudget();
+            List<Violation> v = new ArrayList<>();
+            if (!NAME.matcher(b.getName()).matches()) v.add(new Violation("budget.name", "lowercase letters, digits and dashes, at most 63"));
+            if (b.getTenant().isBlank()) v.add(new Violation("budget.tenant", "required"));
+            String period = b.getPeriod().isEmpty() ? "monthly" : b.getPeriod();
+            try {
+                period = BudgetPeriod.parse(period).text();
+            } catch (IllegalArgumentException e) {
+                v.add(new Violation("budget.period", e.getMessage()));
+            }
+            if (b.getLimitMicroUsd() <= 0) v.add(new Violation("budget.limit_micro_usd", "above 0"));
+            List<Integer> alerts = b.getAlertsCount() == 0 ? List.of(50, 80, 100) : b.getAlertsList().stream().distinct().sorted().toList();
+            for (int a : alerts) if (a < 1 || a > 1000) v.add(new Violation("budget.alerts", "percentages from 1 to 1000, not " + a));
+            if (!v.isEmpty()) throw new InvalidRequest(v);
+            BudgetStore.Budget row = new BudgetStore.Budget(b.getName(), b.getTenant(), period, b.getLimitMicroUsd(), b.getHard(), alerts,
+                    b.getOnPrem(), caller.subject(), clock.instant());
+            return store.put(row)
+                    .call(() -> audit.record(caller.subject(), b.getTenant(), "budget.set", b.getName(), (b.getHard() ? "hard " : "soft ")
+                            + Budgets.usd(b.getLimitMicroUsd()) + " USD " + row.period(), remote).onFailure().recoverWithNull())
+                    .emitOn(Infrastructure.getDefaultWorkerPool())
+                    .invoke(budgets::reload)
+                    .flatMap(done -> one(b.getName(), TenantScope.all()));
+        }), out);
+    }
+
+    @Override
+    public void getBudget(GetBudgetRequest request, StreamObserver<Budget> out) {
+        TenantScope scope = CallerInterceptor.caller().readScope();
+        ApiErrors.respond(Uni.createFrom().deferred(() -> one(request.getName(), scope)), out);
+    }
+
+    @Override
+    public void listBudgets(ListBudgetsRequest request, StreamObserver<ListBudgetsResponse> out) {
+        ApiErrors.respond(list(request.getTenant(), CallerInterceptor.caller().readScope()), out);
+    }
+
+    Uni<ListBudgetsResponse> list(String tenant, TenantScope scope) {
+        return Uni.createFrom().deferred(() -> {
+            if (tenant != null && !tenant.isEmpty() && !scope.includes(tenant)) {
+                throw new PermissionDenied("you may not read the budgets of tenant " + tenant);
+            }
+            String[] tenants = tenant != null && !tenant.isEmpty() ? new String[] {tenant}
+                    : scope instanceof TenantScope.Only only ? only.tenants().toArray(String[]::new) : null;
+            return withFigures(store.list(tenants)).map(list -> ListBudgetsResponse.newBuilder().addAllBudgets(list).build());
+        });
+    }
+
+    @Override
+    public void deleteBudget(DeleteBudgetRequest request, StreamObserver<DeleteBudgetResponse> out) {
+        Caller caller = CallerInterceptor.caller();
+        String remote = CallerInterceptor.remote();
+        ApiErrors.respond(store.delete(request.getName()).flatMap(deleted -> {
+            if (!deleted) throw new NotFound("no budget " + request.getName());
+            return audit.record(caller.subject(), null, "budget.delete", request.getName(), "", remote).onFailure().recoverWithNull();
+        }).emitOn(Infrastructure.getDefaultWorkerPool()).invoke(budgets::reload).replaceWith(DeleteBudgetResponse.getDefaultInstance()), out);
+    }
+
+    /** One budget the scope may read (another tenant's is NOT_FOUND, as an unknown one). */
+    Uni<Budget> one(String name, TenantScope scope) {
+        return withFigures(store.list(null)).map(all -> all.stream().filter(b -> b.getName().equals(name) && scope.includes(b.getTenant()))
+                .findFirst().orElseThrow(() -> new NotFound("no budget " + name)));
+    }
+
+    /** The budgets with their current periods' figures and latest events. */
+    private Uni<List<Budget>> withFigures(Uni<List<BudgetStore.Budget>> rows) {
+        Instant now = clock.instant();
+        return rows.flatMap(list -> {
+            String[] names = list.stream().map(BudgetStore.Budget::name).toArray(String[]::new);
+            return store.periodsAt(names, now).flatMap(periods -> store.events(names, EVENTS * Math.max(1, names.length)).map(events -> {
+                Map<String, BudgetStore.Period> byName = periods.stream().collect(Collectors.toMap(BudgetStore.Period::budget, Function.identity()));
+                List<Budget> out = new ArrayList<>();
+                for (BudgetStore.Budget b : list) {
+                    Budget.Builder m = Budget.newBuilder().setName(b.name()).setTenant(b.tenant()).setPeriod(b.period())
+                            .setLimitMicroUsd(b.limitMicroUsd()).setHard(b.hard()).addAllAlerts(b.alerts()).setOnPrem(b.onPrem());
+                    BudgetPeriod.Window w = BudgetPeriod.parse(b.period()).at(now);
+                    BudgetStore.Period p = byName.get(b.name());
+                    if (w != null) {
+                        long spent = p == null ? 0 : p.spentMicroUsd();
+                        long reserved = p == null ? 0 : p.reservedMicroUsd();
+                        m.setPeriodStart(ts(w.start())).setPeriodEnd(ts(w.end())).setSpentMicroUsd(spent).setReservedMicroUsd(reserved)
+                                .setForecastMicroUsd(w.forecastMicroUsd(spent, reserved, now));
+                    }
+                    events.stream().filter(e -> e.budget().equals(b.name())).limit(EVENTS).forEach(e -> m.addEvents(BudgetEvent.newBuilder()
+                            .setTime(ts(e.at())).setKind(e.kind()).setMessage(e.message())));
+                    out.add(m.build());
+                }
+                return out;
+            }));
+        });
+    }
+
+    private static Timestamp ts(Instant t) {
+        return Timestamp.newBuilder().setSeconds(t.getEpochSecond()).setNanos(t.getNano()).build();
+    }
+}

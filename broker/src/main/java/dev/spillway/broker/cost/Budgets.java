@@ -1,0 +1,243 @@
+package dev.spillway.broker.cost;
+
+import dev.spillway.api.v1.JobSpec;
+import dev.spillway.broker.config.BrokerConfig;
+import dev.spillway.broker.errors.FailedPrecondition;
+import dev.spillway.broker.errors.InvalidRequest;
+import dev.spillway.broker.store.BudgetStore;
+import dev.spillway.broker.store.DatabaseCalls;
+import dev.spillway.broker.store.JobStore;
+import dev.spillway.broker.store.LedgerStore;
+import dev.spillway.core.cost.BudgetPeriod;
+import dev.spillway.core.cost.Quote;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.quarkus.runtime.ShutdownEvent;
+import io.quarkus.runtime.StartupEvent;
+import io.smallrye.mutiny.Uni;
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.enterprise.event.Observes;
+import java.math.BigDecimal;
+import java.time.Clock;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import org.jboss.logging.Logger;
+
+/**
+ * Budgets in force. At admission, a job of a tenant with budgets reserves its not-to-exceed cost in each of them, in the
+ * statement that stores it ({@link JobStore#insertAll}): a hard budget without room refuses the job, and nothing is
+ * stored. Every {@code spillway.cost.budget-every}, the keeper books each open period from the ledger: what the
+ * tenant spent, and what each job's reservation still holds (its quote less its actual cost so far; nothing once the
+ * job has ended); it alerts as spending crosses the budget's thresholds (log, {@code budget_event}, and the gauge
+ * {@code spillway_budget_used_ratio{tenant,budget}}).
+ */
+@ApplicationScoped
+public class Budgets {
+
+    private static final Logger LOG = Logger.getLogger(Budgets.class);
+
+    private final BudgetStore store;
+    private final CostLedger ledger;
+    private final JobEstimates estimates;
+    private final DatabaseCalls db;
+    private final BrokerConfig.Cost settings;
+    private final MeterRegistry registry;
+    private final Clock clock;
+    private volatile Map<String, List<Defined>> byTenant = Map.of();
+    private final Set<String> opened = ConcurrentHashMap.newKeySet();
+    private final Map<String, double[]> usedRatio = new ConcurrentHashMap<>();
+    private ScheduledExecutorService timer;
+
+    /** A budget as defined, its period parsed. */
+    record Defined(BudgetStore.Budget row, BudgetPeriod period) {
+    }
+
+    public Budgets(BudgetStore store, CostLedger ledger, JobEstimates estimates, DatabaseCalls db, BrokerConfig config, MeterRegistry registry,
+                   Clock clock) {
+        this.store = store;
+        this.ledger = ledger;
+        this.estimates = estimates;
+        this.db = db;
+        this.settings = config.cost();
+        this.registry = registry;
+        this.clock = clock;
+    }
+
+    void start(@Observes StartupEvent event) {
+        reload();
+        timer = Executors.newSingleThreadScheduledExecutor(r -> {
+            Thread t = new Thread(r, "spillway-budgets");
+            t.setDaemon(true);
+            return t;
+        });
+        long every = Math.max(100, settings.budgetEvery().toMillis());
+        timer.scheduleWithFixedDelay(this::keepQuietly, every, every, TimeUnit.MILLISECONDS);
+    }
+
+    void stop(@Observes ShutdownEvent event) {
+        if (timer != null) timer.shutdownNow();
+    }
+
+    /** Reads the budgets again (after a change through the API, and at each keeping). */
+    public void reload() {
+        Map<String, List<Defined>> next = new HashMap<>();
+        for (BudgetStore.Budget b : db.await(store.list(null), "reading the budgets")) {
+            next.computeIfAbsent(b.tenant(), t -> new ArrayList<>()).add(new Defined(b, BudgetPeriod.parse(b.period())));
+        }
+        byTenant = next;
+    }
+
+    /**
+     * What an admitted job reserves: its not-to-exceed cost (the cloud part, or all of it for budgets that count on-prem
+     * work) in the open period of each of its tenant's budgets. A job without a bound under a hard budget is refused on
+     * {@code spec.task.max_runtime}. Runs on a worker thread.
+     */
+    public Uni<List<JobStore.Reservation>> reservationsFor(JobSpec admitted) {
+        List<Defined> budgets = byTenant.getOrDefault(admitted.getTenant(), List.of());
+        if (budgets.isEmpty()) return Uni.createFrom().item(List.of());
+        Instant now = clock.instant();
+        return estimates.quoteAdmitted(admitted).map(quote -> {
+            List<JobStore.Reservation> out = new ArrayList<>();
+            for (Defined d : budgets) {
+                BudgetPeriod.Window w = d.period().at(now);
+                if (w == null) continue;
+                if (quote.notToExceedMicroUsd() == null) {
+                    if (!d.row().hard()) continue;
+                    throw InvalidRequest.of("spec.task.max_runtime", "tenant " + admitted.getTenant() + " has a hard budget (" + d.row().name()
+                            + "): a job needs a wall-time limit, so that its cost has a bound to reserve");
+                }
+                if (opened.add(d.row().name() + "@" + w.start())) {
+                    db.await(store.open(d.row().name(), w.start(), w.end(), d.row().limitMicroUsd(), d.row().hard()), "opening a budget period");
+                }
+                long amount = d.row().onPrem() ? quote.notToExceedMicroUsd() : quote.notToExceedCloudMicroUsd();
+                if (amount > 0) out.add(new JobStore.Reservation(d.row().name(), w.start(), amount));
+            }
+            return out;
+        });
+    }
+
+    /** Why a hard budget refused a job that would reserve {@code reservations}: the quote, what is left, and when the period ends. */
+    public Uni<FailedPrecondition> refusal(String tenant, List<JobStore.Reservation> reservations) {
+        String[] names = reservations.stream().map(JobStore.Reservation::budget).distinct().toArray(String[]::new);
+        return store.periodsAt(names, clock.instant()).map(periods -> {
+            StringBuilder why = new StringBuilder();
+            for (BudgetStore.Period p : periods) {
+                long quote = reservations.stream().filter(r -> r.budget().equals(p.budget())).mapToLong(JobStore.Reservation::amountMicroUsd).sum();
+                long left = p.limitMicroUsd() - p.spentMicroUsd() - p.reservedMicroUsd();
+                if (!p.hard() || left >= quote) continue;
+                if (!why.isEmpty()) why.append("; ");
+                why.append("the job may cost up to ").append(usd(quote)).append(" USD, and hard budget ").append(p.budget()).append(" of tenant ")
+                        .append(tenant).append(" has ").append(usd(Math.max(0, left))).append(" USD left of ").append(usd(p.limitMicroUsd()))
+                        .append(" (spent ").append(usd(p.spentMicroUsd())).append(", reserved ").append(usd(p.reservedMicroUsd()))
+                        .append(") until ").append(p.end());
+            }
+            if (why.isEmpty()) why.append("a hard budget of tenant ").append(tenant).append(" had no room for the job when it was stored; try again");
+            return new FailedPrecondition("BUDGET_EXCEEDED", why + "; nothing was stored");
+        });
+    }
+
+    private void keepQuietly() {
+        try {
+            keep();
+        } catch (RuntimeException e) {
+            LOG.warnf("budgets: booking the periods failed (%s); trying again in %s", e.getMessage(), settings.budgetEvery());
+        }
+    }
+
+    /**
+     * Books every budget's open period from the ledger: spent (the tenant's cost in the period so far), each open
+     * reservation's remainder, and alerts. Blocking, one at a time.
+     */
+    public synchronized void keep() {
+        reload();
+        Instant now = clock.instant();
+        List<BudgetStore.OpenReservation> open = db.await(store.openReservations(), "reading open reservations");
+        Map<Instant, Map<String, LedgerStore.Sum>> byTenantFrom = new HashMap<>();
+        Map<Instant, Map<String, LedgerStore.Sum>> byJobFrom = new HashMap<>();
+        for (List<Defined> defined : byTenant.values()) {
+            for (Defined d : defined) {
+                BudgetPeriod.Window w = d.period().at(now);
+                if (w == null) continue;
+                if (opened.add(d.row().name() + "@" + w.start())) {
+                    db.await(store.open(d.row().name(), w.start(), w.end(), d.row().limitMicroUsd(), d.row().hard()), "opening a budget period");
+                }
+                Map<String, LedgerStore.Sum> tenants = byTenantFrom.computeIfAbsent(w.start(), s -> sums(s, LedgerStore.Grouping.TENANT));
+                Map<String, LedgerStore.Sum> jobs = byJobFrom.computeIfAbsent(w.start(), s -> sums(s, LedgerStore.Grouping.JOB));
+                LedgerStore.Sum t = tenants.get(d.row().tenant());
+                long spent = t == null ? 0 : t.cloudMicroUsd() + (d.row().onPrem() ? t.onPremMicroUsd() : 0);
+                List<UUID> ids = new ArrayList<>();
+                List<Long> remaining = new ArrayList<>();
+                long reserved = 0;
+                for (BudgetStore.OpenReservation r : open) {
+                    if (!r.budget().equals(d.row().name()) || !r.periodStart().equals(w.start())) continue;
+                    LedgerStore.Sum job = jobs.get(r.jobId().toString());
+                    long actual = job == null ? 0 : job.cloudMicroUsd() + (d.row().onPrem() ? job.onPremMicroUsd() : 0);
+                    long left = r.jobEnded() ? 0 : Math.max(0, r.amountMicroUsd() - actual);
+                    ids.add(r.jobId());
+                    remaining.add(left);
+                    reserved += left;
+                }
+                int alerted = alert(d, w, spent, now);
+                db.await(store.settle(d.row().name(), w.start(), spent, ids, remaining, alerted), "booking a budget period");
+                ratio(d).set(spent, d.row().limitMicroUsd(), reserved);
+            }
+        }
+    }
+
+    private Map<String, LedgerStore.Sum> sums(Instant from, LedgerStore.Grouping grouping) {
+        CostLedger.Report r = db.await(ledger.report(new CostLedger.Query(from, null, grouping, null, null)), "reading the ledger for budgets");
+        Map<String, LedgerStore.Sum> out = new HashMap<>();
+        for (LedgerStore.Sum s : r.groups()) out.put(s.key(), s);
+        return out;
+    }
+
+    /** The highest threshold {@code spent} has crossed, alerting (once per period) those crossed since the last keeping. */
+    private int alert(Defined d, BudgetPeriod.Window w, long spent, Instant now) {
+        List<BudgetStore.Period> periods = db.await(store.periodsAt(new String[] {d.row().name()}, now), "reading a budget period");
+        int before = periods.isEmpty() ? 0 : periods.get(0).alerted();
+        int reached = 0;
+        for (int threshold : d.row().alerts()) {
+            if (spent * 100 >= (long) threshold * d.row().limitMicroUsd()) reached = Math.max(reached, threshold);
+        }
+        if (reached > before) {
+            String message = "tenant " + d.row().tenant() + " has spent " + usd(spent) + " USD of its " + (d.row().hard() ? "hard" : "soft")
+                    + " budget " + d.row().name() + " (" + usd(d.row().limitMicroUsd()) + " USD until " + w.end() + "): " + reached + " %";
+            LOG.warn("budget alert: " + message);
+            db.await(store.event(d.row().name(), d.row().tenant(), "ALERT_" + reached, message), "recording a budget alert");
+        }
+        return Math.max(before, reached);
+    }
+
+    /** The used-ratio gauge of a budget: spent / limit, registered once. */
+    private Ratio ratio(Defined d) {
+        double[] cell = usedRatio.computeIfAbsent(d.row().name(), name -> {
+            double[] c = new double[1];
+            Gauge.builder("spillway_budget_used_ratio", c, x -> x[0]).description("Spent / limit of a budget's current period")
+                    .tag("tenant", d.row().tenant()).tag("budget", name).register(registry);
+            return c;
+        });
+        return (spent, limit, reserved) -> cell[0] = limit == 0 ? 0 : (double) spent / limit;
+    }
+
+    private interface Ratio {
+        void set(long spent, long limit, long reserved);
+    }
+
+    public BudgetStore store() {
+        return store;
+    }
+
+    public static String usd(long micro) {
+        return BigDecimal.valueOf(micro, 6).stripTrailingZeros().setScale(Math.max(2, BigDecimal.valueOf(micro, 6).stripTrailingZeros().scale()),
+                java.math.RoundingMode.UNNECESSARY).toPlainString();
+    }
+}

@@ -1,0 +1,220 @@
+package dev.spillway.broker.api;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.catchThrowableOfType;
+
+import com.google.rpc.ErrorInfo;
+import dev.spillway.api.v1.Budget;
+import dev.spillway.api.v1.BudgetServiceGrpc;
+import dev.spillway.api.v1.CancelJobRequest;
+import dev.spillway.api.v1.GetBudgetRequest;
+import dev.spillway.api.v1.JobServiceGrpc;
+import dev.spillway.api.v1.JobSpec;
+import dev.spillway.api.v1.ListBudgetsRequest;
+import dev.spillway.api.v1.SetBudgetRequest;
+import dev.spillway.api.v1.SubmitJobRequest;
+import dev.spillway.api.v1.SubmitJobResponse;
+import dev.spillway.broker.cost.Budgets;
+import dev.spillway.core.access.Role;
+import io.grpc.ManagedChannel;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import io.grpc.protobuf.StatusProto;
+import io.quarkus.test.common.http.TestHTTPResource;
+import io.quarkus.test.junit.QuarkusTest;
+import io.quarkus.test.junit.QuarkusTestProfile;
+import io.quarkus.test.junit.TestProfile;
+import io.vertx.mutiny.sqlclient.Pool;
+import io.vertx.mutiny.sqlclient.Row;
+import io.vertx.mutiny.sqlclient.Tuple;
+import jakarta.inject.Inject;
+import java.net.URL;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.ZoneOffset;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Budgets over the real API and PostgreSQL. On-prem work costs 1 USD a core-hour here and no node is connected, so a
+ * one-core task with a 36 s wall-time limit is quoted 0.01 USD at most: a hard budget of 0.10 admits ten such jobs,
+ * however many clients race for it. The keeper (run by the tests; its timer is an hour away) releases what ended jobs
+ * held, and a soft budget alerts.
+ */
+@QuarkusTest
+@TestProfile(BudgetApiTest.PricedOnPrem.class)
+class BudgetApiTest {
+
+    public static class PricedOnPrem implements QuarkusTestProfile {
+        @Override
+        public Map<String, String> getConfigOverrides() {
+            return Map.of("spillway.cost.rate-card.usd-per-cpu-hour", "1.0", "spillway.cost.budget-every", "1h",
+                    "spillway.cost.close-every", "1h", "spillway.limits.submit-rate", "100000", "spillway.limits.submit-burst", "100000");
+        }
+    }
+
+    @TestHTTPResource
+    URL url;
+
+    @Inject
+    dev.spillway.broker.security.ApiKeys keys;
+
+    @Inject
+    Pool pool;
+
+    @Inject
+    Budgets budgets;
+
+    private final String run = UUID.randomUUID().toString().substring(0, 8);
+    private final List<ManagedChannel> channels = new ArrayList<>();
+    private final List<String> submitted = new ArrayList<>();
+    private JobServiceGrpc.JobServiceBlockingStub admin;
+
+    private ManagedChannel as(String tenant, Role role) {
+        ManagedChannel c = TestCallers.channel(url, TestCallers.key(keys, tenant, role));
+        channels.add(c);
+        return c;
+    }
+
+    @AfterEach
+    void close() {
+        if (admin != null) submitted.forEach(id -> admin.cancelJob(CancelJobRequest.newBuilder().setJobId(id).build()));
+        channels.forEach(ManagedChannel::shutdownNow);
+    }
+
+    private static JobSpec centJob(String tenant) {
+        JobSpec.Builder spec = JobApiTest.valid().toBuilder().setTenant(tenant).setTaskCount(1);
+        spec.getTaskBuilder().setResources(dev.spillway.api.v1.Resources.newBuilder().setCpuMillis(1000).setMemoryMib(128))
+                .setMaxRuntime(com.google.protobuf.Duration.newBuilder().setSeconds(36));
+        return spec.build();
+    }
+
+    private Budget set(String name, String tenant, long limitMicroUsd, boolean hard, boolean onPrem) {
+        return BudgetServiceGrpc.newBlockingStub(as("default", Role.FINOPS)).setBudget(SetBudgetRequest.newBuilder().setBudget(Budget.newBuilder()
+                .setName(name).setTenant(tenant).setLimitMicroUsd(limitMicroUsd).setHard(hard).setOnPrem(onPrem)).build());
+    }
+
+    @Test
+    void thirtyTwoClientsRacingForAHardBudgetNeverReserveMoreThanItAndTheRestAreRefusedWithTheFigures() throws Exception {
+        String tenant = "race-" + run;
+        set("race-" + run, tenant, 100_000, true, true);
+        admin = JobServiceGrpc.newBlockingStub(as("default", Role.ADMIN));
+        ManagedChannel channel = as(tenant, Role.SUBMITTER);
+        ConcurrentLinkedQueue<String> accepted = new ConcurrentLinkedQueue<>();
+        ConcurrentLinkedQueue<StatusRuntimeException> refused = new ConcurrentLinkedQueue<>();
+        ExecutorService clients = Executors.newFixedThreadPool(32);
+        CountDownLatch go = new CountDownLatch(1);
+        for (int c = 0; c < 32; c++) {
+            clients.submit(() -> {
+                var jobs = JobServiceGrpc.newBlockingStub(channel);
+                go.await();
+                for (int i = 0; i < 5; i++) {
+                    try {
+                        SubmitJobResponse r = jobs.submitJob(SubmitJobRequest.newBuilder().setSpec(centJob(tenant)).build());
+                        accepted.add(r.getJobId());
+                    } catch (StatusRuntimeException e) {
+                        refused.add(e);
+                    }
+                }
+                return null;
+            });
+        }
+        go.countDown();
+        clients.shutdown();
+        assertThat(clients.awaitTermination(120, TimeUnit.SECONDS)).isTrue();
+        submitted.addAll(accepted);
+
+        assertThat(accepted).as("0.10 holds ten jobs of 0.01").hasSize(10);
+        assertThat(refused).hasSize(150).allSatisfy(e -> {
+            assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.FAILED_PRECONDITION);
+            assertThat(StatusProto.fromThrowable(e).getDetailsList()).anySatisfy(a -> assertThat(a.unpack(ErrorInfo.class).getReason())
+                    .isEqualTo("BUDGET_EXCEEDED"));
+        });
+        assertThat(refused.peek().getStatus().getDescription()).contains("the job may cost up to 0.01 USD, and hard budget race-" + run)
+                .contains("has 0.00 USD left of 0.10 (spent 0.00, reserved 0.10) until ").contains("nothing was stored");
+        Row period = row("SELECT * FROM budget_period WHERE budget = $1", "race-" + run);
+        assertThat(period.getLong("reserved_micro_usd")).isEqualTo(100_000).isLessThanOrEqualTo(period.getLong("limit_micro_usd"));
+        assertThat(row("SELECT coalesce(sum(amount_micro_usd), 0) AS s, count(*) AS n FROM budget_reservation WHERE budget = $1", "race-" + run)
+                .getLong("s")).isEqualTo(100_000);
+        assertThat(row("SELECT count(*) AS n FROM job WHERE tenant = $1", tenant).getLong("n")).as("nothing stored for a refused job").isEqualTo(10);
+
+        // A job that ends gives back what it held: the keeper releases it, and one more job fits.
+        admin.cancelJob(CancelJobRequest.newBuilder().setJobId(accepted.peek()).build());
+        budgets.keep();
+        assertThat(row("SELECT * FROM budget_period WHERE budget = $1", "race-" + run).getLong("reserved_micro_usd")).isEqualTo(90_000);
+        assertThat(row("SELECT remaining_micro_usd FROM budget_reservation WHERE job_id = $1", UUID.fromString(accepted.peek()))
+                .getLong("remaining_micro_usd")).isZero();
+        submitted.add(JobServiceGrpc.newBlockingStub(channel).submitJob(SubmitJobRequest.newBuilder().setSpec(centJob(tenant)).build()).getJobId());
+
+        // Under a hard budget a job must be bounded.
+        JobSpec.Builder unbounded = centJob(tenant).toBuilder();
+        unbounded.getTaskBuilder().clearMaxRuntime();
+        StatusRuntimeException noBound = catchThrowableOfType(StatusRuntimeException.class,
+                () -> JobServiceGrpc.newBlockingStub(channel).submitJob(SubmitJobRequest.newBuilder().setSpec(unbounded).build()));
+        assertThat(noBound.getStatus().getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT);
+        assertThat(noBound.getStatus().getDescription()).contains("spec.task.max_runtime").contains("hard budget");
+    }
+
+    @Test
+    void aSoftBudgetAdmitsAndAlertsAtEightyPercentAndTenantsReadOnlyTheirOwn() {
+        String tenant = "soft-" + run;
+        set("soft-" + run, tenant, 10_000, false, true);
+        // 1 core for 29 s on-prem at 1 USD a core-hour: 0.00806, 81 % of 0.01.
+        Instant now = Instant.now();
+        exec("""
+                INSERT INTO attempt_usage (job_id, idx, attempt, tenant, node, pool, cpu_millis, memory_mib, gpus, started_at, ended_at)
+                VALUES ($1, 0, 1, $2, 'rack-1', 'rack', 1000, 0, 0, $3, $4)""",
+                Tuple.from(Arrays.asList(UUID.randomUUID(), tenant, now.minusSeconds(40).atOffset(ZoneOffset.UTC), now.minusSeconds(11).atOffset(ZoneOffset.UTC))));
+        budgets.keep();
+
+        var reader = BudgetServiceGrpc.newBlockingStub(as(tenant, Role.VIEWER));
+        Budget b = reader.getBudget(GetBudgetRequest.newBuilder().setName("soft-" + run).build());
+        assertThat(b.getSpentMicroUsd()).isBetween(8_000L, 8_100L);
+        assertThat(b.getForecastMicroUsd()).isGreaterThanOrEqualTo(b.getSpentMicroUsd());
+        assertThat(b.getEventsList()).singleElement().satisfies(e -> {
+            assertThat(e.getKind()).isEqualTo("ALERT_80");
+            assertThat(e.getMessage()).contains("tenant " + tenant + " has spent 0.00").contains("soft budget soft-" + run).endsWith(": 80 %");
+        });
+        budgets.keep();
+        assertThat(reader.getBudget(GetBudgetRequest.newBuilder().setName("soft-" + run).build()).getEventsList()).as("alerted once").hasSize(1);
+        // A soft budget never refuses: a job that would take it past its limit is admitted.
+        admin = JobServiceGrpc.newBlockingStub(as("default", Role.ADMIN));
+        submitted.add(JobServiceGrpc.newBlockingStub(as(tenant, Role.SUBMITTER)).submitJob(SubmitJobRequest.newBuilder().setSpec(centJob(tenant)).build())
+                .getJobId());
+
+        // Another tenant's budget is not there for this reader; only finops and admin set budgets.
+        String other = "other-" + run;
+        set("other-" + run, other, 1_000_000, true, false);
+        StatusRuntimeException notFound = catchThrowableOfType(StatusRuntimeException.class,
+                () -> reader.getBudget(GetBudgetRequest.newBuilder().setName("other-" + run).build()));
+        assertThat(notFound.getStatus().getCode()).isEqualTo(Status.Code.NOT_FOUND);
+        assertThat(reader.listBudgets(ListBudgetsRequest.getDefaultInstance()).getBudgetsList()).extracting(Budget::getName).containsExactly("soft-" + run);
+        StatusRuntimeException listOther = catchThrowableOfType(StatusRuntimeException.class,
+                () -> reader.listBudgets(ListBudgetsRequest.newBuilder().setTenant(other).build()));
+        assertThat(listOther.getStatus().getCode()).isEqualTo(Status.Code.PERMISSION_DENIED);
+        StatusRuntimeException write = catchThrowableOfType(StatusRuntimeException.class, () -> BudgetServiceGrpc.newBlockingStub(as(tenant, Role.SUBMITTER))
+                .setBudget(SetBudgetRequest.newBuilder().setBudget(Budget.newBuilder().setName("mine-" + run).setTenant(tenant).setLimitMicroUsd(1)).build()));
+        assertThat(write.getStatus().getCode()).isEqualTo(Status.Code.PERMISSION_DENIED);
+        StatusRuntimeException bad = catchThrowableOfType(StatusRuntimeException.class, () -> set("Bad Name", tenant, 0, true, false));
+        assertThat(bad.getStatus().getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT);
+        assertThat(bad.getStatus().getDescription()).contains("2 problems").contains("budget.name");
+    }
+
+    private Row row(String sql, Object arg) {
+        return pool.preparedQuery(sql).execute(Tuple.of(arg)).await().atMost(Duration.ofSeconds(30)).iterator().next();
+    }
+
+    private void exec(String sql, Tuple args) {
+        pool.preparedQuery(sql).execute(args).await().atMost(Duration.ofSeconds(30));
+    }
+}

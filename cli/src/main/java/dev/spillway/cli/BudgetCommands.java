@@ -1,0 +1,137 @@
+package dev.spillway.cli;
+
+import dev.spillway.api.v1.Budget;
+import dev.spillway.api.v1.BudgetServiceGrpc;
+import dev.spillway.api.v1.DeleteBudgetRequest;
+import dev.spillway.api.v1.GetBudgetRequest;
+import dev.spillway.api.v1.ListBudgetsRequest;
+import dev.spillway.api.v1.ListBudgetsResponse;
+import dev.spillway.api.v1.SetBudgetRequest;
+import io.grpc.ManagedChannel;
+import java.io.PrintWriter;
+import java.math.BigDecimal;
+import java.util.List;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+/** Budgets: {@code spillway budget set|get|list|delete} and {@code spillway budgets}. */
+final class BudgetCommands {
+
+    private BudgetCommands() {}
+
+    @Command(name = "budget", description = {"A tenant's limit in US dollars per period (finops or admin set them; tenants read their own).",
+            "Hard budgets refuse a job whose not-to-exceed cost does not fit what is left; soft ones alert."},
+            subcommands = {Set.class, Get.class, ListAll.class, Delete.class})
+    static final class BudgetCommand {
+    }
+
+    @Command(name = "set", description = "Create or replace a budget.")
+    static final class Set extends ClusterCommands.Base {
+        @Parameters(paramLabel = "NAME", description = "Lowercase letters, digits and dashes.")
+        String name;
+
+        @Option(names = "--tenant", required = true, description = "Whose spending it limits.")
+        String tenant;
+
+        @Option(names = "--limit", required = true, paramLabel = "USD", description = "US dollars per period.")
+        BigDecimal limit;
+
+        @Option(names = "--period", defaultValue = "monthly", description = "monthly, monthly:DAY (1-28), weekly, weekly:DAY, fixed:FROM/TO "
+                + "(default ${DEFAULT-VALUE}); UTC.")
+        String period;
+
+        @Option(names = "--soft", description = "Alert only; by default a budget is hard: enforced when jobs are admitted.")
+        boolean soft;
+
+        @Option(names = "--alerts", split = ",", defaultValue = "50,80,100", description = "Percentages of the limit to alert at (default ${DEFAULT-VALUE}).")
+        List<Integer> alerts;
+
+        @Option(names = "--on-prem", description = "Count on-prem work at the rate card too (default: cloud cost only).")
+        boolean onPrem;
+
+        @Override
+        Integer run(ManagedChannel channel) {
+            long micro;
+            try {
+                micro = limit.movePointRight(6).longValueExact();
+            } catch (ArithmeticException e) {
+                throw new Spillway.CliException(Spillway.INVALID, "--limit: at most six decimal places, not " + limit.toPlainString());
+            }
+            Budget b = BudgetServiceGrpc.newBlockingStub(channel).setBudget(SetBudgetRequest.newBuilder().setBudget(Budget.newBuilder().setName(name)
+                    .setTenant(tenant).setLimitMicroUsd(micro).setPeriod(period).setHard(!soft).addAllAlerts(alerts).setOnPrem(onPrem)).build());
+            if (Output.structured(root().output, b, out())) return Spillway.OK;
+            print(List.of(b), out());
+            return Spillway.OK;
+        }
+    }
+
+    @Command(name = "get", description = "One budget: its current period, spent, reserved, forecast, and its latest alerts.")
+    static final class Get extends ClusterCommands.Base {
+        @Parameters(paramLabel = "NAME")
+        String name;
+
+        @Override
+        Integer run(ManagedChannel channel) {
+            Budget b = BudgetServiceGrpc.newBlockingStub(channel).getBudget(GetBudgetRequest.newBuilder().setName(name).build());
+            if (Output.structured(root().output, b, out())) return Spillway.OK;
+            print(List.of(b), out());
+            for (var e : b.getEventsList()) out().println("  " + Output.time(e.getTime()) + "  " + e.getKind() + "  " + e.getMessage());
+            out().flush();
+            return Spillway.OK;
+        }
+    }
+
+    @Command(name = "list", description = "Budgets: used / reserved / forecast / limit of the current period.")
+    static class ListAll extends ClusterCommands.Base {
+        @Option(names = "--tenant", description = "Only this tenant's.")
+        String tenant;
+
+        @Override
+        Integer run(ManagedChannel channel) {
+            ListBudgetsResponse r = BudgetServiceGrpc.newBlockingStub(channel)
+                    .listBudgets(ListBudgetsRequest.newBuilder().setTenant(tenant == null ? "" : tenant).build());
+            if (Output.structured(root().output, r, out())) return Spillway.OK;
+            if (r.getBudgetsCount() == 0) {
+                out().println("No budgets.");
+                out().flush();
+                return Spillway.OK;
+            }
+            print(r.getBudgetsList(), out());
+            return Spillway.OK;
+        }
+    }
+
+    @Command(name = "budgets", description = "Budgets: used / reserved / forecast / limit of the current period (as 'budget list').")
+    static final class Budgets extends ListAll {
+    }
+
+    @Command(name = "delete", description = "Delete a budget with its periods and reservations.")
+    static final class Delete extends ClusterCommands.Base {
+        @Parameters(paramLabel = "NAME")
+        String name;
+
+        @Override
+        Integer run(ManagedChannel channel) {
+            BudgetServiceGrpc.newBlockingStub(channel).deleteBudget(DeleteBudgetRequest.newBuilder().setName(name).build());
+            out().println("deleted budget " + name);
+            out().flush();
+            return Spillway.OK;
+        }
+    }
+
+    static void print(List<Budget> budgets, PrintWriter out) {
+        Output.Table t = new Output.Table("BUDGET", "TENANT", "KIND", "PERIOD", "SPENT", "RESERVED", "FORECAST", "LIMIT", "USED", "UNTIL");
+        for (Budget b : budgets) {
+            String used = String.format(java.util.Locale.ROOT, "%.0f%%", 100.0 * b.getSpentMicroUsd() / b.getLimitMicroUsd());
+            t.row(b.getName(), b.getTenant(), (b.getHard() ? "hard" : "soft") + (b.getOnPrem() ? "+on-prem" : ""), b.getPeriod(),
+                    usd(b.getSpentMicroUsd()), usd(b.getReservedMicroUsd()), usd(b.getForecastMicroUsd()), usd(b.getLimitMicroUsd()), used,
+                    b.hasPeriodEnd() ? Output.time(b.getPeriodEnd()) : "-");
+        }
+        t.print(out);
+    }
+
+    private static String usd(long micro) {
+        return BigDecimal.valueOf(micro, 6).setScale(2, java.math.RoundingMode.HALF_UP).toPlainString();
+    }
+}
