@@ -69,6 +69,11 @@ final class SubmitBenchmark implements Callable<Integer> {
             + "(default ${DEFAULT-VALUE}).")
     int admissionRules;
 
+    @Option(names = "--budget-tenants", defaultValue = "10", description = "Then submit the single-task jobs again, spread over this many "
+            + "tenants with hard budgets (each job reserves its not-to-exceed cost in the statement that stores it); 0 skips it "
+            + "(default ${DEFAULT-VALUE}).")
+    int budgetTenants;
+
     private boolean insecure;
 
     @Override
@@ -79,6 +84,7 @@ final class SubmitBenchmark implements Callable<Integer> {
         try {
             Stats single;
             Stats array;
+            Stats budgeted = null;
             try (LocalCluster cluster = cluster(dir.resolve("submit"), 0)) {
                 out.println("broker started on " + cluster.brokerAddress() + " (embedded PostgreSQL, no agents: nothing is placed; "
                         + (insecure ? "plaintext" : "TLS") + ", calls with an API key; the tenant's submission rate limit is lifted: "
@@ -97,6 +103,21 @@ final class SubmitBenchmark implements Callable<Integer> {
                     single = submit(stub, spec(1, "true"), jobs, concurrency);
                     out.printf(Locale.ROOT, "single-task jobs: %d in %.2f s = %.0f jobs/s, p50 %.1f ms, p99 %.1f ms%n", jobs,
                             single.seconds, jobs / single.seconds, single.p50Millis(), single.p99Millis());
+                    if (budgetTenants > 0) {
+                        var budgetsStub = dev.spillway.api.v1.BudgetServiceGrpc.newBlockingStub(channel);
+                        List<JobSpec> specs = new ArrayList<>();
+                        for (int t = 0; t < budgetTenants; t++) {
+                            budgetsStub.setBudget(dev.spillway.api.v1.SetBudgetRequest.newBuilder().setBudget(dev.spillway.api.v1.Budget.newBuilder()
+                                    .setName("bench-" + t).setTenant("bench-" + t).setLimitMicroUsd(1_000_000_000_000L).setHard(true).setOnPrem(true)).build());
+                            JobSpec.Builder b = spec(1, "true").toBuilder().setTenant("bench-" + t);
+                            b.getTaskBuilder().setMaxRuntime(com.google.protobuf.Duration.newBuilder().setSeconds(3600));
+                            specs.add(b.build());
+                        }
+                        submit(stub, specs, 5000, concurrency); // the budget path's own warm-up
+                        budgeted = submit(stub, specs, jobs, concurrency);
+                        out.printf(Locale.ROOT, "single-task jobs of %d tenants with hard budgets: %d in %.2f s = %.0f jobs/s, p50 %.1f ms, p99 %.1f ms%n",
+                                budgetTenants, jobs, budgeted.seconds, jobs / budgeted.seconds, budgeted.p50Millis(), budgeted.p99Millis());
+                    }
                     array = submit(stub, spec(1000, "true"), arrayJobs, 4);
                     out.printf(Locale.ROOT, "1,000-task jobs: %d in %.2f s = %.0f tasks/s, p50 %.1f ms, p99 %.1f ms%n", arrayJobs,
                             array.seconds, arrayJobs * 1000 / array.seconds, array.p50Millis(), array.p99Millis());
@@ -106,9 +127,11 @@ final class SubmitBenchmark implements Callable<Integer> {
             }
             Histogram placement = placement(dir.resolve("placement"), out);
             out.println(String.format(Locale.ROOT,
-                    "RESULT submit single_jobs_per_sec=%.0f single_p50_ms=%.1f single_p99_ms=%.1f array_tasks_per_sec=%.0f array_p99_ms=%.1f placement_p50_ms=%.1f placement_p99_ms=%.1f admission_rules=%d",
+                    "RESULT submit single_jobs_per_sec=%.0f single_p50_ms=%.1f single_p99_ms=%.1f array_tasks_per_sec=%.0f array_p99_ms=%.1f placement_p50_ms=%.1f placement_p99_ms=%.1f admission_rules=%d%s",
                     jobs / single.seconds, single.p50Millis(), single.p99Millis(), arrayJobs * 1000 / array.seconds, array.p99Millis(),
-                    placement.getValueAtPercentile(50) / 1000.0, placement.getValueAtPercentile(99) / 1000.0, admissionRules));
+                    placement.getValueAtPercentile(50) / 1000.0, placement.getValueAtPercentile(99) / 1000.0, admissionRules,
+                    budgeted == null ? "" : String.format(Locale.ROOT, " budget_jobs_per_sec=%.0f budget_p99_ms=%.1f budget_tenants=%d",
+                            jobs / budgeted.seconds, budgeted.p99Millis(), budgetTenants)));
             out.flush();
             return Spillway.OK;
         } finally {
@@ -160,7 +183,8 @@ final class SubmitBenchmark implements Callable<Integer> {
     }
 
     private LocalCluster cluster(Path data, int agents) {
-        return cluster(data, agents, insecure, "64", "256Gi", Map.of(), brokerJvmOptions);
+        // On-prem work priced, so that the budgeted jobs' quotes have something to reserve.
+        return cluster(data, agents, insecure, "64", "256Gi", Map.of("spillway.cost.rate-card.usd-per-cpu-hour", "0.05"), brokerJvmOptions);
     }
 
     /**
@@ -245,16 +269,21 @@ final class SubmitBenchmark implements Callable<Integer> {
     }
 
     private static Stats submit(JobServiceGrpc.JobServiceFutureStub stub, JobSpec spec, int count, int inFlight) throws InterruptedException {
+        return submit(stub, List.of(spec), count, inFlight);
+    }
+
+    /** Submits {@code count} jobs, the i-th of {@code specs.get(i % size)}, at most {@code inFlight} at once. */
+    private static Stats submit(JobServiceGrpc.JobServiceFutureStub stub, List<JobSpec> specs, int count, int inFlight) throws InterruptedException {
         Histogram h = new Histogram(3_600_000_000L, 3);
         Semaphore window = new Semaphore(inFlight);
         CountDownLatch done = new CountDownLatch(count);
         AtomicReference<Throwable> failure = new AtomicReference<>();
-        SubmitJobRequest request = SubmitJobRequest.newBuilder().setSpec(spec).build();
+        List<SubmitJobRequest> requests = specs.stream().map(sp -> SubmitJobRequest.newBuilder().setSpec(sp).build()).toList();
         long start = System.nanoTime();
         for (int i = 0; i < count && failure.get() == null; i++) {
             window.acquire();
             long sent = System.nanoTime();
-            Futures.addCallback(stub.submitJob(request), new FutureCallback<SubmitJobResponse>() {
+            Futures.addCallback(stub.submitJob(requests.get(i % requests.size())), new FutureCallback<SubmitJobResponse>() {
                 @Override
                 public void onSuccess(SubmitJobResponse r) {
                     synchronized (h) {
@@ -272,7 +301,10 @@ final class SubmitBenchmark implements Callable<Integer> {
                 }
             }, MoreExecutors.directExecutor());
         }
-        done.await();
+        // After a failure no more are sent: wait for those in flight only.
+        while (!done.await(100, java.util.concurrent.TimeUnit.MILLISECONDS)) {
+            if (failure.get() != null && window.availablePermits() == inFlight) break;
+        }
         if (failure.get() != null) throw new IllegalStateException("a submission failed: " + failure.get(), failure.get());
         return new Stats(h, (System.nanoTime() - start) / 1e9);
     }

@@ -17,6 +17,10 @@ import java.util.concurrent.atomic.AtomicInteger;
  *
  * <p>A batch is all or nothing, so when the database refuses one, each of its jobs is written
  * again on its own: only a job the database refuses by itself fails.
+ *
+ * <p>Jobs that reserve budget go in a lane of their own with one writer: their statements lock
+ * the budgets' period rows until they commit, so writers of such jobs would only wait for each
+ * other, each with a smaller batch; one writer takes all that waited meanwhile into one statement.
  */
 @ApplicationScoped
 public class SubmissionBatcher {
@@ -33,8 +37,8 @@ public class SubmissionBatcher {
     }
 
     private final JobStore store;
-    private final ConcurrentLinkedQueue<Pending> queue = new ConcurrentLinkedQueue<>();
-    private final AtomicInteger writing = new AtomicInteger();
+    private final Lane free = new Lane(WRITERS);
+    private final Lane budgeted = new Lane(1);
 
     public SubmissionBatcher(JobStore store) {
         this.store = store;
@@ -42,70 +46,97 @@ public class SubmissionBatcher {
 
     public Uni<Void> submit(JobStore.NewJob job) {
         Pending p = new Pending(job, new CompletableFuture<>());
-        queue.add(p);
-        drain();
+        Lane lane = job.reservations().isEmpty() ? free : budgeted;
+        lane.queue.add(p);
+        lane.drain();
         return Uni.createFrom().completionStage(p.done());
     }
 
-    private void drain() {
-        while (!queue.isEmpty()) {
-            int n = writing.get();
-            if (n >= WRITERS) return; // a finishing writer drains again
-            if (!writing.compareAndSet(n, n + 1)) continue;
-            List<Pending> batch = take();
-            if (batch.isEmpty()) {
-                writing.decrementAndGet();
-                continue;
+    /** A queue of jobs and at most {@code writers} statements writing them at once. */
+    private final class Lane {
+        private final int writers;
+        private final ConcurrentLinkedQueue<Pending> queue = new ConcurrentLinkedQueue<>();
+        private final AtomicInteger writing = new AtomicInteger();
+
+        Lane(int writers) {
+            this.writers = writers;
+        }
+
+        private void drain() {
+            while (!queue.isEmpty()) {
+                int n = writing.get();
+                if (n >= writers) return; // a finishing writer drains again
+                if (!writing.compareAndSet(n, n + 1)) continue;
+                List<Pending> batch = take();
+                if (batch.isEmpty()) {
+                    writing.decrementAndGet();
+                    continue;
+                }
+                Uni<Void> write;
+                try {
+                    write = store.insertAll(batch.stream().map(Pending::job).toList());
+                } catch (RuntimeException e) {
+                    write = Uni.createFrom().failure(e); // the batch fails; the writer is freed all the same
+                }
+                write.subscribe().with(
+                        ok -> finish(batch, null),
+                        failure -> {
+                            if (batch.size() == 1) {
+                                finish(batch, failure);
+                            } else {
+                                LOG.debugf(failure, "a batch of %d submissions was refused; writing each on its own", batch.size());
+                                oneByOne(batch, 0);
+                            }
+                        });
             }
-            store.insertAll(batch.stream().map(Pending::job).toList()).subscribe().with(
-                    ok -> finish(batch, null),
+        }
+
+        /** Writes the batch's jobs one at a time, in order, each completing alone; then frees the writer. */
+        private void oneByOne(List<Pending> batch, int from) {
+            if (from == batch.size()) {
+                finish(List.of(), null);
+                return;
+            }
+            Pending p = batch.get(from);
+            Uni<Void> write;
+            try {
+                write = store.insertAll(List.of(p.job()));
+            } catch (RuntimeException e) {
+                write = Uni.createFrom().failure(e);
+            }
+            write.subscribe().with(
+                    ok -> {
+                        p.done().complete(null);
+                        oneByOne(batch, from + 1);
+                    },
                     failure -> {
-                        if (batch.size() == 1) {
-                            finish(batch, failure);
-                        } else {
-                            LOG.debugf(failure, "a batch of %d submissions was refused; writing each on its own", batch.size());
-                            oneByOne(batch, 0);
-                        }
+                        p.done().completeExceptionally(failure);
+                        oneByOne(batch, from + 1);
                     });
         }
-    }
 
-    /** Writes the batch's jobs one at a time, in order, each completing alone; then frees the writer. */
-    private void oneByOne(List<Pending> batch, int from) {
-        if (from == batch.size()) {
-            finish(List.of(), null);
-            return;
+        /**
+         * The next batch: jobs in arrival order until {@link #MAX_JOBS}, or until they hold {@link #MAX_TASKS} tasks (the job
+         * that reaches it is the batch's last). Writers take concurrently, each polling its own jobs.
+         */
+        private List<Pending> take() {
+            List<Pending> batch = new ArrayList<>();
+            long tasks = 0;
+            Pending p;
+            while (batch.size() < MAX_JOBS && tasks < MAX_TASKS && (p = queue.poll()) != null) {
+                batch.add(p);
+                tasks += p.job().spec().getTaskCount();
+            }
+            return batch;
         }
-        Pending p = batch.get(from);
-        store.insertAll(List.of(p.job())).subscribe().with(
-                ok -> {
-                    p.done().complete(null);
-                    oneByOne(batch, from + 1);
-                },
-                failure -> {
-                    p.done().completeExceptionally(failure);
-                    oneByOne(batch, from + 1);
-                });
-    }
 
-    private List<Pending> take() {
-        List<Pending> batch = new ArrayList<>();
-        long tasks = 0;
-        Pending p;
-        while (batch.size() < MAX_JOBS && (p = queue.peek()) != null) {
-            tasks += p.job().spec().getTaskCount();
-            if (!batch.isEmpty() && tasks > MAX_TASKS) break;
-            batch.add(queue.poll());
-        }
-        return batch;
-    }
-
-    private void finish(List<Pending> batch, Throwable failure) {
-        writing.decrementAndGet();
-        drain();
-        for (Pending p : batch) {
-            if (failure == null) p.done().complete(null);
-            else p.done().completeExceptionally(failure);
+        private void finish(List<Pending> batch, Throwable failure) {
+            writing.decrementAndGet();
+            drain();
+            for (Pending p : batch) {
+                if (failure == null) p.done().complete(null);
+                else p.done().completeExceptionally(failure);
+            }
         }
     }
 }

@@ -75,7 +75,7 @@ public class BudgetGrpcService extends BudgetServiceGrpc.BudgetServiceImplBase {
                     .call(() -> audit.record(caller.subject(), b.getTenant(), "budget.set", b.getName(), (b.getHard() ? "hard " : "soft ")
                             + Budgets.usd(b.getLimitMicroUsd()) + " USD " + row.period(), remote).onFailure().recoverWithNull())
                     .emitOn(Infrastructure.getDefaultWorkerPool())
-                    .invoke(budgets::reload)
+                    .invoke(budgets::changed)
                     .flatMap(done -> one(b.getName(), TenantScope.all()));
         }), out);
     }
@@ -109,7 +109,7 @@ public class BudgetGrpcService extends BudgetServiceGrpc.BudgetServiceImplBase {
         ApiErrors.respond(store.delete(request.getName()).flatMap(deleted -> {
             if (!deleted) throw new NotFound("no budget " + request.getName());
             return audit.record(caller.subject(), null, "budget.delete", request.getName(), "", remote).onFailure().recoverWithNull();
-        }).emitOn(Infrastructure.getDefaultWorkerPool()).invoke(budgets::reload).replaceWith(DeleteBudgetResponse.getDefaultInstance()), out);
+        }).emitOn(Infrastructure.getDefaultWorkerPool()).invoke(budgets::changed).replaceWith(DeleteBudgetResponse.getDefaultInstance()), out);
     }
 
     /** One budget the scope may read (another tenant's is NOT_FOUND, as an unknown one). */

@@ -76,6 +76,7 @@ public class BurstController {
     private final DatabaseCalls db;
     private final Policies policies;
     private final JobCatalog jobs;
+    private final dev.spillway.broker.cost.Budgets budgets;
     private final BurstDecision decision = new BurstDecision();
     /** Since when each joined node has held no task (in memory: a restart only makes scale-down later). */
     private final Map<String, Instant> idleSince = new ConcurrentHashMap<>();
@@ -85,7 +86,8 @@ public class BurstController {
 
     public BurstController(CloudPools pools, InstanceStore instances, NodeStore nodes, SchedulingLoop scheduling, AgentSessions sessions,
                            BurstStatus status, Launches launches, InstanceLifecycle lifecycle, Reconciler reconciler, BrokerConfig config,
-                           Clock clock, DatabaseCalls db, Policies policies, JobCatalog jobs) {
+                           Clock clock, DatabaseCalls db, Policies policies, JobCatalog jobs, dev.spillway.broker.cost.Budgets budgets) {
+        this.budgets = budgets;
         this.db = db;
         this.policies = policies;
         this.jobs = jobs;
@@ -200,7 +202,7 @@ public class BurstController {
             long count = live.stream().filter(r -> r.pool().equals(pool.name())).count();
             if (count < pool.spec().maxNodes()) withRoom.add(pool.name());
         }
-        Map<String, BurstTerms> terms = burstTerms(unplaced, offerings, withRoom, now);
+        Map<String, BurstTerms> terms = withBudgets(burstTerms(unplaced, offerings, withRoom, now), unplaced, offerings);
         List<WaitingTask> waiting = new ArrayList<>();
         Map<String, Integer> seen = new HashMap<>();
         for (Plan.Unplaced u : unplaced) {
@@ -280,6 +282,23 @@ public class BurstController {
             allowed.refused().forEach((offering, why) -> refused.putIfAbsent(offering, CycleQuota.FILTER + ": " + why));
             allowed.beyond().forEach((offering, why) -> beyond.putIfAbsent(offering, CycleQuota.FILTER + ": " + why));
             out.put(id, new BurstTerms(Map.copyOf(refused), burstAfter, allowed.tasks(), Map.copyOf(beyond)));
+        });
+        return out;
+    }
+
+    /** The terms, with every offering refused to the jobs of tenants whose hard budget is spent ({@link dev.spillway.broker.cost.Budgets#burstRefusal}). */
+    private Map<String, BurstTerms> withBudgets(Map<String, BurstTerms> terms, List<Plan.Unplaced> unplaced, List<Offering> offerings) {
+        if (!budgets.anySpent() || unplaced.isEmpty()) return terms;
+        Set<UUID> ids = new HashSet<>();
+        for (Plan.Unplaced u : unplaced) ids.add(UUID.fromString(u.task().ref().jobId()));
+        Map<String, BurstTerms> out = new HashMap<>(terms);
+        jobs.getAll(ids).forEach((id, info) -> {
+            String why = budgets.burstRefusal(info.spec().getTenant());
+            if (why == null) return;
+            Map<String, String> all = new HashMap<>();
+            offerings.forEach(o -> all.put(o.id(), "budget: " + why));
+            BurstTerms before = terms.getOrDefault(id.toString(), BurstTerms.FREE);
+            out.put(id.toString(), new BurstTerms(all, before.burstAfter()));
         });
         return out;
     }

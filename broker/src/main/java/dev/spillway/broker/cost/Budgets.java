@@ -53,8 +53,11 @@ public class Budgets {
     private final MeterRegistry registry;
     private final Clock clock;
     private volatile Map<String, List<Defined>> byTenant = Map.of();
-    private final Set<String> opened = ConcurrentHashMap.newKeySet();
+    /** Periods opened (or being opened) by this broker, by budget@start: admission waits for one being opened. */
+    private final Map<String, java.util.concurrent.CompletableFuture<Void>> opened = new ConcurrentHashMap<>();
     private final Map<String, double[]> usedRatio = new ConcurrentHashMap<>();
+    /** Tenants with a hard budget whose period is spent, with why: bursting buys nothing more for them. */
+    private volatile Map<String, String> spentOut = Map.of();
     private ScheduledExecutorService timer;
 
     /** A budget as defined, its period parsed. */
@@ -87,7 +90,13 @@ public class Budgets {
         if (timer != null) timer.shutdownNow();
     }
 
-    /** Reads the budgets again (after a change through the API, and at each keeping). */
+    /** After a budget was set or deleted: read them again, and forget which periods are open (a deleted one's went with it). */
+    public void changed() {
+        opened.clear();
+        reload();
+    }
+
+    /** Reads the budgets again (at each keeping). */
     public void reload() {
         Map<String, List<Defined>> next = new HashMap<>();
         for (BudgetStore.Budget b : db.await(store.list(null), "reading the budgets")) {
@@ -115,14 +124,41 @@ public class Budgets {
                     throw InvalidRequest.of("spec.task.max_runtime", "tenant " + admitted.getTenant() + " has a hard budget (" + d.row().name()
                             + "): a job needs a wall-time limit, so that its cost has a bound to reserve");
                 }
-                if (opened.add(d.row().name() + "@" + w.start())) {
-                    db.await(store.open(d.row().name(), w.start(), w.end(), d.row().limitMicroUsd(), d.row().hard()), "opening a budget period");
-                }
+                open(d, w);
                 long amount = d.row().onPrem() ? quote.notToExceedMicroUsd() : quote.notToExceedCloudMicroUsd();
                 if (amount > 0) out.add(new JobStore.Reservation(d.row().name(), w.start(), amount));
             }
             return out;
         });
+    }
+
+    /**
+     * Makes sure the budget's period has its row before a job reserves in it: the first caller writes it, the others wait
+     * for that write (a reservation in a period without its row would be refused). Blocking.
+     */
+    private void open(Defined d, BudgetPeriod.Window w) {
+        String key = d.row().name() + "@" + w.start();
+        java.util.concurrent.CompletableFuture<Void> mine = new java.util.concurrent.CompletableFuture<>();
+        java.util.concurrent.CompletableFuture<Void> first = opened.putIfAbsent(key, mine);
+        if (first != null) {
+            try {
+                first.get(db.bound().toMillis(), TimeUnit.MILLISECONDS);
+                return;
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IllegalStateException("interrupted while budget period " + key + " was being opened", e);
+            } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
+                throw new IllegalStateException("budget period " + key + " could not be opened: " + e.getMessage(), e);
+            }
+        }
+        try {
+            db.await(store.open(d.row().name(), w.start(), w.end(), d.row().limitMicroUsd(), d.row().hard()), "opening a budget period");
+            mine.complete(null);
+        } catch (RuntimeException e) {
+            opened.remove(key, mine);
+            mine.completeExceptionally(e);
+            throw e;
+        }
     }
 
     /** Why a hard budget refused a job that would reserve {@code reservations}: the quote, what is left, and when the period ends. */
@@ -163,13 +199,12 @@ public class Budgets {
         List<BudgetStore.OpenReservation> open = db.await(store.openReservations(), "reading open reservations");
         Map<Instant, Map<String, LedgerStore.Sum>> byTenantFrom = new HashMap<>();
         Map<Instant, Map<String, LedgerStore.Sum>> byJobFrom = new HashMap<>();
+        Map<String, String> out = new HashMap<>();
         for (List<Defined> defined : byTenant.values()) {
             for (Defined d : defined) {
                 BudgetPeriod.Window w = d.period().at(now);
                 if (w == null) continue;
-                if (opened.add(d.row().name() + "@" + w.start())) {
-                    db.await(store.open(d.row().name(), w.start(), w.end(), d.row().limitMicroUsd(), d.row().hard()), "opening a budget period");
-                }
+                open(d, w);
                 Map<String, LedgerStore.Sum> tenants = byTenantFrom.computeIfAbsent(w.start(), s -> sums(s, LedgerStore.Grouping.TENANT));
                 Map<String, LedgerStore.Sum> jobs = byJobFrom.computeIfAbsent(w.start(), s -> sums(s, LedgerStore.Grouping.JOB));
                 LedgerStore.Sum t = tenants.get(d.row().tenant());
@@ -181,16 +216,36 @@ public class Budgets {
                     if (!r.budget().equals(d.row().name()) || !r.periodStart().equals(w.start())) continue;
                     LedgerStore.Sum job = jobs.get(r.jobId().toString());
                     long actual = job == null ? 0 : job.cloudMicroUsd() + (d.row().onPrem() ? job.onPremMicroUsd() : 0);
-                    long left = r.jobEnded() ? 0 : Math.max(0, r.amountMicroUsd() - actual);
+                    long left = dev.spillway.core.cost.BudgetBooks.remaining(new dev.spillway.core.cost.BudgetBooks.Held(r.amountMicroUsd(), actual,
+                            r.jobEnded()));
                     ids.add(r.jobId());
                     remaining.add(left);
                     reserved += left;
+                }
+                if (d.row().hard() && spent >= d.row().limitMicroUsd()) {
+                    out.putIfAbsent(d.row().tenant(), "hard budget " + d.row().name() + " of tenant " + d.row().tenant() + " is spent (" + usd(spent)
+                            + " of " + usd(d.row().limitMicroUsd()) + " USD until " + w.end() + "): bursting buys nothing more for it");
                 }
                 int alerted = alert(d, w, spent, now);
                 db.await(store.settle(d.row().name(), w.start(), spent, ids, remaining, alerted), "booking a budget period");
                 ratio(d).set(spent, d.row().limitMicroUsd(), reserved);
             }
         }
+        spentOut = Map.copyOf(out);
+    }
+
+    /**
+     * Why bursting buys nothing for {@code tenant}'s waiting tasks (one of its hard budgets is spent), or null. The burst
+     * planner's spend cap: what admitted jobs may cost is reserved when they are admitted; a tenant whose spending has
+     * reached a hard limit anyway (prices rose, or its jobs predate the budget) gets no new capacity.
+     */
+    public String burstRefusal(String tenant) {
+        return spentOut.get(tenant);
+    }
+
+    /** Whether any tenant is refused bursting now. */
+    public boolean anySpent() {
+        return !spentOut.isEmpty();
     }
 
     private Map<String, LedgerStore.Sum> sums(Instant from, LedgerStore.Grouping grouping) {
@@ -204,17 +259,14 @@ public class Budgets {
     private int alert(Defined d, BudgetPeriod.Window w, long spent, Instant now) {
         List<BudgetStore.Period> periods = db.await(store.periodsAt(new String[] {d.row().name()}, now), "reading a budget period");
         int before = periods.isEmpty() ? 0 : periods.get(0).alerted();
-        int reached = 0;
-        for (int threshold : d.row().alerts()) {
-            if (spent * 100 >= (long) threshold * d.row().limitMicroUsd()) reached = Math.max(reached, threshold);
-        }
+        int reached = dev.spillway.core.cost.BudgetBooks.alertLevel(d.row().alerts(), spent, d.row().limitMicroUsd(), before);
         if (reached > before) {
             String message = "tenant " + d.row().tenant() + " has spent " + usd(spent) + " USD of its " + (d.row().hard() ? "hard" : "soft")
                     + " budget " + d.row().name() + " (" + usd(d.row().limitMicroUsd()) + " USD until " + w.end() + "): " + reached + " %";
             LOG.warn("budget alert: " + message);
             db.await(store.event(d.row().name(), d.row().tenant(), "ALERT_" + reached, message), "recording a budget alert");
         }
-        return Math.max(before, reached);
+        return reached;
     }
 
     /** The used-ratio gauge of a budget: spent / limit, registered once. */

@@ -220,10 +220,17 @@ public class JobStore {
                   INSERT INTO submit_request (tenant, request_id, job_id, spec_sha256)
                   SELECT tenant, request_id, id, sha FROM unnest($3::text[], $21::text[], $1::uuid[], $22::bytea[]) AS x(tenant, request_id, id, sha)
                   WHERE request_id IS NOT NULL),
+                lk AS (
+                  -- The periods' rows locked in one order (budget, start) by every writer: concurrent batches wait, never deadlock.
+                  SELECT p.budget, p.period_start FROM budget_period p
+                  WHERE (p.budget, p.period_start) IN (SELECT * FROM unnest($24::text[], $25::timestamptz[]))
+                  ORDER BY p.budget, p.period_start
+                  FOR NO KEY UPDATE),
                 b AS (
                   UPDATE budget_period p SET reserved_micro_usd = p.reserved_micro_usd + x.amount
                   FROM (SELECT budget, period_start, sum(amount) AS amount
                         FROM unnest($24::text[], $25::timestamptz[], $26::bigint[]) AS r(budget, period_start, amount) GROUP BY 1, 2) x
+                  JOIN lk ON lk.budget = x.budget AND lk.period_start = x.period_start
                   WHERE p.budget = x.budget AND p.period_start = x.period_start
                     AND (NOT p.hard OR p.limit_micro_usd - p.spent_micro_usd - p.reserved_micro_usd >= x.amount)
                   RETURNING 1),

@@ -1,0 +1,80 @@
+package dev.spillway.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import dev.spillway.api.v1.Budget;
+import dev.spillway.api.v1.BudgetServiceGrpc;
+import dev.spillway.api.v1.CancelJobRequest;
+import dev.spillway.api.v1.GetBudgetRequest;
+import dev.spillway.api.v1.JobSpec;
+import dev.spillway.api.v1.ListInstancesRequest;
+import dev.spillway.api.v1.PoolServiceGrpc;
+import dev.spillway.api.v1.SetBudgetRequest;
+import dev.spillway.api.v1.TaskState;
+import java.time.Duration;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The burst planner's spend cap on a real broker with the local cloud: a tenant whose hard budget is spent (by work it
+ * started before the budget was set, priced by the on-prem rate card) gets no new cloud capacity, and its waiting job
+ * says why; another tenant's work bursts from the same broker meanwhile.
+ */
+class BudgetBurstIT {
+
+    @Test
+    void aTenantWhoseHardBudgetIsSpentGetsNoNewCloudCapacity() throws Exception {
+        try (ClusterFixture fx = new ClusterFixture("budget-burst", 1, "20s", o -> {
+            ClusterFixture.withLocalCloud(o, 3, "60s");
+            o.brokerProperties.put("spillway.pools.aws-eu.burst-after", "8s");
+            // A core-second on-prem costs a dollar here, so that spending is quick to see.
+            o.brokerProperties.put("spillway.cost.rate-card.usd-per-cpu-hour", "3600");
+            o.brokerProperties.put("spillway.cost.budget-every", "500ms");
+        })) {
+            // spender's work fills the agent (2 cpus) and spends 2 USD a second; its second job fits no node and waits to burst.
+            String running = fx.submit(ClusterFixture.shellJob(2, 1000, "sleep 120").toBuilder().setTenant("spender").build());
+            JobSpec big = ClusterFixture.spotJob(1, "sleep 120");
+            big = big.toBuilder().setTenant("spender").setTask(big.getTask().toBuilder()
+                    .setResources(big.getTask().getResources().toBuilder().setCpuMillis(6000))).build();
+            String waiting = fx.submit(big);
+            await().atMost(Duration.ofSeconds(30)).until(() -> fx.job(running).getTasksList().stream()
+                    .allMatch(t -> t.getState() == TaskState.TASK_STATE_RUNNING));
+
+            // FinOps sets a hard budget of 1 USD: the keeper finds it spent within a second.
+            var budgets = BudgetServiceGrpc.newBlockingStub(fx.channel);
+            budgets.setBudget(SetBudgetRequest.newBuilder().setBudget(Budget.newBuilder().setName("spender-monthly").setTenant("spender")
+                    .setLimitMicroUsd(1_000_000).setHard(true).setOnPrem(true)).build());
+            await().atMost(Duration.ofSeconds(20)).until(() -> budgets.getBudget(GetBudgetRequest.newBuilder().setName("spender-monthly").build())
+                    .getSpentMicroUsd() >= 1_000_000);
+
+            // A new job of spender's is refused at admission, with the figures, and nothing is stored.
+            JobSpec.Builder late = ClusterFixture.shellJob(1, 1000, "true").toBuilder().setTenant("spender");
+            late.getTaskBuilder().setMaxRuntime(com.google.protobuf.Duration.newBuilder().setSeconds(60));
+            int before = fx.jobs.listJobs(dev.spillway.api.v1.ListJobsRequest.newBuilder().setPageSize(1000).build()).getJobsCount();
+            io.grpc.StatusRuntimeException refused = org.assertj.core.api.Assertions.catchThrowableOfType(io.grpc.StatusRuntimeException.class,
+                    () -> fx.submit(late.build()));
+            assertThat(refused.getStatus().getCode()).isEqualTo(io.grpc.Status.Code.FAILED_PRECONDITION);
+            assertThat(refused.getStatus().getDescription()).contains("the job may cost up to ").contains("hard budget spender-monthly of tenant spender has 0.00 USD left of 1.00")
+                    .contains("nothing was stored");
+            assertThat(fx.jobs.listJobs(dev.spillway.api.v1.ListJobsRequest.newBuilder().setPageSize(1000).build()).getJobsCount()).isEqualTo(before);
+
+            // Another tenant's job that fits no node bursts, past the pool's 8 s.
+            JobSpec other = ClusterFixture.spotJob(1, "sleep 120");
+            other = other.toBuilder().setTenant("free").setTask(other.getTask().toBuilder()
+                    .setResources(other.getTask().getResources().toBuilder().setCpuMillis(3000))).build();
+            String free = fx.submit(other);
+            await().atMost(Duration.ofSeconds(90)).until(() -> fx.job(free).getTasksList().stream()
+                    .allMatch(t -> t.getState() == TaskState.TASK_STATE_RUNNING && t.getNode().startsWith("aws-eu-")));
+
+            // spender's waiting job, queued for longer than the burst delay, bought nothing, and says why.
+            var job = fx.job(waiting);
+            assertThat(job.getJob().getPendingReason()).contains("budget: hard budget spender-monthly of tenant spender is spent");
+            assertThat(job.getTasksList()).allSatisfy(t -> assertThat(t.getState()).isEqualTo(TaskState.TASK_STATE_QUEUED));
+            assertThat(PoolServiceGrpc.newBlockingStub(fx.channel).listInstances(ListInstancesRequest.getDefaultInstance()).getInstancesList())
+                    .as("one instance, for the other tenant's job").hasSize(1);
+
+            for (String id : List.of(running, waiting, free)) fx.jobs.cancelJob(CancelJobRequest.newBuilder().setJobId(id).build());
+        }
+    }
+}
