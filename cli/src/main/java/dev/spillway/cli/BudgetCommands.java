@@ -59,7 +59,7 @@ final class BudgetCommands {
                 throw new Spillway.CliException(Spillway.INVALID, "--limit: at most six decimal places, not " + limit.toPlainString());
             }
             Budget b = BudgetServiceGrpc.newBlockingStub(channel).setBudget(SetBudgetRequest.newBuilder().setBudget(Budget.newBuilder().setName(name)
-                    .setTenant(tenant).setLimitMicroUsd(micro).setPeriod(period).setHard(!soft).addAllAlerts(alerts).setOnPrem(onPrem)).build());
+                    .setTenant(tenant).setLimitMicroUsd(micro).setPeriod(period).setHard(!soft).addAllAlerts(alerts).setOnPrem(onPrem)).build()).getBudget();
             if (Output.structured(root().output, b, out())) return Spillway.OK;
             print(List.of(b), out());
             return Spillway.OK;
@@ -73,7 +73,7 @@ final class BudgetCommands {
 
         @Override
         Integer run(ManagedChannel channel) {
-            Budget b = BudgetServiceGrpc.newBlockingStub(channel).getBudget(GetBudgetRequest.newBuilder().setName(name).build());
+            Budget b = BudgetServiceGrpc.newBlockingStub(channel).getBudget(GetBudgetRequest.newBuilder().setName(name).build()).getBudget();
             if (Output.structured(root().output, b, out())) return Spillway.OK;
             print(List.of(b), out());
             for (var e : b.getEventsList()) out().println("  " + Output.time(e.getTime()) + "  " + e.getKind() + "  " + e.getMessage());

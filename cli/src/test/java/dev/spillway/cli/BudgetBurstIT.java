@@ -46,7 +46,7 @@ class BudgetBurstIT {
             budgets.setBudget(SetBudgetRequest.newBuilder().setBudget(Budget.newBuilder().setName("spender-monthly").setTenant("spender")
                     .setLimitMicroUsd(1_000_000).setHard(true).setOnPrem(true)).build());
             await().atMost(Duration.ofSeconds(20)).until(() -> budgets.getBudget(GetBudgetRequest.newBuilder().setName("spender-monthly").build())
-                    .getSpentMicroUsd() >= 1_000_000);
+                    .getBudget().getSpentMicroUsd() >= 1_000_000);
 
             // A new job of spender's is refused at admission, with the figures, and nothing is stored.
             JobSpec.Builder late = ClusterFixture.shellJob(1, 1000, "true").toBuilder().setTenant("spender");

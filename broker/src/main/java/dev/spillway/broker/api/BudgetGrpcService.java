@@ -51,14 +51,16 @@ public class BudgetGrpcService extends BudgetServiceGrpc.BudgetServiceImplBase {
     }
 
     @Override
-    public void setBudget(SetBudgetRequest request, StreamObserver<Budget> out) {
+    public void setBudget(SetBudgetRequest request, StreamObserver<dev.spillway.api.v1.SetBudgetResponse> out) {
         Caller caller = CallerInterceptor.caller();
         String remote = CallerInterceptor.remote();
         ApiErrors.respond(Uni.createFrom().deferred(() -> {
             Budget b = request.getBudget();
             List<Violation> v = new ArrayList<>();
             if (!NAME.matcher(b.getName()).matches()) v.add(new Violation("budget.name", "lowercase letters, digits and dashes, at most 63"));
-            if (b.getTenant().isBlank()) v.add(new Violation("budget.tenant", "required"));
+            if (b.getTenant().isBlank() || b.getTenant().equals(Budgets.COHORT)) {
+                v.add(new Violation("budget.tenant", "required: a tenant, or cohort:NAME for a cohort of the policy set's tenants"));
+            }
             String period = b.getPeriod().isEmpty() ? "monthly" : b.getPeriod();
             try {
                 period = BudgetPeriod.parse(period).text();
@@ -76,14 +78,16 @@ public class BudgetGrpcService extends BudgetServiceGrpc.BudgetServiceImplBase {
                             + Budgets.usd(b.getLimitMicroUsd()) + " USD " + row.period(), remote).onFailure().recoverWithNull())
                     .emitOn(Infrastructure.getDefaultWorkerPool())
                     .invoke(budgets::changed)
-                    .flatMap(done -> one(b.getName(), TenantScope.all()));
+                    .flatMap(done -> one(b.getName(), TenantScope.all()))
+                    .map(stored -> dev.spillway.api.v1.SetBudgetResponse.newBuilder().setBudget(stored).build());
         }), out);
     }
 
     @Override
-    public void getBudget(GetBudgetRequest request, StreamObserver<Budget> out) {
+    public void getBudget(GetBudgetRequest request, StreamObserver<dev.spillway.api.v1.GetBudgetResponse> out) {
         TenantScope scope = CallerInterceptor.caller().readScope();
-        ApiErrors.respond(Uni.createFrom().deferred(() -> one(request.getName(), scope)), out);
+        ApiErrors.respond(Uni.createFrom().deferred(() -> one(request.getName(), scope))
+                .map(b -> dev.spillway.api.v1.GetBudgetResponse.newBuilder().setBudget(b).build()), out);
     }
 
     @Override

@@ -53,6 +53,7 @@ public class Budgets {
     private final MeterRegistry registry;
     private final Clock clock;
     private volatile Map<String, List<Defined>> byTenant = Map.of();
+    private volatile List<Defined> all = List.of();
     /** Periods opened (or being opened) by this broker, by budget@start: admission waits for one being opened. */
     private final Map<String, java.util.concurrent.CompletableFuture<Void>> opened = new ConcurrentHashMap<>();
     private final Map<String, double[]> usedRatio = new ConcurrentHashMap<>();
@@ -60,12 +61,21 @@ public class Budgets {
     private volatile Map<String, String> spentOut = Map.of();
     private ScheduledExecutorService timer;
 
-    /** A budget as defined, its period parsed. */
-    record Defined(BudgetStore.Budget row, BudgetPeriod period) {
+    /** Budgets over a cohort name it so: {@code cohort:NAME}; its members are the tenants the policy set puts in the cohort. */
+    public static final String COHORT = "cohort:";
+
+    /** A budget as defined, its period parsed, and the tenants whose spending it counts. */
+    record Defined(BudgetStore.Budget row, BudgetPeriod period, Set<String> tenants) {
+        String whose() {
+            return row.tenant().startsWith(COHORT) ? "cohort " + row.tenant().substring(COHORT.length()) : "tenant " + row.tenant();
+        }
     }
 
+    private final dev.spillway.broker.policy.Policies policies;
+
     public Budgets(BudgetStore store, CostLedger ledger, JobEstimates estimates, DatabaseCalls db, BrokerConfig config, MeterRegistry registry,
-                   Clock clock) {
+                   Clock clock, dev.spillway.broker.policy.Policies policies) {
+        this.policies = policies;
         this.store = store;
         this.ledger = ledger;
         this.estimates = estimates;
@@ -99,10 +109,23 @@ public class Budgets {
     /** Reads the budgets again (at each keeping). */
     public void reload() {
         Map<String, List<Defined>> next = new HashMap<>();
+        List<Defined> every = new ArrayList<>();
+        var set = policies.inForce().set();
         for (BudgetStore.Budget b : db.await(store.list(null), "reading the budgets")) {
-            next.computeIfAbsent(b.tenant(), t -> new ArrayList<>()).add(new Defined(b, BudgetPeriod.parse(b.period())));
+            Set<String> tenants;
+            if (b.tenant().startsWith(COHORT)) {
+                String cohort = b.tenant().substring(COHORT.length());
+                tenants = set == null ? Set.of() : set.tenants().values().stream().filter(t -> cohort.equals(t.cohort()))
+                        .map(dev.spillway.policies.document.TenantDoc::name).collect(java.util.stream.Collectors.toUnmodifiableSet());
+            } else {
+                tenants = Set.of(b.tenant());
+            }
+            Defined d = new Defined(b, BudgetPeriod.parse(b.period()), tenants);
+            every.add(d);
+            for (String t : tenants) next.computeIfAbsent(t, x -> new ArrayList<>()).add(d);
         }
         byTenant = next;
+        all = List.copyOf(every);
     }
 
     /**
@@ -122,7 +145,8 @@ public class Budgets {
                 if (quote.notToExceedMicroUsd() == null) {
                     if (!d.row().hard()) continue;
                     throw InvalidRequest.of("spec.task.max_runtime", "tenant " + admitted.getTenant() + " has a hard budget (" + d.row().name()
-                            + "): a job needs a wall-time limit, so that its cost has a bound to reserve");
+                            + (d.row().tenant().startsWith(COHORT) ? ", of its " + d.whose() : "") + "): a job needs a wall-time limit, so that its "
+                            + "cost has a bound to reserve");
                 }
                 open(d, w);
                 long amount = d.row().onPrem() ? quote.notToExceedMicroUsd() : quote.notToExceedCloudMicroUsd();
@@ -171,8 +195,9 @@ public class Budgets {
                 long left = p.limitMicroUsd() - p.spentMicroUsd() - p.reservedMicroUsd();
                 if (!p.hard() || left >= quote) continue;
                 if (!why.isEmpty()) why.append("; ");
-                why.append("the job may cost up to ").append(usd(quote)).append(" USD, and hard budget ").append(p.budget()).append(" of tenant ")
-                        .append(tenant).append(" has ").append(usd(Math.max(0, left))).append(" USD left of ").append(usd(p.limitMicroUsd()))
+                String whose = all.stream().filter(d -> d.row().name().equals(p.budget())).findFirst().map(Defined::whose).orElse("tenant " + tenant);
+                why.append("the job may cost up to ").append(usd(quote)).append(" USD, and hard budget ").append(p.budget()).append(" of ")
+                        .append(whose).append(" has ").append(usd(Math.max(0, left))).append(" USD left of ").append(usd(p.limitMicroUsd()))
                         .append(" (spent ").append(usd(p.spentMicroUsd())).append(", reserved ").append(usd(p.reservedMicroUsd()))
                         .append(") until ").append(p.end());
             }
@@ -200,15 +225,18 @@ public class Budgets {
         Map<Instant, Map<String, LedgerStore.Sum>> byTenantFrom = new HashMap<>();
         Map<Instant, Map<String, LedgerStore.Sum>> byJobFrom = new HashMap<>();
         Map<String, String> out = new HashMap<>();
-        for (List<Defined> defined : byTenant.values()) {
-            for (Defined d : defined) {
+        for (Defined d : all) {
+            {
                 BudgetPeriod.Window w = d.period().at(now);
                 if (w == null) continue;
                 open(d, w);
                 Map<String, LedgerStore.Sum> tenants = byTenantFrom.computeIfAbsent(w.start(), s -> sums(s, LedgerStore.Grouping.TENANT));
                 Map<String, LedgerStore.Sum> jobs = byJobFrom.computeIfAbsent(w.start(), s -> sums(s, LedgerStore.Grouping.JOB));
-                LedgerStore.Sum t = tenants.get(d.row().tenant());
-                long spent = t == null ? 0 : t.cloudMicroUsd() + (d.row().onPrem() ? t.onPremMicroUsd() : 0);
+                long spent = 0;
+                for (String member : d.tenants()) {
+                    LedgerStore.Sum t = tenants.get(member);
+                    if (t != null) spent += t.cloudMicroUsd() + (d.row().onPrem() ? t.onPremMicroUsd() : 0);
+                }
                 List<UUID> ids = new ArrayList<>();
                 List<Long> remaining = new ArrayList<>();
                 long reserved = 0;
@@ -223,8 +251,10 @@ public class Budgets {
                     reserved += left;
                 }
                 if (d.row().hard() && spent >= d.row().limitMicroUsd()) {
-                    out.putIfAbsent(d.row().tenant(), "hard budget " + d.row().name() + " of tenant " + d.row().tenant() + " is spent (" + usd(spent)
-                            + " of " + usd(d.row().limitMicroUsd()) + " USD until " + w.end() + "): bursting buys nothing more for it");
+                    for (String member : d.tenants()) {
+                        out.putIfAbsent(member, "hard budget " + d.row().name() + " of " + d.whose() + " is spent (" + usd(spent) + " of "
+                                + usd(d.row().limitMicroUsd()) + " USD until " + w.end() + "): bursting buys nothing more for it");
+                    }
                 }
                 int alerted = alert(d, w, spent, now);
                 db.await(store.settle(d.row().name(), w.start(), spent, ids, remaining, alerted), "booking a budget period");
@@ -261,7 +291,7 @@ public class Budgets {
         int before = periods.isEmpty() ? 0 : periods.get(0).alerted();
         int reached = dev.spillway.core.cost.BudgetBooks.alertLevel(d.row().alerts(), spent, d.row().limitMicroUsd(), before);
         if (reached > before) {
-            String message = "tenant " + d.row().tenant() + " has spent " + usd(spent) + " USD of its " + (d.row().hard() ? "hard" : "soft")
+            String message = d.whose() + " has spent " + usd(spent) + " USD of its " + (d.row().hard() ? "hard" : "soft")
                     + " budget " + d.row().name() + " (" + usd(d.row().limitMicroUsd()) + " USD until " + w.end() + "): " + reached + " %";
             LOG.warn("budget alert: " + message);
             db.await(store.event(d.row().name(), d.row().tenant(), "ALERT_" + reached, message), "recording a budget alert");

@@ -202,7 +202,30 @@ public class JobEstimates {
         var t = spec.getTask();
         Quote.Job quoted = new Quote.Job(spec.getTaskCount(), request, t.hasMaxRuntime() ? duration(t.getMaxRuntime()) : null,
                 t.hasExpectedRuntime() ? duration(t.getExpectedRuntime()) : null, spec.getRetry().getMaxRetries());
-        return Quote.of(quoted, slots, purchases, times, Billing.PER_SECOND_MINUTE_MINIMUM, "expectedRuntime", later(shape, job, tenant, set, now));
+        return Quote.of(quoted, slots, purchases, times, Billing.PER_SECOND_MINUTE_MINIMUM, "expectedRuntime", later(shape, job, tenant, set, now),
+                egress(set, job, perNode.keySet(), byName, purchases));
+    }
+
+    /**
+     * What moving the job's datasets to the places it would run costs (the policy set's Dataset and EgressPrices
+     * documents): once per place, as data gravity counts it; 0 without datasets or a policy set.
+     */
+    private long egress(PolicySet set, JobFacts job, java.util.Set<String> nodes, Map<String, NodeView> byName, List<Quote.Purchase> purchases) {
+        if (set == null || job.datasets().isEmpty()) return 0;
+        java.util.Set<String> places = new java.util.TreeSet<>();
+        for (String node : nodes) {
+            NodeView v = byName.get(node);
+            dev.spillway.policies.rules.PoolFacts f = poolFacts.getOrDefault(v.pool(), new dev.spillway.policies.rules.PoolFacts(v.pool(), "on-prem", "", null, 0));
+            places.add(f.location(v.labels().get(dev.spillway.policies.rules.PoolFacts.SITE_LABEL)));
+        }
+        for (Quote.Purchase p : purchases) {
+            CloudPool pool = pools.get(p.offering().pool());
+            String kind = pool == null ? "local" : pool.settings().kind();
+            places.add(new dev.spillway.policies.rules.PoolFacts(p.offering().pool(), kind, p.offering().region(), null, 0).location(null));
+        }
+        double usd = 0;
+        for (String place : places) usd += set.dataMove(job, place).usd();
+        return Math.round(usd * 1_000_000);
     }
 
     /**
@@ -285,6 +308,7 @@ public class JobEstimates {
         if (q.notToExceedMicroUsd() != null) b.setNotToExceedMicroUsd(q.notToExceedMicroUsd());
         if (q.expectedStart() != null) b.setExpectedStart(proto(q.expectedStart()));
         if (q.expectedFinish() != null) b.setExpectedFinish(proto(q.expectedFinish()));
+        b.setEgressMicroUsd(q.egressMicroUsd());
         return b.build();
     }
 }

@@ -101,7 +101,7 @@ class BudgetApiTest {
 
     private Budget set(String name, String tenant, long limitMicroUsd, boolean hard, boolean onPrem) {
         return BudgetServiceGrpc.newBlockingStub(as("default", Role.FINOPS)).setBudget(SetBudgetRequest.newBuilder().setBudget(Budget.newBuilder()
-                .setName(name).setTenant(tenant).setLimitMicroUsd(limitMicroUsd).setHard(hard).setOnPrem(onPrem)).build());
+                .setName(name).setTenant(tenant).setLimitMicroUsd(limitMicroUsd).setHard(hard).setOnPrem(onPrem)).build()).getBudget();
     }
 
     @Test
@@ -178,7 +178,7 @@ class BudgetApiTest {
         budgets.keep();
 
         var reader = BudgetServiceGrpc.newBlockingStub(as(tenant, Role.VIEWER));
-        Budget b = reader.getBudget(GetBudgetRequest.newBuilder().setName("soft-" + run).build());
+        Budget b = reader.getBudget(GetBudgetRequest.newBuilder().setName("soft-" + run).build()).getBudget();
         assertThat(b.getSpentMicroUsd()).isBetween(8_000L, 8_100L);
         assertThat(b.getForecastMicroUsd()).isGreaterThanOrEqualTo(b.getSpentMicroUsd());
         assertThat(b.getEventsList()).singleElement().satisfies(e -> {
@@ -186,7 +186,7 @@ class BudgetApiTest {
             assertThat(e.getMessage()).contains("tenant " + tenant + " has spent 0.00").contains("soft budget soft-" + run).endsWith(": 80 %");
         });
         budgets.keep();
-        assertThat(reader.getBudget(GetBudgetRequest.newBuilder().setName("soft-" + run).build()).getEventsList()).as("alerted once").hasSize(1);
+        assertThat(reader.getBudget(GetBudgetRequest.newBuilder().setName("soft-" + run).build()).getBudget().getEventsList()).as("alerted once").hasSize(1);
         // A soft budget never refuses: a job that would take it past its limit is admitted.
         admin = JobServiceGrpc.newBlockingStub(as("default", Role.ADMIN));
         submitted.add(JobServiceGrpc.newBlockingStub(as(tenant, Role.SUBMITTER)).submitJob(SubmitJobRequest.newBuilder().setSpec(centJob(tenant)).build())
@@ -208,6 +208,32 @@ class BudgetApiTest {
         StatusRuntimeException bad = catchThrowableOfType(StatusRuntimeException.class, () -> set("Bad Name", tenant, 0, true, false));
         assertThat(bad.getStatus().getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT);
         assertThat(bad.getStatus().getDescription()).contains("2 problems").contains("budget.name");
+    }
+
+    @Test
+    void aCohortsHardBudgetIsSharedByItsTenants() {
+        String cohort = "c-" + run;
+        String first = "a-" + run;
+        String second = "b-" + run;
+        var files = dev.spillway.api.v1.ApplyPoliciesRequest.newBuilder();
+        for (String t : List.of(first, second)) {
+            files.addFiles(dev.spillway.api.v1.PolicyFile.newBuilder().setName(t + ".yaml").setText("""
+                    apiVersion: spillway.dev/v1
+                    kind: Tenant
+                    metadata: {name: %s}
+                    spec: {cohort: %s}
+                    """.formatted(t, cohort)));
+        }
+        dev.spillway.api.v1.PolicyServiceGrpc.newBlockingStub(as("default", Role.FINOPS)).applyPolicies(files.build());
+        // 0.015 for the cohort: one job of 0.01, from either tenant, and not a second.
+        set("cohort-" + run, Budgets.COHORT + cohort, 15_000, true, true);
+        admin = JobServiceGrpc.newBlockingStub(as("default", Role.ADMIN));
+        submitted.add(JobServiceGrpc.newBlockingStub(as(first, Role.SUBMITTER)).submitJob(SubmitJobRequest.newBuilder().setSpec(centJob(first)).build())
+                .getJobId());
+        StatusRuntimeException refused = catchThrowableOfType(StatusRuntimeException.class, () -> JobServiceGrpc.newBlockingStub(as(second, Role.SUBMITTER))
+                .submitJob(SubmitJobRequest.newBuilder().setSpec(centJob(second)).build()));
+        assertThat(refused.getStatus().getCode()).isEqualTo(Status.Code.FAILED_PRECONDITION);
+        assertThat(refused.getStatus().getDescription()).contains("hard budget cohort-" + run + " of cohort " + cohort + " has 0.005 USD left of 0.015");
     }
 
     private Row row(String sql, Object arg) {

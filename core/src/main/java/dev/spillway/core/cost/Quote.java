@@ -73,7 +73,7 @@ public final class Quote {
      */
     public record Result(Map<String, Integer> placedNow, int burst, int waiting, List<Purchase> purchases, Long expectedMicroUsd,
                          Long notToExceedMicroUsd, Long notToExceedCloudMicroUsd, String unbounded, String runtimeBasis, Duration expectedStart,
-                         Duration expectedFinish) {
+                         Duration expectedFinish, long egressMicroUsd) {
     }
 
     /**
@@ -83,15 +83,16 @@ public final class Quote {
      */
     public static Result of(Job job, List<Slots> slots, List<Purchase> purchases, Map<String, PoolTimes> times, Billing billing,
                             String runtimeBasis) {
-        return of(job, slots, purchases, times, billing, runtimeBasis, null);
+        return of(job, slots, purchases, times, billing, runtimeBasis, null, 0);
     }
 
     /**
      * As {@link #of(Job, List, List, Map, Billing, String)}, with the price of a task that finds no slot at all now: it waits
-     * and runs later somewhere, and is priced at {@code later} (the dearest way it could run; null: nothing, no way known).
+     * and runs later somewhere, and is priced at {@code later} (the dearest way it could run; null: nothing, no way known);
+     * and what moving the job's data to where it would run costs, {@code egressMicroUsd}, once, in both figures (a cloud cost).
      */
     public static Result of(Job job, List<Slots> slots, List<Purchase> purchases, Map<String, PoolTimes> times, Billing billing,
-                            String runtimeBasis, Slots later) {
+                            String runtimeBasis, Slots later, long egressMicroUsd) {
         int onNodes = slots.stream().mapToInt(Slots::tasks).sum();
         int inCloud = purchases.stream().mapToInt(Purchase::tasks).sum();
         Map<String, Integer> placed = new LinkedHashMap<>();
@@ -111,9 +112,9 @@ public final class Quote {
                 : run(job, slots, purchases, times, billing, job.maxRuntime(), 1 + job.maxRetries(), true, later);
         String unbounded = job.maxRuntime() == null
                 ? "spec.task.max_runtime is not set: without a wall-time limit a task may run, and cost, for ever" : "";
-        return new Result(placed, burst, waiting, List.copyOf(purchases), likely == null ? null : likely.microUsd(),
-                worst == null ? null : worst.microUsd(), worst == null ? null : worst.cloudMicroUsd(), unbounded, basis, likely == null ? null : likely.firstStart(),
-                likely == null ? null : likely.lastEnd());
+        return new Result(placed, burst, waiting, List.copyOf(purchases), likely == null ? null : likely.microUsd() + egressMicroUsd,
+                worst == null ? null : worst.microUsd() + egressMicroUsd, worst == null ? null : worst.cloudMicroUsd() + egressMicroUsd, unbounded, basis,
+                likely == null ? null : likely.firstStart(), likely == null ? null : likely.lastEnd(), egressMicroUsd);
     }
 
     /** One way the job could go: what it costs, when its first task starts and its last ends (null when no slot ever comes). */

@@ -48,6 +48,17 @@ class QuotePropertiesTest {
     }
 
     @Example
+    void movingTheJobsDataIsInBothFiguresOnce() {
+        Quote.Job job = new Quote.Job(2, ONE_CORE, Duration.ofHours(1), Duration.ofMinutes(30), 0);
+        Quote.Result q = Quote.of(job, List.of(new Quote.Slots("rack", 2, 0.10)), List.of(), TIMES, Billing.PER_SECOND_MINUTE_MINIMUM, "e", null,
+                1_070_000);
+        assertThat(q.expectedMicroUsd()).isEqualTo(100_000 + 1_070_000);
+        assertThat(q.notToExceedMicroUsd()).isEqualTo(200_000 + 1_070_000);
+        assertThat(q.notToExceedCloudMicroUsd()).as("egress is billed by a cloud").isEqualTo(1_070_000);
+        assertThat(q.egressMicroUsd()).isEqualTo(1_070_000);
+    }
+
+    @Example
     void noInstanceIsBoughtWhenTheRackStartsEveryTaskBeforeTheBurst() {
         // Two 2 s tasks on two rack slots are all started long before the pool's 5 s burstAfter.
         Quote.Result q = Quote.of(new Quote.Job(2, ONE_CORE, Duration.ofSeconds(2), null, 0), List.of(new Quote.Slots("rack", 2, 0.0)),
