@@ -17,9 +17,10 @@ import java.util.List;
 import org.junit.jupiter.api.Test;
 
 /**
- * The burst planner's spend cap on a real broker with the local cloud: a tenant whose hard budget is spent (by work it
- * started before the budget was set, priced by the on-prem rate card) gets no new cloud capacity, and its waiting job
- * says why; another tenant's work bursts from the same broker meanwhile.
+ * Budgets on a real broker with the local cloud, spending measured by the ledger (on-prem work priced by the rate card):
+ * a soft budget alerts at 80 %; a tenant whose hard budget is spent (by work it started before the budget was set) has
+ * new jobs refused with the figures and gets no new cloud capacity for its waiting one, which says why; another
+ * tenant's work bursts from the same broker meanwhile.
  */
 class BudgetBurstIT {
 
@@ -73,6 +74,18 @@ class BudgetBurstIT {
             assertThat(job.getTasksList()).allSatisfy(t -> assertThat(t.getState()).isEqualTo(TaskState.TASK_STATE_QUEUED));
             assertThat(PoolServiceGrpc.newBlockingStub(fx.channel).listInstances(ListInstancesRequest.getDefaultInstance()).getInstancesList())
                     .as("one instance, for the other tenant's job").hasSize(1);
+
+            long softLimit = ((budgets.getBudget(GetBudgetRequest.newBuilder().setName("spender-monthly").build()).getBudget().getSpentMicroUsd()
+                    / 1_000_000) + 6) * 1_000_000; // 6 USD more than spent, in whole dollars: 80 % is a couple of seconds away
+            // A soft budget for the same tenant, above what it has spent so far, alerts once its spending passes 80 %.
+            var soft = BudgetServiceGrpc.newBlockingStub(fx.channel);
+            soft.setBudget(SetBudgetRequest.newBuilder().setBudget(Budget.newBuilder().setName("spender-soft").setTenant("spender")
+                    .setLimitMicroUsd(softLimit).setHard(false).setOnPrem(true).addAlerts(80)).build());
+            await().atMost(Duration.ofSeconds(30)).untilAsserted(() -> assertThat(soft.getBudget(GetBudgetRequest.newBuilder()
+                    .setName("spender-soft").build()).getBudget().getEventsList()).singleElement().satisfies(e -> {
+                        assertThat(e.getKind()).isEqualTo("ALERT_80");
+                        assertThat(e.getMessage()).contains("tenant spender has spent").contains("of its soft budget spender-soft (" + softLimit / 1_000_000 + ".00 USD");
+                    }));
 
             for (String id : List.of(running, waiting, free)) fx.jobs.cancelJob(CancelJobRequest.newBuilder().setJobId(id).build());
         }

@@ -83,6 +83,19 @@ public class Submissions {
         });
     }
 
+    /**
+     * The spec as SubmitJob would admit it, storing nothing (for a quote): the queue's tenant and priority applied, the
+     * caller allowed to submit to that tenant, the spec checked and the policies' admission rules passed.
+     */
+    public Uni<JobSpec> admitted(JobSpec asSubmitted, Caller caller) {
+        return Uni.createFrom().deferred(() -> {
+            JobSpec submitted = policies.withQueue(asSubmitted);
+            String tenant = caller.submitTenant(submitted.getTenant()).orElseThrow(() -> new PermissionDenied(
+                    "you submit to tenant " + String.join(", ", new java.util.TreeSet<>(caller.tenants())) + ", not " + submitted.getTenant()));
+            return admission.admit(submitted.toBuilder().setTenant(tenant).build());
+        });
+    }
+
     private Uni<UUID> store(JobSpec submitted, String tenant, JobStore.SubmitRequest request, Caller caller, String remote) {
         UUID id = UUID.randomUUID();
         limits.admitSubmission(tenant, submitted.getTaskCount());

@@ -30,10 +30,12 @@ public class CostApi {
 
     private final CostQueries costs;
     private final CostLedger ledger;
+    private final java.time.Clock clock;
 
-    public CostApi(CostQueries costs, CostLedger ledger) {
+    public CostApi(CostQueries costs, CostLedger ledger, java.time.Clock clock) {
         this.costs = costs;
         this.ledger = ledger;
+        this.clock = clock;
     }
 
     @GET
@@ -71,12 +73,12 @@ public class CostApi {
                 .onFailure().recoverWithItem(ApiErrors::problem);
     }
 
-    private static Instant start(String from, String since) {
+    private Instant start(String from, String since) {
         if (from != null && !from.isEmpty()) {
             if (since != null && !since.isEmpty()) throw InvalidRequest.of("since", "give from or since, not both");
             return time("from", from);
         }
-        return Instant.now().minus(since == null || since.isEmpty() ? Duration.ofDays(30) : duration(since));
+        return clock.instant().minus(since == null || since.isEmpty() ? Duration.ofDays(30) : duration(since));
     }
 
     /** 30d, 12h, 90m, 45s. */

@@ -85,7 +85,7 @@ public class JobGrpcService extends JobServiceGrpc.JobServiceImplBase {
 
     @Override
     public void estimateJob(dev.spillway.api.v1.EstimateJobRequest request, StreamObserver<dev.spillway.api.v1.EstimateJobResponse> out) {
-        ApiErrors.respond(estimates.estimate(request.getSpec(), CallerInterceptor.caller()), out);
+        ApiErrors.respond(submissions.admitted(request.getSpec(), CallerInterceptor.caller()).flatMap(estimates::estimate), out);
     }
 
     @Override

@@ -76,7 +76,7 @@ public class BurstController {
     private final DatabaseCalls db;
     private final Policies policies;
     private final JobCatalog jobs;
-    private final dev.spillway.broker.cost.Budgets budgets;
+    private final SpendCaps budgets;
     private final BurstDecision decision = new BurstDecision();
     /** Since when each joined node has held no task (in memory: a restart only makes scale-down later). */
     private final Map<String, Instant> idleSince = new ConcurrentHashMap<>();
@@ -86,7 +86,7 @@ public class BurstController {
 
     public BurstController(CloudPools pools, InstanceStore instances, NodeStore nodes, SchedulingLoop scheduling, AgentSessions sessions,
                            BurstStatus status, Launches launches, InstanceLifecycle lifecycle, Reconciler reconciler, BrokerConfig config,
-                           Clock clock, DatabaseCalls db, Policies policies, JobCatalog jobs, dev.spillway.broker.cost.Budgets budgets) {
+                           Clock clock, DatabaseCalls db, Policies policies, JobCatalog jobs, SpendCaps budgets) {
         this.budgets = budgets;
         this.db = db;
         this.policies = policies;
@@ -286,7 +286,7 @@ public class BurstController {
         return out;
     }
 
-    /** The terms, with every offering refused to the jobs of tenants whose hard budget is spent ({@link dev.spillway.broker.cost.Budgets#burstRefusal}). */
+    /** The terms, with every offering refused to the jobs of tenants whose hard budget is spent ({@link SpendCaps#burstRefusal}). */
     private Map<String, BurstTerms> withBudgets(Map<String, BurstTerms> terms, List<Plan.Unplaced> unplaced, List<Offering> offerings) {
         if (!budgets.anySpent() || unplaced.isEmpty()) return terms;
         Set<UUID> ids = new HashSet<>();

@@ -41,7 +41,7 @@ import org.jboss.logging.Logger;
  * {@code spillway_budget_used_ratio{tenant,budget}}).
  */
 @ApplicationScoped
-public class Budgets {
+public class Budgets implements dev.spillway.broker.burst.SpendCaps {
 
     private static final Logger LOG = Logger.getLogger(Budgets.class);
 
@@ -269,11 +269,12 @@ public class Budgets {
      * planner's spend cap: what admitted jobs may cost is reserved when they are admitted; a tenant whose spending has
      * reached a hard limit anyway (prices rose, or its jobs predate the budget) gets no new capacity.
      */
+    @Override
     public String burstRefusal(String tenant) {
         return spentOut.get(tenant);
     }
 
-    /** Whether any tenant is refused bursting now. */
+    @Override
     public boolean anySpent() {
         return !spentOut.isEmpty();
     }

@@ -23,9 +23,11 @@ public class CostQueries {
     static final Duration MAX_WINDOW = Duration.ofDays(400);
 
     private final CostLedger ledger;
+    private final java.time.Clock clock;
 
-    public CostQueries(CostLedger ledger) {
+    public CostQueries(CostLedger ledger, java.time.Clock clock) {
         this.ledger = ledger;
+        this.clock = clock;
     }
 
     public Uni<CostLedger.Report> report(String groupBy, Instant from, Instant to, String tenant, TenantScope scope) {
@@ -57,10 +59,10 @@ public class CostQueries {
         });
     }
 
-    private static void checkWindow(Instant from, Instant to) {
+    private void checkWindow(Instant from, Instant to) {
         if (from == null) throw InvalidRequest.of("start_time", "required: the report starts at the hour holding it");
         if (to != null && !to.isAfter(from)) throw InvalidRequest.of("end_time", "must be after start_time");
-        Instant end = to == null ? Instant.now() : to;
+        Instant end = to == null ? clock.instant() : to;
         if (Duration.between(from, end).compareTo(MAX_WINDOW) > 0) {
             throw InvalidRequest.of("start_time", "a window of at most " + MAX_WINDOW.toDays() + " days, not " + Duration.between(from, end).toDays());
         }

@@ -3,19 +3,16 @@ package dev.spillway.broker.cost;
 import dev.spillway.api.v1.EstimateJobResponse;
 import dev.spillway.api.v1.EstimatedPurchase;
 import dev.spillway.api.v1.JobSpec;
-import dev.spillway.broker.admission.Admission;
 import dev.spillway.broker.agents.AgentSession;
 import dev.spillway.broker.agents.AgentSessions;
 import dev.spillway.broker.burst.CloudPool;
 import dev.spillway.broker.burst.CloudPools;
 import dev.spillway.broker.config.BrokerConfig;
-import dev.spillway.broker.errors.PermissionDenied;
 import dev.spillway.broker.policy.Policies;
 import dev.spillway.broker.scheduling.SchedulingLoop;
 import dev.spillway.broker.store.InstanceStore;
 import dev.spillway.broker.store.JobCatalog;
 import dev.spillway.broker.store.NodeStore;
-import dev.spillway.core.access.Caller;
 import dev.spillway.core.burst.BurstPlanner;
 import dev.spillway.core.burst.Demand;
 import dev.spillway.core.burst.InstanceState;
@@ -53,8 +50,8 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * Quotes ({@code EstimateJob}): the job admitted as SubmitJob would admit it, then placed as the
- * broker would place it now, storing nothing. The scheduler, with the policies in force, places
+ * Quotes ({@code EstimateJob}): a job admitted as SubmitJob would admit it, placed as the broker
+ * would place it now, storing nothing. The scheduler, with the policies in force, places
  * the job's tasks on the connected nodes as they are allocated now; the burst planner, with the
  * burst rules, buys for the rest within each cloud pool's limits; {@link Quote} prices both.
  * Work already queued is not counted ahead of the job: the quote is of the capacity free now.
@@ -67,7 +64,6 @@ public class JobEstimates {
     /** From a local instance's boot delay to its agent's joining. */
     static final Duration AGENT_START = Duration.ofSeconds(2);
 
-    private final Admission admission;
     private final Policies policies;
     private final AgentSessions sessions;
     private final NodeStore nodes;
@@ -78,9 +74,8 @@ public class JobEstimates {
     private final Map<String, dev.spillway.policies.rules.PoolFacts> poolFacts;
     private final Clock clock;
 
-    public JobEstimates(Admission admission, Policies policies, AgentSessions sessions, NodeStore nodes, CloudPools pools, InstanceStore instances,
+    public JobEstimates(Policies policies, AgentSessions sessions, NodeStore nodes, CloudPools pools, InstanceStore instances,
                         SchedulingLoop scheduling, BrokerConfig config, Clock clock) {
-        this.admission = admission;
         this.policies = policies;
         this.sessions = sessions;
         this.nodes = nodes;
@@ -92,13 +87,9 @@ public class JobEstimates {
         this.clock = clock;
     }
 
-    public Uni<EstimateJobResponse> estimate(JobSpec submitted, Caller caller) {
-        return Uni.createFrom().deferred(() -> {
-            JobSpec withQueue = policies.withQueue(submitted);
-            String tenant = caller.submitTenant(withQueue.getTenant()).orElseThrow(() -> new PermissionDenied(
-                    "you submit to tenant " + String.join(", ", new java.util.TreeSet<>(caller.tenants())) + ", not " + withQueue.getTenant()));
-            return admission.admit(withQueue.toBuilder().setTenant(tenant).build());
-        }).flatMap(spec -> nodes.allocations().flatMap(allocated -> instances.live().map(live -> new Gathered(spec, allocated, live))))
+    /** The quote of a job as admission admitted it (see {@code Submissions.admitted}): read fresh, on a worker thread. */
+    public Uni<EstimateJobResponse> estimate(JobSpec admitted) {
+        return nodes.allocations().flatMap(allocated -> instances.live().map(live -> new Gathered(admitted, allocated, live)))
                 .emitOn(Infrastructure.getDefaultWorkerPool())
                 .map(g -> response(quote(g)));
     }
