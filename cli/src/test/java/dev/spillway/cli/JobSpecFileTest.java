@@ -75,7 +75,7 @@ class JobSpecFileTest {
                 "job.yaml:2:8: tasks: expected a whole number, got 'many'",
                 "job.yaml:4:8: resources.cpu: not a cpu amount: 'lots' (cores such as 2 or 0.5, or millicores such as 500m)",
                 "job.yaml:5:3: resources.disk: unknown field (known: cpu, memory, gpus)",
-                "job.yaml:6:1: colour: unknown field (known: name, tenant, queue, labels, priority, tasks, command, env, secretEnv, resources, nodeSelector, pools, jurisdictions, spot, maxRuntime, datasets, retries, backoff)");
+                "job.yaml:6:1: colour: unknown field (known: name, tenant, queue, labels, priority, tasks, command, env, secretEnv, resources, nodeSelector, pools, jurisdictions, spot, maxRuntime, expectedRuntime, datasets, retries, backoff)");
     }
 
     @Test
