@@ -225,41 +225,42 @@ public class Budgets implements dev.spillway.broker.burst.SpendCaps {
         Map<Instant, Map<String, LedgerStore.Sum>> byTenantFrom = new HashMap<>();
         Map<Instant, Map<String, LedgerStore.Sum>> byJobFrom = new HashMap<>();
         Map<String, String> out = new HashMap<>();
+        Map<String, Integer> alertedBefore = new HashMap<>();
+        for (BudgetStore.Period p : db.await(store.periodsAt(all.stream().map(d -> d.row().name()).toArray(String[]::new), now),
+                "reading the budgets' periods")) {
+            alertedBefore.put(p.budget(), p.alerted());
+        }
         for (Defined d : all) {
-            {
-                BudgetPeriod.Window w = d.period().at(now);
-                if (w == null) continue;
-                open(d, w);
-                Map<String, LedgerStore.Sum> tenants = byTenantFrom.computeIfAbsent(w.start(), s -> sums(s, LedgerStore.Grouping.TENANT));
-                Map<String, LedgerStore.Sum> jobs = byJobFrom.computeIfAbsent(w.start(), s -> sums(s, LedgerStore.Grouping.JOB));
-                long spent = 0;
-                for (String member : d.tenants()) {
-                    LedgerStore.Sum t = tenants.get(member);
-                    if (t != null) spent += t.cloudMicroUsd() + (d.row().onPrem() ? t.onPremMicroUsd() : 0);
-                }
-                List<UUID> ids = new ArrayList<>();
-                List<Long> remaining = new ArrayList<>();
-                long reserved = 0;
-                for (BudgetStore.OpenReservation r : open) {
-                    if (!r.budget().equals(d.row().name()) || !r.periodStart().equals(w.start())) continue;
-                    LedgerStore.Sum job = jobs.get(r.jobId().toString());
-                    long actual = job == null ? 0 : job.cloudMicroUsd() + (d.row().onPrem() ? job.onPremMicroUsd() : 0);
-                    long left = dev.spillway.core.cost.BudgetBooks.remaining(new dev.spillway.core.cost.BudgetBooks.Held(r.amountMicroUsd(), actual,
-                            r.jobEnded()));
-                    ids.add(r.jobId());
-                    remaining.add(left);
-                    reserved += left;
-                }
-                if (d.row().hard() && spent >= d.row().limitMicroUsd()) {
-                    for (String member : d.tenants()) {
-                        out.putIfAbsent(member, "hard budget " + d.row().name() + " of " + d.whose() + " is spent (" + usd(spent) + " of "
-                                + usd(d.row().limitMicroUsd()) + " USD until " + w.end() + "): bursting buys nothing more for it");
-                    }
-                }
-                int alerted = alert(d, w, spent, now);
-                db.await(store.settle(d.row().name(), w.start(), spent, ids, remaining, alerted), "booking a budget period");
-                ratio(d).set(spent, d.row().limitMicroUsd(), reserved);
+            BudgetPeriod.Window w = d.period().at(now);
+            if (w == null) continue;
+            open(d, w);
+            Map<String, LedgerStore.Sum> tenants = byTenantFrom.computeIfAbsent(w.start(), s -> sums(s, LedgerStore.Grouping.TENANT));
+            Map<String, LedgerStore.Sum> jobs = byJobFrom.computeIfAbsent(w.start(), s -> sums(s, LedgerStore.Grouping.JOB));
+            long spent = 0;
+            for (String member : d.tenants()) {
+                LedgerStore.Sum t = tenants.get(member);
+                if (t != null) spent += t.cloudMicroUsd() + (d.row().onPrem() ? t.onPremMicroUsd() : 0);
             }
+            List<UUID> ids = new ArrayList<>();
+            List<Long> remaining = new ArrayList<>();
+            for (BudgetStore.OpenReservation r : open) {
+                if (!r.budget().equals(d.row().name()) || !r.periodStart().equals(w.start())) continue;
+                LedgerStore.Sum job = jobs.get(r.jobId().toString());
+                long actual = job == null ? 0 : job.cloudMicroUsd() + (d.row().onPrem() ? job.onPremMicroUsd() : 0);
+                long left = dev.spillway.core.cost.BudgetBooks.remaining(new dev.spillway.core.cost.BudgetBooks.Held(r.amountMicroUsd(), actual,
+                        r.jobEnded()));
+                ids.add(r.jobId());
+                remaining.add(left);
+            }
+            if (d.row().hard() && spent >= d.row().limitMicroUsd()) {
+                for (String member : d.tenants()) {
+                    out.putIfAbsent(member, "hard budget " + d.row().name() + " of " + d.whose() + " is spent (" + usd(spent) + " of "
+                            + usd(d.row().limitMicroUsd()) + " USD until " + w.end() + "): bursting buys nothing more for it");
+                }
+            }
+            int alerted = alert(d, w, spent, alertedBefore.getOrDefault(d.row().name(), 0));
+            db.await(store.settle(d.row().name(), w.start(), spent, ids, remaining, alerted), "booking a budget period");
+            usedRatio(d)[0] = (double) spent / d.row().limitMicroUsd();
         }
         spentOut = Map.copyOf(out);
     }
@@ -287,9 +288,7 @@ public class Budgets implements dev.spillway.broker.burst.SpendCaps {
     }
 
     /** The highest threshold {@code spent} has crossed, alerting (once per period) those crossed since the last keeping. */
-    private int alert(Defined d, BudgetPeriod.Window w, long spent, Instant now) {
-        List<BudgetStore.Period> periods = db.await(store.periodsAt(new String[] {d.row().name()}, now), "reading a budget period");
-        int before = periods.isEmpty() ? 0 : periods.get(0).alerted();
+    private int alert(Defined d, BudgetPeriod.Window w, long spent, int before) {
         int reached = dev.spillway.core.cost.BudgetBooks.alertLevel(d.row().alerts(), spent, d.row().limitMicroUsd(), before);
         if (reached > before) {
             String message = d.whose() + " has spent " + usd(spent) + " USD of its " + (d.row().hard() ? "hard" : "soft")
@@ -300,19 +299,14 @@ public class Budgets implements dev.spillway.broker.burst.SpendCaps {
         return reached;
     }
 
-    /** The used-ratio gauge of a budget: spent / limit, registered once. */
-    private Ratio ratio(Defined d) {
-        double[] cell = usedRatio.computeIfAbsent(d.row().name(), name -> {
+    /** The cell of a budget's used-ratio gauge (spent / limit), registered once. */
+    private double[] usedRatio(Defined d) {
+        return usedRatio.computeIfAbsent(d.row().name(), name -> {
             double[] c = new double[1];
             Gauge.builder("spillway_budget_used_ratio", c, x -> x[0]).description("Spent / limit of a budget's current period")
                     .tag("tenant", d.row().tenant()).tag("budget", name).register(registry);
             return c;
         });
-        return (spent, limit, reserved) -> cell[0] = limit == 0 ? 0 : (double) spent / limit;
-    }
-
-    private interface Ratio {
-        void set(long spent, long limit, long reserved);
     }
 
     public BudgetStore store() {

@@ -89,9 +89,17 @@ public class JobEstimates {
 
     /** The quote of a job as admission admitted it (see {@code Submissions.admitted}): read fresh, on a worker thread. */
     public Uni<EstimateJobResponse> estimate(JobSpec admitted) {
-        return nodes.allocations().flatMap(allocated -> instances.live().map(live -> new Gathered(admitted, allocated, live)))
-                .emitOn(Infrastructure.getDefaultWorkerPool())
-                .map(g -> response(quote(g)));
+        return read().emitOn(Infrastructure.getDefaultWorkerPool()).map(r -> response(quote(new Gathered(admitted, r.allocated(), r.live()))));
+    }
+
+    /** The nodes' allocation and the live instances as the database has them now (and kept for admission's quotes). */
+    private Uni<Reading> read() {
+        Instant now = clock.instant();
+        return nodes.allocations().flatMap(allocated -> instances.live().map(live -> {
+            Reading fresh = new Reading(now, allocated, live);
+            lastReading = fresh;
+            return fresh;
+        }));
     }
 
     /** How long admission reuses one reading of the nodes' allocation and the live instances for its quotes. */
@@ -108,12 +116,7 @@ public class JobEstimates {
     public Uni<Quote.Result> quoteAdmitted(JobSpec admitted) {
         Reading r = lastReading;
         Instant now = clock.instant();
-        Uni<Reading> reading = r != null && Duration.between(r.at(), now).compareTo(ADMISSION_READING) < 0 ? Uni.createFrom().item(r)
-                : nodes.allocations().flatMap(allocated -> instances.live().map(live -> {
-                    Reading fresh = new Reading(now, allocated, live);
-                    lastReading = fresh;
-                    return fresh;
-                }));
+        Uni<Reading> reading = r != null && Duration.between(r.at(), now).compareTo(ADMISSION_READING) < 0 ? Uni.createFrom().item(r) : read();
         return reading.emitOn(Infrastructure.getDefaultWorkerPool()).map(read -> quote(new Gathered(admitted, read.allocated(), read.live())));
     }
 

@@ -39,12 +39,8 @@ class SubmissionBatcherTest {
             if (jobs.stream().anyMatch(j -> j.spec().getName().equals("throw"))) throw new IllegalStateException("cannot build the statement");
             boolean refuse = jobs.stream().anyMatch(j -> j.spec().getName().equals("refuse"));
             CompletableFuture<Void> done = new CompletableFuture<>();
-            completer.submit(() -> {
-                try {
-                    Thread.sleep(ThreadLocalRandom.current().nextInt(3));
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                }
+            // The write lands 0-2 ms later, on another thread, as a database's answer would.
+            CompletableFuture.delayedExecutor(ThreadLocalRandom.current().nextInt(3), TimeUnit.MILLISECONDS, completer).execute(() -> {
                 if (refuse) {
                     done.completeExceptionally(new IllegalStateException("refused"));
                 } else {
