@@ -45,9 +45,11 @@ class LogServerTest {
         return new LogServer(root, "n1", attempts::get, this::send, workers);
     }
 
+    /** Stops every attempt and waits for its end to be written: the temporary directory is deleted after this. */
     @AfterEach
     void stopAttempts() {
         attempts.values().forEach(a -> a.stop(AttemptState.ATTEMPT_STATE_KILLED, "test over", 1000));
+        attempts.values().forEach(a -> await().atMost(Duration.ofSeconds(10)).until(a::finished));
     }
 
     private static LogRequest.Builder request(String id) {
