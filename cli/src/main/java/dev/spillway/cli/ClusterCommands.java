@@ -77,6 +77,32 @@ final class ClusterCommands {
         }
     }
 
+    @Command(name = "status", description = "The brokers that share the database, which one leads, its epoch and lease expiry.")
+    static final class Status extends Base {
+        @Override
+        Integer run(ManagedChannel channel) {
+            var r = dev.spillway.api.v1.BrokerServiceGrpc.newBlockingStub(channel).getStatus(dev.spillway.api.v1.GetStatusRequest.getDefaultInstance());
+            if (Output.structured(root().output, r, out())) return Spillway.OK;
+            if (r.hasLeader() && r.getLeader().getHeld()) {
+                var l = r.getLeader();
+                out().printf("leader: %s at %s, epoch %d, since %s, lease until %s%n", l.getHolder(), l.getAddress(), l.getEpoch(),
+                        Output.time(l.getAcquireTime()), Output.time(l.getExpireTime()));
+            } else if (r.hasLeader()) {
+                out().printf("leader: none (the lease of %s, epoch %d, ran out at %s; a broker takes over at its next try)%n",
+                        r.getLeader().getHolder(), r.getLeader().getEpoch(), Output.time(r.getLeader().getExpireTime()));
+            } else {
+                out().println("leader: none yet");
+            }
+            Output.Table t = new Output.Table("BROKER", "ADDRESS", "ROLE", "VERSION", "STARTED", "LAST SEEN");
+            for (var b : r.getBrokersList()) {
+                t.row(b.getId() + (b.getId().equals(r.getAnsweredBy()) ? " *" : ""), b.getAddress(), b.getLeader() ? "leader" : "follower",
+                        b.getVersion(), Output.time(b.getStartTime()), Output.time(b.getLastSeenTime()));
+            }
+            t.print(out());
+            return Spillway.OK;
+        }
+    }
+
     @Command(name = "instances", description = "Cloud instances the broker launched: state, why, price and cost so far.")
     static final class Instances extends Base {
         @Option(names = "--pool", description = "Only this pool.")

@@ -41,6 +41,8 @@ public final class LocalCluster implements AutoCloseable {
         public Map<String, String> brokerEnvironment = new LinkedHashMap<>();
         /** Pass -Dquarkus.log... etc.; null keeps the broker's own defaults. */
         public String brokerJvmOptions = "-Xmx1g";
+        /** The broker process's name: its log is {@code <data-dir>/logs/<name>.log} (brokers that share a data directory differ by it). */
+        public String brokerName = "broker";
         /** Plaintext instead of TLS between everything here (labs only; the broker warns at start). */
         public boolean insecure;
     }
@@ -125,7 +127,7 @@ public final class LocalCluster implements AutoCloseable {
         options.brokerProperties.forEach((k, v) -> cmd.add("-D" + k + "=" + v));
         cmd.add("-jar");
         cmd.add(jar.toString());
-        broker = spawn(cmd, "broker", options.brokerEnvironment);
+        broker = spawn(cmd, options.brokerName, options.brokerEnvironment);
         awaitHealthy(Duration.ofSeconds(120));
     }
 
@@ -285,7 +287,7 @@ public final class LocalCluster implements AutoCloseable {
         long deadline = System.nanoTime() + timeout.toNanos();
         while (System.nanoTime() < deadline) {
             if (!broker.isAlive()) {
-                throw new IllegalStateException("the broker exited with code " + broker.exitValue() + "; see " + logDir.resolve("broker.log"));
+                throw new IllegalStateException("the broker exited with code " + broker.exitValue() + "; see " + logDir.resolve(options.brokerName + ".log"));
             }
             // The broker makes its CA early in its start; until then there is nothing to trust yet.
             if (options.insecure || Files.isRegularFile(BrokerTls.caFileIn(options.dataDir))) {
@@ -309,7 +311,7 @@ public final class LocalCluster implements AutoCloseable {
                 throw new IllegalStateException("interrupted while waiting for the broker");
             }
         }
-        throw new IllegalStateException("the broker did not become healthy within " + timeout + "; see " + logDir.resolve("broker.log"));
+        throw new IllegalStateException("the broker did not become healthy within " + timeout + "; see " + logDir.resolve(options.brokerName + ".log"));
     }
 
     private Process spawn(List<String> cmd, String name, Map<String, String> env) {

@@ -101,7 +101,7 @@ public final class Spillway {
             UpCommand.class, DemoCommand.class,
             JobCommands.Submit.class, JobCommands.Estimate.class, JobCommands.Jobs.class, JobCommands.JobDetail.class, JobCommands.Watch.class,
             JobCommands.Logs.class, JobCommands.Cancel.class, JobCommands.Explain.class,
-            ClusterCommands.Nodes.class, ClusterCommands.Pools.class, ClusterCommands.Token.class, ClusterCommands.Instances.class,
+            ClusterCommands.Nodes.class, ClusterCommands.Pools.class, ClusterCommands.Token.class, ClusterCommands.Instances.class, ClusterCommands.Status.class,
             AccessCommands.WhoAmI.class, AccessCommands.ApiKeys.class, AccessCommands.Audit.class,
             PolicyCommands.Policy.class, PolicyCommands.Decisions.class, CostCommands.Cost.class,
             BudgetCommands.BudgetCommand.class, BudgetCommands.Budgets.class,

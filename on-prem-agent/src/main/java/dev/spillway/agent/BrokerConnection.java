@@ -19,8 +19,12 @@ import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.grpc.stub.ClientCallStreamObserver;
 import io.grpc.stub.ClientResponseObserver;
 import io.grpc.stub.StreamObserver;
+import dev.spillway.api.LeaderRedirect;
 import java.io.IOException;
 import java.util.Deque;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedDeque;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ThreadLocalRandom;
@@ -34,6 +38,10 @@ import java.util.logging.Logger;
 /**
  * This node's one stream to the broker ({@code AgentService.Connect}). Connects, registers, and
  * when the stream ends reconnects with capped exponential backoff, until {@link #close()}d.
+ * With several brokers (a comma-separated list, or one name that leads to any of them), only the
+ * leader takes the stream: another broker refuses it naming the leader
+ * ({@link LeaderRedirect}), and the agent connects there next, verifying the broker's certificate
+ * against the name it was given; when the leader cannot be reached it tries its brokers in turn.
  * Authenticates with the best credential it has and, once the broker hands the node its own
  * credential (after a one-time join token is spent), keeps it in the {@link NodeCredentialFile}
  * and uses only that. Beats at the interval the broker asked for at registration: each beat is
@@ -44,7 +52,17 @@ final class BrokerConnection {
     private static final Logger LOG = Logger.getLogger(BrokerConnection.class.getName());
     private static final Metadata.Key<String> AUTHORIZATION = Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER);
 
-    private final String target;
+    /** The brokers the agent was given, host:port each; tried in turn. */
+    private final List<String> targets;
+    private final BrokerTrust trust;
+    private final ClientInterceptor authorization;
+    /** One channel per address the agent has connected to: its brokers, and a leader it was sent to. */
+    private final Map<String, ManagedChannel> channels = new ConcurrentHashMap<>();
+    private int targetIndex;
+    /** Where a broker that does not lead said the leader is: the next connection goes there. */
+    private volatile String redirectTo;
+    /** The address of the current (or last) connection. */
+    private volatile String target;
     private final NodeCredentialFile credentialFile;
     private final Supplier<Register> registration;
     private final Supplier<Report> heartbeat;
@@ -54,7 +72,6 @@ final class BrokerConnection {
      * agent was started with (shared agent token or one-time join token). A refused one is dropped.
      */
     private final Deque<String> credentials = new ConcurrentLinkedDeque<>();
-    private final ManagedChannel channel;
     private final Object sendLock = new Object();
     private final Object readiness = new Object();
     private volatile StreamObserver<ConnectRequest> stream;
@@ -63,7 +80,7 @@ final class BrokerConnection {
     private volatile long lastHeartbeat;
 
     /**
-     * @param target       the broker, host:port
+     * @param target       the broker, host:port, or several, comma-separated
      * @param trust        how the broker is reached: TLS verifying its certificate, or plaintext explicitly
      * @param token        the token the agent was started with
      * @param registration what the node says at each (re)connection: capacity, labels, the attempts
@@ -73,7 +90,10 @@ final class BrokerConnection {
      */
     BrokerConnection(String target, BrokerTrust trust, String token, NodeCredentialFile credentialFile, Supplier<Register> registration,
                      Supplier<Report> heartbeat, Consumer<ConnectResponse> onMessage) {
-        this.target = target;
+        this.targets = java.util.Arrays.stream(target.split(",")).map(String::trim).filter(t -> !t.isEmpty()).toList();
+        if (targets.isEmpty()) throw new IllegalArgumentException("no broker address given");
+        this.target = targets.get(0);
+        this.trust = trust;
         this.credentialFile = credentialFile;
         this.registration = registration;
         this.heartbeat = heartbeat;
@@ -82,8 +102,7 @@ final class BrokerConnection {
         if (token != null && !token.isBlank()) credentials.add(token);
         if (trust.tls()) LOG.info(() -> "connecting to " + target + " over " + trust.describe());
         else LOG.warning("connecting to " + target + " in " + trust.describe());
-        this.channel = NettyChannelBuilder.forTarget(target, trust.credentials())
-                .intercept(new ClientInterceptor() {
+        this.authorization = new ClientInterceptor() {
                     @Override
                     public <Q, R> ClientCall<Q, R> interceptCall(MethodDescriptor<Q, R> method, CallOptions options, Channel next) {
                         return new ForwardingClientCall.SimpleForwardingClientCall<>(next.newCall(method, options)) {
@@ -94,28 +113,54 @@ final class BrokerConnection {
                             }
                         };
                     }
-                })
-                .keepAliveTime(30, TimeUnit.SECONDS)
-                .maxInboundMessageSize(16 * 1024 * 1024)
-                .build();
+                };
+    }
+
+    /**
+     * The channel to {@code address}. A leader the agent was sent to is reached at its own address
+     * but verified as the broker the agent was given ({@code authority}): its certificate must hold
+     * that name. Pings every 5 s find a broker that stopped answering (a frozen process, a cut
+     * network) within 10 s, so that the agent goes to the next leader.
+     */
+    private ManagedChannel channel(String address, String authority) {
+        return channels.computeIfAbsent(address, a -> {
+            NettyChannelBuilder b = NettyChannelBuilder.forTarget(a, trust.credentials())
+                    .intercept(authorization)
+                    .keepAliveTime(5, TimeUnit.SECONDS)
+                    .keepAliveTimeout(5, TimeUnit.SECONDS)
+                    .maxInboundMessageSize(16 * 1024 * 1024);
+            if (authority != null) b.overrideAuthority(authority);
+            return b.build();
+        });
     }
 
     /** Connects and reconnects until {@link #close()}; returns when closed (or interrupted). */
     void run() {
         Backoff backoff = new Backoff(bound -> ThreadLocalRandom.current().nextLong(bound));
+        // A broker that refused the stream because it does not lead is alive and cheap to ask again: a short, capped wait.
+        Backoff redirected = new Backoff(bound -> ThreadLocalRandom.current().nextLong(bound), Backoff.FIRST_MILLIS, 2_000);
         while (!stopping) {
             CountDownLatch ended = new CountDownLatch(1);
             boolean[] registered = {false};
             long[] registeredAtNanos = {0};
+            boolean[] notLeader = {false};
             try {
-                connect(ended, registered, registeredAtNanos);
+                connect(ended, registered, registeredAtNanos, notLeader);
                 ended.await();
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
                 return;
             }
             if (stopping) break;
-            long wait = backoff.next(registered[0] ? (System.nanoTime() - registeredAtNanos[0]) / 1_000_000 : -1);
+            long registeredMillis = registered[0] ? (System.nanoTime() - registeredAtNanos[0]) / 1_000_000 : -1;
+            long wait;
+            if (notLeader[0]) {
+                // The first time it is sent to a leader it goes at once; a broker passing it around again waits.
+                wait = redirectTo != null && redirected.fresh() ? 0 : redirected.next(registeredMillis);
+            } else {
+                redirected.reset();
+                wait = backoff.next(registeredMillis);
+            }
             if (registered[0]) LOG.info(() -> "reconnecting to " + target + " (retrying with backoff up to 10 s)");
             try {
                 Thread.sleep(wait);
@@ -126,8 +171,14 @@ final class BrokerConnection {
         }
     }
 
-    private void connect(CountDownLatch ended, boolean[] registered, long[] registeredAtNanos) {
-        AgentServiceGrpc.AgentServiceStub stub = AgentServiceGrpc.newStub(channel);
+    private void connect(CountDownLatch ended, boolean[] registered, long[] registeredAtNanos, boolean[] notLeader) {
+        String leader = redirectTo;
+        redirectTo = null;
+        String configured = targets.get(targetIndex);
+        String address = leader != null ? leader : configured;
+        target = address;
+        AgentServiceGrpc.AgentServiceStub stub = AgentServiceGrpc.newStub(
+                channel(address, leader != null && !leader.equals(configured) ? authorityOf(configured) : null));
         Register register = registration.get();
         StreamObserver<ConnectRequest> requests = stub.connect(new ClientResponseObserver<ConnectRequest, ConnectResponse>() {
             @Override
@@ -154,6 +205,20 @@ final class BrokerConnection {
             @Override
             public void onError(Throwable t) {
                 Status s = Status.fromThrowable(t);
+                Metadata trailers = Status.trailersFromThrowable(t);
+                String sentTo = LeaderRedirect.leader(trailers);
+                if (s.getCode() == Status.Code.UNAVAILABLE && LeaderRedirect.notLeader(trailers)) {
+                    // A broker that does not lead: go to the leader it names, or ask again shortly.
+                    notLeader[0] = true;
+                    redirectTo = sentTo;
+                    LOG.log(registered[0] ? Level.INFO : Level.FINE, () -> "broker " + address + ": " + s.getDescription());
+                    if (sentTo == null) nextTarget();
+                    stream = null;
+                    ended.countDown();
+                    return;
+                }
+                // Not reachable, or the stream broke: the next connection tries the next broker the agent was given.
+                if (s.getCode() == Status.Code.UNAVAILABLE || s.getCode() == Status.Code.DEADLINE_EXCEEDED) nextTarget();
                 if (s.getCode() == Status.Code.UNAUTHENTICATED) {
                     LOG.severe("the broker refused this agent's credential: " + s.getDescription());
                     if (credentials.size() > 1) credentials.pollFirst(); // try the next one
@@ -183,6 +248,16 @@ final class BrokerConnection {
             stream = requests;
             requests.onNext(ConnectRequest.newBuilder().setRegister(register).build());
         }
+    }
+
+    private synchronized void nextTarget() {
+        targetIndex = (targetIndex + 1) % targets.size();
+    }
+
+    /** The host:port the agent verifies brokers as: the configured address, without any scheme. */
+    private static String authorityOf(String address) {
+        int scheme = address.indexOf("://");
+        return scheme < 0 ? address : address.substring(scheme + 3);
     }
 
     private static boolean untrusted(Throwable t) {
@@ -264,9 +339,9 @@ final class BrokerConnection {
                 }
             }
         }
-        channel.shutdown();
+        for (ManagedChannel channel : channels.values()) channel.shutdown();
         try {
-            channel.awaitTermination(5, TimeUnit.SECONDS);
+            for (ManagedChannel channel : channels.values()) channel.awaitTermination(5, TimeUnit.SECONDS);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
@@ -287,10 +362,32 @@ final class BrokerConnection {
 
         /** bound → a random number in [0, bound). */
         private final LongUnaryOperator random;
-        private long millis = FIRST_MILLIS;
+        private final long first;
+        private final long cap;
+        private long millis;
+        private boolean fresh = true;
 
         Backoff(LongUnaryOperator random) {
+            this(random, FIRST_MILLIS, CAP_MILLIS);
+        }
+
+        Backoff(LongUnaryOperator random, long first, long cap) {
             this.random = random;
+            this.first = first;
+            this.cap = cap;
+            this.millis = first;
+        }
+
+        /** Whether no wait was drawn since the last {@link #reset}. */
+        boolean fresh() {
+            boolean was = fresh;
+            fresh = false;
+            return was;
+        }
+
+        void reset() {
+            millis = first;
+            fresh = true;
         }
 
         /**
@@ -298,7 +395,8 @@ final class BrokerConnection {
          * {@code registeredMillis} (negative: it never registered).
          */
         long next(long registeredMillis) {
-            millis = registeredMillis >= STABLE_MILLIS ? FIRST_MILLIS : Math.min(millis * 2, CAP_MILLIS);
+            fresh = false;
+            millis = registeredMillis >= STABLE_MILLIS ? first : Math.min(millis * 2, cap);
             return millis / 2 + random.applyAsLong(millis / 2 + 1);
         }
     }

@@ -29,6 +29,14 @@ public interface AgentLink {
     /** Ends the stream from the broker's side. */
     void close(CloseReason reason, String message);
 
+    /**
+     * Ends the stream because this broker does not lead: the agent is to connect to the leader at
+     * {@code leaderAddress} (host:port; null when not known yet: it tries its configured brokers again).
+     */
+    default void redirect(String leaderAddress, String message) {
+        close(CloseReason.UNAVAILABLE, message);
+    }
+
     /** Ends the stream normally (the agent said goodbye). */
     void complete();
 

@@ -77,6 +77,17 @@ public final class AgentSession {
         }
     }
 
+    /** Ends the stream, sending the agent to the leader at {@code leaderAddress} ({@link AgentLink#redirect}). */
+    public synchronized void redirect(String leaderAddress, String message) {
+        if (closed) return;
+        closed = true;
+        try {
+            link.redirect(leaderAddress, message);
+        } catch (RuntimeException ignored) {
+            // already cancelled by the peer
+        }
+    }
+
     synchronized void markClosed() {
         closed = true;
     }

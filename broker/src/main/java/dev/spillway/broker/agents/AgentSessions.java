@@ -94,6 +94,20 @@ public class AgentSessions {
         lastHeard.merge(node, at, Leases.Heard::latest);
     }
 
+    /**
+     * This broker no longer leads: every agent is sent to the leader, and what was heard from them is
+     * forgotten (should this broker lead again, its nodes get the start grace to come back).
+     */
+    void steppedDown(@jakarta.enterprise.event.Observes dev.spillway.broker.leader.Leadership.SteppedDown event) {
+        String why = "this broker no longer leads (" + event.why() + ")"
+                + (event.leaderAddress() == null ? "; connect to the leader" : "; the leader is at " + event.leaderAddress());
+        for (AgentSession s : List.copyOf(byNode.values())) {
+            s.redirect(event.leaderAddress(), why);
+            detach(s);
+        }
+        lastHeard.clear();
+    }
+
     public AgentSession get(String node) {
         AgentSession s = byNode.get(node);
         return s == null || s.closed() ? null : s;

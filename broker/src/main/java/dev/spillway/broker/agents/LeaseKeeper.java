@@ -1,6 +1,7 @@
 package dev.spillway.broker.agents;
 
 import dev.spillway.broker.config.BrokerConfig;
+import dev.spillway.broker.leader.Leadership;
 import dev.spillway.broker.store.DatabaseCalls;
 import dev.spillway.broker.store.NodeStore;
 import dev.spillway.broker.store.TaskStore;
@@ -40,11 +41,13 @@ public class LeaseKeeper {
     private final Ticker ticker;
     private final DatabaseCalls db;
     private final AtomicReference<Start> start = new AtomicReference<>();
+    private final Leadership leadership;
     private ScheduledExecutorService timer;
     private int ticks;
 
     public LeaseKeeper(AgentSessions sessions, NodeStore nodes, TaskStore tasks, SchedulerWakeup scheduler, BrokerConfig config, Clock clock,
-                       Ticker ticker, DatabaseCalls db) {
+                       Ticker ticker, DatabaseCalls db, Leadership leadership) {
+        this.leadership = leadership;
         this.db = db;
         this.clock = clock;
         this.ticker = ticker;
@@ -96,7 +99,13 @@ public class LeaseKeeper {
     private record Start(long nanos, Duration grace) {
     }
 
+    /** A broker that takes over leads nodes it has not heard yet: they get the start grace to reconnect to it. */
+    void elected(@Observes Leadership.Elected event) {
+        startGrace();
+    }
+
     private void tick() {
+        if (!leadership.isLeader()) return; // the leader keeps the node leases
         try {
             List<String> believedConnected = db.await(nodes.connectedNames(), "reading the connected nodes");
             Start begun = start.get();

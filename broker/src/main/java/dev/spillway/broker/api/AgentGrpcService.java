@@ -4,7 +4,9 @@ import dev.spillway.api.v1.AgentServiceGrpc;
 import dev.spillway.api.v1.ConnectRequest;
 import dev.spillway.api.v1.ConnectResponse;
 import dev.spillway.broker.agents.AgentConnections;
+import dev.spillway.api.LeaderRedirect;
 import dev.spillway.broker.agents.AgentLink;
+import dev.spillway.broker.leader.Leadership;
 import io.grpc.Status;
 import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
@@ -18,8 +20,11 @@ public class AgentGrpcService extends AgentServiceGrpc.AgentServiceImplBase {
 
     private final AgentConnections connections;
 
-    public AgentGrpcService(AgentConnections connections) {
+    private final Leadership leadership;
+
+    public AgentGrpcService(AgentConnections connections, Leadership leadership) {
         this.connections = connections;
+        this.leadership = leadership;
     }
 
     /**
@@ -32,6 +37,26 @@ public class AgentGrpcService extends AgentServiceGrpc.AgentServiceImplBase {
     @Override
     public StreamObserver<ConnectRequest> connect(StreamObserver<ConnectResponse> out) {
         ServerCallStreamObserver<ConnectResponse> call = (ServerCallStreamObserver<ConnectResponse>) out;
+        if (!leadership.isLeader()) {
+            // Agents stream to the leader only: a follower sends them there.
+            String leader = leadership.leaderAddress().orElse(null);
+            call.onError(Status.UNAVAILABLE.withDescription("this broker (" + leadership.id() + ") does not lead"
+                    + (leader == null ? "; no leader is known yet: try again" : "; the leader is at " + leader))
+                    .asRuntimeException(LeaderRedirect.trailers(leader)));
+            return new StreamObserver<>() {
+                @Override
+                public void onNext(ConnectRequest value) {
+                }
+
+                @Override
+                public void onError(Throwable t) {
+                }
+
+                @Override
+                public void onCompleted() {
+                }
+            };
+        }
         call.disableAutoRequest();
         call.request(INBOUND_WINDOW);
         AgentConnections.Connection connection = connections.open(new StreamLink(call, AgentAuthInterceptor.REMOTE.get()),
@@ -80,6 +105,11 @@ public class AgentGrpcService extends AgentServiceGrpc.AgentServiceImplBase {
                 case UNAVAILABLE -> Status.UNAVAILABLE;
             };
             out.onError(status.withDescription(message).asRuntimeException());
+        }
+
+        @Override
+        public void redirect(String leaderAddress, String message) {
+            out.onError(Status.UNAVAILABLE.withDescription(message).asRuntimeException(LeaderRedirect.trailers(leaderAddress)));
         }
 
         @Override

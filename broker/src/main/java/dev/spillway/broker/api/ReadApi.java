@@ -44,9 +44,11 @@ public class ReadApi {
     private final dev.spillway.broker.store.PolicyStore policies;
 
     private final dev.spillway.broker.jobs.DecisionQueries decisions;
+    private final dev.spillway.broker.leader.BrokerStatus brokers;
 
     public ReadApi(JobQueries jobs, ClusterView cluster, BurstStatus burst, dev.spillway.broker.store.PolicyStore policies,
-                   dev.spillway.broker.jobs.DecisionQueries decisions) {
+                   dev.spillway.broker.jobs.DecisionQueries decisions, dev.spillway.broker.leader.BrokerStatus brokers) {
+        this.brokers = brokers;
         this.decisions = decisions;
         this.jobs = jobs;
         this.cluster = cluster;
@@ -111,6 +113,13 @@ public class ReadApi {
         return cluster.nodes(pool, null)
                 .map(n -> ok(ListNodesResponse.newBuilder().addAllNodes(n.stream().map(ProtoMapping::node).toList()).build()))
                 .onFailure().recoverWithItem(ApiErrors::problem);
+    }
+
+    @GET
+    @Path("/status")
+    @Operation(summary = "The brokers that share the database and which one leads", description = "Same as BrokerService.GetStatus.")
+    public Uni<Response> status() {
+        return brokers.status().map(s -> ok(BrokerGrpcService.response(s))).onFailure().recoverWithItem(ApiErrors::problem);
     }
 
     @GET

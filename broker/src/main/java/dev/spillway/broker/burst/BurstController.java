@@ -2,6 +2,7 @@ package dev.spillway.broker.burst;
 
 import dev.spillway.broker.agents.AgentSessions;
 import dev.spillway.broker.config.BrokerConfig;
+import dev.spillway.broker.leader.Leadership;
 import dev.spillway.broker.policy.Policies;
 import dev.spillway.broker.scheduling.SchedulingLoop;
 import dev.spillway.broker.store.DatabaseCalls;
@@ -83,10 +84,12 @@ public class BurstController {
     private ScheduledExecutorService timer;
     private volatile boolean stopped;
     private Instant lastReconcile = Instant.EPOCH;
+    private final Leadership leadership;
 
     public BurstController(CloudPools pools, InstanceStore instances, NodeStore nodes, SchedulingLoop scheduling, AgentSessions sessions,
                            BurstStatus status, Launches launches, InstanceLifecycle lifecycle, Reconciler reconciler, BrokerConfig config,
-                           Clock clock, DatabaseCalls db, Policies policies, JobCatalog jobs, SpendCaps budgets) {
+                           Clock clock, DatabaseCalls db, Policies policies, JobCatalog jobs, SpendCaps budgets, Leadership leadership) {
+        this.leadership = leadership;
         this.budgets = budgets;
         this.db = db;
         this.policies = policies;
@@ -151,7 +154,7 @@ public class BurstController {
     }
 
     private void tick() {
-        if (stopped) return;
+        if (stopped || !leadership.isLeader()) return; // the leader bursts
         try {
             Instant now = clock.instant();
             for (CloudPool pool : pools.all().values()) pool.refreshIfOlderThan(pool.settings().offeringsRefresh(), now);

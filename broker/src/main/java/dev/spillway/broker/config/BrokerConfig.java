@@ -45,6 +45,44 @@ public interface BrokerConfig {
         Optional<String> keyFile();
     }
 
+    Leader leader();
+
+    /**
+     * High availability: several brokers share one database and exactly one of them leads (runs the
+     * scheduling loop, node leases, bursting and the bookkeeping timers), by a lease row in the
+     * database with a fencing epoch ({@code dev.spillway.broker.leader.Leadership}). A broker alone
+     * on its database simply leads.
+     */
+    interface Leader {
+        /** How long a lease lasts unless renewed; a follower takes over at most this long after the leader stops renewing. */
+        @WithDefault("10s")
+        Duration ttl();
+
+        /** How often the leader renews and the followers try to take over; default a quarter of the ttl. */
+        Optional<Duration> renewEvery();
+
+        /**
+         * The fastest or slowest this machine's monotonic clock may run, as a rate (0.01: 1 %). The
+         * leader stops acting as leader this much earlier than its lease, plus {@link #margin()}.
+         */
+        @WithDefault("0.01")
+        double maxClockDrift();
+
+        /** Time the leader allows itself to stop its work before its lease could expire. */
+        @WithDefault("1s")
+        Duration margin();
+
+        /**
+         * Where other brokers and agents reach this broker (host:port): followers send agents there
+         * when it leads. Default: this machine's host name and the HTTP port; on Kubernetes, the
+         * pod's IP ({@code status.podIP}) and the port.
+         */
+        Optional<String> advertise();
+
+        /** This broker's name among its peers; default {@code <host>-<random>}, new at every start. */
+        Optional<String> id();
+    }
+
     /** Pools by name. Pools that agents name without configuration are created as {@code on-prem}. */
     Map<String, PoolSettings> pools();
 

@@ -73,8 +73,11 @@ public class Budgets implements dev.spillway.broker.burst.SpendCaps {
 
     private final dev.spillway.broker.policy.Policies policies;
 
+    private final dev.spillway.broker.leader.Leadership leadership;
+
     public Budgets(BudgetStore store, CostLedger ledger, JobEstimates estimates, DatabaseCalls db, BrokerConfig config, MeterRegistry registry,
-                   Clock clock, dev.spillway.broker.policy.Policies policies) {
+                   Clock clock, dev.spillway.broker.policy.Policies policies, dev.spillway.broker.leader.Leadership leadership) {
+        this.leadership = leadership;
         this.policies = policies;
         this.store = store;
         this.ledger = ledger;
@@ -207,6 +210,7 @@ public class Budgets implements dev.spillway.broker.burst.SpendCaps {
     }
 
     private void keepQuietly() {
+        if (!leadership.isLeader()) return; // the leader keeps the books
         try {
             keep();
         } catch (RuntimeException e) {

@@ -45,7 +45,10 @@ public class CostLedger {
     private final FocusExport focus;
     private ScheduledExecutorService timer;
 
-    public CostLedger(LedgerStore store, DatabaseCalls db, BrokerConfig config, Clock clock) {
+    private final dev.spillway.broker.leader.Leadership leadership;
+
+    public CostLedger(LedgerStore store, DatabaseCalls db, BrokerConfig config, Clock clock, dev.spillway.broker.leader.Leadership leadership) {
+        this.leadership = leadership;
         this.store = store;
         this.db = db;
         this.settings = config.cost();
@@ -77,6 +80,7 @@ public class CostLedger {
     }
 
     private void closeQuietly() {
+        if (!leadership.isLeader()) return; // the leader closes the hours
         try {
             closeDue();
         } catch (RuntimeException e) {

@@ -49,7 +49,11 @@ public class RetentionSweeper {
     private ScheduledExecutorService timer;
     private volatile boolean stopped;
 
-    public RetentionSweeper(RetentionStore store, DatabaseCalls db, BrokerConfig config, MeterRegistry registry, Clock clock) {
+    private final dev.spillway.broker.leader.Leadership leadership;
+
+    public RetentionSweeper(RetentionStore store, DatabaseCalls db, BrokerConfig config, MeterRegistry registry, Clock clock,
+                            dev.spillway.broker.leader.Leadership leadership) {
+        this.leadership = leadership;
         this.store = store;
         this.db = db;
         this.settings = config.retention();
@@ -80,6 +84,7 @@ public class RetentionSweeper {
     }
 
     private void sweepQuietly() {
+        if (!leadership.isLeader()) return; // the leader sweeps
         try {
             sweep();
         } catch (RuntimeException e) {

@@ -5,6 +5,7 @@ import dev.spillway.broker.agents.AgentSessions;
 import dev.spillway.broker.agents.AssignMessages;
 import dev.spillway.broker.agents.SchedulerWakeup;
 import dev.spillway.broker.config.BrokerConfig;
+import dev.spillway.broker.leader.Leadership;
 import dev.spillway.broker.policy.Policies;
 import dev.spillway.broker.store.JobCatalog;
 import dev.spillway.broker.store.NodeStore;
@@ -80,6 +81,7 @@ public class SchedulingLoop implements SchedulerWakeup {
     private static final java.time.Duration DATABASE_WAIT = java.time.Duration.ofSeconds(60);
 
     private final AgentSessions sessions;
+    private final Leadership leadership;
     private final TaskStore tasks;
     private final NodeStore nodeStore;
     private final JobCatalog jobs;
@@ -133,7 +135,8 @@ public class SchedulingLoop implements SchedulerWakeup {
 
     public SchedulingLoop(AgentSessions sessions, TaskStore tasks, NodeStore nodeStore, JobCatalog jobs,
                           BrokerConfig config, MeterRegistry registry,
-                          AssignMessages assignments, Policies policies, Clock clock, CloudOfferings cloudOfferings) {
+                          AssignMessages assignments, Policies policies, Clock clock, CloudOfferings cloudOfferings, Leadership leadership) {
+        this.leadership = leadership;
         this.cloudOfferings = cloudOfferings;
         this.assignments = assignments;
         this.policies = policies;
@@ -236,7 +239,20 @@ public class SchedulingLoop implements SchedulerWakeup {
         }
     }
 
+    /** A broker that takes over schedules at once. */
+    void elected(@Observes Leadership.Elected event) {
+        wake();
+    }
+
     private void cycle() {
+        if (!leadership.isLeader()) {
+            // A follower schedules nothing: what it said about waiting work was the leader's to say.
+            pendingReasons = Map.of();
+            crowdedTenants = Map.of();
+            lastUnplaced = List.of();
+            noNodes = false;
+            return;
+        }
         List<AgentSession> connected = sessions.connected();
         if (!hasCloudPools && connected.stream().noneMatch(s -> !s.draining())) {
             // Nothing can be placed, nor burst: skip reading the queue (it may be long) and say why everything waits.

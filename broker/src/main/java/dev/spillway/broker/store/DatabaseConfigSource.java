@@ -76,6 +76,11 @@ public class DatabaseConfigSource implements ConfigSource {
         };
     }
 
+    /** Whether the broker uses a database of its own configuration ({@code SPILLWAY_DATABASE_URL}), not the embedded one it owns alone. */
+    public static boolean external() {
+        return setting("spillway.database.url", "SPILLWAY_DATABASE_URL").isPresent();
+    }
+
     private static String external(URI uri, String name) {
         String[] userInfo = uri.getUserInfo() == null ? new String[0] : uri.getUserInfo().split(":", 2);
         String hostPart = uri.getHost() + (uri.getPort() > 0 ? ":" + uri.getPort() : "") + uri.getPath()

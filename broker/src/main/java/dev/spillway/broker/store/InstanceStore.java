@@ -32,9 +32,11 @@ import java.util.UUID;
 public class InstanceStore {
 
     private final Pool pool;
+    private final Fencing fencing;
 
-    public InstanceStore(Pool pool) {
+    public InstanceStore(Pool pool, Fencing fencing) {
         this.pool = pool;
+        this.fencing = fencing;
     }
 
     /**
@@ -71,15 +73,16 @@ public class InstanceStore {
 
     public Uni<Void> insertRequested(NewInstance n) {
         Offering o = n.offering();
-        return pool.preparedQuery("""
+        return fencing.transaction(pool, (tx, epoch) -> tx.preparedQuery("""
                 INSERT INTO cloud_instance (id, pool, node_name, instance_type, region, zone, spot, price_usd_per_hour,
-                                            cpu_millis, memory_mib, gpus, state, reason, reason_code, decision, for_jobs, expected_tasks)
-                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'REQUESTED', $12, $13, $12, $14, $15)""")
+                                            cpu_millis, memory_mib, gpus, state, reason, reason_code, decision, for_jobs, expected_tasks, epoch)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'REQUESTED', $12, $13, $12, $14, $15, $16)""")
                 .execute(Tuple.tuple().addUUID(n.id()).addString(n.pool()).addString(n.nodeName()).addString(o.instanceType())
                         .addString(o.region()).addString(o.zone()).addBoolean(o.spot()).addDouble(o.priceUsdPerHour())
                         .addLong(o.shape().cpuMillis()).addLong(o.shape().memoryMib()).addInteger(o.shape().gpus())
                         .addString(n.decision()).addString(ReasonCode.LAUNCHING.code())
-                        .addArrayOfString(n.forJobs().stream().sorted().toArray(String[]::new)).addInteger(n.expectedTasks()))
+                        .addArrayOfString(n.forJobs().stream().sorted().toArray(String[]::new)).addInteger(n.expectedTasks())
+                        .addLong(epoch)))
                 .replaceWithVoid();
     }
 
@@ -103,16 +106,16 @@ public class InstanceStore {
                 + " WHERE id = $1 AND state IN " + sqlList(InstanceState.sourcesOf(to));
         Tuple args = Tuple.from(Arrays.asList(id, to.name(), reason, code.code(), providerInstance, at.atOffset(ZoneOffset.UTC)));
         if (to != InstanceState.TERMINATED && to != InstanceState.FAILED) {
-            return pool.preparedQuery(update).execute(args).map(r -> r.rowCount() == 1);
+            return fencing.transaction(pool, (tx, epoch) -> tx.preparedQuery(update).execute(args)).map(r -> r.rowCount() == 1);
         }
         // The instance is gone: in the same statement, its node's credential and any unspent join
         // token for it stop working, so a credential copied off the machine lets no one back in.
-        return pool.preparedQuery("WITH ended AS (" + update + " RETURNING node_name), "
+        return fencing.transaction(pool, (tx, epoch) -> tx.preparedQuery("WITH ended AS (" + update + " RETURNING node_name), "
                         + "revoked AS (UPDATE node SET credential_hash = NULL WHERE name IN (SELECT node_name FROM ended)), "
                         + "expired AS (UPDATE join_token SET expires_at = least(expires_at, now()) "
                         + "WHERE node_name IN (SELECT node_name FROM ended) AND used_at IS NULL) "
                         + "SELECT count(*) AS n FROM ended")
-                .execute(args).map(rows -> rows.iterator().next().getLong("n") == 1);
+                .execute(args)).map(rows -> rows.iterator().next().getLong("n") == 1);
     }
 
     public Uni<List<InstanceRow>> live() {

@@ -26,9 +26,11 @@ import java.util.UUID;
 public class NodeStore {
 
     private final Pool pool;
+    private final Fencing fencing;
 
-    public NodeStore(Pool pool) {
+    public NodeStore(Pool pool, Fencing fencing) {
         this.pool = pool;
+        this.fencing = fencing;
     }
 
     /** What a registering node says about itself, with what was fixed for it already applied to its labels. */
@@ -82,14 +84,14 @@ public class NodeStore {
      * refused (null) when {@code credentialHash} is no longer the node's, e.g. revoked meanwhile.
      */
     public Uni<UUID> reconnect(Registration r, String credentialHash) {
-        return pool.preparedQuery("""
+        return fencing.transaction(pool, (tx, epoch) -> tx.preparedQuery("""
                         UPDATE node SET state = $3, cpu_millis = $4, memory_mib = $5, gpus = $6, labels = $7, agent_version = $8,
                             registered_at = now(), last_seen_at = now()
                         WHERE name = $1 AND credential_hash = $2 RETURNING id""")
                 .execute(Tuple.tuple().addString(r.name()).addString(credentialHash)
                         .addString((r.draining() ? NodeState.DRAINING : NodeState.READY).name())
                         .addLong(r.capacity().cpuMillis()).addLong(r.capacity().memoryMib()).addInteger(r.capacity().gpus())
-                        .addValue(new JsonObject(Map.copyOf(r.labels()))).addString(r.agentVersion()))
+                        .addValue(new JsonObject(Map.copyOf(r.labels()))).addString(r.agentVersion())))
                 .map(rows -> rows.size() == 0 ? null : rows.iterator().next().getUUID("id"));
     }
 
@@ -104,7 +106,7 @@ public class NodeStore {
     }
 
     private Uni<UUID> upsert(Tuple args, String onConflict) {
-        return pool.preparedQuery("""
+        return fencing.transaction(pool, (tx, epoch) -> tx.preparedQuery("""
                 WITH p AS (INSERT INTO pool (name, kind) VALUES ($3, $10) ON CONFLICT (name) DO NOTHING)
                 INSERT INTO node (name, id, pool, state, cpu_millis, memory_mib, gpus, labels, agent_version, registered_at, last_seen_at,
                     fixed_labels, max_cpu_millis, max_memory_mib, max_gpus, credential_hash)
@@ -114,8 +116,8 @@ public class NodeStore {
                     labels = excluded.labels, agent_version = excluded.agent_version,
                     registered_at = now(), last_seen_at = now(),
                 """ + onConflict + "\nRETURNING id")
-                .execute(args)
-                .onFailure().retry().atMost(1) // a concurrent first insert of the same pool: the retry sees it
+                .execute(args))
+                .onFailure(f -> !Fencing.fenced(f)).retry().atMost(1) // a concurrent first insert of the same pool: the retry sees it
                 .map(rows -> rows.size() == 0 ? null : rows.iterator().next().getUUID("id"));
     }
 
@@ -158,9 +160,9 @@ public class NodeStore {
 
     /** Moves a node to {@code to} if its state allows it; false when it did not (another writer got there first). */
     public Uni<Boolean> setState(String name, NodeState to) {
-        return pool.preparedQuery("UPDATE node SET state = $2, last_seen_at = now() WHERE name = $1 AND state IN "
+        return fencing.transaction(pool, (tx, epoch) -> tx.preparedQuery("UPDATE node SET state = $2, last_seen_at = now() WHERE name = $1 AND state IN "
                         + sqlList(NodeState.MACHINE.sourcesOf(to)))
-                .execute(Tuple.of(name, to.name())).map(r -> r.rowCount() == 1);
+                .execute(Tuple.of(name, to.name()))).map(r -> r.rowCount() == 1);
     }
 
     /** Writes the heartbeat times kept in memory (one statement for all nodes). */
@@ -169,9 +171,9 @@ public class NodeStore {
         String[] names = lastSeen.keySet().toArray(String[]::new);
         OffsetDateTime[] times = new OffsetDateTime[names.length];
         for (int i = 0; i < names.length; i++) times[i] = lastSeen.get(names[i]).atOffset(ZoneOffset.UTC);
-        return pool.preparedQuery("""
+        return fencing.transaction(pool, (tx, epoch) -> tx.preparedQuery("""
                 UPDATE node n SET last_seen_at = v.t FROM unnest($1::text[], $2::timestamptz[]) AS v(name, t)
-                WHERE n.name = v.name""").execute(Tuple.of(names, times)).replaceWithVoid();
+                WHERE n.name = v.name""").execute(Tuple.of(names, times))).replaceWithVoid();
     }
 
     /** Names of nodes the database believes connected (READY or DRAINING). */

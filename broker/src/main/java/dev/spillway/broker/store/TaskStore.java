@@ -46,9 +46,11 @@ public class TaskStore {
     private static final String ON_NODE = sqlList(TaskState.ON_NODE);
 
     private final Pool pool;
+    private final Fencing fencing;
 
-    public TaskStore(Pool pool) {
+    public TaskStore(Pool pool, Fencing fencing) {
         this.pool = pool;
+        this.fencing = fencing;
     }
 
     /** A placement that was committed: the task now runs attempt {@code attempt} on {@code node}. */
@@ -102,9 +104,11 @@ public class TaskStore {
         }
         String[] distinctNodes = placements.stream().map(Placement::node).distinct().toArray(String[]::new);
         UUID[] distinctJobs = java.util.Arrays.stream(jobs).distinct().toArray(UUID[]::new);
-        return pool.withTransaction(tx -> tx
-                .preparedQuery("SELECT name FROM node WHERE name = ANY($1) AND state = '" + NodeState.READY + "' ORDER BY name FOR SHARE")
-                .execute(Tuple.of(distinctNodes))
+        long[] epoch = new long[1];
+        return pool.withTransaction(tx -> fencing.check(tx)
+                .invoke(e -> epoch[0] = e)
+                .flatMap(e -> tx.preparedQuery("SELECT name FROM node WHERE name = ANY($1) AND state = '" + NodeState.READY + "' ORDER BY name FOR SHARE")
+                        .execute(Tuple.of(distinctNodes)))
                 .flatMap(ready -> lockJobs(tx, distinctJobs).replaceWith(ready))
                 .flatMap(ready -> {
                     List<String> readyNodes = new ArrayList<>();
@@ -120,8 +124,8 @@ public class TaskStore {
                                 AND t.state IN %s AND p.node = ANY($6)
                               RETURNING t.job_id, t.idx, t.attempt, t.node, t.message),
                             e AS (
-                              INSERT INTO task_event (job_id, idx, attempt, state, node, reason, message)
-                              SELECT job_id, idx, attempt, 'ASSIGNED', node, $7, message FROM u),
+                              INSERT INTO task_event (job_id, idx, attempt, state, node, reason, message, epoch)
+                              SELECT job_id, idx, attempt, 'ASSIGNED', node, $7, message, $17 FROM u),
                             j AS (
                               UPDATE job SET queued = queued - c.n,
                                              state = CASE WHEN state IN %s THEN 'RUNNING' ELSE state END
@@ -140,7 +144,7 @@ public class TaskStore {
                             SELECT job_id, idx, attempt, node FROM u""".formatted(sqlList(TaskStateMachine.sourcesOf(TaskState.ASSIGNED)),
                                     sqlList(JobState.MACHINE.sourcesOf(JobState.RUNNING))))
                             .execute(Tuple.from(new Object[] {jobs, idx, attempts, nodes, messages, readyNodes.toArray(String[]::new),
-                                    ReasonCode.PLACED.code(), dJobs, d[0], d[1], d[2], d[3], d[4], d[5], d[6], decisions.policyVersion()}));
+                                    ReasonCode.PLACED.code(), dJobs, d[0], d[1], d[2], d[3], d[4], d[5], d[6], decisions.policyVersion(), epoch[0]}));
                 }))
                 .map(rows -> {
                     List<Assigned> out = new ArrayList<>(rows.size());
@@ -234,12 +238,13 @@ public class TaskStore {
         if (starts.isEmpty() && ends.isEmpty()) return Uni.createFrom().item(new Reported(List.of(), List.of()));
         UUID[] jobs = java.util.stream.Stream.concat(starts.stream().map(StartReport::jobId), ends.stream().map(EndReport::jobId))
                 .distinct().toArray(UUID[]::new);
-        return pool.withTransaction(tx -> lockJobs(tx, jobs)
-                .flatMap(locked -> recordStarts(tx, node, starts))
-                .flatMap(started -> recordEnds(tx, node, ends, now).map(ended -> new Reported(started, ended))));
+        return pool.withTransaction(tx -> fencing.check(tx)
+                .flatMap(epoch -> lockJobs(tx, jobs)
+                        .flatMap(locked -> recordStarts(tx, node, starts, epoch))
+                        .flatMap(started -> recordEnds(tx, node, ends, now, epoch).map(ended -> new Reported(started, ended)))));
     }
 
-    private static Uni<List<Boolean>> recordStarts(SqlClient tx, String node, List<StartReport> starts) {
+    private static Uni<List<Boolean>> recordStarts(SqlClient tx, String node, List<StartReport> starts, long epoch) {
         if (starts.isEmpty()) return Uni.createFrom().item(List.of());
         int n = starts.size();
         UUID[] jobs = new UUID[n];
@@ -261,10 +266,10 @@ public class TaskStore {
                   WHERE t.job_id = p.job_id AND t.idx = p.idx AND t.attempt = p.attempt AND t.node = $6 AND t.state IN %s
                   RETURNING t.job_id, t.idx, t.attempt, t.node, t.message, p.at),
                 e AS (
-                  INSERT INTO task_event (job_id, idx, attempt, state, node, reason, message, at)
-                  SELECT job_id, idx, attempt, 'RUNNING', node, $5, message, at FROM u ORDER BY job_id, idx)
+                  INSERT INTO task_event (job_id, idx, attempt, state, node, reason, message, at, epoch)
+                  SELECT job_id, idx, attempt, 'RUNNING', node, $5, message, at, $7 FROM u ORDER BY job_id, idx)
                 SELECT job_id, idx, attempt FROM u""".formatted(sqlList(TaskStateMachine.sourcesOf(TaskState.RUNNING))))
-                .execute(Tuple.from(List.of(jobs, idx, attempts, at, ReasonCode.STARTED.code(), node)))
+                .execute(Tuple.from(List.of(jobs, idx, attempts, at, ReasonCode.STARTED.code(), node, epoch)))
                 .map(rows -> {
                     java.util.Set<String> done = new java.util.HashSet<>();
                     for (Row r : rows) done.add(key(r.getUUID("job_id"), r.getInteger("idx"), r.getInteger("attempt")));
@@ -275,7 +280,7 @@ public class TaskStore {
                 });
     }
 
-    private static Uni<List<Ended>> recordEnds(SqlClient tx, String node, List<EndReport> ends, Instant now) {
+    private static Uni<List<Ended>> recordEnds(SqlClient tx, String node, List<EndReport> ends, Instant now, long epoch) {
         if (ends.isEmpty()) return Uni.createFrom().item(List.of());
         int n = ends.size();
         UUID[] jobs = new UUID[n];
@@ -313,7 +318,7 @@ public class TaskStore {
                         writes.add(w);
                         byEnd.add(w);
                     }
-                    return writeAll(tx, writes, now).map(written -> {
+                    return writeAll(tx, writes, now, epoch).map(written -> {
                         List<Ended> out = new ArrayList<>(n);
                         for (Write w : byEnd) {
                             out.add(w == null || !written.written().contains(w.key()) ? null
@@ -337,16 +342,16 @@ public class TaskStore {
      * it, in one transaction. Returns nothing when the node had already been handled.
      */
     public Uni<List<Requeued>> nodeLost(String node, Instant now) {
-        return pool.withTransaction(tx -> tx
+        return pool.withTransaction(tx -> fencing.check(tx).flatMap(epoch -> tx
                 .preparedQuery("UPDATE node SET state = 'LOST' WHERE name = $1 AND state IN "
                         + sqlList(NodeState.MACHINE.sourcesOf(NodeState.LOST)) + " RETURNING name")
                 .execute(Tuple.of(node))
                 .flatMap(updated -> updated.rowCount() == 0
                         ? Uni.createFrom().item(List.<Requeued>of())
-                        : requeueTasksOn(tx, node, now)));
+                        : requeueTasksOn(tx, node, now, epoch))));
     }
 
-    private Uni<List<Requeued>> requeueTasksOn(SqlClient tx, String node, Instant now) {
+    private Uni<List<Requeued>> requeueTasksOn(SqlClient tx, String node, Instant now, long epoch) {
         // No task moves onto the node meanwhile: it is no longer READY, and placements share-lock it.
         return tx.preparedQuery("SELECT DISTINCT job_id FROM task WHERE node = $1 AND state IN " + ON_NODE)
                 .execute(Tuple.of(node))
@@ -369,7 +374,7 @@ public class TaskStore {
                         TaskLifecycle.Decision d = TaskLifecycle.onAttemptEnded(outcome, r.getInteger("failures"), r.getInteger("losses"), retry, now);
                         writes.add(new Write(r.getUUID("job_id"), r.getInteger("idx"), r.getInteger("attempt"), d, null, Usage.NONE));
                     }
-                    return writeAll(tx, writes, now).map(written -> writes.stream()
+                    return writeAll(tx, writes, now, epoch).map(written -> writes.stream()
                             .map(w -> new Requeued(w.jobId(), w.index(), w.attempt(), w.decision().state())).toList());
                 }));
     }
@@ -401,7 +406,7 @@ public class TaskStore {
      * first when the task goes back to the queue) and the jobs' queued counts; then closes the jobs
      * a terminal write may have finished. The caller holds the jobs' row locks.
      */
-    private static Uni<Written> writeAll(SqlClient client, List<Write> writes, Instant now) {
+    private static Uni<Written> writeAll(SqlClient client, List<Write> writes, Instant now, long epoch) {
         if (writes.isEmpty()) return Uni.createFrom().item(new Written(java.util.Set.of(), java.util.Set.of()));
         int n = writes.size();
         UUID[] jobs = new UUID[n];
@@ -442,7 +447,7 @@ public class TaskStore {
             if (to.terminal()) terminal.add(w.jobId());
         }
         Tuple args = Tuple.from(List.of(jobs, idx, attempts, states, sources, failures, losses, notBefore, reasons, messages,
-                exitCodes, requeue, cpu, memory, attemptEnds, now.atOffset(ZoneOffset.UTC)));
+                exitCodes, requeue, cpu, memory, attemptEnds, now.atOffset(ZoneOffset.UTC), epoch));
         return client.preparedQuery("""
                 WITH p AS (
                   SELECT * FROM unnest($1::uuid[], $2::int[], $3::int[], $4::text[], $5::text[], $6::int[], $7::int[], $8::timestamptz[],
@@ -471,8 +476,8 @@ public class TaskStore {
                   FROM (SELECT job_id, count(*)::int AS n FROM u WHERE requeue GROUP BY job_id) c
                   WHERE j.id = c.job_id),
                 e AS (
-                  INSERT INTO task_event (job_id, idx, attempt, state, node, reason, message, at)
-                  SELECT u.job_id, u.idx, u.attempt, s.state, u.node, u.reason, u.message, $16
+                  INSERT INTO task_event (job_id, idx, attempt, state, node, reason, message, at, epoch)
+                  SELECT u.job_id, u.idx, u.attempt, s.state, u.node, u.reason, u.message, $16, $17
                   FROM u, LATERAL (VALUES (1, u.attempt_end), (2, u.state)) AS s(ord, state)
                   WHERE s.state IS NOT NULL
                   ORDER BY u.job_id, u.idx, s.ord)
@@ -491,7 +496,7 @@ public class TaskStore {
      * cycle calls it, for jobs a write could not close (their rows were locked by another writer).
      */
     public Uni<Integer> finishDoneJobs() {
-        return finishJobs(pool, null).map(java.util.Set::size);
+        return pool.withTransaction(tx -> fencing.check(tx).flatMap(epoch -> finishJobs(tx, null))).map(java.util.Set::size);
     }
 
     /**

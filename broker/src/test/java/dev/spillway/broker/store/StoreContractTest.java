@@ -37,6 +37,8 @@ abstract class StoreContractTest {
     private Pool pool;
     JobStore jobs;
     TaskStore tasks;
+    LeaderStore leader;
+    Fencing fencing;
     NodeStore nodes;
 
     /** JDBC URL, user and password of a server this test may write to. */
@@ -54,8 +56,11 @@ abstract class StoreContractTest {
                 .using(vertx)
                 .build();
         jobs = new JobStore(pool);
-        tasks = new TaskStore(pool);
-        nodes = new NodeStore(pool);
+        leader = new LeaderStore(pool);
+        fencing = new Fencing();
+        fencing.hold(leader.take("store-test", "127.0.0.1:1", java.time.Duration.ofMinutes(10), false).await().indefinitely().epoch());
+        tasks = new TaskStore(pool, fencing);
+        nodes = new NodeStore(pool, fencing);
         nodes.register("n1", "onprem", "on-prem", new dev.spillway.core.scheduling.Resources(4000, 8192, 0), Map.of(), "test", false)
                 .await().indefinitely();
     }
@@ -238,6 +243,61 @@ abstract class StoreContractTest {
         assertThat(again.onNodes()).isEmpty();
         assertThat(tasks.ended(id, 0, 1, "n1", new AttemptOutcome.Exited(143), 143, TaskStore.Usage.NONE, Instant.now())
                 .await().indefinitely()).as("the killed process's report").isNull();
+    }
+
+    @Test
+    void theLeaseIsTakenOnlyOnceExpiredAndADeposedLeadersWritesChangeNothing() {
+        long mine = fencing.epoch();
+        java.time.Duration ttl = java.time.Duration.ofMinutes(10);
+        assertThat(leader.take("other", "127.0.0.1:2", ttl, false).await().indefinitely()).as("held: no takeover").isNull();
+        assertThat(leader.renew("other", mine, "127.0.0.1:2", ttl).await().indefinitely()).as("only the holder renews").isNull();
+        LeaderStore.Lease renewed = leader.renew("store-test", mine, "127.0.0.1:1", ttl).await().indefinitely();
+        assertThat(renewed.epoch()).isEqualTo(mine);
+        assertThat(renewed.expiresAt()).isAfter(renewed.dbNow().plus(java.time.Duration.ofMinutes(9)));
+        UUID id = submit(2, 0);
+        place(id, 0, 0, "n1");
+        try {
+            // Another broker takes over (as if this one had been paused past its lease): a takeover the epoch check must see.
+            pool.query("UPDATE leader SET expires_at = now() - interval '1 second'").execute().await().indefinitely();
+            LeaderStore.Lease other = leader.take("other", "127.0.0.1:2", ttl, false).await().indefinitely();
+            assertThat(other.epoch()).isEqualTo(mine + 1);
+            long[] refused = {0};
+            fencing.onFenced(e -> refused[0] = e);
+            long events = count("SELECT count(*) FROM task_event WHERE job_id = '" + id + "'");
+            assertThat(fenced(() -> place(id, 1, 0, "n1"))).as("a plan commit").isTrue();
+            assertThat(fenced(() -> tasks.started(id, 0, 1, "n1", Instant.now()).await().indefinitely())).as("an attempt report").isTrue();
+            assertThat(fenced(() -> tasks.nodeLost("n1", Instant.now()).await().indefinitely())).as("a node lease").isTrue();
+            assertThat(fenced(() -> nodes.setState("n1", dev.spillway.core.lifecycle.NodeState.DRAINING).await().indefinitely())).isTrue();
+            assertThat(refused[0]).as("the broker is told its epoch was refused").isEqualTo(mine);
+            assertThat(task(id, 0).getString("state")).isEqualTo("ASSIGNED");
+            assertThat(task(id, 1).getString("state")).isEqualTo("QUEUED");
+            assertThat(count("SELECT count(*) FROM task_event WHERE job_id = '" + id + "'")).as("no event written").isEqualTo(events);
+            assertThat(count("SELECT count(*) FROM node WHERE name = 'n1' AND state = 'READY'")).isEqualTo(1);
+            assertThat(count("SELECT count(*) FROM task_event WHERE job_id = '" + id + "' AND state = 'ASSIGNED' AND epoch = " + mine))
+                    .as("the events it wrote while it led carry its epoch").isEqualTo(1);
+            assertThat(leader.renew("store-test", mine, "127.0.0.1:1", ttl).await().indefinitely()).as("the deposed leader cannot renew").isNull();
+            assertThat(leader.release("store-test", mine).await().indefinitely()).as("nor release").isFalse();
+            // The new leader releases; the next take is at once and raises the epoch again.
+            assertThat(leader.release("other", other.epoch()).await().indefinitely()).isTrue();
+        } finally {
+            fencing.onFenced(e -> { });
+            fencing.hold(leader.take("store-test", "127.0.0.1:1", ttl, false).await().indefinitely().epoch());
+        }
+        assertThat(fencing.epoch()).isEqualTo(mine + 2);
+        assertThat(place(id, 1, 0, "n1")).as("the leader again, with its new epoch").hasSize(1);
+    }
+
+    private long count(String sql) {
+        return pool.query(sql).execute().await().indefinitely().iterator().next().getLong(0);
+    }
+
+    private static boolean fenced(Runnable write) {
+        try {
+            write.run();
+            return false;
+        } catch (RuntimeException e) {
+            return Fencing.fenced(e);
+        }
     }
 
     @Test
