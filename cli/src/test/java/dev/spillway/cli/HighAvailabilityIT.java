@@ -228,6 +228,42 @@ class HighAvailabilityIT {
         }
     }
 
+    @Test
+    void aFollowerServesTheApiWithTheLeadersViewOfTheCluster() throws Exception {
+        try (Pair p = new Pair("ha-follower", 2, o -> { })) {
+            assertThat(p.leader(p.toA)).isEqualTo("broker-a");
+            var viaFollower = JobServiceGrpc.newBlockingStub(p.toB);
+            // Submitted to the follower, placed by the leader; its logs come from the agent's stream to the leader.
+            String hello = submit(p.toB, ClusterFixture.shellJob(1, 500, "echo hello from task $SPILLWAY_TASK_INDEX"));
+            await().atMost(Duration.ofSeconds(60)).until(() -> job(p.toB, hello).hasFinishTime());
+            StringBuilder out = new StringBuilder();
+            viaFollower.getTaskLogs(dev.spillway.api.v1.GetTaskLogsRequest.newBuilder().setJobId(hello).setTaskIndex(0).build())
+                    .forEachRemaining(chunk -> out.append(chunk.getData().toStringUtf8()));
+            assertThat(out.toString()).isEqualTo("hello from task 0\n");
+
+            // Why work waits is the leader's scheduling cycle's to say: the follower passes it on. Four tasks fill the
+            // four cpus, two wait.
+            String marker = ClusterFixture.uniqueMarker();
+            String sleeper = submit(p.toB, ClusterFixture.shellJob(6, 1000, "sleep 120; echo " + marker));
+            await().atMost(Duration.ofSeconds(30)).until(() -> running(marker) && !job(p.toB, sleeper).getPendingReason().isEmpty());
+            assertThat(job(p.toB, sleeper).getPendingReason()).isEqualTo(job(p.toA, sleeper).getPendingReason());
+            var rest = p.b.tls().httpClient().build().send(java.net.http.HttpRequest.newBuilder(p.b.tls().url(p.b.brokerAddress(), "/api/v1/jobs/" + sleeper))
+                    .header("Authorization", "Bearer " + p.b.adminKey()).build(), java.net.http.HttpResponse.BodyHandlers.ofString());
+            assertThat(rest.statusCode()).isEqualTo(200);
+            assertThat(rest.body()).contains("\"pendingReason\":\"" + job(p.toA, sleeper).getPendingReason().substring(0, 10));
+
+            // A cancel sent to the follower kills the running attempts on their nodes (only the leader can reach the agents).
+            viaFollower.cancelJob(dev.spillway.api.v1.CancelJobRequest.newBuilder().setJobId(sleeper).build());
+            await().atMost(Duration.ofSeconds(15)).until(() -> !running(marker));
+            assertThat(job(p.toB, sleeper).getState()).isEqualTo(JobState.JOB_STATE_CANCELLED);
+        }
+    }
+
+    /** Whether a process whose command line carries {@code marker} runs on this machine. */
+    private static boolean running(String marker) {
+        return ProcessHandle.allProcesses().anyMatch(h -> h.info().commandLine().map(c -> c.contains(marker)).orElse(false));
+    }
+
     private static void signal(String signal, long pid) throws IOException, InterruptedException {
         Process kill = new ProcessBuilder("kill", "-" + signal, Long.toString(pid)).inheritIO().start();
         assertThat(kill.waitFor()).as("kill -%s %d", signal, pid).isZero();

@@ -3,10 +3,14 @@ package dev.spillway.broker.api;
 import com.google.protobuf.InvalidProtocolBufferException;
 import com.google.protobuf.MessageOrBuilder;
 import com.google.protobuf.util.JsonFormat;
+import dev.spillway.api.v1.GetJobRequest;
+import dev.spillway.api.v1.JobServiceGrpc;
 import dev.spillway.api.v1.JobState;
 import dev.spillway.api.v1.ListJobsRequest;
 import dev.spillway.api.v1.ListNodesResponse;
+import dev.spillway.api.v1.ListPoolsRequest;
 import dev.spillway.api.v1.ListPoolsResponse;
+import dev.spillway.api.v1.PoolServiceGrpc;
 import dev.spillway.broker.burst.BurstStatus;
 import dev.spillway.broker.cluster.ClusterView;
 import dev.spillway.broker.errors.InvalidRequest;
@@ -45,9 +49,12 @@ public class ReadApi {
 
     private final dev.spillway.broker.jobs.DecisionQueries decisions;
     private final dev.spillway.broker.leader.BrokerStatus brokers;
+    private final LeaderForwarding forwarding;
 
     public ReadApi(JobQueries jobs, ClusterView cluster, BurstStatus burst, dev.spillway.broker.store.PolicyStore policies,
-                   dev.spillway.broker.jobs.DecisionQueries decisions, dev.spillway.broker.leader.BrokerStatus brokers) {
+                   dev.spillway.broker.jobs.DecisionQueries decisions, dev.spillway.broker.leader.BrokerStatus brokers,
+                   LeaderForwarding forwarding) {
+        this.forwarding = forwarding;
         this.brokers = brokers;
         this.decisions = decisions;
         this.jobs = jobs;
@@ -74,6 +81,8 @@ public class ReadApi {
                     throw InvalidRequest.of("state", "unknown job state '" + s + "'");
                 }
             }
+            var leader = forwarding.forRest(rc.request().getHeader("Authorization"));
+            if (leader.isPresent()) return LeaderForwarding.answer(JobServiceGrpc.newFutureStub(leader.get()).listJobs(req.build()));
             return jobs.list(req.getPageSize(), req.getPageToken(), ProtoMapping.filter(req.build()), scope).map(ProtoMapping::listJobsResponse);
         }).map(ReadApi::ok).onFailure().recoverWithItem(ApiErrors::problem);
     }
@@ -83,8 +92,14 @@ public class ReadApi {
     @Operation(summary = "One job with its task counts")
     public Uni<Response> getJob(@PathParam("id") String id, @Context RoutingContext rc) {
         TenantScope scope = HttpAuthentication.caller(rc).readScope();
-        return Uni.createFrom().deferred(() -> jobs.get(ApiErrors.uuid("id", id), scope)).map(ProtoMapping::getJobResponse)
-                .map(ReadApi::ok).onFailure().recoverWithItem(ApiErrors::problem);
+        return Uni.createFrom().deferred(() -> {
+            var leader = forwarding.forRest(rc.request().getHeader("Authorization"));
+            if (leader.isPresent()) {
+                ApiErrors.uuid("id", id);
+                return LeaderForwarding.answer(JobServiceGrpc.newFutureStub(leader.get()).getJob(GetJobRequest.newBuilder().setJobId(id).build()));
+            }
+            return jobs.get(ApiErrors.uuid("id", id), scope).map(ProtoMapping::getJobResponse);
+        }).map(ReadApi::ok).onFailure().recoverWithItem(ApiErrors::problem);
     }
 
     @GET
@@ -125,9 +140,14 @@ public class ReadApi {
     @GET
     @Path("/pools")
     @Operation(summary = "Pools with capacity and allocation")
-    public Uni<Response> pools() {
-        return PoolGrpcService.pools(cluster, burst).map(p -> ok(ListPoolsResponse.newBuilder().addAllPools(p).build()))
-                .onFailure().recoverWithItem(ApiErrors::problem);
+    public Uni<Response> pools(@Context RoutingContext rc) {
+        return Uni.createFrom().deferred(() -> {
+            var leader = forwarding.forRest(rc.request().getHeader("Authorization"));
+            if (leader.isPresent()) {
+                return LeaderForwarding.answer(PoolServiceGrpc.newFutureStub(leader.get()).listPools(ListPoolsRequest.getDefaultInstance()));
+            }
+            return PoolGrpcService.pools(cluster, burst).map(p -> ListPoolsResponse.newBuilder().addAllPools(p).build());
+        }).map(ReadApi::ok).onFailure().recoverWithItem(ApiErrors::problem);
     }
 
     @GET

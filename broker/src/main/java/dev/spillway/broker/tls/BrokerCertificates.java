@@ -247,6 +247,21 @@ public final class BrokerCertificates {
         return new JcaX509CertificateConverter().getCertificate(b.build(new JcaContentSignerBuilder("SHA256withECDSA").build(key)));
     }
 
+    /**
+     * The first name (DNS or IP) of the certificate in {@code file}: what another broker verifies
+     * this one as when it reaches it by a pod address its certificate does not name. Brokers that
+     * serve one certificate (one Kubernetes Secret) share it.
+     */
+    public static java.util.Optional<String> firstName(Path file) {
+        try {
+            X509Certificate cert = readCertificates(file).get(0);
+            if (cert.getSubjectAlternativeNames() == null) return java.util.Optional.empty();
+            return cert.getSubjectAlternativeNames().stream().map(san -> String.valueOf(san.get(1))).findFirst();
+        } catch (IOException | GeneralSecurityException | RuntimeException e) {
+            return java.util.Optional.empty();
+        }
+    }
+
     static List<X509Certificate> readCertificates(Path file) throws IOException, GeneralSecurityException {
         List<X509Certificate> out = new ArrayList<>();
         try (var in = Files.newInputStream(file)) {
