@@ -230,12 +230,14 @@ class HighAvailabilityIT {
 
     @Test
     void aFollowerServesTheApiWithTheLeadersViewOfTheCluster() throws Exception {
-        try (Pair p = new Pair("ha-follower", 2, o -> { })) {
+        // The leader's cycle runs once a minute unless woken: work submitted to the follower runs at once only if the follower
+        // wakes the leader (NOTIFY through the database).
+        try (Pair p = new Pair("ha-follower", 2, o -> o.brokerProperties.put("spillway.scheduler.interval", "60s"))) {
             assertThat(p.leader(p.toA)).isEqualTo("broker-a");
             var viaFollower = JobServiceGrpc.newBlockingStub(p.toB);
             // Submitted to the follower, placed by the leader; its logs come from the agent's stream to the leader.
             String hello = submit(p.toB, ClusterFixture.shellJob(1, 500, "echo hello from task $SPILLWAY_TASK_INDEX"));
-            await().atMost(Duration.ofSeconds(60)).until(() -> job(p.toB, hello).hasFinishTime());
+            await().atMost(Duration.ofSeconds(20)).until(() -> job(p.toB, hello).hasFinishTime());
             StringBuilder out = new StringBuilder();
             viaFollower.getTaskLogs(dev.spillway.api.v1.GetTaskLogsRequest.newBuilder().setJobId(hello).setTaskIndex(0).build())
                     .forEachRemaining(chunk -> out.append(chunk.getData().toStringUtf8()));

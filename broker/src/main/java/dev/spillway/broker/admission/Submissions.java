@@ -109,7 +109,7 @@ public class Submissions {
                         .invoke(() -> {
                             audit.log(caller.subject(), job.spec().getTenant(), "job.submit", id.toString(), job.spec().getTaskCount() + " tasks", remote);
                             catalog.put(id, job.spec());
-                            scheduler.wake();
+                            scheduler.workArrived();
                         }))
                 .replaceWith(id);
     }

@@ -92,7 +92,8 @@ public class SchedulingLoop implements SchedulerWakeup {
     private final Clock clock;
     private final Map<String, PoolFacts> poolFacts;
     private final AssignMessages assignments;
-    private final Semaphore wakeups = new Semaphore(0);
+    private final Semaphore wakeupPermits = new Semaphore(0);
+    private final dev.spillway.broker.store.Wakeups wakeups;
     private final Timer cycleTimer;
     private final Counter placementCount;
     private final AtomicLong queueDepth = new AtomicLong();
@@ -135,7 +136,9 @@ public class SchedulingLoop implements SchedulerWakeup {
 
     public SchedulingLoop(AgentSessions sessions, TaskStore tasks, NodeStore nodeStore, JobCatalog jobs,
                           BrokerConfig config, MeterRegistry registry,
-                          AssignMessages assignments, Policies policies, Clock clock, CloudOfferings cloudOfferings, Leadership leadership) {
+                          AssignMessages assignments, Policies policies, Clock clock, CloudOfferings cloudOfferings, Leadership leadership,
+                          dev.spillway.broker.store.Wakeups wakeups) {
+        this.wakeups = wakeups;
         this.leadership = leadership;
         this.cloudOfferings = cloudOfferings;
         this.assignments = assignments;
@@ -167,6 +170,7 @@ public class SchedulingLoop implements SchedulerWakeup {
     }
 
     void start(@Observes StartupEvent event) {
+        wakeups.listen(this::wake);
         running = true;
         thread = new Thread(this::run, "spillway-scheduler");
         thread.setDaemon(true);
@@ -174,6 +178,7 @@ public class SchedulingLoop implements SchedulerWakeup {
     }
 
     void stop(@Observes ShutdownEvent event) throws InterruptedException {
+        wakeups.close();
         running = false;
         if (thread != null) {
             thread.interrupt();
@@ -183,7 +188,13 @@ public class SchedulingLoop implements SchedulerWakeup {
 
     @Override
     public void wake() {
-        wakeups.release();
+        wakeupPermits.release();
+    }
+
+    /** Work arrived at this broker (a submission): the leader schedules it now, whether it is this broker or another. */
+    public void workArrived() {
+        if (leadership.isLeader()) wake();
+        else wakeups.notifyLeader();
     }
 
     /**
@@ -225,9 +236,9 @@ public class SchedulingLoop implements SchedulerWakeup {
         long intervalMillis = config.scheduler().interval().toMillis();
         while (running) {
             try {
-                wakeups.tryAcquire(intervalMillis, TimeUnit.MILLISECONDS);
+                wakeupPermits.tryAcquire(intervalMillis, TimeUnit.MILLISECONDS);
                 Thread.sleep(MIN_GAP_MILLIS);
-                wakeups.drainPermits();
+                wakeupPermits.drainPermits();
                 cycleTimer.record(this::cycle);
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
