@@ -61,6 +61,8 @@ final class BrokerConnection {
     private int targetIndex;
     /** Where a broker that does not lead said the leader is: the next connection goes there. */
     private volatile String redirectTo;
+    /** When (monotonic) a broker last refused the stream because it does not lead; 0 if none has. */
+    private volatile long brokerAnsweredNanos;
     /** The address of the current (or last) connection. */
     private volatile String target;
     private final NodeCredentialFile credentialFile;
@@ -153,10 +155,16 @@ final class BrokerConnection {
             }
             if (stopping) break;
             long registeredMillis = registered[0] ? (System.nanoTime() - registeredAtNanos[0]) / 1_000_000 : -1;
+            if (registeredMillis >= Backoff.STABLE_MILLIS) redirected.reset();
+            if (notLeader[0]) brokerAnsweredNanos = System.nanoTime();
+            // A broker answered lately (a failover is under way: one broker is gone, another will lead within a lease): the
+            // next leader is looked for with the short waits, not the long backoff meant for brokers that are all down.
+            boolean failingOver = brokerAnsweredNanos != 0 && System.nanoTime() - brokerAnsweredNanos < TimeUnit.SECONDS.toNanos(60);
             long wait;
-            if (notLeader[0]) {
-                // The first time it is sent to a leader it goes at once; a broker passing it around again waits.
-                wait = redirectTo != null && redirected.fresh() ? 0 : redirected.next(registeredMillis);
+            if (notLeader[0] && redirectTo != null && redirected.fresh()) {
+                wait = 0; // sent to the leader: go at once (a broker passing it around again waits)
+            } else if (notLeader[0] || failingOver) {
+                wait = redirected.next(registeredMillis);
             } else {
                 redirected.reset();
                 wait = backoff.next(registeredMillis);

@@ -167,14 +167,14 @@ public class LeaderForwarding implements ServerInterceptor {
     /**
      * One call relayed both ways. The caller's messages go on one at a time as the leader's side
      * can take them; the leader's go back one at a time as the caller reads them (a caller that stops
-     * reading holds the leader's stream back, not this broker's memory). Calls on the caller's side
-     * are made under one lock: a server call is not safe for concurrent use.
+     * reading holds the leader's stream back, not this broker's memory). The leader's side calls
+     * back on the caller's call's event loop, so that both sides run one at a time: a server call is
+     * not safe for concurrent use.
      */
     private final class Relay<Q, R> {
         private final ServerCall<Q, R> call;
         private final ClientCall<Q, R> upstream;
         private final Metadata headers;
-        private final Object lock = new Object();
         private boolean wantsMore;
 
         Relay(ServerCall<Q, R> call, ManagedChannel channel, Metadata headers) {
@@ -183,6 +183,8 @@ public class LeaderForwarding implements ServerInterceptor {
             CallOptions options = CallOptions.DEFAULT;
             var deadline = Context.current().getDeadline();
             if (deadline != null) options = options.withDeadline(deadline);
+            io.vertx.core.Context loop = io.vertx.core.Vertx.currentContext();
+            if (loop != null) options = options.withExecutor(task -> loop.runOnContext(v -> task.run()));
             this.upstream = channel.newCall(call.getMethodDescriptor(), options);
         }
 
@@ -190,25 +192,19 @@ public class LeaderForwarding implements ServerInterceptor {
             upstream.start(new ClientCall.Listener<>() {
                 @Override
                 public void onHeaders(Metadata h) {
-                    synchronized (lock) {
-                        call.sendHeaders(new Metadata());
-                    }
+                    call.sendHeaders(new Metadata());
                 }
 
                 @Override
                 public void onMessage(R message) {
-                    synchronized (lock) {
-                        call.sendMessage(message);
-                        if (call.isReady()) upstream.request(1);
-                        else wantsMore = true;
-                    }
+                    call.sendMessage(message);
+                    if (call.isReady()) upstream.request(1);
+                    else wantsMore = true;
                 }
 
                 @Override
                 public void onClose(Status status, Metadata trailers) {
-                    synchronized (lock) {
-                        call.close(status, trailers);
-                    }
+                    call.close(status, trailers);
                 }
             }, forwardedHeaders(headers));
             upstream.request(1);
@@ -217,9 +213,7 @@ public class LeaderForwarding implements ServerInterceptor {
                 @Override
                 public void onMessage(Q message) {
                     upstream.sendMessage(message);
-                    synchronized (lock) {
-                        call.request(1);
-                    }
+                    call.request(1);
                 }
 
                 @Override
@@ -234,11 +228,9 @@ public class LeaderForwarding implements ServerInterceptor {
 
                 @Override
                 public void onReady() {
-                    synchronized (lock) {
-                        if (wantsMore && call.isReady()) {
-                            wantsMore = false;
-                            upstream.request(1);
-                        }
+                    if (wantsMore && call.isReady()) {
+                        wantsMore = false;
+                        upstream.request(1);
                     }
                 }
             };

@@ -224,6 +224,9 @@ public class Leadership {
     }
 
     private long lastAttemptNanos = System.nanoTime() - Long.MAX_VALUE / 4;
+    /** When (monotonic) the lease another broker holds runs out by the database's clock, as last read; a follower tries then. */
+    private long othersExpiryNanos;
+    private boolean othersExpiryKnown;
 
     /** One take or renewal, if one is due and none is in flight. */
     private Uni<Void> attempt() {
@@ -231,7 +234,9 @@ public class Leadership {
         boolean renewing;
         long held;
         synchronized (this) {
-            if (inFlight || stopping || sent - lastAttemptNanos < renewEvery.toNanos()) return Uni.createFrom().voidItem();
+            boolean due = sent - lastAttemptNanos >= renewEvery.toNanos() || (othersExpiryKnown && sent - othersExpiryNanos >= 0);
+            if (inFlight || stopping || !due) return Uni.createFrom().voidItem();
+            othersExpiryKnown = false;
             inFlight = true;
             lastAttemptNanos = sent;
             renewing = holding;
@@ -263,6 +268,15 @@ public class Leadership {
     private void answered(long sentNanos, boolean renewing, long heldEpoch, Answer answer) {
         LeaderStore.Lease lease = answer.lease();
         lastKnown = lease;
+        if (!answer.granted() && lease.held()) {
+            // Try again right after it runs out (by the database's clock, as far from now as it was from the read), not a
+            // whole renewal interval later: a dead leader's lease is taken over within a tick of its expiry.
+            long untilExpiry = java.time.Duration.between(lease.dbNow(), lease.expiresAt()).toNanos() + java.util.concurrent.TimeUnit.MILLISECONDS.toNanos(20);
+            synchronized (this) {
+                othersExpiryNanos = sentNanos + Math.max(0, untilExpiry);
+                othersExpiryKnown = true;
+            }
+        }
         if (!answer.granted()) {
             if (renewing) stepDown("another broker took the leader lease (" + lease.holder() + ", epoch " + lease.epoch() + ")");
             return;
