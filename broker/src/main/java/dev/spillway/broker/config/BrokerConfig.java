@@ -181,6 +181,15 @@ public interface BrokerConfig {
         @WithDefault("true")
         boolean bootstrapAdminKey();
 
+        /**
+         * A file holding an admin API key's secret ({@code spw_} and at least 32 more characters,
+         * made by the operator, e.g. from a Kubernetes Secret): every broker recognises it as the
+         * admin key, registering its hash at start if the database does not know it; no broker then
+         * writes a key of its own ({@code bootstrap-admin-key} is ignored). Revoking it with
+         * {@code spillway apikey revoke} holds: a revoked key is not registered again.
+         */
+        Optional<String> adminKeyFile();
+
         /** Tenant of the bootstrap admin key (where its jobs go unless a spec names another). */
         @WithDefault("default")
         String bootstrapTenant();

@@ -79,6 +79,11 @@ public class Leadership {
     private long believedUntil;
     private boolean inFlight;
     private boolean stopping;
+    /** When (monotonic) the last take or renewal was sent. */
+    private long lastAttemptNanos = System.nanoTime() - Long.MAX_VALUE / 4;
+    /** When (monotonic) the lease another broker holds runs out by the database's clock, as last read; a follower tries then. */
+    private long othersExpiryNanos;
+    private boolean othersExpiryKnown;
     /** The lease as this broker last read or wrote it: who leads, where, until when. */
     private volatile LeaderStore.Lease lastKnown;
 
@@ -178,11 +183,6 @@ public class Leadership {
         }
     }
 
-    /** The epoch this broker leads with, or 0 when it does not lead. */
-    public synchronized long epoch() {
-        return holding ? epoch : 0;
-    }
-
     /** This broker's name among its peers. */
     public String id() {
         return id;
@@ -196,11 +196,6 @@ public class Leadership {
         String host = config.getOptionalValue("quarkus.http.host", String.class).orElse("127.0.0.1");
         if (host.equals("0.0.0.0") || host.equals("::")) host = hostName();
         return host + ":" + port;
-    }
-
-    /** The lease as this broker last knew it (null before it first read it): who leads, where, its epoch and expiry. */
-    public LeaderStore.Lease lastKnown() {
-        return lastKnown;
     }
 
     /** Where the leader is reached, if another broker leads and this broker knows it; else empty. */
@@ -222,11 +217,6 @@ public class Leadership {
             LOG.errorf(e, "leader lease check failed; trying again");
         }
     }
-
-    private long lastAttemptNanos = System.nanoTime() - Long.MAX_VALUE / 4;
-    /** When (monotonic) the lease another broker holds runs out by the database's clock, as last read; a follower tries then. */
-    private long othersExpiryNanos;
-    private boolean othersExpiryKnown;
 
     /** One take or renewal, if one is due and none is in flight. */
     private Uni<Void> attempt() {
@@ -287,12 +277,12 @@ public class Leadership {
             long until = LeaderLease.believedUntil(sentNanos, ttl, maxDrift, margin);
             newlyElected = !holding || epoch != lease.epoch();
             if (renewing && (!holding || epoch != heldEpoch)) return; // stepped down meanwhile: a late renewal does not bring it back
+            if (newlyElected) fencing.hold(lease.epoch()); // before it acts as leader: its first writes carry the epoch
             holding = true;
             epoch = lease.epoch();
             believedUntil = newlyElected || LeaderLease.before(believedUntil, until) ? until : believedUntil;
         }
         if (newlyElected) {
-            fencing.hold(lease.epoch());
             LOG.infof("broker %s leads (epoch %d, lease of %d s renewed every %d ms, advertised at %s)", id, lease.epoch(), ttl.toSeconds(),
                     renewEvery.toMillis(), lease.address());
             elected.fire(new Elected(lease.epoch()));

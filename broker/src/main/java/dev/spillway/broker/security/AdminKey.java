@@ -25,6 +25,19 @@ import org.jboss.logging.Logger;
 public class AdminKey {
 
     public static final String FILE = "admin-key";
+
+    /** The operator's admin key ({@code spillway.auth.admin-key-file}): registered if the database does not know it yet. */
+    private void registerConfigured(Path file) {
+        String secret;
+        try {
+            secret = Files.readString(file).strip();
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read the admin key file " + file + " (spillway.auth.admin-key-file)", e);
+        }
+        boolean registered = keys.registerAdmin(secret, config.auth().bootstrapTenant(), "admin key from " + file.getFileName())
+                .await().atMost(Duration.ofSeconds(30));
+        if (registered) LOG.infof("registered the admin key of %s (prefix %s)", file, secret.substring(0, ApiKeys.PREFIX.length() + 4));
+    }
     private static final Logger LOG = Logger.getLogger(AdminKey.class);
     private static final Caller BROKER = Caller.of("system", Role.ADMIN, "default");
 
@@ -37,6 +50,10 @@ public class AdminKey {
     }
 
     void onStart(@Observes StartupEvent start) {
+        if (config.auth().adminKeyFile().isPresent()) {
+            registerConfigured(Path.of(config.auth().adminKeyFile().get()));
+            return;
+        }
         if (!config.auth().bootstrapAdminKey()) return;
         Path file = Path.of(config.dataDir(), FILE);
         try {

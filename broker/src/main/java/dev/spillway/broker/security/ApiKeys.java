@@ -74,6 +74,20 @@ public class ApiKeys {
                 .map(row -> new Created(row, secret));
     }
 
+    /**
+     * Registers an admin key whose secret the operator made ({@code spillway.auth.admin-key-file}),
+     * unless its hash is known already (registered by another broker, or revoked: then it stays
+     * revoked). True when registered now.
+     */
+    public Uni<Boolean> registerAdmin(String secret, String tenant, String name) {
+        if (!secret.startsWith(PREFIX) || secret.length() < PREFIX.length() + 32 || !secret.chars().allMatch(c -> c > 32 && c < 127)) {
+            return Uni.createFrom().failure(new IllegalArgumentException(
+                    "an admin key must be spw_ followed by at least 32 printable characters (e.g. spw_$(openssl rand -hex 32))"));
+        }
+        return store.insertIfAbsent(UUID.randomUUID(), Secrets.sha256(secret), secret.substring(0, PREFIX.length() + 4), name, tenant,
+                Role.ADMIN.label(), "system");
+    }
+
     public Uni<List<ApiKeyStore.KeyRow>> list() {
         return store.all();
     }

@@ -48,6 +48,22 @@ public class ApiKeyStore {
                 .map(rows -> row(rows.iterator().next()));
     }
 
+    /** Inserts a key unless one with this secret hash exists (whatever its state); true when inserted. */
+    public Uni<Boolean> insertIfAbsent(UUID id, String secretHash, String prefix, String name, String tenant, String role, String createdBy) {
+        return pool.preparedQuery("""
+                WITH k AS (
+                  INSERT INTO api_key (id, secret_hash, prefix, name, tenant, role, created_by)
+                  VALUES ($1, $2, $3, $4, $5, $6, $7)
+                  ON CONFLICT (secret_hash) DO NOTHING
+                  RETURNING id, tenant, role, created_by),
+                a AS (
+                  INSERT INTO audit_event (actor, tenant, action, target, detail)
+                  SELECT created_by, tenant, 'apikey.create', id::text, 'role ' || role || ', from the configured admin key file' FROM k)
+                SELECT count(*) AS n FROM k""")
+                .execute(Tuple.from(new Object[] {id, secretHash, prefix, name, tenant, role, createdBy}))
+                .map(rows -> rows.iterator().next().getLong("n") == 1);
+    }
+
     /** The key with this secret hash, whatever its state (the caller decides what revoked or expired means). */
     public Uni<KeyRow> findByHash(String secretHash) {
         return pool.preparedQuery("SELECT " + COLUMNS + " FROM api_key WHERE secret_hash = $1")

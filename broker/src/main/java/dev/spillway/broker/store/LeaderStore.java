@@ -37,15 +37,15 @@ public class LeaderStore {
     }
 
     /**
-     * Takes the lease if it has expired (or was released), raising the epoch; with {@code force},
-     * even if it has not (a broker that owns its database alone: the embedded one). Null when
-     * someone else holds it.
+     * Takes the lease if it has expired (or was released) or is this broker's own, raising the
+     * epoch; with {@code force}, even if another holds it (a broker that owns its database alone:
+     * the embedded one). Null when another broker holds it.
      */
     public Uni<Lease> take(String me, String address, Duration ttl, boolean force) {
         return pool.preparedQuery("""
                         UPDATE leader SET epoch = epoch + 1, holder = $1, address = $2, acquired_at = now(),
                                           expires_at = now() + $3 * interval '1 microsecond'
-                        WHERE name = 'broker' AND (expires_at < now() OR $4)""" + RETURNING)
+                        WHERE name = 'broker' AND (expires_at < now() OR holder = $1 OR $4)""" + RETURNING)
                 .execute(Tuple.of(me, address, micros(ttl), force))
                 .map(LeaderStore::first);
     }

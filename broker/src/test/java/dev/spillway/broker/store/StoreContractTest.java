@@ -287,6 +287,24 @@ abstract class StoreContractTest {
         assertThat(place(id, 1, 0, "n1")).as("the leader again, with its new epoch").hasSize(1);
     }
 
+    @Test
+    void anOperatorsAdminKeyIsRegisteredOnceAndARevokedOneStaysRevoked() {
+        var keys = new dev.spillway.broker.security.ApiKeys(new ApiKeyStore(pool), java.time.Clock.systemUTC());
+        String secret = "spw_" + "0123456789abcdef".repeat(4);
+        assertThat(keys.registerAdmin(secret, "default", "admin key from admin-key").await().indefinitely()).isTrue();
+        assertThat(keys.registerAdmin(secret, "default", "admin key from admin-key").await().indefinitely())
+                .as("a second replica starting with the same file").isFalse();
+        var caller = keys.authenticate(secret).await().indefinitely();
+        assertThat(caller.role()).isEqualTo(dev.spillway.core.access.Role.ADMIN);
+        var row = new ApiKeyStore(pool).findByHash(dev.spillway.broker.security.Secrets.sha256(secret)).await().indefinitely();
+        new ApiKeyStore(pool).revoke(row.id(), "apikey:test", null).await().indefinitely();
+        assertThat(keys.registerAdmin(secret, "default", "admin key from admin-key").await().indefinitely())
+                .as("revoked: a restart does not bring it back").isFalse();
+        assertThat(new ApiKeyStore(pool).findByHash(dev.spillway.broker.security.Secrets.sha256(secret)).await().indefinitely().revokedAt()).isNotNull();
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> keys.registerAdmin("spw_short", "default", "x").await().indefinitely())
+                .hasMessageContaining("at least 32");
+    }
+
     private long count(String sql) {
         return pool.query(sql).execute().await().indefinitely().iterator().next().getLong(0);
     }

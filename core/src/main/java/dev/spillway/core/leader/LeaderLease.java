@@ -11,7 +11,9 @@ import java.util.Optional;
  * properties can be checked (see the core's LeaderLeasePropertiesTest).
  *
  * <ul>
- *   <li>{@link #take}: anyone, once the lease has expired (or was released); the epoch grows by one;</li>
+ *   <li>{@link #take}: anyone once the lease has expired (or was released), and its own holder at any
+ *       time (a broker that stepped down when it could not renew in time takes it back at once if
+ *       nobody else has); the epoch grows by one;</li>
  *   <li>{@link #renew}: only the holder of this very epoch, at any time (an unchanged epoch proves
  *       nobody took over meanwhile), pushing the expiry to now + ttl;</li>
  *   <li>{@link #release}: only the holder of this epoch; the lease expires at once.</li>
@@ -44,10 +46,10 @@ public record LeaderLease(long epoch, String holder, long expiresAt) {
         return expired(now) ? Optional.empty() : Optional.ofNullable(holder);
     }
 
-    /** A takeover by {@code candidate} at database time {@code now}; empty while someone holds the lease. */
+    /** A takeover by {@code candidate} at database time {@code now}; empty while another broker holds the lease. */
     public Optional<LeaderLease> take(String candidate, long now, Duration ttl) {
         Objects.requireNonNull(candidate, "candidate");
-        if (!expired(now)) return Optional.empty();
+        if (!expired(now) && !candidate.equals(holder)) return Optional.empty();
         return Optional.of(new LeaderLease(epoch + 1, candidate, now + micros(ttl)));
     }
 
