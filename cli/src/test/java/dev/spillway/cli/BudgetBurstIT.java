@@ -35,9 +35,10 @@ class BudgetBurstIT {
         })) {
             // spender's work fills the agent (2 cpus) and spends 2 USD a second; its second job fits no node and waits to burst.
             String running = fx.submit(ClusterFixture.shellJob(2, 1000, "sleep 120").toBuilder().setTenant("spender").build());
+            // It fits the agent once that is free, so it waits the pool's 8 s before it may burst: by then the budget below is booked.
             JobSpec big = ClusterFixture.spotJob(1, "sleep 120");
             big = big.toBuilder().setTenant("spender").setTask(big.getTask().toBuilder()
-                    .setResources(big.getTask().getResources().toBuilder().setCpuMillis(6000))).build();
+                    .setResources(big.getTask().getResources().toBuilder().setCpuMillis(2000))).build();
             String waiting = fx.submit(big);
             await().atMost(Duration.ofSeconds(30)).until(() -> fx.job(running).getTasksList().stream()
                     .allMatch(t -> t.getState() == TaskState.TASK_STATE_RUNNING));
@@ -69,8 +70,9 @@ class BudgetBurstIT {
                     .allMatch(t -> t.getState() == TaskState.TASK_STATE_RUNNING && t.getNode().startsWith("aws-eu-")));
 
             // spender's waiting job, queued for longer than the burst delay, bought nothing, and says why.
+            await().atMost(Duration.ofSeconds(30)).untilAsserted(() -> assertThat(fx.job(waiting).getJob().getPendingReason())
+                    .contains("budget: hard budget spender-monthly of tenant spender is spent"));
             var job = fx.job(waiting);
-            assertThat(job.getJob().getPendingReason()).contains("budget: hard budget spender-monthly of tenant spender is spent");
             assertThat(job.getTasksList()).allSatisfy(t -> assertThat(t.getState()).isEqualTo(TaskState.TASK_STATE_QUEUED));
             assertThat(PoolServiceGrpc.newBlockingStub(fx.channel).listInstances(ListInstancesRequest.getDefaultInstance()).getInstancesList())
                     .as("one instance, for the other tenant's job").hasSize(1);

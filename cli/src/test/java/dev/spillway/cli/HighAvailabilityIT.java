@@ -261,6 +261,45 @@ class HighAvailabilityIT {
         }
     }
 
+    @Test
+    void policiesAndBudgetsSetThroughOneBrokerHoldOnEvery() throws Exception {
+        // On-prem work priced at 1 USD a cpu-second, so that a budget is quick to exceed; followers reload budgets every second.
+        try (Pair p = new Pair("ha-books", 1, o -> {
+            o.brokerProperties.put("spillway.cost.rate-card.usd-per-cpu-hour", "3600");
+            o.brokerProperties.put("spillway.cost.budget-every", "1s");
+        })) {
+            assertThat(p.leader(p.toA)).isEqualTo("broker-a");
+            // A policy applied through the follower is in force on the leader (which admits with it too).
+            dev.spillway.api.v1.PolicyServiceGrpc.newBlockingStub(p.toB).applyPolicies(dev.spillway.api.v1.ApplyPoliciesRequest.newBuilder()
+                    .addFiles(dev.spillway.api.v1.PolicyFile.newBuilder().setName("queues.yaml").setText("""
+                            apiVersion: spillway.dev/v1
+                            kind: Tenant
+                            metadata: {name: default}
+                            spec: {weight: 1}
+                            ---
+                            apiVersion: spillway.dev/v1
+                            kind: Queue
+                            metadata: {name: urgent}
+                            spec: {tenant: default, defaultPriority: 500}
+                            """)).build());
+            JobSpec queued = ClusterFixture.shellJob(1, 500, "true").toBuilder().setQueue("urgent").build();
+            await().atMost(Duration.ofSeconds(20)).ignoreExceptions().until(() -> submit(p.toA, queued) != null);
+
+            // A hard budget set through the leader holds on the follower, whose quote prices the nodes the database lists.
+            dev.spillway.api.v1.BudgetServiceGrpc.newBlockingStub(p.toA).setBudget(dev.spillway.api.v1.SetBudgetRequest.newBuilder()
+                    .setBudget(dev.spillway.api.v1.Budget.newBuilder().setName("tight").setTenant("default").setPeriod("monthly")
+                            .setLimitMicroUsd(1_000_000).setHard(true).setOnPrem(true)).build());
+            JobSpec dear = ClusterFixture.shellJob(1, 1000, "true").toBuilder()
+                    .setTask(ClusterFixture.shellJob(1, 1000, "true").getTask().toBuilder()
+                            .setMaxRuntime(com.google.protobuf.Duration.newBuilder().setSeconds(60))).build();
+            await().atMost(Duration.ofSeconds(20)).untilAsserted(() -> assertThat(
+                    org.assertj.core.api.Assertions.catchThrowableOfType(io.grpc.StatusRuntimeException.class, () -> submit(p.toB, dear)))
+                    .as("a job that may cost 60 USD against 1 USD left, submitted to the follower").isNotNull()
+                    .satisfies(e -> assertThat(e.getStatus().getCode()).isEqualTo(io.grpc.Status.Code.FAILED_PRECONDITION))
+                    .satisfies(e -> assertThat(e.getStatus().getDescription()).contains("hard budget tight")));
+        }
+    }
+
     /** Whether a process whose command line carries {@code marker} runs on this machine. */
     private static boolean running(String marker) {
         return ProcessHandle.allProcesses().anyMatch(h -> h.info().commandLine().map(c -> c.contains(marker)).orElse(false));

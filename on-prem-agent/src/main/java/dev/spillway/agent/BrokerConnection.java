@@ -56,7 +56,7 @@ final class BrokerConnection {
     private final List<String> targets;
     private final BrokerTrust trust;
     private final ClientInterceptor authorization;
-    /** One channel per address the agent has connected to: its brokers, and a leader it was sent to. */
+    /** One channel per address the agent has connected to (and name it verified there): its brokers, and a leader it was sent to. */
     private final Map<String, ManagedChannel> channels = new ConcurrentHashMap<>();
     private int targetIndex;
     /** Where a broker that does not lead said the leader is: the next connection goes there. */
@@ -125,8 +125,8 @@ final class BrokerConnection {
      * network) within 10 s, so that the agent goes to the next leader.
      */
     private ManagedChannel channel(String address, String authority) {
-        return channels.computeIfAbsent(address, a -> {
-            NettyChannelBuilder b = NettyChannelBuilder.forTarget(a, trust.credentials())
+        return channels.computeIfAbsent(authority == null ? address : address + " as " + authority, key -> {
+            NettyChannelBuilder b = NettyChannelBuilder.forTarget(address, trust.credentials())
                     .intercept(authorization)
                     .keepAliveTime(5, TimeUnit.SECONDS)
                     .keepAliveTimeout(5, TimeUnit.SECONDS)

@@ -92,26 +92,27 @@ public class LeaseKeeper {
      * declared lost. (The broker calls it once; a test calls it again to act out a restart.)
      */
     void startGrace() {
-        start.set(new Start(ticker.nanos(), null));
+        start.set(new Start(ticker.nanos(), null, leadership.term()));
     }
 
-    /** A start on the monotonic clock, and its grace once the known nodes were counted (null until then). */
-    private record Start(long nanos, Duration grace) {
-    }
-
-    /** A broker that takes over leads nodes it has not heard yet: they get the start grace to reconnect to it. */
-    void elected(@Observes Leadership.Elected event) {
-        startGrace();
+    /** A start on the monotonic clock, its grace once the known nodes were counted (null until then), and the term it began in. */
+    private record Start(long nanos, Duration grace, long term) {
     }
 
     private void tick() {
-        if (!leadership.isLeader()) return; // the leader keeps the node leases
+        long term = leadership.term();
+        if (term == 0) return; // the leader keeps the node leases
         try {
-            List<String> believedConnected = db.await(nodes.connectedNames(), "reading the connected nodes");
             Start begun = start.get();
+            if (begun.term() != term) {
+                // A broker that takes over leads nodes it has not heard yet: they get the start grace to reconnect to it.
+                start.compareAndSet(begun, new Start(ticker.nanos(), null, term));
+                return;
+            }
+            List<String> believedConnected = db.await(nodes.connectedNames(), "reading the connected nodes");
             if (begun.grace() == null) {
                 Duration grace = Leases.startGrace(lease, believedConnected.size(), gracePerNode, graceMax);
-                Start counted = new Start(begun.nanos(), grace);
+                Start counted = new Start(begun.nanos(), grace, begun.term());
                 if (!start.compareAndSet(begun, counted)) return; // begun again meanwhile: count again next time
                 begun = counted;
                 LOG.infof("leases: %d s; %d node(s) known as connected get a start grace of %d s to reconnect (lease + %d ms per node,"

@@ -107,7 +107,19 @@ public class LeaderForwarding implements ServerInterceptor {
         Metadata headers = new Metadata();
         if (authorization != null) headers.put(CallerInterceptor.AUTHORIZATION, authorization);
         headers.put(FORWARDED_BY, leadership.id());
-        return Optional.of(io.grpc.ClientInterceptors.intercept(channel(leader), io.grpc.stub.MetadataUtils.newAttachHeadersInterceptor(headers)));
+        io.grpc.Channel withHeaders = io.grpc.ClientInterceptors.intercept(channel(leader), io.grpc.stub.MetadataUtils.newAttachHeadersInterceptor(headers));
+        return Optional.of(new io.grpc.Channel() {
+            @Override
+            public <Q, R> ClientCall<Q, R> newCall(io.grpc.MethodDescriptor<Q, R> method, CallOptions options) {
+                // A REST call has no deadline of its own: the leader gets 30 s to answer.
+                return withHeaders.newCall(method, options.getDeadline() == null ? options.withDeadlineAfter(30, java.util.concurrent.TimeUnit.SECONDS) : options);
+            }
+
+            @Override
+            public String authority() {
+                return withHeaders.authority();
+            }
+        });
     }
 
     /** The leader's answer to a call made with {@link #forRest}, without blocking a thread while it comes. */
@@ -128,6 +140,12 @@ public class LeaderForwarding implements ServerInterceptor {
 
     /** A channel to the leader at {@code address}, verified (under TLS) as the name this broker's own certificate carries. */
     ManagedChannel channel(String address) {
+        // Channels to former leaders go.
+        channels.keySet().removeIf(old -> {
+            if (old.equals(address)) return false;
+            channels.get(old).shutdown();
+            return true;
+        });
         return channels.computeIfAbsent(address, a -> {
             ChannelCredentials credentials;
             if (transport.tls()) {
@@ -139,7 +157,9 @@ public class LeaderForwarding implements ServerInterceptor {
             } else {
                 credentials = InsecureChannelCredentials.create();
             }
-            var builder = Grpc.newChannelBuilder(a, credentials).maxInboundMessageSize(8 * 1024 * 1024);
+            // Pings find a leader that stopped answering (frozen, cut off) within 10 s: the call fails and the caller retries.
+            var builder = Grpc.newChannelBuilder(a, credentials).maxInboundMessageSize(8 * 1024 * 1024)
+                    .keepAliveTime(5, java.util.concurrent.TimeUnit.SECONDS).keepAliveTimeout(5, java.util.concurrent.TimeUnit.SECONDS);
             if (transport.tls()) BrokerCertificates.firstName(transport.certFile()).ifPresent(builder::overrideAuthority);
             return builder.build();
         });

@@ -154,15 +154,18 @@ public class BurstController {
     }
 
     private void tick() {
-        if (stopped || !leadership.isLeader()) return; // the leader bursts
+        if (stopped) return;
         try {
             Instant now = clock.instant();
+            // Every broker keeps the offerings fresh: admission quotes cloud capacity on whichever broker takes a job.
             for (CloudPool pool : pools.all().values()) pool.refreshIfOlderThan(pool.settings().offeringsRefresh(), now);
+            if (!leadership.isLeader()) return; // the leader bursts
             if (Duration.between(lastReconcile, now).compareTo(RECONCILE_EVERY) >= 0) {
                 lastReconcile = now;
                 reconciler.reconcile(pools);
             }
             List<InstanceStore.InstanceRow> live = db.await(instances.live(), "reading the live instances");
+            if (waitForScheduler(live, now)) return;
             BurstDecision.Result result = decision.decide(snapshot(live, now));
             apply(result, live);
             status.publish(result);
@@ -170,6 +173,29 @@ public class BurstController {
             LOG.errorf(e, "burst controller tick failed; trying again");
         }
     }
+
+    /**
+     * Whether to let the scheduler place first: an instance joined and the scheduler's last cycle did
+     * not see its node yet, so the tasks it was bought for still count as waiting and would be bought
+     * for again. At most {@link #SCHEDULER_WAIT} in a row (a scheduler that cannot run does not stop
+     * bursting and scale-down for good).
+     */
+    private boolean waitForScheduler(List<InstanceStore.InstanceRow> live, Instant now) {
+        Set<String> seen = scheduling.lastCycleNodes();
+        boolean unseen = live.stream().anyMatch(r -> r.state() == InstanceState.JOINED && !seen.contains(r.nodeName())
+                && sessions.get(r.nodeName()) != null);
+        if (!unseen) {
+            waitingForSchedulerSince = null;
+            return false;
+        }
+        if (waitingForSchedulerSince == null) waitingForSchedulerSince = now;
+        if (Duration.between(waitingForSchedulerSince, now).compareTo(SCHEDULER_WAIT) >= 0) return false;
+        scheduling.wake();
+        return true;
+    }
+
+    static final Duration SCHEDULER_WAIT = Duration.ofSeconds(10);
+    private Instant waitingForSchedulerSince;
 
     private BurstSnapshot snapshot(List<InstanceStore.InstanceRow> live, Instant now) {
         Map<String, NodeStore.Allocation> busy = db.await(nodes.allocations(), "reading node allocations");

@@ -14,7 +14,8 @@ import java.util.concurrent.atomic.AtomicLong;
 /**
  * The distinct kinds of node each pool has registered (size and labels), for admission's "could any node ever run
  * this?" check. Every registered node counts, connected or not: one that is away may come back. Cached, because
- * every submission asks; read again after a node registers (the only time a node's size or labels change).
+ * every submission asks; read again after a node registers with this broker (the only time a node's size or labels
+ * change) and at least every 10 s (nodes register with the leader only: the other brokers learn of them so).
  */
 @ApplicationScoped
 public class NodeShapes {
@@ -26,12 +27,19 @@ public class NodeShapes {
         }
     }
 
+    /** The longest a reading is kept: nodes register with the leader, so another broker learns of new kinds by reading again. */
+    static final long KEPT_NANOS = java.util.concurrent.TimeUnit.SECONDS.toNanos(10);
+
+    private record Reading(List<Shape> shapes, long atNanos) {
+    }
+
     private final AtomicLong generation = new AtomicLong();
-    private volatile List<Shape> cached;
+    private volatile Reading cached;
 
     public Uni<List<Shape>> all() {
-        List<Shape> c = cached;
-        if (c != null) return Uni.createFrom().item(c);
+        Reading c = cached;
+        if (c != null && System.nanoTime() - c.atNanos() < KEPT_NANOS) return Uni.createFrom().item(c.shapes());
+        long startedNanos = System.nanoTime();
         long readAt = generation.get();
         return Panache.withSession(() -> NodeEntity.<NodeEntity>listAll()).map(rows -> {
             Set<Shape> distinct = new LinkedHashSet<>();
@@ -40,7 +48,7 @@ public class NodeShapes {
             }
             List<Shape> shapes = List.copyOf(distinct);
             // A registration while this read ran may be missing from it: keep it only if none happened.
-            if (generation.get() == readAt) cached = shapes;
+            if (generation.get() == readAt) cached = new Reading(shapes, startedNanos);
             return shapes;
         });
     }

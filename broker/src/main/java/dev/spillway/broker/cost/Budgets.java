@@ -103,11 +103,25 @@ public class Budgets implements dev.spillway.broker.burst.SpendCaps {
         if (timer != null) timer.shutdownNow();
     }
 
-    /** After a budget was set or deleted: read them again, and forget which periods are open (a deleted one's went with it). */
+    /**
+     * After a budget was set or deleted: read them again, and forget which periods are open (a deleted one's went with it).
+     * Until the next keeping has booked a hard budget just set, its tenants get no new cloud capacity: whether it is spent
+     * is not known yet, and a hard budget errs on the side of spending nothing.
+     */
     public void changed() {
         opened.clear();
         reload();
+        Map<String, String> unknown = new HashMap<>();
+        for (Defined d : all) {
+            if (!d.row().hard()) continue;
+            for (String t : d.tenants()) unknown.putIfAbsent(t, "budget: hard budget " + d.row().name() + " of " + d.whose()
+                    + " was just set and is being booked: no new cloud capacity until it is (at most " + settings.budgetEvery() + ")");
+        }
+        notBookedYet = Map.copyOf(unknown);
     }
+
+    /** Tenants of hard budgets set since the last keeping, with why they get no cloud capacity until it books them. */
+    private volatile Map<String, String> notBookedYet = Map.of();
 
     /** Reads the budgets again (at each keeping). */
     public void reload() {
@@ -210,8 +224,11 @@ public class Budgets implements dev.spillway.broker.burst.SpendCaps {
     }
 
     private void keepQuietly() {
-        if (!leadership.isLeader()) return; // the leader keeps the books
         try {
+            if (!leadership.isLeader()) {
+                reload(); // the leader keeps the books; every broker reserves at admission, with the budgets as defined now
+                return;
+            }
             keep();
         } catch (RuntimeException e) {
             LOG.warnf("budgets: booking the periods failed (%s); trying again in %s", e.getMessage(), settings.budgetEvery());
@@ -267,6 +284,7 @@ public class Budgets implements dev.spillway.broker.burst.SpendCaps {
             usedRatio(d)[0] = (double) spent / d.row().limitMicroUsd();
         }
         spentOut = Map.copyOf(out);
+        notBookedYet = Map.of();
     }
 
     /**
@@ -276,12 +294,13 @@ public class Budgets implements dev.spillway.broker.burst.SpendCaps {
      */
     @Override
     public String burstRefusal(String tenant) {
-        return spentOut.get(tenant);
+        String spent = spentOut.get(tenant);
+        return spent != null ? spent : notBookedYet.get(tenant);
     }
 
     @Override
     public boolean anySpent() {
-        return !spentOut.isEmpty();
+        return !spentOut.isEmpty() || !notBookedYet.isEmpty();
     }
 
     private Map<String, LedgerStore.Sum> sums(Instant from, LedgerStore.Grouping grouping) {

@@ -73,9 +73,11 @@ public class JobEstimates {
     private final RateCards rates;
     private final Map<String, dev.spillway.policies.rules.PoolFacts> poolFacts;
     private final Clock clock;
+    private final dev.spillway.broker.leader.Leadership leadership;
 
     public JobEstimates(Policies policies, AgentSessions sessions, NodeStore nodes, CloudPools pools, InstanceStore instances,
-                        SchedulingLoop scheduling, BrokerConfig config, Clock clock) {
+                        SchedulingLoop scheduling, BrokerConfig config, Clock clock, dev.spillway.broker.leader.Leadership leadership) {
+        this.leadership = leadership;
         this.policies = policies;
         this.sessions = sessions;
         this.nodes = nodes;
@@ -89,24 +91,28 @@ public class JobEstimates {
 
     /** The quote of a job as admission admitted it (see {@code Submissions.admitted}): read fresh, on a worker thread. */
     public Uni<EstimateJobResponse> estimate(JobSpec admitted) {
-        return read().emitOn(Infrastructure.getDefaultWorkerPool()).map(r -> response(quote(new Gathered(admitted, r.allocated(), r.live()))));
+        return read().emitOn(Infrastructure.getDefaultWorkerPool()).map(r -> response(quote(new Gathered(admitted, r.allocated(), r.live(), r.connected()))));
     }
 
     /** The nodes' allocation and the live instances as the database has them now (and kept for admission's quotes). */
     private Uni<Reading> read() {
         Instant now = clock.instant();
-        return nodes.allocations().flatMap(allocated -> instances.live().map(live -> {
-            Reading fresh = new Reading(now, allocated, live);
+        // The leader holds the agents' streams; another broker (admission's quotes) places on the nodes the database lists.
+        Uni<List<NodeStore.Connected>> connected = leadership.isLeader() ? Uni.createFrom().item(List.of()) : nodes.connected();
+        return connected.flatMap(fromDatabase -> nodes.allocations().flatMap(allocated -> instances.live().map(live -> {
+            Reading fresh = new Reading(now, allocated, live, leadership.isLeader() ? null : fromDatabase);
             lastReading = fresh;
             return fresh;
-        }));
+        })));
     }
 
     /** How long admission reuses one reading of the nodes' allocation and the live instances for its quotes. */
     static final Duration ADMISSION_READING = Duration.ofSeconds(1);
     private volatile Reading lastReading;
 
-    private record Reading(Instant at, Map<String, NodeStore.Allocation> allocated, List<InstanceStore.InstanceRow> live) {
+    /** A reading; {@code connected} is null on the leader (it places on its agents' sessions). */
+    private record Reading(Instant at, Map<String, NodeStore.Allocation> allocated, List<InstanceStore.InstanceRow> live,
+                           List<NodeStore.Connected> connected) {
     }
 
     /**
@@ -117,10 +123,11 @@ public class JobEstimates {
         Reading r = lastReading;
         Instant now = clock.instant();
         Uni<Reading> reading = r != null && Duration.between(r.at(), now).compareTo(ADMISSION_READING) < 0 ? Uni.createFrom().item(r) : read();
-        return reading.emitOn(Infrastructure.getDefaultWorkerPool()).map(read -> quote(new Gathered(admitted, read.allocated(), read.live())));
+        return reading.emitOn(Infrastructure.getDefaultWorkerPool()).map(read -> quote(new Gathered(admitted, read.allocated(), read.live(), read.connected())));
     }
 
-    private record Gathered(JobSpec spec, Map<String, NodeStore.Allocation> allocated, List<InstanceStore.InstanceRow> live) {
+    private record Gathered(JobSpec spec, Map<String, NodeStore.Allocation> allocated, List<InstanceStore.InstanceRow> live,
+                            List<NodeStore.Connected> connected) {
     }
 
     private Quote.Result quote(Gathered g) {
@@ -135,9 +142,16 @@ public class JobEstimates {
 
         // Slots now: the scheduler places the job's tasks on the connected nodes as they are allocated.
         List<NodeView> views = new ArrayList<>();
-        for (AgentSession s : sessions.connected()) {
-            NodeStore.Allocation a = g.allocated().get(s.node());
-            views.add(s.view(a == null ? Resources.ZERO : a.resources(), sessions.cordoned(s.node())));
+        if (g.connected() == null) {
+            for (AgentSession s : sessions.connected()) {
+                NodeStore.Allocation a = g.allocated().get(s.node());
+                views.add(s.view(a == null ? Resources.ZERO : a.resources(), sessions.cordoned(s.node())));
+            }
+        } else {
+            for (NodeStore.Connected n : g.connected()) {
+                NodeStore.Allocation a = g.allocated().get(n.name());
+                views.add(new NodeView(n.name(), n.pool(), n.capacity(), a == null ? Resources.ZERO : a.resources(), n.labels(), !n.draining()));
+            }
         }
         Scheduler scheduler = Scheduler.standard(Math.max(1, views.size()));
         if (set != null) {

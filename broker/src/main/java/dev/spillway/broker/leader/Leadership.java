@@ -73,6 +73,8 @@ public class Leadership {
     private final boolean ownsDatabase;
     private ScheduledExecutorService timer;
 
+    /** Held while leadership changes and while the change is announced: a step-down and an election never interleave. */
+    private final Object transitions = new Object();
     // Guarded by this.
     private boolean holding;
     private long epoch;
@@ -109,13 +111,8 @@ public class Leadership {
         this.id = settings.id().orElseGet(() -> hostName() + "-" + UUID.randomUUID().toString().substring(0, 8));
         this.version = Optional.ofNullable(Leadership.class.getPackage().getImplementationVersion()).orElse("dev");
         this.startedAt = clock.instant();
-        this.ownsDatabase = !DatabaseConfigSource.external();
-        fencing.onFenced(refused -> {
-            synchronized (this) {
-                if (!holding || refused != epoch) return;
-            }
-            stepDown("the database refused a write of epoch " + refused + ": another broker has taken over");
-        });
+        this.ownsDatabase = DatabaseConfigSource.embeddedStarted();
+        fencing.onFenced(refused -> stepDown(refused, "the database refused a write of epoch " + refused + ": another broker has taken over"));
         Gauge.builder("spillway_leader", () -> isLeader() ? 1 : 0).tag("instance", id)
                 .description("1 while this broker leads (holds the leader lease), else 0").register(registry);
     }
@@ -168,7 +165,7 @@ public class Leadership {
             if (!holding) return;
             held = epoch;
         }
-        stepDown("the broker is shutting down");
+        stepDown(held, "the broker is shutting down");
         try {
             if (store.release(id, held).await().atMost(Duration.ofSeconds(2))) LOG.infof("released the leader lease (epoch %d)", held);
         } catch (RuntimeException e) {
@@ -180,6 +177,13 @@ public class Leadership {
     public boolean isLeader() {
         synchronized (this) {
             return holding && LeaderLease.before(System.nanoTime(), believedUntil);
+        }
+    }
+
+    /** The epoch this broker leads with, or 0 when it does not lead. */
+    public long term() {
+        synchronized (this) {
+            return holding && LeaderLease.before(System.nanoTime(), believedUntil) ? epoch : 0;
         }
     }
 
@@ -207,11 +211,11 @@ public class Leadership {
 
     private void tick() {
         try {
-            boolean lapsed;
+            long lapsed = 0;
             synchronized (this) {
-                lapsed = holding && !LeaderLease.before(System.nanoTime(), believedUntil);
+                if (holding && !LeaderLease.before(System.nanoTime(), believedUntil)) lapsed = epoch;
             }
-            if (lapsed) stepDown("could not renew the leader lease in time (ttl " + ttl.toSeconds() + " s)");
+            if (lapsed != 0) stepDown(lapsed, "could not renew the leader lease in time (ttl " + ttl.toSeconds() + " s)");
             attempt().subscribe().with(v -> { }, e -> { });
         } catch (RuntimeException e) {
             LOG.errorf(e, "leader lease check failed; trying again");
@@ -268,9 +272,15 @@ public class Leadership {
             }
         }
         if (!answer.granted()) {
-            if (renewing) stepDown("another broker took the leader lease (" + lease.holder() + ", epoch " + lease.epoch() + ")");
+            if (renewing) stepDown(heldEpoch, "another broker took the leader lease (" + lease.holder() + ", epoch " + lease.epoch() + ")");
             return;
         }
+        synchronized (transitions) {
+            elected(sentNanos, renewing, heldEpoch, lease);
+        }
+    }
+
+    private void elected(long sentNanos, boolean renewing, long heldEpoch, LeaderStore.Lease lease) {
         boolean newlyElected;
         synchronized (this) {
             if (stopping) return;
@@ -289,16 +299,20 @@ public class Leadership {
         }
     }
 
-    /** Stops leading at once: no more leader-only writes, the rest of the broker told. */
-    private void stepDown(String why) {
-        long was;
-        synchronized (this) {
-            if (!holding) return;
-            holding = false;
-            was = epoch;
+    /**
+     * Stops leading with {@code term} at once: no more leader-only writes, the rest of the broker
+     * told. Nothing happens if this broker no longer leads with that epoch (it stepped down already,
+     * or was elected again since, with a new one).
+     */
+    private void stepDown(long term, String why) {
+        synchronized (transitions) {
+            synchronized (this) {
+                if (!holding || epoch != term) return;
+                holding = false;
+                fencing.drop();
+            }
+            LOG.warnf("broker %s no longer leads (epoch %d): %s", id, term, why);
+            steppedDown.fire(new SteppedDown(term, why, leaderAddress().orElse(null)));
         }
-        fencing.drop();
-        LOG.warnf("broker %s no longer leads (epoch %d): %s", id, was, why);
-        steppedDown.fire(new SteppedDown(was, why, leaderAddress().orElse(null)));
     }
 }

@@ -63,8 +63,35 @@ public class Policies {
     }
 
     void load(@Observes StartupEvent started) {
-        PolicyStore.Version stored = store.current().await().atMost(Duration.ofSeconds(60));
-        if (stored == null) return;
+        follow(store.current().await().atMost(Duration.ofSeconds(60)));
+        follower = java.util.concurrent.Executors.newSingleThreadScheduledExecutor(r -> {
+            Thread t = new Thread(r, "spillway-policies");
+            t.setDaemon(true);
+            return t;
+        });
+        follower.scheduleWithFixedDelay(this::followQuietly, FOLLOW_EVERY.toMillis(), FOLLOW_EVERY.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS);
+    }
+
+    void stop(@Observes io.quarkus.runtime.ShutdownEvent event) {
+        if (follower != null) follower.shutdownNow();
+    }
+
+    /** How often a broker looks for a version applied through another broker (the same database). */
+    static final Duration FOLLOW_EVERY = Duration.ofSeconds(3);
+    private java.util.concurrent.ScheduledExecutorService follower;
+
+    /** Puts a version applied through another broker in force here too. */
+    private void followQuietly() {
+        try {
+            long newest = store.currentVersion().await().atMost(Duration.ofSeconds(30));
+            if (newest > inForce.version()) follow(store.current().await().atMost(Duration.ofSeconds(30)));
+        } catch (RuntimeException e) {
+            LOG.debugf("could not look for a newer policy version: %s", e.getMessage());
+        }
+    }
+
+    private synchronized void follow(PolicyStore.Version stored) {
+        if (stored == null || stored.version() <= inForce.version()) return;
         CompileResult compiled = compiler.compile(sources(stored.files()));
         if (compiled.policySet() == null) {
             String why = compiled.problems().size() + " problem(s), first " + compiled.problems().get(0);

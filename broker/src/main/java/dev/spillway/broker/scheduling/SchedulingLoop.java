@@ -103,6 +103,8 @@ public class SchedulingLoop implements SchedulerWakeup {
     /** Tenants with more jobs with queued tasks than a cycle reads, with how many they have. */
     private volatile Map<String, Long> crowdedTenants = Map.of();
     private volatile List<Plan.Unplaced> lastUnplaced = List.of();
+    /** The connected nodes the last cycle placed on: what {@link #lastUnplaced} was judged against. */
+    private volatile Set<String> lastCycleNodes = Set.of();
     private volatile Map<String, Map<String, Long>> tenantUsage = Map.of();
     private volatile boolean noNodes;
     private final boolean hasCloudPools;
@@ -213,6 +215,11 @@ public class SchedulingLoop implements SchedulerWakeup {
         return lastQuota;
     }
 
+    /** The connected nodes the last cycle saw: a node not among them has not been offered the waiting tasks yet. */
+    public Set<String> lastCycleNodes() {
+        return lastCycleNodes;
+    }
+
     /** The tasks the last cycle could not place, with why (what the burst controller works from). */
     public List<Plan.Unplaced> lastUnplaced() {
         return lastUnplaced;
@@ -284,6 +291,9 @@ public class SchedulingLoop implements SchedulerWakeup {
         long t0 = System.nanoTime();
         Map<String, NodeStore.Allocation> allocated = nodeStore.allocations().await().atMost(DATABASE_WAIT);
         List<NodeView> nodes = new ArrayList<>(connected.size());
+        Set<String> names = new HashSet<>();
+        for (AgentSession s : connected) names.add(s.node());
+        lastCycleNodes = names;
         for (AgentSession s : connected) {
             NodeStore.Allocation a = allocated.get(s.node());
             nodes.add(s.view(a == null ? Resources.ZERO : a.resources(), sessions.cordoned(s.node())));

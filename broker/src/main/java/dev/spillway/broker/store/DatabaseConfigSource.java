@@ -76,9 +76,9 @@ public class DatabaseConfigSource implements ConfigSource {
         };
     }
 
-    /** Whether the broker uses a database of its own configuration ({@code SPILLWAY_DATABASE_URL}), not the embedded one it owns alone. */
-    public static boolean external() {
-        return setting("spillway.database.url", "SPILLWAY_DATABASE_URL").isPresent();
+    /** Whether this JVM started the embedded PostgreSQL it uses: a database no other broker can share. */
+    public static boolean embeddedStarted() {
+        return System.getProperty(STARTED_URL) != null;
     }
 
     private static String external(URI uri, String name) {

@@ -176,6 +176,25 @@ public class NodeStore {
                 WHERE n.name = v.name""").execute(Tuple.of(names, times))).replaceWithVoid();
     }
 
+    /** A node the database believes connected (READY or DRAINING), as it registered. */
+    public record Connected(String name, String pool, Resources capacity, Map<String, String> labels, boolean draining) {
+    }
+
+    /** The nodes the database believes connected: what a broker that does not hold their streams places on. */
+    public Uni<List<Connected>> connected() {
+        return pool.query("SELECT name, pool, state, cpu_millis, memory_mib, gpus, labels FROM node WHERE state IN "
+                        + sqlList(NodeState.CONNECTED) + " ORDER BY name").execute()
+                .map(rows -> {
+                    List<Connected> out = new ArrayList<>();
+                    for (Row r : rows) {
+                        out.add(new Connected(r.getString("name"), r.getString("pool"),
+                                new Resources(r.getLong("cpu_millis"), r.getLong("memory_mib"), r.getInteger("gpus")), labels(r.getJsonObject("labels")),
+                                NodeState.DRAINING.name().equals(r.getString("state"))));
+                    }
+                    return out;
+                });
+    }
+
     /** Names of nodes the database believes connected (READY or DRAINING). */
     public Uni<List<String>> connectedNames() {
         return pool.query("SELECT name FROM node WHERE state IN " + sqlList(NodeState.CONNECTED)).execute()

@@ -69,6 +69,12 @@ public class PolicyStore {
                 }));
     }
 
+    /** The number of the version in force; 0 when none was ever applied. */
+    public Uni<Long> currentVersion() {
+        return pool.query("SELECT coalesce(max(version), 0) AS v FROM policy_version").execute()
+                .map(rows -> rows.iterator().next().getLong("v"));
+    }
+
     /** The version in force, with its files; null when none was ever applied. */
     public Uni<Version> current() {
         return pool.query("SELECT version, digest, applied_by, applied_at, comment, summary, files FROM policy_version "

@@ -288,6 +288,34 @@ abstract class StoreContractTest {
     }
 
     @Test
+    void aTakeoverWaitsForTheLeaderOnlyWritesUnderWay() throws Exception {
+        long mine = fencing.epoch();
+        java.time.Duration ttl = java.time.Duration.ofMinutes(10);
+        UUID id = submit(1, 0);
+        // A leader-only transaction passes its fence, then stalls (a pause, a wait for a lock) before it writes and commits.
+        java.util.concurrent.CompletableFuture<Void> resume = new java.util.concurrent.CompletableFuture<>();
+        var stalled = fencing.transaction(pool, (tx, epoch) -> io.smallrye.mutiny.Uni.createFrom().completionStage(resume)
+                        .flatMap(v -> tx.preparedQuery("UPDATE task SET message = 'written by the stalled leader' WHERE job_id = $1").execute(Tuple.of(id))))
+                .subscribeAsCompletionStage();
+        java.util.concurrent.CompletableFuture<LeaderStore.Lease> takeover = new java.util.concurrent.CompletableFuture<>();
+        try {
+            org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(10)).until(() -> count(
+                    "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation WHERE c.relname = 'leader' AND l.mode = 'RowShareLock'") > 0);
+            // Another broker takes the lease (forced here: as if it had run out meanwhile): the takeover waits for the stalled transaction.
+            leader.take("other", "127.0.0.1:2", ttl, true).subscribe().with(takeover::complete, takeover::completeExceptionally);
+            org.awaitility.Awaitility.await().during(java.time.Duration.ofMillis(500)).atMost(java.time.Duration.ofSeconds(2)).until(() -> !takeover.isDone());
+            resume.complete(null);
+            stalled.toCompletableFuture().get(10, java.util.concurrent.TimeUnit.SECONDS);
+            assertThat(takeover.get(10, java.util.concurrent.TimeUnit.SECONDS).epoch()).isEqualTo(mine + 1);
+            assertThat(task(id, 0).getString("message")).as("committed before the takeover, which the new leader reads").isEqualTo("written by the stalled leader");
+            assertThat(fenced(() -> tasks.finishDoneJobs().await().indefinitely())).as("and nothing after it").isTrue();
+        } finally {
+            resume.complete(null);
+            fencing.hold(leader.take("store-test", "127.0.0.1:1", ttl, true).await().indefinitely().epoch());
+        }
+    }
+
+    @Test
     void anOperatorsAdminKeyIsRegisteredOnceAndARevokedOneStaysRevoked() {
         var keys = new dev.spillway.broker.security.ApiKeys(new ApiKeyStore(pool), java.time.Clock.systemUTC());
         String secret = "spw_" + "0123456789abcdef".repeat(4);
