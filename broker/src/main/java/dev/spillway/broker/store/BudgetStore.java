@@ -18,8 +18,11 @@ public class BudgetStore {
 
     private final Pool pool;
 
-    public BudgetStore(Pool pool) {
+    private final Fencing fencing;
+
+    public BudgetStore(Pool pool, Fencing fencing) {
         this.pool = pool;
+        this.fencing = fencing;
     }
 
     /** A budget as defined. {@code period} is {@link dev.spillway.core.cost.BudgetPeriod#text()}. */
@@ -112,9 +115,10 @@ public class BudgetStore {
     /**
      * One step of a period's books, in one transaction: what is spent (from the ledger), what each reservation still holds
      * (the period's reserved total moves by the same amounts, so concurrent admissions are never lost), and the alert level.
+     * The leader's to do (fenced): a deposed leader's late booking changes nothing.
      */
     public Uni<Void> settle(String budget, Instant periodStart, long spentMicroUsd, List<UUID> jobs, List<Long> remaining, int alerted) {
-        return pool.withTransaction(tx -> tx.preparedQuery("""
+        return fencing.transaction(pool, (tx, epoch) -> tx.preparedQuery("""
                         WITH x AS (
                           SELECT * FROM unnest($3::uuid[], $4::bigint[]) AS x(job_id, remaining)),
                         r AS (

@@ -25,9 +25,12 @@ public class RetentionStore {
     private static final Set<InstanceState> ENDED_INSTANCE = EnumSet.complementOf(EnumSet.copyOf(InstanceState.LIVE));
 
     private final Pool pool;
+    private final Fencing fencing;
 
-    public RetentionStore(Pool pool) {
+    /** Every sweep is the leader's to do: each delete is fenced, so a deposed leader's late sweep deletes nothing. */
+    public RetentionStore(Pool pool, Fencing fencing) {
         this.pool = pool;
+        this.fencing = fencing;
     }
 
     /**
@@ -39,22 +42,22 @@ public class RetentionStore {
     public Uni<Integer> deleteFinishedJobs(Instant cutoff, int maxJobs, long maxTasks) {
         String finished = "j.finished_at < $1 AND j.state IN " + sqlList(FINISHED_JOB)
                 + " AND NOT EXISTS (SELECT 1 FROM task t WHERE t.job_id = j.id AND t.state IN " + sqlList(TaskState.UNFINISHED) + ")";
-        return pool.preparedQuery("WITH oldest AS (SELECT j.id, j.task_count, j.finished_at FROM job j WHERE " + finished
+        return fencing.transaction(pool, (tx, epoch) -> tx.preparedQuery("WITH oldest AS (SELECT j.id, j.task_count, j.finished_at FROM job j WHERE " + finished
                         + " ORDER BY j.finished_at, j.id LIMIT $2), "
                         + "counted AS (SELECT id, task_count, sum(task_count) OVER (ORDER BY finished_at, id) AS upto FROM oldest) "
                         + "DELETE FROM job j WHERE j.id IN (SELECT id FROM counted WHERE upto - task_count < $3) AND " + finished)
-                .execute(Tuple.of(at(cutoff), maxJobs, maxTasks))
+                .execute(Tuple.of(at(cutoff), maxJobs, maxTasks)))
                 .map(rows -> rows.rowCount());
     }
 
     /** Deletes up to {@code max} join tokens spent, or expired unspent, before {@code cutoff}. */
     public Uni<Integer> deleteSpentJoinTokens(Instant cutoff, int max) {
-        return pool.preparedQuery("""
+        return fencing.transaction(pool, (tx, epoch) -> tx.preparedQuery("""
                         DELETE FROM join_token WHERE token_hash IN (
                           SELECT token_hash FROM join_token WHERE coalesce(used_at, expires_at) < $1
                           ORDER BY coalesce(used_at, expires_at) LIMIT $2)
                         AND coalesce(used_at, expires_at) < $1""")
-                .execute(Tuple.of(at(cutoff), max))
+                .execute(Tuple.of(at(cutoff), max)))
                 .map(rows -> rows.rowCount());
     }
 
@@ -66,7 +69,7 @@ public class RetentionStore {
      */
     public Uni<Integer> deleteEndedInstances(Instant cutoff, int max) {
         String ended = "state IN " + sqlList(ENDED_INSTANCE) + " AND terminated_at < $1";
-        return pool.preparedQuery("WITH gone AS (DELETE FROM cloud_instance WHERE id IN ("
+        return fencing.transaction(pool, (tx, epoch) -> tx.preparedQuery("WITH gone AS (DELETE FROM cloud_instance WHERE id IN ("
                         + "SELECT id FROM cloud_instance WHERE " + ended + " ORDER BY terminated_at LIMIT $2) AND " + ended + " RETURNING *), "
                         + "kept AS (INSERT INTO instance_cost_history (instance_id, pool, node_name, provider_instance, instance_type, region, "
                         + "zone, spot, price_usd_per_hour, requested_at, launched_at, terminated_at, cost_usd, final_state, reason_code, for_jobs) "
@@ -78,16 +81,16 @@ public class RetentionStore {
                         + " / 1000000.0 END, "
                         + "state, reason_code, for_jobs FROM gone ON CONFLICT (instance_id) DO NOTHING) "
                         + "SELECT count(*) AS n FROM gone")
-                .execute(Tuple.of(at(cutoff), max))
+                .execute(Tuple.of(at(cutoff), max)))
                 .map(rows -> (int) (long) rows.iterator().next().getLong("n"));
     }
 
     /** Deletes up to {@code max} audit events written before {@code cutoff}, oldest first. */
     public Uni<Integer> deleteAuditEvents(Instant cutoff, int max) {
-        return pool.preparedQuery("""
+        return fencing.transaction(pool, (tx, epoch) -> tx.preparedQuery("""
                         DELETE FROM audit_event WHERE seq IN (
                           SELECT seq FROM audit_event WHERE at < $1 ORDER BY seq LIMIT $2)""")
-                .execute(Tuple.of(at(cutoff), max))
+                .execute(Tuple.of(at(cutoff), max)))
                 .map(rows -> rows.rowCount());
     }
 
