@@ -141,9 +141,9 @@ public class LeaderForwarding implements ServerInterceptor {
     /** A channel to the leader at {@code address}, verified (under TLS) as the name this broker's own certificate carries. */
     ManagedChannel channel(String address) {
         // Channels to former leaders go.
-        channels.keySet().removeIf(old -> {
-            if (old.equals(address)) return false;
-            channels.get(old).shutdown();
+        channels.entrySet().removeIf(old -> {
+            if (old.getKey().equals(address)) return false;
+            old.getValue().shutdown();
             return true;
         });
         return channels.computeIfAbsent(address, a -> {

@@ -98,9 +98,9 @@ public class JobEstimates {
     private Uni<Reading> read() {
         Instant now = clock.instant();
         // The leader holds the agents' streams; another broker (admission's quotes) places on the nodes the database lists.
-        Uni<List<NodeStore.Connected>> connected = leadership.isLeader() ? Uni.createFrom().item(List.of()) : nodes.connected();
+        Uni<List<NodeStore.Connected>> connected = leadership.isLeader() ? Uni.createFrom().nullItem() : nodes.connected();
         return connected.flatMap(fromDatabase -> nodes.allocations().flatMap(allocated -> instances.live().map(live -> {
-            Reading fresh = new Reading(now, allocated, live, leadership.isLeader() ? null : fromDatabase);
+            Reading fresh = new Reading(now, allocated, live, fromDatabase);
             lastReading = fresh;
             return fresh;
         })));
