@@ -142,7 +142,9 @@ public class AgentConnections {
         private final Set<String> started = new HashSet<>();
         /**
          * Attempts whose end this connection handled, the latest {@link #ENDED_KEPT}: a heartbeat the
-         * agent built while one still ran can arrive after its end, and says nothing new.
+         * agent built while one still ran can arrive after its end, and says nothing new; an end it
+         * repeats before our acknowledgement reached it is acknowledged again, not decided twice. (A
+         * write that fails ends the stream, so an end in this set was decided in the database.)
          */
         private final Set<String> ended = java.util.Collections.newSetFromMap(new java.util.LinkedHashMap<>(16, 0.75f, false) {
             @Override
@@ -460,6 +462,13 @@ public class AgentConnections {
                         startedBy.add(a);
                     }
                     case ATTEMPT_STATE_EXITED, ATTEMPT_STATE_KILLED, ATTEMPT_STATE_START_FAILED, ATTEMPT_STATE_HANDED_BACK, ATTEMPT_STATE_TIMED_OUT -> {
+                        if (ended.contains(key)) {
+                            // The agent re-sends an end until it is acknowledged; a heartbeat sent before our
+                            // acknowledgement arrived repeats one this connection has already decided. Acknowledge
+                            // it again, nothing more: it is neither news nor a stale attempt.
+                            recorded.addAttempts(ref(a));
+                            continue;
+                        }
                         reports.increment();
                         started.remove(key);
                         ended.add(key);
