@@ -1,12 +1,12 @@
 package dev.spillway.agent;
 
-import dev.spillway.api.v1.Assign;
-import dev.spillway.api.v1.AttemptState;
-import dev.spillway.api.v1.AttemptStatus;
-import dev.spillway.api.v1.ConnectRequest;
-import dev.spillway.api.v1.ConnectResponse;
-import dev.spillway.api.v1.Register;
-import dev.spillway.api.v1.Report;
+import dev.spillway.api.agent.v1.Assign;
+import dev.spillway.api.agent.v1.AttemptState;
+import dev.spillway.api.agent.v1.AttemptStatus;
+import dev.spillway.api.agent.v1.ConnectRequest;
+import dev.spillway.api.agent.v1.ConnectResponse;
+import dev.spillway.api.agent.v1.Register;
+import dev.spillway.api.agent.v1.Report;
 import dev.spillway.api.v1.Resources;
 import java.io.IOException;
 import java.nio.file.Files;

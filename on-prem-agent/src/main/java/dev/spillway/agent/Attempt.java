@@ -1,9 +1,9 @@
 package dev.spillway.agent;
 
 import com.google.protobuf.Timestamp;
-import dev.spillway.api.v1.Assign;
-import dev.spillway.api.v1.AttemptState;
-import dev.spillway.api.v1.AttemptStatus;
+import dev.spillway.api.agent.v1.Assign;
+import dev.spillway.api.agent.v1.AttemptState;
+import dev.spillway.api.agent.v1.AttemptStatus;
 import java.io.IOException;
 import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;

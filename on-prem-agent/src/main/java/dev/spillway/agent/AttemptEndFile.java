@@ -1,7 +1,7 @@
 package dev.spillway.agent;
 
 import com.google.protobuf.InvalidProtocolBufferException;
-import dev.spillway.api.v1.AttemptStatus;
+import dev.spillway.api.agent.v1.AttemptStatus;
 import java.io.IOException;
 import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.Files;

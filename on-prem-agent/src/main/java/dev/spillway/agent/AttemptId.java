@@ -1,6 +1,6 @@
 package dev.spillway.agent;
 
-import dev.spillway.api.v1.Assign;
+import dev.spillway.api.agent.v1.Assign;
 import java.nio.file.Path;
 import java.util.Locale;
 import java.util.regex.Pattern;

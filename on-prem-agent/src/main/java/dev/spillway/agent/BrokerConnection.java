@@ -1,11 +1,11 @@
 package dev.spillway.agent;
 
-import dev.spillway.api.v1.AgentServiceGrpc;
-import dev.spillway.api.v1.ConnectRequest;
-import dev.spillway.api.v1.ConnectResponse;
-import dev.spillway.api.v1.Register;
-import dev.spillway.api.v1.Registered;
-import dev.spillway.api.v1.Report;
+import dev.spillway.api.agent.v1.AgentServiceGrpc;
+import dev.spillway.api.agent.v1.ConnectRequest;
+import dev.spillway.api.agent.v1.ConnectResponse;
+import dev.spillway.api.agent.v1.Register;
+import dev.spillway.api.agent.v1.Registered;
+import dev.spillway.api.agent.v1.Report;
 import io.grpc.CallOptions;
 import io.grpc.Channel;
 import io.grpc.ClientCall;
@@ -282,7 +282,7 @@ final class BrokerConnection {
     }
 
     private void registered(Registered registered, Register as) {
-        heartbeatMillis = Math.max(100, registered.getHeartbeatIntervalMillis());
+        heartbeatMillis = Math.max(100, registered.getHeartbeatInterval().getSeconds() * 1000 + registered.getHeartbeatInterval().getNanos() / 1_000_000);
         String credential = registered.getNodeCredential();
         if (!credential.isEmpty()) {
             // Joined with a one-time token: from now on reconnect with this node's own credential.

@@ -1,6 +1,6 @@
 package dev.spillway.agent;
 
-import dev.spillway.api.v1.AttemptState;
+import dev.spillway.api.agent.v1.AttemptState;
 import java.time.Duration;
 import java.util.Collection;
 import java.util.List;

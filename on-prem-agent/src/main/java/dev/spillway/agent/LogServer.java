@@ -1,9 +1,9 @@
 package dev.spillway.agent;
 
 import com.google.protobuf.ByteString;
-import dev.spillway.api.v1.ConnectRequest;
-import dev.spillway.api.v1.LogChunk;
-import dev.spillway.api.v1.LogRequest;
+import dev.spillway.api.agent.v1.ConnectRequest;
+import dev.spillway.api.agent.v1.LogChunk;
+import dev.spillway.api.agent.v1.LogRequest;
 import dev.spillway.api.v1.LogStream;
 import java.io.IOException;
 import java.io.RandomAccessFile;

@@ -1,7 +1,7 @@
 package dev.spillway.agent;
 
-import dev.spillway.api.v1.Assign;
-import dev.spillway.api.v1.AttemptState;
+import dev.spillway.api.agent.v1.Assign;
+import dev.spillway.api.agent.v1.AttemptState;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;

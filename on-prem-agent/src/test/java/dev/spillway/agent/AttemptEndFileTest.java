@@ -2,8 +2,8 @@ package dev.spillway.agent;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.spillway.api.v1.AttemptState;
-import dev.spillway.api.v1.AttemptStatus;
+import dev.spillway.api.agent.v1.AttemptState;
+import dev.spillway.api.agent.v1.AttemptStatus;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;

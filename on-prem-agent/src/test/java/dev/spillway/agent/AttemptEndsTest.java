@@ -3,11 +3,11 @@ package dev.spillway.agent;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
-import dev.spillway.api.v1.Assign;
-import dev.spillway.api.v1.AttemptState;
-import dev.spillway.api.v1.AttemptStatus;
-import dev.spillway.api.v1.ConnectResponse;
-import dev.spillway.api.v1.Register;
+import dev.spillway.api.agent.v1.Assign;
+import dev.spillway.api.agent.v1.AttemptState;
+import dev.spillway.api.agent.v1.AttemptStatus;
+import dev.spillway.api.agent.v1.ConnectResponse;
+import dev.spillway.api.agent.v1.Register;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;

@@ -4,8 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import com.google.protobuf.Timestamp;
-import dev.spillway.api.v1.AttemptState;
-import dev.spillway.api.v1.AttemptStatus;
+import dev.spillway.api.agent.v1.AttemptState;
+import dev.spillway.api.agent.v1.AttemptStatus;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.FileTime;

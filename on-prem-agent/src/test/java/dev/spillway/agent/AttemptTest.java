@@ -3,8 +3,8 @@ package dev.spillway.agent;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
-import dev.spillway.api.v1.Assign;
-import dev.spillway.api.v1.AttemptState;
+import dev.spillway.api.agent.v1.Assign;
+import dev.spillway.api.agent.v1.AttemptState;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;

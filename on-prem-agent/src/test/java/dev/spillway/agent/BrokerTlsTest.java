@@ -3,10 +3,10 @@ package dev.spillway.agent;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
-import dev.spillway.api.v1.AgentServiceGrpc;
-import dev.spillway.api.v1.ConnectRequest;
-import dev.spillway.api.v1.ConnectResponse;
-import dev.spillway.api.v1.Registered;
+import dev.spillway.api.agent.v1.AgentServiceGrpc;
+import dev.spillway.api.agent.v1.ConnectRequest;
+import dev.spillway.api.agent.v1.ConnectResponse;
+import dev.spillway.api.agent.v1.Registered;
 import io.grpc.Server;
 import io.grpc.TlsServerCredentials;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
@@ -63,8 +63,8 @@ class BrokerTlsTest {
                                 if (message.hasRegister()) {
                                     registered.add(message.getRegister().getNodeName());
                                     responses.onNext(ConnectResponse.newBuilder().setRegistered(Registered.newBuilder()
-                                            .setNodeId("5f1c1a2e-8d7b-4c1e-9f3a-2b6d0e4c8a71").setHeartbeatIntervalMillis(500)
-                                            .setLeaseMillis(15_000)).build());
+                                            .setNodeId("5f1c1a2e-8d7b-4c1e-9f3a-2b6d0e4c8a71").setHeartbeatInterval(com.google.protobuf.Duration.newBuilder().setNanos(500_000_000))
+                                            .setLease(com.google.protobuf.Duration.newBuilder().setSeconds(15))).build());
                                 }
                             }
 

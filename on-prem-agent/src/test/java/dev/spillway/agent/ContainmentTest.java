@@ -4,8 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
-import dev.spillway.api.v1.Assign;
-import dev.spillway.api.v1.AttemptState;
+import dev.spillway.api.agent.v1.Assign;
+import dev.spillway.api.agent.v1.AttemptState;
 import dev.spillway.api.v1.Resources;
 import java.nio.file.Files;
 import java.nio.file.Path;

@@ -2,8 +2,8 @@ package dev.spillway.agent;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.spillway.api.v1.Assign;
-import dev.spillway.api.v1.AttemptState;
+import dev.spillway.api.agent.v1.Assign;
+import dev.spillway.api.agent.v1.AttemptState;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;

@@ -3,11 +3,11 @@ package dev.spillway.agent;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
-import dev.spillway.api.v1.Assign;
-import dev.spillway.api.v1.AttemptState;
-import dev.spillway.api.v1.ConnectRequest;
-import dev.spillway.api.v1.LogChunk;
-import dev.spillway.api.v1.LogRequest;
+import dev.spillway.api.agent.v1.Assign;
+import dev.spillway.api.agent.v1.AttemptState;
+import dev.spillway.api.agent.v1.ConnectRequest;
+import dev.spillway.api.agent.v1.LogChunk;
+import dev.spillway.api.agent.v1.LogRequest;
 import dev.spillway.api.v1.LogStream;
 import java.io.ByteArrayOutputStream;
 import java.nio.file.Files;

@@ -1,15 +1,15 @@
 package dev.spillway.agent;
 
-import dev.spillway.api.v1.AgentServiceGrpc;
-import dev.spillway.api.v1.AttemptEndsRecorded;
-import dev.spillway.api.v1.AttemptRef;
-import dev.spillway.api.v1.AttemptState;
-import dev.spillway.api.v1.AttemptStatus;
-import dev.spillway.api.v1.ConnectRequest;
-import dev.spillway.api.v1.ConnectResponse;
-import dev.spillway.api.v1.LogChunk;
-import dev.spillway.api.v1.Register;
-import dev.spillway.api.v1.Registered;
+import dev.spillway.api.agent.v1.AgentServiceGrpc;
+import dev.spillway.api.agent.v1.AttemptEndsRecorded;
+import dev.spillway.api.agent.v1.AttemptRef;
+import dev.spillway.api.agent.v1.AttemptState;
+import dev.spillway.api.agent.v1.AttemptStatus;
+import dev.spillway.api.agent.v1.ConnectRequest;
+import dev.spillway.api.agent.v1.ConnectResponse;
+import dev.spillway.api.agent.v1.LogChunk;
+import dev.spillway.api.agent.v1.Register;
+import dev.spillway.api.agent.v1.Registered;
 import io.grpc.Server;
 import io.grpc.Status;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
@@ -52,8 +52,8 @@ final class LoopbackBroker implements AutoCloseable {
                                         registrations.add(message.getRegister());
                                         synchronized (LoopbackBroker.this) {
                                             responses.onNext(ConnectResponse.newBuilder().setRegistered(Registered.newBuilder()
-                                                    .setNodeId("3b0e6a52-1c4d-4e8f-9a7b-5c2d1e0f9a86").setHeartbeatIntervalMillis(500)
-                                                    .setLeaseMillis(15_000).setNodeCredential(NODE_CREDENTIAL)).build());
+                                                    .setNodeId("3b0e6a52-1c4d-4e8f-9a7b-5c2d1e0f9a86").setHeartbeatInterval(com.google.protobuf.Duration.newBuilder().setNanos(500_000_000))
+                                                    .setLease(com.google.protobuf.Duration.newBuilder().setSeconds(15)).setNodeCredential(NODE_CREDENTIAL)).build());
                                         }
                                         agent = responses;
                                         acknowledge(responses, message.getRegister().getAttemptsList());

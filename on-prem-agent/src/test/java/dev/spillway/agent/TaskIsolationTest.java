@@ -4,12 +4,12 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
-import dev.spillway.api.v1.Assign;
-import dev.spillway.api.v1.AttemptState;
-import dev.spillway.api.v1.AttemptStatus;
-import dev.spillway.api.v1.ConnectResponse;
-import dev.spillway.api.v1.LogChunk;
-import dev.spillway.api.v1.LogRequest;
+import dev.spillway.api.agent.v1.Assign;
+import dev.spillway.api.agent.v1.AttemptState;
+import dev.spillway.api.agent.v1.AttemptStatus;
+import dev.spillway.api.agent.v1.ConnectResponse;
+import dev.spillway.api.agent.v1.LogChunk;
+import dev.spillway.api.agent.v1.LogRequest;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;

@@ -1,13 +1,13 @@
 package dev.spillway.broker.agents;
 
-import dev.spillway.api.v1.AttemptEndsRecorded;
-import dev.spillway.api.v1.AttemptRef;
-import dev.spillway.api.v1.AttemptStatus;
-import dev.spillway.api.v1.ConnectRequest;
-import dev.spillway.api.v1.ConnectResponse;
-import dev.spillway.api.v1.Kill;
-import dev.spillway.api.v1.Register;
-import dev.spillway.api.v1.Registered;
+import dev.spillway.api.agent.v1.AttemptEndsRecorded;
+import dev.spillway.api.agent.v1.AttemptRef;
+import dev.spillway.api.agent.v1.AttemptStatus;
+import dev.spillway.api.agent.v1.ConnectRequest;
+import dev.spillway.api.agent.v1.ConnectResponse;
+import dev.spillway.api.agent.v1.Kill;
+import dev.spillway.api.agent.v1.Register;
+import dev.spillway.api.agent.v1.Registered;
 import dev.spillway.broker.cluster.NodeShapes;
 import dev.spillway.broker.config.BrokerConfig;
 import dev.spillway.broker.security.Audit;
@@ -386,8 +386,8 @@ public class AgentConnections {
                                 : "node " + name + " reconnected; this connection had fallen silent and is replaced");
                         s.send(ConnectResponse.newBuilder().setRegistered(Registered.newBuilder()
                                 .setNodeId(admitted.nodeId().toString())
-                                .setHeartbeatIntervalMillis((int) config.agents().heartbeatInterval().toMillis())
-                                .setLeaseMillis((int) config.agents().lease().toMillis())
+                                .setHeartbeatInterval(com.google.protobuf.util.Durations.fromMillis(config.agents().heartbeatInterval().toMillis()))
+                                .setLease(com.google.protobuf.util.Durations.fromMillis(config.agents().lease().toMillis()))
                                 .setNodeCredential(admitted.credential())).build());
                         LOG.infof("node %s joined pool %s with %s (%d attempts reported)%s", name, r.getPool(), capacity,
                                 r.getAttemptsCount(), d.replaceExisting() ? ", re-provisioned by an operator's token" : "");
@@ -449,7 +449,7 @@ public class AgentConnections {
                     jobId = UUID.fromString(a.getJobId());
                 } catch (IllegalArgumentException e) {
                     staleReports.increment();
-                    if (a.getState() != dev.spillway.api.v1.AttemptState.ATTEMPT_STATE_RUNNING) recorded.addAttempts(ref(a)); // never a task's
+                    if (a.getState() != dev.spillway.api.agent.v1.AttemptState.ATTEMPT_STATE_RUNNING) recorded.addAttempts(ref(a)); // never a task's
                     continue;
                 }
                 String key = new TaskRef(a.getJobId(), a.getTaskIndex(), a.getAttempt()).key();
@@ -479,8 +479,8 @@ public class AgentConnections {
                             case ATTEMPT_STATE_TIMED_OUT -> new AttemptOutcome.TimedOut(a.getMessage());
                             default -> new AttemptOutcome.Exited(a.getExitCode());
                         };
-                        Integer exit = a.getState() == dev.spillway.api.v1.AttemptState.ATTEMPT_STATE_EXITED
-                                || a.getState() == dev.spillway.api.v1.AttemptState.ATTEMPT_STATE_KILLED ? a.getExitCode() : null;
+                        Integer exit = a.getState() == dev.spillway.api.agent.v1.AttemptState.ATTEMPT_STATE_EXITED
+                                || a.getState() == dev.spillway.api.agent.v1.AttemptState.ATTEMPT_STATE_KILLED ? a.getExitCode() : null;
                         ends.add(new TaskStore.EndReport(jobId, a.getTaskIndex(), a.getAttempt(), outcome, exit,
                                 new TaskStore.Usage(a.getCpuTimeMillis(), a.getPeakMemoryMib())));
                         endedBy.add(a);

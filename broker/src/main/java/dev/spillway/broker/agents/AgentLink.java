@@ -1,6 +1,6 @@
 package dev.spillway.broker.agents;
 
-import dev.spillway.api.v1.ConnectResponse;
+import dev.spillway.api.agent.v1.ConnectResponse;
 
 /** The broker's end of one agent's stream, as the agent features see it (the api package implements it over gRPC). */
 public interface AgentLink {

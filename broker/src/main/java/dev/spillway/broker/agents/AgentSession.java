@@ -1,6 +1,6 @@
 package dev.spillway.broker.agents;
 
-import dev.spillway.api.v1.ConnectResponse;
+import dev.spillway.api.agent.v1.ConnectResponse;
 import dev.spillway.core.scheduling.NodeView;
 import dev.spillway.core.scheduling.Resources;
 import java.util.Map;

@@ -1,7 +1,7 @@
 package dev.spillway.broker.agents;
 
-import dev.spillway.api.v1.Assign;
-import dev.spillway.api.v1.ConnectResponse;
+import dev.spillway.api.agent.v1.Assign;
+import dev.spillway.api.agent.v1.ConnectResponse;
 import dev.spillway.api.v1.JobSpec;
 import dev.spillway.broker.security.SecretBox;
 import jakarta.enterprise.context.ApplicationScoped;

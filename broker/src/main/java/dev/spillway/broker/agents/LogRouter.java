@@ -1,6 +1,6 @@
 package dev.spillway.broker.agents;
 
-import dev.spillway.api.v1.LogChunk;
+import dev.spillway.api.agent.v1.LogChunk;
 import jakarta.enterprise.context.ApplicationScoped;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;

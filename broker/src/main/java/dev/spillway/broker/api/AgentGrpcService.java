@@ -1,8 +1,8 @@
 package dev.spillway.broker.api;
 
-import dev.spillway.api.v1.AgentServiceGrpc;
-import dev.spillway.api.v1.ConnectRequest;
-import dev.spillway.api.v1.ConnectResponse;
+import dev.spillway.api.agent.v1.AgentServiceGrpc;
+import dev.spillway.api.agent.v1.ConnectRequest;
+import dev.spillway.api.agent.v1.ConnectResponse;
 import dev.spillway.broker.agents.AgentConnections;
 import dev.spillway.api.LeaderRedirect;
 import dev.spillway.broker.agents.AgentLink;
@@ -13,7 +13,7 @@ import io.grpc.stub.StreamObserver;
 import io.quarkus.grpc.GrpcService;
 import io.quarkus.grpc.RegisterInterceptor;
 
-/** spillway.v1.AgentService over gRPC: adapts each stream to the agent protocol in {@link AgentConnections}. */
+/** spillway.agent.v1.AgentService over gRPC: adapts each stream to the agent protocol in {@link AgentConnections}. */
 @GrpcService
 @RegisterInterceptor(AgentAuthInterceptor.class)
 public class AgentGrpcService extends AgentServiceGrpc.AgentServiceImplBase {

@@ -40,7 +40,7 @@ public class CallerInterceptor implements ServerInterceptor {
     static final Metadata.Key<String> AUTHORIZATION = Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER);
 
     /** Services that authenticate their callers themselves, or need no caller. */
-    private static final Set<String> OWN_AUTHENTICATION = Set.of("spillway.v1.AgentService", "grpc.health.v1.Health");
+    private static final Set<String> OWN_AUTHENTICATION = Set.of("spillway.agent.v1.AgentService", "grpc.health.v1.Health");
 
     static final Map<String, Permission> PERMISSIONS = Map.ofEntries(
             Map.entry(JobServiceGrpc.getSubmitJobMethod().getFullMethodName(), Permission.JOB_SUBMIT),

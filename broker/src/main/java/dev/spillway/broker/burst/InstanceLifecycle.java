@@ -1,7 +1,7 @@
 package dev.spillway.broker.burst;
 
-import dev.spillway.api.v1.ConnectResponse;
-import dev.spillway.api.v1.Drain;
+import dev.spillway.api.agent.v1.ConnectResponse;
+import dev.spillway.api.agent.v1.Drain;
 import dev.spillway.broker.agents.AgentSessions;
 import dev.spillway.broker.scheduling.SchedulingLoop;
 import dev.spillway.broker.store.DatabaseCalls;

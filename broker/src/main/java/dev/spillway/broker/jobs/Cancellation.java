@@ -1,7 +1,7 @@
 package dev.spillway.broker.jobs;
 
-import dev.spillway.api.v1.ConnectResponse;
-import dev.spillway.api.v1.Kill;
+import dev.spillway.api.agent.v1.ConnectResponse;
+import dev.spillway.api.agent.v1.Kill;
 import dev.spillway.broker.agents.AgentSessions;
 import dev.spillway.broker.security.Audit;
 import dev.spillway.core.access.Caller;

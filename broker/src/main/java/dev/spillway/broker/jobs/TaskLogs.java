@@ -1,8 +1,8 @@
 package dev.spillway.broker.jobs;
 
-import dev.spillway.api.v1.ConnectResponse;
-import dev.spillway.api.v1.LogChunk;
-import dev.spillway.api.v1.LogRequest;
+import dev.spillway.api.agent.v1.ConnectResponse;
+import dev.spillway.api.agent.v1.LogChunk;
+import dev.spillway.api.agent.v1.LogRequest;
 import dev.spillway.api.v1.LogStream;
 import dev.spillway.broker.agents.AgentSession;
 import dev.spillway.broker.agents.AgentSessions;

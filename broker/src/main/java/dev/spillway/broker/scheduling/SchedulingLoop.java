@@ -500,7 +500,7 @@ public class SchedulingLoop implements SchedulerWakeup {
                     .await().atMost(DATABASE_WAIT);
             if (ended == null) continue; // it ended meanwhile
             LOG.infof("preempted %s on %s: %s", v.workload().id(), r.node(), why);
-            sessions.send(r.node(), dev.spillway.api.v1.ConnectResponse.newBuilder().setKill(dev.spillway.api.v1.Kill.newBuilder()
+            sessions.send(r.node(), dev.spillway.api.agent.v1.ConnectResponse.newBuilder().setKill(dev.spillway.api.agent.v1.Kill.newBuilder()
                     .setJobId(r.jobId().toString()).setTaskIndex(r.index()).setAttempt(r.attempt()).setReason("preempted: " + why)).build());
         }
         if (!victims.isEmpty()) wake();

@@ -236,6 +236,25 @@ class AccessTest {
     }
 
     @Test
+    void theGrpcHealthServiceAnswersWithoutACredentialAndKnowsNoServiceItDoesNotServe() {
+        var channel = TestCallers.channel(url, null);
+        try {
+            var health = grpc.health.v1.HealthGrpc.newBlockingStub(channel);
+            for (String served : List.of("", "spillway.v1.JobService", "spillway.agent.v1.AgentService")) {
+                assertThat(health.check(grpc.health.v1.HealthOuterClass.HealthCheckRequest.newBuilder().setService(served).build()).getStatus())
+                        .as("'%s'", served).isEqualTo(grpc.health.v1.HealthOuterClass.HealthCheckResponse.ServingStatus.SERVING);
+            }
+            for (String unknown : List.of("spillway.v1.NoSuchService", "spillway.v1.AgentService")) {
+                var refused = catchThrowableOfType(StatusRuntimeException.class,
+                        () -> health.check(grpc.health.v1.HealthOuterClass.HealthCheckRequest.newBuilder().setService(unknown).build()));
+                assertThat(refused.getStatus().getCode()).as("'%s'", unknown).isEqualTo(Status.Code.NOT_FOUND);
+            }
+        } finally {
+            channel.shutdownNow();
+        }
+    }
+
+    @Test
     void aJobBelongsToItsCallersTenant() {
         var a = JobServiceGrpc.newBlockingStub(tenantA.get(Role.SUBMITTER));
         String id = a.submitJob(SubmitJobRequest.newBuilder().setSpec(spec()).build()).getJobId();

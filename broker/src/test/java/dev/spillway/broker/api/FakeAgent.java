@@ -2,10 +2,10 @@ package dev.spillway.broker.api;
 
 import static org.awaitility.Awaitility.await;
 
-import dev.spillway.api.v1.AgentServiceGrpc;
-import dev.spillway.api.v1.ConnectRequest;
-import dev.spillway.api.v1.ConnectResponse;
-import dev.spillway.api.v1.Register;
+import dev.spillway.api.agent.v1.AgentServiceGrpc;
+import dev.spillway.api.agent.v1.ConnectRequest;
+import dev.spillway.api.agent.v1.ConnectResponse;
+import dev.spillway.api.agent.v1.Register;
 import dev.spillway.api.v1.Resources;
 import io.grpc.ManagedChannel;
 import io.grpc.ManagedChannelBuilder;
@@ -61,7 +61,7 @@ final class FakeAgent implements AutoCloseable {
     }
 
     /** The broker's acceptance, or null. */
-    dev.spillway.api.v1.Registered registered() {
+    dev.spillway.api.agent.v1.Registered registered() {
         return received.stream().filter(ConnectResponse::hasRegistered).map(ConnectResponse::getRegistered).findFirst().orElse(null);
     }
 
@@ -82,7 +82,7 @@ final class FakeAgent implements AutoCloseable {
         java.util.Set<String> killed = java.util.concurrent.ConcurrentHashMap.newKeySet();
         heart = java.util.concurrent.Executors.newSingleThreadScheduledExecutor();
         heart.scheduleWithFixedDelay(() -> {
-            dev.spillway.api.v1.Report.Builder report = dev.spillway.api.v1.Report.newBuilder();
+            dev.spillway.api.agent.v1.Report.Builder report = dev.spillway.api.agent.v1.Report.newBuilder();
             java.util.Set<String> kills = new java.util.HashSet<>();
             for (ConnectResponse r : received) {
                 if (r.hasKill()) kills.add(r.getKill().getJobId() + "/" + r.getKill().getTaskIndex() + "#" + r.getKill().getAttempt());
@@ -91,12 +91,12 @@ final class FakeAgent implements AutoCloseable {
                 if (!r.hasAssign()) continue;
                 var a = r.getAssign();
                 String key = a.getJobId() + "/" + a.getTaskIndex() + "#" + a.getAttempt();
-                var status = dev.spillway.api.v1.AttemptStatus.newBuilder().setJobId(a.getJobId()).setTaskIndex(a.getTaskIndex())
+                var status = dev.spillway.api.agent.v1.AttemptStatus.newBuilder().setJobId(a.getJobId()).setTaskIndex(a.getTaskIndex())
                         .setAttempt(a.getAttempt());
                 if (!kills.contains(key)) {
-                    report.addAttempts(status.setState(dev.spillway.api.v1.AttemptState.ATTEMPT_STATE_RUNNING));
+                    report.addAttempts(status.setState(dev.spillway.api.agent.v1.AttemptState.ATTEMPT_STATE_RUNNING));
                 } else if (killed.add(key)) {
-                    report.addAttempts(status.setState(dev.spillway.api.v1.AttemptState.ATTEMPT_STATE_KILLED).setExitCode(137));
+                    report.addAttempts(status.setState(dev.spillway.api.agent.v1.AttemptState.ATTEMPT_STATE_KILLED).setExitCode(137));
                 }
             }
             try {

@@ -5,13 +5,13 @@ import static org.assertj.core.api.Assertions.catchThrowableOfType;
 import static org.awaitility.Awaitility.await;
 
 import com.google.rpc.BadRequest;
-import dev.spillway.api.v1.AttemptState;
-import dev.spillway.api.v1.AttemptStatus;
-import dev.spillway.api.v1.ConnectRequest;
+import dev.spillway.api.agent.v1.AttemptState;
+import dev.spillway.api.agent.v1.AttemptStatus;
+import dev.spillway.api.agent.v1.ConnectRequest;
 import dev.spillway.api.v1.JobServiceGrpc;
 import dev.spillway.api.v1.JobSpec;
-import dev.spillway.api.v1.Register;
-import dev.spillway.api.v1.Report;
+import dev.spillway.api.agent.v1.Register;
+import dev.spillway.api.agent.v1.Report;
 import dev.spillway.api.v1.Resources;
 import dev.spillway.api.v1.SubmitJobRequest;
 import dev.spillway.api.v1.TaskTemplate;

@@ -122,7 +122,7 @@ class PolicyApiTest {
                         .setTtl(com.google.protobuf.Duration.newBuilder().setSeconds(600)).putLabels("spillway.dev/jurisdiction", "EU").build())
                 .getToken();
         try (FakeAgent eu = new FakeAgent(url.getHost(), url.getPort(), name, token)) {
-            eu.send(dev.spillway.api.v1.ConnectRequest.newBuilder().setRegister(dev.spillway.api.v1.Register.newBuilder()
+            eu.send(dev.spillway.api.agent.v1.ConnectRequest.newBuilder().setRegister(dev.spillway.api.agent.v1.Register.newBuilder()
                     .setNodeName(name).setPool("onprem")
                     .setCapacity(dev.spillway.api.v1.Resources.newBuilder().setCpuMillis(4000).setMemoryMib(4096))).build());
             org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(10)).until(() -> eu.registered() != null);
@@ -270,7 +270,7 @@ class PolicyApiTest {
                         .setTtl(com.google.protobuf.Duration.newBuilder().setSeconds(600)).build()).getToken();
         try (FakeAgent node = new FakeAgent(url.getHost(), url.getPort(), name, token)) {
             // Large: queued work other test classes leave behind (tasks without selectors) may land on it, and must not fill it.
-            node.send(dev.spillway.api.v1.ConnectRequest.newBuilder().setRegister(dev.spillway.api.v1.Register.newBuilder()
+            node.send(dev.spillway.api.agent.v1.ConnectRequest.newBuilder().setRegister(dev.spillway.api.agent.v1.Register.newBuilder()
                     .setNodeName(name).setPool("onprem").putLabels("run", run)
                     .setCapacity(dev.spillway.api.v1.Resources.newBuilder().setCpuMillis(64000).setMemoryMib(262144))).build());
             org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(10)).until(() -> node.registered() != null);

@@ -4,18 +4,18 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.catchThrowableOfType;
 import static org.awaitility.Awaitility.await;
 
-import dev.spillway.api.v1.AttemptState;
-import dev.spillway.api.v1.AttemptStatus;
-import dev.spillway.api.v1.ConnectRequest;
-import dev.spillway.api.v1.ConnectResponse;
+import dev.spillway.api.agent.v1.AttemptState;
+import dev.spillway.api.agent.v1.AttemptStatus;
+import dev.spillway.api.agent.v1.ConnectRequest;
+import dev.spillway.api.agent.v1.ConnectResponse;
 import dev.spillway.api.v1.GetJobRequest;
 import dev.spillway.api.v1.JobServiceGrpc;
 import dev.spillway.api.v1.JobSpec;
 import dev.spillway.api.v1.JobState;
 import dev.spillway.api.v1.ListTasksRequest;
 import dev.spillway.api.v1.ListTasksResponse;
-import dev.spillway.api.v1.Register;
-import dev.spillway.api.v1.Report;
+import dev.spillway.api.agent.v1.Register;
+import dev.spillway.api.agent.v1.Report;
 import dev.spillway.api.v1.Resources;
 import dev.spillway.api.v1.SubmitJobRequest;
 import dev.spillway.api.v1.TaskState;
@@ -328,11 +328,11 @@ class ReliableQueueTest {
         } while (!token.isEmpty());
     }
 
-    private static List<dev.spillway.api.v1.Assign> assigned(FakeAgent agent) {
+    private static List<dev.spillway.api.agent.v1.Assign> assigned(FakeAgent agent) {
         return agent.received.stream().filter(ConnectResponse::hasAssign).map(ConnectResponse::getAssign).toList();
     }
 
-    private static ConnectRequest report(dev.spillway.api.v1.Assign a, AttemptState state) {
+    private static ConnectRequest report(dev.spillway.api.agent.v1.Assign a, AttemptState state) {
         return ConnectRequest.newBuilder().setReport(Report.newBuilder().addAttempts(AttemptStatus.newBuilder().setJobId(a.getJobId())
                 .setTaskIndex(a.getTaskIndex()).setAttempt(a.getAttempt()).setState(state).setExitCode(0))).build();
     }
@@ -342,9 +342,9 @@ class ReliableQueueTest {
         Map<FakeAgent, Integer> answered = new HashMap<>();
         await().atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(20)).until(() -> {
             for (FakeAgent n : nodes) {
-                List<dev.spillway.api.v1.Assign> got = assigned(n);
+                List<dev.spillway.api.agent.v1.Assign> got = assigned(n);
                 int from = answered.getOrDefault(n, 0);
-                for (dev.spillway.api.v1.Assign a : got.subList(from, got.size())) {
+                for (dev.spillway.api.agent.v1.Assign a : got.subList(from, got.size())) {
                     n.send(report(a, AttemptState.ATTEMPT_STATE_RUNNING));
                     n.send(report(a, AttemptState.ATTEMPT_STATE_EXITED));
                 }

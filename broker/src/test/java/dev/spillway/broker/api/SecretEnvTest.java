@@ -3,7 +3,7 @@ package dev.spillway.broker.api;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
-import dev.spillway.api.v1.ConnectResponse;
+import dev.spillway.api.agent.v1.ConnectResponse;
 import dev.spillway.api.v1.GetJobRequest;
 import dev.spillway.api.v1.JobServiceGrpc;
 import dev.spillway.api.v1.JobSpec;
