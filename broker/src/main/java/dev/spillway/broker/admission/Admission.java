@@ -3,17 +3,16 @@ package dev.spillway.broker.admission;
 import dev.spillway.api.v1.JobSpec;
 import dev.spillway.broker.config.BrokerConfig;
 import dev.spillway.broker.errors.InvalidRequest;
-import dev.spillway.broker.errors.Violation;
 import io.smallrye.mutiny.Uni;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.inject.Inject;
-import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 
 /**
  * Everything between a request and a stored job, as a chain: the spec is validated (defaults
  * filled in), then each {@link AdmissionCheck} admits or refuses it in turn. The first refusal
- * stops the chain with {@link InvalidRequest}; nothing is stored. Quota, policy and budget checks
+ * stops the chain with its {@link InvalidRequest}; nothing is stored. Quota, policy and budget checks
  * join the chain as further checks.
  */
 @ApplicationScoped
@@ -36,12 +35,12 @@ public class Admission {
     public Uni<JobSpec> admit(JobSpec submitted) {
         JobSpecValidator.Result valid = validator.validate(submitted);
         if (!valid.valid()) return Uni.createFrom().failure(new InvalidRequest(valid.violations()));
-        Uni<List<Violation>> chain = Uni.createFrom().item(List.of());
+        Uni<Optional<InvalidRequest>> chain = Uni.createFrom().item(Optional.empty());
         for (AdmissionCheck check : checks) {
-            chain = chain.flatMap(refused -> refused.isEmpty() ? check.check(valid.spec()) : Uni.createFrom().item(refused));
+            chain = chain.flatMap(refused -> refused.isPresent() ? Uni.createFrom().item(refused) : check.check(valid.spec()));
         }
         return chain.map(refused -> {
-            if (!refused.isEmpty()) throw new InvalidRequest(new ArrayList<>(refused));
+            if (refused.isPresent()) throw refused.get();
             return valid.spec();
         });
     }

@@ -1,9 +1,11 @@
 package dev.spillway.broker.admission;
 
+import dev.spillway.api.v1.ErrorReason;
 import dev.spillway.api.v1.JobSpec;
 import dev.spillway.broker.burst.CloudPool;
 import dev.spillway.broker.burst.CloudPools;
 import dev.spillway.broker.cluster.NodeShapes;
+import dev.spillway.broker.errors.InvalidRequest;
 import dev.spillway.broker.errors.Violation;
 import dev.spillway.broker.store.JobCatalog;
 import dev.spillway.core.burst.Offering;
@@ -16,6 +18,7 @@ import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 
 /**
@@ -46,13 +49,15 @@ public class NodeFitCheck implements AdmissionCheck {
     }
 
     @Override
-    public Uni<List<Violation>> check(JobSpec spec) {
+    public Uni<Optional<InvalidRequest>> check(JobSpec spec) {
         TaskShape task = JobCatalog.shapeOf(spec);
         return shapes.all().map(nodes -> {
             List<Feasibility.Place> places = new ArrayList<>();
             nodes.forEach(n -> places.add(Feasibility.Place.node(n.pool(), n.capacity(), n.labels())));
             cloud.all().values().forEach(p -> places.addAll(cloudPlaces(p)));
-            return Feasibility.check(task, places);
+            List<Violation> unsatisfiable = Feasibility.check(task, places);
+            return unsatisfiable.isEmpty() ? Optional.empty()
+                    : Optional.of(new InvalidRequest(ErrorReason.ERROR_REASON_RESOURCES_UNSATISFIABLE, Map.of(), unsatisfiable));
         });
     }
 

@@ -67,7 +67,7 @@ public class Submissions {
     public Uni<UUID> submit(JobSpec asSubmitted, String requestId, Caller caller, String remote) {
         return Uni.createFrom().deferred(() -> {
             JobSpec submitted = policies.withQueue(asSubmitted);
-            String tenant = caller.submitTenant(submitted.getTenant()).orElseThrow(() -> new PermissionDenied(
+            String tenant = caller.submitTenant(submitted.getTenant()).orElseThrow(() -> PermissionDenied.tenant(submitted.getTenant(),
                     "you submit to tenant " + String.join(", ", new java.util.TreeSet<>(caller.tenants())) + ", not " + submitted.getTenant()));
             if (requestId.isEmpty()) return store(submitted, tenant, null, caller, remote);
             checkRequestId(requestId);
@@ -90,7 +90,7 @@ public class Submissions {
     public Uni<JobSpec> admitted(JobSpec asSubmitted, Caller caller) {
         return Uni.createFrom().deferred(() -> {
             JobSpec submitted = policies.withQueue(asSubmitted);
-            String tenant = caller.submitTenant(submitted.getTenant()).orElseThrow(() -> new PermissionDenied(
+            String tenant = caller.submitTenant(submitted.getTenant()).orElseThrow(() -> PermissionDenied.tenant(submitted.getTenant(),
                     "you submit to tenant " + String.join(", ", new java.util.TreeSet<>(caller.tenants())) + ", not " + submitted.getTenant()));
             return admission.admit(submitted.toBuilder().setTenant(tenant).build());
         });
@@ -116,7 +116,7 @@ public class Submissions {
 
     private static UUID replay(JobStore.RequestedJob first, JobStore.SubmitRequest retry) {
         if (!MessageDigest.isEqual(first.specSha256(), retry.specSha256())) {
-            throw new AlreadyExists("request_id " + retry.id() + " was used within the last 24 hours for job " + first.jobId()
+            throw AlreadyExists.requestIdReused("jobs/" + first.jobId(), "request_id " + retry.id() + " was used within the last 24 hours for job " + first.jobId()
                     + ", with a different spec; use a new request id for a new job");
         }
         return first.jobId();

@@ -98,7 +98,7 @@ public class BudgetGrpcService extends BudgetServiceGrpc.BudgetServiceImplBase {
     Uni<ListBudgetsResponse> list(String tenant, TenantScope scope) {
         return Uni.createFrom().deferred(() -> {
             if (tenant != null && !tenant.isEmpty() && !scope.includes(tenant)) {
-                throw new PermissionDenied("you may not read the budgets of tenant " + tenant);
+                throw PermissionDenied.tenant(tenant, "you may not read the budgets of tenant " + tenant);
             }
             String[] tenants = tenant != null && !tenant.isEmpty() ? new String[] {tenant}
                     : scope instanceof TenantScope.Only only ? only.tenants().toArray(String[]::new) : null;

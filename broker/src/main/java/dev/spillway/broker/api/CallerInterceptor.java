@@ -15,7 +15,6 @@ import io.grpc.MethodDescriptor;
 import io.grpc.ServerCall;
 import io.grpc.ServerCallHandler;
 import io.grpc.ServerInterceptor;
-import io.grpc.Status;
 import io.quarkus.grpc.GlobalInterceptor;
 import jakarta.enterprise.context.ApplicationScoped;
 import java.net.SocketAddress;
@@ -104,7 +103,8 @@ public class CallerInterceptor implements ServerInterceptor {
         if (OWN_AUTHENTICATION.contains(method.getServiceName())) return next.startCall(call, headers);
         Permission needed = PERMISSIONS.get(method.getFullMethodName());
         if (needed == null) {
-            call.close(Status.PERMISSION_DENIED.withDescription("no access rule for " + method.getFullMethodName()), new Metadata());
+            closeUnlessCancelled(call, ApiErrors.toStatus(dev.spillway.broker.errors.PermissionDenied.permission("none",
+                    "no access rule for " + method.getFullMethodName())));
             return new ServerCall.Listener<>() {};
         }
         SocketAddress address = call.getAttributes().get(Grpc.TRANSPORT_ATTR_REMOTE_ADDR);
@@ -115,18 +115,19 @@ public class CallerInterceptor implements ServerInterceptor {
         authenticator.authenticate(headers.get(AUTHORIZATION)).subscribe().with(
                 caller -> onOrigin(origin, () -> {
                     if (!caller.may(needed)) {
-                        closeUnlessCancelled(call, Status.PERMISSION_DENIED.withDescription("role " + caller.role().label() + " may not call "
-                                + method.getBareMethodName() + " (" + needed.name().toLowerCase(java.util.Locale.ROOT) + ")"));
+                        String permission = needed.name().toLowerCase(java.util.Locale.ROOT);
+                        closeUnlessCancelled(call, ApiErrors.toStatus(dev.spillway.broker.errors.PermissionDenied.permission(permission,
+                                "role " + caller.role().label() + " may not call " + method.getBareMethodName() + " (" + permission + ")")));
                         return;
                     }
                     deferred.start(Contexts.interceptCall(context.withValue(CALLER, caller).withValue(REMOTE, remote), call, headers, next));
                 }),
-                failure -> onOrigin(origin, () -> closeUnlessCancelled(call, ApiErrors.toStatus(failure).getStatus())));
+                failure -> onOrigin(origin, () -> closeUnlessCancelled(call, ApiErrors.toStatus(failure))));
         return deferred;
     }
 
-    private static void closeUnlessCancelled(ServerCall<?, ?> call, Status status) {
-        if (!call.isCancelled()) call.close(status, new Metadata());
+    private static void closeUnlessCancelled(ServerCall<?, ?> call, io.grpc.StatusRuntimeException status) {
+        if (!call.isCancelled()) call.close(status.getStatus(), status.getTrailers() == null ? new Metadata() : status.getTrailers());
     }
 
     /** Back on the call's own event loop, where the transport expects calls on it. */

@@ -58,7 +58,7 @@ public class HttpAuthentication {
     private void authenticate(RoutingContext rc, Permission needed) {
         authenticator.authenticate(rc.request().getHeader("Authorization")).subscribe().with(caller -> {
             if (!caller.may(needed)) {
-                refuse(rc, new PermissionDenied("role " + caller.role().label() + " may not " + needed.name().toLowerCase(Locale.ROOT)));
+                refuse(rc, PermissionDenied.permission(needed.name().toLowerCase(Locale.ROOT), "role " + caller.role().label() + " may not " + needed.name().toLowerCase(Locale.ROOT)));
                 return;
             }
             rc.put(CALLER, caller);

@@ -134,7 +134,7 @@ public class JobGrpcService extends JobServiceGrpc.JobServiceImplBase {
                         outbox.whenDrained(() -> follow(id, start.lastEventSeq(), outbox));
                     }
                 },
-                e -> outbox.fail(ApiErrors.toStatus(e).getStatus()));
+                e -> outbox.fail(ApiErrors.toStatus(e)));
     }
 
     /**
@@ -180,7 +180,7 @@ public class JobGrpcService extends JobServiceGrpc.JobServiceImplBase {
                         long delay = Math.min(2000, WATCH_POLL_MILLIS * (1L << Math.min(4, (now - since) / 1_000_000_000L)));
                         vertx.setTimer(delay, t -> follow(id, afterSeq, outbox, since));
                     } else {
-                        outbox.fail(ApiErrors.toStatus(e).getStatus());
+                        outbox.fail(ApiErrors.toStatus(e));
                     }
                 });
     }
@@ -201,7 +201,7 @@ public class JobGrpcService extends JobServiceGrpc.JobServiceImplBase {
         logs.open(id, CallerInterceptor.caller().readScope(), request.getTaskIndex(), request.getAttempt(), request.getFollow(),
                 request.getStream(), chunk -> {
                     if (!chunk.getError().isEmpty()) {
-                        outbox.fail(Status.NOT_FOUND.withDescription(chunk.getError()));
+                        outbox.fail(ApiErrors.toStatus(new dev.spillway.broker.errors.NotFound(chunk.getError())));
                         return;
                     }
                     // A client that does not read ends its stream once the bound is reached; the node is told to stop.
@@ -210,7 +210,7 @@ public class JobGrpcService extends JobServiceGrpc.JobServiceImplBase {
                 }).subscribe().with(s -> {
                     subscription.set(s);
                     if (closed.get()) s.cancel();
-                }, e -> outbox.fail(ApiErrors.toStatus(e).getStatus()));
+                }, e -> outbox.fail(ApiErrors.toStatus(e)));
     }
 
     /**

@@ -88,8 +88,9 @@ public class LeaderForwarding implements ServerInterceptor {
         }
         Optional<String> leader = leadership.leaderAddress();
         if (leader.isEmpty() || headers.containsKey(FORWARDED_BY)) {
-            call.close(Status.UNAVAILABLE.withDescription("no broker leads right now (a takeover is under way, at most one lease length): "
-                    + "try again"), new Metadata());
+            io.grpc.StatusRuntimeException unavailable = ApiErrors.toStatus(new dev.spillway.broker.errors.Unavailable(
+                    "no broker leads right now (a takeover is under way, at most one lease length): try again"));
+            call.close(unavailable.getStatus(), unavailable.getTrailers());
             return new ServerCall.Listener<>() { };
         }
         return new Relay<>(call, channel(leader.get()), headers).start();

@@ -1,6 +1,6 @@
 package dev.spillway.broker.api;
 
-import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
 import io.grpc.stub.ServerCallStreamObserver;
 import java.util.ArrayDeque;
 import java.util.Collection;
@@ -55,8 +55,8 @@ final class Outbox<T> {
         queuedBytes += size.applyAsInt(message);
         if (queuedBytes > maxBytes) {
             onOverflow.run();
-            fail(Status.RESOURCE_EXHAUSTED.withDescription("the client is not reading this stream: more than " + maxBytes
-                    + " bytes are waiting for it"));
+            fail(ApiErrors.toStatus(new dev.spillway.broker.errors.TooManyRequests(dev.spillway.api.v1.ErrorReason.ERROR_REASON_CLIENT_NOT_READING,
+                    "the client is not reading this stream: more than " + maxBytes + " bytes are waiting for it", null)));
             return false;
         }
         scheduleFlush();
@@ -88,13 +88,13 @@ final class Outbox<T> {
     }
 
     /** Ends the stream with {@code status} now; what is still queued is dropped. */
-    synchronized void fail(Status status) {
+    synchronized void fail(StatusRuntimeException status) {
         if (closed) return;
         closed = true;
         queue.clear();
         queuedBytes = 0;
         drained = null;
-        onLoop(() -> call.onError(status.asRuntimeException()));
+        onLoop(() -> call.onError(status));
     }
 
     synchronized boolean isClosed() {

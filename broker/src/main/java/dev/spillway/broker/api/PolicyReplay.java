@@ -111,7 +111,7 @@ class PolicyReplay {
 
     /** Blocking and CPU-heavy: call off the event loop. */
     WhatIfResponse run(Policies.InForce current, PolicySet candidate, Workload workload) {
-        if (!one.tryAcquire()) throw new TooManyRequests("another what-if replay is running on this broker; try again when it is done", null);
+        if (!one.tryAcquire()) throw new TooManyRequests(dev.spillway.api.v1.ErrorReason.ERROR_REASON_BUSY, "another what-if replay is running on this broker; try again when it is done", null);
         try {
             long t0 = System.nanoTime();
             String version = current.set() == null ? "none" : "v" + current.version();

@@ -219,7 +219,7 @@ public class Budgets implements dev.spillway.broker.burst.SpendCaps {
                         .append(") until ").append(p.end());
             }
             if (why.isEmpty()) why.append("a hard budget of tenant ").append(tenant).append(" had no room for the job when it was stored; try again");
-            return new FailedPrecondition("BUDGET_EXCEEDED", why + "; nothing was stored");
+            return new FailedPrecondition(dev.spillway.api.v1.ErrorReason.ERROR_REASON_BUDGET_EXCEEDED, java.util.Map.of("tenant", tenant), why + "; nothing was stored");
         });
     }
 

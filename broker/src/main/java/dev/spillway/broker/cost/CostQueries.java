@@ -71,7 +71,7 @@ public class CostQueries {
     /** Whose lines the caller reads: null for every tenant's (and idle), else the tenants it asked for or may read. */
     private static Set<String> tenants(String tenant, TenantScope scope) {
         if (tenant != null && !tenant.isEmpty()) {
-            if (!scope.includes(tenant)) throw new PermissionDenied("you may not read the costs of tenant " + tenant);
+            if (!scope.includes(tenant)) throw PermissionDenied.tenant(tenant, "you may not read the costs of tenant " + tenant);
             return Set.of(tenant);
         }
         return scope instanceof TenantScope.Only only ? Set.copyOf(only.tenants()) : null;

@@ -1,7 +1,9 @@
 package dev.spillway.broker.errors;
 
+import dev.spillway.api.v1.ErrorReason;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 
 /**
  * The request cannot be served as it is: every problem, each named by its field. Nothing was stored.
@@ -24,11 +26,16 @@ public final class InvalidRequest extends BrokerException {
     private final int total;
 
     public InvalidRequest(List<Violation> violations) {
-        this(Shortened.of(violations));
+        this(ErrorReason.ERROR_REASON_INVALID_REQUEST, Map.of(), violations);
     }
 
-    private InvalidRequest(Shortened s) {
-        super(summary(s));
+    /** Refused for {@code reason} (a policy rule, capacity nothing offers), with the violations that say where. */
+    public InvalidRequest(ErrorReason reason, Map<String, String> metadata, List<Violation> violations) {
+        this(reason, metadata, Shortened.of(violations));
+    }
+
+    private InvalidRequest(ErrorReason reason, Map<String, String> metadata, Shortened s) {
+        super(reason, metadata, summary(s));
         this.violations = s.listed();
         this.total = s.total();
     }

@@ -43,7 +43,7 @@ public class DecisionQueries {
 
     public Uni<Page> list(Filter filter, int pageSize, String pageToken, TenantScope scope) {
         if (filter.tenant() != null && !scope.includes(filter.tenant())) {
-            throw new PermissionDenied("you may not read the decisions of tenant " + filter.tenant());
+            throw PermissionDenied.tenant(filter.tenant(), "you may not read the decisions of tenant " + filter.tenant());
         }
         String[] tenants = filter.tenant() != null ? new String[] {filter.tenant()}
                 : scope instanceof TenantScope.Only only ? only.tenants().toArray(String[]::new) : null;

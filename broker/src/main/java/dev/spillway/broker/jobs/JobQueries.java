@@ -121,7 +121,7 @@ public class JobQueries {
     /** A page of jobs, newest first. Page tokens encode the (create time, id) of the page's last job. */
     public Uni<JobPage> list(int pageSize, String pageToken, JobFilter filter, TenantScope scope) {
         if (filter.tenant() != null && !scope.includes(filter.tenant())) {
-            throw new PermissionDenied("you may not read the jobs of tenant " + filter.tenant());
+            throw PermissionDenied.tenant(filter.tenant(), "you may not read the jobs of tenant " + filter.tenant());
         }
         String[] tenants = filter.tenant() != null ? new String[] {filter.tenant()}
                 : scope instanceof TenantScope.Only only ? only.tenants().toArray(String[]::new) : null;

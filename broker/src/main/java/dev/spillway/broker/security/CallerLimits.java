@@ -35,7 +35,7 @@ public class CallerLimits {
         AtomicInteger open = streams.computeIfAbsent(caller.subject(), s -> new AtomicInteger());
         if (open.incrementAndGet() > streamsPerCaller) {
             open.decrementAndGet();
-            throw new TooManyRequests("at most " + streamsPerCaller + " watch and log streams may be open per caller; close one first", null);
+            throw new TooManyRequests(dev.spillway.api.v1.ErrorReason.ERROR_REASON_STREAM_LIMIT_EXCEEDED, "at most " + streamsPerCaller + " watch and log streams may be open per caller; close one first", null);
         }
         return open::decrementAndGet;
     }
@@ -50,7 +50,7 @@ public class CallerLimits {
         }
         if (wait > 0) {
             Duration retry = Duration.ofNanos(wait);
-            throw new TooManyRequests("tenant " + tenant + " is over its submission rate (" + submitRate + "/s); retry in "
+            throw new TooManyRequests(dev.spillway.api.v1.ErrorReason.ERROR_REASON_RATE_LIMIT_EXCEEDED, "tenant " + tenant + " is over its submission rate (" + submitRate + "/s); retry in "
                     + Math.max(1, retry.toMillis()) + " ms", retry);
         }
     }

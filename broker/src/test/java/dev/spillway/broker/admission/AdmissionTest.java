@@ -89,9 +89,9 @@ class AdmissionTest {
             }
 
             @Override
-            public Uni<List<Violation>> check(JobSpec spec) {
+            public Uni<java.util.Optional<dev.spillway.broker.errors.InvalidRequest>> check(JobSpec spec) {
                 asked.add(name);
-                return Uni.createFrom().item(answer);
+                return Uni.createFrom().item(answer.isEmpty() ? java.util.Optional.empty() : java.util.Optional.of(new dev.spillway.broker.errors.InvalidRequest(answer)));
             }
         };
     }

@@ -115,8 +115,14 @@ class AccessTest {
     }
 
     /** Calls any method with its request's default instance; the status it ended with (OK when it answered). */
-    @SuppressWarnings("unchecked")
     private static Status.Code call(ManagedChannel channel, MethodDescriptor<?, ?> method) {
+        StatusRuntimeException refused = refusal(channel, method);
+        return refused == null ? Status.Code.OK : refused.getStatus().getCode();
+    }
+
+    /** Calls any method with its request's default instance; the error it ended with, or null when it answered. */
+    @SuppressWarnings("unchecked")
+    private static StatusRuntimeException refusal(ManagedChannel channel, MethodDescriptor<?, ?> method) {
         var m = (MethodDescriptor<Message, Message>) method;
         Message request = (Message) ((MethodDescriptor.PrototypeMarshaller<?>) m.getRequestMarshaller()).getMessagePrototype();
         CallOptions options = CallOptions.DEFAULT.withDeadlineAfter(10, TimeUnit.SECONDS);
@@ -126,9 +132,9 @@ class AccessTest {
             } else {
                 ClientCalls.blockingServerStreamingCall(channel, m, options, request).hasNext();
             }
-            return Status.Code.OK;
+            return null;
         } catch (StatusRuntimeException e) {
-            return e.getStatus().getCode();
+            return e;
         }
     }
 
@@ -165,7 +171,12 @@ class AccessTest {
         for (Role role : Role.values()) {
             for (MethodDescriptor<?, ?> m : clientMethods()) {
                 if (role.permits(CallerInterceptor.PERMISSIONS.get(m.getFullMethodName()))) continue;
-                assertThat(call(tenantA.get(role), m)).as(role + " " + m.getFullMethodName()).isEqualTo(Status.Code.PERMISSION_DENIED);
+                StatusRuntimeException refused = refusal(tenantA.get(role), m);
+                assertThat(refused).as(role + " " + m.getFullMethodName()).isNotNull();
+                assertThat(refused.getStatus().getCode()).as(role + " " + m.getFullMethodName()).isEqualTo(Status.Code.PERMISSION_DENIED);
+                assertThat(ApiErrors.errorInfoOf(refused).getReason()).isEqualTo("PERMISSION_DENIED");
+                assertThat(ApiErrors.errorInfoOf(refused).getMetadataMap()).containsEntry("permission",
+                        CallerInterceptor.PERMISSIONS.get(m.getFullMethodName()).name().toLowerCase(java.util.Locale.ROOT));
                 denied++;
             }
         }
@@ -189,10 +200,14 @@ class AccessTest {
         var refused = catchThrowableOfType(StatusRuntimeException.class, () -> b.getJob(GetJobRequest.newBuilder().setJobId(id).build()));
         var missing = catchThrowableOfType(StatusRuntimeException.class, () -> b.getJob(GetJobRequest.newBuilder().setJobId(unknown).build()));
         assertThat(refused.getStatus().getDescription().replace(id, "ID")).isEqualTo(missing.getStatus().getDescription().replace(unknown, "ID"));
+        assertThat(ApiErrors.errorInfoOf(refused).getMetadataMap()).isEqualTo(Map.of("resource", "jobs/" + id));
+        assertThat(ApiErrors.errorInfoOf(missing).getMetadataMap()).isEqualTo(Map.of("resource", "jobs/" + unknown));
+        assertThat(ApiErrors.errorInfoOf(refused).getReason()).isEqualTo(ApiErrors.errorInfoOf(missing).getReason()).isEqualTo("NOT_FOUND");
 
         assertThat(b.listJobs(ListJobsRequest.newBuilder().setPageSize(1000).build()).getJobsList()).noneMatch(j -> j.getJobId().equals(id));
         var naming = catchThrowableOfType(StatusRuntimeException.class, () -> b.listJobs(ListJobsRequest.newBuilder().setTenant("team-a").build()));
         assertThat(naming.getStatus().getCode()).isEqualTo(Status.Code.PERMISSION_DENIED);
+        assertThat(ApiErrors.errorInfoOf(naming).getReason()).isEqualTo("TENANT_NOT_ALLOWED");
         assertThat(rows()).isEqualTo(before);
 
         // The same job, for its own tenant and for the roles that see every tenant.
@@ -264,6 +279,8 @@ class AccessTest {
         var other = catchThrowableOfType(StatusRuntimeException.class,
                 () -> a.submitJob(SubmitJobRequest.newBuilder().setSpec(spec().toBuilder().setTenant("team-b")).build()));
         assertThat(other.getStatus().getCode()).isEqualTo(Status.Code.PERMISSION_DENIED);
+        assertThat(ApiErrors.errorInfoOf(other).getReason()).isEqualTo("TENANT_NOT_ALLOWED");
+        assertThat(ApiErrors.errorInfoOf(other).getMetadataMap()).containsEntry("tenant", "team-b");
         assertThat(rows()).isEqualTo(before);
 
         var admin = JobServiceGrpc.newBlockingStub(tenantA.get(Role.ADMIN));

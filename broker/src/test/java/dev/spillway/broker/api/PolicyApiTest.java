@@ -145,6 +145,11 @@ class PolicyApiTest {
             assertThat(v.getField()).isEqualTo("policy/residency/" + run + "-needs-jurisdictions");
             assertThat(v.getDescription()).contains("holds personal data").contains("policy version " + applied.getVersion().getVersion());
         });
+        // A program branches on the ErrorInfo, not on the text.
+        com.google.rpc.ErrorInfo info = ApiErrors.errorInfoOf(refused);
+        assertThat(info.getReason()).isEqualTo("POLICY_DENIED");
+        assertThat(info.getMetadataMap()).containsEntry("policy", "residency").containsEntry("rule", run + "-needs-jurisdictions")
+                .containsEntry("policy_version", Long.toString(applied.getVersion().getVersion()));
         // With jurisdictions, or without the label, the same job is admitted (the Audit rule only logs).
         assertThat(submit(Map.of(run, "true"), List.of("EU"))).isNotEmpty();
         assertThat(submit(Map.of(), List.of())).isNotEmpty();
