@@ -178,7 +178,7 @@ final class JobCommands {
             }
             if (!Output.structured(root.output, response, out())) out().println(response.getJobId());
             out().flush();
-            return watch ? Watch.follow(jobs, response.getJobId(), out()) : Spillway.OK;
+            return watch ? Watch.follow(jobs, response.getJobId(), out(), spec().commandLine().getErr()) : Spillway.OK;
         }
 
         private CommandSpec spec() {
@@ -408,34 +408,72 @@ final class JobCommands {
 
         @Override
         Integer run(JobServiceGrpc.JobServiceBlockingStub jobs) throws Exception {
-            if (root.output == Output.Format.TABLE) return follow(jobs, id, out());
-            JobState last = JobState.JOB_STATE_UNSPECIFIED;
-            Iterator<WatchJobResponse> events = jobs.watchJob(WatchJobRequest.newBuilder().setJobId(id).build());
-            while (events.hasNext()) {
-                WatchJobResponse e = events.next();
-                last = e.getJobState();
-                out().println(JsonFormat.printer().omittingInsignificantWhitespace().print(e));
+            if (root.output == Output.Format.TABLE) return follow(jobs, id, out(), spec.commandLine().getErr());
+            JobState last = events(jobs, id, spec.commandLine().getErr(), e -> {
+                try {
+                    out().println(JsonFormat.printer().omittingInsignificantWhitespace().print(e));
+                } catch (com.google.protobuf.InvalidProtocolBufferException impossible) {
+                    throw new IllegalStateException(impossible);
+                }
                 out().flush();
-            }
+            });
             return last == JobState.JOB_STATE_SUCCEEDED ? Spillway.OK : Spillway.ERROR;
         }
 
-        static int follow(JobServiceGrpc.JobServiceBlockingStub jobs, String id, PrintWriter out) {
+        /** How long a watch keeps trying to resume while the broker does not answer (a restart, a failover). */
+        static final java.time.Duration RESUME_FOR = java.time.Duration.ofMinutes(2);
+
+        /**
+         * Every message of the job's watch until it finishes, to {@code each}; the job state of the
+         * last. A stream the broker or the network breaks (UNAVAILABLE) is resumed after the last
+         * sequence received, so no event is shown twice or lost, for up to {@link #RESUME_FOR}
+         * without an answer.
+         */
+        static JobState events(JobServiceGrpc.JobServiceBlockingStub jobs, String id, PrintWriter err, java.util.function.Consumer<WatchJobResponse> each) {
             JobState last = JobState.JOB_STATE_UNSPECIFIED;
-            Iterator<WatchJobResponse> events = jobs.watchJob(WatchJobRequest.newBuilder().setJobId(id).build());
-            while (events.hasNext()) {
-                WatchJobResponse e = events.next();
-                last = e.getJobState();
+            Long after = null;
+            long failingSince = 0;
+            while (true) {
+                try {
+                    WatchJobRequest.Builder request = WatchJobRequest.newBuilder().setJobId(id);
+                    if (after != null) request.setAfterSequence(after);
+                    Iterator<WatchJobResponse> events = jobs.watchJob(request.build());
+                    while (events.hasNext()) {
+                        WatchJobResponse e = events.next();
+                        failingSince = 0;
+                        after = e.getSequence();
+                        last = e.getJobState();
+                        each.accept(e);
+                    }
+                    return last;
+                } catch (io.grpc.StatusRuntimeException e) {
+                    long now = System.nanoTime();
+                    if (failingSince == 0) failingSince = now;
+                    if (e.getStatus().getCode() != io.grpc.Status.Code.UNAVAILABLE || now - failingSince > RESUME_FOR.toNanos()) throw e;
+                    err.printf("spillway: the watch of job %s broke (%s); resuming %s%n", id, e.getStatus().getDescription(),
+                            after == null ? "from the start" : "after event " + after);
+                    err.flush();
+                    try {
+                        Thread.sleep(Math.min(5000, 500 + (now - failingSince) / 1_000_000 / 4));
+                    } catch (InterruptedException interrupted) {
+                        Thread.currentThread().interrupt();
+                        throw e;
+                    }
+                }
+            }
+        }
+
+        static int follow(JobServiceGrpc.JobServiceBlockingStub jobs, String id, PrintWriter out, PrintWriter err) {
+            JobState last = events(jobs, id, err, e -> {
                 if (e.hasJob()) {
                     out.printf("%s  job %s %s  %s%n", Output.time(e.getTime()), id, Output.state(e.getJob().getState(), "JOB_STATE_"),
                             e.getJob().getTaskCountsMap());
-                    out.flush();
-                    continue;
+                } else {
+                    out.printf("%s  task %-5d #%-2d %-10s %-12s %s%n", Output.time(e.getTime()), e.getTaskIndex(), e.getAttempt(),
+                            Output.state(e.getState(), "TASK_STATE_"), e.getNode().isEmpty() ? "-" : e.getNode(), e.getMessage());
                 }
-                out.printf("%s  task %-5d #%-2d %-10s %-12s %s%n", Output.time(e.getTime()), e.getTaskIndex(), e.getAttempt(),
-                        Output.state(e.getState(), "TASK_STATE_"), e.getNode().isEmpty() ? "-" : e.getNode(), e.getMessage());
                 out.flush();
-            }
+            });
             // The stream ends once the job has finished; its final state is the job's own (an event's job_state is as of that event).
             JobState end = jobs.getJob(dev.spillway.api.v1.GetJobRequest.newBuilder().setJobId(id).build()).getJob().getState();
             if (end != JobState.JOB_STATE_UNSPECIFIED) last = end;

@@ -18,6 +18,7 @@ import dev.spillway.api.v1.WatchJobRequest;
 import dev.spillway.api.v1.WatchJobResponse;
 import dev.spillway.broker.admission.Submissions;
 import dev.spillway.broker.config.BrokerConfig;
+import dev.spillway.broker.errors.InvalidRequest;
 import dev.spillway.broker.jobs.Cancellation;
 import dev.spillway.broker.jobs.JobAccess;
 import dev.spillway.broker.jobs.JobQueries;
@@ -119,14 +120,31 @@ public class JobGrpcService extends JobServiceGrpc.JobServiceImplBase {
     public void watchJob(WatchJobRequest request, StreamObserver<WatchJobResponse> out) {
         UUID id = jobIdOrReply(request.getJobId(), out);
         if (id == null) return;
+        long after = request.getAfterSequence();
+        if (after < 0) {
+            out.onError(ApiErrors.toStatus(InvalidRequest.of("after_sequence", "must not be negative (got " + after + ")")));
+            return;
+        }
         Outbox<WatchJobResponse> outbox = stream((ServerCallStreamObserver<WatchJobResponse>) out, () -> { });
         if (outbox == null) return;
-        // The job as it is first (with its task counts), then every event committed after that snapshot.
         TenantScope scope = CallerInterceptor.caller().readScope();
+        if (request.hasAfterSequence()) {
+            // Resumed: the events after the last one the client received, nothing before.
+            access.visible(id, scope).flatMap(visible -> store.lastEventSeq(id)).subscribe().with(last -> {
+                if (after > last) {
+                    outbox.fail(ApiErrors.toStatus(InvalidRequest.of("after_sequence", "job " + id + " has no event " + after
+                            + " (its last is " + last + "): resume with a sequence this job's watch sent")));
+                } else {
+                    follow(id, after, outbox);
+                }
+            }, e -> outbox.fail(ApiErrors.toStatus(e)));
+            return;
+        }
+        // The job as it is first (with its task counts), then every event committed after that snapshot.
         access.visible(id, scope).flatMap(visible -> store.watchStart(id)).subscribe().with(
                 start -> {
                     dev.spillway.api.v1.Job job = ProtoMapping.job(queries.view(start.job(), start.taskCounts()));
-                    outbox.send(WatchJobResponse.newBuilder().setSequence(0).setJob(job).setJobState(job.getState())
+                    outbox.send(WatchJobResponse.newBuilder().setSequence(start.lastEventSeq()).setJob(job).setJobState(job.getState())
                             .setTime(job.getCreateTime()).build());
                     if (start.job().finishedAt() != null) {
                         outbox.complete();

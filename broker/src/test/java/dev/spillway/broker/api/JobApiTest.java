@@ -19,6 +19,8 @@ import dev.spillway.api.v1.Resources;
 import dev.spillway.api.v1.SubmitJobRequest;
 import dev.spillway.api.v1.TaskState;
 import dev.spillway.api.v1.TaskTemplate;
+import dev.spillway.api.v1.WatchJobRequest;
+import dev.spillway.api.v1.WatchJobResponse;
 import io.grpc.ManagedChannel;
 import io.grpc.ManagedChannelBuilder;
 import io.grpc.Metadata;
@@ -208,6 +210,64 @@ class JobApiTest {
                     .isEqualTo(refusedBefore + 1);
             assertThat(agent.received).noneMatch(ConnectResponse::hasKill);
         }
+    }
+
+    @Test
+    void aWatchResumesAfterTheLastSequenceItReceivedWithNothingTwiceAndNothingLost() throws Exception {
+        String label = "resume-" + java.util.UUID.randomUUID().toString().substring(0, 8);
+        try (FakeAgent agent = agent(label + "-node", "test-agent-token")) {
+            agent.send(ConnectRequest.newBuilder().setRegister(Register.newBuilder().setNodeName(label + "-node").setPool("onprem")
+                    .putLabels("test", label).setCapacity(Resources.newBuilder().setCpuMillis(2000).setMemoryMib(4096))).build());
+            await().atMost(Duration.ofSeconds(10)).until(() -> agent.registered() != null);
+            String id = jobs.submitJob(SubmitJobRequest.newBuilder().setSpec(valid().toBuilder().setTaskCount(1)
+                    .setTask(valid().getTask().toBuilder().putNodeSelector("test", label))).build()).getJobId();
+            var watch = jobs.withDeadlineAfter(30, java.util.concurrent.TimeUnit.SECONDS)
+                    .watchJob(WatchJobRequest.newBuilder().setJobId(id).build());
+            WatchJobResponse first = watch.next();
+            assertThat(first.hasJob()).isTrue();
+
+            await().atMost(Duration.ofSeconds(10)).until(() -> agent.received.stream().anyMatch(ConnectResponse::hasAssign));
+            AttemptStatus running = AttemptStatus.newBuilder().setJobId(id).setTaskIndex(0).setAttempt(1)
+                    .setState(AttemptState.ATTEMPT_STATE_RUNNING).build();
+            agent.send(ConnectRequest.newBuilder().setReport(Report.newBuilder().addAttempts(running)).build());
+            agent.send(ConnectRequest.newBuilder().setReport(Report.newBuilder().addAttempts(running.toBuilder()
+                    .setState(AttemptState.ATTEMPT_STATE_EXITED).setExitCode(0))).build());
+            List<WatchJobResponse> events = new java.util.ArrayList<>();
+            watch.forEachRemaining(events::add);
+            assertThat(events).extracting(WatchJobResponse::getState).contains(TaskState.TASK_STATE_RUNNING, TaskState.TASK_STATE_SUCCEEDED);
+            List<Long> sequences = new java.util.ArrayList<>(List.of(first.getSequence()));
+            events.forEach(e -> sequences.add(e.getSequence()));
+            assertThat(sequences).as("strictly increasing, the first message's included").doesNotHaveDuplicates().isSorted();
+
+            // Resumed after the first message, and after the first event: exactly the events that followed, no snapshot
+            // (each event's job_state is the job's when it was read, so that alone may differ).
+            List<WatchJobResponse> seen = withoutJobState(events);
+            assertThat(withoutJobState(watchAll(id, first.getSequence()))).isEqualTo(seen);
+            assertThat(withoutJobState(watchAll(id, events.get(0).getSequence()))).isEqualTo(seen.subList(1, seen.size()));
+            assertThat(watchAll(id, events.get(events.size() - 1).getSequence())).isEmpty();
+
+            for (long wrong : new long[] {-1, events.get(events.size() - 1).getSequence() + 1}) {
+                var refused = catchThrowableOfType(StatusRuntimeException.class, () -> watchAll(id, wrong));
+                assertThat(refused.getStatus().getCode()).as("after %d", wrong).isEqualTo(Status.Code.INVALID_ARGUMENT);
+                assertThat(badRequest(refused).getFieldViolations(0).getField()).isEqualTo("after_sequence");
+            }
+        }
+    }
+
+    private static BadRequest badRequest(StatusRuntimeException e) throws Exception {
+        return StatusProto.fromThrowable(e).getDetailsList().stream().filter(a -> a.is(BadRequest.class)).findFirst().orElseThrow()
+                .unpack(BadRequest.class);
+    }
+
+    private static List<WatchJobResponse> withoutJobState(List<WatchJobResponse> events) {
+        return events.stream().map(e -> e.toBuilder().clearJobState().build()).toList();
+    }
+
+    private List<WatchJobResponse> watchAll(String id, long after) {
+        List<WatchJobResponse> out = new java.util.ArrayList<>();
+        jobs.withDeadlineAfter(30, java.util.concurrent.TimeUnit.SECONDS)
+                .watchJob(WatchJobRequest.newBuilder().setJobId(id).setAfterSequence(after).build()).forEachRemaining(out::add);
+        return out;
     }
 
     @Test
