@@ -1,5 +1,6 @@
 package dev.spillway.agent;
 
+import dev.spillway.api.LeaderRedirect;
 import dev.spillway.api.agent.v1.AgentServiceGrpc;
 import dev.spillway.api.agent.v1.ConnectRequest;
 import dev.spillway.api.agent.v1.ConnectResponse;
@@ -19,7 +20,6 @@ import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.grpc.stub.ClientCallStreamObserver;
 import io.grpc.stub.ClientResponseObserver;
 import io.grpc.stub.StreamObserver;
-import dev.spillway.api.LeaderRedirect;
 import java.io.IOException;
 import java.util.Deque;
 import java.util.List;

@@ -2,9 +2,9 @@ package dev.spillway.broker.admission;
 
 import dev.spillway.api.v1.ErrorReason;
 import dev.spillway.api.v1.JobSpec;
-import dev.spillway.broker.policy.Policies;
 import dev.spillway.broker.errors.InvalidRequest;
 import dev.spillway.broker.errors.Violation;
+import dev.spillway.broker.policy.Policies;
 import dev.spillway.policies.document.PolicyDoc;
 import dev.spillway.policies.rules.AdmissionOutcome;
 import dev.spillway.policies.rules.AdmissionResult;

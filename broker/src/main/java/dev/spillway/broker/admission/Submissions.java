@@ -1,7 +1,7 @@
 package dev.spillway.broker.admission;
 
-import dev.spillway.api.v1.JobSpec;
 import com.google.protobuf.CodedOutputStream;
+import dev.spillway.api.v1.JobSpec;
 import dev.spillway.broker.errors.AlreadyExists;
 import dev.spillway.broker.errors.InvalidRequest;
 import dev.spillway.broker.errors.PermissionDenied;
@@ -10,9 +10,9 @@ import dev.spillway.broker.scheduling.SchedulingLoop;
 import dev.spillway.broker.security.Audit;
 import dev.spillway.broker.security.CallerLimits;
 import dev.spillway.broker.security.SecretBox;
+import dev.spillway.broker.store.JobCatalog;
 import dev.spillway.broker.store.JobStore;
 import dev.spillway.core.access.Caller;
-import dev.spillway.broker.store.JobCatalog;
 import io.smallrye.mutiny.Uni;
 import io.vertx.pgclient.PgException;
 import jakarta.enterprise.context.ApplicationScoped;

@@ -1,10 +1,10 @@
 package dev.spillway.broker.api;
 
+import dev.spillway.api.LeaderRedirect;
 import dev.spillway.api.agent.v1.AgentServiceGrpc;
 import dev.spillway.api.agent.v1.ConnectRequest;
 import dev.spillway.api.agent.v1.ConnectResponse;
 import dev.spillway.broker.agents.AgentConnections;
-import dev.spillway.api.LeaderRedirect;
 import dev.spillway.broker.agents.AgentLink;
 import dev.spillway.broker.leader.Leadership;
 import io.grpc.Status;

@@ -6,11 +6,11 @@ import static org.awaitility.Awaitility.await;
 
 import com.google.protobuf.util.Durations;
 import com.google.rpc.BadRequest;
-import dev.spillway.api.v1.CancelJobRequest;
 import dev.spillway.api.agent.v1.ConnectRequest;
+import dev.spillway.api.agent.v1.Register;
+import dev.spillway.api.v1.CancelJobRequest;
 import dev.spillway.api.v1.JobServiceGrpc;
 import dev.spillway.api.v1.JobSpec;
-import dev.spillway.api.agent.v1.Register;
 import dev.spillway.api.v1.Resources;
 import dev.spillway.api.v1.RetryPolicy;
 import dev.spillway.api.v1.SubmitJobRequest;
