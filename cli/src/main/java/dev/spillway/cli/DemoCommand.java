@@ -3,7 +3,6 @@ package dev.spillway.cli;
 import com.google.protobuf.Timestamp;
 import dev.spillway.api.v1.CloudInstance;
 import dev.spillway.api.v1.GetJobRequest;
-import dev.spillway.api.v1.GetJobResponse;
 import dev.spillway.api.v1.JobServiceGrpc;
 import dev.spillway.api.v1.JobSpec;
 import dev.spillway.api.v1.ListInstancesRequest;
@@ -14,7 +13,6 @@ import dev.spillway.api.v1.Task;
 import dev.spillway.api.v1.TaskState;
 import dev.spillway.api.v1.TaskTemplate;
 import io.grpc.ManagedChannel;
-import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -123,17 +121,17 @@ final class DemoCommand implements Callable<Integer> {
         var quote = jobs.estimateJob(dev.spillway.api.v1.EstimateJobRequest.newBuilder().setSpec(spec).build());
         log.printf(Locale.ROOT, "quoted: %s; expected cost %.5f USD, not to exceed %.5f USD%n", quoteSummary(quote),
                 quote.getExpectedMicroUsd() / 1e6, quote.getNotToExceedMicroUsd() / 1e6);
-        String id = jobs.submitJob(SubmitJobRequest.newBuilder().setSpec(spec).build()).getJobId();
+        String id = jobs.submitJob(SubmitJobRequest.newBuilder().setSpec(spec).build()).getUid();
         log.printf("submitted job %s: %d tasks of 1 cpu / 1 GiB, %d s each (at most %d s), spot-tolerant%n%n", id, tasks, taskSeconds,
                 spec.getTask().getMaxRuntime().getSeconds());
         log.flush();
 
         Map<String, String> seenState = new HashMap<>();
         String lastProgress = "";
-        GetJobResponse job;
+        dev.spillway.api.v1.Job job;
         List<CloudInstance> instances;
         while (true) {
-            job = jobs.getJob(GetJobRequest.newBuilder().setJobId(id).build());
+            job = jobs.getJob(GetJobRequest.newBuilder().setName(id).build());
             instances = pools.listInstances(ListInstancesRequest.getDefaultInstance()).getInstancesList();
             for (CloudInstance i : instances) {
                 String before = seenState.put(i.getNode(), i.getState());
@@ -155,11 +153,11 @@ final class DemoCommand implements Callable<Integer> {
             }
             log.flush();
             boolean cloudGone = instances.stream().allMatch(i -> i.getState().equals("TERMINATED") || i.getState().equals("FAILED"));
-            if (job.getJob().hasFinishTime() && cloudGone) break;
+            if (job.hasFinishTime() && cloudGone) break;
             Thread.sleep(1000); // a human-paced progress display
         }
 
-        Summary s = summarize(job.toBuilder().addAllTasks(JobCommands.tasks(jobs, id, Integer.MAX_VALUE, List.of())).build(), instances);
+        Summary s = summarize(new JobAndTasks(job, JobCommands.tasks(jobs, id, Integer.MAX_VALUE, List.of())), instances);
         if (human) {
             out.println();
             out.println("summary");
@@ -187,7 +185,7 @@ final class DemoCommand implements Callable<Integer> {
             else out.print(new org.yaml.snakeyaml.Yaml().dumpAsMap(json));
         }
         out.flush();
-        return job.getJob().getState() == dev.spillway.api.v1.JobState.JOB_STATE_SUCCEEDED ? Spillway.OK : Spillway.ERROR;
+        return job.getState() == dev.spillway.api.v1.JobState.JOB_STATE_SUCCEEDED ? Spillway.OK : Spillway.ERROR;
     }
 
     private static String quoteSummary(dev.spillway.api.v1.EstimateJobResponse q) {
@@ -202,7 +200,7 @@ final class DemoCommand implements Callable<Integer> {
                    int instancesLaunched, int instancesTerminated) {
     }
 
-    static Summary summarize(GetJobResponse job, List<CloudInstance> instances) {
+    static Summary summarize(JobAndTasks job, List<CloudInstance> instances) {
         Map<String, String> poolOfNode = new HashMap<>();
         instances.forEach(i -> poolOfNode.put(i.getNode(), i.getPool()));
         Map<String, Integer> byPool = new TreeMap<>();
@@ -224,9 +222,8 @@ final class DemoCommand implements Callable<Integer> {
         return t.getSeconds() + t.getNanos() / 1e9;
     }
 
-    private static String progress(GetJobResponse job) {
-        Map<String, Integer> counts = new TreeMap<>(job.getJob().getTaskCountsMap());
-        return counts.toString();
+    private static String progress(dev.spillway.api.v1.Job job) {
+        return Output.counts(job.getTaskCountsMap());
     }
 
     private static String clock() {

@@ -9,7 +9,6 @@ import dev.spillway.api.v1.ListJobsRequest;
 import dev.spillway.api.v1.ListJobsResponse;
 import dev.spillway.api.v1.Resources;
 import dev.spillway.api.v1.SubmitJobRequest;
-import dev.spillway.api.v1.SubmitJobResponse;
 import dev.spillway.api.v1.TaskTemplate;
 import io.grpc.ManagedChannel;
 import java.io.PrintWriter;
@@ -176,7 +175,7 @@ final class EndToEndBenchmark implements Callable<Integer> {
                 .setTaskCount(1).setTask(TaskTemplate.newBuilder().addCommand("true").setResources(Resources.newBuilder().setCpuMillis(TASK_MILLICPUS)
                         .setMemoryMib(32)))).build();
         Semaphore window = new Semaphore(32);
-        List<ListenableFuture<SubmitJobResponse>> calls = new ArrayList<>();
+        List<ListenableFuture<Job>> calls = new ArrayList<>();
         long start = System.nanoTime();
         for (int i = 0; i < count; i++) {
             if (perSecond > 0) {
@@ -185,11 +184,11 @@ final class EndToEndBenchmark implements Callable<Integer> {
                 if (wait > 0) TimeUnit.NANOSECONDS.sleep(wait); // an open-loop arrival schedule, not synchronisation
             }
             window.acquire();
-            ListenableFuture<SubmitJobResponse> call = stub.submitJob(request);
+            ListenableFuture<Job> call = stub.submitJob(request);
             call.addListener(window::release, Runnable::run);
             calls.add(call);
         }
-        for (Future<SubmitJobResponse> c : calls) c.get(60, TimeUnit.SECONDS);
+        for (Future<Job> c : calls) c.get(60, TimeUnit.SECONDS);
         List<Job> finished = awaitFinished(blocking, run, count);
         Histogram latency = new Histogram(3_600_000_000L, 3);
         long first = Long.MAX_VALUE;
@@ -209,7 +208,7 @@ final class EndToEndBenchmark implements Callable<Integer> {
         Histogram starting = new Histogram(3_600_000_000L, 3);
         Histogram running = new Histogram(3_600_000_000L, 3);
         for (Job j : finished) {
-            var t = JobCommands.tasks(blocking, j.getJobId(), 1, List.of()).get(0);
+            var t = JobCommands.tasks(blocking, j.getUid(), 1, List.of()).get(0);
             queued.recordValue(Math.max(0, micros(t.getAssignTime()) - micros(j.getCreateTime())));
             starting.recordValue(Math.max(0, micros(t.getStartTime()) - micros(t.getAssignTime())));
             running.recordValue(Math.max(0, micros(t.getFinishTime()) - micros(t.getStartTime())));

@@ -76,7 +76,7 @@ final class FailoverBenchmark implements Callable<Integer> {
                 brokers[leader].broker().destroyForcibly();
                 // Submitted to the survivor at the kill: it waits until a broker leads and its agents are back.
                 String waiting = JobServiceGrpc.newBlockingStub(channels[follower]).submitJob(SubmitJobRequest.newBuilder()
-                        .setSpec(job(1, "true")).build()).getJobId();
+                        .setSpec(job(1, "true")).build()).getUid();
                 long takeover = -1;
                 long placed = -1;
                 while (placed < 0 || takeover < 0) {
@@ -154,8 +154,8 @@ final class FailoverBenchmark implements Callable<Integer> {
     private static boolean placed(ManagedChannel channel, String job) {
         try {
             var counts = JobServiceGrpc.newBlockingStub(channel).withDeadlineAfter(2, TimeUnit.SECONDS)
-                    .getJob(GetJobRequest.newBuilder().setJobId(job).build()).getJob().getTaskCountsMap();
-            return counts.getOrDefault("QUEUED", 0) == 0 && !counts.isEmpty();
+                    .getJob(GetJobRequest.newBuilder().setName(job).build()).getTaskCountsMap();
+            return counts.getOrDefault("TASK_STATE_QUEUED", 0) == 0 && !counts.isEmpty();
         } catch (RuntimeException e) {
             return false;
         }

@@ -2,9 +2,7 @@ package dev.spillway.cli;
 
 import com.google.protobuf.util.JsonFormat;
 import dev.spillway.api.v1.CancelJobRequest;
-import dev.spillway.api.v1.CancelJobResponse;
 import dev.spillway.api.v1.GetJobRequest;
-import dev.spillway.api.v1.GetJobResponse;
 import dev.spillway.api.v1.GetTaskLogsRequest;
 import dev.spillway.api.v1.GetTaskLogsResponse;
 import dev.spillway.api.v1.Job;
@@ -16,7 +14,6 @@ import dev.spillway.api.v1.ListTasksRequest;
 import dev.spillway.api.v1.ListTasksResponse;
 import dev.spillway.api.v1.LogStream;
 import dev.spillway.api.v1.SubmitJobRequest;
-import dev.spillway.api.v1.SubmitJobResponse;
 import dev.spillway.api.v1.Task;
 import dev.spillway.api.v1.TaskState;
 import dev.spillway.api.v1.WatchJobRequest;
@@ -166,7 +163,7 @@ final class JobCommands {
             }
             SubmitJobRequest request = SubmitJobRequest.newBuilder().setSpec(spec.spec())
                     .setRequestId(requestId != null ? requestId : java.util.UUID.randomUUID().toString()).build();
-            SubmitJobResponse response;
+            Job response;
             try {
                 response = submitWithRetries(jobs, request, spec().commandLine().getErr());
             } catch (StatusRuntimeException e) {
@@ -176,9 +173,9 @@ final class JobCommands {
                 spec.locate(Spillway.violations(e)).forEach(p -> err.println(p.toString()));
                 return Spillway.INVALID;
             }
-            if (!Output.structured(root.output, response, out())) out().println(response.getJobId());
+            if (!Output.structured(root.output, response, out())) out().println(response.getUid());
             out().flush();
-            return watch ? Watch.follow(jobs, response.getJobId(), out(), spec().commandLine().getErr()) : Spillway.OK;
+            return watch ? Watch.follow(jobs, response.getUid(), out(), spec().commandLine().getErr()) : Spillway.OK;
         }
 
         private CommandSpec spec() {
@@ -189,7 +186,7 @@ final class JobCommands {
          * Submits, retrying with the same request id when the outcome is unknown (the broker was
          * unreachable, or did not answer within the deadline): the broker stores the job once.
          */
-        static SubmitJobResponse submitWithRetries(JobServiceGrpc.JobServiceBlockingStub jobs, SubmitJobRequest request, PrintWriter err)
+        static Job submitWithRetries(JobServiceGrpc.JobServiceBlockingStub jobs, SubmitJobRequest request, PrintWriter err)
                 throws InterruptedException {
             long backoffMillis = 250;
             for (int attempt = 1; ; attempt++) {
@@ -244,7 +241,7 @@ final class JobCommands {
             if (Output.structured(root.output, all, out())) return Spillway.OK;
             Output.Table t = new Output.Table("JOB", "NAME", "TENANT", "STATE", "TASKS", "DONE", "CREATED");
             for (Job j : all.getJobsList()) {
-                t.row(j.getJobId(), j.getSpec().getName().isEmpty() ? "-" : j.getSpec().getName(), j.getSpec().getTenant(),
+                t.row(j.getUid(), j.getSpec().getName().isEmpty() ? "-" : j.getSpec().getName(), j.getSpec().getTenant(),
                         Output.state(j.getState(), "JOB_STATE_"), j.getSpec().getTaskCount(), done(j), Output.time(j.getCreateTime()));
             }
             t.print(out());
@@ -254,7 +251,7 @@ final class JobCommands {
 
     static String done(Job j) {
         int finished = 0;
-        for (String s : List.of("SUCCEEDED", "FAILED", "LOST", "CANCELLED")) finished += j.getTaskCountsOrDefault(s, 0);
+        for (String s : List.of("SUCCEEDED", "FAILED", "LOST", "CANCELLED")) finished += j.getTaskCountsOrDefault("TASK_STATE_" + s, 0);
         return finished + "/" + j.getSpec().getTaskCount();
     }
 
@@ -282,15 +279,13 @@ final class JobCommands {
                 }
                 if (limit < 0) throw new Spillway.CliException(Spillway.INVALID, "--tasks takes a number or 'all', not '" + tasks + "'");
             }
-            GetJobResponse job = jobs.getJob(GetJobRequest.newBuilder().setJobId(id).build());
+            Job j = jobs.getJob(GetJobRequest.newBuilder().setName(id).build());
             List<Task> listed = limit == 0 ? List.of() : tasks(jobs, id, limit, taskStates(states));
-            GetJobResponse r = job.toBuilder().addAllTasks(listed).build();
-            if (Output.structured(root.output, r, out())) return Spillway.OK;
-            Job j = r.getJob();
+            if (Output.structured(root.output, Map.of("job", j, "tasks", listed), out())) return Spillway.OK;
             PrintWriter out = out();
-            out.println("Job:      " + j.getJobId() + (j.getSpec().getName().isEmpty() ? "" : " (" + j.getSpec().getName() + ")"));
+            out.println("Job:      " + j.getUid() + (j.getSpec().getName().isEmpty() ? "" : " (" + j.getSpec().getName() + ")"));
             out.println("Tenant:   " + j.getSpec().getTenant());
-            out.println("State:    " + Output.state(j.getState(), "JOB_STATE_") + "  " + j.getTaskCountsMap());
+            out.println("State:    " + Output.state(j.getState(), "JOB_STATE_") + "  " + Output.counts(j.getTaskCountsMap()));
             out.println("Created:  " + Output.time(j.getCreateTime()) + "   Finished: " + Output.time(j.getFinishTime()));
             if (!j.getPendingReason().isEmpty()) out.println("Waiting:  " + j.getPendingReason());
             out.println();
@@ -314,7 +309,7 @@ final class JobCommands {
         List<Task> out = new java.util.ArrayList<>();
         String token = "";
         do {
-            ListTasksResponse page = jobs.listTasks(ListTasksRequest.newBuilder().setJobId(id).addAllStates(states)
+            ListTasksResponse page = jobs.listTasks(ListTasksRequest.newBuilder().setParent(id).addAllStates(states)
                     .setPageSize((int) Math.min(10_000, (long) limit - out.size())).setPageToken(token).build());
             out.addAll(page.getTasksList());
             token = page.getNextPageToken();
@@ -346,15 +341,14 @@ final class JobCommands {
 
         @Override
         Integer run(JobServiceGrpc.JobServiceBlockingStub jobs) {
-            GetJobResponse r = jobs.getJob(GetJobRequest.newBuilder().setJobId(id).build());
+            Job j = jobs.getJob(GetJobRequest.newBuilder().setName(id).build());
             var instances = dev.spillway.api.v1.PoolServiceGrpc.newBlockingStub((io.grpc.Channel) jobs.getChannel())
                     .listInstances(dev.spillway.api.v1.ListInstancesRequest.getDefaultInstance()).getInstancesList();
             Map<String, dev.spillway.api.v1.CloudInstance> byNode = new java.util.HashMap<>();
             instances.forEach(i -> byNode.put(i.getNode(), i));
             PrintWriter out = out();
-            Job j = r.getJob();
-            out.println("Job " + j.getJobId() + " is " + Output.state(j.getState(), "JOB_STATE_").toLowerCase(Locale.ROOT)
-                    + ": " + j.getTaskCountsMap());
+            out.println("Job " + j.getUid() + " is " + Output.state(j.getState(), "JOB_STATE_").toLowerCase(Locale.ROOT)
+                    + ": " + Output.counts(j.getTaskCountsMap()));
             if (!j.getPendingReason().isEmpty()) {
                 out.println();
                 out.println("Waiting tasks:");
@@ -435,7 +429,7 @@ final class JobCommands {
             long failingSince = 0;
             while (true) {
                 try {
-                    WatchJobRequest.Builder request = WatchJobRequest.newBuilder().setJobId(id);
+                    WatchJobRequest.Builder request = WatchJobRequest.newBuilder().setName(id);
                     if (after != null) request.setAfterSequence(after);
                     Iterator<WatchJobResponse> events = jobs.watchJob(request.build());
                     while (events.hasNext()) {
@@ -467,7 +461,7 @@ final class JobCommands {
             JobState last = events(jobs, id, err, e -> {
                 if (e.hasJob()) {
                     out.printf("%s  job %s %s  %s%n", Output.time(e.getTime()), id, Output.state(e.getJob().getState(), "JOB_STATE_"),
-                            e.getJob().getTaskCountsMap());
+                            Output.counts(e.getJob().getTaskCountsMap()));
                 } else {
                     out.printf("%s  task %-5d #%-2d %-10s %-12s %s%n", Output.time(e.getTime()), e.getTaskIndex(), e.getAttempt(),
                             Output.state(e.getState(), "TASK_STATE_"), e.getNode().isEmpty() ? "-" : e.getNode(), e.getMessage());
@@ -475,7 +469,7 @@ final class JobCommands {
                 out.flush();
             });
             // The stream ends once the job has finished; its final state is the job's own (an event's job_state is as of that event).
-            JobState end = jobs.getJob(dev.spillway.api.v1.GetJobRequest.newBuilder().setJobId(id).build()).getJob().getState();
+            JobState end = jobs.getJob(dev.spillway.api.v1.GetJobRequest.newBuilder().setName(id).build()).getState();
             if (end != JobState.JOB_STATE_UNSPECIFIED) last = end;
             out.println("job " + id + " " + Output.state(last, "JOB_STATE_").toLowerCase(Locale.ROOT));
             out.flush();
@@ -502,8 +496,13 @@ final class JobCommands {
 
         @Override
         Integer run(JobServiceGrpc.JobServiceBlockingStub jobs) throws Exception {
-            Iterator<GetTaskLogsResponse> chunks = jobs.getTaskLogs(GetTaskLogsRequest.newBuilder().setJobId(id).setTaskIndex(task)
-                    .setAttempt(attempt).setFollow(follow).setStream(stderr ? LogStream.LOG_STREAM_STDERR : LogStream.LOG_STREAM_STDOUT).build());
+            String name;
+            try {
+                name = dev.spillway.api.ResourceNames.attempt(id, task, attempt);
+            } catch (IllegalArgumentException e) {
+                throw new Spillway.CliException(Spillway.INVALID, e.getMessage());
+            }
+            Iterator<GetTaskLogsResponse> chunks = jobs.getTaskLogs(GetTaskLogsRequest.newBuilder().setName(name).setFollow(follow).setStream(stderr ? LogStream.LOG_STREAM_STDERR : LogStream.LOG_STREAM_STDOUT).build());
             while (chunks.hasNext()) {
                 System.out.write(chunks.next().getData().toByteArray());
                 System.out.flush();
@@ -519,8 +518,11 @@ final class JobCommands {
 
         @Override
         Integer run(JobServiceGrpc.JobServiceBlockingStub jobs) {
-            CancelJobResponse r = jobs.cancelJob(CancelJobRequest.newBuilder().setJobId(id).build());
-            if (!Output.structured(root.output, r, out())) out().println("cancelled " + r.getCancelledTasks() + " task(s) of job " + id);
+            Job r = jobs.cancelJob(CancelJobRequest.newBuilder().setName(id).build());
+            if (!Output.structured(root.output, r, out())) {
+                out().println("job " + r.getUid() + " " + Output.state(r.getState(), "JOB_STATE_").toLowerCase(Locale.ROOT) + ": "
+                        + Output.counts(r.getTaskCountsMap()));
+            }
             return Spillway.OK;
         }
     }

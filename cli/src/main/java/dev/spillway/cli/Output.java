@@ -44,6 +44,37 @@ final class Output {
         }
     }
 
+    /**
+     * Several messages under named keys, as one document ({@code {"job": ..., "tasks": [...]}}): a
+     * value is a message or a list of messages.
+     */
+    static boolean structured(Format format, java.util.Map<String, ?> parts, PrintWriter out) {
+        if (format == Format.TABLE) return false;
+        try {
+            com.google.protobuf.Struct.Builder doc = com.google.protobuf.Struct.newBuilder();
+            for (var part : parts.entrySet()) {
+                if (part.getValue() instanceof MessageOrBuilder m) {
+                    doc.putFields(part.getKey(), com.google.protobuf.Value.newBuilder().setStructValue(struct(m)).build());
+                } else {
+                    com.google.protobuf.ListValue.Builder list = com.google.protobuf.ListValue.newBuilder();
+                    for (Object item : (java.util.List<?>) part.getValue()) {
+                        list.addValues(com.google.protobuf.Value.newBuilder().setStructValue(struct((MessageOrBuilder) item)));
+                    }
+                    doc.putFields(part.getKey(), com.google.protobuf.Value.newBuilder().setListValue(list).build());
+                }
+            }
+            return structured(format, doc, out);
+        } catch (InvalidProtocolBufferException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    private static com.google.protobuf.Struct struct(MessageOrBuilder m) throws InvalidProtocolBufferException {
+        com.google.protobuf.Struct.Builder s = com.google.protobuf.Struct.newBuilder();
+        com.google.protobuf.util.JsonFormat.parser().merge(JSON.print(m), s);
+        return s.build();
+    }
+
     static String time(Timestamp t) {
         if (t == null || (t.getSeconds() == 0 && t.getNanos() == 0)) return "-";
         return TIME.format(Instant.ofEpochSecond(t.getSeconds(), t.getNanos()));
@@ -51,6 +82,20 @@ final class Output {
 
     static String state(Enum<?> e, String prefix) {
         return e.name().startsWith(prefix) ? e.name().substring(prefix.length()) : e.name();
+    }
+
+    /** Task counts keyed by TaskState names, as {@code {RUNNING=2, SUCCEEDED=5}}, in the states' order. */
+    static String counts(java.util.Map<String, Integer> byState) {
+        java.util.Map<String, Integer> shown = new java.util.LinkedHashMap<>();
+        for (dev.spillway.api.v1.TaskState s : dev.spillway.api.v1.TaskState.values()) {
+            if (s == dev.spillway.api.v1.TaskState.UNRECOGNIZED) continue;
+            Integer n = byState.get(s.name());
+            if (n != null) shown.put(state(s, "TASK_STATE_"), n);
+        }
+        byState.forEach((k, v) -> {
+            if (!k.startsWith("TASK_STATE_")) shown.put(k, v);
+        });
+        return shown.toString();
     }
 
     /** A plain aligned table. */

@@ -65,12 +65,12 @@ final class QueueBenchmark implements Callable<Integer> {
             try {
                 var jobs = JobServiceGrpc.newBlockingStub(channel);
                 // 3 of the agent's 4 cpus taken for the whole run; the queued tasks need 2 cpus each, so none fits in what is left.
-                String blocker = jobs.submitJob(SubmitJobRequest.newBuilder().setSpec(spec(3, 1000, "sleep 100000")).build()).getJobId();
+                String blocker = jobs.submitJob(SubmitJobRequest.newBuilder().setSpec(spec(3, 1000, "sleep 100000")).build()).getUid();
                 awaitRunning(jobs, blocker, 3);
                 long submitStart = System.nanoTime();
                 List<String> queued = new ArrayList<>();
                 for (int i = 0; i < queuedJobs; i++) {
-                    queued.add(jobs.submitJob(SubmitJobRequest.newBuilder().setSpec(spec(tasksPerJob, 2000, "true")).build()).getJobId());
+                    queued.add(jobs.submitJob(SubmitJobRequest.newBuilder().setSpec(spec(tasksPerJob, 2000, "true")).build()).getUid());
                 }
                 long total = (long) queuedJobs * tasksPerJob;
                 out.printf(Locale.ROOT, "queued %,d tasks (%d jobs) in %.1f s; none fits in the agent's free cpu%n", total, queuedJobs,
@@ -78,9 +78,9 @@ final class QueueBenchmark implements Callable<Integer> {
                 Metrics before = Metrics.scrape(cluster);
                 Histogram latency = new Histogram(3_600_000_000L, 3);
                 for (int i = 0; i < probes + 3; i++) {
-                    String id = jobs.submitJob(SubmitJobRequest.newBuilder().setSpec(spec(1, 500, "true")).build()).getJobId();
+                    String id = jobs.submitJob(SubmitJobRequest.newBuilder().setSpec(spec(1, 500, "true")).build()).getUid();
                     Task task = awaitPlaced(jobs, id);
-                    var created = jobs.getJob(GetJobRequest.newBuilder().setJobId(id).build()).getJob().getCreateTime();
+                    var created = jobs.getJob(GetJobRequest.newBuilder().setName(id).build()).getCreateTime();
                     long micros = (task.getAssignTime().getSeconds() - created.getSeconds()) * 1_000_000
                             + (task.getAssignTime().getNanos() - created.getNanos()) / 1000;
                     if (i >= 3) latency.recordValue(Math.max(0, micros)); // the first few warm the path up

@@ -4,15 +4,13 @@ import com.google.common.util.concurrent.FutureCallback;
 import com.google.common.util.concurrent.Futures;
 import com.google.common.util.concurrent.MoreExecutors;
 import dev.spillway.api.v1.GetJobRequest;
-import dev.spillway.api.v1.GetJobResponse;
+import dev.spillway.api.v1.Job;
 import dev.spillway.api.v1.JobServiceGrpc;
 import dev.spillway.api.v1.JobSpec;
 import dev.spillway.api.v1.Resources;
 import dev.spillway.api.v1.SubmitJobRequest;
-import dev.spillway.api.v1.SubmitJobResponse;
 import dev.spillway.api.v1.TaskTemplate;
 import io.grpc.ManagedChannel;
-import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Files;
@@ -226,7 +224,7 @@ final class SubmitBenchmark implements Callable<Integer> {
                 }
                 List<String> ids = new ArrayList<>();
                 for (int i = 0; i < placementJobs; i++) {
-                    ids.add(stub.submitJob(SubmitJobRequest.newBuilder().setSpec(spec(1, "true")).build()).getJobId());
+                    ids.add(stub.submitJob(SubmitJobRequest.newBuilder().setSpec(spec(1, "true")).build()).getUid());
                     Thread.sleep(20); // an open-loop trickle, so every job meets free capacity and an idle scheduler
                 }
                 for (String id : ids) {
@@ -234,7 +232,7 @@ final class SubmitBenchmark implements Callable<Integer> {
                     do {
                         task = JobCommands.tasks(stub, id, 1, List.of()).get(0);
                     } while (!task.hasAssignTime() && sleepBriefly());
-                    var created = stub.getJob(GetJobRequest.newBuilder().setJobId(id).build()).getJob().getCreateTime();
+                    var created = stub.getJob(GetJobRequest.newBuilder().setName(id).build()).getCreateTime();
                     var assigned = task.getAssignTime();
                     long micros = (assigned.getSeconds() - created.getSeconds()) * 1_000_000 + (assigned.getNanos() - created.getNanos()) / 1000;
                     h.recordValue(Math.max(0, micros));
@@ -283,9 +281,9 @@ final class SubmitBenchmark implements Callable<Integer> {
         for (int i = 0; i < count && failure.get() == null; i++) {
             window.acquire();
             long sent = System.nanoTime();
-            Futures.addCallback(stub.submitJob(requests.get(i % requests.size())), new FutureCallback<SubmitJobResponse>() {
+            Futures.addCallback(stub.submitJob(requests.get(i % requests.size())), new FutureCallback<Job>() {
                 @Override
-                public void onSuccess(SubmitJobResponse r) {
+                public void onSuccess(Job r) {
                     synchronized (h) {
                         h.recordValue((System.nanoTime() - sent) / 1000);
                     }

@@ -81,7 +81,7 @@ class AbuseIT {
         AtomicLong received = new AtomicLong();
         AtomicReference<ClientCallStreamObserver<GetTaskLogsRequest>> call = new AtomicReference<>();
         CompletableFuture<Status> ended = new CompletableFuture<>();
-        JobServiceGrpc.newStub(fx.channel).getTaskLogs(GetTaskLogsRequest.newBuilder().setJobId(id).setTaskIndex(0).build(),
+        JobServiceGrpc.newStub(fx.channel).getTaskLogs(GetTaskLogsRequest.newBuilder().setName(dev.spillway.api.ResourceNames.task(id, 0)).build(),
                 new ClientResponseObserver<GetTaskLogsRequest, GetTaskLogsResponse>() {
                     @Override
                     public void beforeStart(ClientCallStreamObserver<GetTaskLogsRequest> requestStream) {
@@ -106,7 +106,7 @@ class AbuseIT {
                 });
         // While it reads nothing, the broker keeps serving others.
         await().atMost(Duration.ofSeconds(30)).until(() -> received.get() > 0);
-        assertThat(fx.job(id).getJob().getJobId()).isEqualTo(id);
+        assertThat(fx.job(id).getJob().getUid()).isEqualTo(id);
         // The broker ends the stream of a client that lets its bound pile up (and says so in a metric).
         await().atMost(Duration.ofMinutes(2)).until(() ->
                 ClusterFixture.metric(fx.metrics(), "spillway_client_streams_ended_total{reason=\"not_reading\"}") > endedBefore);
@@ -127,7 +127,7 @@ class AbuseIT {
         AtomicInteger other = new AtomicInteger();
         try {
             for (int i = 0; i < 1000; i++) {
-                JobServiceGrpc.newStub(greedy).watchJob(WatchJobRequest.newBuilder().setJobId(id).build(), new StreamObserver<>() {
+                JobServiceGrpc.newStub(greedy).watchJob(WatchJobRequest.newBuilder().setName(id).build(), new StreamObserver<>() {
                     @Override
                     public void onNext(WatchJobResponse value) {
                     }
@@ -145,11 +145,11 @@ class AbuseIT {
             }
             await().atMost(Duration.ofSeconds(60)).untilAsserted(() -> assertThat(refused.get()).isEqualTo(1000 - 32));
             assertThat(other.get()).isZero();
-            assertThat(fx.job(id).getJob().getJobId()).as("another caller is served").isEqualTo(id);
-            assertThat(JobServiceGrpc.newBlockingStub(fx.channel).watchJob(WatchJobRequest.newBuilder().setJobId(id).build()).hasNext()).isTrue();
+            assertThat(fx.job(id).getJob().getUid()).as("another caller is served").isEqualTo(id);
+            assertThat(JobServiceGrpc.newBlockingStub(fx.channel).watchJob(WatchJobRequest.newBuilder().setName(id).build()).hasNext()).isTrue();
         } finally {
             greedy.shutdownNow();
-            JobServiceGrpc.newBlockingStub(fx.channel).cancelJob(dev.spillway.api.v1.CancelJobRequest.newBuilder().setJobId(id).build());
+            JobServiceGrpc.newBlockingStub(fx.channel).cancelJob(dev.spillway.api.v1.CancelJobRequest.newBuilder().setName(id).build());
         }
     }
 

@@ -4,7 +4,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import dev.spillway.api.v1.CloudInstance;
-import dev.spillway.api.v1.GetJobResponse;
 import dev.spillway.api.v1.ListInstancesRequest;
 import dev.spillway.api.v1.PoolServiceGrpc;
 import dev.spillway.api.v1.Task;
@@ -71,7 +70,7 @@ class AwsBurstIT {
                 assertThat(cloud.getMaxNodes()).isEqualTo(3);
                 String id = fx.submit(ClusterFixture.spotJob(8, "sleep 4"));
                 await().atMost(Duration.ofSeconds(120)).pollInterval(Duration.ofMillis(200)).until(() -> fx.job(id).getJob().hasFinishTime());
-                GetJobResponse job = fx.job(id);
+                JobAndTasks job = fx.job(id);
                 assertThat(ClusterFixture.finishedOk(job)).isTrue();
                 assertThat(job.getTasksList().stream().map(Task::getNode).distinct().toList()).anyMatch(n -> n.startsWith("aws-eu-"));
 
@@ -123,7 +122,7 @@ class AwsBurstIT {
             await().atMost(Duration.ofSeconds(30)).until(() -> PoolServiceGrpc.newBlockingStub(fx.channel)
                     .listInstances(ListInstancesRequest.getDefaultInstance()).getInstancesList().stream()
                     .anyMatch(i -> i.getNode().equals(victim.getNode()) && i.getState().equals("TERMINATED")));
-            fx.jobs.cancelJob(dev.spillway.api.v1.CancelJobRequest.newBuilder().setJobId(id).build());
+            fx.jobs.cancelJob(dev.spillway.api.v1.CancelJobRequest.newBuilder().setName(id).build());
         }
     }
 
@@ -146,7 +145,7 @@ class AwsBurstIT {
             await().during(Duration.ofSeconds(4)).atMost(Duration.ofSeconds(6))
                     .until(() -> ec2.requests("RunInstances").size() == attempts && fx.job(id).getJob().getPendingReason().contains("rests until"));
             assertThat(ec2.instances()).isEmpty();
-            fx.jobs.cancelJob(dev.spillway.api.v1.CancelJobRequest.newBuilder().setJobId(id).build());
+            fx.jobs.cancelJob(dev.spillway.api.v1.CancelJobRequest.newBuilder().setName(id).build());
         }
     }
 
@@ -183,7 +182,7 @@ class AwsBurstIT {
             // Resting: no further launch over many burst ticks, and the machines were given back.
             await().during(Duration.ofSeconds(4)).atMost(Duration.ofSeconds(6)).until(() -> ec2.requests("RunInstances").size() == runs);
             assertThat(ec2.instances()).allSatisfy(i -> assertThat(i.state).isEqualTo("terminated"));
-            fx.jobs.cancelJob(dev.spillway.api.v1.CancelJobRequest.newBuilder().setJobId(id).build());
+            fx.jobs.cancelJob(dev.spillway.api.v1.CancelJobRequest.newBuilder().setName(id).build());
         }
     }
 

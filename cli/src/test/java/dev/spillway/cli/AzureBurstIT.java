@@ -4,7 +4,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import dev.spillway.api.v1.CloudInstance;
-import dev.spillway.api.v1.GetJobResponse;
 import dev.spillway.api.v1.Task;
 import dev.spillway.provider.azure.ArmLoopbackServer;
 import dev.spillway.provider.spi.Tags;
@@ -70,7 +69,7 @@ class AzureBurstIT {
             })) {
                 String id = fx.submit(ClusterFixture.spotJob(8, "sleep 4"));
                 await().atMost(Duration.ofSeconds(120)).pollInterval(Duration.ofMillis(200)).until(() -> fx.job(id).getJob().hasFinishTime());
-                GetJobResponse job = fx.job(id);
+                JobAndTasks job = fx.job(id);
                 assertThat(ClusterFixture.finishedOk(job)).isTrue();
                 assertThat(job.getTasksList().stream().map(Task::getNode).distinct().toList()).anyMatch(n -> n.startsWith("azure-we-"));
 

@@ -4,7 +4,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import dev.spillway.api.v1.GetJobRequest;
-import dev.spillway.api.v1.GetJobResponse;
 import dev.spillway.api.v1.JobSpec;
 import dev.spillway.api.v1.SubmitJobRequest;
 import dev.spillway.api.v1.TaskState;
@@ -57,7 +56,7 @@ class BrokerCrashIT {
                             asked.add(requestId);
                             try {
                                 String id = fx.jobs.withDeadlineAfter(30, TimeUnit.SECONDS)
-                                        .submitJob(SubmitJobRequest.newBuilder().setSpec(spec).setRequestId(requestId).build()).getJobId();
+                                        .submitJob(SubmitJobRequest.newBuilder().setSpec(spec).setRequestId(requestId).build()).getUid();
                                 acknowledged.put(requestId, id);
                                 if (acknowledged.size() >= ACKNOWLEDGED_BEFORE_KILL && killed.compareAndSet(false, true)) {
                                     // Right after this answer, others still in flight: the broker, then its database.
@@ -90,20 +89,20 @@ class BrokerCrashIT {
             assertThat(db.show("fsync")).isEqualTo("on");
             // The client's channel may still be backing off from the dead broker: wait for it to be ready.
             var client = fx.jobs.withWaitForReady().withDeadlineAfter(60, TimeUnit.SECONDS);
-            acknowledged.forEach((requestId, id) -> assertThat(client.getJob(GetJobRequest.newBuilder().setJobId(id).build()).getJob().getJobId())
+            acknowledged.forEach((requestId, id) -> assertThat(client.getJob(GetJobRequest.newBuilder().setName(id).build()).getUid())
                     .as("job %s acknowledged before the kill", id).isEqualTo(id));
             // A retried submission returns the job its first call made (acknowledged or not), never a second one.
             Set<String> jobs = new HashSet<>();
             for (String requestId : asked) {
-                String id = client.submitJob(SubmitJobRequest.newBuilder().setSpec(spec).setRequestId(requestId).build()).getJobId();
+                String id = client.submitJob(SubmitJobRequest.newBuilder().setSpec(spec).setRequestId(requestId).build()).getUid();
                 if (acknowledged.containsKey(requestId)) assertThat(id).as("retry of request %s", requestId).isEqualTo(acknowledged.get(requestId));
                 assertThat(jobs.add(id)).as("job %s returned for one request only", id).isTrue();
             }
 
-            List<GetJobResponse> finished = new ArrayList<>();
+            List<JobAndTasks> finished = new ArrayList<>();
             for (String id : jobs) finished.add(fx.awaitFinished(id, Duration.ofSeconds(120)));
             assertThat(finished).allSatisfy(job -> {
-                assertThat(ClusterFixture.finishedOk(job)).as("job %s succeeded", job.getJob().getJobId()).isTrue();
+                assertThat(ClusterFixture.finishedOk(job)).as("job %s succeeded", job.getJob().getUid()).isTrue();
                 assertThat(job.getTasksList()).hasSize(2).allSatisfy(t -> assertThat(t.getState()).isEqualTo(TaskState.TASK_STATE_SUCCEEDED));
             });
             await().atMost(Duration.ofSeconds(30)).until(() -> fx.readyNodes() == 2);
@@ -131,7 +130,7 @@ class BrokerCrashIT {
                     submitters.execute(() -> {
                         try {
                             acknowledged.add(fx.jobs.withDeadlineAfter(60, TimeUnit.SECONDS)
-                                    .submitJob(SubmitJobRequest.newBuilder().setSpec(spec).build()).getJobId());
+                                    .submitJob(SubmitJobRequest.newBuilder().setSpec(spec).build()).getUid());
                         } catch (StatusRuntimeException e) {
                             // the broker was killed under the call: not acknowledged
                         }
@@ -152,12 +151,12 @@ class BrokerCrashIT {
 
             fx.cluster.startBroker();
             // The client's channel may still be backing off from the dead broker: wait for it to be ready.
-            fx.jobs.withWaitForReady().withDeadlineAfter(60, TimeUnit.SECONDS).getJob(GetJobRequest.newBuilder().setJobId(warm).build());
+            fx.jobs.withWaitForReady().withDeadlineAfter(60, TimeUnit.SECONDS).getJob(GetJobRequest.newBuilder().setName(warm).build());
 
             List<String> jobs = new ArrayList<>(acknowledged);
             jobs.add(warm);
             for (String id : jobs) {
-                GetJobResponse job = fx.awaitFinished(id, Duration.ofSeconds(120));
+                JobAndTasks job = fx.awaitFinished(id, Duration.ofSeconds(120));
                 assertThat(ClusterFixture.finishedOk(job)).as("job %s succeeded", id).isTrue();
             }
         }

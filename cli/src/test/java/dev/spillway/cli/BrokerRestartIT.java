@@ -4,7 +4,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import com.google.protobuf.util.JsonFormat;
-import dev.spillway.api.v1.GetJobResponse;
 import dev.spillway.api.v1.GetTaskLogsRequest;
 import dev.spillway.api.v1.TaskState;
 import dev.spillway.api.v1.WatchJobResponse;
@@ -35,12 +34,12 @@ class BrokerRestartIT {
                 return cmd.execute("--broker", fx.cluster.brokerAddress(), "--ca-file", BrokerTls.caFileIn(fx.cluster.dataDir()).toString(),
                         "--token-file", fx.cluster.dataDir().resolve("admin-key").toString(), "watch", id, "-o", "json");
             });
-            await().atMost(Duration.ofSeconds(60)).until(() -> fx.job(id).getJob().getTaskCountsOrDefault("SUCCEEDED", 0) >= 4);
+            await().atMost(Duration.ofSeconds(60)).until(() -> fx.job(id).getJob().getTaskCountsOrDefault("TASK_STATE_SUCCEEDED", 0) >= 4);
 
             fx.cluster.stopBroker();
             fx.cluster.startBroker();
 
-            GetJobResponse job = fx.awaitFinished(id, Duration.ofSeconds(120));
+            JobAndTasks job = fx.awaitFinished(id, Duration.ofSeconds(120));
             assertThat(watch.get(60, TimeUnit.SECONDS)).as(watchErr.toString()).isEqualTo(Spillway.OK);
             assertThat(watchErr.toString()).contains("resuming");
             List<WatchJobResponse> events = new ArrayList<>();
@@ -56,7 +55,7 @@ class BrokerRestartIT {
             assertThat(job.getTasksList()).hasSize(16).allSatisfy(t -> assertThat(t.getState()).isEqualTo(TaskState.TASK_STATE_SUCCEEDED));
             for (int i = 0; i < 16; i++) {
                 StringBuilder out = new StringBuilder();
-                fx.jobs.getTaskLogs(GetTaskLogsRequest.newBuilder().setJobId(id).setTaskIndex(i).build())
+                fx.jobs.getTaskLogs(GetTaskLogsRequest.newBuilder().setName(dev.spillway.api.ResourceNames.task(id, i)).build())
                         .forEachRemaining(c -> out.append(c.getData().toStringUtf8()));
                 assertThat(out.toString()).isEqualTo("done " + i + "\n");
             }

@@ -5,9 +5,9 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.catchThrowableOfType;
 
 
-import dev.spillway.agent.KeytoolCa;
 import com.sun.net.httpserver.HttpsConfigurator;
 import com.sun.net.httpserver.HttpsServer;
+import dev.spillway.agent.KeytoolCa;
 import dev.spillway.api.v1.GetJobRequest;
 import dev.spillway.api.v1.JobServiceGrpc;
 import io.grpc.ManagedChannel;
@@ -71,7 +71,7 @@ class BrokerTlsTest {
         ManagedChannel channel = tls.channelBuilder("localhost:" + grpc.getPort()).build();
         try {
             JobServiceGrpc.newBlockingStub(channel).withDeadlineAfter(20, TimeUnit.SECONDS)
-                    .getJob(GetJobRequest.newBuilder().setJobId(UUID.randomUUID().toString()).build());
+                    .getJob(GetJobRequest.newBuilder().setName(UUID.randomUUID().toString()).build());
             return Status.Code.OK;
         } catch (StatusRuntimeException e) {
             return e.getStatus().getCode();

@@ -89,7 +89,7 @@ class BudgetBurstIT {
                         assertThat(e.getMessage()).contains("tenant spender has spent").contains("of its soft budget spender-soft (" + softLimit / 1_000_000 + ".00 USD");
                     }));
 
-            for (String id : List.of(running, waiting, free)) fx.jobs.cancelJob(CancelJobRequest.newBuilder().setJobId(id).build());
+            for (String id : List.of(running, waiting, free)) fx.jobs.cancelJob(CancelJobRequest.newBuilder().setName(id).build());
         }
     }
 }

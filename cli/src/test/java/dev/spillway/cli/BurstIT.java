@@ -3,11 +3,10 @@ package dev.spillway.cli;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import com.google.protobuf.Timestamp;
 import dev.spillway.api.v1.CloudInstance;
-import dev.spillway.api.v1.GetJobResponse;
 import dev.spillway.api.v1.JobSpec;
 import dev.spillway.api.v1.Task;
-import com.google.protobuf.Timestamp;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -35,11 +34,11 @@ class BurstIT {
             String id = fx.submit(spec);
             Set<String> reasons = ConcurrentHashMap.newKeySet();
             await().atMost(Duration.ofSeconds(120)).pollInterval(Duration.ofMillis(200)).until(() -> {
-                GetJobResponse j = fx.job(id);
+                JobAndTasks j = fx.job(id);
                 if (!j.getJob().getPendingReason().isEmpty()) reasons.add(j.getJob().getPendingReason());
                 return j.getJob().hasFinishTime();
             });
-            GetJobResponse job = fx.job(id);
+            JobAndTasks job = fx.job(id);
             assertThat(ClusterFixture.finishedOk(job)).isTrue();
             List<String> nodes = job.getTasksList().stream().map(Task::getNode).distinct().toList();
             assertThat(nodes).contains("agent-1").anyMatch(n -> n.startsWith("aws-eu-"));
@@ -110,7 +109,7 @@ class BurstIT {
             });
             await().during(Duration.ofSeconds(3)).atMost(Duration.ofSeconds(5)).until(() -> pools.listInstances(all).getInstancesCount() == ended.size());
             for (CloudInstance i : ended) assertThat(processesNamed(i.getNode())).as("agent of %s still running", i.getNode()).isEmpty();
-            fx.jobs.cancelJob(dev.spillway.api.v1.CancelJobRequest.newBuilder().setJobId(id).build());
+            fx.jobs.cancelJob(dev.spillway.api.v1.CancelJobRequest.newBuilder().setName(id).build());
         }
     }
 

@@ -4,7 +4,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import dev.spillway.api.v1.CloudInstance;
-import dev.spillway.api.v1.GetJobResponse;
 import dev.spillway.api.v1.ListInstancesRequest;
 import dev.spillway.api.v1.PoolServiceGrpc;
 import dev.spillway.api.v1.Task;
@@ -15,9 +14,9 @@ import java.util.List;
 import java.util.Properties;
 import java.util.function.Consumer;
 import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
-import org.junit.jupiter.api.Test;
 
 /**
  * The burst controller under failure: the broker killed (halted, as kill -9) at three points of a
@@ -46,7 +45,7 @@ class BurstRecoveryIT {
             fx.cluster.options().brokerProperties.remove("spillway.failpoint");
             fx.cluster.startBroker();
 
-            GetJobResponse job = fx.awaitFinished(id, Duration.ofSeconds(120));
+            JobAndTasks job = fx.awaitFinished(id, Duration.ofSeconds(120));
             assertThat(ClusterFixture.finishedOk(job)).isTrue();
             assertThat(job.getTasksList()).allSatisfy(t -> assertThat(t.getState()).isEqualTo(dev.spillway.api.v1.TaskState.TASK_STATE_SUCCEEDED));
 
@@ -79,7 +78,7 @@ class BurstRecoveryIT {
         try (ClusterFixture fx = new ClusterFixture("capacity", 1, "20s",
                 cloud("spillway.pools.aws-eu.fault-no-capacity", "t3.medium@eu-central-1a:spot"))) {
             String id = fx.submit(ClusterFixture.spotJob(3, "sleep 2"));
-            GetJobResponse job = fx.awaitFinished(id, Duration.ofSeconds(90));
+            JobAndTasks job = fx.awaitFinished(id, Duration.ofSeconds(90));
             assertThat(ClusterFixture.finishedOk(job)).isTrue();
             List<CloudInstance> records = PoolServiceGrpc.newBlockingStub(fx.channel)
                     .listInstances(ListInstancesRequest.getDefaultInstance()).getInstancesList();
@@ -119,7 +118,7 @@ class BurstRecoveryIT {
             await().atMost(Duration.ofSeconds(30)).until(() -> PoolServiceGrpc.newBlockingStub(fx.channel)
                     .listInstances(ListInstancesRequest.getDefaultInstance()).getInstancesList().stream()
                     .anyMatch(i -> i.getNode().equals(node) && i.getState().equals("TERMINATED")));
-            fx.jobs.cancelJob(dev.spillway.api.v1.CancelJobRequest.newBuilder().setJobId(id).build());
+            fx.jobs.cancelJob(dev.spillway.api.v1.CancelJobRequest.newBuilder().setName(id).build());
         }
     }
 

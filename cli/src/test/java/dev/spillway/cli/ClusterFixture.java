@@ -2,8 +2,6 @@ package dev.spillway.cli;
 
 import static org.awaitility.Awaitility.await;
 
-import dev.spillway.api.v1.GetJobRequest;
-import dev.spillway.api.v1.GetJobResponse;
 import dev.spillway.api.v1.JobServiceGrpc;
 import dev.spillway.api.v1.JobSpec;
 import dev.spillway.api.v1.JobState;
@@ -13,10 +11,7 @@ import dev.spillway.api.v1.TaskTemplate;
 import dev.spillway.api.v1.WatchJobRequest;
 import dev.spillway.api.v1.WatchJobResponse;
 import io.grpc.ManagedChannel;
-import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import java.io.IOException;
-import java.net.URI;
-import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.file.Files;
@@ -119,16 +114,15 @@ final class ClusterFixture implements AutoCloseable {
     }
 
     String submit(JobSpec spec) {
-        return jobs.submitJob(SubmitJobRequest.newBuilder().setSpec(spec).build()).getJobId();
+        return jobs.submitJob(SubmitJobRequest.newBuilder().setSpec(spec).build()).getUid();
     }
 
     /** The job with every one of its tasks (GetJob, then ListTasks page by page, as the CLI's {@code job --tasks all}). */
-    GetJobResponse job(String id) {
-        return jobs.getJob(GetJobRequest.newBuilder().setJobId(id).build()).toBuilder()
-                .addAllTasks(JobCommands.tasks(jobs, id, Integer.MAX_VALUE, List.of())).build();
+    JobAndTasks job(String id) {
+        return JobAndTasks.read(jobs, id);
     }
 
-    GetJobResponse awaitFinished(String id, Duration timeout) {
+    JobAndTasks awaitFinished(String id, Duration timeout) {
         await().atMost(timeout).pollInterval(Duration.ofMillis(200)).until(() -> job(id).getJob().hasFinishTime());
         return job(id);
     }
@@ -138,7 +132,7 @@ final class ClusterFixture implements AutoCloseable {
         List<WatchJobResponse> events = new CopyOnWriteArrayList<>();
         Thread t = new Thread(() -> {
             try {
-                JobServiceGrpc.newBlockingStub(channel).watchJob(WatchJobRequest.newBuilder().setJobId(id).build())
+                JobServiceGrpc.newBlockingStub(channel).watchJob(WatchJobRequest.newBuilder().setName(id).build())
                         .forEachRemaining(events::add);
             } catch (RuntimeException ignored) {
                 // the broker was stopped under the watch; tests that restart it do not watch
@@ -160,7 +154,7 @@ final class ClusterFixture implements AutoCloseable {
                 .map(l -> Double.parseDouble(l.substring(l.lastIndexOf(' ') + 1))).orElse(0.0);
     }
 
-    static boolean finishedOk(GetJobResponse job) {
+    static boolean finishedOk(JobAndTasks job) {
         return job.getJob().getState() == JobState.JOB_STATE_SUCCEEDED;
     }
 

@@ -3,7 +3,6 @@ package dev.spillway.cli;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
-import dev.spillway.api.v1.GetJobResponse;
 import dev.spillway.api.v1.JobSpec;
 import dev.spillway.api.v1.JobState;
 import dev.spillway.api.v1.Task;
@@ -152,7 +151,7 @@ class DatabaseHiccupIT {
      * and the broker says so; every end the agents kept was acknowledged in the end.
      */
     private static void assertEveryTaskSucceededOnceAtAttemptOne(ClusterFixture fx, String id, Path runs) throws IOException {
-        GetJobResponse job = fx.awaitFinished(id, Duration.ofSeconds(180));
+        JobAndTasks job = fx.awaitFinished(id, Duration.ofSeconds(180));
         assertThat(job.getJob().getState()).isEqualTo(JobState.JOB_STATE_SUCCEEDED);
         assertThat(job.getTasksList()).hasSize(TASKS).allSatisfy(t -> {
             assertThat(t.getState()).as("task %d", t.getIndex()).isEqualTo(TaskState.TASK_STATE_SUCCEEDED);
@@ -167,7 +166,7 @@ class DatabaseHiccupIT {
         assertThat(fx.readyNodes()).isEqualTo(2);
         for (Task t : job.getTasksList()) {
             StringBuilder out = new StringBuilder();
-            fx.jobs.getTaskLogs(dev.spillway.api.v1.GetTaskLogsRequest.newBuilder().setJobId(id).setTaskIndex(t.getIndex()).build())
+            fx.jobs.getTaskLogs(dev.spillway.api.v1.GetTaskLogsRequest.newBuilder().setName(dev.spillway.api.ResourceNames.task(id, t.getIndex())).build())
                     .forEachRemaining(c -> out.append(c.getData().toStringUtf8()));
             assertThat(out.toString()).as("task %d's output", t.getIndex()).isEqualTo("done " + t.getIndex() + "\n");
         }

@@ -3,7 +3,6 @@ package dev.spillway.cli;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
-import dev.spillway.api.v1.GetJobResponse;
 import dev.spillway.api.v1.ListNodesRequest;
 import dev.spillway.api.v1.NodeServiceGrpc;
 import dev.spillway.api.v1.NodeState;
@@ -32,7 +31,7 @@ class DrainIT {
             fx.cluster.stopAgent(longNode);
 
             assertThat(fx.cluster.agents().get(longNode).exitValue()).isZero();
-            GetJobResponse job = fx.awaitFinished(id, Duration.ofSeconds(60));
+            JobAndTasks job = fx.awaitFinished(id, Duration.ofSeconds(60));
             assertThat(ClusterFixture.finishedOk(job)).isTrue();
             Task handedBack = job.getTasks(1);
             assertThat(handedBack.getAttempt()).isEqualTo(2);

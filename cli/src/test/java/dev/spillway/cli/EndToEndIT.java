@@ -11,7 +11,6 @@ import dev.spillway.api.agent.v1.ConnectRequest;
 import dev.spillway.api.agent.v1.ConnectResponse;
 import dev.spillway.api.agent.v1.Register;
 import dev.spillway.api.v1.CancelJobRequest;
-import dev.spillway.api.v1.GetJobResponse;
 import dev.spillway.api.v1.GetTaskLogsRequest;
 import dev.spillway.api.v1.Resources;
 import dev.spillway.api.v1.Task;
@@ -61,7 +60,7 @@ class EndToEndIT {
         String id = fx.submit(ClusterFixture.shellJob(50, 1000,
                 "echo \"task $SPILLWAY_TASK_INDEX of $SPILLWAY_TASK_COUNT\"; echo \"to stderr\" >&2; sleep 0.3"));
 
-        GetJobResponse job = fx.awaitFinished(id, Duration.ofSeconds(120));
+        JobAndTasks job = fx.awaitFinished(id, Duration.ofSeconds(120));
 
         assertThat(job.getTasksList()).hasSize(50).allSatisfy(t -> {
             assertThat(t.getState()).isEqualTo(TaskState.TASK_STATE_SUCCEEDED);
@@ -90,7 +89,7 @@ class EndToEndIT {
 
         fx.cluster.killAgent("agent-1");
 
-        GetJobResponse job = fx.awaitFinished(id, Duration.ofSeconds(90));
+        JobAndTasks job = fx.awaitFinished(id, Duration.ofSeconds(90));
         assertThat(ClusterFixture.finishedOk(job)).isTrue();
         for (int index : onKilled) {
             Task t = job.getTasks(index);
@@ -124,10 +123,10 @@ class EndToEndIT {
         String id = fx.submit(ClusterFixture.shellJob(4, 1000, "sleep 600 & sleep 600; wait"));
         await().atMost(Duration.ofSeconds(60)).until(() -> processesOf(id).size() >= 4 * 3);
 
-        fx.jobs.cancelJob(CancelJobRequest.newBuilder().setJobId(id).build());
+        fx.jobs.cancelJob(CancelJobRequest.newBuilder().setName(id).build());
 
         await().atMost(Duration.ofSeconds(30)).until(() -> processesOf(id).isEmpty());
-        GetJobResponse job = fx.awaitFinished(id, Duration.ofSeconds(30));
+        JobAndTasks job = fx.awaitFinished(id, Duration.ofSeconds(30));
         assertThat(job.getJob().getState()).isEqualTo(dev.spillway.api.v1.JobState.JOB_STATE_CANCELLED);
         assertThat(job.getTasksList()).allSatisfy(t -> assertThat(t.getState()).isEqualTo(TaskState.TASK_STATE_CANCELLED));
     }
@@ -160,7 +159,7 @@ class EndToEndIT {
 
     private String logs(String id, int task, boolean stderr) {
         StringBuilder sb = new StringBuilder();
-        fx.jobs.getTaskLogs(GetTaskLogsRequest.newBuilder().setJobId(id).setTaskIndex(task)
+        fx.jobs.getTaskLogs(GetTaskLogsRequest.newBuilder().setName(dev.spillway.api.ResourceNames.task(id, task))
                         .setStream(stderr ? dev.spillway.api.v1.LogStream.LOG_STREAM_STDERR : dev.spillway.api.v1.LogStream.LOG_STREAM_STDOUT).build())
                 .forEachRemaining(c -> sb.append(c.getData().toStringUtf8()));
         return sb.toString();

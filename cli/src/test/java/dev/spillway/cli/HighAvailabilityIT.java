@@ -100,11 +100,11 @@ class HighAvailabilityIT {
     }
 
     private static String submit(ManagedChannel via, JobSpec spec) {
-        return JobServiceGrpc.newBlockingStub(via).submitJob(SubmitJobRequest.newBuilder().setSpec(spec).build()).getJobId();
+        return JobServiceGrpc.newBlockingStub(via).submitJob(SubmitJobRequest.newBuilder().setSpec(spec).build()).getUid();
     }
 
     private static dev.spillway.api.v1.Job job(ManagedChannel via, String id) {
-        return JobServiceGrpc.newBlockingStub(via).getJob(GetJobRequest.newBuilder().setJobId(id).build()).getJob();
+        return JobServiceGrpc.newBlockingStub(via).getJob(GetJobRequest.newBuilder().setName(id).build());
     }
 
     /** Every task of the job reached SUCCEEDED exactly once (no attempt of a task succeeded after another had). */
@@ -127,7 +127,7 @@ class HighAvailabilityIT {
             long epoch = p.status(p.toB).getLeader().getEpoch();
             // More than the 4 on-prem cpus hold: the leader bursts into the local cloud while the tasks run.
             String id = submit(p.toB, ClusterFixture.shellJob(10, 1000, "sleep 4; echo \"done $SPILLWAY_TASK_INDEX\""));
-            await().atMost(Duration.ofSeconds(60)).until(() -> job(p.toB, id).getTaskCountsMap().getOrDefault("RUNNING", 0) >= 4
+            await().atMost(Duration.ofSeconds(60)).until(() -> job(p.toB, id).getTaskCountsMap().getOrDefault("TASK_STATE_RUNNING", 0) >= 4
                     && p.db.count("SELECT count(*) FROM cloud_instance WHERE provider_instance IS NOT NULL") > 0);
 
             long killedAt = System.nanoTime();
@@ -209,7 +209,7 @@ class HighAvailabilityIT {
             String before = submit(p.toB, ClusterFixture.shellJob(4, 500, "echo before"));
             await().atMost(Duration.ofSeconds(60)).until(() -> job(p.toB, before).hasFinishTime());
             String running = submit(p.toB, ClusterFixture.shellJob(4, 1000, "sleep 3; echo across"));
-            await().atMost(Duration.ofSeconds(30)).until(() -> job(p.toB, running).getTaskCountsMap().getOrDefault("RUNNING", 0) >= 2);
+            await().atMost(Duration.ofSeconds(30)).until(() -> job(p.toB, running).getTaskCountsMap().getOrDefault("TASK_STATE_RUNNING", 0) >= 2);
 
             p.db.restart(Duration.ofSeconds(TTL.toSeconds() + 1)); // down longer than a lease: the leader must step down meanwhile
 
@@ -223,8 +223,8 @@ class HighAvailabilityIT {
             String after = submit(p.toA, ClusterFixture.shellJob(2, 500, "echo after"));
             await().atMost(Duration.ofSeconds(60)).ignoreExceptions().until(() -> job(p.toA, after).hasFinishTime());
             assertThat(job(p.toA, after).getState()).isEqualTo(JobState.JOB_STATE_SUCCEEDED);
-            assertThat(JobServiceGrpc.newBlockingStub(p.toA).getJob(GetJobRequest.newBuilder().setJobId(after).build()).getTasksList())
-                    .allSatisfy(t -> assertThat(t.getState()).isEqualTo(TaskState.TASK_STATE_SUCCEEDED));
+            assertThat(JobAndTasks.read(JobServiceGrpc.newBlockingStub(p.toA), after).getTasksList())
+                    .isNotEmpty().allSatisfy(t -> assertThat(t.getState()).isEqualTo(TaskState.TASK_STATE_SUCCEEDED));
         }
     }
 
@@ -239,7 +239,7 @@ class HighAvailabilityIT {
             String hello = submit(p.toB, ClusterFixture.shellJob(1, 500, "echo hello from task $SPILLWAY_TASK_INDEX"));
             await().atMost(Duration.ofSeconds(20)).until(() -> job(p.toB, hello).hasFinishTime());
             StringBuilder out = new StringBuilder();
-            viaFollower.getTaskLogs(dev.spillway.api.v1.GetTaskLogsRequest.newBuilder().setJobId(hello).setTaskIndex(0).build())
+            viaFollower.getTaskLogs(dev.spillway.api.v1.GetTaskLogsRequest.newBuilder().setName(dev.spillway.api.ResourceNames.task(hello, 0)).build())
                     .forEachRemaining(chunk -> out.append(chunk.getData().toStringUtf8()));
             assertThat(out.toString()).isEqualTo("hello from task 0\n");
 
@@ -255,7 +255,7 @@ class HighAvailabilityIT {
             assertThat(rest.body()).contains("\"pendingReason\":\"" + job(p.toA, sleeper).getPendingReason().substring(0, 10));
 
             // A cancel sent to the follower kills the running attempts on their nodes (only the leader can reach the agents).
-            viaFollower.cancelJob(dev.spillway.api.v1.CancelJobRequest.newBuilder().setJobId(sleeper).build());
+            viaFollower.cancelJob(dev.spillway.api.v1.CancelJobRequest.newBuilder().setName(sleeper).build());
             await().atMost(Duration.ofSeconds(15)).until(() -> !running(marker));
             assertThat(job(p.toB, sleeper).getState()).isEqualTo(JobState.JOB_STATE_CANCELLED);
         }

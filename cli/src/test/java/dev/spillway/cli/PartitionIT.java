@@ -3,7 +3,6 @@ package dev.spillway.cli;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
-import dev.spillway.api.v1.GetJobResponse;
 import dev.spillway.api.v1.JobState;
 import dev.spillway.api.v1.Task;
 import dev.spillway.api.v1.TaskState;
@@ -76,7 +75,7 @@ class PartitionIT {
                 .isGreaterThanOrEqualTo(refusedBefore + partitioned.size());
         assertThat(fx.job(id).getJob().hasFinishTime()).as("the late ends arrived while attempt 2 still ran").isFalse();
 
-        GetJobResponse job = fx.awaitFinished(id, Duration.ofSeconds(60));
+        JobAndTasks job = fx.awaitFinished(id, Duration.ofSeconds(60));
         assertThat(job.getJob().getState()).isEqualTo(JobState.JOB_STATE_SUCCEEDED);
         for (Task t : job.getTasksList()) {
             assertThat(t.getState()).isEqualTo(TaskState.TASK_STATE_SUCCEEDED);
@@ -106,7 +105,7 @@ class PartitionIT {
 
     private static String logs(ClusterFixture fx, String id, int index) {
         StringBuilder out = new StringBuilder();
-        fx.jobs.getTaskLogs(dev.spillway.api.v1.GetTaskLogsRequest.newBuilder().setJobId(id).setTaskIndex(index).build())
+        fx.jobs.getTaskLogs(dev.spillway.api.v1.GetTaskLogsRequest.newBuilder().setName(dev.spillway.api.ResourceNames.task(id, index)).build())
                 .forEachRemaining(c -> out.append(c.getData().toStringUtf8()));
         return out.toString();
     }

@@ -64,7 +64,7 @@ class PolicyBurstIT {
             assertThat(fx.job(sandbox).getTasksList().stream().filter(t -> !t.getNode().isEmpty()))
                     .allSatisfy(t -> assertThat(t.getNode()).isEqualTo("agent-1"));
 
-            for (String id : List.of(sandbox, onDemand, batch)) fx.jobs.cancelJob(CancelJobRequest.newBuilder().setJobId(id).build());
+            for (String id : List.of(sandbox, onDemand, batch)) fx.jobs.cancelJob(CancelJobRequest.newBuilder().setName(id).build());
         }
     }
 
@@ -100,7 +100,7 @@ class PolicyBurstIT {
                     .contains("spendUsdPerHour in flavor cloud"));
             await().during(Duration.ofSeconds(5)).atMost(Duration.ofSeconds(10)).until(() -> instances(pools).size() == 1);
 
-            fx.jobs.cancelJob(CancelJobRequest.newBuilder().setJobId(job).build());
+            fx.jobs.cancelJob(CancelJobRequest.newBuilder().setName(job).build());
         }
     }
 

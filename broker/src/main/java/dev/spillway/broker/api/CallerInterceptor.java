@@ -46,6 +46,7 @@ public class CallerInterceptor implements ServerInterceptor {
             Map.entry(JobServiceGrpc.getEstimateJobMethod().getFullMethodName(), Permission.JOB_SUBMIT),
             Map.entry(JobServiceGrpc.getGetJobMethod().getFullMethodName(), Permission.JOB_READ),
             Map.entry(JobServiceGrpc.getListTasksMethod().getFullMethodName(), Permission.JOB_READ),
+            Map.entry(JobServiceGrpc.getGetTaskMethod().getFullMethodName(), Permission.JOB_READ),
             Map.entry(JobServiceGrpc.getListJobsMethod().getFullMethodName(), Permission.JOB_READ),
             Map.entry(JobServiceGrpc.getWatchJobMethod().getFullMethodName(), Permission.JOB_READ),
             Map.entry(JobServiceGrpc.getCancelJobMethod().getFullMethodName(), Permission.JOB_CANCEL),

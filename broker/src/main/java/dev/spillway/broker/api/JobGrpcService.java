@@ -1,11 +1,12 @@
 package dev.spillway.broker.api;
 
+import dev.spillway.api.ResourceNames;
 import dev.spillway.api.v1.CancelJobRequest;
-import dev.spillway.api.v1.CancelJobResponse;
 import dev.spillway.api.v1.GetJobRequest;
-import dev.spillway.api.v1.GetJobResponse;
 import dev.spillway.api.v1.GetTaskLogsRequest;
 import dev.spillway.api.v1.GetTaskLogsResponse;
+import dev.spillway.api.v1.GetTaskRequest;
+import dev.spillway.api.v1.Job;
 import dev.spillway.api.v1.JobServiceGrpc;
 import dev.spillway.api.v1.JobState;
 import dev.spillway.api.v1.ListJobsRequest;
@@ -13,7 +14,7 @@ import dev.spillway.api.v1.ListJobsResponse;
 import dev.spillway.api.v1.ListTasksRequest;
 import dev.spillway.api.v1.ListTasksResponse;
 import dev.spillway.api.v1.SubmitJobRequest;
-import dev.spillway.api.v1.SubmitJobResponse;
+import dev.spillway.api.v1.Task;
 import dev.spillway.api.v1.WatchJobRequest;
 import dev.spillway.api.v1.WatchJobResponse;
 import dev.spillway.broker.admission.Submissions;
@@ -27,13 +28,11 @@ import dev.spillway.broker.security.CallerLimits;
 import dev.spillway.broker.store.DatabaseCalls;
 import dev.spillway.broker.store.JobStore;
 import dev.spillway.core.access.TenantScope;
-import io.grpc.Status;
 import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
 import io.quarkus.grpc.GrpcService;
 import io.smallrye.mutiny.Uni;
 import io.vertx.core.Vertx;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.UUID;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -79,9 +78,10 @@ public class JobGrpcService extends JobServiceGrpc.JobServiceImplBase {
     }
 
     @Override
-    public void submitJob(SubmitJobRequest request, StreamObserver<SubmitJobResponse> out) {
+    public void submitJob(SubmitJobRequest request, StreamObserver<Job> out) {
+        // The job as stored (a retried request gets the job its first call created, as it is now).
         ApiErrors.respond(submissions.submit(request.getSpec(), request.getRequestId(), CallerInterceptor.caller(), CallerInterceptor.remote())
-                .map(id -> SubmitJobResponse.newBuilder().setJobId(id.toString()).build()), out);
+                .flatMap(id -> queries.get(id, TenantScope.all())).map(ProtoMapping::job), out);
     }
 
     @Override
@@ -91,15 +91,25 @@ public class JobGrpcService extends JobServiceGrpc.JobServiceImplBase {
 
     @Override
     public void listTasks(ListTasksRequest request, StreamObserver<ListTasksResponse> out) {
-        ApiErrors.respond(Uni.createFrom().deferred(() -> queries.tasks(ApiErrors.uuid("job_id", request.getJobId()), request.getPageSize(),
-                        request.getPageToken(), ProtoMapping.taskStates(request.getStatesList()), CallerInterceptor.caller().readScope()))
-                .map(ProtoMapping::listTasksResponse), out);
+        ApiErrors.respond(Uni.createFrom().deferred(() -> {
+            UUID job = RequestNames.job("parent", request.getParent());
+            return queries.tasks(job, request.getPageSize(), request.getPageToken(), ProtoMapping.taskStates(request.getStatesList()),
+                    CallerInterceptor.caller().readScope()).map(page -> ProtoMapping.listTasksResponse(job, page));
+        }), out);
     }
 
     @Override
-    public void getJob(GetJobRequest request, StreamObserver<GetJobResponse> out) {
-        ApiErrors.respond(Uni.createFrom().deferred(() -> queries.get(ApiErrors.uuid("job_id", request.getJobId()), CallerInterceptor.caller().readScope()))
-                .map(ProtoMapping::getJobResponse), out);
+    public void getTask(GetTaskRequest request, StreamObserver<Task> out) {
+        ApiErrors.respond(Uni.createFrom().deferred(() -> {
+            ResourceNames.TaskName name = RequestNames.task("name", request.getName());
+            return queries.task(name.job(), name.index(), CallerInterceptor.caller().readScope()).map(row -> ProtoMapping.task(name.job(), row));
+        }), out);
+    }
+
+    @Override
+    public void getJob(GetJobRequest request, StreamObserver<Job> out) {
+        ApiErrors.respond(Uni.createFrom().deferred(() -> queries.get(RequestNames.job("name", request.getName()), CallerInterceptor.caller().readScope()))
+                .map(ProtoMapping::job), out);
     }
 
     @Override
@@ -110,15 +120,17 @@ public class JobGrpcService extends JobServiceGrpc.JobServiceImplBase {
     }
 
     @Override
-    public void cancelJob(CancelJobRequest request, StreamObserver<CancelJobResponse> out) {
-        ApiErrors.respond(Uni.createFrom().deferred(() -> cancellation.cancel(ApiErrors.uuid("job_id", request.getJobId()), CallerInterceptor.caller(),
-                        CallerInterceptor.remote()))
-                .map(n -> CancelJobResponse.newBuilder().setCancelledTasks(n).build()), out);
+    public void cancelJob(CancelJobRequest request, StreamObserver<Job> out) {
+        ApiErrors.respond(Uni.createFrom().deferred(() -> {
+            UUID id = RequestNames.job("name", request.getName());
+            return cancellation.cancel(id, CallerInterceptor.caller(), CallerInterceptor.remote())
+                    .flatMap(cancelled -> queries.get(id, CallerInterceptor.caller().readScope())).map(ProtoMapping::job);
+        }), out);
     }
 
     @Override
     public void watchJob(WatchJobRequest request, StreamObserver<WatchJobResponse> out) {
-        UUID id = jobIdOrReply(request.getJobId(), out);
+        UUID id = jobOrReply(request.getName(), out);
         if (id == null) return;
         long after = request.getAfterSequence();
         if (after < 0) {
@@ -178,7 +190,7 @@ public class JobGrpcService extends JobServiceGrpc.JobServiceImplBase {
                     JobState state = ProtoMapping.jobState(job.state());
                     long last = afterSeq;
                     for (JobStore.EventRow e : events) {
-                        outbox.send(ProtoMapping.event(e, state));
+                        outbox.send(ProtoMapping.event(id, e, state));
                         last = e.seq();
                     }
                     if (job.finishedAt() != null && events.size() < WATCH_BATCH) {
@@ -205,8 +217,14 @@ public class JobGrpcService extends JobServiceGrpc.JobServiceImplBase {
 
     @Override
     public void getTaskLogs(GetTaskLogsRequest request, StreamObserver<GetTaskLogsResponse> out) {
-        UUID id = jobIdOrReply(request.getJobId(), out);
-        if (id == null) return;
+        ResourceNames.AttemptName attempt;
+        try {
+            attempt = RequestNames.attempt("name", request.getName());
+        } catch (RuntimeException e) {
+            out.onError(ApiErrors.toStatus(e));
+            return;
+        }
+        UUID id = attempt.job();
         // The subscription to the node's log stream comes later than the handlers gRPC takes now.
         AtomicReference<TaskLogs.Subscription> subscription = new AtomicReference<>();
         AtomicBoolean closed = new AtomicBoolean();
@@ -216,7 +234,7 @@ public class JobGrpcService extends JobServiceGrpc.JobServiceImplBase {
             if (s != null) s.cancel();
         });
         if (outbox == null) return;
-        logs.open(id, CallerInterceptor.caller().readScope(), request.getTaskIndex(), request.getAttempt(), request.getFollow(),
+        logs.open(id, CallerInterceptor.caller().readScope(), attempt.index(), attempt.attempt(), request.getFollow(),
                 request.getStream(), chunk -> {
                     if (!chunk.getError().isEmpty()) {
                         outbox.fail(ApiErrors.toStatus(new dev.spillway.broker.errors.NotFound(chunk.getError())));
@@ -249,10 +267,10 @@ public class JobGrpcService extends JobServiceGrpc.JobServiceImplBase {
         }, notReading::increment);
     }
 
-    /** The job id of a streaming call, or null after answering INVALID_ARGUMENT. */
-    private static UUID jobIdOrReply(String value, StreamObserver<?> out) {
+    /** The job a streaming call names, or null after answering INVALID_ARGUMENT. */
+    private static UUID jobOrReply(String name, StreamObserver<?> out) {
         try {
-            return ApiErrors.uuid("job_id", value);
+            return RequestNames.job("name", name);
         } catch (RuntimeException e) {
             out.onError(ApiErrors.toStatus(e));
             return null;

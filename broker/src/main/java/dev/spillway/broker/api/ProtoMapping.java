@@ -1,9 +1,9 @@
 package dev.spillway.broker.api;
 
 import com.google.protobuf.Timestamp;
+import dev.spillway.api.ResourceNames;
 import dev.spillway.api.v1.CloudInstance;
 import dev.spillway.api.v1.CloudPoolStatus;
-import dev.spillway.api.v1.GetJobResponse;
 import dev.spillway.api.v1.Job;
 import dev.spillway.api.v1.JobState;
 import dev.spillway.api.v1.ListJobsRequest;
@@ -24,6 +24,7 @@ import java.time.Instant;
 import java.time.OffsetDateTime;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.UUID;
 
 /** Domain views and store rows to spillway.v1 messages, and request filters to domain ones. */
 public final class ProtoMapping {
@@ -49,22 +50,20 @@ public final class ProtoMapping {
     public static Job job(JobQueries.JobView v) {
         JobStore.JobRow row = v.job();
         Job.Builder b = Job.newBuilder()
-                .setJobId(row.id().toString())
+                .setName(ResourceNames.job(row.id()))
+                .setUid(row.id().toString())
                 .setSpec(dev.spillway.broker.security.SecretBox.redacted(row.spec()))
                 .setState(jobState(row.state()))
-                .setCreateTime(timestamp(row.createdAt()))
-                .putAllTaskCounts(v.taskCounts());
+                .setCreateTime(timestamp(row.createdAt()));
+        // Keyed by the TaskState value's name, as the API documents.
+        v.taskCounts().forEach((state, n) -> b.putTaskCounts("TASK_STATE_" + state, n));
         if (row.finishedAt() != null) b.setFinishTime(timestamp(row.finishedAt()));
         if (v.pendingReason() != null && row.finishedAt() == null) b.setPendingReason(v.pendingReason());
         return b.build();
     }
 
-    public static GetJobResponse getJobResponse(JobQueries.JobView v) {
-        return GetJobResponse.newBuilder().setJob(job(v)).build();
-    }
-
-    public static dev.spillway.api.v1.ListTasksResponse listTasksResponse(JobQueries.TaskPage page) {
-        return dev.spillway.api.v1.ListTasksResponse.newBuilder().addAllTasks(page.tasks().stream().map(ProtoMapping::task).toList())
+    public static dev.spillway.api.v1.ListTasksResponse listTasksResponse(UUID job, JobQueries.TaskPage page) {
+        return dev.spillway.api.v1.ListTasksResponse.newBuilder().addAllTasks(page.tasks().stream().map(t -> task(job, t)).toList())
                 .setNextPageToken(page.nextPageToken()).build();
     }
 
@@ -93,8 +92,9 @@ public final class ProtoMapping {
         return new JobQueries.JobFilter(states, request.getTenant().isEmpty() ? null : request.getTenant(), request.getLabelsMap());
     }
 
-    public static Task task(JobStore.TaskRow row) {
+    public static Task task(UUID job, JobStore.TaskRow row) {
         Task.Builder b = Task.newBuilder()
+                .setName(ResourceNames.task(job, row.index()))
                 .setIndex(row.index())
                 .setState(taskState(row.state()))
                 .setAttempt(row.attempt())
@@ -111,10 +111,11 @@ public final class ProtoMapping {
         return b.build();
     }
 
-    public static WatchJobResponse event(JobStore.EventRow e, JobState jobState) {
+    public static WatchJobResponse event(UUID job, JobStore.EventRow e, JobState jobState) {
         WatchJobResponse.Builder b = WatchJobResponse.newBuilder()
                 .setSequence(e.seq())
                 .setTime(timestamp(e.at()))
+                .setTask(ResourceNames.task(job, e.index()))
                 .setTaskIndex(e.index())
                 .setAttempt(e.attempt())
                 .setState(taskState(e.state()))

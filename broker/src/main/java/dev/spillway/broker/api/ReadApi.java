@@ -18,15 +18,16 @@ import dev.spillway.broker.jobs.JobQueries;
 import dev.spillway.core.access.TenantScope;
 import io.smallrye.mutiny.Uni;
 import io.vertx.ext.web.RoutingContext;
-import jakarta.ws.rs.core.Context;
 import jakarta.ws.rs.GET;
 import jakarta.ws.rs.Path;
 import jakarta.ws.rs.PathParam;
 import jakarta.ws.rs.Produces;
 import jakarta.ws.rs.QueryParam;
+import jakarta.ws.rs.core.Context;
 import jakarta.ws.rs.core.MediaType;
 import jakarta.ws.rs.core.Response;
 import java.util.List;
+import java.util.UUID;
 import org.eclipse.microprofile.openapi.annotations.Operation;
 import org.eclipse.microprofile.openapi.annotations.tags.Tag;
 
@@ -88,24 +89,25 @@ public class ReadApi {
     }
 
     @GET
-    @Path("/jobs/{id}")
-    @Operation(summary = "One job with its task counts")
-    public Uni<Response> getJob(@PathParam("id") String id, @Context RoutingContext rc) {
+    @Path("/jobs/{job}")
+    @Operation(summary = "One job with its task counts: the job jobs/{job}")
+    public Uni<Response> getJob(@PathParam("job") String job, @Context RoutingContext rc) {
         TenantScope scope = HttpAuthentication.caller(rc).readScope();
         return Uni.createFrom().deferred(() -> {
+            UUID id = RequestNames.job("job", job);
             var leader = forwarding.forRest(rc.request().getHeader("Authorization"));
             if (leader.isPresent()) {
-                ApiErrors.uuid("id", id);
-                return LeaderForwarding.answer(JobServiceGrpc.newFutureStub(leader.get()).getJob(GetJobRequest.newBuilder().setJobId(id).build()));
+                return LeaderForwarding.answer(JobServiceGrpc.newFutureStub(leader.get())
+                        .getJob(GetJobRequest.newBuilder().setName(dev.spillway.api.ResourceNames.job(id)).build()));
             }
-            return jobs.get(ApiErrors.uuid("id", id), scope).map(ProtoMapping::getJobResponse);
+            return jobs.get(id, scope).map(ProtoMapping::job);
         }).map(ReadApi::ok).onFailure().recoverWithItem(ApiErrors::problem);
     }
 
     @GET
-    @Path("/jobs/{id}/tasks")
+    @Path("/jobs/{job}/tasks")
     @Operation(summary = "A job's tasks by index, paginated", description = "Same page tokens and state filter as JobService.ListTasks.")
-    public Uni<Response> listTasks(@PathParam("id") String id, @QueryParam("pageSize") int pageSize, @QueryParam("pageToken") String pageToken,
+    public Uni<Response> listTasks(@PathParam("job") String job, @QueryParam("pageSize") int pageSize, @QueryParam("pageToken") String pageToken,
                                    @QueryParam("state") List<String> states, @Context RoutingContext rc) {
         TenantScope scope = HttpAuthentication.caller(rc).readScope();
         return Uni.createFrom().deferred(() -> {
@@ -117,8 +119,9 @@ public class ReadApi {
                     throw InvalidRequest.of("state", "unknown task state '" + s + "'");
                 }
             }
-            return jobs.tasks(ApiErrors.uuid("id", id), pageSize, pageToken, ProtoMapping.taskStates(wanted), scope);
-        }).map(ProtoMapping::listTasksResponse).map(ReadApi::ok).onFailure().recoverWithItem(ApiErrors::problem);
+            UUID id = RequestNames.job("job", job);
+            return jobs.tasks(id, pageSize, pageToken, ProtoMapping.taskStates(wanted), scope).map(page -> ProtoMapping.listTasksResponse(id, page));
+        }).map(ReadApi::ok).onFailure().recoverWithItem(ApiErrors::problem);
     }
 
     @GET

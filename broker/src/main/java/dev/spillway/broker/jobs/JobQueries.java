@@ -2,6 +2,7 @@ package dev.spillway.broker.jobs;
 
 import dev.spillway.broker.burst.BurstStatus;
 import dev.spillway.broker.errors.InvalidRequest;
+import dev.spillway.broker.errors.NotFound;
 import dev.spillway.broker.errors.PermissionDenied;
 import dev.spillway.broker.scheduling.SchedulingLoop;
 import dev.spillway.broker.store.JobStore;
@@ -87,7 +88,7 @@ public class JobQueries {
      */
     public Uni<TaskPage> tasks(UUID id, int pageSize, String pageToken, List<TaskState> states, TenantScope scope) {
         int size = pageSize == 0 ? 1000 : Math.min(pageSize, MAX_TASK_PAGE_SIZE);
-        if (size < 1) throw InvalidRequest.of("page_size", "must be positive");
+        if (size < 1) throw InvalidRequest.of("page_size", "must not be negative");
         List<String> names = states.stream().map(Enum::name).distinct().sorted().toList();
         String bound = id + "|" + String.join(",", names);
         int after = -1;
@@ -118,24 +119,54 @@ public class JobQueries {
         });
     }
 
+    /** One task of a job; NOT_FOUND when the job is not visible or has no such index. */
+    public Uni<JobStore.TaskRow> task(UUID id, int index, TenantScope scope) {
+        return access.visible(id, scope).flatMap(job -> store.tasks(id, index - 1, 1, List.of())).map(rows -> {
+            if (rows.isEmpty() || rows.get(0).index() != index) {
+                throw new NotFound(dev.spillway.api.ResourceNames.task(id, index), "job " + id + " has no task " + index);
+            }
+            return rows.get(0);
+        });
+    }
+
     /** A page of jobs, newest first. Page tokens encode the (create time, id) of the page's last job. */
+    /** The filters a page token is bound to, as a short digest: a token is refused with any other. */
+    static String fingerprint(JobFilter filter) {
+        StringBuilder canonical = new StringBuilder();
+        filter.states().stream().map(Enum::name).distinct().sorted().forEach(s -> canonical.append(s).append(','));
+        canonical.append('\n').append(filter.tenant() == null ? "" : filter.tenant()).append('\n');
+        new java.util.TreeMap<>(filter.labels()).forEach((k, v) -> canonical.append(k).append('=').append(v).append('\n'));
+        try {
+            byte[] digest = java.security.MessageDigest.getInstance("SHA-256").digest(canonical.toString().getBytes(StandardCharsets.UTF_8));
+            return Base64.getUrlEncoder().withoutPadding().encodeToString(java.util.Arrays.copyOf(digest, 9));
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
     public Uni<JobPage> list(int pageSize, String pageToken, JobFilter filter, TenantScope scope) {
         if (filter.tenant() != null && !scope.includes(filter.tenant())) {
             throw PermissionDenied.tenant(filter.tenant(), "you may not read the jobs of tenant " + filter.tenant());
         }
         String[] tenants = filter.tenant() != null ? new String[] {filter.tenant()}
                 : scope instanceof TenantScope.Only only ? only.tenants().toArray(String[]::new) : null;
-        int size = pageSize == 0 ? 100 : pageSize;
-        if (size < 1 || size > MAX_PAGE_SIZE) throw InvalidRequest.of("page_size", "must be between 1 and " + MAX_PAGE_SIZE);
+        // Above the maximum, the maximum (AIP-158); 0, the default.
+        int size = pageSize == 0 ? 100 : Math.min(pageSize, MAX_PAGE_SIZE);
+        if (size < 1) throw InvalidRequest.of("page_size", "must not be negative");
         OffsetDateTime afterCreated = null;
         UUID afterId = null;
+        String bound = fingerprint(filter);
         if (pageToken != null && !pageToken.isEmpty()) {
+            String[] parts;
             try {
-                String[] parts = new String(Base64.getUrlDecoder().decode(pageToken), StandardCharsets.UTF_8).split("\\|");
+                parts = new String(Base64.getUrlDecoder().decode(pageToken), StandardCharsets.UTF_8).split("\\|");
                 afterCreated = OffsetDateTime.parse(parts[0]);
                 afterId = UUID.fromString(parts[1]);
             } catch (RuntimeException e) {
                 throw InvalidRequest.of("page_token", "not a token from ListJobs");
+            }
+            if (parts.length != 3 || !parts[2].equals(bound)) {
+                throw InvalidRequest.of("page_token", "belongs to a listing with other filters than this request's (states, tenant, labels)");
             }
         }
         List<String> states = filter.states().stream().map(Enum::name).toList();
@@ -149,7 +180,7 @@ public class JobQueries {
                 if (more) {
                     JobStore.JobRow last = page.get(page.size() - 1);
                     next = Base64.getUrlEncoder().withoutPadding()
-                            .encodeToString((last.createdAt() + "|" + last.id()).getBytes(StandardCharsets.UTF_8));
+                            .encodeToString((last.createdAt() + "|" + last.id() + "|" + bound).getBytes(StandardCharsets.UTF_8));
                 }
                 return new JobPage(views, next);
             });

@@ -194,7 +194,7 @@ class ReconnectStormTest {
                     .setTask(TaskTemplate.newBuilder().addCommand("true").putNodeSelector("storm", RUN)
                             .setResources(Resources.newBuilder().setCpuMillis(1000).setMemoryMib(128)))
                     .build();
-            return UUID.fromString(JobServiceGrpc.newBlockingStub(api).submitJob(SubmitJobRequest.newBuilder().setSpec(spec).build()).getJobId());
+            return UUID.fromString(JobServiceGrpc.newBlockingStub(api).submitJob(SubmitJobRequest.newBuilder().setSpec(spec).build()).getUid());
         } finally {
             api.shutdownNow();
         }

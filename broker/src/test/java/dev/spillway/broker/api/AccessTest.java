@@ -103,7 +103,7 @@ class AccessTest {
     }
 
     private String submitAsA() {
-        return JobServiceGrpc.newBlockingStub(tenantA.get(Role.SUBMITTER)).submitJob(SubmitJobRequest.newBuilder().setSpec(spec()).build()).getJobId();
+        return JobServiceGrpc.newBlockingStub(tenantA.get(Role.SUBMITTER)).submitJob(SubmitJobRequest.newBuilder().setSpec(spec()).build()).getUid();
     }
 
     private Map<String, Long> rows() {
@@ -190,28 +190,30 @@ class AccessTest {
         var b = JobServiceGrpc.newBlockingStub(submitterB).withDeadlineAfter(10, TimeUnit.SECONDS);
         Map<String, Long> before = rows();
 
-        assertNotFound(() -> b.getJob(GetJobRequest.newBuilder().setJobId(id).build()));
-        assertNotFound(() -> b.watchJob(WatchJobRequest.newBuilder().setJobId(id).build()).hasNext());
-        assertNotFound(() -> b.listTasks(dev.spillway.api.v1.ListTasksRequest.newBuilder().setJobId(id).build()));
-        assertNotFound(() -> b.getTaskLogs(GetTaskLogsRequest.newBuilder().setJobId(id).setTaskIndex(0).build()).hasNext());
-        assertNotFound(() -> b.cancelJob(CancelJobRequest.newBuilder().setJobId(id).build()));
+        assertNotFound(() -> b.getJob(GetJobRequest.newBuilder().setName(id).build()));
+        assertNotFound(() -> b.watchJob(WatchJobRequest.newBuilder().setName(id).build()).hasNext());
+        assertNotFound(() -> b.listTasks(dev.spillway.api.v1.ListTasksRequest.newBuilder().setParent(id).build()));
+        assertNotFound(() -> b.getTask(dev.spillway.api.v1.GetTaskRequest.newBuilder().setName(dev.spillway.api.ResourceNames.task(id, 0)).build()));
+        assertNotFound(() -> b.watchJob(WatchJobRequest.newBuilder().setName(id).setAfterSequence(0).build()).hasNext());
+        assertNotFound(() -> b.getTaskLogs(GetTaskLogsRequest.newBuilder().setName(dev.spillway.api.ResourceNames.task(id, 0)).build()).hasNext());
+        assertNotFound(() -> b.cancelJob(CancelJobRequest.newBuilder().setName(id).build()));
         // The refusal reads like an unknown id, so ids of other tenants cannot be probed.
         String unknown = UUID.randomUUID().toString();
-        var refused = catchThrowableOfType(StatusRuntimeException.class, () -> b.getJob(GetJobRequest.newBuilder().setJobId(id).build()));
-        var missing = catchThrowableOfType(StatusRuntimeException.class, () -> b.getJob(GetJobRequest.newBuilder().setJobId(unknown).build()));
+        var refused = catchThrowableOfType(StatusRuntimeException.class, () -> b.getJob(GetJobRequest.newBuilder().setName(id).build()));
+        var missing = catchThrowableOfType(StatusRuntimeException.class, () -> b.getJob(GetJobRequest.newBuilder().setName(unknown).build()));
         assertThat(refused.getStatus().getDescription().replace(id, "ID")).isEqualTo(missing.getStatus().getDescription().replace(unknown, "ID"));
         assertThat(ApiErrors.errorInfoOf(refused).getMetadataMap()).isEqualTo(Map.of("resource", "jobs/" + id));
         assertThat(ApiErrors.errorInfoOf(missing).getMetadataMap()).isEqualTo(Map.of("resource", "jobs/" + unknown));
         assertThat(ApiErrors.errorInfoOf(refused).getReason()).isEqualTo(ApiErrors.errorInfoOf(missing).getReason()).isEqualTo("NOT_FOUND");
 
-        assertThat(b.listJobs(ListJobsRequest.newBuilder().setPageSize(1000).build()).getJobsList()).noneMatch(j -> j.getJobId().equals(id));
+        assertThat(b.listJobs(ListJobsRequest.newBuilder().setPageSize(1000).build()).getJobsList()).noneMatch(j -> j.getUid().equals(id));
         var naming = catchThrowableOfType(StatusRuntimeException.class, () -> b.listJobs(ListJobsRequest.newBuilder().setTenant("team-a").build()));
         assertThat(naming.getStatus().getCode()).isEqualTo(Status.Code.PERMISSION_DENIED);
         assertThat(ApiErrors.errorInfoOf(naming).getReason()).isEqualTo("TENANT_NOT_ALLOWED");
         assertThat(rows()).isEqualTo(before);
 
         // The same job, for its own tenant and for the roles that see every tenant.
-        assertThat(JobServiceGrpc.newBlockingStub(tenantA.get(Role.VIEWER)).getJob(GetJobRequest.newBuilder().setJobId(id).build()).getJob().getJobId())
+        assertThat(JobServiceGrpc.newBlockingStub(tenantA.get(Role.VIEWER)).getJob(GetJobRequest.newBuilder().setName(id).build()).getUid())
                 .isEqualTo(id);
         assertThat(JobServiceGrpc.newBlockingStub(tenantA.get(Role.FINOPS)).listJobs(ListJobsRequest.newBuilder().setTenant("team-b").build()))
                 .isNotNull();
@@ -272,8 +274,8 @@ class AccessTest {
     @Test
     void aJobBelongsToItsCallersTenant() {
         var a = JobServiceGrpc.newBlockingStub(tenantA.get(Role.SUBMITTER));
-        String id = a.submitJob(SubmitJobRequest.newBuilder().setSpec(spec()).build()).getJobId();
-        assertThat(a.getJob(GetJobRequest.newBuilder().setJobId(id).build()).getJob().getSpec().getTenant()).isEqualTo("team-a");
+        String id = a.submitJob(SubmitJobRequest.newBuilder().setSpec(spec()).build()).getUid();
+        assertThat(a.getJob(GetJobRequest.newBuilder().setName(id).build()).getSpec().getTenant()).isEqualTo("team-a");
 
         Map<String, Long> before = rows();
         var other = catchThrowableOfType(StatusRuntimeException.class,
@@ -284,8 +286,8 @@ class AccessTest {
         assertThat(rows()).isEqualTo(before);
 
         var admin = JobServiceGrpc.newBlockingStub(tenantA.get(Role.ADMIN));
-        String forB = admin.submitJob(SubmitJobRequest.newBuilder().setSpec(spec().toBuilder().setTenant("team-b")).build()).getJobId();
-        assertThat(JobServiceGrpc.newBlockingStub(submitterB).getJob(GetJobRequest.newBuilder().setJobId(forB).build()).getJob().getJobId())
+        String forB = admin.submitJob(SubmitJobRequest.newBuilder().setSpec(spec().toBuilder().setTenant("team-b")).build()).getUid();
+        assertThat(JobServiceGrpc.newBlockingStub(submitterB).getJob(GetJobRequest.newBuilder().setName(forB).build()).getUid())
                 .isEqualTo(forB);
     }
 
@@ -334,7 +336,7 @@ class AccessTest {
     @Test
     void theAuditLogSaysWhoDidWhat() {
         String id = submitAsA();
-        JobServiceGrpc.newBlockingStub(tenantA.get(Role.SUBMITTER)).cancelJob(CancelJobRequest.newBuilder().setJobId(id).build());
+        JobServiceGrpc.newBlockingStub(tenantA.get(Role.SUBMITTER)).cancelJob(CancelJobRequest.newBuilder().setName(id).build());
         var events = AccessServiceGrpc.newBlockingStub(tenantA.get(Role.ADMIN))
                 .listAuditEvents(ListAuditEventsRequest.newBuilder().setPageSize(1000).build()).getEventsList();
         assertThat(events).filteredOn(e -> e.getTarget().equals(id)).extracting(e -> e.getAction())

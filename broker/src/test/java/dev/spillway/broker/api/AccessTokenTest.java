@@ -65,11 +65,11 @@ class AccessTokenTest {
         ManagedChannel channel = TestCallers.channel(url, token);
         try {
             var jobs = JobServiceGrpc.newBlockingStub(channel);
-            String id = jobs.submitJob(SubmitJobRequest.newBuilder().setSpec(JobApiTest.valid()).build()).getJobId();
-            assertThat(jobs.getJob(GetJobRequest.newBuilder().setJobId(id).build()).getJob().getSpec().getTenant()).isEqualTo("team-x");
+            String id = jobs.submitJob(SubmitJobRequest.newBuilder().setSpec(JobApiTest.valid()).build()).getUid();
+            assertThat(jobs.getJob(GetJobRequest.newBuilder().setName(id).build()).getSpec().getTenant()).isEqualTo("team-x");
             String second = jobs.submitJob(SubmitJobRequest.newBuilder().setSpec(JobApiTest.valid().toBuilder().setTenant("team-y")).build())
-                    .getJobId();
-            assertThat(jobs.getJob(GetJobRequest.newBuilder().setJobId(second).build()).getJob().getSpec().getTenant()).isEqualTo("team-y");
+                    .getUid();
+            assertThat(jobs.getJob(GetJobRequest.newBuilder().setName(second).build()).getSpec().getTenant()).isEqualTo("team-y");
         } finally {
             channel.shutdownNow();
         }

@@ -66,7 +66,7 @@ class AdmissionApiTest {
     @AfterEach
     void cancelAndDisconnect() {
         // Admitted jobs pinned to this run's nodes would wait in the shared test database for ever.
-        admitted.forEach(id -> jobs.cancelJob(CancelJobRequest.newBuilder().setJobId(id).build()));
+        admitted.forEach(id -> jobs.cancelJob(CancelJobRequest.newBuilder().setName(id).build()));
         channel.shutdownNow();
     }
 
@@ -75,7 +75,7 @@ class AdmissionApiTest {
     }
 
     private String submit(UnaryOperator<JobSpec.Builder> change) {
-        String id = jobs.submitJob(SubmitJobRequest.newBuilder().setSpec(change.apply(JobApiTest.valid().toBuilder().setTaskCount(1))).build()).getJobId();
+        String id = jobs.submitJob(SubmitJobRequest.newBuilder().setSpec(change.apply(JobApiTest.valid().toBuilder().setTaskCount(1))).build()).getUid();
         admitted.add(id);
         return id;
     }

@@ -8,12 +8,12 @@ import dev.spillway.api.v1.Budget;
 import dev.spillway.api.v1.BudgetServiceGrpc;
 import dev.spillway.api.v1.CancelJobRequest;
 import dev.spillway.api.v1.GetBudgetRequest;
+import dev.spillway.api.v1.Job;
 import dev.spillway.api.v1.JobServiceGrpc;
 import dev.spillway.api.v1.JobSpec;
 import dev.spillway.api.v1.ListBudgetsRequest;
 import dev.spillway.api.v1.SetBudgetRequest;
 import dev.spillway.api.v1.SubmitJobRequest;
-import dev.spillway.api.v1.SubmitJobResponse;
 import dev.spillway.broker.cost.Budgets;
 import dev.spillway.core.access.Role;
 import io.grpc.ManagedChannel;
@@ -88,7 +88,7 @@ class BudgetApiTest {
 
     @AfterEach
     void close() {
-        if (admin != null) submitted.forEach(id -> admin.cancelJob(CancelJobRequest.newBuilder().setJobId(id).build()));
+        if (admin != null) submitted.forEach(id -> admin.cancelJob(CancelJobRequest.newBuilder().setName(id).build()));
         channels.forEach(ManagedChannel::shutdownNow);
     }
 
@@ -120,8 +120,8 @@ class BudgetApiTest {
                 go.await();
                 for (int i = 0; i < 5; i++) {
                     try {
-                        SubmitJobResponse r = jobs.submitJob(SubmitJobRequest.newBuilder().setSpec(centJob(tenant)).build());
-                        accepted.add(r.getJobId());
+                        Job r = jobs.submitJob(SubmitJobRequest.newBuilder().setSpec(centJob(tenant)).build());
+                        accepted.add(r.getUid());
                     } catch (StatusRuntimeException e) {
                         refused.add(e);
                     }
@@ -149,12 +149,12 @@ class BudgetApiTest {
         assertThat(row("SELECT count(*) AS n FROM job WHERE tenant = $1", tenant).getLong("n")).as("nothing stored for a refused job").isEqualTo(10);
 
         // A job that ends gives back what it held: the keeper releases it, and one more job fits.
-        admin.cancelJob(CancelJobRequest.newBuilder().setJobId(accepted.peek()).build());
+        admin.cancelJob(CancelJobRequest.newBuilder().setName(accepted.peek()).build());
         budgets.keep();
         assertThat(row("SELECT * FROM budget_period WHERE budget = $1", "race-" + run).getLong("reserved_micro_usd")).isEqualTo(90_000);
         assertThat(row("SELECT remaining_micro_usd FROM budget_reservation WHERE job_id = $1", UUID.fromString(accepted.peek()))
                 .getLong("remaining_micro_usd")).isZero();
-        submitted.add(JobServiceGrpc.newBlockingStub(channel).submitJob(SubmitJobRequest.newBuilder().setSpec(centJob(tenant)).build()).getJobId());
+        submitted.add(JobServiceGrpc.newBlockingStub(channel).submitJob(SubmitJobRequest.newBuilder().setSpec(centJob(tenant)).build()).getUid());
 
         // Under a hard budget a job must be bounded.
         JobSpec.Builder unbounded = centJob(tenant).toBuilder();
@@ -190,7 +190,7 @@ class BudgetApiTest {
         // A soft budget never refuses: a job that would take it past its limit is admitted.
         admin = JobServiceGrpc.newBlockingStub(as("default", Role.ADMIN));
         submitted.add(JobServiceGrpc.newBlockingStub(as(tenant, Role.SUBMITTER)).submitJob(SubmitJobRequest.newBuilder().setSpec(centJob(tenant)).build())
-                .getJobId());
+                .getUid());
 
         // Another tenant's budget is not there for this reader; only finops and admin set budgets.
         String other = "other-" + run;
@@ -229,7 +229,7 @@ class BudgetApiTest {
         set("cohort-" + run, Budgets.COHORT + cohort, 15_000, true, true);
         admin = JobServiceGrpc.newBlockingStub(as("default", Role.ADMIN));
         submitted.add(JobServiceGrpc.newBlockingStub(as(first, Role.SUBMITTER)).submitJob(SubmitJobRequest.newBuilder().setSpec(centJob(first)).build())
-                .getJobId());
+                .getUid());
         StatusRuntimeException refused = catchThrowableOfType(StatusRuntimeException.class, () -> JobServiceGrpc.newBlockingStub(as(second, Role.SUBMITTER))
                 .submitJob(SubmitJobRequest.newBuilder().setSpec(centJob(second)).build()));
         assertThat(refused.getStatus().getCode()).isEqualTo(Status.Code.FAILED_PRECONDITION);

@@ -71,7 +71,7 @@ class CloudPoolAdmissionTest {
 
     @AfterEach
     void cancelAndDisconnect() {
-        admitted.forEach(id -> jobs.cancelJob(CancelJobRequest.newBuilder().setJobId(id).build()));
+        admitted.forEach(id -> jobs.cancelJob(CancelJobRequest.newBuilder().setName(id).build()));
         channel.shutdownNow();
     }
 
@@ -80,7 +80,7 @@ class CloudPoolAdmissionTest {
     }
 
     private void admitted(UnaryOperator<JobSpec.Builder> change) {
-        admitted.add(jobs.submitJob(SubmitJobRequest.newBuilder().setSpec(spec(change)).build()).getJobId());
+        admitted.add(jobs.submitJob(SubmitJobRequest.newBuilder().setSpec(spec(change)).build()).getUid());
     }
 
     private BadRequest.FieldViolation refused(UnaryOperator<JobSpec.Builder> change) {

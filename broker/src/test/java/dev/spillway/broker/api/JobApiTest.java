@@ -5,7 +5,6 @@ import static org.assertj.core.api.Assertions.catchThrowableOfType;
 import static org.awaitility.Awaitility.await;
 
 import com.google.rpc.BadRequest;
-import dev.spillway.api.agent.v1.AgentServiceGrpc;
 import dev.spillway.api.agent.v1.AttemptState;
 import dev.spillway.api.agent.v1.AttemptStatus;
 import dev.spillway.api.agent.v1.ConnectRequest;
@@ -22,13 +21,9 @@ import dev.spillway.api.v1.TaskTemplate;
 import dev.spillway.api.v1.WatchJobRequest;
 import dev.spillway.api.v1.WatchJobResponse;
 import io.grpc.ManagedChannel;
-import io.grpc.ManagedChannelBuilder;
-import io.grpc.Metadata;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.grpc.protobuf.StatusProto;
-import io.grpc.stub.MetadataUtils;
-import io.grpc.stub.StreamObserver;
 import io.quarkus.test.common.http.TestHTTPResource;
 import io.quarkus.test.junit.QuarkusTest;
 import io.vertx.mutiny.sqlclient.Pool;
@@ -36,7 +31,6 @@ import jakarta.inject.Inject;
 import java.net.URL;
 import java.time.Duration;
 import java.util.List;
-import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.function.UnaryOperator;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -184,7 +178,7 @@ class JobApiTest {
                     .putLabels("test", label).setCapacity(Resources.newBuilder().setCpuMillis(2000).setMemoryMib(4096))).build());
             await().atMost(Duration.ofSeconds(10)).until(() -> agent.registered() != null);
             String id = jobs.submitJob(SubmitJobRequest.newBuilder().setSpec(valid().toBuilder().setTaskCount(1)
-                    .setTask(valid().getTask().toBuilder().putNodeSelector("test", label))).build()).getJobId();
+                    .setTask(valid().getTask().toBuilder().putNodeSelector("test", label))).build()).getUid();
             await().atMost(Duration.ofSeconds(10)).until(() -> agent.received.stream().anyMatch(ConnectResponse::hasAssign));
             double refusedBefore = refusedReports();
             AttemptStatus running = AttemptStatus.newBuilder().setJobId(id).setTaskIndex(0).setAttempt(1)
@@ -194,7 +188,7 @@ class JobApiTest {
             Report end = Report.newBuilder().addAttempts(running.toBuilder().setState(AttemptState.ATTEMPT_STATE_EXITED).setExitCode(0)).build();
             agent.send(ConnectRequest.newBuilder().setReport(end).build());
             agent.send(ConnectRequest.newBuilder().setReport(end).build());
-            await().atMost(Duration.ofSeconds(10)).until(() -> jobs.getJob(GetJobRequest.newBuilder().setJobId(id).build()).getJob()
+            await().atMost(Duration.ofSeconds(10)).until(() -> jobs.getJob(GetJobRequest.newBuilder().setName(id).build())
                     .getState() == dev.spillway.api.v1.JobState.JOB_STATE_SUCCEEDED);
             await().atMost(Duration.ofSeconds(10)).until(() -> agent.received.stream().filter(ConnectResponse::hasEndsRecorded)
                     .flatMap(r -> r.getEndsRecorded().getAttemptsList().stream()).filter(a -> a.getJobId().equals(id)).count() == 2);
@@ -220,9 +214,9 @@ class JobApiTest {
                     .putLabels("test", label).setCapacity(Resources.newBuilder().setCpuMillis(2000).setMemoryMib(4096))).build());
             await().atMost(Duration.ofSeconds(10)).until(() -> agent.registered() != null);
             String id = jobs.submitJob(SubmitJobRequest.newBuilder().setSpec(valid().toBuilder().setTaskCount(1)
-                    .setTask(valid().getTask().toBuilder().putNodeSelector("test", label))).build()).getJobId();
+                    .setTask(valid().getTask().toBuilder().putNodeSelector("test", label))).build()).getUid();
             var watch = jobs.withDeadlineAfter(30, java.util.concurrent.TimeUnit.SECONDS)
-                    .watchJob(WatchJobRequest.newBuilder().setJobId(id).build());
+                    .watchJob(WatchJobRequest.newBuilder().setName(id).build());
             WatchJobResponse first = watch.next();
             assertThat(first.hasJob()).isTrue();
 
@@ -266,7 +260,7 @@ class JobApiTest {
     private List<WatchJobResponse> watchAll(String id, long after) {
         List<WatchJobResponse> out = new java.util.ArrayList<>();
         jobs.withDeadlineAfter(30, java.util.concurrent.TimeUnit.SECONDS)
-                .watchJob(WatchJobRequest.newBuilder().setJobId(id).setAfterSequence(after).build()).forEachRemaining(out::add);
+                .watchJob(WatchJobRequest.newBuilder().setName(id).setAfterSequence(after).build()).forEachRemaining(out::add);
         return out;
     }
 
@@ -279,16 +273,16 @@ class JobApiTest {
                     .putLabels("test", "stale").setDraining(true).setCapacity(Resources.newBuilder().setCpuMillis(2000).setMemoryMib(4096))).build());
             await().atMost(Duration.ofSeconds(10)).until(() -> labelled.registered() != null);
             String id = jobs.submitJob(SubmitJobRequest.newBuilder().setSpec(valid().toBuilder().setTaskCount(1)
-                    .setTask(valid().getTask().toBuilder().putNodeSelector("test", "stale"))).build()).getJobId();
+                    .setTask(valid().getTask().toBuilder().putNodeSelector("test", "stale"))).build()).getUid();
             // The task cannot be placed (the one node with the label is draining), so attempt 1 was never assigned to anyone.
             double refusedBefore = refusedReports();
             agent.send(ConnectRequest.newBuilder().setReport(Report.newBuilder().addAttempts(AttemptStatus.newBuilder()
                     .setJobId(id).setTaskIndex(0).setAttempt(1).setState(AttemptState.ATTEMPT_STATE_EXITED).setExitCode(0))).build());
             await().atMost(Duration.ofSeconds(10)).until(() -> refusedReports() > refusedBefore);
-            var task = jobs.listTasks(dev.spillway.api.v1.ListTasksRequest.newBuilder().setJobId(id).build()).getTasks(0);
+            var task = jobs.listTasks(dev.spillway.api.v1.ListTasksRequest.newBuilder().setParent(id).build()).getTasks(0);
             assertThat(task.getState()).isEqualTo(TaskState.TASK_STATE_QUEUED);
             assertThat(task.getAttempt()).isZero();
-            assertThat(jobs.getJob(GetJobRequest.newBuilder().setJobId(id).build()).getJob().getPendingReason())
+            assertThat(jobs.getJob(GetJobRequest.newBuilder().setName(id).build()).getPendingReason())
                     .contains("node lacks a selected label");
         }
     }

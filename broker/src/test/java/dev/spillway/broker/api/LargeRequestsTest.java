@@ -117,7 +117,7 @@ class LargeRequestsTest {
         assertThat(trailerBytes(lastTrailers.get(), e.getStatus())).isLessThan(CLIENT_METADATA_LIMIT / 2);
 
         // The same channel (the same HTTP/2 connection) serves the next call.
-        String id = jobs().submitJob(SubmitJobRequest.newBuilder().setSpec(valid()).build()).getJobId();
+        String id = jobs().submitJob(SubmitJobRequest.newBuilder().setSpec(valid()).build()).getUid();
         assertThat(UUID.fromString(id)).isNotNull();
     }
 
@@ -160,7 +160,7 @@ class LargeRequestsTest {
         StatusRuntimeException e = catchThrowableOfType(StatusRuntimeException.class,
                 () -> jobs().submitJob(SubmitJobRequest.newBuilder().setSpec(spec).build()));
         assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.RESOURCE_EXHAUSTED);
-        assertThat(jobs().submitJob(SubmitJobRequest.newBuilder().setSpec(valid()).build()).getJobId()).isNotEmpty();
+        assertThat(jobs().submitJob(SubmitJobRequest.newBuilder().setSpec(valid()).build()).getUid()).isNotEmpty();
     }
 
     @Test

@@ -61,14 +61,14 @@ class LimitsTest {
         ManagedChannel other = TestCallers.channel(url, TestCallers.key(keys, "greedy", Role.VIEWER));
         try {
             var jobs = JobServiceGrpc.newBlockingStub(greedy);
-            String id = jobs.submitJob(SubmitJobRequest.newBuilder().setSpec(JobApiTest.valid()).build()).getJobId();
+            String id = jobs.submitJob(SubmitJobRequest.newBuilder().setSpec(JobApiTest.valid()).build()).getUid();
             AtomicInteger refused = new AtomicInteger();
             ConcurrentLinkedQueue<String> otherErrors = new ConcurrentLinkedQueue<>();
             List<Context.CancellableContext> watches = new ArrayList<>();
             for (int i = 0; i < 100; i++) {
                 Context.CancellableContext context = Context.current().withCancellation();
                 watches.add(context);
-                context.run(() -> JobServiceGrpc.newStub(greedy).watchJob(WatchJobRequest.newBuilder().setJobId(id).build(), new StreamObserver<>() {
+                context.run(() -> JobServiceGrpc.newStub(greedy).watchJob(WatchJobRequest.newBuilder().setName(id).build(), new StreamObserver<>() {
                     @Override
                     public void onNext(WatchJobResponse value) {
                     }
@@ -88,15 +88,15 @@ class LimitsTest {
             await().atMost(Duration.ofSeconds(30)).untilAsserted(() -> assertThat(refused.get()).isEqualTo(92));
             assertThat(otherErrors).isEmpty();
             // Another caller (same tenant, its own key) is not held back.
-            assertThat(JobServiceGrpc.newBlockingStub(other).getJob(GetJobRequest.newBuilder().setJobId(id).build()).getJob().getJobId())
+            assertThat(JobServiceGrpc.newBlockingStub(other).getJob(GetJobRequest.newBuilder().setName(id).build()).getUid())
                     .isEqualTo(id);
-            assertThat(JobServiceGrpc.newBlockingStub(other).watchJob(WatchJobRequest.newBuilder().setJobId(id).build()).hasNext()).isTrue();
+            assertThat(JobServiceGrpc.newBlockingStub(other).watchJob(WatchJobRequest.newBuilder().setName(id).build()).hasNext()).isTrue();
 
             // Closing streams gives their places back.
             watches.forEach(c -> c.cancel(null));
             await().atMost(Duration.ofSeconds(10)).until(() -> {
                 try {
-                    return JobServiceGrpc.newBlockingStub(greedy).watchJob(WatchJobRequest.newBuilder().setJobId(id).build()).hasNext();
+                    return JobServiceGrpc.newBlockingStub(greedy).watchJob(WatchJobRequest.newBuilder().setName(id).build()).hasNext();
                 } catch (StatusRuntimeException e) {
                     return false;
                 }
@@ -129,8 +129,8 @@ class LimitsTest {
                     .orElseThrow().unpack(RetryInfo.class);
             assertThat(retry.getRetryDelay().getSeconds() * 1000 + retry.getRetryDelay().getNanos() / 1_000_000).isBetween(1L, 1100L);
 
-            assertThat(JobServiceGrpc.newBlockingStub(calm).submitJob(one).getJobId()).as("another tenant is not slowed").isNotEmpty();
-            await().atMost(Duration.ofSeconds(5)).ignoreExceptions().until(() -> !jobs.submitJob(one).getJobId().isEmpty());
+            assertThat(JobServiceGrpc.newBlockingStub(calm).submitJob(one).getUid()).as("another tenant is not slowed").isNotEmpty();
+            await().atMost(Duration.ofSeconds(5)).ignoreExceptions().until(() -> !jobs.submitJob(one).getUid().isEmpty());
         } finally {
             busy.shutdownNow();
             calm.shutdownNow();

@@ -8,12 +8,10 @@ import com.google.rpc.BadRequest;
 import dev.spillway.api.agent.v1.AttemptState;
 import dev.spillway.api.agent.v1.AttemptStatus;
 import dev.spillway.api.agent.v1.ConnectRequest;
-import dev.spillway.api.agent.v1.ConnectResponse;
 import dev.spillway.api.agent.v1.Register;
 import dev.spillway.api.agent.v1.Report;
 import dev.spillway.api.v1.CancelJobRequest;
 import dev.spillway.api.v1.CreateJoinTokenRequest;
-import dev.spillway.api.v1.GetJobRequest;
 import dev.spillway.api.v1.GetNodeRequest;
 import dev.spillway.api.v1.JobServiceGrpc;
 import dev.spillway.api.v1.NodeServiceGrpc;
@@ -159,7 +157,7 @@ class NodeProvisioningTest {
         // ahead of whatever else waits in the shared test database.
         var jobs = JobServiceGrpc.newBlockingStub(TestCallers.channel(url, TestCallers.key(keys, "default", dev.spillway.core.access.Role.SUBMITTER)));
         String job = jobs.submitJob(SubmitJobRequest.newBuilder().setSpec(JobApiTest.valid().toBuilder().setTaskCount(1).setPriority(1000)
-                .setTask(JobApiTest.valid().getTask().toBuilder().putNodeSelector("team", owner))).build()).getJobId();
+                .setTask(JobApiTest.valid().getTask().toBuilder().putNodeSelector("team", owner))).build()).getUid();
         // Its reports double as its heartbeat: without them the broker would declare it lost after the lease.
         AtomicReference<AttemptStatus> running = new AtomicReference<>();
         ScheduledExecutorService beats = Executors.newSingleThreadScheduledExecutor();
@@ -181,7 +179,7 @@ class NodeProvisioningTest {
         var assign = live.received.stream().filter(m -> m.hasAssign() && m.getAssign().getJobId().equals(job)).findFirst().orElseThrow().getAssign();
         running.set(AttemptStatus.newBuilder().setJobId(job).setTaskIndex(assign.getTaskIndex()).setAttempt(assign.getAttempt())
                 .setState(AttemptState.ATTEMPT_STATE_RUNNING).build());
-        await().atMost(WAIT).until(() -> jobs.listTasks(dev.spillway.api.v1.ListTasksRequest.newBuilder().setJobId(job).build()).getTasks(0).getState()
+        await().atMost(WAIT).until(() -> jobs.listTasks(dev.spillway.api.v1.ListTasksRequest.newBuilder().setParent(job).build()).getTasks(0).getState()
                 == TaskState.TASK_STATE_RUNNING);
 
         // A third token for the name: refused when minted, unless it is an explicit re-provisioning.
@@ -209,11 +207,11 @@ class NodeProvisioningTest {
         assertThat(live.error).isNull();
         var node = NodeServiceGrpc.newBlockingStub(channel).getNode(GetNodeRequest.newBuilder().setName(owner).build()).getNode();
         assertThat(node.getState()).isEqualTo(NodeState.NODE_STATE_READY);
-        Task task = jobs.listTasks(dev.spillway.api.v1.ListTasksRequest.newBuilder().setJobId(job).build()).getTasks(0);
+        Task task = jobs.listTasks(dev.spillway.api.v1.ListTasksRequest.newBuilder().setParent(job).build()).getTasks(0);
         assertThat(task.getState()).isEqualTo(TaskState.TASK_STATE_RUNNING);
         assertThat(task.getNode()).isEqualTo(owner);
         assertThat(task.getAttempt()).isEqualTo(assign.getAttempt());
-        jobs.cancelJob(CancelJobRequest.newBuilder().setJobId(job).build());
+        jobs.cancelJob(CancelJobRequest.newBuilder().setName(job).build());
         await().atMost(WAIT).until(() -> live.received.stream().anyMatch(m -> m.hasKill() && m.getKill().getJobId().equals(job)));
         assertThat(pool.preparedQuery("SELECT used_at FROM join_token WHERE token_hash = $1").execute(Tuple.of(AgentCredentials.hash(second)))
                 .await().indefinitely().iterator().next().getValue("used_at")).as("the refused token is not spent").isNull();

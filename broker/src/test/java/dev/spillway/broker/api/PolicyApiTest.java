@@ -73,7 +73,7 @@ class PolicyApiTest {
 
     @AfterEach
     void disconnect() {
-        submitted.forEach(id -> submitter.cancelJob(CancelJobRequest.newBuilder().setJobId(id).build()));
+        submitted.forEach(id -> submitter.cancelJob(CancelJobRequest.newBuilder().setName(id).build()));
         channels.forEach(ManagedChannel::shutdownNow);
     }
 
@@ -104,7 +104,7 @@ class PolicyApiTest {
     private String submit(Map<String, String> labels, List<String> jurisdictions) {
         JobSpec.Builder spec = JobApiTest.valid().toBuilder().setTaskCount(1).putAllLabels(labels);
         spec.getTaskBuilder().addAllJurisdictions(jurisdictions);
-        String id = submitter.submitJob(SubmitJobRequest.newBuilder().setSpec(spec).build()).getJobId();
+        String id = submitter.submitJob(SubmitJobRequest.newBuilder().setSpec(spec).build()).getUid();
         submitted.add(id);
         return id;
     }
@@ -187,12 +187,12 @@ class PolicyApiTest {
         try {
             JobSpec queued = JobApiTest.valid().toBuilder().setQueue("team-b-urgent").build();
             // No tenant and no priority: the queue's.
-            JobSpec stored = spec(submitter.submitJob(SubmitJobRequest.newBuilder().setSpec(queued).build()).getJobId());
+            JobSpec stored = spec(submitter.submitJob(SubmitJobRequest.newBuilder().setSpec(queued).build()).getUid());
             assertThat(stored.getTenant()).isEqualTo("team-b");
             assertThat(stored.getPriority()).isEqualTo(500);
             assertThat(stored.getQueue()).isEqualTo("team-b-urgent");
             // A priority of its own, even 0, is kept.
-            assertThat(spec(submitter.submitJob(SubmitJobRequest.newBuilder().setSpec(queued.toBuilder().setPriority(0)).build()).getJobId())
+            assertThat(spec(submitter.submitJob(SubmitJobRequest.newBuilder().setSpec(queued.toBuilder().setPriority(0)).build()).getUid())
                     .getPriority()).isZero();
 
             // A queue that is not in force, and a queue of another tenant than the job names: refused on spec.queue.
@@ -219,7 +219,7 @@ class PolicyApiTest {
 
     private JobSpec spec(String id) {
         submitted.add(id);
-        return submitter.getJob(dev.spillway.api.v1.GetJobRequest.newBuilder().setJobId(id).build()).getJob().getSpec();
+        return submitter.getJob(dev.spillway.api.v1.GetJobRequest.newBuilder().setName(id).build()).getSpec();
     }
 
     @Test

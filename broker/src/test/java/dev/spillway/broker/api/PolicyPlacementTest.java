@@ -60,7 +60,7 @@ class PolicyPlacementTest {
     @AfterEach
     void cleanUp() {
         var jobs = JobServiceGrpc.newBlockingStub(as("default", Role.ADMIN));
-        submitted.forEach(id -> jobs.cancelJob(CancelJobRequest.newBuilder().setJobId(id).build()));
+        submitted.forEach(id -> jobs.cancelJob(CancelJobRequest.newBuilder().setName(id).build()));
         NeutralPolicies.restore(as("default", Role.ADMIN));
         agents.forEach(FakeAgent::close);
         channels.forEach(ManagedChannel::shutdownNow);
@@ -95,7 +95,7 @@ class PolicyPlacementTest {
     private String submit(JobServiceGrpc.JobServiceBlockingStub jobs, String tenant, Map<String, String> labels, String... datasets) {
         JobSpec.Builder spec = JobApiTest.valid().toBuilder().setTenant(tenant).setTaskCount(1).putAllLabels(labels).addAllDatasets(List.of(datasets));
         spec.getTaskBuilder().putNodeSelector("run", run);
-        String id = jobs.submitJob(SubmitJobRequest.newBuilder().setSpec(spec).build()).getJobId();
+        String id = jobs.submitJob(SubmitJobRequest.newBuilder().setSpec(spec).build()).getUid();
         submitted.add(id);
         return id;
     }
@@ -137,13 +137,13 @@ class PolicyPlacementTest {
 
         // A job the filter keeps off every node waits, and says which rule and why.
         String kept = submit(jobs, "default", Map.of(run, "reserved-only"));
-        await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> assertThat(jobs.getJob(GetJobRequest.newBuilder().setJobId(kept).build())
-                .getJob().getPendingReason())
+        await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> assertThat(jobs.getJob(GetJobRequest.newBuilder().setName(kept).build())
+                .getPendingReason())
                 .contains("is not a reserved node [policy/placement/reserved]"));
         // A tenant whose document requires the EU never runs on these US nodes; its job says so.
         String eu = submit(jobs, run + "-eu", Map.of());
-        await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> assertThat(jobs.getJob(GetJobRequest.newBuilder().setJobId(eu).build())
-                .getJob().getPendingReason())
+        await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> assertThat(jobs.getJob(GetJobRequest.newBuilder().setName(eu).build())
+                .getPendingReason())
                 .contains("node in US, outside the jurisdictions required by tenant " + run + "-eu [EU]")
                 .contains("[policy/residency]"));
 

@@ -61,7 +61,7 @@ class QuotaReclaimTest {
     @AfterEach
     void cleanUp() {
         var jobs = JobServiceGrpc.newBlockingStub(as("default", Role.ADMIN));
-        submitted.forEach(id -> jobs.cancelJob(CancelJobRequest.newBuilder().setJobId(id).build()));
+        submitted.forEach(id -> jobs.cancelJob(CancelJobRequest.newBuilder().setName(id).build()));
         NeutralPolicies.restore(as("default", Role.ADMIN));
         if (agent != null) agent.close();
         channels.forEach(ManagedChannel::shutdownNow);
@@ -71,7 +71,7 @@ class QuotaReclaimTest {
         JobSpec.Builder spec = JobApiTest.valid().toBuilder().setTenant(tenant).setTaskCount(tasks);
         spec.getTaskBuilder().setResources(dev.spillway.api.v1.Resources.newBuilder().setCpuMillis(1000).setMemoryMib(256))
                 .putNodeSelector("run", run);
-        String id = jobs.submitJob(SubmitJobRequest.newBuilder().setSpec(spec).build()).getJobId();
+        String id = jobs.submitJob(SubmitJobRequest.newBuilder().setSpec(spec).build()).getUid();
         submitted.add(id);
         return id;
     }
@@ -124,13 +124,13 @@ class QuotaReclaimTest {
         // The lender is idle: the borrower runs 4 tasks on its nominal 2 cpus plus the lender's 2.
         String borrowed = submit(jobs, borrower, 4);
         await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> assertThat(received(ConnectResponse::hasAssign, borrowed))
-                .as("%s", jobs.getJob(GetJobRequest.newBuilder().setJobId(borrowed).build()).getJob().getPendingReason()).hasSize(4));
+                .as("%s", jobs.getJob(GetJobRequest.newBuilder().setName(borrowed).build()).getPendingReason()).hasSize(4));
 
         // The lender's work arrives: two of the borrower's tasks are preempted, and the lender's run in their place.
         String lent = submit(jobs, lender, 2);
         await().atMost(Duration.ofSeconds(15)).untilAsserted(() -> assertThat(received(ConnectResponse::hasAssign, lent))
-                .as("lender waits: %s; borrower: %s", jobs.getJob(GetJobRequest.newBuilder().setJobId(lent).build()).getJob(),
-                        jobs.getJob(GetJobRequest.newBuilder().setJobId(borrowed).build()).getJob()).hasSize(2));
+                .as("lender waits: %s; borrower: %s", jobs.getJob(GetJobRequest.newBuilder().setName(lent).build()),
+                        jobs.getJob(GetJobRequest.newBuilder().setName(borrowed).build())).hasSize(2));
         // Two attempts are preempted. (A heartbeat the agent built before the kill reached it still lists the attempt as
         // running; the broker answers that with another kill of the same attempt, so kills are counted per attempt.)
         List<ConnectResponse> preempted = received(ConnectResponse::hasKill, borrowed).stream()
@@ -138,14 +138,14 @@ class QuotaReclaimTest {
         assertThat(preempted.stream().map(k -> k.getKill().getTaskIndex() + "#" + k.getKill().getAttempt()).distinct()).hasSize(2);
 
         // The preempted tasks are queued again, with no retry used, and wait for quota, saying which.
-        List<Task> tasks = jobs.listTasks(ListTasksRequest.newBuilder().setJobId(borrowed).setPageSize(10).build()).getTasksList();
+        List<Task> tasks = jobs.listTasks(ListTasksRequest.newBuilder().setParent(borrowed).setPageSize(10).build()).getTasksList();
         assertThat(tasks).filteredOn(t -> t.getState() == TaskState.TASK_STATE_QUEUED).hasSize(2).allSatisfy(t -> {
             assertThat(t.getReason()).isEqualTo("preempted");
             assertThat(t.getMessage()).contains("reclaims the quota it lent");
             assertThat(t.getFailures()).isZero();
         });
-        await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> assertThat(jobs.getJob(GetJobRequest.newBuilder().setJobId(borrowed).build())
-                .getJob().getPendingReason()).contains("tenant " + borrower + ": cpu in flavor onprem").contains("[policy/quota]"));
+        await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> assertThat(jobs.getJob(GetJobRequest.newBuilder().setName(borrowed).build())
+                .getPendingReason()).contains("tenant " + borrower + ": cpu in flavor onprem").contains("[policy/quota]"));
         // Nothing more is preempted: each tenant now holds its nominal quota.
         await().during(Duration.ofSeconds(2)).atMost(Duration.ofSeconds(5)).until(() -> received(ConnectResponse::hasKill, borrowed).stream()
                 .map(k -> k.getKill().getTaskIndex() + "#" + k.getKill().getAttempt()).distinct().count() == 2

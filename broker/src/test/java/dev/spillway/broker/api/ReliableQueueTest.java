@@ -133,10 +133,10 @@ class ReliableQueueTest {
         node("reliable-idem-1-" + RUN, "reliable-idem-" + RUN, 500);
         String requestId = UUID.randomUUID().toString();
         SubmitJobRequest first = SubmitJobRequest.newBuilder().setSpec(job("reliable-idem-" + RUN, 3)).setRequestId(requestId).build();
-        String id = teamA.submitJob(first).getJobId();
+        String id = teamA.submitJob(first).getUid();
         long jobs = jobsOfTenant("reliable-a");
 
-        assertThat(teamA.submitJob(first).getJobId()).isEqualTo(id);
+        assertThat(teamA.submitJob(first).getUid()).isEqualTo(id);
         assertThat(jobsOfTenant("reliable-a")).isEqualTo(jobs);
 
         var other = catchThrowableOfType(StatusRuntimeException.class, () -> teamA.submitJob(first.toBuilder()
@@ -146,7 +146,7 @@ class ReliableQueueTest {
         assertThat(jobsOfTenant("reliable-a")).isEqualTo(jobs);
 
         // The id is the tenant's own: another tenant's same id is another job.
-        assertThat(stub("reliable-b").submitJob(first).getJobId()).isNotEqualTo(id);
+        assertThat(stub("reliable-b").submitJob(first).getUid()).isNotEqualTo(id);
 
         var tooLong = catchThrowableOfType(StatusRuntimeException.class, () -> teamA.submitJob(first.toBuilder()
                 .setRequestId("x".repeat(129)).build()));
@@ -161,7 +161,7 @@ class ReliableQueueTest {
         ExecutorService callers = Executors.newFixedThreadPool(8);
         try {
             List<CompletableFuture<String>> calls = new ArrayList<>();
-            for (int i = 0; i < 16; i++) calls.add(CompletableFuture.supplyAsync(() -> teamA.submitJob(request).getJobId(), callers));
+            for (int i = 0; i < 16; i++) calls.add(CompletableFuture.supplyAsync(() -> teamA.submitJob(request).getUid(), callers));
             Set<String> ids = new HashSet<>(calls.stream().map(CompletableFuture::join).toList());
             assertThat(ids).hasSize(1);
         } finally {
@@ -194,7 +194,7 @@ class ReliableQueueTest {
         // Leave nothing queued for the other tests' cycles.
         for (int i = 0; i < 300; i++) {
             if (i != 150) JobServiceGrpc.newBlockingStub(channels.get(0)).cancelJob(dev.spillway.api.v1.CancelJobRequest.newBuilder()
-                    .setJobId(ids.get(i).toString()).build());
+                    .setName(ids.get(i).toString()).build());
         }
     }
 
@@ -205,7 +205,7 @@ class ReliableQueueTest {
         String poolName = "reliable-watch-" + RUN;
         List<FakeAgent> nodes = new ArrayList<>();
         for (int i = 0; i < 4; i++) nodes.add(node("reliable-watch-" + i + "-" + RUN, poolName, 50 * 500));
-        String id = teamA.submitJob(SubmitJobRequest.newBuilder().setSpec(job(poolName, 400)).build()).getJobId();
+        String id = teamA.submitJob(SubmitJobRequest.newBuilder().setSpec(job(poolName, 400)).build()).getUid();
 
         List<List<WatchJobResponse>> seen = new ArrayList<>();
         List<Thread> watchers = new ArrayList<>();
@@ -213,7 +213,7 @@ class ReliableQueueTest {
             List<WatchJobResponse> events = new CopyOnWriteArrayList<>();
             seen.add(events);
             Thread t = new Thread(() -> teamA.withDeadlineAfter(60, java.util.concurrent.TimeUnit.SECONDS)
-                    .watchJob(WatchJobRequest.newBuilder().setJobId(id).build()).forEachRemaining(events::add));
+                    .watchJob(WatchJobRequest.newBuilder().setName(id).build()).forEachRemaining(events::add));
             watchers.add(t);
             t.start();
             if (w == 0) await().atMost(WAIT).until(() -> !events.isEmpty()); // the first sees the job from its start
@@ -234,7 +234,7 @@ class ReliableQueueTest {
             assertThat(events.get(events.size() - 1).getJobState()).isEqualTo(JobState.JOB_STATE_SUCCEEDED);
         }
         assertThat(seen.get(0)).hasSize(1 + stored.size());
-        assertThat(seen.get(0).get(0).getJob().getTaskCountsMap()).containsEntry("QUEUED", 400);
+        assertThat(seen.get(0).get(0).getJob().getTaskCountsMap()).containsEntry("TASK_STATE_QUEUED", 400);
     }
 
     // ---- queue ----
@@ -248,13 +248,13 @@ class ReliableQueueTest {
         FakeAgent node = node("reliable-fair-1-" + RUN, poolName, 2 * 500);
         int perJob = 5000; // the test profile's most tasks per job
         List<String> big = new ArrayList<>();
-        for (int i = 0; i < 40; i++) big.add(teamA.submitJob(SubmitJobRequest.newBuilder().setSpec(job(poolName, perJob)).build()).getJobId());
+        for (int i = 0; i < 40; i++) big.add(teamA.submitJob(SubmitJobRequest.newBuilder().setSpec(job(poolName, perJob)).build()).getUid());
         await().atMost(WAIT).until(() -> assigned(node).size() == 2);
         assertThat(assigned(node)).allMatch(a -> big.contains(a.getJobId()));
         await().atMost(WAIT).untilAsserted(() -> assertThat(registry.find("spillway_queue_depth").gauge().value())
                 .as("the true number of queued tasks").isGreaterThanOrEqualTo(40.0 * perJob - 2));
 
-        String small = stub("reliable-b").submitJob(SubmitJobRequest.newBuilder().setSpec(job(poolName, 1)).build()).getJobId();
+        String small = stub("reliable-b").submitJob(SubmitJobRequest.newBuilder().setSpec(job(poolName, 1)).build()).getUid();
         // Capacity frees: the other tenant's task takes the slot, not the 199,998 queued before it.
         var done = assigned(node).get(0);
         node.send(report(done, AttemptState.ATTEMPT_STATE_EXITED));
@@ -269,7 +269,7 @@ class ReliableQueueTest {
         }
         assertThat(assigned(node).get(2).getJobId()).isEqualTo(small);
 
-        for (String id : big) teamA.cancelJob(dev.spillway.api.v1.CancelJobRequest.newBuilder().setJobId(id).build());
+        for (String id : big) teamA.cancelJob(dev.spillway.api.v1.CancelJobRequest.newBuilder().setName(id).build());
         await().atMost(WAIT).until(() -> queued(big.get(0)) == 0);
     }
 
@@ -281,13 +281,13 @@ class ReliableQueueTest {
         var crowd = stub("reliable-crowd");
         List<String> ids = new ArrayList<>();
         // One runs (the node holds one task), 1,001 wait: one more than a cycle reads of a tenant.
-        for (int i = 0; i < 1002; i++) ids.add(crowd.submitJob(SubmitJobRequest.newBuilder().setSpec(job(poolName, 1)).build()).getJobId());
+        for (int i = 0; i < 1002; i++) ids.add(crowd.submitJob(SubmitJobRequest.newBuilder().setSpec(job(poolName, 1)).build()).getUid());
         await().atMost(WAIT).until(() -> assigned(node).size() == 1);
         String last = ids.get(ids.size() - 1);
-        await().atMost(WAIT).untilAsserted(() -> assertThat(crowd.getJob(GetJobRequest.newBuilder().setJobId(last).build()).getJob()
+        await().atMost(WAIT).untilAsserted(() -> assertThat(crowd.getJob(GetJobRequest.newBuilder().setName(last).build())
                 .getPendingReason()).contains("waiting its turn").contains("reliable-crowd has 1001 jobs with queued tasks"));
         String running = assigned(node).get(0).getJobId();
-        assertThat(crowd.getJob(GetJobRequest.newBuilder().setJobId(running).build()).getJob().getPendingReason())
+        assertThat(crowd.getJob(GetJobRequest.newBuilder().setName(running).build()).getPendingReason())
                 .as("a job with nothing queued does not wait").isEmpty();
         // Of the first thousand, a cycle reads only what the node could take plus a look-ahead (the tenant's allowance for the
         // shape); a job beyond it is not read, yet it says the same as one that was read and could not be placed.
@@ -296,12 +296,12 @@ class ReliableQueueTest {
         String read = ids.stream().filter(id -> !id.equals(running)).findFirst().orElseThrow();
         String notRead = ids.get(900);
         await().atMost(WAIT).untilAsserted(() -> {
-            String readReason = crowd.getJob(GetJobRequest.newBuilder().setJobId(read).build()).getJob().getPendingReason();
+            String readReason = crowd.getJob(GetJobRequest.newBuilder().setName(read).build()).getPendingReason();
             assertThat(readReason).isNotEmpty().doesNotContain("waiting its turn");
-            assertThat(crowd.getJob(GetJobRequest.newBuilder().setJobId(notRead).build()).getJob().getPendingReason()).isEqualTo(readReason);
+            assertThat(crowd.getJob(GetJobRequest.newBuilder().setName(notRead).build()).getPendingReason()).isEqualTo(readReason);
         });
 
-        for (String id : ids) crowd.cancelJob(dev.spillway.api.v1.CancelJobRequest.newBuilder().setJobId(id).build());
+        for (String id : ids) crowd.cancelJob(dev.spillway.api.v1.CancelJobRequest.newBuilder().setName(id).build());
     }
 
     // ---- helpers ----
@@ -323,7 +323,7 @@ class ReliableQueueTest {
         do {
             var page = jobs.listJobs(dev.spillway.api.v1.ListJobsRequest.newBuilder().setPageSize(1000).setPageToken(token)
                     .addStates(JobState.JOB_STATE_QUEUED).addStates(JobState.JOB_STATE_RUNNING).build());
-            for (var j : page.getJobsList()) jobs.cancelJob(dev.spillway.api.v1.CancelJobRequest.newBuilder().setJobId(j.getJobId()).build());
+            for (var j : page.getJobsList()) jobs.cancelJob(dev.spillway.api.v1.CancelJobRequest.newBuilder().setName(j.getUid()).build());
             token = page.getNextPageToken();
         } while (!token.isEmpty());
     }
@@ -350,9 +350,9 @@ class ReliableQueueTest {
                 }
                 answered.put(n, got.size());
             }
-            return teamA.getJob(GetJobRequest.newBuilder().setJobId(id).build()).getJob().getState() == JobState.JOB_STATE_SUCCEEDED;
+            return teamA.getJob(GetJobRequest.newBuilder().setName(id).build()).getState() == JobState.JOB_STATE_SUCCEEDED;
         });
-        ListTasksResponse tasks = teamA.listTasks(ListTasksRequest.newBuilder().setJobId(id).setPageSize(1000).build());
+        ListTasksResponse tasks = teamA.listTasks(ListTasksRequest.newBuilder().setParent(id).setPageSize(1000).build());
         assertThat(tasks.getTasksList()).hasSize(400).allMatch(t -> t.getState() == TaskState.TASK_STATE_SUCCEEDED && t.getAttempt() == 1);
     }
 

@@ -3,7 +3,6 @@ package dev.spillway.broker.api;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
-import dev.spillway.api.agent.v1.ConnectResponse;
 import dev.spillway.api.v1.GetJobRequest;
 import dev.spillway.api.v1.JobServiceGrpc;
 import dev.spillway.api.v1.JobSpec;
@@ -60,7 +59,7 @@ class SecretEnvTest {
             JobSpec spec = base.toBuilder().setTaskCount(1).setTask(base.getTask().toBuilder().addPools("secret-pool")
                     .putEnv("PLAIN", "visible").putSecretEnv("DB_PASSWORD", secret)).build();
             var jobs = JobServiceGrpc.newBlockingStub(channel);
-            String id = jobs.submitJob(SubmitJobRequest.newBuilder().setSpec(spec).build()).getJobId();
+            String id = jobs.submitJob(SubmitJobRequest.newBuilder().setSpec(spec).build()).getUid();
 
             await().atMost(Duration.ofSeconds(20)).until(() -> agent.received.stream()
                     .anyMatch(r -> r.hasAssign() && r.getAssign().getJobId().equals(id)));
@@ -68,11 +67,11 @@ class SecretEnvTest {
                     .getAssign();
             assertThat(assign.getEnvMap()).containsEntry("DB_PASSWORD", secret).containsEntry("PLAIN", "visible");
 
-            var read = jobs.getJob(GetJobRequest.newBuilder().setJobId(id).build()).getJob().getSpec().getTask();
+            var read = jobs.getJob(GetJobRequest.newBuilder().setName(id).build()).getSpec().getTask();
             assertThat(read.getSecretEnvMap()).containsOnlyKeys("DB_PASSWORD").containsEntry("DB_PASSWORD", "");
             assertThat(read.getEnvMap()).containsEntry("PLAIN", "visible");
             assertThat(jobs.listJobs(ListJobsRequest.getDefaultInstance()).toString()).doesNotContain(secret);
-            assertThat(jobs.watchJob(WatchJobRequest.newBuilder().setJobId(id).build()).next().toString()).doesNotContain(secret);
+            assertThat(jobs.watchJob(WatchJobRequest.newBuilder().setName(id).build()).next().toString()).doesNotContain(secret);
             HttpResponse<String> rest = HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create(url.toString()).resolve("/api/v1/jobs/" + id))
                     .header("Authorization", "Bearer " + key).build(), HttpResponse.BodyHandlers.ofString());
             assertThat(rest.statusCode()).isEqualTo(200);

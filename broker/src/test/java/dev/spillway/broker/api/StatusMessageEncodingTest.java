@@ -48,10 +48,10 @@ class StatusMessageEncodingTest {
 
     @Test
     void theRawTrailerEscapesOnlyWhatTheProtocolSays() throws Exception {
-        RawResponse raw = call("/spillway.v1.JobService/GetJob", GetJobRequest.newBuilder().setJobId(BAD_ID).build().toByteArray());
+        RawResponse raw = call("/spillway.v1.JobService/GetJob", GetJobRequest.newBuilder().setName(BAD_ID).build().toByteArray());
 
         assertThat(raw.status()).isEqualTo(String.valueOf(Status.Code.INVALID_ARGUMENT.value()));
-        assertThat(raw.message()).isEqualTo("invalid request: job_id: not a job id (a UUID): 'caf%C3%A9: 100%25'");
+        assertThat(raw.message()).isEqualTo("invalid request: name: not a job name: 'caf%C3%A9: 100%25' (expected jobs/{job} or a job id, {job} a UUID)");
         assertThat(raw.message().chars()).allMatch(c -> c >= 0x20 && c <= 0x7E);
     }
 
@@ -60,9 +60,9 @@ class StatusMessageEncodingTest {
         ManagedChannel channel = TestCallers.channel(url, TestCallers.key(keys, "default", Role.ADMIN));
         try {
             StatusRuntimeException e = catchThrowableOfType(StatusRuntimeException.class, () -> JobServiceGrpc.newBlockingStub(channel)
-                    .withDeadlineAfter(10, TimeUnit.SECONDS).getJob(GetJobRequest.newBuilder().setJobId(BAD_ID).build()));
+                    .withDeadlineAfter(10, TimeUnit.SECONDS).getJob(GetJobRequest.newBuilder().setName(BAD_ID).build()));
             assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT);
-            assertThat(e.getStatus().getDescription()).isEqualTo("invalid request: job_id: not a job id (a UUID): '" + BAD_ID + "'");
+            assertThat(e.getStatus().getDescription()).isEqualTo("invalid request: name: not a job name: '" + BAD_ID + "' (expected jobs/{job} or a job id, {job} a UUID)");
         } finally {
             channel.shutdownNow();
         }

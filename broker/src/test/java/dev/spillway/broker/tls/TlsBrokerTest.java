@@ -68,7 +68,7 @@ class TlsBrokerTest {
         ManagedChannel channel = Grpc.newChannelBuilderForAddress("localhost", url.getPort(), credentials).build();
         try {
             JobServiceGrpc.newBlockingStub(channel).withDeadlineAfter(20, TimeUnit.SECONDS)
-                    .getJob(GetJobRequest.newBuilder().setJobId(UUID.randomUUID().toString()).build());
+                    .getJob(GetJobRequest.newBuilder().setName(UUID.randomUUID().toString()).build());
             return Status.Code.OK;
         } catch (StatusRuntimeException e) {
             return e.getStatus().getCode();
@@ -109,7 +109,7 @@ class TlsBrokerTest {
                 TlsChannelCredentials.newBuilder().trustManager(stranger.caFile().toFile()).build()).build();
         try {
             StatusRuntimeException e = catchThrowableOfType(StatusRuntimeException.class, () -> JobServiceGrpc.newBlockingStub(channel)
-                    .withDeadlineAfter(20, TimeUnit.SECONDS).getJob(GetJobRequest.newBuilder().setJobId(UUID.randomUUID().toString()).build()));
+                    .withDeadlineAfter(20, TimeUnit.SECONDS).getJob(GetJobRequest.newBuilder().setName(UUID.randomUUID().toString()).build()));
             assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.UNAVAILABLE);
             assertThat(causes(e)).anyMatch(c -> c instanceof SSLHandshakeException);
         } finally {

@@ -1,0 +1,94 @@
+package dev.spillway.api;
+
+import java.util.Locale;
+import java.util.Optional;
+import java.util.UUID;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * The resource names of spillway.v1 (AIP-122): {@code jobs/{job}}, {@code jobs/{job}/tasks/{task}}
+ * and {@code jobs/{job}/tasks/{task}/attempts/{attempt}}, made and read in one place. A job is
+ * also accepted by its bare id, as users type it. Parsing never throws: a name that is not one
+ * gives an empty result, and {@link #problem} says why, for the field violation.
+ */
+public final class ResourceNames {
+
+    private static final String UUID_RE = "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}";
+    private static final Pattern JOB = Pattern.compile("(?:jobs/)?(" + UUID_RE + ")");
+    private static final Pattern TASK = Pattern.compile("jobs/(" + UUID_RE + ")/tasks/(0|[1-9][0-9]{0,8})");
+    private static final Pattern ATTEMPT = Pattern.compile("jobs/(" + UUID_RE + ")/tasks/(0|[1-9][0-9]{0,8})/attempts/([1-9][0-9]{0,8})");
+
+    private ResourceNames() {}
+
+    /** A task of a job, by index. */
+    public record TaskName(UUID job, int index) {
+        @Override
+        public String toString() {
+            return task(job, index);
+        }
+    }
+
+    /** An attempt of a task; {@code attempt} 0 stands for the task's current attempt. */
+    public record AttemptName(UUID job, int index, int attempt) {
+        @Override
+        public String toString() {
+            return attempt == 0 ? task(job, index) : ResourceNames.attempt(job, index, attempt);
+        }
+    }
+
+    public static String job(UUID id) {
+        return "jobs/" + id;
+    }
+
+    public static String task(UUID job, int index) {
+        return job(job) + "/tasks/" + index;
+    }
+
+    public static String attempt(UUID job, int index, int attempt) {
+        return task(job, index) + "/attempts/" + attempt;
+    }
+
+    /** The task {@code index} of a job given by its name or bare id; IllegalArgumentException when it is neither. */
+    public static String task(String job, int index) {
+        return task(parseJob(job).orElseThrow(() -> new IllegalArgumentException(problem("job", job))), index);
+    }
+
+    /** An attempt of a task of a job given by its name or bare id; attempt 0 names the task (its current attempt). */
+    public static String attempt(String job, int index, int attempt) {
+        UUID id = parseJob(job).orElseThrow(() -> new IllegalArgumentException(problem("job", job)));
+        return attempt == 0 ? task(id, index) : attempt(id, index, attempt);
+    }
+
+    /** {@code jobs/{job}} or a bare job id. */
+    public static Optional<UUID> parseJob(String name) {
+        Matcher m = JOB.matcher(name);
+        return m.matches() ? Optional.of(UUID.fromString(m.group(1))) : Optional.empty();
+    }
+
+    /** {@code jobs/{job}/tasks/{task}}. */
+    public static Optional<TaskName> parseTask(String name) {
+        Matcher m = TASK.matcher(name);
+        return m.matches() ? Optional.of(new TaskName(UUID.fromString(m.group(1)), Integer.parseInt(m.group(2)))) : Optional.empty();
+    }
+
+    /** {@code jobs/{job}/tasks/{task}/attempts/{attempt}}, or a task's name for its current attempt (attempt 0). */
+    public static Optional<AttemptName> parseAttempt(String name) {
+        Matcher m = ATTEMPT.matcher(name);
+        if (m.matches()) {
+            return Optional.of(new AttemptName(UUID.fromString(m.group(1)), Integer.parseInt(m.group(2)), Integer.parseInt(m.group(3))));
+        }
+        return parseTask(name).map(t -> new AttemptName(t.job(), t.index(), 0));
+    }
+
+    /** Why {@code name} is not a name of {@code kind} ("job", "task", "attempt"), as a field violation's description. */
+    public static String problem(String kind, String name) {
+        String shown = name.length() > 80 ? name.substring(0, 80) + "…" : name;
+        String expected = switch (kind.toLowerCase(Locale.ROOT)) {
+            case "job" -> "jobs/{job} or a job id, {job} a UUID";
+            case "task" -> "jobs/{job}/tasks/{task}, {task} the task's index";
+            default -> "jobs/{job}/tasks/{task}/attempts/{attempt}, or jobs/{job}/tasks/{task} for the current attempt";
+        };
+        return name.isEmpty() ? "required: " + expected : "not a " + kind + " name: '" + shown + "' (expected " + expected + ")";
+    }
+}

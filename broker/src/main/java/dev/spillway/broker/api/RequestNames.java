@@ -1,0 +1,26 @@
+package dev.spillway.broker.api;
+
+import dev.spillway.api.ResourceNames;
+import dev.spillway.broker.errors.InvalidRequest;
+import java.util.UUID;
+
+/** Resource names read from requests: what they name, or INVALID_ARGUMENT naming the request's field. */
+final class RequestNames {
+
+    private RequestNames() {}
+
+    /** {@code jobs/{job}} or a bare job id. */
+    static UUID job(String field, String name) {
+        return ResourceNames.parseJob(name).orElseThrow(() -> InvalidRequest.of(field, ResourceNames.problem("job", name)));
+    }
+
+    /** {@code jobs/{job}/tasks/{task}}. */
+    static ResourceNames.TaskName task(String field, String name) {
+        return ResourceNames.parseTask(name).orElseThrow(() -> InvalidRequest.of(field, ResourceNames.problem("task", name)));
+    }
+
+    /** {@code jobs/{job}/tasks/{task}/attempts/{attempt}}, or a task's name for its current attempt (attempt 0). */
+    static ResourceNames.AttemptName attempt(String field, String name) {
+        return ResourceNames.parseAttempt(name).orElseThrow(() -> InvalidRequest.of(field, ResourceNames.problem("attempt", name)));
+    }
+}

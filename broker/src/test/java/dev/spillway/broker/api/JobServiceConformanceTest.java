@@ -1,0 +1,187 @@
+package dev.spillway.broker.api;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.catchThrowableOfType;
+
+import com.google.rpc.BadRequest;
+import dev.spillway.api.ResourceNames;
+import dev.spillway.api.v1.CancelJobRequest;
+import dev.spillway.api.v1.GetJobRequest;
+import dev.spillway.api.v1.GetTaskLogsRequest;
+import dev.spillway.api.v1.GetTaskRequest;
+import dev.spillway.api.v1.Job;
+import dev.spillway.api.v1.JobServiceGrpc;
+import dev.spillway.api.v1.JobState;
+import dev.spillway.api.v1.ListJobsRequest;
+import dev.spillway.api.v1.ListJobsResponse;
+import dev.spillway.api.v1.ListTasksRequest;
+import dev.spillway.api.v1.ListTasksResponse;
+import dev.spillway.api.v1.SubmitJobRequest;
+import dev.spillway.api.v1.Task;
+import dev.spillway.api.v1.TaskState;
+import dev.spillway.api.v1.WatchJobRequest;
+import dev.spillway.core.access.Role;
+import io.grpc.ManagedChannel;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import io.grpc.protobuf.StatusProto;
+import io.quarkus.test.common.http.TestHTTPResource;
+import io.quarkus.test.junit.QuarkusTest;
+import jakarta.inject.Inject;
+import java.net.URL;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+import java.util.UUID;
+import java.util.function.Function;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * JobService as the API rules say it behaves (AIP-122, 131-135, 158): resource names round-trip
+ * and bare ids are names too; the standard methods return the resource; a required field left
+ * empty is INVALID_ARGUMENT naming it; paging yields each item exactly once at any page size,
+ * coerces page sizes above the maximum and refuses a token reused with other filters.
+ */
+@QuarkusTest
+class JobServiceConformanceTest {
+
+    @TestHTTPResource
+    URL url;
+
+    @Inject
+    dev.spillway.broker.security.ApiKeys keys;
+
+    private ManagedChannel channel;
+    private JobServiceGrpc.JobServiceBlockingStub jobs;
+
+    @BeforeEach
+    void connect() {
+        channel = TestCallers.channel(url, TestCallers.key(keys, "default", Role.ADMIN));
+        jobs = JobServiceGrpc.newBlockingStub(channel);
+    }
+
+    @AfterEach
+    void disconnect() {
+        channel.shutdownNow();
+    }
+
+    private Job submit(int tasks, String label) {
+        return jobs.submitJob(SubmitJobRequest.newBuilder().setSpec(JobApiTest.valid().toBuilder().setTaskCount(tasks).putLabels("run", label)).build());
+    }
+
+    @Test
+    void submitReturnsTheJobAsStoredAndItsNameRoundTrips() {
+        String run = UUID.randomUUID().toString().substring(0, 8);
+        Job job = submit(3, run);
+        try {
+            assertThat(job.getName()).isEqualTo("jobs/" + job.getUid());
+            assertThat(ResourceNames.parseJob(job.getName())).contains(UUID.fromString(job.getUid()));
+            assertThat(job.getState()).isEqualTo(JobState.JOB_STATE_QUEUED);
+            assertThat(job.getTaskCountsMap()).containsEntry("TASK_STATE_QUEUED", 3).hasSize(1);
+            assertThat(job.getSpec().getTenant()).as("defaults applied").isEqualTo("default");
+            assertThat(job.hasCreateTime()).isTrue();
+
+            // By its name or its bare id: the same job.
+            assertThat(jobs.getJob(GetJobRequest.newBuilder().setName(job.getName()).build()).getName()).isEqualTo(job.getName());
+            assertThat(jobs.getJob(GetJobRequest.newBuilder().setName(job.getUid()).build()).getName()).isEqualTo(job.getName());
+
+            List<Task> tasks = jobs.listTasks(ListTasksRequest.newBuilder().setParent(job.getName()).build()).getTasksList();
+            assertThat(tasks).extracting(Task::getName).containsExactly(job.getName() + "/tasks/0", job.getName() + "/tasks/1", job.getName() + "/tasks/2");
+            for (Task t : tasks) assertThat(jobs.getTask(GetTaskRequest.newBuilder().setName(t.getName()).build())).isEqualTo(t);
+            var missing = catchThrowableOfType(StatusRuntimeException.class,
+                    () -> jobs.getTask(GetTaskRequest.newBuilder().setName(job.getName() + "/tasks/3").build()));
+            assertThat(missing.getStatus().getCode()).isEqualTo(Status.Code.NOT_FOUND);
+        } finally {
+            Job cancelled = jobs.cancelJob(CancelJobRequest.newBuilder().setName(job.getName()).build());
+            assertThat(cancelled.getName()).as("cancel returns the job").isEqualTo(job.getName());
+            assertThat(cancelled.getState()).isEqualTo(JobState.JOB_STATE_CANCELLED);
+            assertThat(cancelled.getTaskCountsMap()).containsEntry("TASK_STATE_CANCELLED", 3);
+        }
+    }
+
+    @Test
+    void aRequiredNameLeftEmptyOrMalformedIsInvalidArgumentNamingTheField() {
+        String job = "jobs/" + UUID.randomUUID();
+        List<Runnable> empty = List.of(
+                () -> jobs.getJob(GetJobRequest.getDefaultInstance()),
+                () -> jobs.cancelJob(CancelJobRequest.getDefaultInstance()),
+                () -> jobs.getTask(GetTaskRequest.getDefaultInstance()),
+                () -> jobs.watchJob(WatchJobRequest.getDefaultInstance()).hasNext(),
+                () -> jobs.getTaskLogs(GetTaskLogsRequest.getDefaultInstance()).hasNext(),
+                () -> jobs.getTask(GetTaskRequest.newBuilder().setName(job).build()),
+                () -> jobs.getTask(GetTaskRequest.newBuilder().setName(job + "/tasks/01").build()),
+                () -> jobs.getJob(GetJobRequest.newBuilder().setName(job + "/tasks/0").build()));
+        for (Runnable call : empty) assertThat(violatedField(call)).isEqualTo("name");
+        assertThat(violatedField(() -> jobs.listTasks(ListTasksRequest.getDefaultInstance()))).isEqualTo("parent");
+        assertThat(violatedField(() -> jobs.submitJob(SubmitJobRequest.getDefaultInstance()))).startsWith("spec.");
+    }
+
+    @Test
+    void tasksArePagedEachExactlyOnceAtAnyPageSize() {
+        Job job = submit(250, UUID.randomUUID().toString().substring(0, 8));
+        try {
+            for (int size : new int[] {1, 7, 100, 1_000_000}) {
+                List<String> seen = pages(token -> jobs.listTasks(ListTasksRequest.newBuilder().setParent(job.getName()).setPageSize(size)
+                        .setPageToken(token).build()), ListTasksResponse::getTasksList, ListTasksResponse::getNextPageToken).stream().map(Task::getName).toList();
+                assertThat(seen).as("page size %d", size).hasSize(250).doesNotHaveDuplicates();
+            }
+            // A page size above the maximum is taken as the maximum, not refused.
+            assertThat(jobs.listTasks(ListTasksRequest.newBuilder().setParent(job.getName()).setPageSize(1_000_000).build()).getNextPageToken()).isEmpty();
+            String token = jobs.listTasks(ListTasksRequest.newBuilder().setParent(job.getName()).setPageSize(7).build()).getNextPageToken();
+            assertThat(violatedField(() -> jobs.listTasks(ListTasksRequest.newBuilder().setParent(job.getName()).setPageSize(7)
+                    .addStates(TaskState.TASK_STATE_QUEUED).setPageToken(token).build()))).isEqualTo("page_token");
+        } finally {
+            jobs.cancelJob(CancelJobRequest.newBuilder().setName(job.getName()).build());
+        }
+    }
+
+    @Test
+    void jobsArePagedEachExactlyOnceAtAnyPageSize() {
+        String run = UUID.randomUUID().toString().substring(0, 8);
+        List<Job> submitted = new ArrayList<>();
+        try {
+            for (int i = 0; i < 250; i++) submitted.add(submit(1, run));
+            Set<String> expected = new HashSet<>(submitted.stream().map(Job::getName).toList());
+            for (int size : new int[] {1, 7, 100, 1_000_000}) {
+                List<String> seen = pages(token -> jobs.listJobs(ListJobsRequest.newBuilder().putLabels("run", run).setPageSize(size).setPageToken(token).build()),
+                        ListJobsResponse::getJobsList, ListJobsResponse::getNextPageToken).stream().map(Job::getName).toList();
+                assertThat(seen).as("page size %d", size).hasSize(250).doesNotHaveDuplicates();
+                assertThat(new HashSet<>(seen)).isEqualTo(expected);
+            }
+            String token = jobs.listJobs(ListJobsRequest.newBuilder().putLabels("run", run).setPageSize(7).build()).getNextPageToken();
+            assertThat(violatedField(() -> jobs.listJobs(ListJobsRequest.newBuilder().putLabels("run", run + "-other").setPageSize(7)
+                    .setPageToken(token).build()))).isEqualTo("page_token");
+            assertThat(violatedField(() -> jobs.listJobs(ListJobsRequest.newBuilder().putLabels("run", run).setPageSize(7)
+                    .addStates(JobState.JOB_STATE_QUEUED).setPageToken(token).build()))).isEqualTo("page_token");
+        } finally {
+            for (Job j : submitted) jobs.cancelJob(CancelJobRequest.newBuilder().setName(j.getName()).build());
+        }
+    }
+
+    private static <R, T> List<T> pages(Function<String, R> call, Function<R, List<T>> items, Function<R, String> next) {
+        List<T> out = new ArrayList<>();
+        String token = "";
+        do {
+            R page = call.apply(token);
+            out.addAll(items.apply(page));
+            token = next.apply(page);
+        } while (!token.isEmpty());
+        return out;
+    }
+
+    /** The field the call's INVALID_ARGUMENT names first. */
+    private static String violatedField(Runnable call) {
+        StatusRuntimeException e = catchThrowableOfType(StatusRuntimeException.class, call::run);
+        assertThat(e).as("refused").isNotNull();
+        assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT);
+        try {
+            return StatusProto.fromThrowable(e).getDetailsList().stream().filter(a -> a.is(BadRequest.class)).findFirst().orElseThrow()
+                    .unpack(BadRequest.class).getFieldViolations(0).getField();
+        } catch (com.google.protobuf.InvalidProtocolBufferException ex) {
+            throw new AssertionError(ex);
+        }
+    }
+}
