@@ -7,10 +7,12 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
- * The resource names of spillway.v1 (AIP-122): {@code jobs/{job}}, {@code jobs/{job}/tasks/{task}}
- * and {@code jobs/{job}/tasks/{task}/attempts/{attempt}}, made and read in one place. A job is
- * also accepted by its bare id, as users type it. Parsing never throws: a name that is not one
- * gives an empty result, and {@link #problem} says why, for the field violation.
+ * The resource names of spillway.v1 (AIP-122): {@code jobs/{job}}, {@code jobs/{job}/tasks/{task}},
+ * {@code jobs/{job}/tasks/{task}/attempts/{attempt}}, {@code pools/{pool}},
+ * {@code pools/{pool}/instances/{instance}} and {@code nodes/{node}}, made and read in one place.
+ * A job, pool or node is also accepted by its bare id, as users type it. Parsing never throws: a
+ * name that is not one gives an empty result, and {@link #problem} says why, for the field
+ * violation.
  */
 public final class ResourceNames {
 
@@ -19,7 +21,54 @@ public final class ResourceNames {
     private static final Pattern TASK = Pattern.compile("jobs/(" + UUID_RE + ")/tasks/(0|[1-9][0-9]{0,8})");
     private static final Pattern ATTEMPT = Pattern.compile("jobs/(" + UUID_RE + ")/tasks/(0|[1-9][0-9]{0,8})/attempts/([1-9][0-9]{0,8})");
 
+    /** A pool's id: as a job names it (a label-like name without slashes). */
+    private static final String POOL_RE = "[A-Za-z0-9](?:[A-Za-z0-9._-]{0,61}[A-Za-z0-9])?";
+    private static final Pattern POOL = Pattern.compile("(?:pools/)?(" + POOL_RE + ")");
+    /** The parent of a listing across pools (AIP-159). */
+    public static final String EVERY_POOL = "pools/-";
+    private static final Pattern INSTANCE = Pattern.compile("pools/(" + POOL_RE + ")/instances/(" + UUID_RE + ")");
+    /** A node's name as agents register it (a host name, mostly). */
+    private static final Pattern NODE = Pattern.compile("(?:nodes/)?([A-Za-z0-9](?:[A-Za-z0-9._-]{0,251}[A-Za-z0-9])?)");
+
     private ResourceNames() {}
+
+    /** An instance of a pool. */
+    public record InstanceName(String pool, UUID instance) {
+        @Override
+        public String toString() {
+            return ResourceNames.instance(pool, instance);
+        }
+    }
+
+    public static String pool(String id) {
+        return "pools/" + id;
+    }
+
+    public static String instance(String pool, UUID id) {
+        return pool(pool) + "/instances/" + id;
+    }
+
+    public static String node(String id) {
+        return "nodes/" + id;
+    }
+
+    /** {@code pools/{pool}} or a bare pool id. */
+    public static Optional<String> parsePool(String name) {
+        Matcher m = POOL.matcher(name);
+        return m.matches() ? Optional.of(m.group(1)) : Optional.empty();
+    }
+
+    /** {@code pools/{pool}/instances/{instance}}. */
+    public static Optional<InstanceName> parseInstance(String name) {
+        Matcher m = INSTANCE.matcher(name);
+        return m.matches() ? Optional.of(new InstanceName(m.group(1), UUID.fromString(m.group(2)))) : Optional.empty();
+    }
+
+    /** {@code nodes/{node}} or a bare node name. */
+    public static Optional<String> parseNode(String name) {
+        Matcher m = NODE.matcher(name);
+        return m.matches() ? Optional.of(m.group(1)) : Optional.empty();
+    }
 
     /** A task of a job, by index. */
     public record TaskName(UUID job, int index) {
@@ -87,6 +136,9 @@ public final class ResourceNames {
         String expected = switch (kind.toLowerCase(Locale.ROOT)) {
             case "job" -> "jobs/{job} or a job id, {job} a UUID";
             case "task" -> "jobs/{job}/tasks/{task}, {task} the task's index";
+            case "pool" -> "pools/{pool} or a pool id";
+            case "node" -> "nodes/{node} or a node name";
+            case "instance" -> "pools/{pool}/instances/{instance}, {instance} a UUID";
             default -> "jobs/{job}/tasks/{task}/attempts/{attempt}, or jobs/{job}/tasks/{task} for the current attempt";
         };
         return name.isEmpty() ? "required: " + expected : "not a " + kind + " name: '" + shown + "' (expected " + expected + ")";

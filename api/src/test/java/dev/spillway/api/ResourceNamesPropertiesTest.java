@@ -48,6 +48,22 @@ class ResourceNamesPropertiesTest {
         ResourceNames.parseTask(text).ifPresent(t -> assertThat(text.toLowerCase()).isEqualTo(t.toString()));
     }
 
+    @Property
+    void poolNodeAndInstanceNamesRoundTrip(@ForAll("ids") UUID id, @ForAll("poolIds") String pool) {
+        assertThat(ResourceNames.parsePool(ResourceNames.pool(pool))).contains(pool);
+        assertThat(ResourceNames.parsePool(pool)).contains(pool);
+        assertThat(ResourceNames.parseInstance(ResourceNames.instance(pool, id))).contains(new ResourceNames.InstanceName(pool, id));
+        assertThat(ResourceNames.parseNode(ResourceNames.node("rack7-n12.dc1"))).contains("rack7-n12.dc1");
+        assertThat(ResourceNames.parsePool(ResourceNames.instance(pool, id))).isEmpty();
+        assertThat(ResourceNames.parseNode(ResourceNames.pool(pool))).isEmpty();
+    }
+
+    @Provide
+    Arbitrary<String> poolIds() {
+        return Arbitraries.strings().withChars("abcdefghijklmnopqrstuvwxyz0123456789-").ofMinLength(1).ofMaxLength(63)
+                .filter(s -> !s.startsWith("-") && !s.endsWith("-"));
+    }
+
     @Example
     void badNamesAreRefusedWithWhatWasExpected() {
         UUID id = UUID.randomUUID();
@@ -59,5 +75,8 @@ class ResourceNamesPropertiesTest {
         assertThat(ResourceNames.parseAttempt("jobs/" + id + "/tasks/0/attempts/0")).as("attempts count from 1").isEmpty();
         assertThat(ResourceNames.problem("job", "nope")).contains("not a job name: 'nope'").contains("jobs/{job}");
         assertThat(ResourceNames.problem("task", "")).startsWith("required");
+        assertThat(ResourceNames.parsePool("pools/-")).as("the wildcard is no pool").isEmpty();
+        assertThat(ResourceNames.parsePool("Pools/x")).isEmpty();
+        assertThat(ResourceNames.parseNode("nodes/a/b")).isEmpty();
     }
 }

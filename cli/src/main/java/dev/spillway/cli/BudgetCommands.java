@@ -59,7 +59,7 @@ final class BudgetCommands {
                 throw new Spillway.CliException(Spillway.INVALID, "--limit: at most six decimal places, not " + limit.toPlainString());
             }
             Budget b = BudgetServiceGrpc.newBlockingStub(channel).setBudget(SetBudgetRequest.newBuilder().setBudget(Budget.newBuilder().setName(name)
-                    .setTenant(tenant).setLimitMicroUsd(micro).setPeriod(period).setHard(!soft).addAllAlerts(alerts).setOnPrem(onPrem)).build()).getBudget();
+                    .setTenant(tenant).setLimit(dev.spillway.api.Usd.ofMicros(micro)).setPeriod(period).setHard(!soft).addAllAlerts(alerts).setOnPrem(onPrem)).build()).getBudget();
             if (Output.structured(root().output, b, out())) return Spillway.OK;
             print(List.of(b), out());
             return Spillway.OK;
@@ -123,12 +123,17 @@ final class BudgetCommands {
     static void print(List<Budget> budgets, PrintWriter out) {
         Output.Table t = new Output.Table("BUDGET", "TENANT", "KIND", "PERIOD", "SPENT", "RESERVED", "FORECAST", "LIMIT", "USED", "UNTIL");
         for (Budget b : budgets) {
-            String used = String.format(java.util.Locale.ROOT, "%.0f%%", 100.0 * b.getSpentMicroUsd() / b.getLimitMicroUsd());
+            long limit = dev.spillway.api.Usd.micros(b.getLimit());
+            String used = String.format(java.util.Locale.ROOT, "%.0f%%", limit == 0 ? 0 : 100.0 * dev.spillway.api.Usd.micros(b.getSpent()) / limit);
             t.row(b.getName(), b.getTenant(), (b.getHard() ? "hard" : "soft") + (b.getOnPrem() ? "+on-prem" : ""), b.getPeriod(),
-                    usd(b.getSpentMicroUsd()), usd(b.getReservedMicroUsd()), usd(b.getForecastMicroUsd()), usd(b.getLimitMicroUsd()), used,
+                    usd(b.getSpent()), usd(b.getReserved()), usd(b.getForecast()), usd(b.getLimit()), used,
                     b.hasPeriodEnd() ? Output.time(b.getPeriodEnd()) : "-");
         }
         t.print(out);
+    }
+
+    private static String usd(com.google.type.Money amount) {
+        return usd(dev.spillway.api.Usd.micros(amount));
     }
 
     private static String usd(long micro) {

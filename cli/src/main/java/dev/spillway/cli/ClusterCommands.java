@@ -1,16 +1,15 @@
 package dev.spillway.cli;
 
-import dev.spillway.api.v1.ListNodesRequest;
+import dev.spillway.api.Usd;
 import dev.spillway.api.v1.ListNodesResponse;
-import dev.spillway.api.v1.ListPoolsRequest;
 import dev.spillway.api.v1.ListPoolsResponse;
 import dev.spillway.api.v1.Node;
 import dev.spillway.api.v1.NodeServiceGrpc;
 import dev.spillway.api.v1.Pool;
-import dev.spillway.api.v1.PoolServiceGrpc;
 import dev.spillway.api.v1.Resources;
 import io.grpc.ManagedChannel;
 import java.io.PrintWriter;
+import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
@@ -63,12 +62,11 @@ final class ClusterCommands {
 
         @Override
         Integer run(ManagedChannel channel) {
-            ListNodesResponse r = NodeServiceGrpc.newBlockingStub(channel)
-                    .listNodes(ListNodesRequest.newBuilder().setPool(pool == null ? "" : pool).build());
-            if (Output.structured(root().output, r, out())) return Spillway.OK;
+            List<Node> nodes = Listings.nodes(channel, pool);
+            if (Output.structured(root().output, ListNodesResponse.newBuilder().addAllNodes(nodes).build(), out())) return Spillway.OK;
             Output.Table t = new Output.Table("NODE", "POOL", "STATE", "TASKS", "ALLOCATED", "LABELS", "LAST SEEN");
-            for (Node n : r.getNodesList()) {
-                t.row(n.getName(), n.getPool(), Output.state(n.getState(), "NODE_STATE_"), n.getRunningTasks(),
+            for (Node n : nodes) {
+                t.row(Listings.id(n.getName()), n.getPool(), Output.state(n.getState(), "NODE_STATE_"), n.getRunningTasks(),
                         amount(n.getAllocated(), n.getCapacity()), n.getLabelsMap().isEmpty() ? "-" : n.getLabelsMap(),
                         Output.time(n.getLastSeenTime()));
             }
@@ -108,16 +106,20 @@ final class ClusterCommands {
         @Option(names = "--pool", description = "Only this pool.")
         String pool;
 
+        @Option(names = "--live", description = "Only the live ones (requested to draining), not those already gone.")
+        boolean live;
+
         @Override
         Integer run(ManagedChannel channel) {
-            var r = PoolServiceGrpc.newBlockingStub(channel).listInstances(
-                    dev.spillway.api.v1.ListInstancesRequest.newBuilder().setPool(pool == null ? "" : pool).build());
-            if (Output.structured(root().output, r, out())) return Spillway.OK;
+            var instances = Listings.instances(channel, pool, live ? Listings.LIVE : List.of());
+            if (Output.structured(root().output, dev.spillway.api.v1.ListInstancesResponse.newBuilder().addAllInstances(instances).build(), out())) {
+                return Spillway.OK;
+            }
             Output.Table t = new Output.Table("NODE", "POOL", "TYPE", "ZONE", "MARKET", "USD/H", "STATE", "COST USD", "REASON");
-            for (var i : r.getInstancesList()) {
+            for (var i : instances) {
                 t.row(i.getNode(), i.getPool(), i.getInstanceType(), i.getZone(), i.getSpot() ? "spot" : "on-demand",
-                        String.format(java.util.Locale.ROOT, "%.4f", i.getPriceUsdPerHour()), i.getState(),
-                        String.format(java.util.Locale.ROOT, "%.5f", i.getCostUsd()), i.getReason());
+                        String.format(java.util.Locale.ROOT, "%.4f", Usd.dollars(i.getPricePerHour())), Output.state(i.getState(), "INSTANCE_STATE_"),
+                        String.format(java.util.Locale.ROOT, "%.5f", Usd.dollars(i.getCost())), i.getReason());
             }
             t.print(out());
             return Spillway.OK;
@@ -191,18 +193,19 @@ final class ClusterCommands {
     static final class Pools extends Base {
         @Override
         Integer run(ManagedChannel channel) {
-            ListPoolsResponse r = PoolServiceGrpc.newBlockingStub(channel).listPools(ListPoolsRequest.getDefaultInstance());
-            if (Output.structured(root().output, r, out())) return Spillway.OK;
+            List<Pool> pools = Listings.pools(channel);
+            if (Output.structured(root().output, ListPoolsResponse.newBuilder().addAllPools(pools).build(), out())) return Spillway.OK;
             Output.Table t = new Output.Table("POOL", "KIND", "NODES", "TASKS", "ALLOCATED", "INSTANCES", "USD/H", "CLOUD");
-            for (Pool p : r.getPoolsList()) {
+            for (Pool p : pools) {
                 boolean cloud = p.hasCloud();
                 var c = p.getCloud();
-                t.row(p.getName(), p.getKind(), p.getReadyNodes(), p.getRunningTasks(), amount(p.getAllocated(), p.getCapacity()),
+                t.row(Listings.id(p.getName()), Output.state(p.getKind(), "POOL_KIND_").toLowerCase(java.util.Locale.ROOT).replace('_', '-'),
+                        p.getReadyNodes(), p.getRunningTasks(), amount(p.getAllocated(), p.getCapacity()),
                         cloud ? c.getInstances() + "/" + c.getMaxNodes() : "-",
-                        cloud ? String.format(java.util.Locale.ROOT, "%.4f%s", c.getSpendUsdPerHour(),
-                                c.getMaxSpendUsdPerHour() > 0 ? String.format(java.util.Locale.ROOT, "/%.2f", c.getMaxSpendUsdPerHour()) : "") : "-",
+                        cloud ? String.format(java.util.Locale.ROOT, "%.4f%s", Usd.dollars(c.getSpendPerHour()),
+                                c.hasMaxSpendPerHour() ? String.format(java.util.Locale.ROOT, "/%.2f", Usd.dollars(c.getMaxSpendPerHour())) : "") : "-",
                         cloud ? (c.getStatus().equals("ok") ? String.format(java.util.Locale.ROOT, "ok: %d offerings from %.4f USD/h",
-                                c.getOfferings(), c.getCheapestUsdPerHour()) : c.getStatus()) : "-");
+                                c.getOfferings(), Usd.dollars(c.getCheapestPricePerHour())) : c.getStatus()) : "-");
             }
             t.print(out());
             return Spillway.OK;

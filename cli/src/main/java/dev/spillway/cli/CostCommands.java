@@ -68,13 +68,13 @@ final class CostCommands {
         }
 
         private static void row(Output.Table t, String by, String key, CostGroup g) {
-            long total = g.getCloudMicroUsd() + g.getOnPremMicroUsd() + g.getIdleMicroUsd();
+            long total = dev.spillway.api.Usd.micros(g.getCloudCost()) + dev.spillway.api.Usd.micros(g.getOnPremCost()) + dev.spillway.api.Usd.micros(g.getIdleCost());
             String hours = String.format(java.util.Locale.ROOT, "%.2f", g.getTaskSeconds() / 3600);
             if (by.equals("job")) {
-                t.row(key, g.getName().isEmpty() ? "-" : g.getName(), usd(g.getCloudMicroUsd()), usd(g.getOnPremMicroUsd()), usd(g.getIdleMicroUsd()),
+                t.row(key, g.getName().isEmpty() ? "-" : g.getName(), usd(dev.spillway.api.Usd.micros(g.getCloudCost())), usd(dev.spillway.api.Usd.micros(g.getOnPremCost())), usd(dev.spillway.api.Usd.micros(g.getIdleCost())),
                         usd(total), hours);
             } else {
-                t.row(key, usd(g.getCloudMicroUsd()), usd(g.getOnPremMicroUsd()), usd(g.getIdleMicroUsd()), usd(total), hours);
+                t.row(key, usd(dev.spillway.api.Usd.micros(g.getCloudCost())), usd(dev.spillway.api.Usd.micros(g.getOnPremCost())), usd(dev.spillway.api.Usd.micros(g.getIdleCost())), usd(total), hours);
             }
         }
 
@@ -85,9 +85,9 @@ final class CostCommands {
         static void csv(GetCostReportResponse r, PrintWriter out) {
             out.print("key,name,cloud_usd,on_prem_usd,idle_usd,total_usd,task_hours\r\n");
             for (CostGroup g : r.getGroupsList()) {
-                long total = g.getCloudMicroUsd() + g.getOnPremMicroUsd() + g.getIdleMicroUsd();
-                out.print(field(g.getKey()) + "," + field(g.getName()) + "," + usd(g.getCloudMicroUsd()) + "," + usd(g.getOnPremMicroUsd()) + ","
-                        + usd(g.getIdleMicroUsd()) + "," + usd(total) + "," + BigDecimal.valueOf(g.getTaskSeconds() / 3600).toPlainString() + "\r\n");
+                long total = dev.spillway.api.Usd.micros(g.getCloudCost()) + dev.spillway.api.Usd.micros(g.getOnPremCost()) + dev.spillway.api.Usd.micros(g.getIdleCost());
+                out.print(field(g.getKey()) + "," + field(g.getName()) + "," + usd(dev.spillway.api.Usd.micros(g.getCloudCost())) + "," + usd(dev.spillway.api.Usd.micros(g.getOnPremCost())) + ","
+                        + usd(dev.spillway.api.Usd.micros(g.getIdleCost())) + "," + usd(total) + "," + BigDecimal.valueOf(g.getTaskSeconds() / 3600).toPlainString() + "\r\n");
             }
             out.flush();
         }
@@ -99,6 +99,10 @@ final class CostCommands {
         /** Millionths of a dollar, all six places. */
         static String usd(long micro) {
             return BigDecimal.valueOf(micro, 6).toPlainString();
+        }
+
+        static String usd(com.google.type.Money amount) {
+            return usd(dev.spillway.api.Usd.micros(amount));
         }
     }
 

@@ -1,11 +1,12 @@
 package dev.spillway.cli;
 
 import com.google.protobuf.Timestamp;
+import dev.spillway.api.Usd;
 import dev.spillway.api.v1.CloudInstance;
 import dev.spillway.api.v1.GetJobRequest;
+import dev.spillway.api.v1.InstanceState;
 import dev.spillway.api.v1.JobServiceGrpc;
 import dev.spillway.api.v1.JobSpec;
-import dev.spillway.api.v1.ListInstancesRequest;
 import dev.spillway.api.v1.PoolServiceGrpc;
 import dev.spillway.api.v1.Resources;
 import dev.spillway.api.v1.SubmitJobRequest;
@@ -114,13 +115,13 @@ final class DemoCommand implements Callable<Integer> {
         // The agents connect after the broker is up: quote once they have, as a user would.
         var nodes = dev.spillway.api.v1.NodeServiceGrpc.newBlockingStub(channel);
         for (long until = System.nanoTime() + 30_000_000_000L; System.nanoTime() < until; Thread.sleep(200)) {
-            long ready = nodes.listNodes(dev.spillway.api.v1.ListNodesRequest.getDefaultInstance()).getNodesList().stream()
+            long ready = Listings.nodes(nodes.getChannel(), null).stream()
                     .filter(n -> n.getState() == dev.spillway.api.v1.NodeState.NODE_STATE_READY).count();
             if (ready >= ON_PREM_AGENTS) break;
         }
         var quote = jobs.estimateJob(dev.spillway.api.v1.EstimateJobRequest.newBuilder().setSpec(spec).build());
         log.printf(Locale.ROOT, "quoted: %s; expected cost %.5f USD, not to exceed %.5f USD%n", quoteSummary(quote),
-                quote.getExpectedMicroUsd() / 1e6, quote.getNotToExceedMicroUsd() / 1e6);
+                Usd.dollars(quote.getExpectedCost()), Usd.dollars(quote.getNotToExceedCost()));
         String id = jobs.submitJob(SubmitJobRequest.newBuilder().setSpec(spec).build()).getUid();
         log.printf("submitted job %s: %d tasks of 1 cpu / 1 GiB, %d s each (at most %d s), spot-tolerant%n%n", id, tasks, taskSeconds,
                 spec.getTask().getMaxRuntime().getSeconds());
@@ -132,15 +133,16 @@ final class DemoCommand implements Callable<Integer> {
         List<CloudInstance> instances;
         while (true) {
             job = jobs.getJob(GetJobRequest.newBuilder().setName(id).build());
-            instances = pools.listInstances(ListInstancesRequest.getDefaultInstance()).getInstancesList();
+            instances = Listings.instances(pools.getChannel(), null, List.of());
             for (CloudInstance i : instances) {
-                String before = seenState.put(i.getNode(), i.getState());
-                if (i.getState().equals(before)) continue;
-                String what = switch (i.getState()) {
+                String state = Output.state(i.getState(), "INSTANCE_STATE_");
+                String before = seenState.put(i.getNode(), state);
+                if (state.equals(before)) continue;
+                String what = switch (state) {
                     case "REQUESTED", "PROVISIONING" -> before == null ? "burst decision: " + i.getDecision() : null;
                     case "JOINED" -> "joined: booted and registered";
                     case "DRAINING" -> "draining: " + i.getReason();
-                    case "TERMINATED" -> String.format(Locale.ROOT, "terminated (%s), cost %.5f USD", i.getReason(), i.getCostUsd());
+                    case "TERMINATED" -> String.format(Locale.ROOT, "terminated (%s), cost %.5f USD", i.getReason(), Usd.dollars(i.getCost()));
                     case "FAILED" -> "failed: " + i.getReason();
                     default -> null;
                 };
@@ -152,7 +154,8 @@ final class DemoCommand implements Callable<Integer> {
                 lastProgress = progress;
             }
             log.flush();
-            boolean cloudGone = instances.stream().allMatch(i -> i.getState().equals("TERMINATED") || i.getState().equals("FAILED"));
+            boolean cloudGone = instances.stream().allMatch(i -> i.getState() == InstanceState.INSTANCE_STATE_TERMINATED
+                    || i.getState() == InstanceState.INSTANCE_STATE_FAILED);
             if (job.hasFinishTime() && cloudGone) break;
             Thread.sleep(1000); // a human-paced progress display
         }
@@ -168,8 +171,8 @@ final class DemoCommand implements Callable<Integer> {
             out.printf(Locale.ROOT, "  cloud cost:                  %.5f USD (each instance's billed lifetime x its price: per started second, at least a minute)%n", s.cloudCostUsd());
             out.printf("  instances launched:          %d, terminated: %d%n", s.instancesLaunched(), s.instancesTerminated());
             out.printf(Locale.ROOT, "  quoted before submitting:    %.5f USD expected (%+.0f%% off), %.5f USD not to exceed%n",
-                    quote.getExpectedMicroUsd() / 1e6, s.cloudCostUsd() == 0 ? 0 : (quote.getExpectedMicroUsd() / 1e6 / s.cloudCostUsd() - 1) * 100,
-                    quote.getNotToExceedMicroUsd() / 1e6);
+                    Usd.dollars(quote.getExpectedCost()), s.cloudCostUsd() == 0 ? 0 : (Usd.dollars(quote.getExpectedCost()) / s.cloudCostUsd() - 1) * 100,
+                    Usd.dollars(quote.getNotToExceedCost()));
         } else {
             Map<String, Object> json = new LinkedHashMap<>();
             json.put("jobId", id);
@@ -179,8 +182,8 @@ final class DemoCommand implements Callable<Integer> {
             json.put("cloudCostUsd", s.cloudCostUsd());
             json.put("instancesLaunched", s.instancesLaunched());
             json.put("instancesTerminated", s.instancesTerminated());
-            json.put("quotedUsd", quote.getExpectedMicroUsd() / 1e6);
-            json.put("quotedNotToExceedUsd", quote.getNotToExceedMicroUsd() / 1e6);
+            json.put("quotedUsd", Usd.dollars(quote.getExpectedCost()));
+            json.put("quotedNotToExceedUsd", Usd.dollars(quote.getNotToExceedCost()));
             if (root.output == Output.Format.JSON) out.println(Json.write(json));
             else out.print(new org.yaml.snakeyaml.Yaml().dumpAsMap(json));
         }
@@ -211,9 +214,9 @@ final class DemoCommand implements Callable<Integer> {
             busySeconds += seconds(t.getFinishTime()) - seconds(t.getStartTime());
         }
         double makespan = seconds(job.getJob().getFinishTime()) - seconds(job.getJob().getCreateTime());
-        double cost = instances.stream().mapToDouble(CloudInstance::getCostUsd).sum();
+        double cost = instances.stream().mapToLong(i -> Usd.micros(i.getCost())).sum() / 1e6;
         int launched = (int) instances.stream().filter(i -> i.hasLaunchTime()).count();
-        int terminated = (int) instances.stream().filter(i -> i.getState().equals("TERMINATED")).count();
+        int terminated = (int) instances.stream().filter(i -> i.getState() == InstanceState.INSTANCE_STATE_TERMINATED).count();
         return new Summary(byPool, Math.round(makespan * 10) / 10.0, Math.round(busySeconds / (ON_PREM_AGENTS * ON_PREM_CPUS) * 10) / 10.0,
                 cost, launched, terminated);
     }

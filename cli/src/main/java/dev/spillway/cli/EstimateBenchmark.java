@@ -15,8 +15,8 @@ import java.util.Map;
 import java.util.concurrent.Callable;
 import org.HdrHistogram.Histogram;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Option;
 import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
 /**
@@ -59,7 +59,7 @@ final class EstimateBenchmark implements Callable<Integer> {
                 var jobs = JobServiceGrpc.newBlockingStub(channel);
                 var nodes = dev.spillway.api.v1.NodeServiceGrpc.newBlockingStub(channel);
                 for (long until = System.nanoTime() + 60_000_000_000L; System.nanoTime() < until; Thread.sleep(200)) {
-                    if (nodes.listNodes(dev.spillway.api.v1.ListNodesRequest.getDefaultInstance()).getNodesCount() >= agents) break;
+                    if (Listings.nodes(nodes.getChannel(), null).size() >= agents) break;
                 }
                 JobSpec job = JobSpec.newBuilder().setName("quoted").setTaskCount(tasks)
                         .setTask(TaskTemplate.newBuilder().addCommand("true").setSpotTolerant(true)
@@ -79,7 +79,7 @@ final class EstimateBenchmark implements Callable<Integer> {
                 int bought = last.getPurchasesList().stream().mapToInt(dev.spillway.api.v1.EstimatedPurchase::getInstances).sum();
                 out.printf(Locale.ROOT, "quote of %d tasks: %d on nodes now, %d on %d new instances, %d waiting; expected %.2f USD, not to exceed %.2f USD%n",
                         tasks, last.getPlacedNowMap().values().stream().mapToInt(Integer::intValue).sum(), last.getBurst(), bought, last.getWaiting(),
-                        last.getExpectedMicroUsd() / 1e6, last.getNotToExceedMicroUsd() / 1e6);
+                        dev.spillway.api.Usd.dollars(last.getExpectedCost()), dev.spillway.api.Usd.dollars(last.getNotToExceedCost()));
                 out.printf(Locale.ROOT, "RESULT estimate tasks=%d p50_ms=%.1f p99_ms=%.1f max_ms=%.1f%n", tasks,
                         latency.getValueAtPercentile(50) / 1000.0, latency.getValueAtPercentile(99) / 1000.0, latency.getMaxValue() / 1000.0);
                 out.flush();

@@ -164,8 +164,7 @@ final class FailoverBenchmark implements Callable<Integer> {
     private static void awaitNodes(ManagedChannel channel, int n) throws InterruptedException {
         for (long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(120); System.nanoTime() < until; Thread.sleep(200)) {
             try {
-                long ready = dev.spillway.api.v1.NodeServiceGrpc.newBlockingStub(channel).listNodes(dev.spillway.api.v1.ListNodesRequest.getDefaultInstance())
-                        .getNodesList().stream().filter(x -> x.getState() == dev.spillway.api.v1.NodeState.NODE_STATE_READY).count();
+                long ready = Listings.nodes(channel, null).stream().filter(x -> x.getState() == dev.spillway.api.v1.NodeState.NODE_STATE_READY).count();
                 if (ready >= n) return;
             } catch (RuntimeException notYet) {
                 // the broker is still starting

@@ -108,11 +108,11 @@ final class JobCommands {
             out.println(String.join(", ", parts));
             for (var p : q.getPurchasesList()) {
                 out.printf(Locale.ROOT, "  buy %d × %s%s in %s at %.4f USD/h (%d task(s) at once)%n", p.getInstances(), p.getInstanceType(),
-                        p.getSpot() ? " spot" : "", p.getPool(), p.getPriceUsdPerHour(), p.getTasks());
+                        p.getSpot() ? " spot" : "", p.getPool(), dev.spillway.api.Usd.dollars(p.getPricePerHour()), p.getTasks());
             }
-            out.println("  expected cost:     " + (q.hasExpectedMicroUsd() ? CostCommands.Cost.usd(q.getExpectedMicroUsd()) + " USD"
+            out.println("  expected cost:     " + (q.hasExpectedCost() ? CostCommands.Cost.usd(q.getExpectedCost()) + " USD"
                     + " (runtime from " + q.getRuntimeBasis() + ")" : "unknown: give expectedRuntime or maxRuntime"));
-            out.println("  not to exceed:     " + (q.hasNotToExceedMicroUsd() ? CostCommands.Cost.usd(q.getNotToExceedMicroUsd()) + " USD"
+            out.println("  not to exceed:     " + (q.hasNotToExceedCost() ? CostCommands.Cost.usd(q.getNotToExceedCost()) + " USD"
                     : "unbounded: " + q.getUnboundedReason()));
             if (q.hasExpectedStart()) out.println("  expected start:    in " + seconds(q.getExpectedStart()));
             if (q.hasExpectedFinish()) out.println("  expected finish:   in " + seconds(q.getExpectedFinish()));
@@ -151,11 +151,11 @@ final class JobCommands {
                 if (maxCost.signum() < 0) throw new Spillway.CliException(Spillway.INVALID, "--max-cost: 0 or more US dollars");
                 var quote = Estimate.quote(jobs, spec, file, spec().commandLine().getErr());
                 if (quote == null) return Spillway.INVALID;
-                if (!quote.hasNotToExceedMicroUsd()) {
+                if (!quote.hasNotToExceedCost()) {
                     throw new Spillway.CliException(Spillway.INVALID, "refused: " + file + " has no cost bound (" + quote.getUnboundedReason()
                             + "); nothing was submitted");
                 }
-                java.math.BigDecimal bound = java.math.BigDecimal.valueOf(quote.getNotToExceedMicroUsd(), 6);
+                java.math.BigDecimal bound = java.math.BigDecimal.valueOf(dev.spillway.api.Usd.micros(quote.getNotToExceedCost()), 6);
                 if (bound.compareTo(maxCost) > 0) {
                     throw new Spillway.CliException(Spillway.INVALID, "refused: the job may cost up to " + bound.toPlainString()
                             + " USD, above --max-cost " + maxCost.toPlainString() + "; nothing was submitted (see 'spillway estimate " + file + "')");
@@ -342,8 +342,7 @@ final class JobCommands {
         @Override
         Integer run(JobServiceGrpc.JobServiceBlockingStub jobs) {
             Job j = jobs.getJob(GetJobRequest.newBuilder().setName(id).build());
-            var instances = dev.spillway.api.v1.PoolServiceGrpc.newBlockingStub((io.grpc.Channel) jobs.getChannel())
-                    .listInstances(dev.spillway.api.v1.ListInstancesRequest.getDefaultInstance()).getInstancesList();
+            var instances = Listings.instances(jobs.getChannel(), null, List.of());
             Map<String, dev.spillway.api.v1.CloudInstance> byNode = new java.util.HashMap<>();
             instances.forEach(i -> byNode.put(i.getNode(), i));
             PrintWriter out = out();
@@ -362,7 +361,7 @@ final class JobCommands {
                 dev.spillway.api.v1.CloudInstance cloud = byNode.get(t.getNode());
                 if (cloud != null) {
                     where += String.format(Locale.ROOT, " (%s %s%s, %.4f USD/h, burst because: %s)", cloud.getPool(), cloud.getInstanceType(),
-                            cloud.getSpot() ? " spot" : "", cloud.getPriceUsdPerHour(), cloud.getDecision());
+                            cloud.getSpot() ? " spot" : "", dev.spillway.api.Usd.dollars(cloud.getPricePerHour()), cloud.getDecision());
                 }
                 String key = Output.state(t.getState(), "TASK_STATE_") + " on " + where + ": "
                         + (t.getMessage().isEmpty() ? Output.reason(t.getReason()) : t.getMessage());

@@ -8,10 +8,10 @@ import dev.spillway.api.v1.GetPoliciesResponse;
 import dev.spillway.api.v1.ListPolicyVersionsRequest;
 import dev.spillway.api.v1.ListPolicyVersionsResponse;
 import dev.spillway.api.v1.PolicyFile;
-import dev.spillway.api.v1.PolicyServiceGrpc;
 import dev.spillway.api.v1.PolicyOfferingTrial;
 import dev.spillway.api.v1.PolicyPoolTrial;
 import dev.spillway.api.v1.PolicyRuleOutcome;
+import dev.spillway.api.v1.PolicyServiceGrpc;
 import dev.spillway.api.v1.PolicyVersion;
 import dev.spillway.api.v1.PolicyVetoCount;
 import dev.spillway.api.v1.TestPoliciesRequest;
@@ -228,7 +228,7 @@ final class PolicyCommands {
             } else {
                 Output.Table offers = new Output.Table("OFFERING", "USD/H", "DATA MOVED", "VERDICT");
                 r.getOfferingsList().stream().limit(OFFERINGS_SHOWN).forEach(o -> offers.row(o.getOffering(),
-                        String.format(java.util.Locale.ROOT, "%.4f", o.getPriceUsdPerHour()), o.getDataMove().isEmpty() ? "-" : o.getDataMove(),
+                        String.format(java.util.Locale.ROOT, "%.4f", dev.spillway.api.Usd.dollars(o.getPricePerHour())), o.getDataMove().isEmpty() ? "-" : o.getDataMove(),
                         o.getAllowed() ? "allowed" : "refused: " + o.getRule() + ": " + o.getReason()));
                 offers.print(out);
                 if (r.getOfferingsCount() > OFFERINGS_SHOWN) {
@@ -319,7 +319,7 @@ final class PolicyCommands {
             t.row("tasks never placed", a.getTasksNeverPlaced(), b.getTasksNeverPlaced());
             t.row("mean wait", seconds(a.getMeanWaitSeconds()), seconds(b.getMeanWaitSeconds()));
             t.row("p95 wait", seconds(a.getP95WaitSeconds()), seconds(b.getP95WaitSeconds()));
-            t.row("cloud spend", usd(a.getCloudCostUsd()), usd(b.getCloudCostUsd()));
+            t.row("cloud spend", usd(dev.spillway.api.Usd.dollars(a.getCloudCost())), usd(dev.spillway.api.Usd.dollars(b.getCloudCost())));
             t.row("instances launched", a.getInstances(), b.getInstances());
             t.row("tasks by pool", new java.util.TreeMap<>(a.getTasksByPoolMap()), new java.util.TreeMap<>(b.getTasksByPoolMap()));
             t.row("residency violations", a.getResidencyViolations(), b.getResidencyViolations());
@@ -338,7 +338,7 @@ final class PolicyCommands {
                 tenants.row(x.getTenant().isEmpty() ? "(none)" : x.getTenant(), c.getJobs(), c.getRefused() + " -> " + d.getRefused(),
                         seconds(c.getMeanWaitSeconds()) + " -> " + seconds(d.getMeanWaitSeconds()),
                         seconds(c.getP95WaitSeconds()) + " -> " + seconds(d.getP95WaitSeconds()),
-                        usd(c.getCloudCostUsd()) + " -> " + usd(d.getCloudCostUsd()),
+                        usd(dev.spillway.api.Usd.dollars(c.getCloudCost())) + " -> " + usd(dev.spillway.api.Usd.dollars(d.getCloudCost())),
                         String.format(java.util.Locale.ROOT, "%.1f -> %.1f", c.getPeakBorrowedCpu(), d.getPeakBorrowedCpu()));
             });
             tenants.print(out);

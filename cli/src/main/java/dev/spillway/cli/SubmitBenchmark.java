@@ -106,7 +106,7 @@ final class SubmitBenchmark implements Callable<Integer> {
                         List<JobSpec> specs = new ArrayList<>();
                         for (int t = 0; t < budgetTenants; t++) {
                             budgetsStub.setBudget(dev.spillway.api.v1.SetBudgetRequest.newBuilder().setBudget(dev.spillway.api.v1.Budget.newBuilder()
-                                    .setName("bench-" + t).setTenant("bench-" + t).setLimitMicroUsd(1_000_000_000_000L).setHard(true).setOnPrem(true)).build());
+                                    .setName("bench-" + t).setTenant("bench-" + t).setLimit(dev.spillway.api.Usd.ofMicros(1_000_000_000_000L)).setHard(true).setOnPrem(true)).build());
                             JobSpec.Builder b = spec(1, "true").toBuilder().setTenant("bench-" + t);
                             b.getTaskBuilder().setMaxRuntime(com.google.protobuf.Duration.newBuilder().setSeconds(3600));
                             specs.add(b.build());

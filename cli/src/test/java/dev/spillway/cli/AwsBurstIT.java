@@ -31,7 +31,12 @@ class AwsBurstIT {
                 .type("c5.xlarge", 4, 8192, 0)
                 .spotPrice("m5.large", "eu-central-1a", 0.0401)
                 .spotPrice("c5.xlarge", "eu-central-1b", 0.0702);
-        ec2.onRun(i -> machines.boot(i.id, i.userDataText(), ec2.type(i.type).vcpus(), ec2.type(i.type).memoryMib(), () -> i.state = "running"));
+        // An instance terminated while it boots stays terminated, as in EC2.
+        ec2.onRun(i -> machines.boot(i.id, i.userDataText(), ec2.type(i.type).vcpus(), ec2.type(i.type).memoryMib(), () -> {
+            synchronized (i) {
+                if (i.state.equals("pending")) i.state = "running";
+            }
+        }));
         ec2.onTerminate(i -> machines.shutDown(i.id));
         return ec2;
     }
@@ -62,11 +67,11 @@ class AwsBurstIT {
             try (ClusterFixture fx = new ClusterFixture("aws-burst", 1, "20s", o -> awsPool(o, ec2))) {
                 // Offerings as EC2 and the catalog give them: both types on demand in both zones, spot where EC2 has a price.
                 await().atMost(Duration.ofSeconds(30)).until(() -> PoolServiceGrpc.newBlockingStub(fx.channel)
-                        .getPool(dev.spillway.api.v1.GetPoolRequest.newBuilder().setName("aws-eu").build()).getPool().getCloud().getOfferings() == 6);
+                        .getPool(dev.spillway.api.v1.GetPoolRequest.newBuilder().setName("aws-eu").build()).getCloud().getOfferings() == 6);
                 var cloud = PoolServiceGrpc.newBlockingStub(fx.channel)
-                        .getPool(dev.spillway.api.v1.GetPoolRequest.newBuilder().setName("aws-eu").build()).getPool().getCloud();
+                        .getPool(dev.spillway.api.v1.GetPoolRequest.newBuilder().setName("aws-eu").build()).getCloud();
                 assertThat(cloud.getStatus()).isEqualTo("ok");
-                assertThat(cloud.getCheapestUsdPerHour()).isEqualTo(0.0401);
+                assertThat(dev.spillway.api.Usd.dollars(cloud.getCheapestPricePerHour())).isEqualTo(0.0401);
                 assertThat(cloud.getMaxNodes()).isEqualTo(3);
                 String id = fx.submit(ClusterFixture.spotJob(8, "sleep 4"));
                 await().atMost(Duration.ofSeconds(120)).pollInterval(Duration.ofMillis(200)).until(() -> fx.job(id).getJob().hasFinishTime());
@@ -121,7 +126,7 @@ class AwsBurstIT {
             });
             await().atMost(Duration.ofSeconds(30)).until(() -> PoolServiceGrpc.newBlockingStub(fx.channel)
                     .listInstances(ListInstancesRequest.getDefaultInstance()).getInstancesList().stream()
-                    .anyMatch(i -> i.getNode().equals(victim.getNode()) && i.getState().equals("TERMINATED")));
+                    .anyMatch(i -> i.getNode().equals(victim.getNode()) && i.getState() == dev.spillway.api.v1.InstanceState.INSTANCE_STATE_TERMINATED));
             fx.jobs.cancelJob(dev.spillway.api.v1.CancelJobRequest.newBuilder().setName(id).build());
         }
     }
@@ -137,7 +142,7 @@ class AwsBurstIT {
 
             await().atMost(Duration.ofSeconds(60)).until(() -> fx.job(id).getJob().getPendingReason().contains("ec2:RunInstances"));
             var pool = PoolServiceGrpc.newBlockingStub(fx.channel)
-                    .getPool(dev.spillway.api.v1.GetPoolRequest.newBuilder().setName("aws-eu").build()).getPool();
+                    .getPool(dev.spillway.api.v1.GetPoolRequest.newBuilder().setName("aws-eu").build());
             assertThat(pool.getCloud().getStatus()).startsWith("resting until").contains("ec2:RunInstances");
             assertThat(fx.job(id).getJob().getPendingReason()).contains("pool aws-eu rests until").contains("iam-policy.json");
             int attempts = ec2.requests("RunInstances").size();
@@ -167,7 +172,7 @@ class AwsBurstIT {
             assertThat(reason).contains("pool aws-eu rests until")
                     .contains("3 instances launched in the last").contains("never joined: check that instances can reach " + fx.cluster.brokerAddress());
             var pool = PoolServiceGrpc.newBlockingStub(fx.channel)
-                    .getPool(dev.spillway.api.v1.GetPoolRequest.newBuilder().setName("aws-eu").build()).getPool();
+                    .getPool(dev.spillway.api.v1.GetPoolRequest.newBuilder().setName("aws-eu").build());
             assertThat(pool.getCloud().getStatus()).startsWith("resting until").contains("never joined");
             // Each instance that never joined was terminated and recorded FAILED; nothing was relaunched in its place at once.
             int runs = ec2.requests("RunInstances").size();
@@ -175,7 +180,7 @@ class AwsBurstIT {
                     .getInstancesList();
             assertThat(runs).isGreaterThanOrEqualTo(3);
             assertThat(failed).hasSize(runs).allSatisfy(i -> {
-                assertThat(i.getState()).isEqualTo("FAILED");
+                assertThat(i.getState()).isEqualTo(dev.spillway.api.v1.InstanceState.INSTANCE_STATE_FAILED);
                 assertThat(i.getReason()).startsWith("never joined within 3 s");
                 assertThat(i.hasTerminateTime()).isTrue();
             });
@@ -202,7 +207,7 @@ class AwsBurstIT {
                 assertThat(foreign.state).as("another cluster's instance is not ours to terminate").isEqualTo("running");
 
                 var cloud = PoolServiceGrpc.newBlockingStub(fx.channel)
-                        .getPool(dev.spillway.api.v1.GetPoolRequest.newBuilder().setName("aws-eu").build()).getPool().getCloud();
+                        .getPool(dev.spillway.api.v1.GetPoolRequest.newBuilder().setName("aws-eu").build()).getCloud();
                 assertThat(cloud.getOfferings()).isEqualTo(6);
                 assertThat(cloud.getStatus()).startsWith("ok").contains("m5.nosuch");
                 String id = fx.submit(ClusterFixture.spotJob(4, "sleep 2"));

@@ -28,6 +28,8 @@ final class BootedInstances implements AutoCloseable {
     private final Map<String, Process> agents = new ConcurrentHashMap<>();
     private final Map<String, MetadataLoopbackServer> metadata = new ConcurrentHashMap<>();
     private final Map<String, String> instanceOfNode = new ConcurrentHashMap<>();
+    /** Instances shut down, possibly while still booting: as in a cloud, such an instance never runs. */
+    private final java.util.Set<String> gone = ConcurrentHashMap.newKeySet();
 
     BootedInstances(Path dir) {
         this.dir = dir;
@@ -35,7 +37,8 @@ final class BootedInstances implements AutoCloseable {
 
     /**
      * Boots {@code instanceId} in the background, as a cloud does, with its own metadata service;
-     * {@code running} runs once its agent process is up.
+     * {@code running} runs once its agent process is up, unless the instance was shut down while
+     * it booted (then no agent is left running and {@code running} never runs).
      */
     void boot(String instanceId, String bootScript, int vcpus, long memoryMib, Runnable running) {
         BootScript.Parsed script = BootScript.parse(bootScript);
@@ -70,7 +73,10 @@ final class BootedInstances implements AutoCloseable {
                         "--metadata-endpoint", imds.endpoint().toString(), "--spot-watch-interval", "500ms"));
                 ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(home.resolve("agent.log").toFile());
                 pb.environment().putAll(script.environment());
-                agents.put(instanceId, pb.start());
+                synchronized (this) {
+                    if (gone.contains(instanceId)) return;
+                    agents.put(instanceId, pb.start());
+                }
                 running.run();
             } catch (IOException e) {
                 throw new UncheckedIOException(e);
@@ -101,7 +107,11 @@ final class BootedInstances implements AutoCloseable {
 
     /** The instance goes away: its agent gets SIGTERM, as on a real shutdown. */
     void shutDown(String instanceId) {
-        Process p = agents.get(instanceId);
+        Process p;
+        synchronized (this) {
+            gone.add(instanceId);
+            p = agents.get(instanceId);
+        }
         if (p != null) p.destroy();
     }
 

@@ -49,7 +49,7 @@ class BurstIT {
                 assertThat(i.getSpot()).isTrue();
                 // Billed per started second, at least a minute, at the price captured at launch.
                 long billedSeconds = Math.max(60, (micros(i.getTerminateTime()) - micros(i.getLaunchTime()) + 999_999) / 1_000_000);
-                assertThat(i.getCostUsd()).isCloseTo(billedSeconds * i.getPriceUsdPerHour() / 3600, org.assertj.core.data.Offset.offset(1e-6));
+                assertThat(dev.spillway.api.Usd.dollars(i.getCost())).isCloseTo(billedSeconds * dev.spillway.api.Usd.dollars(i.getPricePerHour()) / 3600, org.assertj.core.data.Offset.offset(1e-6));
                 if (i.hasJoinTime()) {
                     assertThat(i.getReason()).startsWith("idle for 4 s").endsWith("terminated once drained");
                 } else {
@@ -73,7 +73,7 @@ class BurstIT {
             var pools = dev.spillway.api.v1.PoolServiceGrpc.newBlockingStub(fx.channel);
             var all = dev.spillway.api.v1.ListInstancesRequest.getDefaultInstance();
             await().atMost(Duration.ofSeconds(90)).until(() -> pools.listInstances(all).getInstancesList().stream()
-                    .anyMatch(i -> i.getState().equals("JOINED")));
+                    .anyMatch(i -> i.getState() == dev.spillway.api.v1.InstanceState.INSTANCE_STATE_JOINED));
 
             // Without a credential, with an agent's node credential, or with a role that may not change pools, the broker refuses.
             var stop = dev.spillway.api.v1.StopBurstingRequest.getDefaultInstance();
@@ -92,11 +92,11 @@ class BurstIT {
                     other.shutdownNow();
                 }
             }
-            assertThat(pools.listInstances(all).getInstancesList()).anyMatch(i -> i.getState().equals("JOINED"));
+            assertThat(pools.listInstances(all).getInstancesList()).anyMatch(i -> i.getState() == dev.spillway.api.v1.InstanceState.INSTANCE_STATE_JOINED);
 
             // What a local setup does first when it goes down: every record ends, with its cost; no new launch follows.
-            int live = (int) pools.listInstances(all).getInstancesList().stream().filter(i -> !i.getState().equals("TERMINATED")
-                    && !i.getState().equals("FAILED")).count();
+            int live = (int) pools.listInstances(all).getInstancesList().stream().filter(i -> i.getState() != dev.spillway.api.v1.InstanceState.INSTANCE_STATE_TERMINATED
+                    && i.getState() != dev.spillway.api.v1.InstanceState.INSTANCE_STATE_FAILED).count();
             assertThat(fx.cluster.stopBursting()).isEqualTo(live);
             List<CloudInstance> ended = pools.listInstances(all).getInstancesList();
             assertThat(ended).isNotEmpty().allSatisfy(i -> {
@@ -105,7 +105,7 @@ class BurstIT {
             });
             assertThat(ended).filteredOn(CloudInstance::hasJoinTime).allSatisfy(i -> {
                 assertThat(i.getReason()).startsWith("bursting stopped by apikey:");
-                assertThat(i.getCostUsd()).isPositive();
+                assertThat(dev.spillway.api.Usd.dollars(i.getCost())).isPositive();
             });
             await().during(Duration.ofSeconds(3)).atMost(Duration.ofSeconds(5)).until(() -> pools.listInstances(all).getInstancesCount() == ended.size());
             for (CloudInstance i : ended) assertThat(processesNamed(i.getNode())).as("agent of %s still running", i.getNode()).isEmpty();

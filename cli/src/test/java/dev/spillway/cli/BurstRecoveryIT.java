@@ -51,7 +51,7 @@ class BurstRecoveryIT {
 
             var pools = PoolServiceGrpc.newBlockingStub(fx.channel);
             await().atMost(Duration.ofSeconds(90)).until(() -> pools.listInstances(ListInstancesRequest.getDefaultInstance())
-                    .getInstancesList().stream().allMatch(i -> i.getState().equals("TERMINATED") || i.getState().equals("FAILED")));
+                    .getInstancesList().stream().allMatch(i -> i.getState() == dev.spillway.api.v1.InstanceState.INSTANCE_STATE_TERMINATED || i.getState() == dev.spillway.api.v1.InstanceState.INSTANCE_STATE_FAILED));
             List<CloudInstance> records = pools.listInstances(ListInstancesRequest.getDefaultInstance()).getInstancesList();
             List<Properties> launched = providerInstances(fx.cluster.dataDir().resolve("local-cloud/aws-eu"));
             // One cloud instance per launch request at most: no duplicate from the repeated launch.
@@ -60,7 +60,7 @@ class BurstRecoveryIT {
             assertThat(records.stream().filter(r -> !r.getProviderInstanceId().isEmpty()).count()).isLessThanOrEqualTo(launched.size());
             // An adopted instance keeps the provider's launch time (its join deadline and its cost count from there).
             for (CloudInstance r : records) {
-                launched.stream().filter(p -> r.getInstanceId().equals(p.getProperty("tag.spillway:request"))).findFirst().ifPresent(p -> {
+                launched.stream().filter(p -> r.getUid().equals(p.getProperty("tag.spillway:request"))).findFirst().ifPresent(p -> {
                     java.time.Instant providerTime = java.time.Instant.parse(p.getProperty("launched")).truncatedTo(java.time.temporal.ChronoUnit.MICROS);
                     assertThat(java.time.Instant.ofEpochSecond(r.getLaunchTime().getSeconds(), r.getLaunchTime().getNanos()))
                             .as("launch time of %s", r.getNode()).isEqualTo(providerTime);
@@ -84,10 +84,10 @@ class BurstRecoveryIT {
                     .listInstances(ListInstancesRequest.getDefaultInstance()).getInstancesList();
             assertThat(records).anySatisfy(r -> {
                 assertThat(r.getInstanceType()).isEqualTo("t3.medium");
-                assertThat(r.getState()).isEqualTo("FAILED");
+                assertThat(r.getState()).isEqualTo(dev.spillway.api.v1.InstanceState.INSTANCE_STATE_FAILED);
                 assertThat(r.getReason()).contains("INSUFFICIENT_CAPACITY");
             });
-            CloudInstance failed = records.stream().filter(r -> r.getState().equals("FAILED")).findFirst().orElseThrow();
+            CloudInstance failed = records.stream().filter(r -> r.getState() == dev.spillway.api.v1.InstanceState.INSTANCE_STATE_FAILED).findFirst().orElseThrow();
             assertThat(records).anySatisfy(r -> {
                 assertThat(r.getInstanceType()).isNotEqualTo("t3.medium");
                 assertThat(r.hasJoinTime()).isTrue();
@@ -117,7 +117,7 @@ class BurstRecoveryIT {
             });
             await().atMost(Duration.ofSeconds(30)).until(() -> PoolServiceGrpc.newBlockingStub(fx.channel)
                     .listInstances(ListInstancesRequest.getDefaultInstance()).getInstancesList().stream()
-                    .anyMatch(i -> i.getNode().equals(node) && i.getState().equals("TERMINATED")));
+                    .anyMatch(i -> i.getNode().equals(node) && i.getState() == dev.spillway.api.v1.InstanceState.INSTANCE_STATE_TERMINATED));
             fx.jobs.cancelJob(dev.spillway.api.v1.CancelJobRequest.newBuilder().setName(id).build());
         }
     }

@@ -72,7 +72,7 @@ class CliIT {
         Run jobs = cli("jobs");
         assertThat(jobs.out()).contains(id).contains("SUCCEEDED");
         assertThat(cli("nodes").out()).contains("agent-1").contains("READY");
-        assertThat(cli("pools", "-o", "yaml").out()).contains("name: onprem");
+        assertThat(cli("pools", "-o", "yaml").out()).contains("name: pools/onprem").contains("kind: POOL_KIND_ON_PREM");
 
         // Each of the three attempts is in the decision log, with where it ran.
         Run explain = cli("explain", id, "--attempts");

@@ -70,7 +70,7 @@ final class ClusterFixture implements AutoCloseable {
     List<dev.spillway.api.v1.CloudInstance> awaitAllInstancesTerminated(Duration within) {
         var pools = dev.spillway.api.v1.PoolServiceGrpc.newBlockingStub(channel);
         var all = dev.spillway.api.v1.ListInstancesRequest.getDefaultInstance();
-        await().atMost(within).until(() -> pools.listInstances(all).getInstancesList().stream().allMatch(i -> i.getState().equals("TERMINATED")));
+        await().atMost(within).until(() -> pools.listInstances(all).getInstancesList().stream().allMatch(i -> i.getState() == dev.spillway.api.v1.InstanceState.INSTANCE_STATE_TERMINATED));
         List<dev.spillway.api.v1.CloudInstance> instances = pools.listInstances(all).getInstancesList();
         assertLedgerIsTheInstancesCharges(instances);
         return instances;
@@ -85,10 +85,10 @@ final class ClusterFixture implements AutoCloseable {
         var report = dev.spillway.api.v1.CostServiceGrpc.newBlockingStub(channel).getCostReport(dev.spillway.api.v1.GetCostReportRequest.newBuilder()
                 .setGroupBy("pool").setStartTime(com.google.protobuf.Timestamp.newBuilder().setSeconds(start.getEpochSecond())).build());
         java.util.Map<String, Long> charged = new java.util.TreeMap<>();
-        for (var i : instances) charged.merge(i.getPool(), Math.round(i.getCostUsd() * 1e6), Long::sum);
+        for (var i : instances) charged.merge(i.getPool(), dev.spillway.api.Usd.micros(i.getCost()), Long::sum);
         java.util.Map<String, Long> ledger = new java.util.TreeMap<>();
         for (var g : report.getGroupsList()) {
-            if (charged.containsKey(g.getKey())) ledger.put(g.getKey(), g.getCloudMicroUsd() + g.getIdleMicroUsd());
+            if (charged.containsKey(g.getKey())) ledger.put(g.getKey(), dev.spillway.api.Usd.micros(g.getCloudCost()) + dev.spillway.api.Usd.micros(g.getIdleCost()));
         }
         for (String p : charged.keySet()) ledger.putIfAbsent(p, 0L);
         org.assertj.core.api.Assertions.assertThat(ledger).as("allocated + idle by pool, against the instances' charges").isEqualTo(charged);

@@ -2,12 +2,10 @@ package dev.spillway.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.spillway.api.v1.CloudInstance;
 import dev.spillway.api.v1.JobServiceGrpc;
 import dev.spillway.api.v1.ListInstancesRequest;
 import dev.spillway.api.v1.PoolServiceGrpc;
 import dev.spillway.api.v1.Task;
-import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.file.Files;
@@ -53,7 +51,7 @@ class DemoIT {
             var channel = cluster.channel();
             try {
                 var instances = PoolServiceGrpc.newBlockingStub(channel).listInstances(ListInstancesRequest.getDefaultInstance()).getInstancesList();
-                double cost = instances.stream().mapToDouble(CloudInstance::getCostUsd).sum();
+                double cost = instances.stream().mapToDouble(i -> dev.spillway.api.Usd.dollars(i.getCost())).sum();
                 assertThat((Double) summary.get("cloudCostUsd")).isCloseTo(cost, org.assertj.core.data.Offset.offset(1e-9));
                 // The quote made before submitting: within 10 % of what the demo then cost.
                 assertThat((Double) summary.get("quotedUsd")).isCloseTo(cost, org.assertj.core.data.Percentage.withPercentage(10));
@@ -83,10 +81,10 @@ class DemoIT {
                 @SuppressWarnings("unchecked")
                 List<Map<String, Object>> groups = (List<Map<String, Object>>) report.get("groups");
                 long cloudMicro = groups.stream().filter(g -> !g.get("key").equals("onprem"))
-                        .mapToLong(g -> Long.parseLong((String) g.get("cloudMicroUsd")) + Long.parseLong((String) g.get("idleMicroUsd"))).sum();
+                        .mapToLong(g -> money(g.get("cloudCost")) + money(g.get("idleCost"))).sum();
                 assertThat(cloudMicro / 1e6).isCloseTo(cost, org.assertj.core.data.Offset.offset(1e-9));
                 assertThat(groups).filteredOn(g -> !g.get("key").equals("onprem"))
-                        .anySatisfy(g -> assertThat(Long.parseLong((String) g.get("cloudMicroUsd"))).as("tasks' share of the instances").isPositive());
+                        .anySatisfy(g -> assertThat(money(g.get("cloudCost"))).as("tasks' share of the instances").isPositive());
                 String focus = cli(asAdmin, "cost", "export", "--format", "focus", "--from", day);
                 List<List<String>> rows = csv(focus);
                 int billed = rows.get(0).indexOf("BilledCost");
@@ -137,5 +135,16 @@ class DemoIT {
             out.add(fields);
         }
         return out;
+    }
+
+    /** A google.type.Money as the CLI prints it in JSON ({"currencyCode": "USD", "units": "1", "nanos": 500000000}), in millionths. */
+    @SuppressWarnings("unchecked")
+    private static long money(Object json) {
+        if (json == null) return 0;
+        Map<String, Object> m = (Map<String, Object>) json;
+        assertThat(m.get("currencyCode")).isEqualTo("USD");
+        long units = m.get("units") == null ? 0 : Long.parseLong(m.get("units").toString());
+        long nanos = m.get("nanos") == null ? 0 : ((Number) m.get("nanos")).longValue();
+        return units * 1_000_000 + nanos / 1000;
     }
 }

@@ -39,7 +39,7 @@ class DrainIT {
             assertThat(handedBack.getFailures()).as("a hand-back is not a failure").isZero();
             await().atMost(Duration.ofSeconds(20)).untilAsserted(() -> assertThat(NodeServiceGrpc.newBlockingStub(fx.channel)
                     .listNodes(ListNodesRequest.getDefaultInstance()).getNodesList())
-                    .filteredOn(n -> n.getName().equals(longNode)).singleElement()
+                    .filteredOn(n -> n.getName().equals("nodes/" + longNode)).singleElement()
                     .satisfies(n -> assertThat(n.getState()).isEqualTo(NodeState.NODE_STATE_DISCONNECTED)));
         }
     }

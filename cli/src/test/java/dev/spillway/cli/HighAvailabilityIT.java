@@ -288,7 +288,7 @@ class HighAvailabilityIT {
             // A hard budget set through the leader holds on the follower, whose quote prices the nodes the database lists.
             dev.spillway.api.v1.BudgetServiceGrpc.newBlockingStub(p.toA).setBudget(dev.spillway.api.v1.SetBudgetRequest.newBuilder()
                     .setBudget(dev.spillway.api.v1.Budget.newBuilder().setName("tight").setTenant("default").setPeriod("monthly")
-                            .setLimitMicroUsd(1_000_000).setHard(true).setOnPrem(true)).build());
+                            .setLimit(dev.spillway.api.Usd.ofMicros(1_000_000)).setHard(true).setOnPrem(true)).build());
             JobSpec dear = ClusterFixture.shellJob(1, 1000, "true").toBuilder()
                     .setTask(ClusterFixture.shellJob(1, 1000, "true").getTask().toBuilder()
                             .setMaxRuntime(com.google.protobuf.Duration.newBuilder().setSeconds(60))).build();

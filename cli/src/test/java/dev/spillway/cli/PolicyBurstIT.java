@@ -57,7 +57,7 @@ class PolicyBurstIT {
             assertThat(instances(pools)).allSatisfy(i -> {
                 assertThat(i.getSpot()).isTrue();
                 assertThat(i.getInstanceType()).matches("(m6i|m5)\\..*");
-                assertThat(i.getPriceUsdPerHour()).isLessThanOrEqualTo(0.20);
+                assertThat(dev.spillway.api.Usd.dollars(i.getPricePerHour())).isLessThanOrEqualTo(0.20);
             });
             await().atMost(Duration.ofSeconds(60)).until(() -> fx.job(batch).getTasksList().stream()
                     .allMatch(t -> t.getNode().startsWith("aws-eu-")));

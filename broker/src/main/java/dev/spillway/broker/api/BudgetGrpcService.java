@@ -1,6 +1,7 @@
 package dev.spillway.broker.api;
 
 import com.google.protobuf.Timestamp;
+import dev.spillway.api.Usd;
 import dev.spillway.api.v1.Budget;
 import dev.spillway.api.v1.BudgetEvent;
 import dev.spillway.api.v1.BudgetServiceGrpc;
@@ -67,15 +68,26 @@ public class BudgetGrpcService extends BudgetServiceGrpc.BudgetServiceImplBase {
             } catch (IllegalArgumentException e) {
                 v.add(new Violation("budget.period", e.getMessage()));
             }
-            if (b.getLimitMicroUsd() <= 0) v.add(new Violation("budget.limit_micro_usd", "above 0"));
+            long limit = 0;
+            if (!b.hasLimit()) {
+                v.add(new Violation("budget.limit", "required: an amount in USD above 0"));
+            } else if (!b.getLimit().getCurrencyCode().isEmpty() && !b.getLimit().getCurrencyCode().equals(Usd.CODE)) {
+                v.add(new Violation("budget.limit.currency_code", "budgets are in USD, not " + b.getLimit().getCurrencyCode()));
+            } else if ((b.getLimit().getUnits() > 0 && b.getLimit().getNanos() < 0) || (b.getLimit().getUnits() < 0 && b.getLimit().getNanos() > 0)
+                    || Math.abs(b.getLimit().getNanos()) > 999_999_999) {
+                v.add(new Violation("budget.limit", "units and nanos must have one sign, and nanos at most 999,999,999"));
+            } else {
+                limit = Usd.micros(b.getLimit());
+                if (limit <= 0) v.add(new Violation("budget.limit", "above 0 (at least a millionth of a dollar)"));
+            }
             List<Integer> alerts = b.getAlertsCount() == 0 ? List.of(50, 80, 100) : b.getAlertsList().stream().distinct().sorted().toList();
             for (int a : alerts) if (a < 1 || a > 1000) v.add(new Violation("budget.alerts", "percentages from 1 to 1000, not " + a));
             if (!v.isEmpty()) throw new InvalidRequest(v);
-            BudgetStore.Budget row = new BudgetStore.Budget(b.getName(), b.getTenant(), period, b.getLimitMicroUsd(), b.getHard(), alerts,
+            BudgetStore.Budget row = new BudgetStore.Budget(b.getName(), b.getTenant(), period, limit, b.getHard(), alerts,
                     b.getOnPrem(), caller.subject(), clock.instant());
             return store.put(row)
                     .call(() -> audit.record(caller.subject(), b.getTenant(), "budget.set", b.getName(), (b.getHard() ? "hard " : "soft ")
-                            + Budgets.usd(b.getLimitMicroUsd()) + " USD " + row.period(), remote).onFailure().recoverWithNull())
+                            + Budgets.usd(row.limitMicroUsd()) + " USD " + row.period(), remote).onFailure().recoverWithNull())
                     .emitOn(Infrastructure.getDefaultWorkerPool())
                     .invoke(budgets::changed)
                     .flatMap(done -> one(b.getName(), TenantScope.all()))
@@ -132,14 +144,14 @@ public class BudgetGrpcService extends BudgetServiceGrpc.BudgetServiceImplBase {
                 List<Budget> out = new ArrayList<>();
                 for (BudgetStore.Budget b : list) {
                     Budget.Builder m = Budget.newBuilder().setName(b.name()).setTenant(b.tenant()).setPeriod(b.period())
-                            .setLimitMicroUsd(b.limitMicroUsd()).setHard(b.hard()).addAllAlerts(b.alerts()).setOnPrem(b.onPrem());
+                            .setLimit(Usd.ofMicros(b.limitMicroUsd())).setHard(b.hard()).addAllAlerts(b.alerts()).setOnPrem(b.onPrem());
                     BudgetPeriod.Window w = BudgetPeriod.parse(b.period()).at(now);
                     BudgetStore.Period p = byName.get(b.name());
                     if (w != null) {
                         long spent = p == null ? 0 : p.spentMicroUsd();
                         long reserved = p == null ? 0 : p.reservedMicroUsd();
-                        m.setPeriodStart(ts(w.start())).setPeriodEnd(ts(w.end())).setSpentMicroUsd(spent).setReservedMicroUsd(reserved)
-                                .setForecastMicroUsd(w.forecastMicroUsd(spent, reserved, now));
+                        m.setPeriodStart(ts(w.start())).setPeriodEnd(ts(w.end())).setSpent(Usd.ofMicros(spent))
+                                .setReserved(Usd.ofMicros(reserved)).setForecast(Usd.ofMicros(w.forecastMicroUsd(spent, reserved, now)));
                     }
                     events.stream().filter(e -> e.budget().equals(b.name())).limit(EVENTS).forEach(e -> m.addEvents(BudgetEvent.newBuilder()
                             .setTime(ts(e.at())).setKind(e.kind()).setMessage(e.message())));

@@ -2,6 +2,7 @@ package dev.spillway.broker.api;
 
 import com.google.protobuf.ByteString;
 import com.google.protobuf.Timestamp;
+import dev.spillway.api.Usd;
 import dev.spillway.api.v1.CostGroup;
 import dev.spillway.api.v1.CostServiceGrpc;
 import dev.spillway.api.v1.ExportCostsRequest;
@@ -51,13 +52,13 @@ public class CostGrpcService extends CostServiceGrpc.CostServiceImplBase {
             b.addGroups(group(s));
             seconds += s.taskSeconds();
         }
-        return b.setTotal(CostGroup.newBuilder().setCloudMicroUsd(r.cloudMicroUsd()).setOnPremMicroUsd(r.onPremMicroUsd())
-                .setIdleMicroUsd(r.idleMicroUsd()).setTaskSeconds(seconds)).build();
+        return b.setTotal(CostGroup.newBuilder().setCloudCost(Usd.ofMicros(r.cloudMicroUsd())).setOnPremCost(Usd.ofMicros(r.onPremMicroUsd()))
+                .setIdleCost(Usd.ofMicros(r.idleMicroUsd())).setTaskSeconds(seconds)).build();
     }
 
     private static CostGroup group(LedgerStore.Sum s) {
-        return CostGroup.newBuilder().setKey(s.key()).setName(s.name() == null ? "" : s.name()).setCloudMicroUsd(s.cloudMicroUsd())
-                .setOnPremMicroUsd(s.onPremMicroUsd()).setIdleMicroUsd(s.idleMicroUsd()).setTaskSeconds(s.taskSeconds()).build();
+        return CostGroup.newBuilder().setKey(s.key()).setName(s.name() == null ? "" : s.name()).setCloudCost(Usd.ofMicros(s.cloudMicroUsd()))
+                .setOnPremCost(Usd.ofMicros(s.onPremMicroUsd())).setIdleCost(Usd.ofMicros(s.idleMicroUsd())).setTaskSeconds(s.taskSeconds()).build();
     }
 
     @Override

@@ -4,9 +4,9 @@ import com.google.protobuf.Timestamp;
 import dev.spillway.api.v1.CreateJoinTokenRequest;
 import dev.spillway.api.v1.CreateJoinTokenResponse;
 import dev.spillway.api.v1.GetNodeRequest;
-import dev.spillway.api.v1.GetNodeResponse;
 import dev.spillway.api.v1.ListNodesRequest;
 import dev.spillway.api.v1.ListNodesResponse;
+import dev.spillway.api.v1.Node;
 import dev.spillway.api.v1.NodeServiceGrpc;
 import dev.spillway.broker.agents.AgentCredentials;
 import dev.spillway.broker.cluster.ClusterView;
@@ -17,6 +17,7 @@ import dev.spillway.broker.store.JoinTokenStore;
 import dev.spillway.core.scheduling.Resources;
 import io.grpc.stub.StreamObserver;
 import io.quarkus.grpc.GrpcService;
+import io.smallrye.mutiny.Uni;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -47,7 +48,8 @@ public class NodeGrpcService extends NodeServiceGrpc.NodeServiceImplBase {
     public void createJoinToken(CreateJoinTokenRequest request, StreamObserver<CreateJoinTokenResponse> out) {
         List<Violation> v = new ArrayList<>();
         if (!NAME.matcher(request.getNodeName()).matches()) v.add(new Violation("node_name", "required: a node name"));
-        if (!NAME.matcher(request.getPool()).matches()) v.add(new Violation("pool", "required: a pool name"));
+        String pool = dev.spillway.api.ResourceNames.parsePool(request.getPool()).filter(p -> NAME.matcher(p).matches()).orElse(null);
+        if (pool == null) v.add(new Violation("pool", dev.spillway.api.ResourceNames.problem("pool", request.getPool())));
         Duration ttl = request.hasTtl() ? Duration.ofSeconds(request.getTtl().getSeconds(), request.getTtl().getNanos()) : DEFAULT_TTL;
         if (ttl.isNegative() || ttl.isZero() || ttl.compareTo(MAX_TTL) > 0) v.add(new Violation("ttl", "must be positive and at most 24h"));
         if (request.getLabelsCount() > MAX_LABELS) v.add(new Violation("labels", "at most " + MAX_LABELS + " labels (got " + request.getLabelsCount() + ")"));
@@ -74,7 +76,7 @@ public class NodeGrpcService extends NodeServiceGrpc.NodeServiceImplBase {
         }
         var caller = CallerInterceptor.caller();
         String remote = CallerInterceptor.remote();
-        JoinTokenStore.Grant grant = new JoinTokenStore.Grant(request.getNodeName(), request.getPool(), request.getLabelsMap(), ceiling,
+        JoinTokenStore.Grant grant = new JoinTokenStore.Grant(request.getNodeName(), pool, request.getLabelsMap(), ceiling,
                 request.getReplaceExisting());
         String detail = "pool " + grant.pool() + (grant.labels().isEmpty() ? "" : ", labels " + new TreeMap<>(grant.labels()))
                 + (ceiling == null ? "" : ", ceiling " + ceiling) + (grant.replaceExisting() ? ", re-provisioning" : "");
@@ -89,21 +91,25 @@ public class NodeGrpcService extends NodeServiceGrpc.NodeServiceImplBase {
 
     @Override
     public void listNodes(ListNodesRequest request, StreamObserver<ListNodesResponse> out) {
-        cluster.nodes(request.getPool().isEmpty() ? null : request.getPool(), null).subscribe().with(nodes -> {
-            out.onNext(ListNodesResponse.newBuilder().addAllNodes(nodes.stream().map(ProtoMapping::node).toList()).build());
-            out.onCompleted();
-        }, e -> out.onError(ApiErrors.toStatus(e)));
+        ApiErrors.respond(Uni.createFrom().deferred(() -> {
+            String pool = request.getPool().isEmpty() ? null : RequestNames.pool("pool", request.getPool());
+            int size = Pages.size(request.getPageSize(), 100, 1000);
+            return cluster.nodes(pool, null).map(nodes -> {
+                List<Node> sorted = nodes.stream().map(ProtoMapping::node).sorted(java.util.Comparator.comparing(Node::getName)).toList();
+                Pages.Page<Node> page = Pages.slice(sorted, Node::getName, size, request.getPageToken(), "nodes", pool);
+                return ListNodesResponse.newBuilder().addAllNodes(page.items()).setNextPageToken(page.nextPageToken()).build();
+            });
+        }), out);
     }
 
     @Override
-    public void getNode(GetNodeRequest request, StreamObserver<GetNodeResponse> out) {
-        cluster.nodes(null, request.getName()).subscribe().with(nodes -> {
-            if (nodes.isEmpty()) {
-                out.onError(ApiErrors.toStatus(new NotFound("no node " + request.getName())));
-                return;
-            }
-            out.onNext(GetNodeResponse.newBuilder().setNode(ProtoMapping.node(nodes.get(0))).build());
-            out.onCompleted();
-        }, e -> out.onError(ApiErrors.toStatus(e)));
+    public void getNode(GetNodeRequest request, StreamObserver<Node> out) {
+        ApiErrors.respond(Uni.createFrom().deferred(() -> {
+            String name = RequestNames.node("name", request.getName());
+            return cluster.nodes(null, name).map(nodes -> {
+                if (nodes.isEmpty()) throw new NotFound(dev.spillway.api.ResourceNames.node(name), "no node " + name);
+                return ProtoMapping.node(nodes.get(0));
+            });
+        }), out);
     }
 }

@@ -1,6 +1,7 @@
 package dev.spillway.broker.api;
 
 import com.google.protobuf.Duration;
+import dev.spillway.api.Usd;
 import dev.spillway.api.v1.JobSpec;
 import dev.spillway.api.v1.SwfWorkload;
 import dev.spillway.api.v1.WhatIfResponse;
@@ -157,16 +158,22 @@ class PolicyReplay {
         Simulation.Result r = s.result();
         WhatIfSide.Builder b = WhatIfSide.newBuilder().setPolicyVersion(s.policyVersion()).setRefusedJobs(r.refusedJobs()).setTasksRun(r.tasks())
                 .setTasksNeverPlaced(r.neverPlaced()).setMeanWaitSeconds(r.meanWaitSeconds()).setP95WaitSeconds(r.p95WaitSeconds())
-                .setCloudCostUsd(r.cloudCostUsd()).setInstances(r.instances()).putAllTasksByPool(r.tasksByPool())
+                .setCloudCost(Usd.of(r.cloudCostUsd())).setInstances(r.instances()).putAllTasksByPool(r.tasksByPool())
                 .setResidencyViolations(s.residencyViolations()).addAllResidencyViolationExamples(s.violationExamples());
         r.waitReasons().forEach(b::putWaitReasons);
         r.launchesByType().forEach(b::putLaunchesByType);
         return b.build();
     }
 
+    private static java.util.Map<String, com.google.type.Money> byPool(java.util.Map<String, Double> dollars) {
+        java.util.Map<String, com.google.type.Money> out = new java.util.TreeMap<>();
+        dollars.forEach((pool, usd) -> out.put(pool, Usd.of(usd)));
+        return out;
+    }
+
     private static WhatIfTenantSide tenant(Simulation.TenantResult t, long borrowedCpuMillis) {
         return WhatIfTenantSide.newBuilder().setJobs(t.jobs()).setRefused(t.refused()).setTasks(t.tasks()).setDeferredTasks(t.deferredTasks())
-                .setMeanWaitSeconds(t.meanWaitSeconds()).setP95WaitSeconds(t.p95WaitSeconds()).setCloudCostUsd(t.cloudCostUsd())
-                .putAllCloudCostByPool(t.cloudCostByPool()).setPeakBorrowedCpu(borrowedCpuMillis / 1000.0).build();
+                .setMeanWaitSeconds(t.meanWaitSeconds()).setP95WaitSeconds(t.p95WaitSeconds()).setCloudCost(Usd.of(t.cloudCostUsd()))
+                .putAllCloudCostByPool(byPool(t.cloudCostByPool())).setPeakBorrowedCpu(borrowedCpuMillis / 1000.0).build();
     }
 }

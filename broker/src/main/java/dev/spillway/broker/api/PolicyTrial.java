@@ -1,6 +1,7 @@
 package dev.spillway.broker.api;
 
 import com.google.protobuf.Duration;
+import dev.spillway.api.Usd;
 import dev.spillway.api.v1.JobSpec;
 import dev.spillway.api.v1.PolicyOfferingTrial;
 import dev.spillway.api.v1.PolicyPoolTrial;
@@ -146,7 +147,7 @@ class PolicyTrial {
                 .sorted(Comparator.comparingDouble(Offering::priceUsdPerHour).thenComparing(Offering::id)).toList();
         for (Offering o : fitting) {
             PolicyOfferingTrial.Builder t = PolicyOfferingTrial.newBuilder().setOffering(o.id()).setPool(o.pool())
-                    .setPriceUsdPerHour(o.priceUsdPerHour()).setSpot(o.spot()).setAllowed(true);
+                    .setPricePerHour(Usd.of(o.priceUsdPerHour())).setSpot(o.spot()).setAllowed(true);
             if (o.spot() && !shape.spotTolerant()) {
                 t.setAllowed(false).setRule("spec.task.spot_tolerant").setReason("the job does not tolerate spot capacity");
             } else if (!shape.jurisdictions().isEmpty() && !shape.jurisdictions().contains(o.jurisdiction())) {

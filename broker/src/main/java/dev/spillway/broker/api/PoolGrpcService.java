@@ -1,7 +1,7 @@
 package dev.spillway.broker.api;
 
+import dev.spillway.api.ResourceNames;
 import dev.spillway.api.v1.GetPoolRequest;
-import dev.spillway.api.v1.GetPoolResponse;
 import dev.spillway.api.v1.ListInstancesRequest;
 import dev.spillway.api.v1.ListInstancesResponse;
 import dev.spillway.api.v1.ListPoolsRequest;
@@ -18,8 +18,8 @@ import dev.spillway.broker.security.Audit;
 import dev.spillway.broker.store.InstanceStore;
 import io.grpc.stub.StreamObserver;
 import io.quarkus.grpc.GrpcService;
-import io.smallrye.mutiny.infrastructure.Infrastructure;
 import io.smallrye.mutiny.Uni;
+import io.smallrye.mutiny.infrastructure.Infrastructure;
 import java.time.Clock;
 import java.time.Instant;
 import java.util.List;
@@ -53,34 +53,51 @@ public class PoolGrpcService extends PoolServiceGrpc.PoolServiceImplBase {
 
     @Override
     public void listInstances(ListInstancesRequest request, StreamObserver<ListInstancesResponse> out) {
-        instances.all().subscribe().with(rows -> {
-            Instant now = clock.instant();
-            ListInstancesResponse.Builder b = ListInstancesResponse.newBuilder();
-            for (InstanceStore.InstanceRow r : rows) {
-                if (!request.getPool().isEmpty() && !request.getPool().equals(r.pool())) continue;
-                b.addInstances(ProtoMapping.instance(r, now));
+        ApiErrors.respond(Uni.createFrom().deferred(() -> {
+            String parent = request.getParent();
+            String pool = parent.isEmpty() || parent.equals(ResourceNames.EVERY_POOL) ? null : RequestNames.pool("parent", parent);
+            int size = Pages.size(request.getPageSize(), 100, 1000);
+            List<String> states = request.getStatesList().stream()
+                    .filter(s -> s != dev.spillway.api.v1.InstanceState.INSTANCE_STATE_UNSPECIFIED && s != dev.spillway.api.v1.InstanceState.UNRECOGNIZED)
+                    .map(s -> s.name().substring("INSTANCE_STATE_".length())).distinct().sorted().toList();
+            String[] filters = {pool, String.join(",", states)};
+            String after = Pages.after(request.getPageToken(), "instances", filters);
+            InstanceStore.After from;
+            try {
+                from = after == null ? null : InstanceStore.After.parse(after);
+            } catch (RuntimeException e) {
+                throw dev.spillway.broker.errors.InvalidRequest.of("page_token", "not a page token of this listing");
             }
-            out.onNext(b.build());
-            out.onCompleted();
-        }, e -> out.onError(ApiErrors.toStatus(e)));
+            return instances.page(pool, states, from, size + 1).map(rows -> {
+                Instant now = clock.instant();
+                boolean more = rows.size() > size;
+                List<InstanceStore.InstanceRow> page = more ? rows.subList(0, size) : rows;
+                ListInstancesResponse.Builder b = ListInstancesResponse.newBuilder();
+                page.forEach(r -> b.addInstances(ProtoMapping.instance(r, now)));
+                if (more) b.setNextPageToken(Pages.token(InstanceStore.After.of(page.get(page.size() - 1)).toString(), "instances", filters));
+                return b.build();
+            });
+        }), out);
     }
 
     @Override
     public void listPools(ListPoolsRequest request, StreamObserver<ListPoolsResponse> out) {
-        pools(cluster, burst).subscribe().with(pools -> {
-            out.onNext(ListPoolsResponse.newBuilder().addAllPools(pools).build());
-            out.onCompleted();
-        }, e -> out.onError(ApiErrors.toStatus(e)));
+        ApiErrors.respond(Uni.createFrom().deferred(() -> {
+            int size = Pages.size(request.getPageSize(), 100, 1000);
+            return pools(cluster, burst).map(pools -> {
+                Pages.Page<Pool> page = Pages.slice(pools, Pool::getName, size, request.getPageToken(), "pools");
+                return ListPoolsResponse.newBuilder().addAllPools(page.items()).setNextPageToken(page.nextPageToken()).build();
+            });
+        }), out);
     }
 
     @Override
-    public void getPool(GetPoolRequest request, StreamObserver<GetPoolResponse> out) {
-        pools(cluster, burst).map(pools -> pools.stream().filter(p -> p.getName().equals(request.getName())).findFirst()
-                        .orElseThrow(() -> new NotFound("no pool " + request.getName())))
-                .subscribe().with(pool -> {
-                    out.onNext(GetPoolResponse.newBuilder().setPool(pool).build());
-                    out.onCompleted();
-                }, e -> out.onError(ApiErrors.toStatus(e)));
+    public void getPool(GetPoolRequest request, StreamObserver<Pool> out) {
+        ApiErrors.respond(Uni.createFrom().deferred(() -> {
+            String id = RequestNames.pool("name", request.getName());
+            return pools(cluster, burst).map(pools -> pools.stream().filter(p -> p.getName().equals(ResourceNames.pool(id))).findFirst()
+                    .orElseThrow(() -> new NotFound(ResourceNames.pool(id), "no pool " + id)));
+        }), out);
     }
 
     @Override

@@ -2,6 +2,7 @@ package dev.spillway.broker.api;
 
 import com.google.protobuf.Timestamp;
 import dev.spillway.api.ResourceNames;
+import dev.spillway.api.Usd;
 import dev.spillway.api.v1.CloudInstance;
 import dev.spillway.api.v1.CloudPoolStatus;
 import dev.spillway.api.v1.Job;
@@ -11,6 +12,7 @@ import dev.spillway.api.v1.ListJobsResponse;
 import dev.spillway.api.v1.Node;
 import dev.spillway.api.v1.NodeState;
 import dev.spillway.api.v1.Pool;
+import dev.spillway.api.v1.PoolKind;
 import dev.spillway.api.v1.Task;
 import dev.spillway.api.v1.TaskState;
 import dev.spillway.api.v1.WatchJobResponse;
@@ -132,8 +134,8 @@ public final class ProtoMapping {
 
     public static Node node(ClusterView.NodeView n) {
         return Node.newBuilder()
-                .setName(n.name())
-                .setNodeId(n.id().toString())
+                .setName(ResourceNames.node(n.name()))
+                .setUid(n.id().toString())
                 .setPool(n.pool())
                 .setState(NodeState.valueOf("NODE_STATE_" + n.state().name()))
                 .setCapacity(resources(n.capacity()))
@@ -146,27 +148,39 @@ public final class ProtoMapping {
     }
 
     public static Pool pool(ClusterView.PoolView p, BurstStatus.PoolStatus cloud) {
-        Pool.Builder b = Pool.newBuilder().setName(p.name()).setKind(p.kind()).setReadyNodes(p.readyNodes())
+        Pool.Builder b = Pool.newBuilder().setName(ResourceNames.pool(p.name())).setKind(poolKind(p.kind())).setReadyNodes(p.readyNodes())
                 .setCapacity(resources(p.capacity())).setAllocated(resources(p.allocated())).setRunningTasks(p.runningTasks());
         if (cloud != null) {
             b.setCloud(CloudPoolStatus.newBuilder()
                     .setOfferings(cloud.usableOfferings())
-                    .setCheapestUsdPerHour(cloud.cheapestUsdPerHour())
                     .setInstances(cloud.instances())
                     .setMaxNodes(cloud.maxNodes())
-                    .setSpendUsdPerHour(cloud.spendUsdPerHour())
-                    .setMaxSpendUsdPerHour(cloud.maxSpendUsdPerHour())
+                    .setSpendPerHour(Usd.of(cloud.spendUsdPerHour()))
                     .setStatus(cloud.status()));
+            if (cloud.cheapestUsdPerHour() > 0) b.getCloudBuilder().setCheapestPricePerHour(Usd.of(cloud.cheapestUsdPerHour()));
+            if (cloud.maxSpendUsdPerHour() > 0) b.getCloudBuilder().setMaxSpendPerHour(Usd.of(cloud.maxSpendUsdPerHour()));
         }
         return b.build();
     }
 
+    /** A pool's kind as configured ({@code on-prem}, {@code local}, {@code aws}, {@code azure}). */
+    static PoolKind poolKind(String kind) {
+        return switch (kind) {
+            case "on-prem" -> PoolKind.POOL_KIND_ON_PREM;
+            case "local" -> PoolKind.POOL_KIND_LOCAL;
+            case "aws" -> PoolKind.POOL_KIND_AWS;
+            case "azure" -> PoolKind.POOL_KIND_AZURE;
+            default -> PoolKind.POOL_KIND_UNSPECIFIED;
+        };
+    }
+
     public static CloudInstance instance(InstanceStore.InstanceRow r, Instant now) {
-        CloudInstance.Builder i = CloudInstance.newBuilder().setInstanceId(r.id().toString()).setPool(r.pool())
-                .setNode(r.nodeName()).setInstanceType(r.instanceType()).setRegion(r.region()).setZone(r.zone())
-                .setSpot(r.spot()).setPriceUsdPerHour(r.priceUsdPerHour()).setState(r.state().name()).setReason(r.reason())
+        CloudInstance.Builder i = CloudInstance.newBuilder().setName(ResourceNames.instance(r.pool(), r.id())).setUid(r.id().toString())
+                .setPool(r.pool()).setNode(r.nodeName()).setInstanceType(r.instanceType()).setRegion(r.region()).setZone(r.zone())
+                .setSpot(r.spot()).setPricePerHour(Usd.of(r.priceUsdPerHour()))
+                .setState(dev.spillway.api.v1.InstanceState.valueOf("INSTANCE_STATE_" + r.state().name())).setReason(r.reason())
                 .setDecision(r.decision())
-                .setCostUsd(r.costUsd(now)).setRequestTime(timestamp(r.requestedAt()));
+                .setCost(Usd.of(r.costUsd(now))).setRequestTime(timestamp(r.requestedAt()));
         if (r.providerInstance() != null) i.setProviderInstanceId(r.providerInstance());
         if (r.launchedAt() != null) i.setLaunchTime(timestamp(r.launchedAt()));
         if (r.joinedAt() != null) i.setJoinTime(timestamp(r.joinedAt()));

@@ -128,8 +128,9 @@ public class ReadApi {
     @Path("/nodes")
     @Operation(summary = "Nodes with capacity and allocation")
     public Uni<Response> nodes(@QueryParam("pool") String pool) {
-        return cluster.nodes(pool, null)
-                .map(n -> ok(ListNodesResponse.newBuilder().addAllNodes(n.stream().map(ProtoMapping::node).toList()).build()))
+        return Uni.createFrom().deferred(() -> cluster.nodes(pool == null || pool.isEmpty() ? null : RequestNames.pool("pool", pool), null))
+                .map(n -> ok(ListNodesResponse.newBuilder().addAllNodes(n.stream().map(ProtoMapping::node)
+                        .sorted(java.util.Comparator.comparing(dev.spillway.api.v1.Node::getName)).toList()).build()))
                 .onFailure().recoverWithItem(ApiErrors::problem);
     }
 

@@ -19,6 +19,16 @@ final class RequestNames {
         return ResourceNames.parseTask(name).orElseThrow(() -> InvalidRequest.of(field, ResourceNames.problem("task", name)));
     }
 
+    /** {@code pools/{pool}} or a bare pool id. */
+    static String pool(String field, String name) {
+        return ResourceNames.parsePool(name).orElseThrow(() -> InvalidRequest.of(field, ResourceNames.problem("pool", name)));
+    }
+
+    /** {@code nodes/{node}} or a bare node name. */
+    static String node(String field, String name) {
+        return ResourceNames.parseNode(name).orElseThrow(() -> InvalidRequest.of(field, ResourceNames.problem("node", name)));
+    }
+
     /** {@code jobs/{job}/tasks/{task}/attempts/{attempt}}, or a task's name for its current attempt (attempt 0). */
     static ResourceNames.AttemptName attempt(String field, String name) {
         return ResourceNames.parseAttempt(name).orElseThrow(() -> InvalidRequest.of(field, ResourceNames.problem("attempt", name)));

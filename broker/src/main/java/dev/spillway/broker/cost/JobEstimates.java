@@ -1,5 +1,6 @@
 package dev.spillway.broker.cost;
 
+import dev.spillway.api.Usd;
 import dev.spillway.api.v1.EstimateJobResponse;
 import dev.spillway.api.v1.EstimatedPurchase;
 import dev.spillway.api.v1.JobSpec;
@@ -309,14 +310,14 @@ public class JobEstimates {
                 .setUnboundedReason(q.unbounded()).setRuntimeBasis(q.runtimeBasis());
         for (Quote.Purchase p : q.purchases()) {
             b.addPurchases(EstimatedPurchase.newBuilder().setOffering(p.offering().id()).setPool(p.offering().pool())
-                    .setInstanceType(p.offering().instanceType()).setSpot(p.offering().spot()).setPriceUsdPerHour(p.offering().priceUsdPerHour())
+                    .setInstanceType(p.offering().instanceType()).setSpot(p.offering().spot()).setPricePerHour(Usd.of(p.offering().priceUsdPerHour()))
                     .setInstances(p.instances()).setTasks(p.tasks()));
         }
-        if (q.expectedMicroUsd() != null) b.setExpectedMicroUsd(q.expectedMicroUsd());
-        if (q.notToExceedMicroUsd() != null) b.setNotToExceedMicroUsd(q.notToExceedMicroUsd());
+        if (q.expectedMicroUsd() != null) b.setExpectedCost(Usd.ofMicros(q.expectedMicroUsd()));
+        if (q.notToExceedMicroUsd() != null) b.setNotToExceedCost(Usd.ofMicros(q.notToExceedMicroUsd()));
         if (q.expectedStart() != null) b.setExpectedStart(proto(q.expectedStart()));
         if (q.expectedFinish() != null) b.setExpectedFinish(proto(q.expectedFinish()));
-        b.setEgressMicroUsd(q.egressMicroUsd());
+        b.setEgressCost(Usd.ofMicros(q.egressMicroUsd()));
         return b.build();
     }
 }

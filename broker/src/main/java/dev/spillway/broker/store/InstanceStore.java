@@ -126,6 +126,40 @@ public class InstanceStore {
         return query("", Tuple.tuple());
     }
 
+    /** Where a page of instances starts: after this one, in (requested_at, id) order. */
+    public record After(Instant requestedAt, UUID id) {
+
+        public static After of(InstanceRow r) {
+            return new After(r.requestedAt(), r.id());
+        }
+
+        /** From {@link #toString()}; IllegalArgumentException when it is not one. */
+        public static After parse(String s) {
+            int cut = s.indexOf('|');
+            if (cut < 0) throw new IllegalArgumentException("not an instance position: " + s);
+            return new After(Instant.parse(s.substring(0, cut)), UUID.fromString(s.substring(cut + 1)));
+        }
+
+        @Override
+        public String toString() {
+            return requestedAt + "|" + id;
+        }
+    }
+
+    /**
+     * At most {@code limit} instances, oldest first, after {@code after} (null: from the first).
+     *
+     * @param pool   only this pool's; null: every pool's
+     * @param states only in these states (InstanceState names); empty: any
+     */
+    public Uni<List<InstanceRow>> page(String pool, List<String> states, After after, int limit) {
+        return query("""
+                WHERE ($1::text IS NULL OR pool = $1) AND (cardinality($2::text[]) = 0 OR state = ANY($2))
+                  AND ($3::timestamptz IS NULL OR (requested_at, id) > ($3, $4))""",
+                " LIMIT $5", Tuple.of(pool, states.toArray(String[]::new), after == null ? null : after.requestedAt().atOffset(ZoneOffset.UTC),
+                        after == null ? null : after.id(), limit));
+    }
+
     /**
      * How launches since {@code since} turned out, oldest first: joins, instances that never
      * joined, capacity and setup failures. The burst decision derives hidden offerings and
@@ -153,7 +187,11 @@ public class InstanceStore {
     }
 
     private Uni<List<InstanceRow>> query(String where, Tuple args) {
-        return pool.preparedQuery("SELECT * FROM cloud_instance " + where + " ORDER BY requested_at, id").execute(args).map(rows -> {
+        return query(where, "", args);
+    }
+
+    private Uni<List<InstanceRow>> query(String where, String limit, Tuple args) {
+        return pool.preparedQuery("SELECT * FROM cloud_instance " + where + " ORDER BY requested_at, id" + limit).execute(args).map(rows -> {
             List<InstanceRow> out = new ArrayList<>();
             for (Row r : rows) {
                 String[] jobs = r.getArrayOfStrings("for_jobs");

@@ -101,7 +101,7 @@ class BudgetApiTest {
 
     private Budget set(String name, String tenant, long limitMicroUsd, boolean hard, boolean onPrem) {
         return BudgetServiceGrpc.newBlockingStub(as("default", Role.FINOPS)).setBudget(SetBudgetRequest.newBuilder().setBudget(Budget.newBuilder()
-                .setName(name).setTenant(tenant).setLimitMicroUsd(limitMicroUsd).setHard(hard).setOnPrem(onPrem)).build()).getBudget();
+                .setName(name).setTenant(tenant).setLimit(dev.spillway.api.Usd.ofMicros(limitMicroUsd)).setHard(hard).setOnPrem(onPrem)).build()).getBudget();
     }
 
     @Test
@@ -179,8 +179,8 @@ class BudgetApiTest {
 
         var reader = BudgetServiceGrpc.newBlockingStub(as(tenant, Role.VIEWER));
         Budget b = reader.getBudget(GetBudgetRequest.newBuilder().setName("soft-" + run).build()).getBudget();
-        assertThat(b.getSpentMicroUsd()).isBetween(8_000L, 8_100L);
-        assertThat(b.getForecastMicroUsd()).isGreaterThanOrEqualTo(b.getSpentMicroUsd());
+        assertThat(dev.spillway.api.Usd.micros(b.getSpent())).isBetween(8_000L, 8_100L);
+        assertThat(dev.spillway.api.Usd.micros(b.getForecast())).isGreaterThanOrEqualTo(dev.spillway.api.Usd.micros(b.getSpent()));
         assertThat(b.getEventsList()).singleElement().satisfies(e -> {
             assertThat(e.getKind()).isEqualTo("ALERT_80");
             assertThat(e.getMessage()).contains("tenant " + tenant + " has spent 0.00").contains("soft budget soft-" + run).endsWith(": 80 %");
@@ -203,11 +203,24 @@ class BudgetApiTest {
                 () -> reader.listBudgets(ListBudgetsRequest.newBuilder().setTenant(other).build()));
         assertThat(listOther.getStatus().getCode()).isEqualTo(Status.Code.PERMISSION_DENIED);
         StatusRuntimeException write = catchThrowableOfType(StatusRuntimeException.class, () -> BudgetServiceGrpc.newBlockingStub(as(tenant, Role.SUBMITTER))
-                .setBudget(SetBudgetRequest.newBuilder().setBudget(Budget.newBuilder().setName("mine-" + run).setTenant(tenant).setLimitMicroUsd(1)).build()));
+                .setBudget(SetBudgetRequest.newBuilder().setBudget(Budget.newBuilder().setName("mine-" + run).setTenant(tenant).setLimit(dev.spillway.api.Usd.ofMicros(1))).build()));
         assertThat(write.getStatus().getCode()).isEqualTo(Status.Code.PERMISSION_DENIED);
         StatusRuntimeException bad = catchThrowableOfType(StatusRuntimeException.class, () -> set("Bad Name", tenant, 0, true, false));
         assertThat(bad.getStatus().getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT);
         assertThat(bad.getStatus().getDescription()).contains("2 problems").contains("budget.name");
+        // The limit is money in USD: another currency, or none, is refused naming the field.
+        var admin = BudgetServiceGrpc.newBlockingStub(as(tenant, Role.ADMIN));
+        StatusRuntimeException euros = catchThrowableOfType(StatusRuntimeException.class, () -> admin.setBudget(SetBudgetRequest.newBuilder()
+                .setBudget(Budget.newBuilder().setName("eur-" + run).setTenant(tenant).setLimit(com.google.type.Money.newBuilder().setCurrencyCode("EUR")
+                        .setUnits(10))).build()));
+        assertThat(euros.getStatus().getDescription()).contains("budget.limit.currency_code").contains("EUR");
+        StatusRuntimeException none = catchThrowableOfType(StatusRuntimeException.class, () -> admin.setBudget(SetBudgetRequest.newBuilder()
+                .setBudget(Budget.newBuilder().setName("none-" + run).setTenant(tenant)).build()));
+        assertThat(none.getStatus().getDescription()).contains("budget.limit");
+        StatusRuntimeException mixed = catchThrowableOfType(StatusRuntimeException.class, () -> admin.setBudget(SetBudgetRequest.newBuilder()
+                .setBudget(Budget.newBuilder().setName("mixed-" + run).setTenant(tenant).setLimit(com.google.type.Money.newBuilder().setCurrencyCode("USD")
+                        .setUnits(1).setNanos(-5))).build()));
+        assertThat(mixed.getStatus().getDescription()).contains("one sign");
     }
 
     @Test

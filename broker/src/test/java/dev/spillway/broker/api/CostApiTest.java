@@ -113,8 +113,8 @@ class CostApiTest {
 
         GetCostReportResponse live = finops.getCostReport(GetCostReportRequest.newBuilder().setGroupBy("pool").setStartTime(from).build());
         CostGroup cloud = group(live, cloudPool);
-        assertThat(cloud.getCloudMicroUsd() + cloud.getIdleMicroUsd()).as("allocated + idle = the instances' charges").isEqualTo(charges);
-        assertThat(group(live, rack).getOnPremMicroUsd()).isCloseTo(90_000L, within(1L));
+        assertThat(dev.spillway.api.Usd.micros(cloud.getCloudCost()) + dev.spillway.api.Usd.micros(cloud.getIdleCost())).as("allocated + idle = the instances' charges").isEqualTo(charges);
+        assertThat(dev.spillway.api.Usd.micros(group(live, rack).getOnPremCost())).isCloseTo(90_000L, within(1L));
 
         Instant closedUntil = ledger.closeDue();
         assertThat(closedUntil).isAfter(aEnded.minus(Duration.ofHours(1)));
@@ -125,15 +125,15 @@ class CostApiTest {
 
         // By tenant: risk paid for half of a for an hour (0.18) and its on-prem work; what nobody used is idle.
         GetCostReportResponse byTenant = finops.getCostReport(GetCostReportRequest.newBuilder().setStartTime(from).build());
-        assertThat(group(byTenant, risk).getCloudMicroUsd()).isCloseTo(180_000L, within(3L));
-        assertThat(group(byTenant, pricing).getCloudMicroUsd()).isCloseTo(45_000L, within(3L));
-        assertThat(byTenant.getGroupsList()).anyMatch(g -> g.getKey().isEmpty() && g.getIdleMicroUsd() > 0);
+        assertThat(dev.spillway.api.Usd.micros(group(byTenant, risk).getCloudCost())).isCloseTo(180_000L, within(3L));
+        assertThat(dev.spillway.api.Usd.micros(group(byTenant, pricing).getCloudCost())).isCloseTo(45_000L, within(3L));
+        assertThat(byTenant.getGroupsList()).anyMatch(g -> g.getKey().isEmpty() && dev.spillway.api.Usd.micros(g.getIdleCost()) > 0);
 
         // A tenant reads its own cost, never idle cost nor another tenant's.
         var riskReader = costs(risk, Role.VIEWER);
         GetCostReportResponse own = riskReader.getCostReport(GetCostReportRequest.newBuilder().setStartTime(from).build());
         assertThat(own.getGroupsList()).extracting(CostGroup::getKey).containsExactly(risk);
-        assertThat(own.getTotal().getIdleMicroUsd()).isZero();
+        assertThat(dev.spillway.api.Usd.micros(own.getTotal().getIdleCost())).isZero();
         StatusRuntimeException refused = catchThrowableOfType(StatusRuntimeException.class,
                 () -> riskReader.getCostReport(GetCostReportRequest.newBuilder().setStartTime(from).setTenant(pricing).build()));
         assertThat(refused.getStatus().getCode()).isEqualTo(Status.Code.PERMISSION_DENIED);
@@ -170,13 +170,13 @@ class CostApiTest {
         var spec = JobApiTest.valid().toBuilder().setTenant(team).setTaskCount(3);
         spec.getTaskBuilder().setMaxRuntime(com.google.protobuf.Duration.newBuilder().setSeconds(600));
         var quote = jobs.estimateJob(dev.spillway.api.v1.EstimateJobRequest.newBuilder().setSpec(spec).build());
-        assertThat(quote.hasNotToExceedMicroUsd()).isTrue();
+        assertThat(quote.hasNotToExceedCost()).isTrue();
         assertThat(quote.getRuntimeBasis()).isEqualTo("maxRuntime");
         assertThat(quote.getPlacedNowMap().values().stream().mapToInt(Integer::intValue).sum() + quote.getBurst() + quote.getWaiting()).isEqualTo(3);
 
         spec.getTaskBuilder().clearMaxRuntime();
         var unbounded = jobs.estimateJob(dev.spillway.api.v1.EstimateJobRequest.newBuilder().setSpec(spec).build());
-        assertThat(unbounded.hasNotToExceedMicroUsd()).isFalse();
+        assertThat(unbounded.hasNotToExceedCost()).isFalse();
         assertThat(unbounded.getUnboundedReason()).contains("spec.task.max_runtime");
 
         StatusRuntimeException other = catchThrowableOfType(StatusRuntimeException.class, () -> jobs.estimateJob(

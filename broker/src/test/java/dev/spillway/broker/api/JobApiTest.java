@@ -292,15 +292,15 @@ class JobApiTest {
         try (FakeAgent agent = agent("view-node", "test-agent-token")) {
             agent.register(3000, 2048);
             var nodes = dev.spillway.api.v1.NodeServiceGrpc.newBlockingStub(channel)
-                    .listNodes(dev.spillway.api.v1.ListNodesRequest.newBuilder().setPool("onprem").build()).getNodesList();
-            assertThat(nodes).filteredOn(n -> n.getName().equals("view-node")).singleElement().satisfies(n -> {
+                    .listNodes(dev.spillway.api.v1.ListNodesRequest.newBuilder().setPool("pools/onprem").setPageSize(1000).build()).getNodesList();
+            assertThat(nodes).filteredOn(n -> n.getName().equals("nodes/view-node")).singleElement().satisfies(n -> {
                 assertThat(n.getState()).isEqualTo(dev.spillway.api.v1.NodeState.NODE_STATE_READY);
                 assertThat(n.getCapacity().getCpuMillis()).isEqualTo(3000);
                 assertThat(n.getLabelsMap()).containsEntry("rack", "r1");
             });
             var pools = dev.spillway.api.v1.PoolServiceGrpc.newBlockingStub(channel)
                     .listPools(dev.spillway.api.v1.ListPoolsRequest.getDefaultInstance()).getPoolsList();
-            assertThat(pools).filteredOn(p -> p.getName().equals("onprem")).singleElement()
+            assertThat(pools).filteredOn(p -> p.getName().equals("pools/onprem")).singleElement()
                     .satisfies(p -> assertThat(p.getReadyNodes()).isPositive());
 
             var http = java.net.http.HttpClient.newHttpClient();
@@ -308,7 +308,7 @@ class JobApiTest {
             var ok = http.send(java.net.http.HttpRequest.newBuilder(url.toURI().resolve("/api/v1/nodes?pool=onprem")).header("Authorization", admin).build(),
                     java.net.http.HttpResponse.BodyHandlers.ofString());
             assertThat(ok.statusCode()).isEqualTo(200);
-            assertThat(ok.body()).contains("\"name\":\"view-node\"");
+            assertThat(ok.body()).contains("\"name\":\"nodes/view-node\"");
             var missing = http.send(java.net.http.HttpRequest.newBuilder(
                     url.toURI().resolve("/api/v1/jobs/" + java.util.UUID.randomUUID())).header("Authorization", admin).build(), java.net.http.HttpResponse.BodyHandlers.ofString());
             assertThat(missing.statusCode()).isEqualTo(404);

@@ -205,7 +205,7 @@ class NodeProvisioningTest {
 
         // The live node is untouched: connected, its task still running there, its stream still served.
         assertThat(live.error).isNull();
-        var node = NodeServiceGrpc.newBlockingStub(channel).getNode(GetNodeRequest.newBuilder().setName(owner).build()).getNode();
+        var node = NodeServiceGrpc.newBlockingStub(channel).getNode(GetNodeRequest.newBuilder().setName(owner).build());
         assertThat(node.getState()).isEqualTo(NodeState.NODE_STATE_READY);
         Task task = jobs.listTasks(dev.spillway.api.v1.ListTasksRequest.newBuilder().setParent(job).build()).getTasks(0);
         assertThat(task.getState()).isEqualTo(TaskState.TASK_STATE_RUNNING);
@@ -275,11 +275,11 @@ class NodeProvisioningTest {
         FakeAgent node = agent(name, token);
         register(node, name, "onprem", 2000, Map.of("rack", "r7"));
         String credential = joined(node);
-        assertThat(NodeServiceGrpc.newBlockingStub(channel).getNode(GetNodeRequest.newBuilder().setName(name).build()).getNode().getLabelsMap())
+        assertThat(NodeServiceGrpc.newBlockingStub(channel).getNode(GetNodeRequest.newBuilder().setName(name).build()).getLabelsMap())
                 .containsEntry("spillway.dev/jurisdiction", "EU").containsEntry("rack", "r7");
         node.close();
         await().atMost(WAIT).until(() -> NodeServiceGrpc.newBlockingStub(channel).getNode(GetNodeRequest.newBuilder().setName(name).build())
-                .getNode().getState() != NodeState.NODE_STATE_READY);
+                .getState() != NodeState.NODE_STATE_READY);
 
         // With the node credential later: the same rules hold.
         FakeAgent claimsUs = agent(name, credential);
@@ -294,7 +294,7 @@ class NodeProvisioningTest {
         FakeAgent again = agent(name, credential);
         register(again, name, "onprem", 1500, Map.of());
         assertThat(joined(again)).as("no new credential on a reconnection").isEmpty();
-        assertThat(NodeServiceGrpc.newBlockingStub(channel).getNode(GetNodeRequest.newBuilder().setName(name).build()).getNode().getLabelsMap())
+        assertThat(NodeServiceGrpc.newBlockingStub(channel).getNode(GetNodeRequest.newBuilder().setName(name).build()).getLabelsMap())
                 .containsEntry("spillway.dev/jurisdiction", "EU").doesNotContainKey("rack");
         await().atMost(WAIT).until(() -> refusalsAudited(name) == 6);
 

@@ -214,10 +214,12 @@ public final class Ec2LoopbackServer implements AutoCloseable {
 
     public void reclaim(String id) {
         Ec2Instance i = instances.get(id);
-        if (i != null && !i.state.equals("terminated")) {
+        if (i == null) return;
+        synchronized (i) {
+            if (i.state.equals("terminated")) return;
             i.state = "terminated";
-            onTerminate.accept(i);
         }
+        onTerminate.accept(i);
     }
 
     @Override
@@ -397,8 +399,11 @@ public final class Ec2LoopbackServer implements AutoCloseable {
                 error(exchange, 400, "InvalidInstanceID.NotFound", "The instance ID '" + id + "' does not exist");
                 return null;
             }
-            String previous = i.state;
-            i.state = "terminated";
+            String previous;
+            synchronized (i) { // against a boot that ends now: a terminated instance stays terminated
+                previous = i.state;
+                i.state = "terminated";
+            }
             if (!previous.equals("terminated")) onTerminate.accept(i);
             items.append("<item><instanceId>").append(id).append("</instanceId><currentState><code>48</code><name>terminated</name></currentState>")
                     .append("<previousState><code>16</code><name>").append(previous).append("</name></previousState></item>");
