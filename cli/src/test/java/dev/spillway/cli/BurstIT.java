@@ -100,7 +100,7 @@ class BurstIT {
             assertThat(fx.cluster.stopBursting()).isEqualTo(live);
             List<CloudInstance> ended = pools.listInstances(all).getInstancesList();
             assertThat(ended).isNotEmpty().allSatisfy(i -> {
-                assertThat(i.getState()).isIn("TERMINATED", "FAILED");
+                assertThat(i.getState()).isIn(dev.spillway.api.v1.InstanceState.INSTANCE_STATE_TERMINATED, dev.spillway.api.v1.InstanceState.INSTANCE_STATE_FAILED);
                 assertThat(i.hasTerminateTime()).isTrue();
             });
             assertThat(ended).filteredOn(CloudInstance::hasJoinTime).allSatisfy(i -> {

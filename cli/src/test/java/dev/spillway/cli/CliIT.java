@@ -126,8 +126,8 @@ class CliIT {
                 """);
         Run json = cli("estimate", spec.toString(), "-o", "json");
         assertThat(json.exit()).as(json.err()).isZero();
-        assertThat(json.out()).contains("\"onprem\": 2").contains("\"expectedMicroUsd\": \"25000\"")
-                .contains("\"notToExceedMicroUsd\": \"100000\"").contains("\"runtimeBasis\": \"expectedRuntime\"");
+        assertThat(json.out()).contains("\"onprem\": 2").contains("\"expectedCost\": {\n    \"currencyCode\": \"USD\",\n    \"units\": \"0\",\n    \"nanos\": 25000000\n  }")
+                .contains("\"notToExceedCost\": {\n    \"currencyCode\": \"USD\",\n    \"units\": \"0\",\n    \"nanos\": 100000000\n  }").contains("\"runtimeBasis\": \"expectedRuntime\"");
         Run table = cli("estimate", spec.toString());
         assertThat(table.out()).contains("2 task(s): 2 on onprem now").contains("expected cost:     0.025000 USD")
                 .contains("not to exceed:     0.100000 USD").contains("expected finish:   in 30m00s");

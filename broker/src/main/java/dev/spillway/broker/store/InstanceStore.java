@@ -122,10 +122,6 @@ public class InstanceStore {
         return query("WHERE state IN " + sqlList(InstanceState.LIVE), Tuple.tuple());
     }
 
-    public Uni<List<InstanceRow>> all() {
-        return query("", Tuple.tuple());
-    }
-
     /** Where a page of instances starts: after this one, in (requested_at, id) order. */
     public record After(Instant requestedAt, UUID id) {
 

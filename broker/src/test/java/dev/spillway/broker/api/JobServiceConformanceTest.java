@@ -1,9 +1,10 @@
 package dev.spillway.broker.api;
 
+import static dev.spillway.broker.api.Conformance.pages;
+import static dev.spillway.broker.api.Conformance.violatedField;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.catchThrowableOfType;
 
-import com.google.rpc.BadRequest;
 import dev.spillway.api.ResourceNames;
 import dev.spillway.api.v1.CancelJobRequest;
 import dev.spillway.api.v1.GetJobRequest;
@@ -24,7 +25,6 @@ import dev.spillway.core.access.Role;
 import io.grpc.ManagedChannel;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
-import io.grpc.protobuf.StatusProto;
 import io.quarkus.test.common.http.TestHTTPResource;
 import io.quarkus.test.junit.QuarkusTest;
 import jakarta.inject.Inject;
@@ -34,7 +34,6 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
 import java.util.UUID;
-import java.util.function.Function;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -158,30 +157,6 @@ class JobServiceConformanceTest {
                     .addStates(JobState.JOB_STATE_QUEUED).setPageToken(token).build()))).isEqualTo("page_token");
         } finally {
             for (Job j : submitted) jobs.cancelJob(CancelJobRequest.newBuilder().setName(j.getName()).build());
-        }
-    }
-
-    private static <R, T> List<T> pages(Function<String, R> call, Function<R, List<T>> items, Function<R, String> next) {
-        List<T> out = new ArrayList<>();
-        String token = "";
-        do {
-            R page = call.apply(token);
-            out.addAll(items.apply(page));
-            token = next.apply(page);
-        } while (!token.isEmpty());
-        return out;
-    }
-
-    /** The field the call's INVALID_ARGUMENT names first. */
-    private static String violatedField(Runnable call) {
-        StatusRuntimeException e = catchThrowableOfType(StatusRuntimeException.class, call::run);
-        assertThat(e).as("refused").isNotNull();
-        assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT);
-        try {
-            return StatusProto.fromThrowable(e).getDetailsList().stream().filter(a -> a.is(BadRequest.class)).findFirst().orElseThrow()
-                    .unpack(BadRequest.class).getFieldViolations(0).getField();
-        } catch (com.google.protobuf.InvalidProtocolBufferException ex) {
-            throw new AssertionError(ex);
         }
     }
 }
