@@ -26,6 +26,10 @@ public final class ResourceNames {
     private static final Pattern POOL = Pattern.compile("(?:pools/)?(" + POOL_RE + ")");
     /** The parent of a listing across pools (AIP-159). */
     public static final String EVERY_POOL = "pools/-";
+    /** The parent of a listing across jobs (AIP-159). */
+    public static final String EVERY_JOB = "jobs/-";
+    private static final Pattern API_KEY = Pattern.compile("(?:apiKeys/)?(" + UUID_RE + ")");
+    private static final Pattern BUDGET = Pattern.compile("(?:budgets/)?([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)");
     private static final Pattern INSTANCE = Pattern.compile("pools/(" + POOL_RE + ")/instances/(" + UUID_RE + ")");
     /** A node's name as agents register it (a host name, mostly). */
     private static final Pattern NODE = Pattern.compile("(?:nodes/)?([A-Za-z0-9](?:[A-Za-z0-9._-]{0,251}[A-Za-z0-9])?)");
@@ -109,6 +113,26 @@ public final class ResourceNames {
         return attempt == 0 ? task(id, index) : attempt(id, index, attempt);
     }
 
+    public static String apiKey(UUID id) {
+        return "apiKeys/" + id;
+    }
+
+    /** {@code apiKeys/{api_key}} or a bare key id. */
+    public static Optional<UUID> parseApiKey(String name) {
+        Matcher m = API_KEY.matcher(name);
+        return m.matches() ? Optional.of(UUID.fromString(m.group(1))) : Optional.empty();
+    }
+
+    public static String budget(String id) {
+        return "budgets/" + id;
+    }
+
+    /** {@code budgets/{budget}} or a bare budget id (lower case letters, digits and '-', at most 63). */
+    public static Optional<String> parseBudget(String name) {
+        Matcher m = BUDGET.matcher(name);
+        return m.matches() ? Optional.of(m.group(1)) : Optional.empty();
+    }
+
     /** {@code jobs/{job}} or a bare job id. */
     public static Optional<UUID> parseJob(String name) {
         Matcher m = JOB.matcher(name);
@@ -139,6 +163,8 @@ public final class ResourceNames {
             case "pool" -> "pools/{pool} or a pool id";
             case "node" -> "nodes/{node} or a node name";
             case "instance" -> "pools/{pool}/instances/{instance}, {instance} a UUID";
+            case "api key" -> "apiKeys/{api_key} or a key id, {api_key} a UUID";
+            case "budget" -> "budgets/{budget} or a budget id: lower case letters, digits and '-', at most 63";
             default -> "jobs/{job}/tasks/{task}/attempts/{attempt}, or jobs/{job}/tasks/{task} for the current attempt";
         };
         return name.isEmpty() ? "required: " + expected : "not a " + kind + " name: '" + shown + "' (expected " + expected + ")";

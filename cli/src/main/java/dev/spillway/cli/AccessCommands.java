@@ -55,7 +55,7 @@ final class AccessCommands {
 
         @Override
         Integer run(ManagedChannel channel) {
-            CreateApiKeyRequest.Builder req = CreateApiKeyRequest.newBuilder().setTenant(tenant).setRole(role).setName(name);
+            CreateApiKeyRequest.Builder req = CreateApiKeyRequest.newBuilder().setTenant(tenant).setRole(role).setDisplayName(name);
             if (ttl != null) {
                 try {
                     req.setTtl(JobSpecFile.duration(ttl));
@@ -66,7 +66,7 @@ final class AccessCommands {
             CreateApiKeyResponse r = AccessServiceGrpc.newBlockingStub(channel).createApiKey(req.build());
             if (Output.structured(root().output, r, out())) return Spillway.OK;
             out().println(r.getSecret());
-            spec.commandLine().getErr().println("API key " + r.getKey().getId() + " (" + r.getKey().getRole() + " in tenant " + r.getKey().getTenant()
+            spec.commandLine().getErr().println("API key " + r.getKey().getUid() + " (" + r.getKey().getRole() + " in tenant " + r.getKey().getTenant()
                     + (r.getKey().hasExpireTime() ? ", until " + Output.time(r.getKey().getExpireTime()) : "")
                     + "): shown once; use it as SPILLWAY_TOKEN or 'authorization: Bearer <key>'");
             return Spillway.OK;
@@ -75,13 +75,26 @@ final class AccessCommands {
 
     @Command(name = "list", description = "Every API key, newest first, without secrets.")
     static final class ApiKeyList extends ClusterCommands.Base {
+        @Option(names = "--filter", description = {"Only keys this filter (AIP-160) holds for, e.g. 'tenant = team-a AND -revoke_time:*'.",
+                "Fields: tenant, role, create_time, expire_time, revoke_time, last_used_time."})
+        String filter;
+
         @Override
         Integer run(ManagedChannel channel) {
-            ListApiKeysResponse r = AccessServiceGrpc.newBlockingStub(channel).listApiKeys(ListApiKeysRequest.getDefaultInstance());
+            var stub = AccessServiceGrpc.newBlockingStub(channel);
+            ListApiKeysResponse.Builder all = ListApiKeysResponse.newBuilder();
+            String token = "";
+            do {
+                ListApiKeysResponse page = stub.listApiKeys(ListApiKeysRequest.newBuilder().setFilter(filter == null ? "" : filter)
+                        .setPageSize(1000).setPageToken(token).build());
+                all.addAllKeys(page.getKeysList());
+                token = page.getNextPageToken();
+            } while (!token.isEmpty());
+            ListApiKeysResponse r = all.build();
             if (Output.structured(root().output, r, out())) return Spillway.OK;
             Output.Table t = new Output.Table("ID", "PREFIX", "NAME", "TENANT", "ROLE", "CREATED", "EXPIRES", "LAST USED", "STATE");
             for (ApiKey k : r.getKeysList()) {
-                t.row(k.getId(), k.getPrefix() + "…", k.getName().isEmpty() ? "-" : k.getName(), k.getTenant(), k.getRole(),
+                t.row(k.getUid(), k.getPrefix() + "…", k.getDisplayName().isEmpty() ? "-" : k.getDisplayName(), k.getTenant(), k.getRole(),
                         Output.time(k.getCreateTime()), k.hasExpireTime() ? Output.time(k.getExpireTime()) : "never",
                         k.hasLastUsedTime() ? Output.time(k.getLastUsedTime()) : "never",
                         k.hasRevokeTime() ? "revoked " + Output.time(k.getRevokeTime()) : "active");
@@ -93,12 +106,12 @@ final class AccessCommands {
 
     @Command(name = "revoke", description = "Revoke an API key: refused from its next call on.")
     static final class ApiKeyRevoke extends ClusterCommands.Base {
-        @Parameters(paramLabel = "ID", description = "The key's id (from 'apikey list').")
+        @Parameters(paramLabel = "KEY", description = "The key's id (from 'apikey list') or its name apiKeys/ID.")
         String id;
 
         @Override
         Integer run(ManagedChannel channel) {
-            AccessServiceGrpc.newBlockingStub(channel).revokeApiKey(RevokeApiKeyRequest.newBuilder().setId(id).build());
+            AccessServiceGrpc.newBlockingStub(channel).revokeApiKey(RevokeApiKeyRequest.newBuilder().setName(id).build());
             spec.commandLine().getErr().println("revoked API key " + id);
             return Spillway.OK;
         }
@@ -110,13 +123,27 @@ final class AccessCommands {
                 + "jointoken.create, pool.stop-bursting, node.register-refused.")
         String action;
 
+        @Option(names = "--filter", description = {"Only events this filter (AIP-160) holds for, e.g. 'tenant = team-a AND time >= 2026-12-01T00:00:00Z'.",
+                "Fields: action, actor, tenant, target, time."})
+        String filter;
+
         @Option(names = "--limit", defaultValue = "50", description = "At most this many events (default ${DEFAULT-VALUE}).")
         int limit;
 
         @Override
         Integer run(ManagedChannel channel) {
-            ListAuditEventsResponse r = AccessServiceGrpc.newBlockingStub(channel)
-                    .listAuditEvents(ListAuditEventsRequest.newBuilder().setPageSize(limit).setAction(action).build());
+            if (limit < 1) throw new Spillway.CliException(Spillway.INVALID, "--limit: 1 or more");
+            var stub = AccessServiceGrpc.newBlockingStub(channel);
+            String written = new FilterText().equal("action", action.isEmpty() ? null : action).written(filter).text();
+            ListAuditEventsResponse.Builder all = ListAuditEventsResponse.newBuilder();
+            String token = "";
+            do {
+                ListAuditEventsResponse page = stub.listAuditEvents(ListAuditEventsRequest.newBuilder().setFilter(written)
+                        .setPageSize(Math.min(1000, limit - all.getEventsCount())).setPageToken(token).build());
+                all.addAllEvents(page.getEventsList());
+                token = page.getNextPageToken();
+            } while (!token.isEmpty() && all.getEventsCount() < limit);
+            ListAuditEventsResponse r = all.build();
             if (Output.structured(root().output, r, out())) return Spillway.OK;
             Output.Table t = new Output.Table("TIME", "ACTOR", "ACTION", "TENANT", "TARGET", "FROM", "DETAIL");
             for (AuditEvent e : r.getEventsList()) {

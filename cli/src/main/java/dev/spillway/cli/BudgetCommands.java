@@ -59,7 +59,7 @@ final class BudgetCommands {
                 throw new Spillway.CliException(Spillway.INVALID, "--limit: at most six decimal places, not " + limit.toPlainString());
             }
             Budget b = BudgetServiceGrpc.newBlockingStub(channel).setBudget(SetBudgetRequest.newBuilder().setBudget(Budget.newBuilder().setName(name)
-                    .setTenant(tenant).setLimit(dev.spillway.api.Usd.ofMicros(micro)).setPeriod(period).setHard(!soft).addAllAlerts(alerts).setOnPrem(onPrem)).build()).getBudget();
+                    .setTenant(tenant).setLimit(dev.spillway.api.Usd.ofMicros(micro)).setPeriod(period).setHard(!soft).addAllAlerts(alerts).setOnPrem(onPrem)).build());
             if (Output.structured(root().output, b, out())) return Spillway.OK;
             print(List.of(b), out());
             return Spillway.OK;
@@ -73,10 +73,11 @@ final class BudgetCommands {
 
         @Override
         Integer run(ManagedChannel channel) {
-            Budget b = BudgetServiceGrpc.newBlockingStub(channel).getBudget(GetBudgetRequest.newBuilder().setName(name).build()).getBudget();
+            Budget b = BudgetServiceGrpc.newBlockingStub(channel).getBudget(GetBudgetRequest.newBuilder().setName(name).build());
             if (Output.structured(root().output, b, out())) return Spillway.OK;
             print(List.of(b), out());
-            for (var e : b.getEventsList()) out().println("  " + Output.time(e.getTime()) + "  " + e.getKind() + "  " + e.getMessage());
+            for (var e : b.getEventsList()) out().println("  " + Output.time(e.getTime()) + "  " + Output.state(e.getKind(), "BUDGET_EVENT_KIND_")
+                    + (e.getThresholdPercent() > 0 ? " " + e.getThresholdPercent() + "%" : "") + "  " + e.getMessage());
             out().flush();
             return Spillway.OK;
         }
@@ -87,10 +88,21 @@ final class BudgetCommands {
         @Option(names = "--tenant", description = "Only this tenant's.")
         String tenant;
 
+        @Option(names = "--filter", description = {"Only budgets this filter (AIP-160) holds for, e.g. 'hard = true'.", "Fields: tenant, period, hard, on_prem."})
+        String filter;
+
         @Override
         Integer run(ManagedChannel channel) {
-            ListBudgetsResponse r = BudgetServiceGrpc.newBlockingStub(channel)
-                    .listBudgets(ListBudgetsRequest.newBuilder().setTenant(tenant == null ? "" : tenant).build());
+            var stub = BudgetServiceGrpc.newBlockingStub(channel);
+            String written = new FilterText().equal("tenant", tenant).written(filter).text();
+            ListBudgetsResponse.Builder all = ListBudgetsResponse.newBuilder();
+            String token = "";
+            do {
+                ListBudgetsResponse page = stub.listBudgets(ListBudgetsRequest.newBuilder().setFilter(written).setPageSize(1000).setPageToken(token).build());
+                all.addAllBudgets(page.getBudgetsList());
+                token = page.getNextPageToken();
+            } while (!token.isEmpty());
+            ListBudgetsResponse r = all.build();
             if (Output.structured(root().output, r, out())) return Spillway.OK;
             if (r.getBudgetsCount() == 0) {
                 out().println("No budgets.");

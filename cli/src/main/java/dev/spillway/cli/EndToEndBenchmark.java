@@ -224,15 +224,15 @@ final class EndToEndBenchmark implements Callable<Integer> {
      */
     private static List<Job> awaitFinished(JobServiceGrpc.JobServiceBlockingStub jobs, String run, int count) throws InterruptedException {
         long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(10);
-        while (jobs.listJobs(ListJobsRequest.newBuilder().putLabels("bench-run", run).setPageSize(1).addStates(JobState.JOB_STATE_QUEUED)
-                .addStates(JobState.JOB_STATE_RUNNING).build()).getJobsCount() > 0) {
+        while (jobs.listJobs(ListJobsRequest.newBuilder().setPageSize(1)
+                .setFilter("labels.bench-run = \"" + run + "\"" + " AND (state = QUEUED OR state = RUNNING)").build()).getJobsCount() > 0) {
             if (System.nanoTime() > deadline) throw new IllegalStateException("jobs of the run still unfinished after 10 minutes");
             Thread.sleep(200);
         }
         List<Job> all = new ArrayList<>();
         String token = "";
         do {
-            ListJobsResponse page = jobs.listJobs(ListJobsRequest.newBuilder().putLabels("bench-run", run).setPageSize(1000).setPageToken(token).build());
+            ListJobsResponse page = jobs.listJobs(ListJobsRequest.newBuilder().setFilter("labels.bench-run = \"" + run + "\"").setPageSize(1000).setPageToken(token).build());
             all.addAll(page.getJobsList());
             token = page.getNextPageToken();
         } while (!token.isEmpty());

@@ -217,20 +217,25 @@ final class JobCommands {
         @Option(names = "--label", description = "Only jobs with this label key=value (repeatable).")
         Map<String, String> labels = Map.of();
 
+        @Option(names = "--filter", description = {"Only jobs this filter (AIP-160) holds for, e.g. 'state = FAILED AND create_time >= 2026-12-01T00:00:00Z'.",
+                "Fields: state, tenant, labels.<key>, create_time, finish_time."})
+        String filter;
+
         @Option(names = "--limit", defaultValue = "50", description = "At most this many jobs (default ${DEFAULT-VALUE}).")
         int limit;
 
         @Override
         Integer run(JobServiceGrpc.JobServiceBlockingStub jobs) {
-            ListJobsRequest.Builder req = ListJobsRequest.newBuilder().setPageSize(Math.min(limit, 1000)).putAllLabels(labels);
-            if (tenant != null) req.setTenant(tenant);
             for (String s : states) {
                 try {
-                    req.addStates(JobState.valueOf("JOB_STATE_" + s.toUpperCase(Locale.ROOT)));
+                    JobState.valueOf("JOB_STATE_" + s.toUpperCase(Locale.ROOT));
                 } catch (IllegalArgumentException e) {
                     throw new Spillway.CliException(Spillway.INVALID, "unknown state '" + s + "' (queued, running, succeeded, failed, cancelled)");
                 }
             }
+            String written = new FilterText().anyOf("state", states.stream().map(s -> s.toUpperCase(Locale.ROOT)).toList())
+                    .equal("tenant", tenant).labels(labels).written(filter).text();
+            ListJobsRequest.Builder req = ListJobsRequest.newBuilder().setPageSize(Math.min(limit, 1000)).setFilter(written);
             ListJobsResponse.Builder all = ListJobsResponse.newBuilder();
             String token = "";
             do {
@@ -309,7 +314,8 @@ final class JobCommands {
         List<Task> out = new java.util.ArrayList<>();
         String token = "";
         do {
-            ListTasksResponse page = jobs.listTasks(ListTasksRequest.newBuilder().setParent(id).addAllStates(states)
+            ListTasksResponse page = jobs.listTasks(ListTasksRequest.newBuilder().setParent(id)
+                    .setFilter(new FilterText().anyOf("state", states.stream().map(Enum::name).toList()).text())
                     .setPageSize((int) Math.min(10_000, (long) limit - out.size())).setPageToken(token).build());
             out.addAll(page.getTasksList());
             token = page.getNextPageToken();
@@ -380,7 +386,7 @@ final class JobCommands {
                 List<dev.spillway.api.v1.AttemptDecision> decisions = new java.util.ArrayList<>();
                 String token = "";
                 do {
-                    var page = stub.listDecisions(dev.spillway.api.v1.ListDecisionsRequest.newBuilder().setJobId(id).setPageSize(1000)
+                    var page = stub.listDecisions(dev.spillway.api.v1.ListDecisionsRequest.newBuilder().setParent(id).setPageSize(1000)
                             .setPageToken(token).build());
                     decisions.addAll(page.getDecisionsList());
                     token = page.getNextPageToken();

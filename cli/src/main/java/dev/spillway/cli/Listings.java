@@ -59,7 +59,7 @@ final class Listings {
         String token = "";
         do {
             ListInstancesResponse page = stub.listInstances(ListInstancesRequest.newBuilder().setParent(pool == null ? "" : pool)
-                    .addAllStates(states).setPageSize(1000).setPageToken(token).build());
+                    .setFilter(new FilterText().anyOf("state", states.stream().map(Enum::name).toList()).text()).setPageSize(1000).setPageToken(token).build());
             out.addAll(page.getInstancesList());
             token = page.getNextPageToken();
         } while (!token.isEmpty());

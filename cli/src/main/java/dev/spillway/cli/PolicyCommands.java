@@ -440,6 +440,10 @@ final class PolicyCommands {
         @Option(names = "--since", description = "Only attempts placed since then: a time ago (30m, 12h, 7d) or an RFC 3339 time.")
         String since;
 
+        @Option(names = "--filter", description = {"Only attempts this filter (AIP-160) holds for, e.g. 'pool = aws-burst AND jurisdiction = EU'.",
+                "Fields: tenant, pool, node, region, jurisdiction, task, attempt, policy_version, decide_time."})
+        String filter;
+
         @Option(names = "--limit", defaultValue = "100", description = "At most this many (default ${DEFAULT-VALUE}).")
         int limit;
 
@@ -447,9 +451,11 @@ final class PolicyCommands {
         Integer run(ManagedChannel channel) {
             if (limit < 1) throw new Spillway.CliException(Spillway.INVALID, "--limit: 1 or more");
             dev.spillway.api.v1.ListDecisionsRequest.Builder req = dev.spillway.api.v1.ListDecisionsRequest.newBuilder();
-            if (tenant != null) req.setTenant(tenant);
-            if (job != null) req.setJobId(job);
-            if (since != null) req.setSince(since(since, java.time.Instant.now()));
+            if (job != null) req.setParent(job);
+            com.google.protobuf.Timestamp from = since == null ? null : since(since, java.time.Instant.now());
+            req.setFilter(new FilterText().equal("tenant", tenant)
+                    .time("decide_time", ">=", from == null ? null : java.time.Instant.ofEpochSecond(from.getSeconds(), from.getNanos()))
+                    .written(filter).text());
             var stub = PolicyServiceGrpc.newBlockingStub(channel);
             var all = dev.spillway.api.v1.ListDecisionsResponse.newBuilder();
             String token = "";
@@ -470,7 +476,7 @@ final class PolicyCommands {
                 return;
             }
             for (var d : decisions) {
-                out.printf("%s  %s/%d attempt %d  tenant %s%n", Output.time(d.getDecidedAt()), d.getJobId(), d.getTaskIndex(), d.getAttempt(), d.getTenant());
+                out.printf("%s  %s/%d attempt %d  tenant %s%n", Output.time(d.getDecideTime()), d.getJob().substring("jobs/".length()), d.getTaskIndex(), d.getAttempt(), d.getTenant());
                 out.printf("  on %s (pool %s, %s, jurisdiction %s)  policy version %s%n", d.getNode(), d.getPool(), d.getLocation(),
                         d.getJurisdiction().isEmpty() ? "none" : d.getJurisdiction(), d.getPolicyVersion() == 0 ? "none" : d.getPolicyVersion());
                 out.println("  residency: " + d.getResidency());

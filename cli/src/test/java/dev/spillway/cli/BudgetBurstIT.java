@@ -48,7 +48,7 @@ class BudgetBurstIT {
             budgets.setBudget(SetBudgetRequest.newBuilder().setBudget(Budget.newBuilder().setName("spender-monthly").setTenant("spender")
                     .setLimit(dev.spillway.api.Usd.ofMicros(1_000_000)).setHard(true).setOnPrem(true)).build());
             await().atMost(Duration.ofSeconds(20)).until(() -> budgets.getBudget(GetBudgetRequest.newBuilder().setName("spender-monthly").build())
-                    .getBudget().getSpent().getUnits() >= 1);
+                    .getSpent().getUnits() >= 1);
 
             // A new job of spender's is refused at admission, with the figures, and nothing is stored.
             JobSpec.Builder late = ClusterFixture.shellJob(1, 1000, "true").toBuilder().setTenant("spender");
@@ -77,15 +77,16 @@ class BudgetBurstIT {
             assertThat(PoolServiceGrpc.newBlockingStub(fx.channel).listInstances(ListInstancesRequest.getDefaultInstance()).getInstancesList())
                     .as("one instance, for the other tenant's job").hasSize(1);
 
-            long softLimit = (budgets.getBudget(GetBudgetRequest.newBuilder().setName("spender-monthly").build()).getBudget().getSpent().getUnits()
+            long softLimit = (budgets.getBudget(GetBudgetRequest.newBuilder().setName("budgets/spender-monthly").build()).getSpent().getUnits()
                     + 6) * 1_000_000; // 6 USD more than spent, in whole dollars: 80 % is a couple of seconds away
             // A soft budget for the same tenant, above what it has spent so far, alerts once its spending passes 80 %.
             var soft = BudgetServiceGrpc.newBlockingStub(fx.channel);
             soft.setBudget(SetBudgetRequest.newBuilder().setBudget(Budget.newBuilder().setName("spender-soft").setTenant("spender")
                     .setLimit(dev.spillway.api.Usd.ofMicros(softLimit)).setHard(false).setOnPrem(true).addAlerts(80)).build());
             await().atMost(Duration.ofSeconds(30)).untilAsserted(() -> assertThat(soft.getBudget(GetBudgetRequest.newBuilder()
-                    .setName("spender-soft").build()).getBudget().getEventsList()).singleElement().satisfies(e -> {
-                        assertThat(e.getKind()).isEqualTo("ALERT_80");
+                    .setName("spender-soft").build()).getEventsList()).singleElement().satisfies(e -> {
+                        assertThat(e.getKind()).isEqualTo(dev.spillway.api.v1.BudgetEventKind.BUDGET_EVENT_KIND_ALERT);
+                        assertThat(e.getThresholdPercent()).isEqualTo(80);
                         assertThat(e.getMessage()).contains("tenant spender has spent").contains("of its soft budget spender-soft (" + softLimit / 1_000_000 + ".00 USD");
                     }));
 

@@ -31,16 +31,19 @@ public class BudgetApi {
     }
 
     @GET
-    @Operation(summary = "Budgets with their current period: spent, reserved, forecast and limit")
-    public Uni<Response> list(@QueryParam("tenant") String tenant, @Context RoutingContext rc) {
-        return budgets.list(tenant, HttpAuthentication.caller(rc).readScope()).map(BudgetApi::ok).onFailure().recoverWithItem(ApiErrors::problem);
+    @Operation(summary = "Budgets with their current period: spent, reserved, forecast and limit",
+            description = "Same filter (AIP-160) and page tokens as BudgetService.ListBudgets.")
+    public Uni<Response> list(@QueryParam("pageSize") int pageSize, @QueryParam("pageToken") String pageToken, @QueryParam("filter") String filter,
+                              @Context RoutingContext rc) {
+        return budgets.list(pageSize, pageToken, filter, HttpAuthentication.caller(rc).readScope()).map(BudgetApi::ok)
+                .onFailure().recoverWithItem(ApiErrors::problem);
     }
 
     @GET
     @Path("/{name}")
-    @Operation(summary = "One budget with its current period and latest alerts")
+    @Operation(summary = "One budget with its current period and latest alerts: the budget budgets/{name}")
     public Uni<Response> get(@PathParam("name") String name, @Context RoutingContext rc) {
-        return budgets.one(name, HttpAuthentication.caller(rc).readScope()).map(BudgetApi::ok).onFailure().recoverWithItem(ApiErrors::problem);
+        return Uni.createFrom().deferred(() -> budgets.one(RequestNames.budget("name", name), HttpAuthentication.caller(rc).readScope())).map(BudgetApi::ok).onFailure().recoverWithItem(ApiErrors::problem);
     }
 
     private static Response ok(MessageOrBuilder message) {

@@ -93,7 +93,7 @@ public class JobGrpcService extends JobServiceGrpc.JobServiceImplBase {
     public void listTasks(ListTasksRequest request, StreamObserver<ListTasksResponse> out) {
         ApiErrors.respond(Uni.createFrom().deferred(() -> {
             UUID job = RequestNames.job("parent", request.getParent());
-            return queries.tasks(job, request.getPageSize(), request.getPageToken(), ProtoMapping.taskStates(request.getStatesList()),
+            return queries.tasks(job, request.getPageSize(), request.getPageToken(), request.getFilter(),
                     CallerInterceptor.caller().readScope()).map(page -> ProtoMapping.listTasksResponse(job, page));
         }), out);
     }
@@ -114,7 +114,7 @@ public class JobGrpcService extends JobServiceGrpc.JobServiceImplBase {
 
     @Override
     public void listJobs(ListJobsRequest request, StreamObserver<ListJobsResponse> out) {
-        ApiErrors.respond(Uni.createFrom().deferred(() -> queries.list(request.getPageSize(), request.getPageToken(), ProtoMapping.filter(request),
+        ApiErrors.respond(Uni.createFrom().deferred(() -> queries.list(request.getPageSize(), request.getPageToken(), request.getFilter(),
                         CallerInterceptor.caller().readScope()))
                 .map(ProtoMapping::listJobsResponse), out);
     }

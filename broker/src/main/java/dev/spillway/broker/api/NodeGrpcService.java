@@ -12,6 +12,7 @@ import dev.spillway.broker.agents.AgentCredentials;
 import dev.spillway.broker.cluster.ClusterView;
 import dev.spillway.broker.errors.NotFound;
 import dev.spillway.broker.errors.Violation;
+import dev.spillway.broker.listing.Pages;
 import dev.spillway.broker.security.Audit;
 import dev.spillway.broker.store.JoinTokenStore;
 import dev.spillway.core.scheduling.Resources;

@@ -137,10 +137,9 @@ public class PolicyGrpcService extends PolicyServiceGrpc.PolicyServiceImplBase {
     public void listDecisions(dev.spillway.api.v1.ListDecisionsRequest request, StreamObserver<dev.spillway.api.v1.ListDecisionsResponse> out) {
         var scope = CallerInterceptor.caller().readScope();
         ApiErrors.respond(Uni.createFrom().deferred(() -> {
-            var filter = new dev.spillway.broker.jobs.DecisionQueries.Filter(request.getTenant().isEmpty() ? null : request.getTenant(),
-                    request.getJobId().isEmpty() ? null : ApiErrors.uuid("job_id", request.getJobId()),
-                    request.hasSince() ? java.time.Instant.ofEpochSecond(request.getSince().getSeconds(), request.getSince().getNanos()) : null);
-            return decisions.list(filter, request.getPageSize(), request.getPageToken(), scope).map(PolicyGrpcService::decisions);
+            String parent = request.getParent();
+            java.util.UUID job = parent.isEmpty() || parent.equals(dev.spillway.api.ResourceNames.EVERY_JOB) ? null : RequestNames.job("parent", parent);
+            return decisions.list(job, request.getFilter(), request.getPageSize(), request.getPageToken(), scope).map(PolicyGrpcService::decisions);
         }), out);
     }
 
@@ -148,10 +147,11 @@ public class PolicyGrpcService extends PolicyServiceGrpc.PolicyServiceImplBase {
         var b = dev.spillway.api.v1.ListDecisionsResponse.newBuilder().setNextPageToken(page.nextPageToken());
         for (var d : page.decisions()) {
             var m = dev.spillway.api.v1.AttemptDecision.newBuilder()
-                    .setJobId(d.jobId().toString()).setTaskIndex(d.index()).setAttempt(d.attempt()).setTenant(d.tenant())
+                    .setAttemptName(dev.spillway.api.ResourceNames.attempt(d.jobId(), d.index(), d.attempt()))
+                    .setJob(dev.spillway.api.ResourceNames.job(d.jobId())).setTaskIndex(d.index()).setAttempt(d.attempt()).setTenant(d.tenant())
                     .setNode(d.node()).setPool(d.pool()).setRegion(d.region()).setJurisdiction(d.jurisdiction()).setLocation(d.location())
                     .setPolicyVersion(d.policyVersion() == null ? 0 : d.policyVersion()).setResidency(d.residency())
-                    .setDecidedAt(Timestamp.newBuilder().setSeconds(d.decidedAt().getEpochSecond()).setNanos(d.decidedAt().getNano()));
+                    .setDecideTime(Timestamp.newBuilder().setSeconds(d.decidedAt().getEpochSecond()).setNanos(d.decidedAt().getNano()));
             for (var r : d.rules()) {
                 m.addRules(dev.spillway.api.v1.DecisionRule.newBuilder().setRule(r.rule()).setOutcome(r.outcome()).setDetail(r.detail()));
             }

@@ -14,8 +14,11 @@ import dev.spillway.broker.burst.BurstController;
 import dev.spillway.broker.burst.BurstStatus;
 import dev.spillway.broker.cluster.ClusterView;
 import dev.spillway.broker.errors.NotFound;
+import dev.spillway.broker.listing.Filters;
+import dev.spillway.broker.listing.Pages;
 import dev.spillway.broker.security.Audit;
 import dev.spillway.broker.store.InstanceStore;
+import dev.spillway.core.filter.Condition;
 import io.grpc.stub.StreamObserver;
 import io.quarkus.grpc.GrpcService;
 import io.smallrye.mutiny.Uni;
@@ -57,10 +60,8 @@ public class PoolGrpcService extends PoolServiceGrpc.PoolServiceImplBase {
             String parent = request.getParent();
             String pool = parent.isEmpty() || parent.equals(ResourceNames.EVERY_POOL) ? null : RequestNames.pool("parent", parent);
             int size = Pages.size(request.getPageSize(), 100, 1000);
-            List<String> states = request.getStatesList().stream()
-                    .filter(s -> s != dev.spillway.api.v1.InstanceState.INSTANCE_STATE_UNSPECIFIED && s != dev.spillway.api.v1.InstanceState.UNRECOGNIZED)
-                    .map(s -> s.name().substring("INSTANCE_STATE_".length())).distinct().sorted().toList();
-            String[] filters = {pool, String.join(",", states)};
+            Condition filter = Filters.parse(InstanceStore.FILTER, request.getFilter());
+            String[] filters = {pool, filter.toString()};
             String after = Pages.after(request.getPageToken(), "instances", filters);
             InstanceStore.After from;
             try {
@@ -68,7 +69,7 @@ public class PoolGrpcService extends PoolServiceGrpc.PoolServiceImplBase {
             } catch (RuntimeException e) {
                 throw dev.spillway.broker.errors.InvalidRequest.of("page_token", "not a page token of this listing");
             }
-            return instances.page(pool, states, from, size + 1).map(rows -> {
+            return instances.page(pool, filter, from, size + 1).map(rows -> {
                 Instant now = clock.instant();
                 boolean more = rows.size() > size;
                 List<InstanceStore.InstanceRow> page = more ? rows.subList(0, size) : rows;

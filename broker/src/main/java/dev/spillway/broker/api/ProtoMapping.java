@@ -69,29 +69,9 @@ public final class ProtoMapping {
                 .setNextPageToken(page.nextPageToken()).build();
     }
 
-    /** The request's task states; unspecified ones are ignored. */
-    public static List<dev.spillway.core.task.TaskState> taskStates(List<dev.spillway.api.v1.TaskState> states) {
-        List<dev.spillway.core.task.TaskState> out = new ArrayList<>();
-        for (dev.spillway.api.v1.TaskState s : states) {
-            if (s == dev.spillway.api.v1.TaskState.TASK_STATE_UNSPECIFIED || s == dev.spillway.api.v1.TaskState.UNRECOGNIZED) continue;
-            out.add(dev.spillway.core.task.TaskState.valueOf(s.name().substring("TASK_STATE_".length())));
-        }
-        return out;
-    }
-
     public static ListJobsResponse listJobsResponse(JobQueries.JobPage page) {
         return ListJobsResponse.newBuilder().addAllJobs(page.jobs().stream().map(ProtoMapping::job).toList())
                 .setNextPageToken(page.nextPageToken()).build();
-    }
-
-    /** The request's filters; unspecified states are ignored. */
-    public static JobQueries.JobFilter filter(ListJobsRequest request) {
-        List<dev.spillway.core.lifecycle.JobState> states = new ArrayList<>();
-        for (JobState s : request.getStatesList()) {
-            if (s == JobState.JOB_STATE_UNSPECIFIED || s == JobState.UNRECOGNIZED) continue;
-            states.add(dev.spillway.core.lifecycle.JobState.valueOf(s.name().substring("JOB_STATE_".length())));
-        }
-        return new JobQueries.JobFilter(states, request.getTenant().isEmpty() ? null : request.getTenant(), request.getLabelsMap());
     }
 
     public static Task task(UUID job, JobStore.TaskRow row) {

@@ -66,25 +66,17 @@ public class ReadApi {
 
     @GET
     @Path("/jobs")
-    @Operation(summary = "List jobs, newest first", description = "Same filters and page tokens as JobService.ListJobs.")
+    @Operation(summary = "List jobs, newest first", description = "Same filter (AIP-160) and page tokens as JobService.ListJobs.")
     public Uni<Response> listJobs(@QueryParam("pageSize") int pageSize, @QueryParam("pageToken") String pageToken,
-                                  @QueryParam("state") List<String> states, @QueryParam("tenant") String tenant,
-                                  @Context RoutingContext rc) {
+                                  @QueryParam("filter") String filter, @Context RoutingContext rc) {
         TenantScope scope = HttpAuthentication.caller(rc).readScope();
         return Uni.createFrom().deferred(() -> {
             ListJobsRequest.Builder req = ListJobsRequest.newBuilder().setPageSize(pageSize);
             if (pageToken != null) req.setPageToken(pageToken);
-            if (tenant != null) req.setTenant(tenant);
-            for (String s : states) {
-                try {
-                    req.addStates(JobState.valueOf("JOB_STATE_" + s.toUpperCase(java.util.Locale.ROOT)));
-                } catch (IllegalArgumentException e) {
-                    throw InvalidRequest.of("state", "unknown job state '" + s + "'");
-                }
-            }
+            if (filter != null) req.setFilter(filter);
             var leader = forwarding.forRest(rc.request().getHeader("Authorization"));
             if (leader.isPresent()) return LeaderForwarding.answer(JobServiceGrpc.newFutureStub(leader.get()).listJobs(req.build()));
-            return jobs.list(req.getPageSize(), req.getPageToken(), ProtoMapping.filter(req.build()), scope).map(ProtoMapping::listJobsResponse);
+            return jobs.list(req.getPageSize(), req.getPageToken(), req.getFilter(), scope).map(ProtoMapping::listJobsResponse);
         }).map(ReadApi::ok).onFailure().recoverWithItem(ApiErrors::problem);
     }
 
@@ -106,21 +98,13 @@ public class ReadApi {
 
     @GET
     @Path("/jobs/{job}/tasks")
-    @Operation(summary = "A job's tasks by index, paginated", description = "Same page tokens and state filter as JobService.ListTasks.")
+    @Operation(summary = "A job's tasks by index, paginated", description = "Same filter (AIP-160) and page tokens as JobService.ListTasks.")
     public Uni<Response> listTasks(@PathParam("job") String job, @QueryParam("pageSize") int pageSize, @QueryParam("pageToken") String pageToken,
-                                   @QueryParam("state") List<String> states, @Context RoutingContext rc) {
+                                   @QueryParam("filter") String filter, @Context RoutingContext rc) {
         TenantScope scope = HttpAuthentication.caller(rc).readScope();
         return Uni.createFrom().deferred(() -> {
-            List<dev.spillway.api.v1.TaskState> wanted = new java.util.ArrayList<>();
-            for (String s : states) {
-                try {
-                    wanted.add(dev.spillway.api.v1.TaskState.valueOf("TASK_STATE_" + s.toUpperCase(java.util.Locale.ROOT)));
-                } catch (IllegalArgumentException e) {
-                    throw InvalidRequest.of("state", "unknown task state '" + s + "'");
-                }
-            }
             UUID id = RequestNames.job("job", job);
-            return jobs.tasks(id, pageSize, pageToken, ProtoMapping.taskStates(wanted), scope).map(page -> ProtoMapping.listTasksResponse(id, page));
+            return jobs.tasks(id, pageSize, pageToken, filter, scope).map(page -> ProtoMapping.listTasksResponse(id, page));
         }).map(ReadApi::ok).onFailure().recoverWithItem(ApiErrors::problem);
     }
 
@@ -175,24 +159,15 @@ public class ReadApi {
     }
 
     @GET
-    @Path("/decisions")
-    @Operation(summary = "The decision log, newest first", description = "As PolicyService.ListDecisions: where each attempt ran and which "
-            + "rules allowed it there. since is an RFC 3339 time.")
-    public Uni<Response> decisions(@QueryParam("tenant") String tenant, @QueryParam("job") String job, @QueryParam("since") String since,
+    @Path("/jobs/{job}/decisions")
+    @Operation(summary = "The decision log, newest first", description = "As PolicyService.ListDecisions: where each attempt of the job "
+            + "jobs/{job} ran and which rules allowed it there; jobs/-/decisions for every job's. Same filter (AIP-160) and page tokens.")
+    public Uni<Response> decisions(@PathParam("job") String job, @QueryParam("filter") String filter,
                                    @QueryParam("pageSize") int pageSize, @QueryParam("pageToken") String pageToken, @Context RoutingContext rc) {
         TenantScope scope = HttpAuthentication.caller(rc).readScope();
         return Uni.createFrom().deferred(() -> {
-            java.time.Instant from = null;
-            if (since != null && !since.isEmpty()) {
-                try {
-                    from = java.time.OffsetDateTime.parse(since).toInstant();
-                } catch (java.time.format.DateTimeParseException e) {
-                    throw InvalidRequest.of("since", "not an RFC 3339 time (e.g. 2026-12-01T00:00:00Z): " + since);
-                }
-            }
-            var filter = new dev.spillway.broker.jobs.DecisionQueries.Filter(tenant == null || tenant.isEmpty() ? null : tenant,
-                    job == null || job.isEmpty() ? null : ApiErrors.uuid("job", job), from);
-            return decisions.list(filter, pageSize, pageToken, scope);
+            UUID id = job.equals("-") ? null : RequestNames.job("job", job);
+            return decisions.list(id, filter, pageSize, pageToken, scope);
         }).map(page -> ok(PolicyGrpcService.decisions(page))).onFailure().recoverWithItem(ApiErrors::problem);
     }
 

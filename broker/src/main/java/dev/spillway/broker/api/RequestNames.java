@@ -33,4 +33,14 @@ final class RequestNames {
     static ResourceNames.AttemptName attempt(String field, String name) {
         return ResourceNames.parseAttempt(name).orElseThrow(() -> InvalidRequest.of(field, ResourceNames.problem("attempt", name)));
     }
+
+    /** {@code apiKeys/{api_key}} or a bare key id. */
+    static UUID apiKey(String field, String name) {
+        return ResourceNames.parseApiKey(name).orElseThrow(() -> InvalidRequest.of(field, ResourceNames.problem("api key", name)));
+    }
+
+    /** {@code budgets/{budget}} or a bare budget id. */
+    static String budget(String field, String name) {
+        return ResourceNames.parseBudget(name).orElseThrow(() -> InvalidRequest.of(field, ResourceNames.problem("budget", name)));
+    }
 }

@@ -1,14 +1,14 @@
 package dev.spillway.broker.jobs;
 
 import dev.spillway.broker.errors.InvalidRequest;
-import dev.spillway.broker.errors.PermissionDenied;
+import dev.spillway.broker.listing.Filters;
+import dev.spillway.broker.listing.Pages;
 import dev.spillway.broker.store.DecisionLog;
 import dev.spillway.core.access.TenantScope;
+import dev.spillway.core.filter.Condition;
 import io.smallrye.mutiny.Uni;
 import jakarta.enterprise.context.ApplicationScoped;
-import java.nio.charset.StandardCharsets;
 import java.time.Instant;
-import java.util.Base64;
 import java.util.List;
 import java.util.Objects;
 import java.util.UUID;
@@ -31,51 +31,38 @@ public class DecisionQueries {
         this.access = access;
     }
 
-    /** What to list: each part applies when not null. */
-    public record Filter(String tenant, UUID jobId, Instant since) {
-        String key() {
-            return Objects.toString(tenant, "") + "/" + Objects.toString(jobId, "") + "/" + (since == null ? "" : since.toString());
-        }
-    }
-
     public record Page(List<DecisionLog.Decision> decisions, String nextPageToken) {
     }
 
-    public Uni<Page> list(Filter filter, int pageSize, String pageToken, TenantScope scope) {
-        if (filter.tenant() != null && !scope.includes(filter.tenant())) {
-            throw PermissionDenied.tenant(filter.tenant(), "you may not read the decisions of tenant " + filter.tenant());
-        }
-        String[] tenants = filter.tenant() != null ? new String[] {filter.tenant()}
-                : scope instanceof TenantScope.Only only ? only.tenants().toArray(String[]::new) : null;
-        if (pageSize < 0) throw InvalidRequest.of("page_size", "must not be negative");
-        int size = pageSize == 0 ? DEFAULT_PAGE : Math.min(pageSize, MAX_PAGE);
-        DecisionLog.Cursor after = pageToken == null || pageToken.isEmpty() ? null : cursor(pageToken, filter);
-        Uni<?> gate = filter.jobId() == null ? Uni.createFrom().voidItem() : access.visible(filter.jobId(), scope);
-        return gate.flatMap(visible -> log.list(tenants, filter.jobId(), filter.since(), after, size + 1)).map(rows -> {
+    /**
+     * A page of decisions, newest first, of the tenants the caller may read.
+     *
+     * @param jobId only this job's attempts; null: every job's
+     * @param filter AIP-160, of {@link DecisionLog#FILTER}
+     */
+    public Uni<Page> list(UUID jobId, String filter, int pageSize, String pageToken, TenantScope scope) {
+        String[] tenants = scope instanceof TenantScope.Only only ? only.tenants().toArray(String[]::new) : null;
+        int size = Pages.size(pageSize, DEFAULT_PAGE, MAX_PAGE);
+        Condition condition = Filters.parse(DecisionLog.FILTER, filter);
+        String job = Objects.toString(jobId, ""), bound = condition.toString();
+        String after = Pages.after(pageToken, "decisions", job, bound);
+        DecisionLog.Cursor from = after == null ? null : cursor(after);
+        Uni<?> gate = jobId == null ? Uni.createFrom().voidItem() : access.visible(jobId, scope);
+        return gate.flatMap(visible -> log.list(tenants, jobId, condition, from, size + 1)).map(rows -> {
             boolean more = rows.size() > size;
             List<DecisionLog.Decision> page = more ? rows.subList(0, size) : rows;
-            return new Page(List.copyOf(page), more ? token(filter, DecisionLog.Cursor.after(page.get(page.size() - 1))) : "");
+            DecisionLog.Cursor last = more ? DecisionLog.Cursor.after(page.get(page.size() - 1)) : null;
+            String next = more ? Pages.token(last.decidedAt() + "|" + last.jobId() + "|" + last.index() + "|" + last.attempt(), "decisions", job, bound) : "";
+            return new Page(List.copyOf(page), next);
         });
     }
 
-    private static String token(Filter filter, DecisionLog.Cursor c) {
-        String t = filter.key() + "|" + c.decidedAt() + "|" + c.jobId() + "|" + c.index() + "|" + c.attempt();
-        return Base64.getUrlEncoder().withoutPadding().encodeToString(t.getBytes(StandardCharsets.UTF_8));
-    }
-
-    private static DecisionLog.Cursor cursor(String token, Filter filter) {
-        String[] parts;
+    private static DecisionLog.Cursor cursor(String key) {
+        String[] parts = key.split("\\|", -1);
         try {
-            parts = new String(Base64.getUrlDecoder().decode(token), StandardCharsets.UTF_8).split("\\|", -1);
-        } catch (IllegalArgumentException e) {
-            throw InvalidRequest.of("page_token", "not a token from ListDecisions");
-        }
-        if (parts.length != 5) throw InvalidRequest.of("page_token", "not a token from ListDecisions");
-        if (!parts[0].equals(filter.key())) throw InvalidRequest.of("page_token", "belongs to another tenant, job or since than this request's");
-        try {
-            return new DecisionLog.Cursor(Instant.parse(parts[1]), UUID.fromString(parts[2]), Integer.parseInt(parts[3]), Integer.parseInt(parts[4]));
+            return new DecisionLog.Cursor(Instant.parse(parts[0]), UUID.fromString(parts[1]), Integer.parseInt(parts[2]), Integer.parseInt(parts[3]));
         } catch (RuntimeException e) {
-            throw InvalidRequest.of("page_token", "not a token from ListDecisions");
+            throw InvalidRequest.of("page_token", "not a page token of this listing");
         }
     }
 }

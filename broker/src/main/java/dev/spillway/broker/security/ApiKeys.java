@@ -94,7 +94,7 @@ public class ApiKeys {
 
     public Uni<Void> revoke(UUID id, Caller actor, String remote) {
         return store.revoke(id, actor.subject(), remote).map(found -> {
-            if (!found) throw new NotFound("no API key " + id);
+            if (!found) throw new NotFound(dev.spillway.api.ResourceNames.apiKey(id), "no API key " + id);
             verified.values().removeIf(c -> c.row().id().equals(id));
             return null;
         });

@@ -1,5 +1,7 @@
 package dev.spillway.broker.store;
 
+import dev.spillway.core.filter.Condition;
+import dev.spillway.core.filter.FilterSchema;
 import io.smallrye.mutiny.Uni;
 import io.vertx.mutiny.sqlclient.Pool;
 import io.vertx.mutiny.sqlclient.Row;
@@ -8,6 +10,7 @@ import jakarta.enterprise.context.ApplicationScoped;
 import java.time.OffsetDateTime;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 
 /**
  * The audit log table. Changes that have a row of their own (jobs, keys) write their event in
@@ -32,13 +35,27 @@ public class AuditStore {
                 .replaceWithVoid();
     }
 
-    /** Newest first, before sequence {@code beforeSeq} (0: from the newest), optionally of one action. */
-    public Uni<List<EventRow>> page(int limit, long beforeSeq, String action) {
+    /** What ListAuditEvents can be filtered by (AIP-160), and the columns {@link #page} reads them from. */
+    public static final FilterSchema FILTER = FilterSchema.builder()
+            .text("action")
+            .text("actor")
+            .text("tenant")
+            .text("target")
+            .time("time")
+            .build();
+    private static final SqlFilter.Columns COLUMNS = new SqlFilter.Columns(
+            Map.of("action", "action", "actor", "actor", "tenant", "tenant", "target", "target", "time", "at"), Map.of());
+
+    /** Newest first, before sequence {@code beforeSeq} (0: from the newest), that {@code filter} (of {@link #FILTER}) holds for. */
+    public Uni<List<EventRow>> page(int limit, long beforeSeq, Condition filter) {
+        Tuple args = Tuple.of(limit, beforeSeq);
+        String where = SqlFilter.render(filter, COLUMNS, args);
         return pool.preparedQuery("""
                 SELECT seq, at, actor, tenant, action, target, detail, remote FROM audit_event
-                WHERE ($2::bigint = 0 OR seq < $2) AND ($3::text IS NULL OR action = $3)
+                WHERE ($2::bigint = 0 OR seq < $2) AND\s""" + where + """
+
                 ORDER BY seq DESC LIMIT $1""")
-                .execute(Tuple.of(limit, beforeSeq, action))
+                .execute(args)
                 .map(rows -> {
                     List<EventRow> out = new ArrayList<>();
                     for (Row r : rows) {

@@ -1,5 +1,7 @@
 package dev.spillway.broker.store;
 
+import dev.spillway.core.filter.Condition;
+import dev.spillway.core.filter.FilterSchema;
 import io.smallrye.mutiny.Uni;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
@@ -64,25 +66,45 @@ public class DecisionLog {
                            String location, Long policyVersion, String residency, List<Rule> rules, Instant decidedAt) {
     }
 
+    /** What ListDecisions can be filtered by (AIP-160), and the columns {@link #list} reads them from. */
+    public static final FilterSchema FILTER = FilterSchema.builder()
+            .text("tenant")
+            .text("pool")
+            .text("node")
+            .text("region")
+            .text("jurisdiction")
+            .integer("task")
+            .integer("attempt")
+            .integer("policy_version")
+            .time("decide_time")
+            .build();
+    private static final SqlFilter.Columns COLUMNS = new SqlFilter.Columns(Map.of("tenant", "tenant", "pool", "pool", "node", "node",
+            "region", "region", "jurisdiction", "jurisdiction", "task", "idx::bigint", "attempt", "attempt::bigint",
+            "policy_version", "policy_version", "decide_time", "decided_at"), Map.of());
+
     /**
-     * Decisions newest first, at most {@code limit}; each filter applies when not null.
+     * Decisions newest first, at most {@code limit}, that {@code filter} (of {@link #FILTER}) holds for.
      *
-     * @param tenants only these tenants' decisions
+     * @param tenants only these tenants' decisions; null: any tenant's
+     * @param jobId only this job's; null: every job's
      * @param before only decisions strictly older than this (decided_at, job, idx, attempt) position, for paging
      */
-    public Uni<List<Decision>> list(String[] tenants, UUID jobId, Instant since, Cursor before, int limit) {
+    public Uni<List<Decision>> list(String[] tenants, UUID jobId, Condition filter, Cursor before, int limit) {
+        Tuple args = Tuple.from(new Object[] {tenants, jobId,
+                before == null ? null : OffsetDateTime.ofInstant(before.decidedAt(), ZoneOffset.UTC),
+                before == null ? null : before.jobId(), before == null ? null : before.index(), before == null ? null : before.attempt(),
+                limit});
+        String where = SqlFilter.render(filter, COLUMNS, args);
         return pool.preparedQuery("""
                         SELECT job_id, idx, attempt, tenant, node, pool, region, jurisdiction, location, policy_version, residency, rules, decided_at
                         FROM attempt_decision
                         WHERE ($1::text[] IS NULL OR tenant = ANY($1)) AND ($2::uuid IS NULL OR job_id = $2)
-                          AND ($3::timestamptz IS NULL OR decided_at >= $3)
-                          AND ($4::timestamptz IS NULL OR (decided_at, job_id, idx, attempt) < ($4, $5::uuid, $6::int, $7::int))
+                          AND ($3::timestamptz IS NULL OR (decided_at, job_id, idx, attempt) < ($3, $4::uuid, $5::int, $6::int))
+                          AND\s""" + where + """
+
                         ORDER BY decided_at DESC, job_id DESC, idx DESC, attempt DESC
-                        LIMIT $8""")
-                .execute(Tuple.from(new Object[] {tenants, jobId, since == null ? null : OffsetDateTime.ofInstant(since, ZoneOffset.UTC),
-                        before == null ? null : OffsetDateTime.ofInstant(before.decidedAt(), ZoneOffset.UTC),
-                        before == null ? null : before.jobId(), before == null ? null : before.index(), before == null ? null : before.attempt(),
-                        limit}))
+                        LIMIT $7""")
+                .execute(args)
                 .map(rows -> {
                     List<Decision> out = new ArrayList<>();
                     for (Row r : rows) out.add(decision(r));

@@ -7,6 +7,8 @@ import dev.spillway.core.burst.LaunchOutcome;
 import dev.spillway.core.burst.Offering;
 import dev.spillway.core.cost.Billing;
 import dev.spillway.core.cost.InstanceCharge;
+import dev.spillway.core.filter.Condition;
+import dev.spillway.core.filter.FilterSchema;
 import dev.spillway.core.lifecycle.ReasonCode;
 import dev.spillway.core.scheduling.Resources;
 import io.smallrye.mutiny.Uni;
@@ -21,6 +23,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Comparator;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.UUID;
 
@@ -142,18 +145,30 @@ public class InstanceStore {
         }
     }
 
+    /** What ListInstances can be filtered by (AIP-160), and the columns {@link #page} reads them from. */
+    public static final FilterSchema FILTER = FilterSchema.builder()
+            .enumeration("state", "INSTANCE_STATE_", Arrays.stream(InstanceState.values()).map(Enum::name).toList())
+            .bool("spot")
+            .text("region")
+            .text("zone")
+            .text("instance_type")
+            .time("request_time")
+            .time("join_time")
+            .time("terminate_time")
+            .build();
+    private static final SqlFilter.Columns COLUMNS = new SqlFilter.Columns(Map.of("state", "state", "spot", "spot", "region", "region", "zone", "zone",
+            "instance_type", "instance_type", "request_time", "requested_at", "join_time", "joined_at", "terminate_time", "terminated_at"), Map.of());
+
     /**
-     * At most {@code limit} instances, oldest first, after {@code after} (null: from the first).
+     * Instances oldest first, after the cursor (when given), that {@code filter} (of {@link #FILTER}) holds for.
      *
-     * @param pool   only this pool's; null: every pool's
-     * @param states only in these states (InstanceState names); empty: any
+     * @param pool only this pool's; null: every pool's
      */
-    public Uni<List<InstanceRow>> page(String pool, List<String> states, After after, int limit) {
-        return query("""
-                WHERE ($1::text IS NULL OR pool = $1) AND (cardinality($2::text[]) = 0 OR state = ANY($2))
-                  AND ($3::timestamptz IS NULL OR (requested_at, id) > ($3, $4))""",
-                " LIMIT $5", Tuple.of(pool, states.toArray(String[]::new), after == null ? null : after.requestedAt().atOffset(ZoneOffset.UTC),
-                        after == null ? null : after.id(), limit));
+    public Uni<List<InstanceRow>> page(String pool, Condition filter, After after, int limit) {
+        Tuple args = Tuple.of(pool, after == null ? null : after.requestedAt().atOffset(ZoneOffset.UTC), after == null ? null : after.id(), limit);
+        String where = SqlFilter.render(filter, COLUMNS, args);
+        return query("WHERE ($1::text IS NULL OR pool = $1) AND ($2::timestamptz IS NULL OR (requested_at, id) > ($2, $3)) AND " + where,
+                " LIMIT $4", args);
     }
 
     /**

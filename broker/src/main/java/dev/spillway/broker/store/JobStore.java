@@ -3,6 +3,8 @@ package dev.spillway.broker.store;
 import static dev.spillway.core.lifecycle.StateMachine.sqlList;
 
 import dev.spillway.api.v1.JobSpec;
+import dev.spillway.core.filter.Condition;
+import dev.spillway.core.filter.FilterSchema;
 import dev.spillway.core.lifecycle.JobState;
 import dev.spillway.core.lifecycle.ReasonCode;
 import dev.spillway.core.task.TaskState;
@@ -269,13 +271,30 @@ public class JobStore {
      *
      * @param states only tasks in these states (any when empty)
      */
-    public Uni<List<TaskRow>> tasks(UUID jobId, int afterIndex, int limit, List<String> states) {
+    /** What ListTasks can be filtered by (AIP-160), and the columns {@link #tasks} reads them from. */
+    public static final FilterSchema TASK_FILTER = FilterSchema.builder()
+            .enumeration("state", "TASK_STATE_", java.util.Arrays.stream(TaskState.values()).map(Enum::name).toList())
+            .text("node")
+            .integer("attempt")
+            .integer("failures")
+            .integer("exit_code")
+            .time("start_time")
+            .time("finish_time")
+            .build();
+    private static final SqlFilter.Columns TASK_COLUMNS = new SqlFilter.Columns(Map.of("state", "state", "node", "node", "attempt", "attempt::bigint",
+            "failures", "failures::bigint", "exit_code", "exit_code::bigint", "start_time", "started_at", "finish_time", "finished_at"), Map.of());
+
+    /** A job's tasks by index, after {@code afterIndex}, that {@code filter} (of {@link #TASK_FILTER}) holds for. */
+    public Uni<List<TaskRow>> tasks(UUID jobId, int afterIndex, int limit, Condition filter) {
+        Tuple args = Tuple.of(jobId, afterIndex, limit);
+        String where = SqlFilter.render(filter, TASK_COLUMNS, args);
         return pool.preparedQuery("""
                 SELECT idx, state, attempt, node, exit_code, assigned_at, started_at, finished_at, reason, message, failures,
                        cpu_time_ms, peak_memory_mib
-                FROM task WHERE job_id = $1 AND idx > $2 AND (cardinality($4::text[]) = 0 OR state = ANY($4))
+                FROM task WHERE job_id = $1 AND idx > $2 AND\s""" + where + """
+
                 ORDER BY idx LIMIT $3""")
-                .execute(Tuple.of(jobId, afterIndex, limit, states.toArray(String[]::new)))
+                .execute(args)
                 .map(rows -> {
                     List<TaskRow> out = new ArrayList<>(rows.size());
                     for (Row r : rows) {
@@ -326,25 +345,33 @@ public class JobStore {
 
     /** A page of jobs, newest first, after the (created_at, id) key of the previous page. */
     /** @param tenants only these tenants' jobs; null: every tenant's */
-    public Uni<List<JobRow>> list(int limit, OffsetDateTime afterCreated, UUID afterId, List<String> states, String[] tenants,
-                                  Map<String, String> labels) {
-        List<String> keys = new ArrayList<>(labels.keySet());
-        Tuple args = Tuple.tuple()
-                .addInteger(limit)
-                .addOffsetDateTime(afterCreated)
-                .addUUID(afterId)
-                .addArrayOfString(states.toArray(String[]::new))
-                .addArrayOfString(tenants)
-                .addArrayOfString(keys.toArray(String[]::new))
-                .addArrayOfString(keys.stream().map(labels::get).toArray(String[]::new))
-                .addInteger(keys.size());
+    /** What ListJobs can be filtered by (AIP-160), and the columns {@link #list} reads them from. */
+    public static final FilterSchema JOB_FILTER = FilterSchema.builder()
+            .enumeration("state", "JOB_STATE_", java.util.Arrays.stream(JobState.values()).map(Enum::name).toList())
+            .text("tenant")
+            .map("labels")
+            .time("create_time")
+            .time("finish_time")
+            .build();
+    private static final SqlFilter.Columns JOB_COLUMNS = new SqlFilter.Columns(
+            Map.of("state", "j.state", "tenant", "j.tenant", "create_time", "j.created_at", "finish_time", "j.finished_at"),
+            Map.of("labels", (key, value) -> "EXISTS (SELECT 1 FROM job_label l WHERE l.job_id = j.id AND l.key = " + key
+                    + (value == null ? "" : " AND l.value = " + value) + ")"));
+
+    /**
+     * Jobs newest first, after the cursor (when given), that {@code filter} (of {@link #JOB_FILTER}) holds for.
+     *
+     * @param tenants only these tenants' jobs; null: any tenant's
+     */
+    public Uni<List<JobRow>> list(int limit, OffsetDateTime afterCreated, UUID afterId, Condition filter, String[] tenants) {
+        Tuple args = Tuple.tuple().addInteger(limit).addOffsetDateTime(afterCreated).addUUID(afterId).addArrayOfString(tenants);
+        String where = SqlFilter.render(filter, JOB_COLUMNS, args);
         return pool.preparedQuery("""
                 SELECT id, state, created_at, finished_at, spec FROM job j
                 WHERE ($2::timestamptz IS NULL OR (created_at, id) < ($2, $3))
-                  AND (cardinality($4::text[]) = 0 OR state = ANY($4))
-                  AND ($5::text[] IS NULL OR tenant = ANY($5))
-                  AND (SELECT count(*) FROM job_label l JOIN unnest($6::text[], $7::text[]) AS w(k, v)
-                         ON l.key = w.k AND l.value = w.v WHERE l.job_id = j.id) = $8
+                  AND ($4::text[] IS NULL OR tenant = ANY($4))
+                  AND\s""" + where + """
+
                 ORDER BY created_at DESC, id DESC
                 LIMIT $1""")
                 .execute(args)

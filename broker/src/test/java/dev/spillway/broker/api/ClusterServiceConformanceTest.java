@@ -116,7 +116,7 @@ class ClusterServiceConformanceTest {
 
         // A state filter, across every pool (the AIP-159 wildcard) and in this one.
         List<CloudInstance> live = pages(t -> pools.listInstances(ListInstancesRequest.newBuilder().setParent("pools/" + pool)
-                .addStates(InstanceState.INSTANCE_STATE_JOINED).setPageSize(7).setPageToken(t).build()),
+                .setFilter("state = JOINED").setPageSize(7).setPageToken(t).build()),
                 ListInstancesResponse::getInstancesList, ListInstancesResponse::getNextPageToken);
         assertThat(live).hasSize(50).allSatisfy(i -> {
             assertThat(i.getState()).isEqualTo(InstanceState.INSTANCE_STATE_JOINED);
@@ -125,7 +125,7 @@ class ClusterServiceConformanceTest {
             assertThat(Usd.micros(i.getCost())).as("never launched: nothing billed").isZero();
         });
         assertThat(live).extracting(CloudInstance::getRequestTime).extracting(t -> t.getSeconds()).isSorted();
-        assertThat(pages(t -> pools.listInstances(ListInstancesRequest.newBuilder().setParent("pools/-").addStates(InstanceState.INSTANCE_STATE_JOINED)
+        assertThat(pages(t -> pools.listInstances(ListInstancesRequest.newBuilder().setParent("pools/-").setFilter("state = INSTANCE_STATE_JOINED")
                 .setPageSize(1000).setPageToken(t).build()), ListInstancesResponse::getInstancesList, ListInstancesResponse::getNextPageToken))
                 .filteredOn(i -> i.getPool().equals(pool)).hasSize(50);
 
@@ -136,7 +136,7 @@ class ClusterServiceConformanceTest {
                 .isEqualTo("page_token");
         String instanceToken = pools.listInstances(ListInstancesRequest.newBuilder().setParent(pool).setPageSize(7).build()).getNextPageToken();
         assertThat(violatedField(() -> pools.listInstances(ListInstancesRequest.newBuilder().setParent(pool)
-                .addStates(InstanceState.INSTANCE_STATE_JOINED).setPageSize(7).setPageToken(instanceToken).build()))).isEqualTo("page_token");
+                .setFilter("state = JOINED").setPageSize(7).setPageToken(instanceToken).build()))).isEqualTo("page_token");
         assertThat(violatedField(() -> pools.listPools(ListPoolsRequest.newBuilder().setPageToken(nodeToken).build()))).isEqualTo("page_token");
     }
 

@@ -131,9 +131,68 @@ class JobServiceConformanceTest {
             assertThat(jobs.listTasks(ListTasksRequest.newBuilder().setParent(job.getName()).setPageSize(1_000_000).build()).getNextPageToken()).isEmpty();
             String token = jobs.listTasks(ListTasksRequest.newBuilder().setParent(job.getName()).setPageSize(7).build()).getNextPageToken();
             assertThat(violatedField(() -> jobs.listTasks(ListTasksRequest.newBuilder().setParent(job.getName()).setPageSize(7)
-                    .addStates(TaskState.TASK_STATE_QUEUED).setPageToken(token).build()))).isEqualTo("page_token");
+                    .setFilter("state = QUEUED").setPageToken(token).build()))).isEqualTo("page_token");
         } finally {
             jobs.cancelJob(CancelJobRequest.newBuilder().setName(job.getName()).build());
+        }
+    }
+
+    /**
+     * A filter selects the jobs its condition holds for, as the broker's own reading of it says (the SQL it becomes
+     * against {@link dev.spillway.core.filter.Condition#test} on the jobs as listed), NULLs and negations included,
+     * a page at a time.
+     */
+    @Test
+    void filtersSelectTheJobsTheirConditionHoldsFor() {
+        String run = UUID.randomUUID().toString().substring(0, 8);
+        List<Job> submitted = new ArrayList<>();
+        try {
+            for (int i = 0; i < 24; i++) {
+                var spec = JobApiTest.valid().toBuilder().putLabels("run", run).putLabels("group", "g" + (i % 3));
+                if (i % 2 == 1) spec.putLabels("odd", "yes");
+                Job j = jobs.submitJob(SubmitJobRequest.newBuilder().setSpec(spec).build());
+                submitted.add(i % 4 == 0 ? jobs.cancelJob(CancelJobRequest.newBuilder().setName(j.getName()).build()) : j);
+            }
+            String middle = java.time.Instant.ofEpochSecond(submitted.get(12).getCreateTime().getSeconds(), submitted.get(12).getCreateTime().getNanos()).toString();
+            List<Job> listed = pages(t -> jobs.listJobs(ListJobsRequest.newBuilder().setFilter("labels.run = " + run).setPageSize(1000).setPageToken(t).build()),
+                    ListJobsResponse::getJobsList, ListJobsResponse::getNextPageToken);
+            assertThat(listed).hasSize(24);
+            for (String filter : List.of("state = CANCELLED", "state != JOB_STATE_CANCELLED", "labels.group = g1 OR labels.group = g2", "NOT labels:odd",
+                    "-labels.odd:* AND state = queued", "labels.group != g0", "finish_time:*", "-finish_time:*", "create_time >= " + middle,
+                    "NOT create_time < " + middle, "NOT (state = QUEUED AND labels.group = g1)", "finish_time < 2999-01-01T00:00:00Z",
+                    "NOT finish_time < 2999-01-01T00:00:00Z", "labels.absent != x", "tenant = default (labels.group = g0 OR labels:odd)")) {
+                var condition = dev.spillway.broker.store.JobStore.JOB_FILTER.parse(filter);
+                Set<String> expected = new HashSet<>(listed.stream().filter(j -> condition.test(field -> switch (field) {
+                    case "state" -> j.getState().name().substring("JOB_STATE_".length());
+                    case "tenant" -> j.getSpec().getTenant();
+                    case "labels" -> j.getSpec().getLabelsMap();
+                    case "create_time" -> java.time.Instant.ofEpochSecond(j.getCreateTime().getSeconds(), j.getCreateTime().getNanos());
+                    case "finish_time" -> j.hasFinishTime() ? java.time.Instant.ofEpochSecond(j.getFinishTime().getSeconds(), j.getFinishTime().getNanos()) : null;
+                    default -> throw new IllegalArgumentException(field);
+                })).map(Job::getName).toList());
+                List<String> seen = pages(t -> jobs.listJobs(ListJobsRequest.newBuilder().setFilter("labels.run = " + run + " AND (" + filter + ")")
+                        .setPageSize(5).setPageToken(t).build()), ListJobsResponse::getJobsList, ListJobsResponse::getNextPageToken).stream().map(Job::getName).toList();
+                assertThat(seen).as(filter).doesNotHaveDuplicates();
+                assertThat(new HashSet<>(seen)).as(filter).isEqualTo(expected);
+            }
+            assertThat(listed.stream().filter(j -> j.getState() == JobState.JOB_STATE_CANCELLED)).as("the filters had both kinds to tell apart").hasSize(6);
+
+            // A filter that cannot be read is refused on `filter`, saying what and where.
+            var refused = catchThrowableOfType(StatusRuntimeException.class, () -> jobs.listJobs(ListJobsRequest.newBuilder().setFilter("stat = QUEUED").build()));
+            assertThat(refused.getStatus().getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT);
+            assertThat(refused.getStatus().getDescription()).contains("filter", "has no field stat", "state, tenant, labels.<key>, create_time, finish_time");
+            assertThat(violatedField(() -> jobs.listJobs(ListJobsRequest.newBuilder().setFilter("state = RUNNING)").build()))).isEqualTo("filter");
+            assertThat(violatedField(() -> jobs.listTasks(ListTasksRequest.newBuilder().setParent(listed.get(0).getName())
+                    .setFilter("create_time > 2026-01-01T00:00:00Z").build()))).isEqualTo("filter");
+
+            // Tasks too: a cancelled job's tasks are all CANCELLED.
+            Job cancelled = submitted.get(0);
+            assertThat(jobs.listTasks(ListTasksRequest.newBuilder().setParent(cancelled.getName()).setFilter("state = CANCELLED AND -node:*").build())
+                    .getTasksCount()).isEqualTo(2);
+            assertThat(jobs.listTasks(ListTasksRequest.newBuilder().setParent(cancelled.getName()).setFilter("state = QUEUED OR failures > 0").build())
+                    .getTasksCount()).isZero();
+        } finally {
+            for (Job j : submitted) jobs.cancelJob(CancelJobRequest.newBuilder().setName(j.getName()).build());
         }
     }
 
@@ -145,16 +204,18 @@ class JobServiceConformanceTest {
             for (int i = 0; i < 250; i++) submitted.add(submit(1, run));
             Set<String> expected = new HashSet<>(submitted.stream().map(Job::getName).toList());
             for (int size : new int[] {1, 7, 100, 1_000_000}) {
-                List<String> seen = pages(token -> jobs.listJobs(ListJobsRequest.newBuilder().putLabels("run", run).setPageSize(size).setPageToken(token).build()),
+                List<String> seen = pages(token -> jobs.listJobs(ListJobsRequest.newBuilder().setFilter("labels.run = " + run).setPageSize(size).setPageToken(token).build()),
                         ListJobsResponse::getJobsList, ListJobsResponse::getNextPageToken).stream().map(Job::getName).toList();
                 assertThat(seen).as("page size %d", size).hasSize(250).doesNotHaveDuplicates();
                 assertThat(new HashSet<>(seen)).isEqualTo(expected);
             }
-            String token = jobs.listJobs(ListJobsRequest.newBuilder().putLabels("run", run).setPageSize(7).build()).getNextPageToken();
-            assertThat(violatedField(() -> jobs.listJobs(ListJobsRequest.newBuilder().putLabels("run", run + "-other").setPageSize(7)
+            String token = jobs.listJobs(ListJobsRequest.newBuilder().setFilter("labels.run = " + run).setPageSize(7).build()).getNextPageToken();
+            assertThat(violatedField(() -> jobs.listJobs(ListJobsRequest.newBuilder().setFilter("labels.run = " + run + "-other").setPageSize(7)
                     .setPageToken(token).build()))).isEqualTo("page_token");
-            assertThat(violatedField(() -> jobs.listJobs(ListJobsRequest.newBuilder().putLabels("run", run).setPageSize(7)
-                    .addStates(JobState.JOB_STATE_QUEUED).setPageToken(token).build()))).isEqualTo("page_token");
+            assertThat(violatedField(() -> jobs.listJobs(ListJobsRequest.newBuilder().setFilter("labels.run = " + run + " state = QUEUED").setPageSize(7)
+                    .setPageToken(token).build()))).isEqualTo("page_token");
+            assertThat(jobs.listJobs(ListJobsRequest.newBuilder().setFilter("  labels.run=" + run).setPageSize(7).setPageToken(token).build()).getJobsCount())
+                    .as("the same filter written otherwise continues the listing").isEqualTo(7);
         } finally {
             for (Job j : submitted) jobs.cancelJob(CancelJobRequest.newBuilder().setName(j.getName()).build());
         }

@@ -322,7 +322,7 @@ class ReliableQueueTest {
         String token = "";
         do {
             var page = jobs.listJobs(dev.spillway.api.v1.ListJobsRequest.newBuilder().setPageSize(1000).setPageToken(token)
-                    .addStates(JobState.JOB_STATE_QUEUED).addStates(JobState.JOB_STATE_RUNNING).build());
+                    .setFilter("state = QUEUED OR state = RUNNING").build());
             for (var j : page.getJobsList()) jobs.cancelJob(dev.spillway.api.v1.CancelJobRequest.newBuilder().setName(j.getUid()).build());
             token = page.getNextPageToken();
         } while (!token.isEmpty());

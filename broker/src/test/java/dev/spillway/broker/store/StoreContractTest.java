@@ -7,6 +7,7 @@ import dev.spillway.api.v1.JobSpec;
 import dev.spillway.api.v1.Resources;
 import dev.spillway.api.v1.RetryPolicy;
 import dev.spillway.api.v1.TaskTemplate;
+import dev.spillway.core.filter.Condition;
 import dev.spillway.core.lifecycle.JobState;
 import dev.spillway.core.scheduling.Placement;
 import dev.spillway.core.scheduling.TaskRef;
@@ -100,7 +101,7 @@ abstract class StoreContractTest {
     @Test
     void aJobIsStoredWithEveryTaskQueued() {
         UUID id = submit(1000, 0);
-        var rows = jobs.tasks(id, -1, 1000, List.of()).await().indefinitely();
+        var rows = jobs.tasks(id, -1, 1000, Condition.ALWAYS).await().indefinitely();
         assertThat(rows).hasSize(1000).allSatisfy(t -> assertThat(t.state()).isEqualTo(TaskState.QUEUED));
         assertThat(jobs.find(id).await().indefinitely().spec().getTaskCount()).isEqualTo(1000);
     }
@@ -122,7 +123,7 @@ abstract class StoreContractTest {
         place(id, 0, 0, "n1"); // stale: refused
         place(id, 1, 0, "no-such-node"); // refused
         var log = new DecisionLog(pool);
-        assertThat(log.list(null, id, null, null, 10).await().indefinitely()).singleElement().satisfies(d -> {
+        assertThat(log.list(null, id, Condition.ALWAYS, null, 10).await().indefinitely()).singleElement().satisfies(d -> {
             assertThat(d.index()).isZero();
             assertThat(d.attempt()).isEqualTo(1);
             assertThat(d.tenant()).isEqualTo("team-a");
@@ -130,7 +131,7 @@ abstract class StoreContractTest {
             assertThat(d.location()).isEqualTo("site:default");
             assertThat(d.policyVersion()).isNull();
         });
-        assertThat(log.list(new String[] {"team-b"}, null, null, null, 10).await().indefinitely()).as("another tenant's filter").isEmpty();
+        assertThat(log.list(new String[] {"team-b"}, null, Condition.ALWAYS, null, 10).await().indefinitely()).as("another tenant's filter").isEmpty();
     }
 
     @Test
@@ -237,7 +238,7 @@ abstract class StoreContractTest {
                 .satisfies(c -> assertThat(c.node()).isEqualTo("n1"))
                 .satisfies(c -> assertThat(c.previousState()).isEqualTo(TaskState.RUNNING));
         assertThat(jobs.find(id).await().indefinitely().state()).isEqualTo(JobState.CANCELLED);
-        assertThat(jobs.tasks(id, -1, 10, List.of()).await().indefinitely()).as("every task cancelled").hasSize(3).allSatisfy(t -> assertThat(t.state()).isEqualTo(TaskState.CANCELLED));
+        assertThat(jobs.tasks(id, -1, 10, Condition.ALWAYS).await().indefinitely()).as("every task cancelled").hasSize(3).allSatisfy(t -> assertThat(t.state()).isEqualTo(TaskState.CANCELLED));
         var again = jobs.cancel(id).await().indefinitely();
         assertThat(again.count()).as("idempotent").isZero();
         assertThat(again.onNodes()).isEmpty();
@@ -350,10 +351,10 @@ abstract class StoreContractTest {
     void listingPagesNewestFirstAndFilters() {
         UUID a = submit(1, 0);
         UUID b = submit(1, 0);
-        var page = jobs.list(1, null, null, List.of("QUEUED"), new String[] {"team-a"}, Map.of("kind", "test")).await().indefinitely();
+        var page = jobs.list(1, null, null, JobStore.JOB_FILTER.parse("state = QUEUED labels.kind = test"), new String[] {"team-a"}).await().indefinitely();
         assertThat(page).singleElement().satisfies(j -> assertThat(j.id()).isEqualTo(b));
-        var next = jobs.list(1, page.get(0).createdAt(), page.get(0).id(), List.of(), (String[]) null, Map.of()).await().indefinitely();
+        var next = jobs.list(1, page.get(0).createdAt(), page.get(0).id(), Condition.ALWAYS, null).await().indefinitely();
         assertThat(next).singleElement().satisfies(j -> assertThat(j.id()).isEqualTo(a));
-        assertThat(jobs.list(10, null, null, List.of(), (String[]) null, Map.of("kind", "other")).await().indefinitely()).isEmpty();
+        assertThat(jobs.list(10, null, null, JobStore.JOB_FILTER.parse("labels.kind = other"), null).await().indefinitely()).isEmpty();
     }
 }

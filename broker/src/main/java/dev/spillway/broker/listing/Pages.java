@@ -1,4 +1,4 @@
-package dev.spillway.broker.api;
+package dev.spillway.broker.listing;
 
 import dev.spillway.broker.errors.InvalidRequest;
 import java.nio.charset.StandardCharsets;
@@ -14,16 +14,16 @@ import java.util.function.Function;
  * maximum; a token is opaque, carries the last key sent and the digest of the request's filters,
  * and is refused (INVALID_ARGUMENT, {@code page_token}) with other filters or another listing.
  */
-final class Pages {
+public final class Pages {
 
     private Pages() {}
 
     /** A page of items and the token of the next page (empty on the last). */
-    record Page<T>(List<T> items, String nextPageToken) {
+    public record Page<T>(List<T> items, String nextPageToken) {
     }
 
     /** {@code requested} made a page size: 0 → {@code fallback}, above {@code max} → {@code max}; negative is refused. */
-    static int size(int requested, int fallback, int max) {
+    public static int size(int requested, int fallback, int max) {
         if (requested < 0) throw InvalidRequest.of("page_size", "must not be negative");
         return requested == 0 ? fallback : Math.min(requested, max);
     }
@@ -34,7 +34,7 @@ final class Pages {
      * @param listing what is listed ({@code pools}, {@code nodes}, ...): a token of another listing is refused
      * @param filters every filter of the request, in a fixed order: a token is refused with others
      */
-    static String after(String token, String listing, String... filters) {
+    public static String after(String token, String listing, String... filters) {
         if (token == null || token.isEmpty()) return null;
         String decoded;
         try {
@@ -51,13 +51,13 @@ final class Pages {
     }
 
     /** The token that continues after {@code lastKey}. */
-    static String token(String lastKey, String listing, String... filters) {
+    public static String token(String lastKey, String listing, String... filters) {
         return Base64.getUrlEncoder().withoutPadding()
                 .encodeToString((listing + "\n" + digest(filters) + "\n" + lastKey).getBytes(StandardCharsets.UTF_8));
     }
 
     /** A page of {@code sorted} (by {@code key}, ascending) after the token's key. */
-    static <T> Page<T> slice(List<T> sorted, Function<T, String> key, int pageSize, String token, String listing, String... filters) {
+    public static <T> Page<T> slice(List<T> sorted, Function<T, String> key, int pageSize, String token, String listing, String... filters) {
         String after = after(token, listing, filters);
         int from = 0;
         if (after != null) {
