@@ -111,7 +111,7 @@ final class JobCommands {
                         p.getSpot() ? " spot" : "", p.getPool(), dev.spillway.api.Usd.dollars(p.getPricePerHour()), p.getTasks());
             }
             out.println("  expected cost:     " + (q.hasExpectedCost() ? CostCommands.Cost.usd(q.getExpectedCost()) + " USD"
-                    + " (runtime from " + q.getRuntimeBasis() + ")" : "unknown: give expectedRuntime or maxRuntime"));
+                    + " (runtime from " + (q.getRuntimeBasis() == dev.spillway.api.v1.RuntimeBasis.RUNTIME_BASIS_EXPECTED_RUNTIME ? "expectedRuntime" : "maxRuntime") + ")" : "unknown: give expectedRuntime or maxRuntime"));
             out.println("  not to exceed:     " + (q.hasNotToExceedCost() ? CostCommands.Cost.usd(q.getNotToExceedCost()) + " USD"
                     : "unbounded: " + q.getUnboundedReason()));
             if (q.hasExpectedStart()) out.println("  expected start:    in " + seconds(q.getExpectedStart()));

@@ -130,8 +130,9 @@ final class Output {
     }
 
     /** A reason code as people read it ({@code node_lost} → "its node was lost"); unknown codes as they are. */
-    static String reason(String code) {
-        ReasonCode r = ReasonCode.fromCode(code);
-        return r == null ? code : r.description();
+    /** A reason as people read it: "its node was lost". */
+    static String reason(dev.spillway.api.v1.Reason reason) {
+        if (reason == dev.spillway.api.v1.Reason.REASON_UNSPECIFIED || reason == dev.spillway.api.v1.Reason.UNRECOGNIZED) return "-";
+        return ReasonCode.valueOf(reason.name().substring("REASON_".length())).description();
     }
 }

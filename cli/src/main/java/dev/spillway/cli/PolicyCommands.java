@@ -86,17 +86,26 @@ final class PolicyCommands {
 
     @Command(name = "history", description = "Every version of the policy set, newest first.")
     static final class History extends ClusterCommands.Base {
-        @Option(names = "--limit", defaultValue = "50", description = "At most this many (default ${DEFAULT-VALUE}, at most 500).")
+        @Option(names = "--limit", defaultValue = "50", description = "At most this many (default ${DEFAULT-VALUE}).")
         int limit;
 
         @Override
         Integer run(ManagedChannel channel) {
-            ListPolicyVersionsResponse r = PolicyServiceGrpc.newBlockingStub(channel)
-                    .listPolicyVersions(ListPolicyVersionsRequest.newBuilder().setPageSize(limit).build());
+            if (limit < 1) throw new Spillway.CliException(Spillway.INVALID, "--limit: 1 or more");
+            var stub = PolicyServiceGrpc.newBlockingStub(channel);
+            ListPolicyVersionsResponse.Builder all = ListPolicyVersionsResponse.newBuilder();
+            String token = "";
+            do {
+                ListPolicyVersionsResponse page = stub.listPolicyVersions(ListPolicyVersionsRequest.newBuilder()
+                        .setPageSize(Math.min(500, limit - all.getVersionsCount())).setPageToken(token).build());
+                all.addAllVersions(page.getVersionsList());
+                token = page.getNextPageToken();
+            } while (!token.isEmpty() && all.getVersionsCount() < limit);
+            ListPolicyVersionsResponse r = all.build();
             if (Output.structured(root().output, r, out())) return Spillway.OK;
             Output.Table t = new Output.Table("VERSION", "APPLIED", "BY", "HOLDS", "COMMENT");
             for (PolicyVersion v : r.getVersionsList()) {
-                t.row(v.getVersion(), Output.time(v.getAppliedAt()), v.getAppliedBy(), describe(v), v.getComment().isEmpty() ? "-" : v.getComment());
+                t.row(v.getVersion(), Output.time(v.getApplyTime()), v.getAppliedBy(), describe(v), v.getComment().isEmpty() ? "-" : v.getComment());
             }
             t.print(out());
             return Spillway.OK;

@@ -101,7 +101,7 @@ class CliIT {
         // The agent stopped it two seconds in, long before sleep 300 would end: the job is over when the watch returns.
         var task = fx.job(id).getTasks(0);
         assertThat(task.getState()).isEqualTo(dev.spillway.api.v1.TaskState.TASK_STATE_FAILED);
-        assertThat(task.getReason()).isEqualTo("timeout");
+        assertThat(task.getReason()).isEqualTo(dev.spillway.api.v1.Reason.REASON_TIMEOUT);
         assertThat(task.getMessage()).isEqualTo("ran past its maxRuntime of 2s; killed");
         Run bad = cli("submit", Files.writeString(Files.createTempFile("bad", ".yaml"), """
                 command: "true"

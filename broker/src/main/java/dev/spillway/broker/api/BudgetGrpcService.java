@@ -76,9 +76,8 @@ public class BudgetGrpcService extends BudgetServiceGrpc.BudgetServiceImplBase {
                 v.add(new Violation("budget.period", e.getMessage()));
             }
             long limit = 0;
-            if (!b.hasLimit()) {
-                v.add(new Violation("budget.limit", "required: an amount in USD above 0"));
-            } else if (!b.getLimit().getCurrencyCode().isEmpty() && !b.getLimit().getCurrencyCode().equals(Usd.CODE)) {
+            // REQUIRED fields (tenant, limit) are checked from the annotations (FieldBehaviors) before this.
+            if (!b.getLimit().getCurrencyCode().isEmpty() && !b.getLimit().getCurrencyCode().equals(Usd.CODE)) {
                 v.add(new Violation("budget.limit.currency_code", "budgets are in USD, not " + b.getLimit().getCurrencyCode()));
             } else if ((b.getLimit().getUnits() > 0 && b.getLimit().getNanos() < 0) || (b.getLimit().getUnits() < 0 && b.getLimit().getNanos() > 0)
                     || Math.abs(b.getLimit().getNanos()) > 999_999_999) {

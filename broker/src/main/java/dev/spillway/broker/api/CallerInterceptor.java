@@ -121,7 +121,8 @@ public class CallerInterceptor implements ServerInterceptor {
                                 "role " + caller.role().label() + " may not call " + method.getBareMethodName() + " (" + permission + ")")));
                         return;
                     }
-                    deferred.start(Contexts.interceptCall(context.withValue(CALLER, caller).withValue(REMOTE, remote), call, headers, next));
+                    deferred.start(FieldBehaviors.enforcing(call,
+                            Contexts.interceptCall(context.withValue(CALLER, caller).withValue(REMOTE, remote), call, headers, next)));
                 }),
                 failure -> onOrigin(origin, () -> closeUnlessCancelled(call, ApiErrors.toStatus(failure))));
         return deferred;

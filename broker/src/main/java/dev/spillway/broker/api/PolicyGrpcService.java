@@ -84,12 +84,26 @@ public class PolicyGrpcService extends PolicyServiceGrpc.PolicyServiceImplBase {
 
     @Override
     public void listPolicyVersions(ListPolicyVersionsRequest request, StreamObserver<ListPolicyVersionsResponse> out) {
-        ApiErrors.respond(Uni.createFrom().deferred(() -> {
-            int size = request.getPageSize() == 0 ? 50 : request.getPageSize();
-            if (size < 1 || size > MAX_PAGE) throw InvalidRequest.of("page_size", "must be between 1 and " + MAX_PAGE);
-            return store.list(size).map(versions -> ListPolicyVersionsResponse.newBuilder()
-                    .addAllVersions(versions.stream().map(PolicyGrpcService::version).toList()).build());
-        }), out);
+        ApiErrors.respond(Uni.createFrom().deferred(() -> versions(store, request.getPageSize(), request.getPageToken())), out);
+    }
+
+    /** A page of versions, newest first; the token carries the last version sent. Shared with REST. */
+    static Uni<ListPolicyVersionsResponse> versions(PolicyStore store, int pageSize, String pageToken) {
+        int size = dev.spillway.broker.listing.Pages.size(pageSize, 50, MAX_PAGE);
+        String after = dev.spillway.broker.listing.Pages.after(pageToken, "policyVersions");
+        long before;
+        try {
+            before = after == null ? 0 : Long.parseLong(after);
+        } catch (NumberFormatException e) {
+            throw InvalidRequest.of("page_token", "not a page token of this listing");
+        }
+        return store.list(size + 1, before).map(versions -> {
+            boolean more = versions.size() > size;
+            var page = more ? versions.subList(0, size) : versions;
+            return ListPolicyVersionsResponse.newBuilder().addAllVersions(page.stream().map(PolicyGrpcService::version).toList())
+                    .setNextPageToken(more ? dev.spillway.broker.listing.Pages.token(Long.toString(page.get(page.size() - 1).version()), "policyVersions") : "")
+                    .build();
+        });
     }
 
     @Override
@@ -173,10 +187,10 @@ public class PolicyGrpcService extends PolicyServiceGrpc.PolicyServiceImplBase {
     static PolicyVersion version(PolicyStore.Version v) {
         var s = v.summary();
         return PolicyVersion.newBuilder()
-                .setVersion(v.version())
+                .setName("policyVersions/" + v.version()).setVersion(v.version())
                 .setDigest(v.digest())
                 .setAppliedBy(v.appliedBy())
-                .setAppliedAt(Timestamp.newBuilder().setSeconds(v.appliedAt().toEpochSecond()).setNanos(v.appliedAt().getNano()))
+                .setApplyTime(Timestamp.newBuilder().setSeconds(v.appliedAt().toEpochSecond()).setNanos(v.appliedAt().getNano()))
                 .setComment(v.comment())
                 .setAdmissionRules(s.getOrDefault("admissionRules", 0))
                 .setPlacementFilters(s.getOrDefault("placementFilters", 0))

@@ -80,7 +80,7 @@ public final class ProtoMapping {
                 .setIndex(row.index())
                 .setState(taskState(row.state()))
                 .setAttempt(row.attempt())
-                .setReason(row.reason())
+                .setReason(reason(row.reason()))
                 .setMessage(row.message())
                 .setFailures(row.failures());
         if (row.node() != null) b.setNode(row.node());
@@ -93,6 +93,16 @@ public final class ProtoMapping {
         return b.build();
     }
 
+    /** A stored reason code ({@code node_lost}) as the API's enum; one this version does not know is UNSPECIFIED. */
+    public static dev.spillway.api.v1.Reason reason(String code) {
+        dev.spillway.core.lifecycle.ReasonCode r = dev.spillway.core.lifecycle.ReasonCode.fromCode(code);
+        return r == null ? dev.spillway.api.v1.Reason.REASON_UNSPECIFIED : reason(r);
+    }
+
+    public static dev.spillway.api.v1.Reason reason(dev.spillway.core.lifecycle.ReasonCode r) {
+        return dev.spillway.api.v1.Reason.valueOf("REASON_" + r.name());
+    }
+
     public static WatchJobResponse event(UUID job, JobStore.EventRow e, JobState jobState) {
         WatchJobResponse.Builder b = WatchJobResponse.newBuilder()
                 .setSequence(e.seq())
@@ -101,7 +111,7 @@ public final class ProtoMapping {
                 .setTaskIndex(e.index())
                 .setAttempt(e.attempt())
                 .setState(taskState(e.state()))
-                .setReason(e.reason())
+                .setReason(reason(e.reason()))
                 .setMessage(e.message())
                 .setJobState(jobState);
         if (e.node() != null) b.setNode(e.node());
@@ -159,6 +169,7 @@ public final class ProtoMapping {
                 .setPool(r.pool()).setNode(r.nodeName()).setInstanceType(r.instanceType()).setRegion(r.region()).setZone(r.zone())
                 .setSpot(r.spot()).setPricePerHour(Usd.of(r.priceUsdPerHour()))
                 .setState(dev.spillway.api.v1.InstanceState.valueOf("INSTANCE_STATE_" + r.state().name())).setReason(r.reason())
+                .setReasonCode(r.reasonCode() == null ? dev.spillway.api.v1.Reason.REASON_UNSPECIFIED : reason(r.reasonCode()))
                 .setDecision(r.decision())
                 .setCost(Usd.of(r.costUsd(now))).setRequestTime(timestamp(r.requestedAt()));
         if (r.providerInstance() != null) i.setProviderInstanceId(r.providerInstance());

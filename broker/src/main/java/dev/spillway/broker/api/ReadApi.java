@@ -147,14 +147,9 @@ public class ReadApi {
 
     @GET
     @Path("/policies/versions")
-    @Operation(summary = "Versions of the policy set, newest first", description = "As PolicyService.ListPolicyVersions (at most 500).")
-    public Uni<Response> policyVersions(@QueryParam("pageSize") int pageSize) {
-        return Uni.createFrom().deferred(() -> {
-            int size = pageSize == 0 ? 50 : pageSize;
-            if (size < 1 || size > 500) throw InvalidRequest.of("pageSize", "must be between 1 and 500");
-            return policies.list(size);
-        }).map(versions -> ok(dev.spillway.api.v1.ListPolicyVersionsResponse.newBuilder()
-                .addAllVersions(versions.stream().map(PolicyGrpcService::version).toList()).build()))
+    @Operation(summary = "Versions of the policy set, newest first", description = "As PolicyService.ListPolicyVersions, with its page tokens.")
+    public Uni<Response> policyVersions(@QueryParam("pageSize") int pageSize, @QueryParam("pageToken") String pageToken) {
+        return Uni.createFrom().deferred(() -> PolicyGrpcService.versions(policies, pageSize, pageToken)).map(ReadApi::ok)
                 .onFailure().recoverWithItem(ApiErrors::problem);
     }
 

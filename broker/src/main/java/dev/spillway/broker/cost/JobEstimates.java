@@ -307,7 +307,11 @@ public class JobEstimates {
 
     static EstimateJobResponse response(Quote.Result q) {
         EstimateJobResponse.Builder b = EstimateJobResponse.newBuilder().putAllPlacedNow(q.placedNow()).setBurst(q.burst()).setWaiting(q.waiting())
-                .setUnboundedReason(q.unbounded()).setRuntimeBasis(q.runtimeBasis());
+                .setUnboundedReason(q.unbounded()).setRuntimeBasis(switch (q.runtimeBasis()) {
+                    case "expectedRuntime" -> dev.spillway.api.v1.RuntimeBasis.RUNTIME_BASIS_EXPECTED_RUNTIME;
+                    case "maxRuntime" -> dev.spillway.api.v1.RuntimeBasis.RUNTIME_BASIS_MAX_RUNTIME;
+                    default -> dev.spillway.api.v1.RuntimeBasis.RUNTIME_BASIS_NONE;
+                });
         for (Quote.Purchase p : q.purchases()) {
             b.addPurchases(EstimatedPurchase.newBuilder().setOffering(p.offering().id()).setPool(p.offering().pool())
                     .setInstanceType(p.offering().instanceType()).setSpot(p.offering().spot()).setPricePerHour(Usd.of(p.offering().priceUsdPerHour()))

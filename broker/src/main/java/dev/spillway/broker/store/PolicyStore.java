@@ -90,10 +90,11 @@ public class PolicyStore {
     }
 
     /** The newest {@code limit} versions, newest first, without their files. */
-    public Uni<List<Version>> list(int limit) {
+    /** Versions newest first, below {@code before} (0: from the newest). */
+    public Uni<List<Version>> list(int limit, long before) {
         return pool.preparedQuery("SELECT version, digest, applied_by, applied_at, comment, summary FROM policy_version "
-                        + "ORDER BY version DESC LIMIT $1")
-                .execute(Tuple.of(limit))
+                        + "WHERE ($2::bigint = 0 OR version < $2) ORDER BY version DESC LIMIT $1")
+                .execute(Tuple.of(limit, before))
                 .map(rows -> {
                     List<Version> out = new ArrayList<>();
                     for (Row r : rows) out.add(version(r, false));

@@ -338,8 +338,12 @@ class AccessTest {
             }
         });
 
+        var missing = catchThrowableOfType(StatusRuntimeException.class,
+                () -> admin.createApiKey(CreateApiKeyRequest.newBuilder().setRole("viewer").build()));
+        assertThat(missing.getStatus().getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT);
+        assertThat(Spillways.violations(missing)).contains("tenant");
         var invalid = catchThrowableOfType(StatusRuntimeException.class,
-                () -> admin.createApiKey(CreateApiKeyRequest.newBuilder().setTenant("").setRole("root").build()));
+                () -> admin.createApiKey(CreateApiKeyRequest.newBuilder().setTenant(" ").setRole("root").build()));
         assertThat(invalid.getStatus().getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT);
         assertThat(Spillways.violations(invalid)).contains("tenant", "role");
     }

@@ -165,6 +165,24 @@ class BudgetApiTest {
         assertThat(noBound.getStatus().getDescription()).contains("spec.task.max_runtime").contains("hard budget");
     }
 
+    /** AIP-203: what a client sets of the output-only figures is ignored; what it leaves out that is required is refused by path. */
+    @Test
+    void outputOnlyFiguresAClientSendsAreIgnoredAndRequiredOnesRefusedByPath() {
+        var finops = BudgetServiceGrpc.newBlockingStub(as("default", Role.FINOPS));
+        Budget stored = finops.setBudget(SetBudgetRequest.newBuilder().setBudget(Budget.newBuilder().setName("budgets/made-up-" + run).setTenant("made-up-" + run)
+                .setLimit(dev.spillway.api.Usd.ofMicros(5_000_000)).setSpent(dev.spillway.api.Usd.ofMicros(4_000_000))
+                .setForecast(dev.spillway.api.Usd.ofMicros(9_000_000)).addEvents(dev.spillway.api.v1.BudgetEvent.newBuilder().setMessage("made up"))).build());
+        assertThat(stored.getName()).isEqualTo("budgets/made-up-" + run);
+        assertThat(dev.spillway.api.Usd.micros(stored.getSpent())).as("nothing was spent").isZero();
+        assertThat(stored.getEventsList()).isEmpty();
+        StatusRuntimeException missing = catchThrowableOfType(StatusRuntimeException.class, () -> finops.setBudget(SetBudgetRequest.newBuilder()
+                .setBudget(Budget.newBuilder().setName("no-limit-" + run)).build()));
+        assertThat(missing.getStatus().getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT);
+        assertThat(AccessTest.Spillways.violations(missing)).containsExactlyInAnyOrder("budget.tenant", "budget.limit");
+        assertThat(catchThrowableOfType(StatusRuntimeException.class, () -> finops.getBudget(GetBudgetRequest.newBuilder().setName("no-limit-" + run).build()))
+                .getStatus().getCode()).as("nothing was stored").isEqualTo(Status.Code.NOT_FOUND);
+    }
+
     @Test
     void aSoftBudgetAdmitsAndAlertsAtEightyPercentAndTenantsReadOnlyTheirOwn() {
         String tenant = "soft-" + run;

@@ -171,7 +171,7 @@ class CostApiTest {
         spec.getTaskBuilder().setMaxRuntime(com.google.protobuf.Duration.newBuilder().setSeconds(600));
         var quote = jobs.estimateJob(dev.spillway.api.v1.EstimateJobRequest.newBuilder().setSpec(spec).build());
         assertThat(quote.hasNotToExceedCost()).isTrue();
-        assertThat(quote.getRuntimeBasis()).isEqualTo("maxRuntime");
+        assertThat(quote.getRuntimeBasis()).isEqualTo(dev.spillway.api.v1.RuntimeBasis.RUNTIME_BASIS_MAX_RUNTIME);
         assertThat(quote.getPlacedNowMap().values().stream().mapToInt(Integer::intValue).sum() + quote.getBurst() + quote.getWaiting()).isEqualTo(3);
 
         spec.getTaskBuilder().clearMaxRuntime();

@@ -140,7 +140,7 @@ class QuotaReclaimTest {
         // The preempted tasks are queued again, with no retry used, and wait for quota, saying which.
         List<Task> tasks = jobs.listTasks(ListTasksRequest.newBuilder().setParent(borrowed).setPageSize(10).build()).getTasksList();
         assertThat(tasks).filteredOn(t -> t.getState() == TaskState.TASK_STATE_QUEUED).hasSize(2).allSatisfy(t -> {
-            assertThat(t.getReason()).isEqualTo("preempted");
+            assertThat(t.getReason()).isEqualTo(dev.spillway.api.v1.Reason.REASON_PREEMPTED);
             assertThat(t.getMessage()).contains("reclaims the quota it lent");
             assertThat(t.getFailures()).isZero();
         });
