@@ -80,7 +80,7 @@ class CliIT {
         assertThat(explain.out()).contains("Attempts (decision log").contains(id + "/2 attempt 1").contains("on agent-1 (pool onprem");
         Run decisions = cli("decisions", "--job", id, "--since", "1h", "-o", "json");
         assertThat(decisions.exit()).as(decisions.err()).isZero();
-        assertThat(decisions.out().split("\"jobId\": \"" + id + "\"", -1)).as("three attempts").hasSize(4);
+        assertThat(decisions.out().split("\"job\": \"jobs/" + id + "\"", -1)).as("three attempts").hasSize(4);
         assertThat(decisions.out()).contains("\"node\": \"agent-1\"").contains("\"residency\": \"no jurisdiction required\"");
         Run bad = cli("decisions", "--since", "last week");
         assertThat(bad.exit()).isEqualTo(Spillway.INVALID);
@@ -127,7 +127,7 @@ class CliIT {
         Run json = cli("estimate", spec.toString(), "-o", "json");
         assertThat(json.exit()).as(json.err()).isZero();
         assertThat(json.out()).contains("\"onprem\": 2").contains("\"expectedCost\": {\n    \"currencyCode\": \"USD\",\n    \"units\": \"0\",\n    \"nanos\": 25000000\n  }")
-                .contains("\"notToExceedCost\": {\n    \"currencyCode\": \"USD\",\n    \"units\": \"0\",\n    \"nanos\": 100000000\n  }").contains("\"runtimeBasis\": \"expectedRuntime\"");
+                .contains("\"notToExceedCost\": {\n    \"currencyCode\": \"USD\",\n    \"units\": \"0\",\n    \"nanos\": 100000000\n  }").contains("\"runtimeBasis\": \"RUNTIME_BASIS_EXPECTED_RUNTIME\"");
         Run table = cli("estimate", spec.toString());
         assertThat(table.out()).contains("2 task(s): 2 on onprem now").contains("expected cost:     0.025000 USD")
                 .contains("not to exceed:     0.100000 USD").contains("expected finish:   in 30m00s");
