@@ -88,8 +88,20 @@ public class DatabaseCalls {
      * something else. Such a failure is worth retrying: clients get UNAVAILABLE, not INTERNAL.
      */
     public static String unavailableBecause(Throwable failure) {
+        return unavailableBecause(failure, 4);
+    }
+
+    /** @param levels how deep into suppressed failures to look (a failure may carry its server's reason beside it) */
+    private static String unavailableBecause(Throwable failure, int levels) {
         Throwable cause = failure;
         for (int depth = 0; cause != null && depth < 8; depth++, cause = cause.getCause()) {
+            // A connection the server ended (its shutdown, a restart) reports the reset, with the server's reason beside it.
+            if (levels > 0) {
+                for (Throwable beside : cause.getSuppressed()) {
+                    String because = unavailableBecause(beside, levels - 1);
+                    if (because != null) return because;
+                }
+            }
             if (cause instanceof Unavailable u) return u.getMessage();
             if (cause instanceof PgException pg && pg.getSqlState() != null) {
                 String state = pg.getSqlState();
@@ -99,7 +111,7 @@ public class DatabaseCalls {
                 }
             }
             if (cause instanceof io.vertx.sqlclient.ClosedConnectionException || cause instanceof java.net.ConnectException
-                    || cause instanceof TimeoutException) {
+                    || cause instanceof java.net.SocketException || cause instanceof TimeoutException) {
                 return "the database is unavailable (" + cause.getClass().getSimpleName() + ": " + cause.getMessage() + ")";
             }
             if (cause.getMessage() != null && (cause.getMessage().startsWith("Timeout waiting for connection")
