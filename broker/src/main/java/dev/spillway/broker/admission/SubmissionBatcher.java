@@ -3,6 +3,7 @@ package dev.spillway.broker.admission;
 import dev.spillway.broker.store.JobStore;
 import io.smallrye.mutiny.Uni;
 import jakarta.enterprise.context.ApplicationScoped;
+import java.time.OffsetDateTime;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
@@ -33,7 +34,7 @@ public class SubmissionBatcher {
     private static final int MAX_JOBS = 512;
     private static final int MAX_TASKS = 200_000;
 
-    private record Pending(JobStore.NewJob job, CompletableFuture<Void> done) {
+    private record Pending(JobStore.NewJob job, CompletableFuture<OffsetDateTime> done) {
     }
 
     private final JobStore store;
@@ -44,7 +45,8 @@ public class SubmissionBatcher {
         this.store = store;
     }
 
-    public Uni<Void> submit(JobStore.NewJob job) {
+    /** Stores the job with others that arrive meanwhile; its {@code created_at} once it is stored. */
+    public Uni<OffsetDateTime> submit(JobStore.NewJob job) {
         Pending p = new Pending(job, new CompletableFuture<>());
         Lane lane = job.reservations().isEmpty() ? free : budgeted;
         lane.queue.add(p);
@@ -72,17 +74,17 @@ public class SubmissionBatcher {
                     writing.decrementAndGet();
                     continue;
                 }
-                Uni<Void> write;
+                Uni<OffsetDateTime> write;
                 try {
                     write = store.insertAll(batch.stream().map(Pending::job).toList());
                 } catch (RuntimeException e) {
                     write = Uni.createFrom().failure(e); // the batch fails; the writer is freed all the same
                 }
                 write.subscribe().with(
-                        ok -> finish(batch, null),
+                        createdAt -> finish(batch, createdAt, null),
                         failure -> {
                             if (batch.size() == 1) {
-                                finish(batch, failure);
+                                finish(batch, null, failure);
                             } else {
                                 LOG.debugf(failure, "a batch of %d submissions was refused; writing each on its own", batch.size());
                                 oneByOne(batch, 0);
@@ -94,19 +96,19 @@ public class SubmissionBatcher {
         /** Writes the batch's jobs one at a time, in order, each completing alone; then frees the writer. */
         private void oneByOne(List<Pending> batch, int from) {
             if (from == batch.size()) {
-                finish(List.of(), null);
+                finish(List.of(), null, null);
                 return;
             }
             Pending p = batch.get(from);
-            Uni<Void> write;
+            Uni<OffsetDateTime> write;
             try {
                 write = store.insertAll(List.of(p.job()));
             } catch (RuntimeException e) {
                 write = Uni.createFrom().failure(e);
             }
             write.subscribe().with(
-                    ok -> {
-                        p.done().complete(null);
+                    createdAt -> {
+                        p.done().complete(createdAt);
                         oneByOne(batch, from + 1);
                     },
                     failure -> {
@@ -130,11 +132,11 @@ public class SubmissionBatcher {
             return batch;
         }
 
-        private void finish(List<Pending> batch, Throwable failure) {
+        private void finish(List<Pending> batch, OffsetDateTime createdAt, Throwable failure) {
             writing.decrementAndGet();
             drain();
             for (Pending p : batch) {
-                if (failure == null) p.done().complete(null);
+                if (failure == null) p.done().complete(createdAt);
                 else p.done().completeExceptionally(failure);
             }
         }

@@ -13,6 +13,7 @@ import dev.spillway.broker.security.SecretBox;
 import dev.spillway.broker.store.JobCatalog;
 import dev.spillway.broker.store.JobStore;
 import dev.spillway.core.access.Caller;
+import dev.spillway.core.lifecycle.JobState;
 import io.smallrye.mutiny.Uni;
 import io.vertx.pgclient.PgException;
 import jakarta.enterprise.context.ApplicationScoped;
@@ -64,7 +65,7 @@ public class Submissions {
      * the call fails with {@link AlreadyExists}. Two concurrent calls with one id store one job:
      * the id's record is written with the job, and the loser of the race returns the winner's job.
      */
-    public Uni<UUID> submit(JobSpec asSubmitted, String requestId, Caller caller, String remote) {
+    public Uni<Submitted> submit(JobSpec asSubmitted, String requestId, Caller caller, String remote) {
         return Uni.createFrom().deferred(() -> {
             JobSpec submitted = policies.withQueue(asSubmitted);
             String tenant = caller.submitTenant(submitted.getTenant()).orElseThrow(() -> PermissionDenied.tenant(submitted.getTenant(),
@@ -74,11 +75,11 @@ public class Submissions {
             byte[] digest = digest(submitted.toBuilder().setTenant(tenant).build());
             JobStore.SubmitRequest request = new JobStore.SubmitRequest(requestId, digest);
             return jobs.findRequest(tenant, requestId).flatMap(first -> first != null
-                    ? Uni.createFrom().item(() -> replay(first, request))
+                    ? Uni.createFrom().item(() -> new Submitted(replay(first, request), null))
                     : store(submitted, tenant, request, caller, remote)
                             .onFailure(Submissions::requestIdTaken).recoverWithUni(e -> jobs.findRequest(tenant, requestId).map(winner -> {
                                 if (winner == null) throw new IllegalStateException("request id " + requestId + " was taken, then vanished", e);
-                                return replay(winner, request);
+                                return new Submitted(replay(winner, request), null);
                             })));
         });
     }
@@ -96,7 +97,14 @@ public class Submissions {
         });
     }
 
-    private Uni<UUID> store(JobSpec submitted, String tenant, JobStore.SubmitRequest request, Caller caller, String remote) {
+    /**
+     * A submission's job: {@code stored} is the job as this call stored it, null when an earlier call with the same request
+     * id stored it (the job may have moved on since: read it).
+     */
+    public record Submitted(UUID id, JobStore.JobRow stored) {
+    }
+
+    private Uni<Submitted> store(JobSpec submitted, String tenant, JobStore.SubmitRequest request, Caller caller, String remote) {
         UUID id = UUID.randomUUID();
         limits.admitSubmission(tenant, submitted.getTaskCount());
         return admission.admit(submitted.toBuilder().setTenant(tenant).build())
@@ -110,8 +118,8 @@ public class Submissions {
                             audit.log(caller.subject(), job.spec().getTenant(), "job.submit", id.toString(), job.spec().getTaskCount() + " tasks", remote);
                             catalog.put(id, job.spec());
                             scheduler.workArrived();
-                        }))
-                .replaceWith(id);
+                        })
+                        .map(createdAt -> new Submitted(id, new JobStore.JobRow(id, JobState.QUEUED, createdAt, null, job.spec()))));
     }
 
     private static UUID replay(JobStore.RequestedJob first, JobStore.SubmitRequest retry) {

@@ -28,12 +28,14 @@ import dev.spillway.broker.security.CallerLimits;
 import dev.spillway.broker.store.DatabaseCalls;
 import dev.spillway.broker.store.JobStore;
 import dev.spillway.core.access.TenantScope;
+import dev.spillway.core.task.TaskState;
 import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
 import io.quarkus.grpc.GrpcService;
 import io.smallrye.mutiny.Uni;
 import io.vertx.core.Vertx;
 import java.util.List;
+import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
@@ -79,9 +81,13 @@ public class JobGrpcService extends JobServiceGrpc.JobServiceImplBase {
 
     @Override
     public void submitJob(SubmitJobRequest request, StreamObserver<Job> out) {
-        // The job as stored (a retried request gets the job its first call created, as it is now).
+        // The job as this call stored it, every task queued (nothing read back); a retried request gets the job its first
+        // call created, as it is now.
         ApiErrors.respond(submissions.submit(request.getSpec(), request.getRequestId(), CallerInterceptor.caller(), CallerInterceptor.remote())
-                .flatMap(id -> queries.get(id, TenantScope.all())).map(ProtoMapping::job), out);
+                .flatMap(s -> s.stored() != null
+                        ? Uni.createFrom().item(new JobQueries.JobView(s.stored(), Map.of(TaskState.QUEUED.name(), s.stored().spec().getTaskCount()), null))
+                        : queries.get(s.id(), TenantScope.all()))
+                .map(ProtoMapping::job), out);
     }
 
     @Override

@@ -121,8 +121,10 @@ public class JobStore {
     /**
      * Stores several jobs and all their tasks as QUEUED in one statement: all or none. Used to
      * commit concurrent submissions together (one round trip and one WAL flush for the lot).
+     *
+     * @return the jobs' {@code created_at}, the same for all of them
      */
-    public Uni<Void> insertAll(List<NewJob> jobs) {
+    public Uni<OffsetDateTime> insertAll(List<NewJob> jobs) {
         int n = jobs.size();
         UUID[] ids = new UUID[n];
         String[] names = new String[n];
@@ -241,11 +243,15 @@ public class JobStore {
                   SELECT job_id, budget, period_start, amount, amount
                   FROM unnest($23::uuid[], $24::text[], $25::timestamptz[], $26::bigint[]) AS r(job_id, budget, period_start, amount)),
                 guard AS (
-                  SELECT spillway_budget_guard((SELECT count(*) FROM b), $27::bigint) AS ok)
-                INSERT INTO task (job_id, idx, state)
-                SELECT x.id, g, 'QUEUED' FROM unnest($1::uuid[], $5::int[]) AS x(id, n), generate_series(0, x.n - 1) AS g, guard
-                WHERE guard.ok
-                """).execute(args).invoke(() -> inserted(java.util.Arrays.stream(counts).mapToLong(Integer::longValue).sum())).replaceWithVoid();
+                  SELECT spillway_budget_guard((SELECT count(*) FROM b), $27::bigint) AS ok),
+                t AS (
+                  INSERT INTO task (job_id, idx, state)
+                  SELECT x.id, g, 'QUEUED' FROM unnest($1::uuid[], $5::int[]) AS x(id, n), generate_series(0, x.n - 1) AS g, guard
+                  WHERE guard.ok)
+                -- The jobs' created_at: the transaction's time, which is now() in every part of the statement.
+                SELECT now() AS created_at
+                """).execute(args).invoke(() -> inserted(java.util.Arrays.stream(counts).mapToLong(Integer::longValue).sum()))
+                .map(rows -> rows.iterator().next().getOffsetDateTime("created_at"));
     }
 
     private static long millis(com.google.protobuf.Duration d) {

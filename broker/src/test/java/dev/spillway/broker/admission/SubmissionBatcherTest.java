@@ -35,17 +35,17 @@ class SubmissionBatcherTest {
         }
 
         @Override
-        public Uni<Void> insertAll(List<NewJob> jobs) {
+        public Uni<java.time.OffsetDateTime> insertAll(List<NewJob> jobs) {
             if (jobs.stream().anyMatch(j -> j.spec().getName().equals("throw"))) throw new IllegalStateException("cannot build the statement");
             boolean refuse = jobs.stream().anyMatch(j -> j.spec().getName().equals("refuse"));
-            CompletableFuture<Void> done = new CompletableFuture<>();
+            CompletableFuture<java.time.OffsetDateTime> done = new CompletableFuture<>();
             // The write lands 0-2 ms later, on another thread, as a database's answer would.
             CompletableFuture.delayedExecutor(ThreadLocalRandom.current().nextInt(3), TimeUnit.MILLISECONDS, completer).execute(() -> {
                 if (refuse) {
                     done.completeExceptionally(new IllegalStateException("refused"));
                 } else {
                     for (NewJob j : jobs) if (!written.add(j.id())) duplicates.incrementAndGet();
-                    done.complete(null);
+                    done.complete(java.time.OffsetDateTime.now(java.time.ZoneOffset.UTC));
                 }
             });
             return Uni.createFrom().completionStage(done);

@@ -82,6 +82,8 @@ class JobServiceConformanceTest {
             assertThat(job.getTaskCountsMap()).containsEntry("TASK_STATE_QUEUED", 3).hasSize(1);
             assertThat(job.getSpec().getTenant()).as("defaults applied").isEqualTo("default");
             assertThat(job.hasCreateTime()).isTrue();
+            assertThat(jobs.getJob(GetJobRequest.newBuilder().setName(job.getName()).build()).toBuilder().clearPendingReason().build())
+                    .as("what SubmitJob answers is the job as stored").isEqualTo(job);
 
             // By its name or its bare id: the same job.
             assertThat(jobs.getJob(GetJobRequest.newBuilder().setName(job.getName()).build()).getName()).isEqualTo(job.getName());

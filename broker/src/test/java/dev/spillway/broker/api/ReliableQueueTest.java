@@ -178,7 +178,7 @@ class ReliableQueueTest {
         // (no tasks), which the validator would have caught, so only the database can refuse it.
         node("reliable-batch-1-" + RUN, "reliable-batch-" + RUN, 500);
         List<UUID> ids = new ArrayList<>();
-        List<Uni<Void>> writes = new ArrayList<>();
+        List<Uni<java.time.OffsetDateTime>> writes = new ArrayList<>();
         for (int i = 0; i < 300; i++) {
             UUID id = UUID.randomUUID();
             ids.add(id);
@@ -186,7 +186,7 @@ class ReliableQueueTest {
             writes.add(batcher.submit(new JobStore.NewJob(id, spec, "test", null)).memoize().indefinitely());
         }
         List<Boolean> stored = new ArrayList<>();
-        for (Uni<Void> w : writes) stored.add(w.map(v -> true).onFailure().recoverWithItem(false).await().atMost(WAIT));
+        for (Uni<java.time.OffsetDateTime> w : writes) stored.add(w.map(v -> true).onFailure().recoverWithItem(false).await().atMost(WAIT));
         for (int i = 0; i < 300; i++) assertThat(stored.get(i)).as("job %d stored", i).isEqualTo(i != 150);
         long rows = pool.preparedQuery("SELECT count(*) AS n FROM job WHERE id = ANY($1)").execute(Tuple.of(ids.toArray(UUID[]::new)))
                 .await().atMost(WAIT).iterator().next().getLong("n");
