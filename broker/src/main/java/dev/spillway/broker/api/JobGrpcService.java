@@ -186,14 +186,18 @@ public class JobGrpcService extends JobServiceGrpc.JobServiceImplBase {
 
     private void follow(UUID id, long afterSeq, Outbox<WatchJobResponse> outbox, long failingSinceNanos) {
         if (outbox.isClosed()) return;
-        // The job first, then its events: when it has finished, every event up to its end is already there.
-        store.find(id).flatMap(job -> store.eventsAfter(id, afterSeq, WATCH_BATCH).map(events -> new Object[] {events, job}))
-                .subscribe().with(pair -> {
+        // The job first, then its events: when it has finished, every event up to its end is already there. The events
+        // carry the job's state as read after them (again, when it had not finished), so that the event that finishes the
+        // job says so even when it was committed between the two reads.
+        store.find(id).flatMap(job -> store.eventsAfter(id, afterSeq, WATCH_BATCH).flatMap(events -> job.finishedAt() != null || events.isEmpty()
+                        ? Uni.createFrom().item(new Object[] {events, job, job})
+                        : store.find(id).map(after -> new Object[] {events, job, after == null ? job : after})))
+                .subscribe().with(read -> {
                     @SuppressWarnings("unchecked")
-                    List<JobStore.EventRow> events = (List<JobStore.EventRow>) pair[0];
-                    JobStore.JobRow job = (JobStore.JobRow) pair[1];
+                    List<JobStore.EventRow> events = (List<JobStore.EventRow>) read[0];
+                    JobStore.JobRow job = (JobStore.JobRow) read[1];
                     if (outbox.isClosed()) return;
-                    JobState state = ProtoMapping.jobState(job.state());
+                    JobState state = ProtoMapping.jobState(((JobStore.JobRow) read[2]).state());
                     long last = afterSeq;
                     for (JobStore.EventRow e : events) {
                         outbox.send(ProtoMapping.event(id, e, state));
