@@ -175,14 +175,16 @@ public class BurstController {
     }
 
     /**
-     * Whether to let the scheduler place first: an instance joined and the scheduler's last cycle did
-     * not see its node yet, so the tasks it was bought for still count as waiting and would be bought
+     * Whether to let the scheduler place first: an instance's agent connected (joined, or joining) and
+     * the scheduler's last cycle did not see its node yet, so the tasks it was bought for still count as waiting and would be bought
      * for again. At most {@link #SCHEDULER_WAIT} in a row (a scheduler that cannot run does not stop
      * bursting and scale-down for good).
      */
     private boolean waitForScheduler(List<InstanceStore.InstanceRow> live, Instant now) {
         Set<String> seen = scheduling.lastCycleNodes();
-        boolean unseen = live.stream().anyMatch(r -> r.state() == InstanceState.JOINED && !seen.contains(r.nodeName())
+        // Its agent's session is the join: the instance's row may still say PROVISIONING when it was read just before the
+        // join was recorded, and its node would then count twice (as capacity on the way, and as a free node).
+        boolean unseen = live.stream().anyMatch(r -> r.state() != InstanceState.DRAINING && !seen.contains(r.nodeName())
                 && sessions.get(r.nodeName()) != null);
         if (!unseen) {
             waitingForSchedulerSince = null;
