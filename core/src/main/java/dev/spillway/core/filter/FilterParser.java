@@ -69,7 +69,6 @@ public final class FilterParser {
         while (true) {
             skipSpace();
             if (atEnd() || peek() == ')' || lookingAtKeyword("AND")) break;
-            if (lookingAtKeyword("OR")) throw new FilterException(at + 1, "has OR without a term before it");
             addAll(all, factor());
         }
         return all.size() == 1 ? all.get(0) : new Expr.And(all);
