@@ -58,7 +58,7 @@ final class AccessCommands {
             CreateApiKeyRequest.Builder req = CreateApiKeyRequest.newBuilder().setTenant(tenant).setRole(role).setDisplayName(name);
             if (ttl != null) {
                 try {
-                    req.setTtl(JobSpecFile.duration(ttl));
+                    req.setTtl(dev.spillway.client.JobSpecFile.duration(ttl));
                 } catch (IllegalArgumentException e) {
                     throw new Spillway.CliException(Spillway.INVALID, "--ttl: " + e.getMessage());
                 }

@@ -162,7 +162,7 @@ final class ClusterCommands {
         Integer run(ManagedChannel channel) {
             com.google.protobuf.Duration duration;
             try {
-                duration = JobSpecFile.duration(ttl);
+                duration = dev.spillway.client.JobSpecFile.duration(ttl);
             } catch (IllegalArgumentException e) {
                 throw new Spillway.CliException(Spillway.INVALID, "--ttl: " + e.getMessage());
             }

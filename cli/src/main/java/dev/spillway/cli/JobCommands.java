@@ -18,7 +18,8 @@ import dev.spillway.api.v1.Task;
 import dev.spillway.api.v1.TaskState;
 import dev.spillway.api.v1.WatchJobRequest;
 import dev.spillway.api.v1.WatchJobResponse;
-import io.grpc.ManagedChannel;
+import dev.spillway.client.JobSpecFile;
+import dev.spillway.client.SpillwayClient;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import java.io.PrintWriter;
@@ -51,13 +52,14 @@ final class JobCommands {
             return spec.commandLine().getOut();
         }
 
+        /** The broker, for the duration of {@link #run}. */
+        SpillwayClient client;
+
         @Override
         public Integer call() throws Exception {
-            ManagedChannel channel = root.channel();
-            try {
-                return run(JobServiceGrpc.newBlockingStub(channel));
-            } finally {
-                Spillway.close(channel);
+            try (SpillwayClient c = root.client(spec.commandLine().getErr())) {
+                client = c;
+                return run(JobServiceGrpc.newBlockingStub(c.channel()));
             }
         }
 
@@ -74,7 +76,7 @@ final class JobCommands {
         @Override
         Integer run(JobServiceGrpc.JobServiceBlockingStub jobs) throws Exception {
             JobSpecFile spec = JobSpecFile.read(file);
-            var quote = quote(jobs, spec, file, spec().commandLine().getErr());
+            var quote = quote(client, spec, file, spec().commandLine().getErr());
             if (quote == null) return Spillway.INVALID;
             if (Output.structured(root.output, quote, out())) return Spillway.OK;
             print(quote, spec.spec().getTaskCount(), out());
@@ -86,10 +88,9 @@ final class JobCommands {
         }
 
         /** The broker's quote, or null after printing where the file is wrong (the broker refused it). */
-        static dev.spillway.api.v1.EstimateJobResponse quote(JobServiceGrpc.JobServiceBlockingStub jobs, JobSpecFile spec, Path file, PrintWriter err) {
+        static dev.spillway.api.v1.EstimateJobResponse quote(SpillwayClient client, JobSpecFile spec, Path file, PrintWriter err) {
             try {
-                return jobs.withDeadlineAfter(30, java.util.concurrent.TimeUnit.SECONDS)
-                        .estimateJob(dev.spillway.api.v1.EstimateJobRequest.newBuilder().setSpec(spec.spec()).build());
+                return client.estimate(spec.spec());
             } catch (StatusRuntimeException e) {
                 if (e.getStatus().getCode() != Status.Code.INVALID_ARGUMENT || Spillway.violations(e).isEmpty()) throw e;
                 err.println("spillway: the broker refused " + file + ":");
@@ -141,15 +142,13 @@ final class JobCommands {
                 + "as 'spillway estimate' quotes it now, is at most this many US dollars; a job without maxRuntime has no bound and is refused.")
         java.math.BigDecimal maxCost;
 
-        /** Attempts at one submission when the broker cannot be reached or does not answer in time. */
-        static final int ATTEMPTS = 5;
 
         @Override
         Integer run(JobServiceGrpc.JobServiceBlockingStub jobs) throws Exception {
             JobSpecFile spec = JobSpecFile.read(file);
             if (maxCost != null) {
                 if (maxCost.signum() < 0) throw new Spillway.CliException(Spillway.INVALID, "--max-cost: 0 or more US dollars");
-                var quote = Estimate.quote(jobs, spec, file, spec().commandLine().getErr());
+                var quote = Estimate.quote(client, spec, file, spec().commandLine().getErr());
                 if (quote == null) return Spillway.INVALID;
                 if (!quote.hasNotToExceedCost()) {
                     throw new Spillway.CliException(Spillway.INVALID, "refused: " + file + " has no cost bound (" + quote.getUnboundedReason()
@@ -161,11 +160,10 @@ final class JobCommands {
                             + " USD, above --max-cost " + maxCost.toPlainString() + "; nothing was submitted (see 'spillway estimate " + file + "')");
                 }
             }
-            SubmitJobRequest request = SubmitJobRequest.newBuilder().setSpec(spec.spec())
-                    .setRequestId(requestId != null ? requestId : java.util.UUID.randomUUID().toString()).build();
             Job response;
             try {
-                response = submitWithRetries(jobs, request, spec().commandLine().getErr());
+                // Retried with the same request id when the outcome is unknown: the broker stores the job once.
+                response = client.submit(spec.spec(), requestId != null ? requestId : java.util.UUID.randomUUID().toString());
             } catch (StatusRuntimeException e) {
                 if (e.getStatus().getCode() != Status.Code.INVALID_ARGUMENT || Spillway.violations(e).isEmpty()) throw e;
                 PrintWriter err = spec().commandLine().getErr();
@@ -175,35 +173,13 @@ final class JobCommands {
             }
             if (!Output.structured(root.output, response, out())) out().println(response.getUid());
             out().flush();
-            return watch ? Watch.follow(jobs, response.getUid(), out(), spec().commandLine().getErr()) : Spillway.OK;
+            return watch ? Watch.follow(client, response.getUid(), out()) : Spillway.OK;
         }
 
         private CommandSpec spec() {
             return super.spec;
         }
 
-        /**
-         * Submits, retrying with the same request id when the outcome is unknown (the broker was
-         * unreachable, or did not answer within the deadline): the broker stores the job once.
-         */
-        static Job submitWithRetries(JobServiceGrpc.JobServiceBlockingStub jobs, SubmitJobRequest request, PrintWriter err)
-                throws InterruptedException {
-            long backoffMillis = 250;
-            for (int attempt = 1; ; attempt++) {
-                try {
-                    return jobs.withDeadlineAfter(30, java.util.concurrent.TimeUnit.SECONDS).submitJob(request);
-                } catch (StatusRuntimeException e) {
-                    Status.Code code = e.getStatus().getCode();
-                    boolean unknown = code == Status.Code.UNAVAILABLE || code == Status.Code.DEADLINE_EXCEEDED;
-                    if (!unknown || attempt == ATTEMPTS) throw e;
-                    err.printf("spillway: submitting failed (%s: %s); retrying in %d ms with request id %s%n", code,
-                            e.getStatus().getDescription(), backoffMillis, request.getRequestId());
-                    err.flush();
-                    Thread.sleep(backoffMillis);
-                    backoffMillis = Math.min(backoffMillis * 2, 4000);
-                }
-            }
-        }
     }
 
     @Command(name = "jobs", description = "List jobs, newest first.")
@@ -235,14 +211,10 @@ final class JobCommands {
             }
             String written = new FilterText().anyOf("state", states.stream().map(s -> s.toUpperCase(Locale.ROOT)).toList())
                     .equal("tenant", tenant).labels(labels).written(filter).text();
-            ListJobsRequest.Builder req = ListJobsRequest.newBuilder().setPageSize(Math.min(limit, 1000)).setFilter(written);
-            ListJobsResponse.Builder all = ListJobsResponse.newBuilder();
-            String token = "";
-            do {
-                ListJobsResponse page = jobs.listJobs(req.setPageToken(token).build());
-                all.addAllJobs(page.getJobsList());
-                token = page.getNextPageToken();
-            } while (!token.isEmpty() && all.getJobsCount() < limit);
+            ListJobsResponse all;
+            try (var listed = client.listJobs(written)) {
+                all = ListJobsResponse.newBuilder().addAllJobs(listed.limit(limit).toList()).build();
+            }
             if (Output.structured(root.output, all, out())) return Spillway.OK;
             Output.Table t = new Output.Table("JOB", "NAME", "TENANT", "STATE", "TASKS", "DONE", "CREATED");
             for (Job j : all.getJobsList()) {
@@ -311,16 +283,10 @@ final class JobCommands {
 
     /** Up to {@code limit} of a job's tasks by index (ListTasks, a page at a time). */
     static List<Task> tasks(JobServiceGrpc.JobServiceBlockingStub jobs, String id, int limit, List<TaskState> states) {
-        List<Task> out = new java.util.ArrayList<>();
-        String token = "";
-        do {
-            ListTasksResponse page = jobs.listTasks(ListTasksRequest.newBuilder().setParent(id)
-                    .setFilter(new FilterText().anyOf("state", states.stream().map(Enum::name).toList()).text())
-                    .setPageSize((int) Math.min(10_000, (long) limit - out.size())).setPageToken(token).build());
-            out.addAll(page.getTasksList());
-            token = page.getNextPageToken();
-        } while (!token.isEmpty() && out.size() < limit);
-        return out;
+        SpillwayClient client = SpillwayClient.builder().channel(jobs.getChannel()).build();
+        try (var listed = client.listTasks(id, new FilterText().anyOf("state", states.stream().map(Enum::name).toList()).text())) {
+            return listed.limit(limit).toList();
+        }
     }
 
     static List<TaskState> taskStates(List<String> names) {
@@ -407,8 +373,8 @@ final class JobCommands {
 
         @Override
         Integer run(JobServiceGrpc.JobServiceBlockingStub jobs) throws Exception {
-            if (root.output == Output.Format.TABLE) return follow(jobs, id, out(), spec.commandLine().getErr());
-            JobState last = events(jobs, id, spec.commandLine().getErr(), e -> {
+            if (root.output == Output.Format.TABLE) return follow(client, id, out());
+            JobState last = events(client, id, e -> {
                 try {
                     out().println(JsonFormat.printer().omittingInsignificantWhitespace().print(e));
                 } catch (com.google.protobuf.InvalidProtocolBufferException impossible) {
@@ -419,51 +385,25 @@ final class JobCommands {
             return last == JobState.JOB_STATE_SUCCEEDED ? Spillway.OK : Spillway.ERROR;
         }
 
-        /** How long a watch keeps trying to resume while the broker does not answer (a restart, a failover). */
-        static final java.time.Duration RESUME_FOR = java.time.Duration.ofMinutes(2);
-
         /**
          * Every message of the job's watch until it finishes, to {@code each}; the job state of the
-         * last. A stream the broker or the network breaks (UNAVAILABLE) is resumed after the last
-         * sequence received, so no event is shown twice or lost, for up to {@link #RESUME_FOR}
-         * without an answer.
+         * last. The client resumes a stream the broker or the network breaks after the last event
+         * received, so no event is shown twice or lost (and says so on standard error).
          */
-        static JobState events(JobServiceGrpc.JobServiceBlockingStub jobs, String id, PrintWriter err, java.util.function.Consumer<WatchJobResponse> each) {
+        static JobState events(SpillwayClient client, String id, java.util.function.Consumer<WatchJobResponse> each) {
             JobState last = JobState.JOB_STATE_UNSPECIFIED;
-            Long after = null;
-            long failingSince = 0;
-            while (true) {
-                try {
-                    WatchJobRequest.Builder request = WatchJobRequest.newBuilder().setName(id);
-                    if (after != null) request.setAfterSequence(after);
-                    Iterator<WatchJobResponse> events = jobs.watchJob(request.build());
-                    while (events.hasNext()) {
-                        WatchJobResponse e = events.next();
-                        failingSince = 0;
-                        after = e.getSequence();
-                        last = e.getJobState();
-                        each.accept(e);
-                    }
-                    return last;
-                } catch (io.grpc.StatusRuntimeException e) {
-                    long now = System.nanoTime();
-                    if (failingSince == 0) failingSince = now;
-                    if (e.getStatus().getCode() != io.grpc.Status.Code.UNAVAILABLE || now - failingSince > RESUME_FOR.toNanos()) throw e;
-                    err.printf("spillway: the watch of job %s broke (%s); resuming %s%n", id, e.getStatus().getDescription(),
-                            after == null ? "from the start" : "after event " + after);
-                    err.flush();
-                    try {
-                        Thread.sleep(Math.min(5000, 500 + (now - failingSince) / 1_000_000 / 4));
-                    } catch (InterruptedException interrupted) {
-                        Thread.currentThread().interrupt();
-                        throw e;
-                    }
+            try (var events = client.watch(id)) {
+                for (Iterator<WatchJobResponse> it = events.iterator(); it.hasNext(); ) {
+                    WatchJobResponse e = it.next();
+                    last = e.getJobState();
+                    each.accept(e);
                 }
             }
+            return last;
         }
 
-        static int follow(JobServiceGrpc.JobServiceBlockingStub jobs, String id, PrintWriter out, PrintWriter err) {
-            JobState last = events(jobs, id, err, e -> {
+        static int follow(SpillwayClient client, String id, PrintWriter out) {
+            JobState last = events(client, id, e -> {
                 if (e.hasJob()) {
                     out.printf("%s  job %s %s  %s%n", Output.time(e.getTime()), id, Output.state(e.getJob().getState(), "JOB_STATE_"),
                             Output.counts(e.getJob().getTaskCountsMap()));
@@ -474,7 +414,7 @@ final class JobCommands {
                 out.flush();
             });
             // The stream ends once the job has finished; its final state is the job's own (an event's job_state is as of that event).
-            JobState end = jobs.getJob(dev.spillway.api.v1.GetJobRequest.newBuilder().setName(id).build()).getState();
+            JobState end = client.getJob(id).getState();
             if (end != JobState.JOB_STATE_UNSPECIFIED) last = end;
             out.println("job " + id + " " + Output.state(last, "JOB_STATE_").toLowerCase(Locale.ROOT));
             out.flush();
@@ -501,16 +441,17 @@ final class JobCommands {
 
         @Override
         Integer run(JobServiceGrpc.JobServiceBlockingStub jobs) throws Exception {
-            String name;
+            java.util.stream.Stream<com.google.protobuf.ByteString> chunks;
             try {
-                name = dev.spillway.api.ResourceNames.attempt(id, task, attempt);
+                chunks = client.logs(id, task, attempt, stderr ? LogStream.LOG_STREAM_STDERR : LogStream.LOG_STREAM_STDOUT, follow);
             } catch (IllegalArgumentException e) {
                 throw new Spillway.CliException(Spillway.INVALID, e.getMessage());
             }
-            Iterator<GetTaskLogsResponse> chunks = jobs.getTaskLogs(GetTaskLogsRequest.newBuilder().setName(name).setFollow(follow).setStream(stderr ? LogStream.LOG_STREAM_STDERR : LogStream.LOG_STREAM_STDOUT).build());
-            while (chunks.hasNext()) {
-                System.out.write(chunks.next().getData().toByteArray());
-                System.out.flush();
+            try (chunks) {
+                for (Iterator<com.google.protobuf.ByteString> it = chunks.iterator(); it.hasNext(); ) {
+                    System.out.write(it.next().toByteArray());
+                    System.out.flush();
+                }
             }
             return Spillway.OK;
         }
@@ -523,7 +464,7 @@ final class JobCommands {
 
         @Override
         Integer run(JobServiceGrpc.JobServiceBlockingStub jobs) {
-            Job r = jobs.cancelJob(CancelJobRequest.newBuilder().setName(id).build());
+            Job r = client.cancel(id);
             if (!Output.structured(root.output, r, out())) {
                 out().println("job " + r.getUid() + " " + Output.state(r.getState(), "JOB_STATE_").toLowerCase(Locale.ROOT) + ": "
                         + Output.counts(r.getTaskCountsMap()));

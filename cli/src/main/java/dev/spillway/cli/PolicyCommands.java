@@ -189,10 +189,10 @@ final class PolicyCommands {
 
         @Override
         Integer run(ManagedChannel channel) {
-            JobSpecFile jobFile;
+            dev.spillway.client.JobSpecFile jobFile;
             try {
-                jobFile = JobSpecFile.read(job);
-            } catch (JobSpecFile.InvalidSpecException e) {
+                jobFile = dev.spillway.client.JobSpecFile.read(job);
+            } catch (dev.spillway.client.JobSpecFile.InvalidSpecException e) {
                 e.problems().forEach(p -> spec.commandLine().getErr().println(p));
                 return Spillway.INVALID;
             } catch (IOException e) {

@@ -1,6 +1,7 @@
 package dev.spillway.cli;
 
 import com.google.rpc.BadRequest;
+import dev.spillway.client.JobSpecFile;
 import io.grpc.ManagedChannel;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
@@ -75,6 +76,20 @@ public final class Spillway {
     ManagedChannel channel() {
         return tls().channelBuilder(broker).maxInboundMessageSize(64 * 1024 * 1024)
                 .intercept(callerToken().interceptor()).build();
+    }
+
+    /**
+     * The client of the broker these options name, over the short commands' transport; each try
+     * it makes again is told on {@code err} (with the request id of a submission, so that a user
+     * can repeat it safely).
+     */
+    dev.spillway.client.SpillwayClient client(PrintWriter err) {
+        return dev.spillway.client.SpillwayClient.builder().transport(tls().channelBuilder(broker)).token(callerToken().secret())
+                .onRetry(r -> {
+                    err.printf("spillway: %s failed (%s: %s); trying again in %d ms%s%n", r.method(), r.status().getCode(),
+                            r.status().getDescription(), r.delay().toMillis(), r.requestId().isEmpty() ? "" : " with request id " + r.requestId());
+                    err.flush();
+                }).build();
     }
 
     static void close(ManagedChannel channel) {

@@ -41,7 +41,7 @@ class BrokerRestartIT {
 
             JobAndTasks job = fx.awaitFinished(id, Duration.ofSeconds(120));
             assertThat(watch.get(60, TimeUnit.SECONDS)).as(watchErr.toString()).isEqualTo(Spillway.OK);
-            assertThat(watchErr.toString()).contains("resuming");
+            assertThat(watchErr.toString()).contains("WatchJob failed (UNAVAILABLE");
             List<WatchJobResponse> events = new ArrayList<>();
             for (String line : watchOut.toString().lines().toList()) {
                 WatchJobResponse.Builder e = WatchJobResponse.newBuilder();

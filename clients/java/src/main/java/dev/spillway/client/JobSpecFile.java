@@ -1,4 +1,4 @@
-package dev.spillway.cli;
+package dev.spillway.client;
 
 import com.google.protobuf.Duration;
 import com.google.rpc.BadRequest.FieldViolation;
@@ -403,7 +403,7 @@ public final class JobSpecFile {
     }
 
     /** "1s", "500ms", "2m", "1h" to a protobuf Duration. */
-    static Duration duration(String text) {
+    public static Duration duration(String text) {
         String t = text.trim();
         try {
             long millis;

@@ -1,4 +1,4 @@
-package dev.spillway.cli;
+package dev.spillway.client;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.catchThrowableOfType;
