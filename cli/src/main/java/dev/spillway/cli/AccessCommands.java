@@ -12,6 +12,7 @@ import dev.spillway.api.v1.ListAuditEventsResponse;
 import dev.spillway.api.v1.RevokeApiKeyRequest;
 import dev.spillway.api.v1.WhoAmIRequest;
 import dev.spillway.api.v1.WhoAmIResponse;
+import dev.spillway.client.FilterText;
 import io.grpc.ManagedChannel;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;

@@ -7,6 +7,7 @@ import dev.spillway.api.v1.GetBudgetRequest;
 import dev.spillway.api.v1.ListBudgetsRequest;
 import dev.spillway.api.v1.ListBudgetsResponse;
 import dev.spillway.api.v1.SetBudgetRequest;
+import dev.spillway.client.FilterText;
 import io.grpc.ManagedChannel;
 import java.io.PrintWriter;
 import java.math.BigDecimal;

@@ -18,6 +18,7 @@ import dev.spillway.api.v1.Task;
 import dev.spillway.api.v1.TaskState;
 import dev.spillway.api.v1.WatchJobRequest;
 import dev.spillway.api.v1.WatchJobResponse;
+import dev.spillway.client.FilterText;
 import dev.spillway.client.JobSpecFile;
 import dev.spillway.client.SpillwayClient;
 import io.grpc.Status;

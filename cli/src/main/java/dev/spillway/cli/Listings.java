@@ -12,6 +12,7 @@ import dev.spillway.api.v1.Node;
 import dev.spillway.api.v1.NodeServiceGrpc;
 import dev.spillway.api.v1.Pool;
 import dev.spillway.api.v1.PoolServiceGrpc;
+import dev.spillway.client.FilterText;
 import io.grpc.Channel;
 import java.util.ArrayList;
 import java.util.List;

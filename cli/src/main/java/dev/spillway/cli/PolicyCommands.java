@@ -16,6 +16,7 @@ import dev.spillway.api.v1.PolicyVersion;
 import dev.spillway.api.v1.PolicyVetoCount;
 import dev.spillway.api.v1.TestPoliciesRequest;
 import dev.spillway.api.v1.TestPoliciesResponse;
+import dev.spillway.client.FilterText;
 import io.grpc.ManagedChannel;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;

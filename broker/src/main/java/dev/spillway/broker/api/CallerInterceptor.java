@@ -55,6 +55,7 @@ public class CallerInterceptor implements ServerInterceptor {
             Map.entry(PoolServiceGrpc.getGetPoolMethod().getFullMethodName(), Permission.CLUSTER_READ),
             Map.entry(PoolServiceGrpc.getListInstancesMethod().getFullMethodName(), Permission.INSTANCES_READ),
             Map.entry(PoolServiceGrpc.getStopBurstingMethod().getFullMethodName(), Permission.CLUSTER_WRITE),
+            Map.entry(PoolServiceGrpc.getGetQueueStatusMethod().getFullMethodName(), Permission.CLUSTER_READ),
             Map.entry(NodeServiceGrpc.getListNodesMethod().getFullMethodName(), Permission.CLUSTER_READ),
             Map.entry(dev.spillway.api.v1.BrokerServiceGrpc.getGetStatusMethod().getFullMethodName(), Permission.CLUSTER_READ),
             Map.entry(NodeServiceGrpc.getGetNodeMethod().getFullMethodName(), Permission.CLUSTER_READ),

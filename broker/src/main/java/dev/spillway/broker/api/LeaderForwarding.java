@@ -4,28 +4,21 @@ import dev.spillway.api.v1.JobServiceGrpc;
 import dev.spillway.api.v1.PolicyServiceGrpc;
 import dev.spillway.api.v1.PoolServiceGrpc;
 import dev.spillway.broker.leader.Leadership;
-import dev.spillway.broker.tls.BrokerCertificates;
 import dev.spillway.broker.tls.BrokerTransport;
 import io.grpc.CallOptions;
-import io.grpc.ChannelCredentials;
 import io.grpc.ClientCall;
 import io.grpc.Context;
-import io.grpc.Grpc;
-import io.grpc.InsecureChannelCredentials;
 import io.grpc.ManagedChannel;
 import io.grpc.Metadata;
 import io.grpc.ServerCall;
 import io.grpc.ServerCallHandler;
 import io.grpc.ServerInterceptor;
 import io.grpc.Status;
-import io.grpc.TlsChannelCredentials;
 import io.quarkus.grpc.GlobalInterceptor;
 import io.quarkus.runtime.ShutdownEvent;
 import jakarta.annotation.Priority;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.event.Observes;
-import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
@@ -147,23 +140,9 @@ public class LeaderForwarding implements ServerInterceptor {
             old.getValue().shutdown();
             return true;
         });
-        return channels.computeIfAbsent(address, a -> {
-            ChannelCredentials credentials;
-            if (transport.tls()) {
-                try {
-                    credentials = TlsChannelCredentials.newBuilder().trustManager(transport.caFile().toFile()).build();
-                } catch (IOException e) {
-                    throw new UncheckedIOException("cannot read the CA " + transport.caFile(), e);
-                }
-            } else {
-                credentials = InsecureChannelCredentials.create();
-            }
-            // Pings find a leader that stopped answering (frozen, cut off) within 10 s: the call fails and the caller retries.
-            var builder = Grpc.newChannelBuilder(a, credentials).maxInboundMessageSize(8 * 1024 * 1024)
-                    .keepAliveTime(5, java.util.concurrent.TimeUnit.SECONDS).keepAliveTimeout(5, java.util.concurrent.TimeUnit.SECONDS);
-            if (transport.tls()) BrokerCertificates.firstName(transport.certFile()).ifPresent(builder::overrideAuthority);
-            return builder.build();
-        });
+        // Pings find a leader that stopped answering (frozen, cut off) within 10 s: the call fails and the caller retries.
+        return channels.computeIfAbsent(address, a -> transport.channelTo(a).maxInboundMessageSize(8 * 1024 * 1024)
+                .keepAliveTime(5, java.util.concurrent.TimeUnit.SECONDS).keepAliveTimeout(5, java.util.concurrent.TimeUnit.SECONDS).build());
     }
 
     /** The headers a call to the leader carries: the caller's (its credential), less the transport's own, marked as passed on. */

@@ -2,6 +2,9 @@ package dev.spillway.broker.api;
 
 import dev.spillway.api.ResourceNames;
 import dev.spillway.api.v1.GetPoolRequest;
+import dev.spillway.api.v1.GetQueueStatusRequest;
+import dev.spillway.api.v1.GetQueueStatusResponse;
+import dev.spillway.api.v1.TenantQueue;
 import dev.spillway.api.v1.ListInstancesRequest;
 import dev.spillway.api.v1.ListInstancesResponse;
 import dev.spillway.api.v1.ListPoolsRequest;
@@ -17,7 +20,15 @@ import dev.spillway.broker.errors.NotFound;
 import dev.spillway.broker.listing.Filters;
 import dev.spillway.broker.listing.Pages;
 import dev.spillway.broker.security.Audit;
+import dev.spillway.broker.scheduling.SchedulingLoop;
 import dev.spillway.broker.store.InstanceStore;
+import dev.spillway.broker.store.QueueStore;
+import dev.spillway.core.access.Caller;
+import dev.spillway.core.access.Role;
+import dev.spillway.core.access.TenantScope;
+import dev.spillway.core.scheduling.FairShares;
+import dev.spillway.core.scheduling.Resources;
+import dev.spillway.core.scheduling.Waiting;
 import dev.spillway.core.filter.Condition;
 import io.grpc.stub.StreamObserver;
 import io.quarkus.grpc.GrpcService;
@@ -26,6 +37,7 @@ import io.smallrye.mutiny.infrastructure.Infrastructure;
 import java.time.Clock;
 import java.time.Instant;
 import java.util.List;
+import java.util.Map;
 
 /** spillway.v1.PoolService: pools, each cloud pool with how it stands for bursting, and cloud instances. */
 @GrpcService
@@ -37,9 +49,13 @@ public class PoolGrpcService extends PoolServiceGrpc.PoolServiceImplBase {
     private final Clock clock;
     private final BurstController controller;
     private final Audit audit;
+    private final SchedulingLoop scheduler;
+    private final QueueStore queue;
 
     public PoolGrpcService(ClusterView cluster, InstanceStore instances, BurstStatus burst, Clock clock, BurstController controller,
-                           Audit audit) {
+                           Audit audit, SchedulingLoop scheduler, QueueStore queue) {
+        this.scheduler = scheduler;
+        this.queue = queue;
         this.controller = controller;
         this.audit = audit;
         this.cluster = cluster;
@@ -48,10 +64,33 @@ public class PoolGrpcService extends PoolServiceGrpc.PoolServiceImplBase {
         this.clock = clock;
     }
 
-    static Uni<List<Pool>> pools(ClusterView cluster, BurstStatus burst) {
-        return cluster.pools().flatMap(pools -> burst.pools().map(status -> pools.stream()
-                .map(p -> ProtoMapping.pool(p, status.get(p.name())))
-                .toList()));
+    /** Every pool with its capacity, its cloud standing and the demand the last scheduling cycle left waiting on it (the leader's view). */
+    static Uni<List<Pool>> pools(ClusterView cluster, BurstStatus burst, SchedulingLoop scheduler) {
+        return cluster.pools().flatMap(pools -> burst.pools().map(status -> {
+            var waiting = Waiting.byPool(scheduler.lastUnplaced(), pools.stream().map(ClusterView.PoolView::name).toList());
+            return pools.stream().map(p -> ProtoMapping.pool(p, status.get(p.name()), waiting.get(p.name()))).toList();
+        }));
+    }
+
+    @Override
+    public void getQueueStatus(GetQueueStatusRequest request, StreamObserver<GetQueueStatusResponse> out) {
+        Caller caller = CallerInterceptor.caller();
+        // Operators run the machines: they see every tenant's counts (never a job's contents).
+        TenantScope scope = caller.role() == Role.OPERATOR ? TenantScope.all() : caller.readScope();
+        ApiErrors.respond(Uni.combine().all().unis(queue.byTenant(), cluster.pools()).asTuple().map(both -> {
+            Resources capacity = both.getItem2().stream().map(ClusterView.PoolView::capacity).reduce(Resources.ZERO, Resources::plus);
+            List<QueueStore.TenantLoad> loads = both.getItem1();
+            Map<String, FairShares.Share> shares = FairShares.of(capacity, loads.stream().map(QueueStore.TenantLoad::demand).toList());
+            GetQueueStatusResponse.Builder b = GetQueueStatusResponse.newBuilder().setCapacity(ProtoMapping.resources(capacity));
+            for (QueueStore.TenantLoad load : loads) {
+                if (!scope.includes(load.tenant())) continue;
+                FairShares.Share share = shares.get(load.tenant());
+                b.addTenants(TenantQueue.newBuilder().setTenant(load.tenant()).setQueuedTasks(load.queuedTasks())
+                        .setRunningTasks(load.runningTasks()).setAllocated(ProtoMapping.resources(load.allocated()))
+                        .setQueued(ProtoMapping.resources(load.queued())).setShare(share.share()).setFairShare(share.fairShare()));
+            }
+            return b.build();
+        }), out);
     }
 
     @Override
@@ -85,7 +124,7 @@ public class PoolGrpcService extends PoolServiceGrpc.PoolServiceImplBase {
     public void listPools(ListPoolsRequest request, StreamObserver<ListPoolsResponse> out) {
         ApiErrors.respond(Uni.createFrom().deferred(() -> {
             int size = Pages.size(request.getPageSize(), 100, 1000);
-            return pools(cluster, burst).map(pools -> {
+            return pools(cluster, burst, scheduler).map(pools -> {
                 Pages.Page<Pool> page = Pages.slice(pools, Pool::getName, size, request.getPageToken(), "pools");
                 return ListPoolsResponse.newBuilder().addAllPools(page.items()).setNextPageToken(page.nextPageToken()).build();
             });
@@ -96,7 +135,7 @@ public class PoolGrpcService extends PoolServiceGrpc.PoolServiceImplBase {
     public void getPool(GetPoolRequest request, StreamObserver<Pool> out) {
         ApiErrors.respond(Uni.createFrom().deferred(() -> {
             String id = RequestNames.pool("name", request.getName());
-            return pools(cluster, burst).map(pools -> pools.stream().filter(p -> p.getName().equals(ResourceNames.pool(id))).findFirst()
+            return pools(cluster, burst, scheduler).map(pools -> pools.stream().filter(p -> p.getName().equals(ResourceNames.pool(id))).findFirst()
                     .orElseThrow(() -> new NotFound(ResourceNames.pool(id), "no pool " + id)));
         }), out);
     }

@@ -137,9 +137,10 @@ public final class ProtoMapping {
                 .build();
     }
 
-    public static Pool pool(ClusterView.PoolView p, BurstStatus.PoolStatus cloud) {
+    public static Pool pool(ClusterView.PoolView p, BurstStatus.PoolStatus cloud, dev.spillway.core.scheduling.Waiting.Demand waiting) {
         Pool.Builder b = Pool.newBuilder().setName(ResourceNames.pool(p.name())).setKind(poolKind(p.kind())).setReadyNodes(p.readyNodes())
-                .setCapacity(resources(p.capacity())).setAllocated(resources(p.allocated())).setRunningTasks(p.runningTasks());
+                .setCapacity(resources(p.capacity())).setAllocated(resources(p.allocated())).setRunningTasks(p.runningTasks())
+                .setWaitingTasks(waiting.tasks()).setWaiting(resources(waiting.requested()));
         if (cloud != null) {
             b.setCloud(CloudPoolStatus.newBuilder()
                     .setOfferings(cloud.usableOfferings())

@@ -51,10 +51,12 @@ public class ReadApi {
     private final dev.spillway.broker.jobs.DecisionQueries decisions;
     private final dev.spillway.broker.leader.BrokerStatus brokers;
     private final LeaderForwarding forwarding;
+    private final dev.spillway.broker.scheduling.SchedulingLoop scheduler;
 
     public ReadApi(JobQueries jobs, ClusterView cluster, BurstStatus burst, dev.spillway.broker.store.PolicyStore policies,
                    dev.spillway.broker.jobs.DecisionQueries decisions, dev.spillway.broker.leader.BrokerStatus brokers,
-                   LeaderForwarding forwarding) {
+                   LeaderForwarding forwarding, dev.spillway.broker.scheduling.SchedulingLoop scheduler) {
+        this.scheduler = scheduler;
         this.forwarding = forwarding;
         this.brokers = brokers;
         this.decisions = decisions;
@@ -134,7 +136,7 @@ public class ReadApi {
             if (leader.isPresent()) {
                 return LeaderForwarding.answer(PoolServiceGrpc.newFutureStub(leader.get()).listPools(ListPoolsRequest.getDefaultInstance()));
             }
-            return PoolGrpcService.pools(cluster, burst).map(p -> ListPoolsResponse.newBuilder().addAllPools(p).build());
+            return PoolGrpcService.pools(cluster, burst, scheduler).map(p -> ListPoolsResponse.newBuilder().addAllPools(p).build());
         }).map(ReadApi::ok).onFailure().recoverWithItem(ApiErrors::problem);
     }
 

@@ -35,6 +35,23 @@ public interface BrokerConfig {
 
     Secrets secrets();
 
+    Console console();
+
+    /** The web console at {@code /console/}. */
+    interface Console {
+        /** Whether the broker serves it. */
+        @WithDefault("true")
+        boolean enabled();
+
+        /** How long a sign-in lasts; the credential is checked again on every page, so a revoked key ends it at once. */
+        @WithDefault("8h")
+        java.time.Duration sessionTtl();
+
+        /** How often an open overview asks for fresh figures (it stops while its tab is hidden). */
+        @WithDefault("2s")
+        java.time.Duration refreshInterval();
+    }
+
     /** How job secrets ({@code secret_env}) are kept. */
     interface Secrets {
         /**

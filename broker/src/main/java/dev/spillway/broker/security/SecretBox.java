@@ -54,13 +54,34 @@ public class SecretBox {
         return plain;
     }
 
+    /**
+     * {@code value} sealed for {@code purpose} (e.g. a console session): opened only by
+     * {@link #openFor} with the same purpose, by a broker holding this key. URL-safe text.
+     */
+    public String sealFor(String purpose, String value) {
+        return seal(("purpose:" + purpose).getBytes(StandardCharsets.UTF_8), value);
+    }
+
+    /** What {@link #sealFor} sealed for {@code purpose}; empty when the text was not sealed so (altered, another key or purpose). */
+    public java.util.Optional<String> openFor(String purpose, String sealed) {
+        try {
+            return java.util.Optional.of(open(("purpose:" + purpose).getBytes(StandardCharsets.UTF_8), sealed));
+        } catch (GeneralSecurityException | IllegalArgumentException e) {
+            return java.util.Optional.empty();
+        }
+    }
+
     private String seal(UUID jobId, String name, String value) {
+        return seal(aad(jobId, name), value);
+    }
+
+    private String seal(byte[] aad, String value) {
         try {
             byte[] iv = new byte[IV_BYTES];
             random.nextBytes(iv);
             Cipher c = Cipher.getInstance("AES/GCM/NoPadding");
             c.init(Cipher.ENCRYPT_MODE, key, new GCMParameterSpec(TAG_BITS, iv));
-            c.updateAAD(aad(jobId, name));
+            c.updateAAD(aad);
             byte[] sealed = c.doFinal(value.getBytes(StandardCharsets.UTF_8));
             byte[] out = new byte[IV_BYTES + sealed.length];
             System.arraycopy(iv, 0, out, 0, IV_BYTES);
@@ -74,14 +95,20 @@ public class SecretBox {
     private String open(UUID jobId, String name, String sealed) {
         if (!sealed.startsWith(PREFIX)) throw new IllegalStateException("secret " + name + " of job " + jobId + " is not sealed");
         try {
-            byte[] in = Base64.getUrlDecoder().decode(sealed.substring(PREFIX.length()));
-            Cipher c = Cipher.getInstance("AES/GCM/NoPadding");
-            c.init(Cipher.DECRYPT_MODE, key, new GCMParameterSpec(TAG_BITS, in, 0, IV_BYTES));
-            c.updateAAD(aad(jobId, name));
-            return new String(c.doFinal(in, IV_BYTES, in.length - IV_BYTES), StandardCharsets.UTF_8);
+            return open(aad(jobId, name), sealed);
         } catch (GeneralSecurityException | IllegalArgumentException e) {
             throw new IllegalStateException("secret " + name + " of job " + jobId + " cannot be opened with this broker's key", e);
         }
+    }
+
+    private String open(byte[] aad, String sealed) throws GeneralSecurityException {
+        if (!sealed.startsWith(PREFIX)) throw new IllegalArgumentException("not sealed");
+        byte[] in = Base64.getUrlDecoder().decode(sealed.substring(PREFIX.length()));
+        if (in.length <= IV_BYTES) throw new IllegalArgumentException("too short");
+        Cipher c = Cipher.getInstance("AES/GCM/NoPadding");
+        c.init(Cipher.DECRYPT_MODE, key, new GCMParameterSpec(TAG_BITS, in, 0, IV_BYTES));
+        c.updateAAD(aad);
+        return new String(c.doFinal(in, IV_BYTES, in.length - IV_BYTES), StandardCharsets.UTF_8);
     }
 
     private static byte[] aad(UUID jobId, String name) {
