@@ -1,0 +1,206 @@
+package dev.spillway.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import dev.spillway.api.v1.AccessServiceGrpc;
+import dev.spillway.api.v1.CreateApiKeyRequest;
+import dev.spillway.api.v1.JobSpec;
+import dev.spillway.client.SpillwayClient;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.TestMethodOrder;
+import org.openqa.selenium.By;
+import org.openqa.selenium.Dimension;
+import org.openqa.selenium.JavascriptExecutor;
+import org.openqa.selenium.OutputType;
+import org.openqa.selenium.TakesScreenshot;
+import org.openqa.selenium.WebDriver;
+import org.openqa.selenium.WebElement;
+import org.openqa.selenium.chrome.ChromeDriver;
+import org.openqa.selenium.chrome.ChromeDriverService;
+import org.openqa.selenium.chrome.ChromeOptions;
+
+/**
+ * The web console in a real browser (Debian's Chromium, headless, driven by Selenium) against a
+ * real broker with an on-prem agent and the local cloud: signing in, a job appearing and
+ * finishing, its explanation, a burst seen on the overview as instances join and leave, and a
+ * tenant refused another tenant's job. Each page is saved as a screenshot under
+ * {@code target/screenshots}; with {@code -Dspillway.docs.screenshots=true} also under
+ * {@code docs/} for the README.
+ */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
+class ConsoleIT {
+
+    private static final Path CHROMEDRIVER = Path.of("/usr/bin/chromedriver");
+    private static final Path CHROMIUM = Path.of("/usr/bin/chromium");
+
+    private ClusterFixture fx;
+    private WebDriver browser;
+    private String base;
+    private String alphaKey;
+    private String betaKey;
+    private String alphaJob;
+
+    @BeforeAll
+    void start() throws IOException {
+        Assumptions.assumeTrue(Files.isExecutable(CHROMEDRIVER) && Files.isExecutable(CHROMIUM),
+                "Debian's chromium and chromium-driver are not installed (.ci/run installs them)");
+        fx = new ClusterFixture("console", 1, "20s", o -> {
+            ClusterFixture.withLocalCloud(o, 2, "3s");
+            o.brokerProperties.put("spillway.pools.aws-eu.burst-after", "1s");
+            o.brokerProperties.put("spillway.console.refresh-interval", "500ms");
+        });
+        var access = AccessServiceGrpc.newBlockingStub(fx.channel);
+        alphaKey = access.createApiKey(CreateApiKeyRequest.newBuilder().setTenant("alpha").setRole("submitter").setDisplayName("alpha ci").build()).getSecret();
+        betaKey = access.createApiKey(CreateApiKeyRequest.newBuilder().setTenant("beta").setRole("submitter").setDisplayName("beta ci").build()).getSecret();
+        base = "https://" + fx.cluster.brokerAddress();
+
+        // Selenium Manager must never download anything: the driver and the browser are Debian's.
+        System.setProperty("SE_OFFLINE", "true");
+        ChromeOptions options = new ChromeOptions().setBinary(CHROMIUM.toFile())
+                .addArguments("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic", "--no-first-run",
+                        "--disable-background-networking", "--disable-component-update", "--disable-sync", "--window-size=1440,1000",
+                        "--user-data-dir=" + Files.createTempDirectory(Path.of("target"), "chromium-").toAbsolutePath());
+        // The broker's certificate is signed by the CA it made in its data directory, which this browser profile does not know.
+        options.setAcceptInsecureCerts(true);
+        ChromeDriverService service = new ChromeDriverService.Builder().usingDriverExecutable(CHROMEDRIVER.toFile()).usingAnyFreePort().build();
+        browser = new ChromeDriver(service, options);
+        browser.manage().window().setSize(new Dimension(1440, 1000));
+        browser.manage().timeouts().pageLoadTimeout(Duration.ofSeconds(30));
+    }
+
+    @AfterAll
+    void stop() {
+        if (browser != null) browser.quit();
+        if (fx != null) fx.close();
+    }
+
+    @Test
+    @Order(1)
+    void aWrongKeyIsRefusedAndTheRightOneSignsIn() {
+        browser.get(base + "/console/jobs");
+        assertThat(browser.getCurrentUrl()).contains("/console/login");
+
+        signIn("spw_not-a-key-of-this-broker-at-all-000000000000");
+        assertThat(text(By.id("login-error"))).contains("not valid");
+
+        signIn(alphaKey);
+        // Back where the browser was going, as alpha.
+        await().atMost(Duration.ofSeconds(10)).until(() -> browser.getCurrentUrl().endsWith("/console/jobs"));
+        assertThat(text(By.className("who"))).containsIgnoringCase("submitter").contains("alpha");
+    }
+
+    @Test
+    @Order(2)
+    void aSubmittedJobAppearsFinishesAndIsExplained() throws IOException {
+        try (SpillwayClient alpha = client(alphaKey)) {
+            alphaJob = alpha.submit(ClusterFixture.shellJob(3, 500, "echo \"console task $SPILLWAY_TASK_INDEX\"; sleep 1").toBuilder()
+                    .setName("console-hello").putLabels("team", "console").build()).getUid();
+        }
+        browser.get(base + "/console/jobs");
+        assertThat(browser.findElement(By.cssSelector("tr[data-job='" + alphaJob + "']")).getText()).contains("console-hello");
+        screenshot("console-jobs");
+
+        browser.findElement(By.cssSelector("tr[data-job='" + alphaJob + "'] a")).click();
+        await().atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(500)).until(() -> {
+            browser.navigate().refresh();
+            return text(By.id("job-state")).equals("succeeded");
+        });
+        assertThat(text(By.id("explain"))).contains("succeeded on agent-1: exited with code 0");
+        assertThat(browser.findElements(By.cssSelector("#tasks tr[data-task]"))).hasSize(3);
+        assertThat(text(By.id("decisions"))).contains("agent-1");
+        screenshot("console-job");
+
+        browser.findElement(By.cssSelector("#tasks tr[data-task='2'] a")).click();
+        assertThat(text(By.id("log"))).contains("console task 2");
+    }
+
+    @Test
+    @Order(3)
+    void anotherTenantCannotOpenTheJobByItsAddress() {
+        signOut();
+        browser.get(base + "/console/jobs/" + alphaJob);
+        signIn(betaKey);
+        await().atMost(Duration.ofSeconds(10)).until(() -> browser.getCurrentUrl().endsWith("/console/jobs/" + alphaJob));
+        assertThat(text(By.tagName("h1"))).isEqualTo("Not found");
+        assertThat(browser.getPageSource()).doesNotContain("console-hello");
+
+        browser.get(base + "/console/jobs");
+        assertThat(browser.findElements(By.cssSelector("tr[data-job='" + alphaJob + "']"))).isEmpty();
+    }
+
+    @Test
+    @Order(4)
+    void theOverviewShowsABurstComeAndGo() throws IOException {
+        signOut();
+        browser.get(base + "/console/");
+        signIn(Files.readString(fx.cluster.dataDir().resolve("admin-key")).trim());
+        await().atMost(Duration.ofSeconds(10)).until(() -> !browser.findElements(By.cssSelector("tr[data-pool='onprem']")).isEmpty());
+
+        // More than the one 2-CPU agent holds: the rest bursts to the local cloud.
+        JobSpec spec = ClusterFixture.shellJob(6, 1000, "sleep 6");
+        String id = fx.submit(spec.toBuilder().setTask(spec.getTask().toBuilder().setSpotTolerant(true)).build());
+
+        // The page is not reloaded: its live part updates itself.
+        await().atMost(Duration.ofSeconds(90)).pollInterval(Duration.ofMillis(250)).until(() -> instanceStates().contains("joined"));
+        assertThat(browser.getPageSource()).contains("data-pool=\"aws-eu\"");
+        screenshot("console-overview");
+
+        fx.awaitFinished(id, Duration.ofSeconds(120));
+        await().atMost(Duration.ofSeconds(90)).pollInterval(Duration.ofMillis(250)).until(() -> {
+            List<String> states = instanceStates();
+            return !states.isEmpty() && states.stream().allMatch("terminated"::equals);
+        });
+    }
+
+    /** The states of the overview's instance rows, read at once (the live part is swapped under the test's feet). */
+    @SuppressWarnings("unchecked")
+    private List<String> instanceStates() {
+        return (List<String>) ((JavascriptExecutor) browser).executeScript(
+                "return Array.from(document.querySelectorAll('#instances tr[data-state]')).map(r => r.dataset.state)");
+    }
+
+    private void signIn(String key) {
+        await().atMost(Duration.ofSeconds(10)).until(() -> !browser.findElements(By.id("key")).isEmpty());
+        WebElement field = browser.findElement(By.id("key"));
+        field.clear();
+        field.sendKeys(key);
+        browser.findElement(By.cssSelector("form button[type='submit']")).click();
+    }
+
+    private void signOut() {
+        browser.get(base + "/console/");
+        browser.findElement(By.cssSelector("form[action='/console/logout'] button")).click();
+        await().atMost(Duration.ofSeconds(10)).until(() -> browser.getCurrentUrl().contains("/console/login"));
+    }
+
+    private String text(By by) {
+        return browser.findElement(by).getText();
+    }
+
+    private SpillwayClient client(String key) {
+        return SpillwayClient.builder().target(fx.cluster.brokerAddress()).trustCa(BrokerTls.caFileIn(fx.cluster.dataDir())).token(key).build();
+    }
+
+    private void screenshot(String name) throws IOException {
+        byte[] png = ((TakesScreenshot) browser).getScreenshotAs(OutputType.BYTES);
+        Path dir = Files.createDirectories(Path.of("target", "screenshots"));
+        Files.write(dir.resolve(name + ".png"), png);
+        if (Boolean.getBoolean("spillway.docs.screenshots")) {
+            Path docs = Files.createDirectories(Path.of(System.getProperty("spillway.home", "..")).resolve("docs"));
+            Files.write(docs.resolve(name + ".png"), png);
+        }
+    }
+}
