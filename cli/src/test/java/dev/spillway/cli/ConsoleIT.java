@@ -61,6 +61,7 @@ class ConsoleIT {
             ClusterFixture.withLocalCloud(o, 2, "3s");
             o.brokerProperties.put("spillway.pools.aws-eu.burst-after", "1s");
             o.brokerProperties.put("spillway.console.refresh-interval", "500ms");
+            o.brokerProperties.put("spillway.cost.rate-card.usd-per-cpu-hour", "0.05");
         });
         var access = AccessServiceGrpc.newBlockingStub(fx.channel);
         alphaKey = access.createApiKey(CreateApiKeyRequest.newBuilder().setTenant("alpha").setRole("submitter").setDisplayName("alpha ci").build()).getSecret();
@@ -163,6 +164,36 @@ class ConsoleIT {
             List<String> states = instanceStates();
             return !states.isEmpty() && states.stream().allMatch("terminated"::equals);
         });
+    }
+
+    @Test
+    @Order(5)
+    void theCostsPageAddsUpToTheApiAndDrawsItsCharts() throws IOException {
+        dev.spillway.api.v1.BudgetServiceGrpc.newBlockingStub(fx.channel).setBudget(dev.spillway.api.v1.SetBudgetRequest.newBuilder()
+                .setBudget(dev.spillway.api.v1.Budget.newBuilder().setName("alpha-monthly").setTenant("alpha").setLimit(dev.spillway.api.Usd.of(5)))
+                .build());
+        browser.get(base + "/console/costs?range=24h&by=pool");
+        WebElement totals = browser.findElement(By.id("totals"));
+        var report = dev.spillway.api.v1.CostServiceGrpc.newBlockingStub(fx.channel).getCostReport(dev.spillway.api.v1.GetCostReportRequest.newBuilder()
+                .setGroupBy("pool").setStartTime(timestamp(totals.getAttribute("data-start"))).setEndTime(timestamp(totals.getAttribute("data-end"))).build());
+
+        assertThat(micros(By.id("total-cloud"))).isEqualTo(dev.spillway.api.Usd.micros(report.getTotal().getCloudCost())).isPositive();
+        assertThat(micros(By.id("total-onprem"))).isEqualTo(dev.spillway.api.Usd.micros(report.getTotal().getOnPremCost())).isPositive();
+        assertThat(micros(By.id("total-idle"))).isEqualTo(dev.spillway.api.Usd.micros(report.getTotal().getIdleCost()));
+        assertThat(browser.findElements(By.cssSelector("#groups tr[data-group]"))).hasSize(report.getGroupsCount());
+        // The spend charts and the budget's burn-down are drawn (uPlot canvases).
+        await().atMost(Duration.ofSeconds(10)).until(() -> browser.findElements(By.cssSelector(".chart canvas")).size() >= 2);
+        assertThat(browser.findElements(By.cssSelector("[data-budget='alpha-monthly'] canvas"))).isNotEmpty();
+        screenshot("console-costs");
+    }
+
+    private long micros(By by) {
+        return Long.parseLong(browser.findElement(by).getAttribute("data-micros"));
+    }
+
+    private static com.google.protobuf.Timestamp timestamp(String iso) {
+        java.time.Instant t = java.time.Instant.parse(iso);
+        return com.google.protobuf.Timestamp.newBuilder().setSeconds(t.getEpochSecond()).setNanos(t.getNano()).build();
     }
 
     /** The states of the overview's instance rows, read at once (the live part is swapped under the test's feet). */

@@ -40,8 +40,21 @@ public class CostGrpcService extends CostServiceGrpc.CostServiceImplBase {
     @Override
     public void getCostReport(GetCostReportRequest request, StreamObserver<GetCostReportResponse> out) {
         var scope = CallerInterceptor.caller().readScope();
+        java.time.temporal.ChronoUnit interval = switch (request.getInterval()) {
+            case COST_INTERVAL_HOUR -> java.time.temporal.ChronoUnit.HOURS;
+            case COST_INTERVAL_DAY -> java.time.temporal.ChronoUnit.DAYS;
+            default -> null;
+        };
         ApiErrors.respond(costs.report(request.getGroupBy(), request.hasStartTime() ? instant(request.getStartTime()) : null,
-                request.hasEndTime() ? instant(request.getEndTime()) : null, request.getTenant(), scope).map(CostGrpcService::response), out);
+                request.hasEndTime() ? instant(request.getEndTime()) : null, request.getTenant(), scope, interval).map(r -> {
+                    GetCostReportResponse.Builder b = response(r.total()).toBuilder();
+                    for (CostLedger.Report p : r.periods()) {
+                        GetCostReportResponse one = response(p);
+                        b.addPeriods(dev.spillway.api.v1.CostPeriod.newBuilder().setStartTime(one.getStartTime()).setEndTime(one.getEndTime())
+                                .addAllGroups(one.getGroupsList()).setTotal(one.getTotal()));
+                    }
+                    return b.build();
+                }), out);
     }
 
     static GetCostReportResponse response(CostLedger.Report r) {

@@ -8,6 +8,7 @@ import io.smallrye.mutiny.Uni;
 import jakarta.enterprise.context.ApplicationScoped;
 import java.time.Duration;
 import java.time.Instant;
+import java.time.temporal.ChronoUnit;
 import java.util.List;
 import java.util.Set;
 
@@ -50,6 +51,49 @@ public class CostQueries {
             checkWindow(from, to);
             return ledger.report(new CostLedger.Query(from, to, grouping, labelKey, tenants(tenant, scope)));
         });
+    }
+
+    /** A report and, when an interval was asked for, the same report for each period of its window. */
+    public record Reports(CostLedger.Report total, List<CostLedger.Report> periods) {
+    }
+
+    /** The most periods a report is cut into. */
+    static final int MAX_PERIODS = 744;
+
+    /**
+     * {@link #report}, and with {@code interval} (hours or days) also the window cut into periods,
+     * each reported the same way; all with the same end, read once, so that the periods add up to
+     * the total.
+     */
+    public Uni<Reports> report(String groupBy, Instant from, Instant to, String tenant, TenantScope scope, ChronoUnit interval) {
+        Instant now = clock.instant();
+        Instant end = to == null || to.isAfter(now) ? now : to;
+        Uni<CostLedger.Report> total = report(groupBy, from, end, tenant, scope);
+        if (interval == null) return total.map(t -> new Reports(t, List.of()));
+        return total.flatMap(t -> {
+            List<Instant[]> cuts = periods(t.from(), t.to(), interval);
+            if (cuts.size() > MAX_PERIODS) {
+                throw InvalidRequest.of("interval", "at most " + MAX_PERIODS + " periods, not " + cuts.size() + ": ask for days, or a shorter window");
+            }
+            return io.smallrye.mutiny.Multi.createFrom().iterable(cuts)
+                    .onItem().transformToUniAndConcatenate(cut -> report(groupBy, cut[0], cut[1], tenant, scope))
+                    .collect().asList().map(periods -> new Reports(t, periods));
+        });
+    }
+
+    /** {@code [from, to)} cut at each UTC hour or day boundary: the first period starts at {@code from}, the last ends at {@code to}. */
+    static List<Instant[]> periods(Instant from, Instant to, ChronoUnit interval) {
+        if (interval != ChronoUnit.HOURS && interval != ChronoUnit.DAYS) throw new IllegalArgumentException("hours or days, not " + interval);
+        List<Instant[]> out = new java.util.ArrayList<>();
+        Instant start = from;
+        while (start.isBefore(to)) {
+            Instant next = start.atZone(java.time.ZoneOffset.UTC).truncatedTo(interval).plus(1, interval).toInstant();
+            Instant end = next.isAfter(to) ? to : next;
+            out.add(new Instant[] {start, end});
+            if (out.size() > MAX_PERIODS) break;
+            start = end;
+        }
+        return out;
     }
 
     public Uni<List<LedgerStore.Line>> lines(Instant from, Instant to, String tenant, TenantScope scope) {

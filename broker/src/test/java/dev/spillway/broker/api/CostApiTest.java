@@ -116,6 +116,19 @@ class CostApiTest {
         assertThat(dev.spillway.api.Usd.micros(cloud.getCloudCost()) + dev.spillway.api.Usd.micros(cloud.getIdleCost())).as("allocated + idle = the instances' charges").isEqualTo(charges);
         assertThat(dev.spillway.api.Usd.micros(group(live, rack).getOnPremCost())).isCloseTo(90_000L, within(1L));
 
+        // Cut into hours, the window's periods are contiguous and add up to its total, on either side of closing.
+        GetCostReportResponse hourly = finops.getCostReport(GetCostReportRequest.newBuilder().setGroupBy("pool").setStartTime(from)
+                .setEndTime(ts(now)).setInterval(dev.spillway.api.v1.CostInterval.COST_INTERVAL_HOUR).build());
+        assertThat(hourly.getPeriodsList()).hasSizeBetween(3, 4);
+        assertThat(hourly.getPeriods(0).getStartTime()).isEqualTo(hourly.getStartTime());
+        assertThat(hourly.getPeriods(hourly.getPeriodsCount() - 1).getEndTime()).isEqualTo(hourly.getEndTime());
+        for (int i = 1; i < hourly.getPeriodsCount(); i++) assertThat(hourly.getPeriods(i).getStartTime()).isEqualTo(hourly.getPeriods(i - 1).getEndTime());
+        assertThat(hourly.getPeriodsList().stream().mapToLong(p -> micros(p.getTotal())).sum()).isEqualTo(micros(hourly.getTotal()));
+        GetCostReportResponse daily = finops.getCostReport(GetCostReportRequest.newBuilder().setGroupBy("pool").setStartTime(from)
+                .setEndTime(ts(now)).setInterval(dev.spillway.api.v1.CostInterval.COST_INTERVAL_DAY).build());
+        assertThat(daily.getPeriodsList()).hasSizeBetween(1, 2);
+        assertThat(daily.getPeriodsList().stream().mapToLong(p -> micros(p.getTotal())).sum()).isEqualTo(micros(hourly.getTotal()));
+
         Instant closedUntil = ledger.closeDue();
         assertThat(closedUntil).isAfter(aEnded.minus(Duration.ofHours(1)));
         assertThat(count("SELECT count(*) FROM cost_entry WHERE pool = $1", cloudPool)).isPositive();
@@ -225,6 +238,10 @@ class CostApiTest {
 
     private long count(String sql, Object arg) {
         return pool.preparedQuery(sql).execute(Tuple.of(arg)).await().atMost(Duration.ofSeconds(30)).iterator().next().getLong(0);
+    }
+
+    private static long micros(CostGroup g) {
+        return dev.spillway.api.Usd.micros(g.getCloudCost()) + dev.spillway.api.Usd.micros(g.getOnPremCost()) + dev.spillway.api.Usd.micros(g.getIdleCost());
     }
 
     private void exec(String sql, Tuple args) {
