@@ -17,6 +17,7 @@ import dev.spillway.api.v1.PolicyVetoCount;
 import dev.spillway.api.v1.TestPoliciesRequest;
 import dev.spillway.api.v1.TestPoliciesResponse;
 import dev.spillway.client.FilterText;
+import dev.spillway.core.text.LineDiff;
 import io.grpc.ManagedChannel;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
@@ -158,18 +159,11 @@ final class PolicyCommands {
 
     /** The unified diff of two sets of files, file by file in name order: a file only one side has is all removed or all added. */
     static String diff(String fromLabel, List<PolicyFile> from, String toLabel, List<PolicyFile> to) {
-        java.util.Map<String, String> a = new java.util.TreeMap<>(), b = new java.util.TreeMap<>();
+        java.util.Map<String, String> a = new java.util.TreeMap<>();
+        java.util.Map<String, String> b = new java.util.TreeMap<>();
         from.forEach(f -> a.put(f.getName(), f.getText()));
         to.forEach(f -> b.put(f.getName(), f.getText()));
-        java.util.Set<String> names = new java.util.TreeSet<>(a.keySet());
-        names.addAll(b.keySet());
-        StringBuilder out = new StringBuilder();
-        for (String name : names) {
-            String before = a.get(name), after = b.get(name);
-            out.append(LineDiff.unified(before == null ? "/dev/null" : fromLabel + "/" + name, after == null ? "/dev/null" : toLabel + "/" + name,
-                    before == null ? "" : before, after == null ? "" : after));
-        }
-        return out.toString();
+        return LineDiff.files(fromLabel, a, toLabel, b);
     }
 
     @Command(name = "test", description = {"What a policy set would do with one job, storing nothing (finops or admin):",

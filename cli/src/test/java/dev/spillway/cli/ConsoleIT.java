@@ -187,6 +187,49 @@ class ConsoleIT {
         screenshot("console-costs");
     }
 
+    @Test
+    @Order(6)
+    void policyVersionsShowTheirDiffAndAWhatIfComparesACandidate() throws IOException {
+        var policies = dev.spillway.api.v1.PolicyServiceGrpc.newBlockingStub(fx.channel);
+        String admission = Files.readString(Path.of(System.getProperty("spillway.home", "..")).resolve("examples/policies/admission.yaml"));
+        policies.applyPolicies(dev.spillway.api.v1.ApplyPoliciesRequest.newBuilder().setComment("starter set")
+                .addFiles(dev.spillway.api.v1.PolicyFile.newBuilder().setName("admission.yaml").setText(admission)).build());
+        policies.applyPolicies(dev.spillway.api.v1.ApplyPoliciesRequest.newBuilder().setComment("big jobs denied")
+                .addFiles(dev.spillway.api.v1.PolicyFile.newBuilder().setName("admission.yaml").setText(admission.replace("action: Audit", "action: Deny"))).build());
+
+        browser.get(base + "/console/policies");
+        assertThat(browser.findElements(By.cssSelector("#versions tr[data-version]"))).hasSize(2);
+        assertThat(text(By.cssSelector("#versions tr[data-version='2']"))).contains("in force").contains("big jobs denied");
+        browser.findElement(By.cssSelector("#versions tr[data-version='2'] a")).click();
+        assertThat(text(By.id("diff"))).contains("-      action: Audit").contains("+      action: Deny");
+        screenshot("console-policy-version");
+
+        // A candidate that does not compile is refused with where it is wrong; nothing is replayed.
+        browser.get(base + "/console/policies");
+        candidate(text -> text + "# --- file: broken.yaml ---\napiVersion: spillway.dev/v1\nkind: Policy\nmetadata:\n  name: broken\nspec:\n"
+                + "  admission:\n    - name: broken\n      match: 'job.tenant =='\n      message: '\"x\"'\n      action: Deny\n");
+        assertThat(text(By.id("problems"))).contains("files[broken.yaml]");
+        assertThat(browser.findElements(By.id("whatif-result"))).isEmpty();
+
+        // One that refuses tenant alpha: the replay of the recorded jobs shows alpha's refused beside the set in force.
+        browser.get(base + "/console/policies");
+        candidate(text -> text + "# --- file: pause-alpha.yaml ---\napiVersion: spillway.dev/v1\nkind: Policy\nmetadata:\n  name: pause-alpha\nspec:\n"
+                + "  admission:\n    - name: pause-alpha\n      match: job.tenant == \"alpha\"\n      message: '\"alpha is paused\"'\n      action: Deny\n");
+        await().atMost(Duration.ofSeconds(60)).until(() -> !browser.findElements(By.id("whatif-result")).isEmpty());
+        WebElement refused = browser.findElement(By.xpath("//div[@id='whatif-result']//tr[th='Jobs refused']"));
+        List<WebElement> cells = refused.findElements(By.tagName("td"));
+        assertThat(Integer.parseInt(cells.get(1).getText())).isGreaterThan(Integer.parseInt(cells.get(0).getText()));
+        screenshot("console-policies");
+    }
+
+    /** Edits the what-if form's candidate and runs it. */
+    private void candidate(java.util.function.UnaryOperator<String> edit) {
+        WebElement area = browser.findElement(By.id("candidate"));
+        String text = edit.apply(area.getAttribute("value"));
+        ((JavascriptExecutor) browser).executeScript("arguments[0].value = arguments[1];", area, text);
+        browser.findElement(By.cssSelector("#whatif-form button[type='submit']")).click();
+    }
+
     private long micros(By by) {
         return Long.parseLong(browser.findElement(by).getAttribute("data-micros"));
     }
@@ -218,7 +261,11 @@ class ConsoleIT {
     }
 
     private String text(By by) {
-        return browser.findElement(by).getText();
+        try {
+            return browser.findElement(by).getText();
+        } catch (org.openqa.selenium.NoSuchElementException e) {
+            throw new AssertionError("no " + by + " on " + browser.getCurrentUrl() + ", which reads:\n" + browser.findElement(By.tagName("body")).getText(), e);
+        }
     }
 
     private SpillwayClient client(String key) {

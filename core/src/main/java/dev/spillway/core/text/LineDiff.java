@@ -1,4 +1,4 @@
-package dev.spillway.cli;
+package dev.spillway.core.text;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -8,7 +8,7 @@ import java.util.List;
  * (Myers' O((N+M)·D) algorithm, "An O(ND) Difference Algorithm and Its Variations", 1986), in
  * hunks with three lines of context.
  */
-final class LineDiff {
+public final class LineDiff {
 
     private static final int CONTEXT = 3;
 
@@ -18,8 +18,25 @@ final class LineDiff {
     record Edit(char op, String line) {
     }
 
+    /**
+     * The unified diff of two sets of named texts (files), name by name in order: a name only one
+     * side has is all removed or all added; empty when they are equal.
+     */
+    public static String files(String fromLabel, java.util.Map<String, String> from, String toLabel, java.util.Map<String, String> to) {
+        java.util.Set<String> names = new java.util.TreeSet<>(from.keySet());
+        names.addAll(to.keySet());
+        StringBuilder out = new StringBuilder();
+        for (String name : names) {
+            String before = from.get(name);
+            String after = to.get(name);
+            out.append(unified(before == null ? "/dev/null" : fromLabel + "/" + name, after == null ? "/dev/null" : toLabel + "/" + name,
+                    before == null ? "" : before, after == null ? "" : after));
+        }
+        return out.toString();
+    }
+
     /** The unified diff of {@code a} and {@code b} labelled {@code from} and {@code to}; empty when they are equal. */
-    static String unified(String from, String to, String a, String b) {
+    public static String unified(String from, String to, String a, String b) {
         if (a.equals(b)) return "";
         List<Edit> edits = edits(lines(a), lines(b));
         StringBuilder out = new StringBuilder("--- ").append(from).append('\n').append("+++ ").append(to).append('\n');

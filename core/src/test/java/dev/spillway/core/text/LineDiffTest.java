@@ -1,4 +1,4 @@
-package dev.spillway.cli;
+package dev.spillway.core.text;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
