@@ -9,8 +9,9 @@ package dev.spillway.cli;
  */
 @picocli.CommandLine.Command(name = "bench",
         description = {"Benchmarks; each ends with one line 'RESULT <name> <metric>=<value> ...'.",
-                "Here: submit, queue, e2e, estimate, failover. 'scheduler' and 'burst' (and 'spillway simulate') run from bench/target/spillway-bench.jar;",
+                "Here: submit, queue, e2e, estimate, failover, console. 'scheduler' and 'burst' (and 'spillway simulate') run from bench/target/spillway-bench.jar;",
                 "the ./spillway launcher dispatches them."},
-        subcommands = {SubmitBenchmark.class, QueueBenchmark.class, EndToEndBenchmark.class, EstimateBenchmark.class, FailoverBenchmark.class})
+        subcommands = {SubmitBenchmark.class, QueueBenchmark.class, EndToEndBenchmark.class, EstimateBenchmark.class, FailoverBenchmark.class,
+                ConsoleBenchmark.class})
 final class BenchCommand {
 }
