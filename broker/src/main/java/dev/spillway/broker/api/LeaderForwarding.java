@@ -141,7 +141,7 @@ public class LeaderForwarding implements ServerInterceptor {
             return true;
         });
         // Pings find a leader that stopped answering (frozen, cut off) within 10 s: the call fails and the caller retries.
-        return channels.computeIfAbsent(address, a -> transport.channelTo(a).maxInboundMessageSize(8 * 1024 * 1024)
+        return channels.computeIfAbsent(address, a -> BrokerChannels.to(transport, a).maxInboundMessageSize(8 * 1024 * 1024)
                 .keepAliveTime(5, java.util.concurrent.TimeUnit.SECONDS).keepAliveTimeout(5, java.util.concurrent.TimeUnit.SECONDS).build());
     }
 

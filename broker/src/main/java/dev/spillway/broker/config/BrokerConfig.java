@@ -50,6 +50,36 @@ public interface BrokerConfig {
         /** How often an open overview asks for fresh figures (it stops while its tab is hidden). */
         @WithDefault("2s")
         java.time.Duration refreshInterval();
+
+        Oidc oidc();
+
+        /**
+         * Single sign-on with the enterprise's identity provider ({@code spillway.auth.oidc.issuer}):
+         * the authorization code flow with PKCE. The access token it yields is the session's
+         * credential, checked as the API checks any access token (issuer, audience, signature, the
+         * tenant and role claims), so the provider must issue JWT access tokens for the broker's
+         * audience.
+         */
+        interface Oidc {
+            /** The console's client id at the provider; unset: sign-in with API keys only. */
+            Optional<String> clientId();
+
+            /** File holding the client secret of a confidential client; unset: a public client (PKCE alone). */
+            Optional<String> clientSecretFile();
+
+            /** Scopes asked for. */
+            @WithDefault("openid")
+            java.util.List<String> scopes();
+
+            /** The provider's authorization endpoint; unset: {@code authorization_endpoint} of its discovery document. */
+            Optional<String> authorizationUrl();
+
+            /** The provider's token endpoint; unset: {@code token_endpoint} of its discovery document. */
+            Optional<String> tokenUrl();
+
+            /** The callback as registered at the provider; unset: the address the browser used, {@code /console/login/callback}. */
+            Optional<String> redirectUri();
+        }
     }
 
     /** How job secrets ({@code secret_env}) are kept. */

@@ -62,27 +62,6 @@ public record BrokerTransport(boolean tls, boolean generated, Path certFile, Pat
         return dataDir.resolve("tls");
     }
 
-    /**
-     * A channel builder to a broker of this cluster at {@code address} ({@code host:port}): under
-     * TLS trusting the cluster's CA and verifying the name this broker's own certificate carries
-     * first (every broker of a cluster shares the certificate's names), else plaintext.
-     */
-    public io.grpc.ManagedChannelBuilder<?> channelTo(String address) {
-        io.grpc.ChannelCredentials credentials;
-        if (tls) {
-            try {
-                credentials = io.grpc.TlsChannelCredentials.newBuilder().trustManager(caFile.toFile()).build();
-            } catch (java.io.IOException e) {
-                throw new java.io.UncheckedIOException("cannot read the CA " + caFile, e);
-            }
-        } else {
-            credentials = io.grpc.InsecureChannelCredentials.create();
-        }
-        var builder = io.grpc.Grpc.newChannelBuilder(address, credentials);
-        if (tls) BrokerCertificates.firstName(certFile).ifPresent(builder::overrideAuthority);
-        return builder;
-    }
-
     /** {@code https} or {@code http}. */
     public String scheme() {
         return tls ? "https" : "http";

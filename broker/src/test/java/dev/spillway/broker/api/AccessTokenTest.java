@@ -29,7 +29,9 @@ import org.junit.jupiter.api.Test;
  * OIDC access tokens, verified by the broker against the signing keys of an identity provider
  * served over HTTPS on loopback: a good token acts in the tenants and role its claims name; an
  * expired one, another issuer's, another audience's, a forged signature, or one without a
- * tenant or role is UNAUTHENTICATED.
+ * tenant or role is UNAUTHENTICATED. The console signs users in through the same provider (the
+ * authorization code flow with PKCE), and a callback it did not start, or a code spent already,
+ * signs no one in.
  */
 @QuarkusTest
 @QuarkusTestResource(value = LoopbackIdentityProvider.class, restrictToAnnotatedClass = true)
@@ -128,5 +130,87 @@ class AccessTokenTest {
     @Test
     void garbageThatLooksLikeATokenIsRefused() {
         assertThat(refusal("abc.def.ghi")).contains("refused");
+    }
+
+    // ---- the console's single sign-on ----
+
+    private final HttpClient browser = HttpClient.newBuilder().followRedirects(HttpClient.Redirect.NEVER).sslContext(idpTrust()).build();
+
+    /** A browser trusting the provider's CA, as the enterprise's browsers do. */
+    private static javax.net.ssl.SSLContext idpTrust() {
+        try (var in = java.nio.file.Files.newInputStream(java.nio.file.Path.of(
+                org.eclipse.microprofile.config.ConfigProvider.getConfig().getValue("spillway.auth.oidc.jwks-ca-file", String.class)))) {
+            java.security.KeyStore trust = java.security.KeyStore.getInstance(java.security.KeyStore.getDefaultType());
+            trust.load(null, null);
+            trust.setCertificateEntry("idp", java.security.cert.CertificateFactory.getInstance("X.509").generateCertificate(in));
+            var tmf = javax.net.ssl.TrustManagerFactory.getInstance(javax.net.ssl.TrustManagerFactory.getDefaultAlgorithm());
+            tmf.init(trust);
+            javax.net.ssl.SSLContext ctx = javax.net.ssl.SSLContext.getInstance("TLS");
+            ctx.init(null, tmf.getTrustManagers(), null);
+            return ctx;
+        } catch (Exception e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    private HttpResponse<String> visit(String to, String cookie) throws Exception {
+        HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(to.startsWith("http") ? to : "http://" + url.getHost() + ":" + url.getPort() + to));
+        if (cookie != null) b.header("Cookie", cookie);
+        return browser.send(b.build(), HttpResponse.BodyHandlers.ofString());
+    }
+
+    private static String cookie(HttpResponse<?> r, String name) {
+        String set = r.headers().allValues("Set-Cookie").stream().filter(c -> c.startsWith(name + "=")).findFirst().orElseThrow(
+                () -> new AssertionError("no cookie " + name + " in " + r.headers().map()));
+        return set.substring(0, set.indexOf(';'));
+    }
+
+    /** Starts a console sign-in and follows the provider back to the callback; the callback's address and the sign-in's cookie. */
+    private String[] throughTheProvider(String next) throws Exception {
+        HttpResponse<String> start = visit("/console/login/oidc?next=" + java.net.URLEncoder.encode(next, java.nio.charset.StandardCharsets.UTF_8), null);
+        assertThat(start.statusCode()).isEqualTo(303);
+        String authorize = start.headers().firstValue("Location").orElseThrow();
+        assertThat(authorize).contains("code_challenge_method=S256").contains("client_id=" + LoopbackIdentityProvider.CLIENT_ID).contains("state=");
+        assertThat(start.headers().allValues("Set-Cookie")).anySatisfy(c -> assertThat(c).startsWith("spillway_console_sso=").contains("SameSite=Lax"));
+        HttpResponse<String> provider = visit(authorize, null);
+        assertThat(provider.statusCode()).isEqualTo(302);
+        return new String[] {provider.headers().firstValue("Location").orElseThrow(), cookie(start, "spillway_console_sso")};
+    }
+
+    @Test
+    void theConsoleSignsInThroughTheIdentityProvider() throws Exception {
+        assertThat(visit("/console/login", null).body()).contains("id=\"sso\"");
+        LoopbackIdentityProvider.nextUser = LoopbackIdentityProvider.claims("frank", List.of("team-sso"), "viewer");
+
+        String[] back = throughTheProvider("/console/jobs");
+        HttpResponse<String> callback = visit(back[0], back[1]);
+
+        assertThat(callback.statusCode()).as(callback.body()).isEqualTo(200);
+        assertThat(callback.body()).contains("http-equiv=\"refresh\" content=\"0;url=/console/jobs\"");
+        String session = cookie(callback, "spillway_console");
+        HttpResponse<String> jobs = visit("/console/jobs", session);
+        assertThat(jobs.statusCode()).isEqualTo(200);
+        assertThat(jobs.body()).contains("oidc:" + LoopbackIdentityProvider.ISSUER + "#frank").contains("team-sso").contains("viewer");
+    }
+
+    @Test
+    void aCallbackTheConsoleDidNotStartOrACodeSpentAlreadySignsNoOneIn() throws Exception {
+        LoopbackIdentityProvider.nextUser = LoopbackIdentityProvider.claims("grace", List.of("team-sso"), "viewer");
+        String[] back = throughTheProvider("/console/");
+
+        // Without the sign-in's cookie (another browser), or with another state: refused before the code is used.
+        int exchanges = LoopbackIdentityProvider.TOKEN_REQUESTS.get();
+        HttpResponse<String> foreign = visit(back[0], null);
+        assertThat(foreign.statusCode()).isEqualTo(403);
+        assertThat(foreign.headers().allValues("Set-Cookie")).noneMatch(c -> c.startsWith("spillway_console="));
+        assertThat(visit(back[0].replaceAll("state=[^&]+", "state=forged"), back[1]).statusCode()).isEqualTo(403);
+        assertThat(LoopbackIdentityProvider.TOKEN_REQUESTS.get()).isEqualTo(exchanges);
+
+        assertThat(visit(back[0], back[1]).statusCode()).isEqualTo(200);
+        // The same code again: the provider refuses it, and no session comes of it.
+        HttpResponse<String> replay = visit(back[0], back[1]);
+        assertThat(replay.statusCode()).isEqualTo(401);
+        assertThat(replay.body()).contains("refused the sign-in");
+        assertThat(replay.headers().allValues("Set-Cookie")).noneMatch(c -> c.startsWith("spillway_console=sealed"));
     }
 }

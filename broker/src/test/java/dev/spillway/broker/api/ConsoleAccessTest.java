@@ -10,7 +10,7 @@ import dev.spillway.api.v1.JobServiceGrpc;
 import dev.spillway.api.v1.JobState;
 import dev.spillway.api.v1.RevokeApiKeyRequest;
 import dev.spillway.api.v1.SubmitJobRequest;
-import dev.spillway.broker.console.ConsoleResource;
+import dev.spillway.broker.api.console.ConsoleResource;
 import dev.spillway.broker.security.ApiKeys;
 import dev.spillway.core.access.Role;
 import io.grpc.ManagedChannel;

@@ -31,6 +31,11 @@ import org.jose4j.lang.JoseException;
  * An identity provider on loopback for the broker tests: its signing key set (JWKS) is served
  * over HTTPS by a certificate of its own, which the broker is told to trust, as an enterprise's
  * provider with a private CA would be. {@link #token} mints access tokens signed by it.
+ *
+ * <p>It also signs users in for the console (the authorization code flow with PKCE):
+ * {@code /authorize} signs in {@link #nextUser} at once and sends the browser back with a code;
+ * {@code /token} gives an access token for a code once, only to the console's client with its
+ * secret, the same redirect URI and the verifier of the challenge it was sent.
  */
 public class LoopbackIdentityProvider implements QuarkusTestResourceLifecycleManager {
 
@@ -39,6 +44,14 @@ public class LoopbackIdentityProvider implements QuarkusTestResourceLifecycleMan
     static final AtomicInteger JWKS_FETCHES = new AtomicInteger();
     private static RsaJsonWebKey signing;
     private static RsaJsonWebKey impostor;
+
+    static final String CLIENT_ID = "spillway-console";
+    static final String CLIENT_SECRET = "console-secret-" + java.util.UUID.randomUUID();
+    /** Who {@code /authorize} signs in next: subject, tenants and role claims. */
+    static volatile JwtClaims nextUser;
+    /** Codes given out and not yet spent. */
+    private static final Map<String, Map<String, String>> CODES = new java.util.concurrent.ConcurrentHashMap<>();
+    static final AtomicInteger TOKEN_REQUESTS = new AtomicInteger();
 
     private HttpsServer server;
     private Path dir;
@@ -76,12 +89,21 @@ public class LoopbackIdentityProvider implements QuarkusTestResourceLifecycleMan
                 exchange.getResponseBody().write(jwks);
                 exchange.close();
             });
+            server.createContext("/authorize", LoopbackIdentityProvider::authorize);
+            server.createContext("/token", LoopbackIdentityProvider::exchange);
             server.start();
+            Path secret = dir.resolve("client-secret");
+            Files.writeString(secret, CLIENT_SECRET);
+            String base = "https://127.0.0.1:" + server.getAddress().getPort();
             return Map.of(
                     "spillway.auth.oidc.issuer", ISSUER,
                     "spillway.auth.oidc.audience", AUDIENCE,
-                    "spillway.auth.oidc.jwks-url", "https://127.0.0.1:" + server.getAddress().getPort() + "/jwks",
-                    "spillway.auth.oidc.jwks-ca-file", ca.toString());
+                    "spillway.auth.oidc.jwks-url", base + "/jwks",
+                    "spillway.auth.oidc.jwks-ca-file", ca.toString(),
+                    "spillway.console.oidc.client-id", CLIENT_ID,
+                    "spillway.console.oidc.client-secret-file", secret.toString(),
+                    "spillway.console.oidc.authorization-url", base + "/authorize",
+                    "spillway.console.oidc.token-url", base + "/token");
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         } catch (Exception e) {
@@ -100,6 +122,55 @@ public class LoopbackIdentityProvider implements QuarkusTestResourceLifecycleMan
         Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
         String output = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         if (!p.waitFor(60, TimeUnit.SECONDS) || p.exitValue() != 0) throw new IOException("keytool failed: " + output);
+    }
+
+    private static void authorize(com.sun.net.httpserver.HttpExchange exchange) throws IOException {
+        Map<String, String> q = query(exchange.getRequestURI().getRawQuery());
+        String code = java.util.UUID.randomUUID().toString();
+        Map<String, String> grant = new java.util.HashMap<>(q);
+        grant.put("token", token(nextUser));
+        CODES.put(code, grant);
+        String back = q.get("redirect_uri") + "?code=" + code + "&state=" + java.net.URLEncoder.encode(q.get("state"), StandardCharsets.UTF_8);
+        exchange.getResponseHeaders().add("Location", back);
+        exchange.sendResponseHeaders(302, -1);
+        exchange.close();
+    }
+
+    private static void exchange(com.sun.net.httpserver.HttpExchange exchange) throws IOException {
+        TOKEN_REQUESTS.incrementAndGet();
+        Map<String, String> form = query(new String(exchange.getRequestBody().readAllBytes(), StandardCharsets.UTF_8));
+        Map<String, String> grant = CODES.remove(form.getOrDefault("code", ""));
+        String error = null;
+        if (grant == null) error = "invalid_grant";
+        else if (!CLIENT_ID.equals(form.get("client_id")) || !CLIENT_SECRET.equals(form.get("client_secret"))) error = "invalid_client";
+        else if (!grant.get("redirect_uri").equals(form.get("redirect_uri"))) error = "invalid_grant";
+        else if (!grant.get("code_challenge").equals(challenge(form.getOrDefault("code_verifier", "")))) error = "invalid_grant";
+        byte[] body = (error != null ? "{\"error\":\"" + error + "\"}"
+                : "{\"access_token\":\"" + grant.get("token") + "\",\"token_type\":\"Bearer\",\"expires_in\":300}").getBytes(StandardCharsets.UTF_8);
+        exchange.getResponseHeaders().add("Content-Type", "application/json");
+        exchange.sendResponseHeaders(error != null ? 400 : 200, body.length);
+        exchange.getResponseBody().write(body);
+        exchange.close();
+    }
+
+    private static String challenge(String verifier) {
+        try {
+            return java.util.Base64.getUrlEncoder().withoutPadding().encodeToString(
+                    java.security.MessageDigest.getInstance("SHA-256").digest(verifier.getBytes(StandardCharsets.US_ASCII)));
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    private static Map<String, String> query(String raw) {
+        Map<String, String> out = new java.util.HashMap<>();
+        if (raw == null || raw.isEmpty()) return out;
+        for (String pair : raw.split("&")) {
+            int eq = pair.indexOf('=');
+            if (eq < 0) continue;
+            out.put(java.net.URLDecoder.decode(pair.substring(0, eq), StandardCharsets.UTF_8), java.net.URLDecoder.decode(pair.substring(eq + 1), StandardCharsets.UTF_8));
+        }
+        return out;
     }
 
     /** Claims a well-formed access token carries: subject, issuer, audience, an expiry 5 minutes out. */

@@ -1,4 +1,4 @@
-package dev.spillway.broker.console;
+package dev.spillway.broker.api.console;
 
 import dev.spillway.broker.config.BrokerConfig;
 import io.vertx.core.http.Cookie;
@@ -69,7 +69,7 @@ public class ConsoleGate {
                     .end("refused: this form was not sent from this console's own pages\n");
             return;
         }
-        if (path.equals("/console/login")) {
+        if (path.equals("/console/login") || path.startsWith("/console/login/")) {
             rc.next();
             return;
         }

@@ -1,4 +1,4 @@
-package dev.spillway.broker.console;
+package dev.spillway.broker.api.console;
 
 import dev.spillway.api.Usd;
 import dev.spillway.api.v1.PolicyFile;

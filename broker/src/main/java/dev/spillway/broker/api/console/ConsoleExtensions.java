@@ -1,4 +1,4 @@
-package dev.spillway.broker.console;
+package dev.spillway.broker.api.console;
 
 import io.quarkus.qute.TemplateExtension;
 import java.net.URLEncoder;
@@ -9,6 +9,11 @@ import java.nio.charset.StandardCharsets;
 final class ConsoleExtensions {
 
     private ConsoleExtensions() {
+    }
+
+    /** The text with HTML's special characters escaped, for an attribute or text written by hand. */
+    static String escape(String text) {
+        return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("\"", "&quot;").replace("'", "&#39;");
     }
 
     /** The text as a URL query value ({@code {next.urlEncode}}). */

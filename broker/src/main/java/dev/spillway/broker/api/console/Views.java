@@ -1,4 +1,4 @@
-package dev.spillway.broker.console;
+package dev.spillway.broker.api.console;
 
 import com.google.protobuf.Timestamp;
 import dev.spillway.api.Quantities;

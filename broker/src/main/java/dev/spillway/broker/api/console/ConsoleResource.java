@@ -1,4 +1,4 @@
-package dev.spillway.broker.console;
+package dev.spillway.broker.api.console;
 
 import dev.spillway.api.v1.AccessServiceGrpc;
 import dev.spillway.api.v1.BrokerServiceGrpc;
@@ -69,7 +69,7 @@ public class ConsoleResource {
 
     @CheckedTemplate(basePath = "console")
     static class Templates {
-        static native TemplateInstance login(String next, String nonce, String error);
+        static native TemplateInstance login(String next, String nonce, String error, boolean sso);
 
         static native TemplateInstance overview(Views.Chrome chrome, long refreshMillis, List<Views.PoolRow> pools, Views.Leader leader,
                                                 List<Views.TenantRow> tenants, String capacity, List<Views.StateCount> instanceCounts,
@@ -105,10 +105,15 @@ public class ConsoleResource {
 
     private final ConsoleCalls calls;
     private final ConsoleSessions sessions;
+    private final ConsoleSignOn signOn;
     private final long refreshMillis;
 
-    public ConsoleResource(ConsoleCalls calls, ConsoleSessions sessions, BrokerConfig config) {
+    private final java.time.Clock clock;
+
+    public ConsoleResource(ConsoleCalls calls, ConsoleSessions sessions, ConsoleSignOn signOn, BrokerConfig config, java.time.Clock clock) {
+        this.clock = clock;
         this.calls = calls;
+        this.signOn = signOn;
         this.sessions = sessions;
         this.refreshMillis = config.console().refreshInterval().toMillis();
     }
@@ -119,7 +124,7 @@ public class ConsoleResource {
     @Path("/login")
     public Response loginForm(@QueryParam("next") String next, @Context RoutingContext rc) {
         String nonce = dev.spillway.broker.security.Secrets.random();
-        return Response.ok(Templates.login(safeNext(next), nonce, "").render())
+        return Response.ok(Templates.login(safeNext(next), nonce, "", signOn.enabled()).render())
                 .header("Set-Cookie", cookie(rc, ConsoleSessions.LOGIN_COOKIE, nonce, 600, "/console/login")).build();
     }
 
@@ -148,6 +153,62 @@ public class ConsoleResource {
                 .header("Set-Cookie", cookie(rc, ConsoleSessions.LOGIN_COOKIE, "", 0, "/console/login")).build();
     }
 
+    /** Single sign-on: to the identity provider, remembering (in a sealed cookie) the state and PKCE verifier sent. */
+    @GET
+    @Path("/login/oidc")
+    public Response signOn(@QueryParam("next") String next, @Context RoutingContext rc) {
+        if (!signOn.enabled()) return again(rc, next, "Single sign-on is not configured on this broker; use an API key.", 404);
+        String scheme = rc.request().isSSL() ? "https" : "http";
+        var authority = rc.request().authority();
+        String callback = scheme + "://" + authority.host() + (authority.port() < 0 ? "" : ":" + authority.port()) + "/console/login/callback";
+        try {
+            ConsoleSignOn.Start start = signOn.begin(safeNext(next), callback);
+            // Lax, not Strict: the provider's redirect back is a navigation from another site.
+            Cookie c = Cookie.cookie(ConsoleSignOn.COOKIE, start.cookie()).setPath("/console/login").setHttpOnly(true)
+                    .setSameSite(CookieSameSite.LAX).setMaxAge(ConsoleSignOn.PENDING_FOR.toSeconds()).setSecure(rc.request().isSSL());
+            return Response.seeOther(start.authorize()).header("Set-Cookie", c.encode()).build();
+        } catch (ConsoleSignOn.SignOnFailed e) {
+            return again(rc, next, e.getMessage(), 503);
+        }
+    }
+
+    /** The identity provider's answer: the code is exchanged for an access token, which becomes the session's credential. */
+    @GET
+    @Path("/login/callback")
+    public Response signedOn(@QueryParam("code") String code, @QueryParam("state") String state, @QueryParam("error") String error,
+                             @Context RoutingContext rc) {
+        Cookie cookie = rc.request().getCookie(ConsoleSignOn.COOKIE);
+        var pending = signOn.pending(cookie == null ? null : cookie.getValue());
+        if (pending.isEmpty() || !ConsoleSignOn.sameState(pending.get(), state)) {
+            return again(rc, "/console/", "That sign-in was not started here, or took too long; please sign in again.", 403);
+        }
+        String next = pending.get().next();
+        if (error != null && !error.isEmpty()) return again(rc, next, "The identity provider did not sign you in (" + error + ").", 401);
+        if (code == null || code.isEmpty()) return again(rc, next, "The identity provider sent no code.", 400);
+        WhoAmIResponse me;
+        String token;
+        try {
+            token = signOn.exchange(pending.get(), code);
+            me = calls.as(token).stub(AccessServiceGrpc::newBlockingStub).whoAmI(WhoAmIRequest.getDefaultInstance());
+        } catch (ConsoleSignOn.SignOnFailed e) {
+            return again(rc, next, e.getMessage(), 401);
+        } catch (StatusRuntimeException e) {
+            if (e.getStatus().getCode() == Status.Code.UNAUTHENTICATED) {
+                return again(rc, next, "The broker does not accept the identity provider's token: " + e.getStatus().getDescription(), 401);
+            }
+            return again(rc, next, "The broker could not check the sign-in: " + e.getStatus().getCode() + ". Try again.", 503);
+        }
+        ConsoleSessions.Session session = sessions.start(token, me.getSubject(), me.getRole(), me.getTenantsList(), me.getAllTenants());
+        // A page of this site moves on: a redirect would still count as the provider's cross-site navigation, and the
+        // browser would not send the new (SameSite=Strict) session cookie with it.
+        String to = ConsoleExtensions.escape(safeNext(next));
+        String page = "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta http-equiv=\"refresh\" content=\"0;url=" + to
+                + "\"><title>Signed in · Spillway</title></head><body><p>Signed in. <a href=\"" + to + "\">Continue</a></p></body></html>";
+        return Response.ok(page, MediaType.TEXT_HTML_TYPE.withCharset("utf-8"))
+                .header("Set-Cookie", cookie(rc, ConsoleSessions.COOKIE, sessions.seal(session), sessions.ttl().toSeconds(), "/console"))
+                .header("Set-Cookie", cookie(rc, ConsoleSignOn.COOKIE, "", 0, "/console/login")).build();
+    }
+
     @POST
     @Path("/logout")
     @jakarta.ws.rs.Consumes(MediaType.APPLICATION_FORM_URLENCODED)
@@ -158,7 +219,7 @@ public class ConsoleResource {
 
     private Response again(RoutingContext rc, String next, String error, int status) {
         String nonce = dev.spillway.broker.security.Secrets.random();
-        return Response.status(status).entity(Templates.login(safeNext(next), nonce, error).render()).type(MediaType.TEXT_HTML)
+        return Response.status(status).entity(Templates.login(safeNext(next), nonce, error, signOn.enabled()).render()).type(MediaType.TEXT_HTML)
                 .header("Set-Cookie", cookie(rc, ConsoleSessions.LOGIN_COOKIE, nonce, 600, "/console/login")).build();
     }
 
@@ -213,7 +274,7 @@ public class ConsoleResource {
         try {
             // Live instances, and those that ended in the last 15 minutes (so that a burst is seen coming and going).
             String recent = "(-state = TERMINATED AND -state = FAILED) OR terminate_time >= "
-                    + Instant.now().minus(15, ChronoUnit.MINUTES).truncatedTo(ChronoUnit.SECONDS);
+                    + clock.instant().minus(15, ChronoUnit.MINUTES).truncatedTo(ChronoUnit.SECONDS);
             instances = client.call("ListInstances", () -> client.stub(PoolServiceGrpc::newBlockingStub)
                     .listInstances(ListInstancesRequest.newBuilder().setFilter(recent).setPageSize(1000).build())).getInstancesList();
         } catch (StatusRuntimeException e) {
@@ -224,7 +285,7 @@ public class ConsoleResource {
         newestFirst.sort(java.util.Comparator.comparing((CloudInstance i) -> i.getRequestTime().getSeconds()).reversed());
         return new Overview(pools.stream().map(Views::pool).toList(), status.hasLeader() ? Views.leader(status.getLeader(), status.getBrokersCount()) : null,
                 queue.getTenantsList().stream().map(Views::tenant).toList(), Views.resources(queue.getCapacity()), Views.instanceCounts(instances),
-                newestFirst.stream().map(Views::instance).toList(), hidden, Views.time(com.google.protobuf.util.Timestamps.fromMillis(System.currentTimeMillis())));
+                newestFirst.stream().map(Views::instance).toList(), hidden, Views.time(com.google.protobuf.util.Timestamps.fromMillis(clock.millis())));
     }
 
     // ---- jobs ----
@@ -489,7 +550,7 @@ public class ConsoleResource {
             Range range = Range.of(rangeLabel);
             String by = byParam == null || byParam.isBlank() ? "tenant" : byParam.trim();
             String groupBy = by.equals("label") ? "label:" + (labelKey == null ? "" : labelKey.trim()) : by;
-            Instant now = Instant.now();
+            Instant now = clock.instant();
             Instant start = range.start(now);
             dev.spillway.api.v1.GetCostReportResponse report = client.call("GetCostReport", () -> client.stub(dev.spillway.api.v1.CostServiceGrpc::newBlockingStub)
                     .getCostReport(dev.spillway.api.v1.GetCostReportRequest.newBuilder().setGroupBy(groupBy).setStartTime(ts(start)).setEndTime(ts(now))

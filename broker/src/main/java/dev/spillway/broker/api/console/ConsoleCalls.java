@@ -1,4 +1,4 @@
-package dev.spillway.broker.console;
+package dev.spillway.broker.api.console;
 
 import dev.spillway.broker.tls.BrokerTransport;
 import dev.spillway.client.Backoff;
@@ -50,7 +50,7 @@ public class ConsoleCalls {
         synchronized (this) {
             if (client == null) {
                 if (address == null) throw new IllegalStateException("no console request has arrived yet");
-                channel = transport.channelTo(address).maxInboundMessageSize(16 * 1024 * 1024).build();
+                channel = dev.spillway.broker.api.BrokerChannels.to(transport, address).maxInboundMessageSize(16 * 1024 * 1024).build();
                 // A page waits a few seconds at most: one quick retry (a leader change), then the page says what failed.
                 client = SpillwayClient.builder().channel(channel).deadline(Duration.ofSeconds(10))
                         .retries(new Backoff(2, Duration.ofMillis(200), Duration.ofMillis(400))).build();

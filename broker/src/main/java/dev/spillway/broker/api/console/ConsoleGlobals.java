@@ -1,4 +1,4 @@
-package dev.spillway.broker.console;
+package dev.spillway.broker.api.console;
 
 import io.quarkus.qute.TemplateGlobal;
 import java.util.List;
