@@ -107,8 +107,10 @@ class ConsoleIT {
     @Order(2)
     void aSubmittedJobAppearsFinishesAndIsExplained() throws IOException {
         try (SpillwayClient alpha = client(alphaKey)) {
-            alphaJob = alpha.submit(ClusterFixture.shellJob(3, 500, "echo \"console task $SPILLWAY_TASK_INDEX\"; sleep 1").toBuilder()
-                    .setName("console-hello").putLabels("team", "console").build()).getUid();
+            JobSpec hello = ClusterFixture.shellJob(3, 500, "echo \"console task $SPILLWAY_TASK_INDEX\"; sleep 1");
+            alphaJob = alpha.submit(hello.toBuilder().setName("console-hello").putLabels("team", "console").setTask(hello.getTask().toBuilder()
+                    .setMaxRuntime(com.google.protobuf.Duration.newBuilder().setSeconds(60))
+                    .setExpectedRuntime(com.google.protobuf.Duration.newBuilder().setSeconds(2))).build()).getUid();
         }
         browser.get(base + "/console/jobs");
         assertThat(browser.findElement(By.cssSelector("tr[data-job='" + alphaJob + "']")).getText()).contains("console-hello");
@@ -122,6 +124,10 @@ class ConsoleIT {
         assertThat(text(By.id("explain"))).contains("succeeded on agent-1: exited with code 0");
         assertThat(browser.findElements(By.cssSelector("#tasks tr[data-task]"))).hasSize(3);
         assertThat(text(By.id("decisions"))).contains("agent-1");
+        assertThat(browser.findElement(By.id("job-cost")).getAttribute("data-micros")).isNotNull();
+        // The quote is asked for when wanted (it places the spec on the cluster as it is now).
+        browser.findElement(By.cssSelector("#quote button")).click();
+        await().atMost(Duration.ofSeconds(10)).until(() -> text(By.id("quote")).contains("not to exceed"));
         screenshot("console-job");
 
         browser.findElement(By.cssSelector("#tasks tr[data-task='2'] a")).click();
@@ -164,6 +170,10 @@ class ConsoleIT {
             List<String> states = instanceStates();
             return !states.isEmpty() && states.stream().allMatch("terminated"::equals);
         });
+
+        // The job's page says which instances its tasks ran on and why each was bought.
+        browser.get(base + "/console/jobs/" + id);
+        assertThat(text(By.id("bursts"))).contains("aws-eu");
     }
 
     @Test

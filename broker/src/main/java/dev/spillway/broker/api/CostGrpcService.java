@@ -45,8 +45,9 @@ public class CostGrpcService extends CostServiceGrpc.CostServiceImplBase {
             case COST_INTERVAL_DAY -> java.time.temporal.ChronoUnit.DAYS;
             default -> null;
         };
-        ApiErrors.respond(costs.report(request.getGroupBy(), request.hasStartTime() ? instant(request.getStartTime()) : null,
-                request.hasEndTime() ? instant(request.getEndTime()) : null, request.getTenant(), scope, interval).map(r -> {
+        ApiErrors.respond(io.smallrye.mutiny.Uni.createFrom().deferred(() -> costs.report(request.getGroupBy(),
+                request.hasStartTime() ? instant(request.getStartTime()) : null, request.hasEndTime() ? instant(request.getEndTime()) : null,
+                request.getTenant(), scope, interval, request.getJob().isEmpty() ? null : RequestNames.job("job", request.getJob()))).map(r -> {
                     GetCostReportResponse.Builder b = response(r.total()).toBuilder();
                     for (CostLedger.Report p : r.periods()) {
                         GetCostReportResponse one = response(p);

@@ -304,7 +304,7 @@ public class Budgets implements dev.spillway.broker.burst.SpendCaps {
     }
 
     private Map<String, LedgerStore.Sum> sums(Instant from, LedgerStore.Grouping grouping) {
-        CostLedger.Report r = db.await(ledger.report(new CostLedger.Query(from, null, grouping, null, null)), "reading the ledger for budgets");
+        CostLedger.Report r = db.await(ledger.report(new CostLedger.Query(from, null, grouping, null, null, null)), "reading the ledger for budgets");
         Map<String, LedgerStore.Sum> out = new HashMap<>();
         for (LedgerStore.Sum s : r.groups()) out.put(s.key(), s);
         return out;

@@ -142,7 +142,7 @@ public class CostLedger {
     }
 
     /** A report's window, its grouping and whose lines it may show (null: every tenant's, and idle cost). */
-    public record Query(Instant from, Instant to, LedgerStore.Grouping grouping, String labelKey, java.util.Set<String> tenants) {
+    public record Query(Instant from, Instant to, LedgerStore.Grouping grouping, String labelKey, java.util.Set<String> tenants, java.util.UUID job) {
     }
 
     /**
@@ -174,7 +174,7 @@ public class CostLedger {
             Instant closed = closedOrNull == null ? from : closedOrNull;
             Instant split = closed.isBefore(from) ? from : closed.isAfter(to) ? to : closed;
             Uni<List<LedgerStore.Sum>> closedPart = split.isAfter(from)
-                    ? store.sums(from, split, query.grouping(), query.labelKey(), tenants) : Uni.createFrom().item(List.of());
+                    ? store.sums(from, split, query.grouping(), query.labelKey(), tenants, query.job()) : Uni.createFrom().item(List.of());
             Uni<List<LedgerStore.Line>> livePart = to.isAfter(split)
                     ? store.read(split, to).map(reading -> lines(reading, split, to, now)) : Uni.createFrom().item(List.of());
             return closedPart.flatMap(sums -> livePart.map(lines -> new Report(from, to, closed, merge(sums, lines, query))));
@@ -197,6 +197,7 @@ public class CostLedger {
         for (LedgerStore.Line l : live) {
             Ledger.Entry e = l.entry();
             if (query.tenants() != null && (e.tenant() == null || !query.tenants().contains(e.tenant()))) continue;
+            if (query.job() != null && !query.job().toString().equals(e.jobId())) continue;
             String key = switch (query.grouping()) {
                 case TENANT -> e.tenant() == null ? "" : e.tenant();
                 case POOL -> e.pool();

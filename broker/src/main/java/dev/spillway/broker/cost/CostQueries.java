@@ -32,6 +32,11 @@ public class CostQueries {
     }
 
     public Uni<CostLedger.Report> report(String groupBy, Instant from, Instant to, String tenant, TenantScope scope) {
+        return report(groupBy, from, to, tenant, scope, (java.util.UUID) null);
+    }
+
+    /** The report, of one job's cost only when {@code job} is set (nothing when it is another tenant's). */
+    public Uni<CostLedger.Report> report(String groupBy, Instant from, Instant to, String tenant, TenantScope scope, java.util.UUID job) {
         return Uni.createFrom().deferred(() -> {
             LedgerStore.Grouping grouping;
             String labelKey = null;
@@ -49,7 +54,7 @@ public class CostQueries {
                 }
             }
             checkWindow(from, to);
-            return ledger.report(new CostLedger.Query(from, to, grouping, labelKey, tenants(tenant, scope)));
+            return ledger.report(new CostLedger.Query(from, to, grouping, labelKey, tenants(tenant, scope), job));
         });
     }
 
@@ -65,10 +70,10 @@ public class CostQueries {
      * each reported the same way; all with the same end, read once, so that the periods add up to
      * the total.
      */
-    public Uni<Reports> report(String groupBy, Instant from, Instant to, String tenant, TenantScope scope, ChronoUnit interval) {
+    public Uni<Reports> report(String groupBy, Instant from, Instant to, String tenant, TenantScope scope, ChronoUnit interval, java.util.UUID job) {
         Instant now = clock.instant();
         Instant end = to == null || to.isAfter(now) ? now : to;
-        Uni<CostLedger.Report> total = report(groupBy, from, end, tenant, scope);
+        Uni<CostLedger.Report> total = report(groupBy, from, end, tenant, scope, job);
         if (interval == null) return total.map(t -> new Reports(t, List.of()));
         return total.flatMap(t -> {
             List<Instant[]> cuts = periods(t.from(), t.to(), interval);
@@ -76,7 +81,7 @@ public class CostQueries {
                 throw InvalidRequest.of("interval", "at most " + MAX_PERIODS + " periods, not " + cuts.size() + ": ask for days, or a shorter window");
             }
             return io.smallrye.mutiny.Multi.createFrom().iterable(cuts)
-                    .onItem().transformToUniAndConcatenate(cut -> report(groupBy, cut[0], cut[1], tenant, scope))
+                    .onItem().transformToUniAndConcatenate(cut -> report(groupBy, cut[0], cut[1], tenant, scope, job))
                     .collect().asList().map(periods -> new Reports(t, periods));
         });
     }

@@ -203,7 +203,7 @@ public class LedgerStore {
      * The closed lines from {@code from} until {@code to} summed by group; only {@code tenants}' lines when not null
      * (idle lines belong to no tenant, so they are left out then).
      */
-    public Uni<List<Sum>> sums(Instant from, Instant to, Grouping grouping, String labelKey, String[] tenants) {
+    public Uni<List<Sum>> sums(Instant from, Instant to, Grouping grouping, String labelKey, String[] tenants, java.util.UUID job) {
         String key = switch (grouping) {
             case TENANT -> "coalesce(tenant, '')";
             case POOL -> "pool";
@@ -218,9 +218,9 @@ public class LedgerStore {
                                coalesce(sum(cost_micro_usd) FILTER (WHERE job_id IS NULL), 0) AS idle,
                                coalesce(sum(seconds) FILTER (WHERE job_id IS NOT NULL), 0) AS task_seconds
                         FROM cost_entry
-                        WHERE period_start >= $1 AND period_start < $2 AND ($3::text[] IS NULL OR tenant = ANY($3))
-                        GROUP BY 1""".formatted(key, name))
-                .execute(grouping == Grouping.LABEL ? Tuple.of(at(from), at(to), tenants, labelKey) : Tuple.of(at(from), at(to), tenants))
+                        WHERE period_start >= $1 AND period_start < $2 AND ($3::text[] IS NULL OR tenant = ANY($3)) %3$s
+                        GROUP BY 1""".formatted(key, name, job == null ? "" : "AND job_id = $" + (grouping == Grouping.LABEL ? 5 : 4)))
+                .execute(params(grouping == Grouping.LABEL ? Tuple.of(at(from), at(to), tenants, labelKey) : Tuple.of(at(from), at(to), tenants), job))
                 .map(rows -> {
                     List<Sum> out = new ArrayList<>();
                     for (Row r : rows) {
@@ -229,6 +229,10 @@ public class LedgerStore {
                     }
                     return out;
                 });
+    }
+
+    private static Tuple params(Tuple base, java.util.UUID job) {
+        return job == null ? base : base.addUUID(job);
     }
 
     /** Closed lines from {@code from} until {@code to}, in period order, for an export; only {@code tenants}' when not null. */

@@ -105,7 +105,7 @@ class CostApiTest {
         usage(risk, "node-" + a, cloudPool, 2000, 8192, aLaunched.plusSeconds(60), aLaunched.plusSeconds(3660));
         usage(pricing, "node-" + a, cloudPool, 1000, 4096, aLaunched.plusSeconds(600), aLaunched.plusSeconds(2400));
         // On-prem: 2 cores, 4 GiB for 90 minutes at 0.02 per core-hour and 0.005 per GiB-hour = 0.09.
-        usage(risk, "rack-node-" + run, rack, 2000, 4096, now.minus(Duration.ofMinutes(150)), now.minus(Duration.ofMinutes(60)));
+        UUID rackJob = usage(risk, "rack-node-" + run, rack, 2000, 4096, now.minus(Duration.ofMinutes(150)), now.minus(Duration.ofMinutes(60)));
 
         long charges = charge(0.36, aLaunched, aEnded) + charge(0.12, bLaunched, bLaunched.plusSeconds(20));
         Timestamp from = ts(aLaunched.minus(Duration.ofMinutes(5)));
@@ -115,6 +115,9 @@ class CostApiTest {
         CostGroup cloud = group(live, cloudPool);
         assertThat(dev.spillway.api.Usd.micros(cloud.getCloudCost()) + dev.spillway.api.Usd.micros(cloud.getIdleCost())).as("allocated + idle = the instances' charges").isEqualTo(charges);
         assertThat(dev.spillway.api.Usd.micros(group(live, rack).getOnPremCost())).isCloseTo(90_000L, within(1L));
+        // One job's cost alone; another tenant asking for it reads nothing.
+        assertThat(jobCost(finops, rackJob, from)).isCloseTo(90_000L, within(1L));
+        assertThat(jobCost(costs(pricing, Role.VIEWER), rackJob, from)).isZero();
 
         // Cut into hours, the window's periods are contiguous and add up to its total, on either side of closing.
         GetCostReportResponse hourly = finops.getCostReport(GetCostReportRequest.newBuilder().setGroupBy("pool").setStartTime(from)
@@ -135,6 +138,8 @@ class CostApiTest {
         GetCostReportResponse closed = finops.getCostReport(GetCostReportRequest.newBuilder().setGroupBy("pool").setStartTime(from).build());
         assertThat(group(closed, cloudPool)).as("closing the hours changes no figure").isEqualTo(cloud);
         assertThat(group(closed, rack)).isEqualTo(group(live, rack));
+        assertThat(jobCost(finops, rackJob, from)).as("a job's cost from closed hours").isCloseTo(90_000L, within(1L));
+        assertThat(jobCost(costs(pricing, Role.VIEWER), rackJob, from)).isZero();
 
         // By tenant: risk paid for half of a for an hour (0.18) and its on-prem work; what nobody used is idle.
         GetCostReportResponse byTenant = finops.getCostReport(GetCostReportRequest.newBuilder().setStartTime(from).build());
@@ -229,11 +234,19 @@ class CostApiTest {
         return id.toString();
     }
 
-    private void usage(String tenant, String node, String poolName, long cpu, long memory, Instant from, Instant to) {
+    /** One attempt's use of a node; the id of the job it belongs to. */
+    private UUID usage(String tenant, String node, String poolName, long cpu, long memory, Instant from, Instant to) {
+        UUID job = UUID.randomUUID();
         exec("""
                 INSERT INTO attempt_usage (job_id, idx, attempt, tenant, node, pool, cpu_millis, memory_mib, gpus, started_at, ended_at)
                 VALUES ($1, 0, 1, $2, $3, $4, $5, $6, 0, $7, $8)""",
-                Tuple.from(Arrays.asList(UUID.randomUUID(), tenant, node, poolName, cpu, memory, at(from), at(to))));
+                Tuple.from(Arrays.asList(job, tenant, node, poolName, cpu, memory, at(from), at(to))));
+        return job;
+    }
+
+    /** One job's cost as {@code reader} reads it: cloud + on-prem + idle, micro-USD. */
+    private static long jobCost(dev.spillway.api.v1.CostServiceGrpc.CostServiceBlockingStub reader, UUID job, Timestamp from) {
+        return micros(reader.getCostReport(GetCostReportRequest.newBuilder().setGroupBy("job").setJob(job.toString()).setStartTime(from).build()).getTotal());
     }
 
     private long count(String sql, Object arg) {

@@ -44,7 +44,7 @@ final class Views {
 
     @TemplateData
     record InstanceRow(String id, String pool, String type, boolean spot, String state, String stateClass, String price, String cost,
-                       String node, String since, String reason) {
+                       String node, String since, String reason, String decision) {
     }
 
     @TemplateData
@@ -82,6 +82,20 @@ final class Views {
     record Label(String key, String value) {
     }
 
+    /** What a job has cost so far (the ledger), or why it is not shown. */
+    @TemplateData
+    record JobCost(String cloud, String onPrem, String total, long totalMicros, String hidden) {
+
+        static JobCost of(dev.spillway.api.v1.CostGroup total) {
+            long micros = CostViews.micros(total);
+            return new JobCost(CostViews.usd(total.getCloudCost()), CostViews.usd(total.getOnPremCost()), usd(micros / 1e6, 6), micros, "");
+        }
+
+        static JobCost hidden(String why) {
+            return new JobCost("", "", "", 0, why);
+        }
+    }
+
     static PoolRow pool(Pool p) {
         boolean cloud = p.hasCloud();
         return new PoolRow(id(p.getName()), kind(p.getKind().name()), p.getReadyNodes(), resources(p.getCapacity()), resources(p.getAllocated()),
@@ -97,7 +111,7 @@ final class Views {
                 : i.hasLaunchTime() ? i.getLaunchTime() : i.getRequestTime();
         return new InstanceRow(i.getUid().length() > 8 ? i.getUid().substring(0, 8) : i.getUid(), id(i.getPool()), i.getInstanceType(), i.getSpot(),
                 state, stateClass(state), usd(Usd.dollars(i.getPricePerHour()), 4) + "/h", usd(Usd.dollars(i.getCost()), 6),
-                i.getNode().isEmpty() ? "-" : i.getNode(), time(since), i.getReason());
+                i.getNode().isEmpty() ? "-" : i.getNode(), time(since), i.getReason(), i.getDecision());
     }
 
     static List<StateCount> instanceCounts(List<CloudInstance> instances) {
