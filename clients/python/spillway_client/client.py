@@ -47,6 +47,18 @@ class SpillwayError(Exception):
         return SpillwayError(error.code(), error.details() or "", violations)
 
 
+def _retry_delay(error: grpc.RpcError) -> Optional[float]:
+    """The wait a refusal for the caller's rate asks for (its RetryInfo), in seconds; None when it asks for none."""
+    for key, value in error.trailing_metadata() or ():
+        if key == "grpc-status-details-bin":
+            for detail in status_pb2.Status.FromString(value).details:
+                if detail.Is(error_details_pb2.RetryInfo.DESCRIPTOR):
+                    info = error_details_pb2.RetryInfo()
+                    detail.Unpack(info)
+                    return info.retry_delay.seconds + info.retry_delay.nanos / 1e9
+    return None
+
+
 def job_spec(command, tasks=1, cpu="1", memory="512Mi", name="", tenant="", labels=None, env=None, pools=None,
              spot=False, max_runtime_seconds=None) -> jobs_pb2.JobSpec:
     """A job spec: `command` is a shell line (run with /bin/sh -c) or a list (argv); each task gets SPILLWAY_TASK_INDEX."""
@@ -77,7 +89,8 @@ class Client:
     - TLS unless `insecure`: the broker verified against `ca_file` (its own <data-dir>/tls/ca.pem,
       or an enterprise CA), else the system's CAs.
     - Each unary call has `deadline` seconds; a call the broker could not take (UNAVAILABLE) is
-      tried again up to `attempts` times in all, waiting longer each time. A submission keeps one
+      tried again up to `attempts` times in all, waiting longer each time, and one refused for the
+      caller's rate (RESOURCE_EXHAUSTED) after the wait the broker asks for. A submission keeps one
       `request_id` across its tries, so a try whose answer was lost cannot store the job twice.
     - watch() resumes after the last event received when the stream breaks, for up to `resume_for`
       seconds without an answer: no event is lost or seen twice.
@@ -199,10 +212,14 @@ class Client:
             try:
                 return method(request, timeout=self._deadline, metadata=self._metadata)
             except grpc.RpcError as error:
-                retryable = error.code() == _UNAVAILABLE or (outcome_unknown_is_retryable and error.code() == _DEADLINE)
-                if not retryable or attempt == self._attempts:
+                if attempt == self._attempts:
                     raise SpillwayError.of(error) from None
-                time.sleep(self._backoff(attempt))
+                if error.code() == _UNAVAILABLE or (outcome_unknown_is_retryable and error.code() == _DEADLINE):
+                    time.sleep(self._backoff(attempt))
+                elif error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED and _retry_delay(error) is not None:
+                    time.sleep(_retry_delay(error))
+                else:
+                    raise SpillwayError.of(error) from None
 
     @staticmethod
     def _backoff(attempt: int) -> float:

@@ -1,10 +1,12 @@
 """The client against a misbehaving in-process gRPC server: lost answers, broken streams, refusals."""
 
 import threading
+import time
 import unittest
 from concurrent import futures
 
 import grpc
+from google.protobuf import duration_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 
 from spillway.v1 import jobs_pb2
@@ -21,6 +23,8 @@ class FlakyJobService:
         self.lose_answers = 2
         self.watches = []
         self.credentials = []
+        self.gets = 0
+        self.rate_limit_gets = 1
 
     def submit(self, request, context):
         with self.lock:
@@ -38,6 +42,15 @@ class FlakyJobService:
                 context.abort(grpc.StatusCode.UNAVAILABLE, "connection reset")
             return job
 
+    def get(self, request, context):
+        self.gets += 1
+        if self.rate_limit_gets > 0:
+            self.rate_limit_gets -= 1
+            status = status_pb2.Status(code=code_pb2.RESOURCE_EXHAUSTED, message="over the rate")
+            status.details.add().Pack(error_details_pb2.RetryInfo(retry_delay=duration_pb2.Duration(nanos=50_000_000)))
+            context.abort_with_status(_RichStatus(status, grpc.StatusCode.RESOURCE_EXHAUSTED))
+        return jobs_pb2.Job(name=request.name)
+
     def watch(self, request, context):
         call = len(self.watches)
         self.watches.append(request.after_sequence if request.HasField("after_sequence") else None)
@@ -49,8 +62,8 @@ class FlakyJobService:
 
 
 class _RichStatus(grpc.Status):
-    def __init__(self, status):
-        self.code = grpc.StatusCode.INVALID_ARGUMENT
+    def __init__(self, status, code=grpc.StatusCode.INVALID_ARGUMENT):
+        self.code = code
         self.details = status.message
         self.trailing_metadata = (("grpc-status-details-bin", status.SerializeToString()),)
 
@@ -62,6 +75,8 @@ class ClientAgainstAFlakyServer(unittest.TestCase):
         handlers = {
             "SubmitJob": grpc.unary_unary_rpc_method_handler(self.service.submit, request_deserializer=jobs_pb2.SubmitJobRequest.FromString,
                                                              response_serializer=jobs_pb2.Job.SerializeToString),
+            "GetJob": grpc.unary_unary_rpc_method_handler(self.service.get, request_deserializer=jobs_pb2.GetJobRequest.FromString,
+                                                          response_serializer=jobs_pb2.Job.SerializeToString),
             "WatchJob": grpc.unary_stream_rpc_method_handler(self.service.watch, request_deserializer=jobs_pb2.WatchJobRequest.FromString,
                                                              response_serializer=jobs_pb2.WatchJobResponse.SerializeToString),
         }
@@ -94,6 +109,12 @@ class ClientAgainstAFlakyServer(unittest.TestCase):
         seen = [e.sequence for e in self.client.watch("jobs/x")]
         self.assertEqual([1, 2, 3, 4, 5], seen)
         self.assertEqual([None, 3, 3], self.service.watches)
+
+    def test_a_rate_limit_is_waited_out_for_as_long_as_the_broker_asks(self):
+        started = time.monotonic()
+        self.assertEqual("jobs/x", self.client.get("jobs/x").name)
+        self.assertEqual(2, self.service.gets)
+        self.assertGreaterEqual(time.monotonic() - started, 0.05)
 
     def test_job_spec_reads_cores_and_memory_as_the_cli_does(self):
         spec = job_spec(["python3", "train.py"], tasks=4, cpu="500m", memory="2Gi", labels={"team": "ml"})

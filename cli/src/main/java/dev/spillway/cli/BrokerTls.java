@@ -5,20 +5,14 @@ import io.grpc.InsecureChannelCredentials;
 import io.grpc.TlsChannelCredentials;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import java.io.IOException;
-import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.GeneralSecurityException;
-import java.security.KeyStore;
-import java.security.cert.Certificate;
-import java.security.cert.CertificateFactory;
-import java.util.Collection;
 import java.util.Optional;
 import javax.net.ssl.SSLContext;
-import javax.net.ssl.TrustManagerFactory;
 
 /**
  * How the CLI reaches the broker's one port, for gRPC and for REST and health alike: over TLS,
@@ -136,23 +130,7 @@ public final class BrokerTls {
     }
 
     private static SSLContext contextTrusting(Path caPem) {
-        try (InputStream in = Files.newInputStream(caPem)) {
-            Collection<? extends Certificate> cas = CertificateFactory.getInstance("X.509").generateCertificates(in);
-            if (cas.isEmpty()) throw new IllegalArgumentException("no certificate in the broker CA file " + caPem);
-            KeyStore trust = KeyStore.getInstance(KeyStore.getDefaultType());
-            trust.load(null, null);
-            int i = 0;
-            for (Certificate c : cas) trust.setCertificateEntry("broker-ca-" + i++, c);
-            TrustManagerFactory tmf = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
-            tmf.init(trust);
-            SSLContext ctx = SSLContext.getInstance("TLS");
-            ctx.init(null, tmf.getTrustManagers(), null);
-            return ctx;
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot read the broker CA file " + caPem, e);
-        } catch (GeneralSecurityException e) {
-            throw new IllegalArgumentException("the broker CA file " + caPem + " holds no usable certificate: " + e.getMessage(), e);
-        }
+        return dev.spillway.client.TrustedCas.in(caPem, "the broker CA file");
     }
 
     private static SSLContext jvmDefault() {

@@ -58,7 +58,7 @@ class ClientLibrariesIT {
                 "SPILLWAY_BROKER", fx.cluster.brokerAddress(), "SPILLWAY_CA", home.resolve(".spillway/tls/ca.pem").toString(),
                 "SPILLWAY_TOKEN_FILE", home.resolve(".spillway/admin-key").toString(), "SPILLWAY_OTHER_TOKEN_FILE", home.resolve("other-key").toString()));
         assertThat(r.exit).as(r.output).isZero();
-        assertThat(r.output).contains("Ran 9 tests").contains("OK");
+        assertThat(r.output).contains("Ran 10 tests").contains("OK");
     }
 
     @Test

@@ -8,7 +8,6 @@ import dev.spillway.broker.security.SecretBox;
 import dev.spillway.broker.security.Secrets;
 import jakarta.enterprise.context.ApplicationScoped;
 import java.io.IOException;
-import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.net.URI;
 import java.net.URLEncoder;
@@ -19,10 +18,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.GeneralSecurityException;
-import java.security.KeyStore;
 import java.security.MessageDigest;
-import java.security.cert.Certificate;
-import java.security.cert.CertificateFactory;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -31,8 +27,6 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Optional;
 import java.util.stream.Collectors;
-import javax.net.ssl.SSLContext;
-import javax.net.ssl.TrustManagerFactory;
 import org.jboss.logging.Logger;
 
 /**
@@ -192,27 +186,9 @@ public class ConsoleSignOn {
         HttpClient c = http;
         if (c != null) return c;
         HttpClient.Builder b = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5));
-        provider.jwksCaFile().ifPresent(file -> b.sslContext(trusting(Path.of(file))));
+        provider.jwksCaFile().ifPresent(file -> b.sslContext(dev.spillway.client.TrustedCas.in(Path.of(file), "spillway.auth.oidc.jwks-ca-file")));
         http = c = b.build();
         return c;
-    }
-
-    private static SSLContext trusting(Path pem) {
-        try (InputStream in = Files.newInputStream(pem)) {
-            KeyStore trust = KeyStore.getInstance(KeyStore.getDefaultType());
-            trust.load(null, null);
-            int i = 0;
-            for (Certificate cert : CertificateFactory.getInstance("X.509").generateCertificates(in)) trust.setCertificateEntry("idp-" + i++, cert);
-            TrustManagerFactory tmf = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
-            tmf.init(trust);
-            SSLContext ctx = SSLContext.getInstance("TLS");
-            ctx.init(null, tmf.getTrustManagers(), null);
-            return ctx;
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot read spillway.auth.oidc.jwks-ca-file " + pem, e);
-        } catch (GeneralSecurityException e) {
-            throw new IllegalStateException("spillway.auth.oidc.jwks-ca-file " + pem + " holds no usable certificate", e);
-        }
     }
 
     private static String secret(String file) {
