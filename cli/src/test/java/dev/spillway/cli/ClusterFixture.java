@@ -11,6 +11,7 @@ import dev.spillway.api.v1.TaskTemplate;
 import dev.spillway.api.v1.WatchJobRequest;
 import dev.spillway.api.v1.WatchJobResponse;
 import io.grpc.ManagedChannel;
+import io.grpc.Status;
 import java.io.IOException;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
@@ -122,9 +123,19 @@ final class ClusterFixture implements AutoCloseable {
         return JobAndTasks.read(jobs, id);
     }
 
+    /**
+     * Waits for the job to finish, asking again (as every client must) while the broker answers
+     * UNAVAILABLE: a broker that could not renew its lease during a database stall steps down and
+     * takes the lease again, and meanwhile refuses the calls that need the leader's view.
+     */
     JobAndTasks awaitFinished(String id, Duration timeout) {
-        await().atMost(timeout).pollInterval(Duration.ofMillis(200)).until(() -> job(id).getJob().hasFinishTime());
+        await().atMost(timeout).pollInterval(Duration.ofMillis(200)).ignoreExceptionsMatching(ClusterFixture::unavailable)
+                .until(() -> job(id).getJob().hasFinishTime());
         return job(id);
+    }
+
+    private static boolean unavailable(Throwable e) {
+        return Status.fromThrowable(e).getCode() == Status.Code.UNAVAILABLE;
     }
 
     /** Collects every event of a job from now until it finishes, on a stream of its own. */

@@ -30,6 +30,8 @@ import org.openqa.selenium.WebElement;
 import org.openqa.selenium.chrome.ChromeDriver;
 import org.openqa.selenium.chrome.ChromeDriverService;
 import org.openqa.selenium.chrome.ChromeOptions;
+import org.openqa.selenium.support.ui.ExpectedConditions;
+import org.openqa.selenium.support.ui.WebDriverWait;
 
 /**
  * The web console in a real browser (Debian's Chromium, headless, driven by Selenium) against a
@@ -116,7 +118,7 @@ class ConsoleIT {
         assertThat(browser.findElement(By.cssSelector("tr[data-job='" + alphaJob + "']")).getText()).contains("console-hello");
         screenshot("console-jobs");
 
-        browser.findElement(By.cssSelector("tr[data-job='" + alphaJob + "'] a")).click();
+        follow(By.cssSelector("tr[data-job='" + alphaJob + "'] a"));
         await().atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(500)).until(() -> {
             browser.navigate().refresh();
             return text(By.id("job-state")).equals("succeeded");
@@ -130,7 +132,7 @@ class ConsoleIT {
         await().atMost(Duration.ofSeconds(10)).until(() -> text(By.id("quote")).contains("not to exceed"));
         screenshot("console-job");
 
-        browser.findElement(By.cssSelector("#tasks tr[data-task='2'] a")).click();
+        follow(By.cssSelector("#tasks tr[data-task='2'] a"));
         assertThat(text(By.id("log"))).contains("console task 2");
     }
 
@@ -210,7 +212,7 @@ class ConsoleIT {
         browser.get(base + "/console/policies");
         assertThat(browser.findElements(By.cssSelector("#versions tr[data-version]"))).hasSize(2);
         assertThat(text(By.cssSelector("#versions tr[data-version='2']"))).contains("in force").contains("big jobs denied");
-        browser.findElement(By.cssSelector("#versions tr[data-version='2'] a")).click();
+        follow(By.cssSelector("#versions tr[data-version='2'] a"));
         assertThat(text(By.id("diff"))).contains("-      action: Audit").contains("+      action: Deny");
         screenshot("console-policy-version");
 
@@ -237,7 +239,7 @@ class ConsoleIT {
         WebElement area = browser.findElement(By.id("candidate"));
         String text = edit.apply(area.getAttribute("value"));
         ((JavascriptExecutor) browser).executeScript("arguments[0].value = arguments[1];", area, text);
-        browser.findElement(By.cssSelector("#whatif-form button[type='submit']")).click();
+        follow(By.cssSelector("#whatif-form button[type='submit']"));
     }
 
     private long micros(By by) {
@@ -261,13 +263,24 @@ class ConsoleIT {
         WebElement field = browser.findElement(By.id("key"));
         field.clear();
         field.sendKeys(key);
-        browser.findElement(By.cssSelector("form button[type='submit']")).click();
+        follow(By.cssSelector("form button[type='submit']"));
     }
 
     private void signOut() {
         browser.get(base + "/console/");
-        browser.findElement(By.cssSelector("form[action='/console/logout'] button")).click();
+        follow(By.cssSelector("form[action='/console/logout'] button"));
         await().atMost(Duration.ofSeconds(10)).until(() -> browser.getCurrentUrl().contains("/console/login"));
+    }
+
+    /**
+     * Clicks what leads to another page and waits until the browser has left this one: a click returns as soon as it is
+     * dispatched, and reading the next page before it replaced this one reads this one.
+     */
+    private void follow(By by) {
+        WebElement page = browser.findElement(By.tagName("html"));
+        browser.findElement(by).click();
+        new WebDriverWait(browser, Duration.ofSeconds(60)).until(ExpectedConditions.stalenessOf(page));
+        await().atMost(Duration.ofSeconds(60)).until(() -> "complete".equals(((JavascriptExecutor) browser).executeScript("return document.readyState")));
     }
 
     private String text(By by) {
