@@ -6,6 +6,10 @@ import dev.spillway.api.v1.CostServiceGrpc;
 import dev.spillway.api.v1.ExportCostsRequest;
 import dev.spillway.api.v1.GetCostReportRequest;
 import dev.spillway.api.v1.GetCostReportResponse;
+import dev.spillway.api.v1.GetJobRequest;
+import dev.spillway.api.v1.Job;
+import dev.spillway.api.v1.JobQuote;
+import dev.spillway.api.v1.JobServiceGrpc;
 import io.grpc.ManagedChannel;
 import java.io.PrintWriter;
 import java.math.BigDecimal;
@@ -14,6 +18,7 @@ import java.time.Instant;
 import java.time.LocalDate;
 import java.time.OffsetDateTime;
 import java.time.ZoneOffset;
+import java.util.Map;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -30,7 +35,7 @@ final class CostCommands {
         @Option(names = "--by", defaultValue = "tenant", description = "tenant (default), pool, job or label:KEY.")
         String by;
 
-        @Option(names = "--since", defaultValue = "30d", description = "From this long ago (30m, 12h, 7d) or an RFC 3339 time (default ${DEFAULT-VALUE}).")
+        @Option(names = "--since", description = "From this long ago (30m, 12h, 7d) or an RFC 3339 time (default: 30d, or the job's creation with --job).")
         String since;
 
         @Option(names = "--to", description = "Until this RFC 3339 time or date (default: now).")
@@ -39,10 +44,20 @@ final class CostCommands {
         @Option(names = "--tenant", description = "Only this tenant's cost.")
         String tenant;
 
+        @Option(names = "--job", paramLabel = "JOB", description = "Only this job's cost, beside what it was quoted when it was admitted.")
+        String job;
+
         @Override
         Integer run(ManagedChannel channel) {
-            GetCostReportRequest.Builder req = GetCostReportRequest.newBuilder().setGroupBy(by)
-                    .setStartTime(PolicyCommands.Decisions.since(since, Instant.now()));
+            GetCostReportRequest.Builder req = GetCostReportRequest.newBuilder().setGroupBy(by);
+            Job quoted = null;
+            if (job != null) {
+                if (!by.equals("tenant") && !by.equals("job")) throw new Spillway.CliException(Spillway.INVALID, "--job reports one job: leave out --by " + by);
+                quoted = JobServiceGrpc.newBlockingStub(channel).getJob(GetJobRequest.newBuilder().setName(job).build());
+                req.setJob(quoted.getName()).setGroupBy("job");
+            }
+            req.setStartTime(since != null ? PolicyCommands.Decisions.since(since, Instant.now())
+                    : quoted != null ? quoted.getCreateTime() : PolicyCommands.Decisions.since("30d", Instant.now()));
             if (to != null) req.setEndTime(time("--to", to));
             if (tenant != null) req.setTenant(tenant);
             GetCostReportResponse r = CostServiceGrpc.newBlockingStub(channel).getCostReport(req.build());
@@ -50,9 +65,24 @@ final class CostCommands {
                 csv(r, out());
                 return Spillway.OK;
             }
+            if (quoted != null && Output.structured(root().output, Map.of("job", quoted, "cost", r), out())) return Spillway.OK;
             if (Output.structured(root().output, r, out())) return Spillway.OK;
-            print(r, by, out());
+            print(r, req.getGroupBy(), out());
+            if (quoted != null) printQuote(quoted, out());
             return Spillway.OK;
+        }
+
+        /** The job's quote at admission, below what it has cost, and how the two are counted. */
+        static void printQuote(Job job, PrintWriter out) {
+            if (!job.hasQuote()) {
+                out.println("No quote was kept for this job (it was stored before quotes were kept).");
+                return;
+            }
+            JobQuote q = job.getQuote();
+            out.println("Quoted at admission: expected " + (q.hasExpectedCost() ? usd(q.getExpectedCost()) + " USD" : "unknown")
+                    + ", not to exceed " + (q.hasNotToExceedCost() ? usd(q.getNotToExceedCost()) + " USD" : "unbounded (" + q.getUnboundedReason() + ")"));
+            out.println("(The quote prices the instances bought for the job for their whole billed life: boot, billing minimum, scale-down delay.");
+            out.println(" The ledger charges the job its tasks' share of the instances they ran on and books the rest as the pools' idle cost.)");
         }
 
         static void print(GetCostReportResponse r, String by, PrintWriter out) {

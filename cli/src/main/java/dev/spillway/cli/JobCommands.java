@@ -265,6 +265,12 @@ final class JobCommands {
             out.println("Tenant:   " + j.getSpec().getTenant());
             out.println("State:    " + Output.state(j.getState(), "JOB_STATE_") + "  " + Output.counts(j.getTaskCountsMap()));
             out.println("Created:  " + Output.time(j.getCreateTime()) + "   Finished: " + Output.time(j.getFinishTime()));
+            if (j.hasQuote()) {
+                var q = j.getQuote();
+                out.println("Quoted:   expected " + (q.hasExpectedCost() ? CostCommands.Cost.usd(q.getExpectedCost()) + " USD" : "unknown")
+                        + ", not to exceed " + (q.hasNotToExceedCost() ? CostCommands.Cost.usd(q.getNotToExceedCost()) + " USD" : "unbounded (" + q.getUnboundedReason() + ")")
+                        + " at admission (what it cost: spillway cost --job " + j.getUid() + ")");
+            }
             if (!j.getPendingReason().isEmpty()) out.println("Waiting:  " + j.getPendingReason());
             out.println();
             Output.Table t = new Output.Table("TASK", "STATE", "ATTEMPT", "NODE", "EXIT", "STARTED", "FINISHED", "REASON");

@@ -127,6 +127,14 @@ class ConsoleIT {
         assertThat(browser.findElements(By.cssSelector("#tasks tr[data-task]"))).hasSize(3);
         assertThat(text(By.id("decisions"))).contains("agent-1");
         assertThat(browser.findElement(By.id("job-cost")).getAttribute("data-micros")).isNotNull();
+        // The quote it was admitted with, as the API keeps it, beside what it cost.
+        try (SpillwayClient alpha = client(alphaKey)) {
+            var kept = alpha.getJob(alphaJob).getQuote();
+            WebElement quoted = browser.findElement(By.id("job-quote"));
+            assertThat(Long.parseLong(quoted.getAttribute("data-bound-micros"))).isEqualTo(dev.spillway.api.Usd.micros(kept.getNotToExceedCost())).isPositive();
+            assertThat(Long.parseLong(quoted.getAttribute("data-expected-micros"))).isEqualTo(dev.spillway.api.Usd.micros(kept.getExpectedCost())).isPositive();
+            assertThat(quoted.getText()).contains("expected " + CostCommands.Cost.usd(kept.getExpectedCost()));
+        }
         // The quote is asked for when wanted (it places the spec on the cluster as it is now).
         browser.findElement(By.cssSelector("#quote button")).click();
         await().atMost(Duration.ofSeconds(10)).until(() -> text(By.id("quote")).contains("not to exceed"));

@@ -92,6 +92,16 @@ class DemoIT {
                 java.math.BigDecimal exported = rows.stream().skip(1).filter(r -> r.get(resourceType).equals("Instance"))
                         .map(r -> new java.math.BigDecimal(r.get(billed))).reduce(java.math.BigDecimal.ZERO, java.math.BigDecimal::add);
                 assertThat(exported.doubleValue()).as("FOCUS BilledCost of the instances").isCloseTo(cost, org.assertj.core.data.Offset.offset(1e-9));
+
+                // The job kept the quote it was admitted with (the one the demo printed, made a moment before), shown beside its cost.
+                String jobId = (String) summary.get("jobId");
+                var kept = JobServiceGrpc.newBlockingStub(channel).getJob(dev.spillway.api.v1.GetJobRequest.newBuilder().setName(jobId).build()).getQuote();
+                assertThat(dev.spillway.api.Usd.dollars(kept.getExpectedCost())).isCloseTo((Double) summary.get("quotedUsd"), org.assertj.core.data.Offset.offset(1e-6));
+                assertThat(dev.spillway.api.Usd.dollars(kept.getNotToExceedCost()))
+                        .isCloseTo((Double) summary.get("quotedNotToExceedUsd"), org.assertj.core.data.Offset.offset(1e-6));
+                String costOfJob = cli(asAdmin, "cost", "--job", jobId);
+                assertThat(costOfJob).contains(jobId).contains("Quoted at admission: expected " + CostCommands.Cost.usd(kept.getExpectedCost())
+                        + " USD, not to exceed " + CostCommands.Cost.usd(kept.getNotToExceedCost()) + " USD");
             } finally {
                 Spillway.close(channel);
             }

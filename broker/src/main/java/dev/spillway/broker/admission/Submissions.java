@@ -2,6 +2,8 @@ package dev.spillway.broker.admission;
 
 import com.google.protobuf.CodedOutputStream;
 import dev.spillway.api.v1.JobSpec;
+import dev.spillway.broker.cost.Budgets;
+import dev.spillway.broker.cost.JobEstimates;
 import dev.spillway.broker.errors.AlreadyExists;
 import dev.spillway.broker.errors.InvalidRequest;
 import dev.spillway.broker.errors.PermissionDenied;
@@ -13,11 +15,14 @@ import dev.spillway.broker.security.SecretBox;
 import dev.spillway.broker.store.JobCatalog;
 import dev.spillway.broker.store.JobStore;
 import dev.spillway.core.access.Caller;
+import dev.spillway.core.cost.Quote;
 import dev.spillway.core.lifecycle.JobState;
 import io.smallrye.mutiny.Uni;
+import io.smallrye.mutiny.infrastructure.Infrastructure;
 import io.vertx.pgclient.PgException;
 import jakarta.enterprise.context.ApplicationScoped;
 import java.security.MessageDigest;
+import java.util.List;
 import java.util.UUID;
 
 /** Submitting a job: admission, a durable group-committed write, then a scheduling cycle soon. */
@@ -33,11 +38,13 @@ public class Submissions {
     private final SecretBox secrets;
     private final JobStore jobs;
     private final Policies policies;
-    private final dev.spillway.broker.cost.Budgets budgets;
+    private final Budgets budgets;
+    private final JobEstimates estimates;
 
     public Submissions(Admission admission, SubmissionBatcher batcher, JobCatalog catalog, SchedulingLoop scheduler, Audit audit,
-                       CallerLimits limits, SecretBox secrets, JobStore jobs, Policies policies, dev.spillway.broker.cost.Budgets budgets) {
+                       CallerLimits limits, SecretBox secrets, JobStore jobs, Policies policies, Budgets budgets, JobEstimates estimates) {
         this.budgets = budgets;
+        this.estimates = estimates;
         this.jobs = jobs;
         this.policies = policies;
         this.secrets = secrets;
@@ -107,9 +114,14 @@ public class Submissions {
     private Uni<Submitted> store(JobSpec submitted, String tenant, JobStore.SubmitRequest request, Caller caller, String remote) {
         UUID id = UUID.randomUUID();
         limits.admitSubmission(tenant, submitted.getTaskCount());
+        // Every job is quoted as it is admitted (the quote is kept with it, to be held against what it costs). A tenant with
+        // budgets reserves the quote's bound in them, which may block: on a worker thread.
         return admission.admit(submitted.toBuilder().setTenant(tenant).build())
-                .flatMap(admitted -> budgets.reservationsFor(admitted).map(reservations -> new JobStore.NewJob(id, secrets.seal(id, admitted),
-                        caller.subject(), remote, request, reservations)))
+                .flatMap(admitted -> estimates.quoteAdmitted(admitted).flatMap(quote -> (budgets.reserves(tenant)
+                                ? Uni.createFrom().item(quote).emitOn(Infrastructure.getDefaultWorkerPool()).map(q -> budgets.reservationsFor(admitted, q))
+                                : Uni.createFrom().item(List.<JobStore.Reservation>of()))
+                        .map(reservations -> new JobStore.NewJob(id, secrets.seal(id, admitted), caller.subject(), remote, request, reservations,
+                                kept(quote)))))
                 .flatMap(job -> batcher.submit(job)
                         .onFailure(Submissions::budgetRefused).recoverWithUni(e -> budgets.refusal(tenant, job.reservations()).map(refusal -> {
                             throw refusal;
@@ -119,7 +131,14 @@ public class Submissions {
                             catalog.put(id, job.spec());
                             scheduler.workArrived();
                         })
-                        .map(createdAt -> new Submitted(id, new JobStore.JobRow(id, JobState.QUEUED, createdAt, null, job.spec()))));
+                        .map(createdAt -> new Submitted(id, new JobStore.JobRow(id, JobState.QUEUED, createdAt, null, job.spec(), job.quote()))));
+    }
+
+    /** The figures of a quote that are kept with the job: what it should cost, and its bound or why it has none. */
+    static JobStore.Quote kept(Quote.Result quote) {
+        if (quote.notToExceedMicroUsd() != null) return new JobStore.Quote(quote.expectedMicroUsd(), quote.notToExceedMicroUsd(), null);
+        return new JobStore.Quote(quote.expectedMicroUsd(), null, quote.unbounded().isEmpty()
+                ? "no node or cloud pool could hold a task of its shape when it was admitted" : quote.unbounded());
     }
 
     private static UUID replay(JobStore.RequestedJob first, JobStore.SubmitRequest retry) {

@@ -6,6 +6,7 @@ import dev.spillway.api.Usd;
 import dev.spillway.api.v1.CloudInstance;
 import dev.spillway.api.v1.CloudPoolStatus;
 import dev.spillway.api.v1.Job;
+import dev.spillway.api.v1.JobQuote;
 import dev.spillway.api.v1.JobState;
 import dev.spillway.api.v1.ListJobsRequest;
 import dev.spillway.api.v1.ListJobsResponse;
@@ -61,6 +62,15 @@ public final class ProtoMapping {
         v.taskCounts().forEach((state, n) -> b.putTaskCounts("TASK_STATE_" + state, n));
         if (row.finishedAt() != null) b.setFinishTime(timestamp(row.finishedAt()));
         if (v.pendingReason() != null && row.finishedAt() == null) b.setPendingReason(v.pendingReason());
+        if (row.quote() != null) b.setQuote(quote(row.quote()));
+        return b.build();
+    }
+
+    static JobQuote quote(JobStore.Quote q) {
+        JobQuote.Builder b = JobQuote.newBuilder();
+        if (q.expectedMicroUsd() != null) b.setExpectedCost(Usd.ofMicros(q.expectedMicroUsd()));
+        if (q.notToExceedMicroUsd() != null) b.setNotToExceedCost(Usd.ofMicros(q.notToExceedMicroUsd()));
+        if (q.unbounded() != null) b.setUnboundedReason(q.unbounded());
         return b.build();
     }
 

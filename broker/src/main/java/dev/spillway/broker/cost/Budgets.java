@@ -47,7 +47,6 @@ public class Budgets implements dev.spillway.broker.burst.SpendCaps {
 
     private final BudgetStore store;
     private final CostLedger ledger;
-    private final JobEstimates estimates;
     private final DatabaseCalls db;
     private final BrokerConfig.Cost settings;
     private final MeterRegistry registry;
@@ -75,13 +74,12 @@ public class Budgets implements dev.spillway.broker.burst.SpendCaps {
 
     private final dev.spillway.broker.leader.Leadership leadership;
 
-    public Budgets(BudgetStore store, CostLedger ledger, JobEstimates estimates, DatabaseCalls db, BrokerConfig config, MeterRegistry registry,
+    public Budgets(BudgetStore store, CostLedger ledger, DatabaseCalls db, BrokerConfig config, MeterRegistry registry,
                    Clock clock, dev.spillway.broker.policy.Policies policies, dev.spillway.broker.leader.Leadership leadership) {
         this.leadership = leadership;
         this.policies = policies;
         this.store = store;
         this.ledger = ledger;
-        this.estimates = estimates;
         this.db = db;
         this.settings = config.cost();
         this.registry = registry;
@@ -145,32 +143,37 @@ public class Budgets implements dev.spillway.broker.burst.SpendCaps {
         all = List.copyOf(every);
     }
 
+    /** Whether jobs of {@code tenant} reserve in budgets ({@link #reservationsFor} may then block). */
+    public boolean reserves(String tenant) {
+        return byTenant.containsKey(tenant);
+    }
+
     /**
      * What an admitted job reserves: its not-to-exceed cost (the cloud part, or all of it for budgets that count on-prem
      * work) in the open period of each of its tenant's budgets. A job without a bound under a hard budget is refused on
-     * {@code spec.task.max_runtime}. Runs on a worker thread.
+     * {@code spec.task.max_runtime}.
+     *
+     * @param quote the job's quote at admission ({@link JobEstimates#quoteAdmitted})
      */
-    public Uni<List<JobStore.Reservation>> reservationsFor(JobSpec admitted) {
+    public List<JobStore.Reservation> reservationsFor(JobSpec admitted, Quote.Result quote) {
         List<Defined> budgets = byTenant.getOrDefault(admitted.getTenant(), List.of());
-        if (budgets.isEmpty()) return Uni.createFrom().item(List.of());
+        if (budgets.isEmpty()) return List.of();
         Instant now = clock.instant();
-        return estimates.quoteAdmitted(admitted).map(quote -> {
-            List<JobStore.Reservation> out = new ArrayList<>();
-            for (Defined d : budgets) {
-                BudgetPeriod.Window w = d.period().at(now);
-                if (w == null) continue;
-                if (quote.notToExceedMicroUsd() == null) {
-                    if (!d.row().hard()) continue;
-                    throw InvalidRequest.of("spec.task.max_runtime", "tenant " + admitted.getTenant() + " has a hard budget (" + d.row().name()
-                            + (d.row().tenant().startsWith(COHORT) ? ", of its " + d.whose() : "") + "): a job needs a wall-time limit, so that its "
-                            + "cost has a bound to reserve");
-                }
-                open(d, w);
-                long amount = d.row().onPrem() ? quote.notToExceedMicroUsd() : quote.notToExceedCloudMicroUsd();
-                if (amount > 0) out.add(new JobStore.Reservation(d.row().name(), w.start(), amount));
+        List<JobStore.Reservation> out = new ArrayList<>();
+        for (Defined d : budgets) {
+            BudgetPeriod.Window w = d.period().at(now);
+            if (w == null) continue;
+            if (quote.notToExceedMicroUsd() == null) {
+                if (!d.row().hard()) continue;
+                throw InvalidRequest.of("spec.task.max_runtime", "tenant " + admitted.getTenant() + " has a hard budget (" + d.row().name()
+                        + (d.row().tenant().startsWith(COHORT) ? ", of its " + d.whose() : "") + "): a job needs a wall-time limit, so that its "
+                        + "cost has a bound to reserve");
             }
-            return out;
-        });
+            open(d, w);
+            long amount = d.row().onPrem() ? quote.notToExceedMicroUsd() : quote.notToExceedCloudMicroUsd();
+            if (amount > 0) out.add(new JobStore.Reservation(d.row().name(), w.start(), amount));
+        }
+        return out;
     }
 
     /**

@@ -101,7 +101,7 @@ public class JobEstimates {
         // The leader holds the agents' streams; another broker (admission's quotes) places on the nodes the database lists.
         Uni<List<NodeStore.Connected>> connected = leadership.isLeader() ? Uni.createFrom().nullItem() : nodes.connected();
         return connected.flatMap(fromDatabase -> nodes.allocations().flatMap(allocated -> instances.live().map(live -> {
-            Reading fresh = new Reading(now, allocated, live, fromDatabase);
+            Reading fresh = new Reading(now, allocated, live, fromDatabase, new java.util.concurrent.ConcurrentHashMap<>());
             lastReading = fresh;
             return fresh;
         })));
@@ -111,20 +111,43 @@ public class JobEstimates {
     static final Duration ADMISSION_READING = Duration.ofSeconds(1);
     private volatile Reading lastReading;
 
-    /** A reading; {@code connected} is null on the leader (it places on its agents' sessions). */
+    /**
+     * A reading; {@code connected} is null on the leader (it places on its agents' sessions). {@code quotes} holds admission's
+     * quotes made from it, so that the jobs of one template, submitted together, are quoted once per reading.
+     */
     private record Reading(Instant at, Map<String, NodeStore.Allocation> allocated, List<InstanceStore.InstanceRow> live,
-                           List<NodeStore.Connected> connected) {
+                           List<NodeStore.Connected> connected, Map<Quoted, Quote.Result> quotes) {
     }
 
+    /** What a quote from one reading depends on besides that reading: the admitted spec and the version of the policy set in force. */
+    private record Quoted(JobSpec spec, long policyVersion) {
+    }
+
+    /** How many quotes one reading keeps (distinct specs in one second beyond it are quoted each time). */
+    private static final int QUOTES_PER_READING = 1024;
+
     /**
-     * The quote of an admitted job, for its budget reservation: as {@link #estimate}, from a reading of the nodes and
-     * instances at most {@link #ADMISSION_READING} old (admission quotes many jobs a second). Runs on a worker thread.
+     * The quote of an admitted job, kept with it and reserved by its budgets: as {@link #estimate}, from a reading of the
+     * nodes and instances at most {@link #ADMISSION_READING} old (admission quotes many jobs a second), made once per
+     * reading for identical specs under one policy set. A quote made is made on a worker thread; one known already is
+     * the item at once.
      */
     public Uni<Quote.Result> quoteAdmitted(JobSpec admitted) {
         Reading r = lastReading;
         Instant now = clock.instant();
         Uni<Reading> reading = r != null && Duration.between(r.at(), now).compareTo(ADMISSION_READING) < 0 ? Uni.createFrom().item(r) : read();
-        return reading.emitOn(Infrastructure.getDefaultWorkerPool()).map(read -> quote(new Gathered(admitted, read.allocated(), read.live(), read.connected())));
+        Quoted key = new Quoted(admitted, policies.inForce().version());
+        if (r != null && Duration.between(r.at(), now).compareTo(ADMISSION_READING) < 0) {
+            Quote.Result known = r.quotes().get(key);
+            if (known != null) return Uni.createFrom().item(known);
+        }
+        return reading.emitOn(Infrastructure.getDefaultWorkerPool()).map(read -> {
+            Quote.Result known = read.quotes().get(key);
+            if (known != null) return known;
+            Quote.Result made = quote(new Gathered(admitted, read.allocated(), read.live(), read.connected()));
+            if (read.quotes().size() < QUOTES_PER_READING) read.quotes().put(key, made);
+            return made;
+        });
     }
 
     private record Gathered(JobSpec spec, Map<String, NodeStore.Allocation> allocated, List<InstanceStore.InstanceRow> live,

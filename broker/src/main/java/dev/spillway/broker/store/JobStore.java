@@ -69,15 +69,17 @@ public class JobStore {
      *
      * @param submittedBy the caller's subject, kept on the job and in its {@code job.submit} audit event
      * @param remote      the caller's address for the audit event (null when unknown)
+     * @param quote       what the job was quoted at admission (null: stored without one)
      */
-    public record NewJob(UUID id, JobSpec spec, String submittedBy, String remote, SubmitRequest request, List<Reservation> reservations) {
+    public record NewJob(UUID id, JobSpec spec, String submittedBy, String remote, SubmitRequest request, List<Reservation> reservations,
+                         Quote quote) {
 
         public NewJob {
             reservations = List.copyOf(reservations);
         }
 
         public NewJob(UUID id, JobSpec spec, String submittedBy, String remote, SubmitRequest request) {
-            this(id, spec, submittedBy, remote, request, List.of());
+            this(id, spec, submittedBy, remote, request, List.of(), null);
         }
 
         public NewJob(UUID id, JobSpec spec, String submittedBy, String remote) {
@@ -90,6 +92,19 @@ public class JobStore {
      * the job takes it only if a hard budget's period has that much left ({@code limit - spent - reserved}), or stores nothing.
      */
     public record Reservation(String budget, Instant periodStart, long amountMicroUsd) {
+    }
+
+    /**
+     * What a job was quoted when it was admitted, in millionths of a dollar: its expected cost (null: it gave no runtime to
+     * expect) and its not-to-exceed cost, or why it has none ({@code unbounded}). Exactly one of the last two is set.
+     */
+    public record Quote(Long expectedMicroUsd, Long notToExceedMicroUsd, String unbounded) {
+
+        public Quote {
+            if ((notToExceedMicroUsd == null) == (unbounded == null)) {
+                throw new IllegalArgumentException("a quote has a bound or says why it has none: " + notToExceedMicroUsd + ", " + unbounded);
+            }
+        }
     }
 
     /** SQLSTATE of a statement that stored nothing because a hard budget had no room (see V13__budgets.sql). */
@@ -145,6 +160,9 @@ public class JobStore {
         String[] remotes = new String[n];
         String[] requestIds = new String[n];
         io.vertx.core.buffer.Buffer[] hashes = new io.vertx.core.buffer.Buffer[n];
+        Long[] quotedExpected = new Long[n];
+        Long[] quotedBound = new Long[n];
+        String[] quotedUnbounded = new String[n];
         List<UUID> reservedJobs = new ArrayList<>();
         List<String> reservedBudgets = new ArrayList<>();
         List<OffsetDateTime> reservedPeriods = new ArrayList<>();
@@ -186,6 +204,12 @@ public class JobStore {
             SubmitRequest request = jobs.get(i).request();
             requestIds[i] = request == null ? null : request.id();
             hashes[i] = io.vertx.core.buffer.Buffer.buffer(request == null ? new byte[0] : request.specSha256());
+            Quote quote = jobs.get(i).quote();
+            if (quote != null) {
+                quotedExpected[i] = quote.expectedMicroUsd();
+                quotedBound[i] = quote.notToExceedMicroUsd();
+                quotedUnbounded[i] = quote.unbounded();
+            }
             for (Map.Entry<String, String> label : spec.getLabelsMap().entrySet()) {
                 labelJobs.add(ids[i]);
                 labelKeys.add(label.getKey());
@@ -203,16 +227,21 @@ public class JobStore {
                 .addArrayOfString(requestIds).addValue(hashes)
                 .addArrayOfUUID(reservedJobs.toArray(UUID[]::new)).addArrayOfString(reservedBudgets.toArray(String[]::new))
                 .addArrayOfOffsetDateTime(reservedPeriods.toArray(OffsetDateTime[]::new)).addArrayOfLong(reservedAmounts.toArray(Long[]::new))
-                .addLong((long) reservedGroups.size());
+                .addLong((long) reservedGroups.size())
+                .addArrayOfLong(quotedExpected).addArrayOfLong(quotedBound).addArrayOfString(quotedUnbounded);
         return pool.preparedQuery("""
                 WITH j AS (
                   INSERT INTO job (id, name, tenant, priority, task_count, queued, state, cpu_millis, memory_mib, gpus,
-                                   node_selector, pools, labels, max_retries, initial_backoff_ms, max_backoff_ms, spec, submitted_by)
+                                   node_selector, pools, labels, max_retries, initial_backoff_ms, max_backoff_ms, spec, submitted_by,
+                                   quote_expected_micro_usd, quote_not_to_exceed_micro_usd, quote_unbounded)
                   SELECT id, name, tenant, priority, n, n, 'QUEUED', cpu, mem, gpu, selector::jsonb,
-                         ARRAY(SELECT jsonb_array_elements_text(pools::jsonb)), labels::jsonb, retries, ib, mb, spec, submitter
+                         ARRAY(SELECT jsonb_array_elements_text(pools::jsonb)), labels::jsonb, retries, ib, mb, spec, submitter,
+                         q_expected, q_bound, q_unbounded
                   FROM unnest($1::uuid[], $2::text[], $3::text[], $4::int[], $5::int[], $6::bigint[], $7::bigint[], $8::int[],
-                              $9::text[], $10::text[], $11::text[], $12::int[], $13::bigint[], $14::bigint[], $15::bytea[], $19::text[])
-                       AS x(id, name, tenant, priority, n, cpu, mem, gpu, selector, pools, labels, retries, ib, mb, spec, submitter)),
+                              $9::text[], $10::text[], $11::text[], $12::int[], $13::bigint[], $14::bigint[], $15::bytea[], $19::text[],
+                              $28::bigint[], $29::bigint[], $30::text[])
+                       AS x(id, name, tenant, priority, n, cpu, mem, gpu, selector, pools, labels, retries, ib, mb, spec, submitter,
+                            q_expected, q_bound, q_unbounded)),
                 a AS (
                   INSERT INTO audit_event (actor, tenant, action, target, detail, remote)
                   SELECT submitter, tenant, 'job.submit', id::text, n || ' tasks', remote
@@ -258,8 +287,12 @@ public class JobStore {
         return d.getSeconds() * 1000 + d.getNanos() / 1_000_000;
     }
 
-    public record JobRow(UUID id, JobState state, OffsetDateTime createdAt, OffsetDateTime finishedAt, JobSpec spec) {
+    /** A job as stored; {@code quote} is null for a job admitted without one. */
+    public record JobRow(UUID id, JobState state, OffsetDateTime createdAt, OffsetDateTime finishedAt, JobSpec spec, Quote quote) {
     }
+
+    /** The columns {@link #jobRow} reads. */
+    private static final String JOB_ROW = "id, state, created_at, finished_at, spec, quote_expected_micro_usd, quote_not_to_exceed_micro_usd, quote_unbounded";
 
     public record TaskRow(int index, TaskState state, int attempt, String node, Integer exitCode, OffsetDateTime assignedAt, OffsetDateTime startedAt,
                           OffsetDateTime finishedAt, String reason, String message, int failures, Long cpuTimeMillis,
@@ -267,7 +300,7 @@ public class JobStore {
     }
 
     public Uni<JobRow> find(UUID id) {
-        return pool.preparedQuery("SELECT id, state, created_at, finished_at, spec FROM job WHERE id = $1")
+        return pool.preparedQuery("SELECT " + JOB_ROW + " FROM job WHERE id = $1")
                 .execute(Tuple.of(id))
                 .map(rows -> rows.size() == 0 ? null : jobRow(rows.iterator().next()));
     }
@@ -320,7 +353,8 @@ public class JobStore {
     /** Null when the job does not exist. */
     public Uni<WatchStart> watchStart(UUID jobId) {
         return pool.preparedQuery("""
-                SELECT j.id, j.state, j.created_at, j.finished_at, j.spec,
+                SELECT j.quote_expected_micro_usd, j.quote_not_to_exceed_micro_usd, j.quote_unbounded,
+                       j.id, j.state, j.created_at, j.finished_at, j.spec,
                        (SELECT coalesce(max(seq), 0) FROM task_event WHERE job_id = j.id) AS last_seq,
                        (SELECT coalesce(jsonb_object_agg(state, n), '{}') FROM
                           (SELECT state, count(*)::int AS n FROM task WHERE job_id = j.id GROUP BY state) c) AS counts
@@ -373,7 +407,8 @@ public class JobStore {
         Tuple args = Tuple.tuple().addInteger(limit).addOffsetDateTime(afterCreated).addUUID(afterId).addArrayOfString(tenants);
         String where = SqlFilter.render(filter, JOB_COLUMNS, args);
         return pool.preparedQuery("""
-                SELECT id, state, created_at, finished_at, spec FROM job j
+                SELECT\s""" + JOB_ROW + """
+                 FROM job j
                 WHERE ($2::timestamptz IS NULL OR (created_at, id) < ($2, $3))
                   AND ($4::text[] IS NULL OR tenant = ANY($4))
                   AND\s""" + where + """
@@ -468,8 +503,11 @@ public class JobStore {
 
     private static JobRow jobRow(Row r) {
         try {
+            Long bound = r.getLong("quote_not_to_exceed_micro_usd");
+            String unbounded = r.getString("quote_unbounded");
+            Quote quote = bound == null && unbounded == null ? null : new Quote(r.getLong("quote_expected_micro_usd"), bound, unbounded);
             return new JobRow(r.getUUID("id"), JobState.valueOf(r.getString("state")), r.getOffsetDateTime("created_at"),
-                    r.getOffsetDateTime("finished_at"), JobSpec.parseFrom(r.getBuffer("spec").getBytes()));
+                    r.getOffsetDateTime("finished_at"), JobSpec.parseFrom(r.getBuffer("spec").getBytes()), quote);
         } catch (com.google.protobuf.InvalidProtocolBufferException e) {
             throw new IllegalStateException("job " + r.getUUID("id") + " has an unreadable spec", e);
         }

@@ -214,6 +214,39 @@ class CostApiTest {
         assertThat(count("SELECT count(*) FROM job WHERE tenant = $1", team)).as("an estimate stores nothing").isEqualTo(before);
     }
 
+    @Test
+    void aJobKeepsTheQuoteItWasAdmittedWith() {
+        String team = "quoted-" + run;
+        ManagedChannel c = TestCallers.channel(url, TestCallers.key(keys, team, Role.SUBMITTER));
+        channels.add(c);
+        var jobs = dev.spillway.api.v1.JobServiceGrpc.newBlockingStub(c);
+        var spec = JobApiTest.valid().toBuilder().setTenant(team).setTaskCount(3);
+        spec.getTaskBuilder().setMaxRuntime(com.google.protobuf.Duration.newBuilder().setSeconds(600))
+                .setExpectedRuntime(com.google.protobuf.Duration.newBuilder().setSeconds(120));
+        // Quoted now, then submitted as things stand: admission quotes from the same reading (at most a second old).
+        var now = jobs.estimateJob(dev.spillway.api.v1.EstimateJobRequest.newBuilder().setSpec(spec).build());
+        dev.spillway.api.v1.Job submitted = jobs.submitJob(dev.spillway.api.v1.SubmitJobRequest.newBuilder().setSpec(spec).build());
+
+        assertThat(submitted.hasQuote()).as("SubmitJob answers with the quote it stored").isTrue();
+        dev.spillway.api.v1.JobQuote kept = jobs.getJob(dev.spillway.api.v1.GetJobRequest.newBuilder().setName(submitted.getName()).build()).getQuote();
+        assertThat(kept).isEqualTo(submitted.getQuote());
+        assertThat(dev.spillway.api.Usd.micros(kept.getExpectedCost())).isEqualTo(dev.spillway.api.Usd.micros(now.getExpectedCost())).isPositive();
+        assertThat(dev.spillway.api.Usd.micros(kept.getNotToExceedCost())).isEqualTo(dev.spillway.api.Usd.micros(now.getNotToExceedCost()))
+                .isGreaterThanOrEqualTo(dev.spillway.api.Usd.micros(kept.getExpectedCost()));
+        assertThat(kept.getUnboundedReason()).isEmpty();
+        assertThat(count("SELECT quote_not_to_exceed_micro_usd FROM job WHERE id = $1", UUID.fromString(submitted.getUid())))
+                .as("kept in the job's row").isEqualTo(dev.spillway.api.Usd.micros(kept.getNotToExceedCost()));
+        assertThat(jobs.listJobs(dev.spillway.api.v1.ListJobsRequest.newBuilder().setFilter("tenant = \"" + team + "\"").build()).getJobsList())
+                .singleElement().satisfies(j -> assertThat(j.getQuote()).isEqualTo(kept));
+
+        // Without a wall-time limit the quote says why it has no bound.
+        spec.getTaskBuilder().clearMaxRuntime().clearExpectedRuntime();
+        dev.spillway.api.v1.JobQuote unbounded = jobs.submitJob(dev.spillway.api.v1.SubmitJobRequest.newBuilder().setSpec(spec).build()).getQuote();
+        assertThat(unbounded.hasNotToExceedCost()).isFalse();
+        assertThat(unbounded.hasExpectedCost()).isFalse();
+        assertThat(unbounded.getUnboundedReason()).contains("spec.task.max_runtime");
+    }
+
     private static CostGroup group(GetCostReportResponse r, String key) {
         return r.getGroupsList().stream().filter(g -> g.getKey().equals(key)).findFirst()
                 .orElseThrow(() -> new AssertionError("no group " + key + " in " + r));

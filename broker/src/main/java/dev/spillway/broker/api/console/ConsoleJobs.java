@@ -50,7 +50,8 @@ public class ConsoleJobs {
         static native TemplateInstance job(Views.Chrome chrome, Views.JobRow job, List<Views.Label> labels, List<Views.StateCount> counts,
                                            List<String> waiting, List<Views.Group> groups, boolean groupsPartial, List<Views.TaskRow> tasks,
                                            String taskState, String nextTasks, List<Views.DecisionRow> decisions, String decisionsHidden,
-                                           boolean cancellable, Views.JobCost cost, List<Views.InstanceRow> bursts, String burstsHidden);
+                                           boolean cancellable, Views.JobCost cost, Views.Quoted quoted, List<Views.InstanceRow> bursts,
+                                           String burstsHidden);
 
         static native TemplateInstance quote(String text, boolean refused);
 
@@ -159,11 +160,14 @@ public class ConsoleJobs {
             }
             return Templates.job(chrome, Views.job(job), labels, Views.taskCounts(job), waiting, Views.groups(sample), sample.size() < job.getSpec().getTaskCount(),
                     tasks.getTasksList().stream().map(Views::task).toList(), ConsolePages.blank(taskState), tasks.getNextPageToken(), decisions, decisionsHidden,
-                    cancellable, cost, bursts, burstsHidden);
+                    cancellable, cost, Views.Quoted.of(job), bursts, burstsHidden);
         });
     }
 
-    /** What the job's spec would cost if submitted now (EstimateJob), for the job page to show beside what it has cost. */
+    /**
+     * What the job's spec would cost if submitted now (EstimateJob), for the job page to show beside its quote at admission
+     * and what it has cost.
+     */
     @GET
     @Path("/{job}/quote")
     public Response quote(@PathParam("job") String id, @Context RoutingContext rc) {

@@ -96,6 +96,18 @@ final class Views {
         }
     }
 
+    /** What the job was quoted at admission: the expected cost, and the bound or why there is none. */
+    record Quoted(boolean kept, String expected, long expectedMicros, String bound, long boundMicros, String unbounded) {
+
+        static Quoted of(Job job) {
+            if (!job.hasQuote()) return new Quoted(false, "", 0, "", 0, "");
+            dev.spillway.api.v1.JobQuote q = job.getQuote();
+            return new Quoted(true, q.hasExpectedCost() ? CostViews.usd(q.getExpectedCost()) : "", q.hasExpectedCost() ? Usd.micros(q.getExpectedCost()) : 0,
+                    q.hasNotToExceedCost() ? CostViews.usd(q.getNotToExceedCost()) : "", q.hasNotToExceedCost() ? Usd.micros(q.getNotToExceedCost()) : 0,
+                    q.getUnboundedReason());
+        }
+    }
+
     static PoolRow pool(Pool p) {
         boolean cloud = p.hasCloud();
         return new PoolRow(id(p.getName()), kind(p.getKind().name()), p.getReadyNodes(), resources(p.getCapacity()), resources(p.getAllocated()),
